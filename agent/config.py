@@ -1,0 +1,123 @@
+"""Project directories and ``labelloop.toml``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tomllib
+from functools import cached_property
+from pathlib import Path
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.errors import ConfigError
+from agent.store.db import sqlite_url
+
+CONFIG_NAME = "labelloop.toml"
+DB_NAME = "labelloop.db"
+GUIDELINE_NAME = "guideline.md"
+
+
+class RoutingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    #: until calibration exists: confidence at or above this is auto-accepted
+    threshold: float = Field(0.9, ge=0.0, le=1.0)
+    #: share of labeled items drawn uniformly into the calibration queue
+    calibration_rate: float = Field(0.1, ge=0.0, le=1.0)
+    seed: int = 0
+
+
+class ReviewConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    queues: list[str] = ["calibration", "audit", "active", "adjudication"]
+    lease_seconds: int = Field(600, gt=0)
+
+
+class ProjectConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    guideline: str = GUIDELINE_NAME
+    model: str = "local"
+    database_url: str | None = None
+    routing: RoutingConfig = RoutingConfig()
+    review: ReviewConfig = ReviewConfig()
+
+
+class Project:
+    """A project directory: its config, guideline and store."""
+
+    def __init__(self, root: Path, config: ProjectConfig):
+        self.root = root
+        self.config = config
+
+    @property
+    def guideline_path(self) -> Path:
+        return (self.root / self.config.guideline).resolve()
+
+    @property
+    def database_url(self) -> str:
+        env = os.environ.get("LABELLOOP_DATABASE_URL")
+        return env or self.config.database_url or sqlite_url(self.root / DB_NAME)
+
+    def guideline(self):
+        from agent.guideline import load_guideline
+
+        return load_guideline(self.guideline_path)
+
+    @cached_property
+    def store(self):
+        from agent.store import Store
+
+        return Store.open(self.database_url)
+
+    def model(self, override: str | None = None) -> str:
+        """``--model`` wins, then ``model`` in labelloop.toml, then the local model."""
+        return override or self.config.model or "local"
+
+
+def load_project(project: str | Path | None = None) -> Project:
+    """The project given, else ``LABELLOOP_PROJECT``, else the current directory."""
+    root = Path(project or os.environ.get("LABELLOOP_PROJECT") or ".").resolve()
+    path = root / CONFIG_NAME
+    if not path.exists():
+        raise ConfigError(
+            f"No labelloop project in {root}: run `labelloop init DIR --guideline FILE`, "
+            "or pass --project DIR"
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        config = ProjectConfig.model_validate(data)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the file") from exc
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"{path}: {loc}: {err['msg']}; fix the file") from exc
+    return Project(root, config)
+
+
+def init_project(root: str | Path, guideline: str | Path, **settings) -> Project:
+    """Create ``root/labelloop.toml`` with a copy of the guideline; refuses to overwrite."""
+    from agent.guideline import load_guideline
+
+    root = Path(root).resolve()
+    if (root / CONFIG_NAME).exists():
+        raise ConfigError(f"{root} is already a labelloop project ({CONFIG_NAME} exists)")
+    parsed = load_guideline(guideline)  # fail before writing anything
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(guideline, root / GUIDELINE_NAME)
+    config = ProjectConfig(**settings)
+    data = config.model_dump(exclude_none=True)
+    (root / CONFIG_NAME).write_text(_header(parsed.task) + tomli_w.dumps(data), encoding="utf-8")
+    project = Project(root, config)
+    project.store.save_guideline(project.guideline())
+    return project
+
+
+def _header(task: str) -> str:
+    return (
+        f"# labelloop project for task '{task}'.\n"
+        "# model: 'local' (offline) or any litellm model string, e.g. 'gpt-4o-mini'.\n"
+        "# database_url: leave out for SQLite in this folder; postgresql://... for teams.\n"
+        "# API keys are read from the environment (OPENAI_API_KEY, ...), never from here.\n\n"
+    )

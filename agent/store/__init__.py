@@ -1,0 +1,18 @@
+"""The store: all SQL lives in this package."""
+
+from agent.store.base import StoreBase
+from agent.store.exports import ExportsMixin, ItemRecord
+from agent.store.items import ItemsMixin
+from agent.store.reviews import ReviewsMixin
+from agent.store.routes import RoutesMixin
+from agent.store.suggestions import SuggestionsMixin
+from agent.store.users import UsersMixin
+
+
+class Store(
+    ExportsMixin, ItemsMixin, SuggestionsMixin, RoutesMixin, ReviewsMixin, UsersMixin, StoreBase
+):
+    """Items, suggestions, routes, reviews, users and state behind one object."""
+
+
+__all__ = ["ItemRecord", "Store"]

@@ -1,0 +1,75 @@
+"""Items and guideline versions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import sqlalchemy as sa
+
+from agent.store.base import item_from_row
+from agent.store.tables import GuidelineRow, ItemRow, ReviewRow
+from agent.types import Guideline, Item
+
+T_ITEMS = ItemRow.__table__
+
+
+class ItemsMixin:
+    def save_guideline(self, g: Guideline) -> None:
+        """Keep every guideline version's text, so old labels stay explainable."""
+        with self.session() as s:
+            if s.get(GuidelineRow, g.version) is None:
+                s.add(GuidelineRow(version=g.version, task=g.task, path=g.path, text=g.text))
+                s.commit()
+
+    def guideline_text(self, version: str) -> str | None:
+        with self.session() as s:
+            row = s.get(GuidelineRow, version)
+            return row.text if row else None
+
+    def count_items(self) -> int:
+        with self.engine.connect() as c:
+            return c.execute(sa.select(sa.func.count()).select_from(T_ITEMS)).scalar_one()
+
+    def get_item(self, item_id: str) -> Item | None:
+        with self.session() as s:
+            row = s.get(ItemRow, item_id)
+            return item_from_row(row) if row else None
+
+    def get_items(self, ids: Iterable[str]) -> dict[str, Item]:
+        ids = list(ids)
+        out: dict[str, Item] = {}
+        with self.engine.connect() as c:
+            for chunk in _chunks(ids, 900):
+                rows = c.execute(sa.select(T_ITEMS).where(T_ITEMS.c.id.in_(chunk)))
+                out.update((r.id, item_from_row(r)) for r in rows)
+        return out
+
+    def iter_items(self, batch: int = 2000, route: str | None = None) -> Iterator[Item]:
+        """Every item (or those on one route) in import order, fetched in pages."""
+        from agent.store.tables import RouteRow
+
+        t_routes = RouteRow.__table__
+        q = sa.select(T_ITEMS).order_by(T_ITEMS.c.import_id, T_ITEMS.c.line, T_ITEMS.c.id)
+        if route is not None:
+            q = q.join(t_routes, t_routes.c.item_id == T_ITEMS.c.id).where(
+                t_routes.c.route == route
+            )
+        offset = 0
+        while True:
+            with self.engine.connect() as c:
+                rows = c.execute(q.limit(batch).offset(offset)).all()
+            if not rows:
+                return
+            yield from (item_from_row(r) for r in rows)
+            offset += len(rows)
+
+    def reviewed_item_ids(self) -> set[str]:
+        t = ReviewRow.__table__
+        with self.engine.connect() as c:
+            q = sa.select(t.c.item_id).where(t.c.action != "skip").distinct()
+            return set(c.execute(q).scalars())
+
+
+def _chunks(seq: list, n: int) -> Iterator[list]:
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]

@@ -1,0 +1,91 @@
+"""Model suggestions and the LLM call log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from agent.store.base import suggestion_from_row, suggestion_to_values
+from agent.store.tables import LLMCallRow, SuggestionRow
+from agent.types import Suggestion
+
+T_SUGG = SuggestionRow.__table__
+
+
+class SuggestionsMixin:
+    def add_suggestions(self, suggestions: Sequence[Suggestion]) -> list[int]:
+        """Insert suggestions in one transaction and return their ids, in order."""
+        if not suggestions:
+            return []
+        rows = [suggestion_to_values(s) for s in suggestions]
+        with self.engine.begin() as c:
+            result = c.execute(
+                sa.insert(T_SUGG).returning(T_SUGG.c.id, sort_by_parameter_order=True), rows
+            )
+            return [r[0] for r in result]
+
+    def latest_suggestions(
+        self, model: str | None = None, item_ids: Sequence[str] | None = None
+    ) -> dict[str, Suggestion]:
+        """The newest suggestion per item (from ``model`` when given)."""
+        latest = sa.select(T_SUGG.c.item_id, sa.func.max(T_SUGG.c.id).label("id"))
+        if model is not None:
+            latest = latest.where(T_SUGG.c.model == model)
+        if item_ids is not None:
+            latest = latest.where(T_SUGG.c.item_id.in_(list(item_ids)))
+        sub = latest.group_by(T_SUGG.c.item_id).subquery()
+        q = sa.select(SuggestionRow).join(sub, sub.c.id == SuggestionRow.id)
+        with self.session() as s:
+            return {r.item_id: suggestion_from_row(r) for r in s.exec(q).scalars()}
+
+    def get_suggestion(self, suggestion_id: int) -> Suggestion | None:
+        with self.session() as s:
+            row = s.get(SuggestionRow, suggestion_id)
+            return suggestion_from_row(row) if row else None
+
+    def suggestion_versions(self, model: str) -> dict[str, tuple[str, str]]:
+        """item id -> (prompt version, guideline version) of its newest suggestion by model."""
+        sub = (
+            sa.select(sa.func.max(T_SUGG.c.id).label("id"))
+            .where(T_SUGG.c.model == model)
+            .group_by(T_SUGG.c.item_id)
+            .subquery()
+        )
+        q = sa.select(T_SUGG.c.item_id, T_SUGG.c.prompt_version, T_SUGG.c.guideline_version).join(
+            sub, sub.c.id == T_SUGG.c.id
+        )
+        with self.engine.connect() as c:
+            return {r.item_id: (r.prompt_version, r.guideline_version) for r in c.execute(q)}
+
+    def suggestion_totals(self) -> dict:
+        """Suggestions made, failures and money spent, per model."""
+        q = sa.select(
+            T_SUGG.c.model,
+            sa.func.count(),
+            sa.func.sum(sa.case((T_SUGG.c.status == "failed", 1), else_=0)),
+            sa.func.coalesce(sa.func.sum(T_SUGG.c.cost_usd), 0.0),
+        ).group_by(T_SUGG.c.model)
+        with self.engine.connect() as c:
+            return {
+                m: {"suggestions": n, "failed": int(f or 0), "cost_usd": float(cost)}
+                for m, n, f, cost in c.execute(q)
+            }
+
+    def llm_totals(self) -> dict:
+        """Calls, tokens and cost from the LLM call log."""
+        t = LLMCallRow.__table__
+        q = sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(t.c.prompt_tokens), 0),
+            sa.func.coalesce(sa.func.sum(t.c.completion_tokens), 0),
+            sa.func.coalesce(sa.func.sum(t.c.cost_usd), 0.0),
+        )
+        with self.engine.connect() as c:
+            calls, pt, ct, cost = c.execute(q).one()
+        return {
+            "calls": calls,
+            "prompt_tokens": int(pt),
+            "completion_tokens": int(ct),
+            "cost_usd": float(cost),
+        }

@@ -1,0 +1,195 @@
+"""SQLModel tables. Schema changes go through a numbered migration in ``migrations/versions``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+from agent.types import utcnow
+
+
+def _json(nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(JSON, nullable=nullable))
+
+
+class ImportRow(SQLModel, table=True):
+    __tablename__ = "imports"
+    id: int | None = Field(default=None, primary_key=True)
+    path: str
+    format: str
+    sha256: str
+    reviewer: str | None = None
+    rows: int = 0
+    items_added: int = 0
+    reviews_added: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class GuidelineRow(SQLModel, table=True):
+    __tablename__ = "guidelines"
+    version: str = Field(primary_key=True)
+    task: str
+    path: str | None = None
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ItemRow(SQLModel, table=True):
+    __tablename__ = "items"
+    id: str = Field(primary_key=True)
+    kind: str = "text"  # text | conversation
+    text: str | None = Field(default=None, sa_column=Column(Text))
+    messages: list | None = _json()
+    target_turn: int | None = None
+    meta: dict | None = _json()
+    content_hash: str
+    import_id: int | None = Field(default=None, foreign_key="imports.id")
+    line: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SuggestionRow(SQLModel, table=True):
+    __tablename__ = "suggestions"
+    __table_args__ = (Index("ix_suggestions_item_model", "item_id", "model"),)
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: str = Field(foreign_key="items.id")
+    model: str
+    prompt_version: str = ""
+    guideline_version: str = ""
+    fewshot_ids: list | None = _json()
+    cache_key: str = Field(default="", index=True)
+    value: dict | None = _json()
+    confidence: float | None = None
+    calibrated: float | None = None
+    rationale: str = Field(default="", sa_column=Column(Text, nullable=False))
+    signals: dict | None = _json()
+    status: str = "ok"  # ok | failed
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    raw: str | None = Field(default=None, sa_column=Column(Text))
+    cost_usd: float = 0.0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RouteRow(SQLModel, table=True):
+    """An item's current route; ``priority`` orders the active queue (lower first)."""
+
+    __tablename__ = "routes"
+    __table_args__ = (Index("ix_routes_route_priority", "route", "priority"),)
+    item_id: str = Field(foreign_key="items.id", primary_key=True)
+    route: str
+    reason: str = ""
+    suggestion_id: int | None = Field(default=None, foreign_key="suggestions.id")
+    priority: float = 0.0
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ReviewRow(SQLModel, table=True):
+    """Append-only: a changed mind is a new row."""
+
+    __tablename__ = "reviews"
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: str = Field(foreign_key="items.id", index=True)
+    reviewer: str = Field(index=True)
+    action: str  # accept | fix | reject | skip | import
+    value: dict | None = _json()
+    queue: str | None = None
+    blind: bool = False
+    suggestion_id: int | None = Field(default=None, foreign_key="suggestions.id")
+    duration_ms: int | None = None
+    reason: str | None = None
+    comment: str | None = Field(default=None, sa_column=Column(Text))
+    source: str = "console"  # console | import
+    import_id: int | None = Field(default=None, foreign_key="imports.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class UserRow(SQLModel, table=True):
+    __tablename__ = "users"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    role: str  # reviewer | admin
+    password_hash: str
+    disabled: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LeaseRow(SQLModel, table=True):
+    """A review-queue lease: the item is with ``reviewer`` until ``expires_at``."""
+
+    __tablename__ = "leases"
+    item_id: str = Field(foreign_key="items.id", primary_key=True)
+    reviewer: str = Field(primary_key=True)
+    queue: str
+    leased_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)
+
+
+class FewShotRow(SQLModel, table=True):
+    __tablename__ = "fewshot_examples"
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: str = Field(foreign_key="items.id", index=True)
+    review_id: int = Field(foreign_key="reviews.id")
+    active: bool = True
+    added_at: datetime = Field(default_factory=utcnow)
+
+
+class EvalSetRow(SQLModel, table=True):
+    __tablename__ = "eval_sets"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    version: int = 1
+    frozen: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class EvalSetItemRow(SQLModel, table=True):
+    __tablename__ = "eval_set_items"
+    eval_set_id: int = Field(foreign_key="eval_sets.id", primary_key=True)
+    item_id: str = Field(foreign_key="items.id", primary_key=True)
+    review_id: int | None = Field(default=None, foreign_key="reviews.id")
+
+
+class CalibrationRunRow(SQLModel, table=True):
+    __tablename__ = "calibration_runs"
+    id: int | None = Field(default=None, primary_key=True)
+    model: str
+    prompt_version: str = ""
+    guideline_version: str = ""
+    method: str = "threshold"
+    threshold: float | None = None
+    target_accuracy: float | None = None
+    delta: float | None = None
+    n_pairs: int = 0
+    coverage: float | None = None
+    params: dict | None = _json()
+    metrics: dict | None = _json()
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LLMCallRow(SQLModel, table=True):
+    __tablename__ = "llm_calls"
+    id: int | None = Field(default=None, primary_key=True)
+    model: str
+    cache_key: str = Field(default="", index=True)
+    item_id: str | None = Field(default=None, index=True)
+    request: dict | None = _json()
+    response: str | None = Field(default=None, sa_column=Column(Text))
+    status: str = "ok"
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float = 0.0
+    latency_ms: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class StateRow(SQLModel, table=True):
+    """Small project-wide state (routing policy in force, audit alarm, ...)."""
+
+    __tablename__ = "project_state"
+    key: str = Field(primary_key=True)
+    value: dict | None = _json()
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,42 @@
+"""Console accounts and small project-wide state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from agent.store.tables import StateRow, UserRow
+
+
+class UsersMixin:
+    def add_user(self, name: str, role: str, password_hash: str) -> None:
+        """Create an account, or update its role and password when it exists."""
+        with self.session() as s:
+            row = s.exec(sa.select(UserRow).where(UserRow.name == name)).scalar_one_or_none()
+            if row is None:
+                row = UserRow(name=name, role=role, password_hash=password_hash)
+            else:
+                row.role, row.password_hash = role, password_hash
+            s.add(row)
+            s.commit()
+
+    def get_user(self, name: str) -> UserRow | None:
+        with self.session() as s:
+            return s.exec(sa.select(UserRow).where(UserRow.name == name)).scalar_one_or_none()
+
+    def list_users(self) -> list[UserRow]:
+        with self.session() as s:
+            return list(s.exec(sa.select(UserRow).order_by(UserRow.name)).scalars())
+
+    def get_state(self, key: str, default: dict | None = None) -> dict | None:
+        with self.session() as s:
+            row = s.get(StateRow, key)
+            return row.value if row is not None else default
+
+    def set_state(self, key: str, value: dict) -> None:
+        with self.session() as s:
+            row = s.get(StateRow, key) or StateRow(key=key)
+            row.value, row.updated_at = value, datetime.now(UTC)
+            s.add(row)
+            s.commit()

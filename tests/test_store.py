@@ -1,0 +1,170 @@
+"""Store round trips on SQLite and PostgreSQL, and migrations from an older schema."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from agent.store import Store
+from agent.store.base import item_to_values
+from agent.store.db import create_engine, current_revision, head_revision, migrate
+from agent.store.items import T_ITEMS
+from agent.types import (
+    Item,
+    LabelValue,
+    Message,
+    Review,
+    Route,
+    RouteDecision,
+    Span,
+    Suggestion,
+)
+from tests.services import postgres_database
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        s = Store.open(f"sqlite:///{tmp_path}/store.db")
+        yield s
+        s.close()
+        return
+    with postgres_database() as url:
+        s = Store.open(url)
+        yield s
+        s.close()
+
+
+def add_items(store: Store, items: list[Item]) -> None:
+    with store.transaction() as c:
+        c.execute(sa.insert(T_ITEMS), [item_to_values(i, line=n) for n, i in enumerate(items)])
+
+
+ITEMS = [
+    Item(id="t1", text="Where is my card?", meta={"source": "app"}),
+    Item(
+        id="c1",
+        messages=(Message(role="user", content="hi"), Message(role="assistant", content="hello")),
+        target_turn=0,
+    ),
+    Item(id="t2", text="ünïcödé ✓ <b>bold</b>"),
+]
+
+
+def test_items_round_trip(store):
+    add_items(store, ITEMS)
+    assert store.count_items() == 3
+    assert store.get_item("c1") == ITEMS[1]
+    assert store.get_items(["t1", "t2"]) == {"t1": ITEMS[0], "t2": ITEMS[2]}
+    assert [i.id for i in store.iter_items(batch=2)] == ["t1", "c1", "t2"]
+
+
+def test_suggestions_keep_every_signal_and_latest_wins(store):
+    add_items(store, ITEMS)
+    first = Suggestion(
+        item_id="t1",
+        model="local",
+        value=LabelValue(label="a"),
+        confidence=0.3,
+        signals={"local_prob": 0.3, "logprob": None},
+        prompt_version="p1",
+        guideline_version="g1",
+        fewshot_ids=("x", "y"),
+        rationale="because",
+    )
+    spans = LabelValue(spans=(Span(start=0, end=5, label="LOC", text="Where"),))
+    ids = store.add_suggestions([first, first.model_copy(update={"value": spans})])
+    assert len(ids) == 2 and ids[0] < ids[1]
+    latest = store.latest_suggestions(model="local")["t1"]
+    assert latest.value == spans and latest.id == ids[1]
+    assert latest.signals == {"local_prob": 0.3, "logprob": None}
+    assert latest.fewshot_ids == ("x", "y")
+    assert store.suggestion_versions("local") == {"t1": ("p1", "g1")}
+    turns = first.model_copy(update={"item_id": "c1", "value": LabelValue(turns={0: "a"})})
+    store.add_suggestions([turns])
+    assert store.latest_suggestions(item_ids=["c1"])["c1"].value.turns == {0: "a"}
+
+
+def test_reviews_are_append_only_and_route_to_reviewed(store):
+    add_items(store, ITEMS)
+    store.set_routes([RouteDecision(item_id="t1", route=Route.ACTIVE, reason="low")])
+    store.add_review(
+        Review(item_id="t1", reviewer="ann", action="fix", value=LabelValue(label="a"))
+    )
+    store.add_review(
+        Review(item_id="t1", reviewer="ann", action="fix", value=LabelValue(label="b"))
+    )
+    assert [r.value.label for r in store.reviews_for("t1")] == ["a", "b"]
+    assert store.final_reviews()["t1"].value.label == "b"
+    assert store.get_route("t1").route == "reviewed"
+    assert store.route_counts()["unlabeled"] == 2
+
+
+def test_queue_leases_one_item_per_reviewer(store):
+    add_items(store, ITEMS)
+    store.set_routes(
+        [RouteDecision(item_id=i, route=Route.ACTIVE, reason="") for i in ("t1", "t2")],
+        priorities={"t1": 0.2, "t2": 0.1},
+    )
+    a = store.next_for_review("ann", ["active"])
+    b = store.next_for_review("bob", ["active"])
+    assert a[0].id == "t2" and b[0].id == "t1"  # lowest priority first, never the same item
+    assert store.next_for_review("ann", ["active"])[0].id == "t2"  # a held lease comes back
+    assert store.next_for_review("cid", ["active"]) is None
+    store.add_review(Review(item_id="t2", reviewer="ann", action="skip"))
+    assert store.next_for_review("ann", ["active"]) is None  # skipped and t1 is leased
+
+
+def test_failed_items_wait_in_active(store):
+    add_items(store, ITEMS)
+    store.set_routes([RouteDecision(item_id="t1", route=Route.FAILED, reason="bad json")])
+    assert store.queue_item_ids("active") == ["t1"]
+    assert store.next_for_review("ann", ["active"])[1] == "active"
+    assert store.route_reasons("failed") == [("bad json", 1)]
+
+
+def test_users_and_state(store):
+    store.add_user("ann", "reviewer", "hash1")
+    store.add_user("ann", "admin", "hash2")
+    assert (store.get_user("ann").role, store.get_user("ann").password_hash) == ("admin", "hash2")
+    assert store.get_user("nobody") is None
+    store.set_state("audit_alarm", {"active": True})
+    assert store.get_state("audit_alarm") == {"active": True}
+
+
+def test_foreign_keys_are_enforced(store):
+    with pytest.raises(sa.exc.IntegrityError):
+        store.add_suggestions([Suggestion(item_id="missing", model="m", value=None)])
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path):
+    s = Store.open(f"sqlite:///{tmp_path}/w.db")
+    with s.engine.connect() as c:
+        assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert c.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_project_from_older_version_opens(backend, tmp_path):
+    """A store left at the first migration is upgraded in place, keeping its data."""
+
+    def check(url):
+        engine = create_engine(url)
+        migrate(engine, "m001")
+        assert current_revision(engine) == "m001"
+        with engine.begin() as c:
+            c.execute(sa.insert(T_ITEMS), [item_to_values(ITEMS[0])])
+        engine.dispose()
+        s = Store.open(url)
+        assert current_revision(s.engine) == head_revision() != "m001"
+        assert s.get_item("t1") == ITEMS[0]
+        s.set_state("k", {"v": 1})  # a table that m001 did not have
+        s.close()
+
+    if backend == "sqlite":
+        check(f"sqlite:///{tmp_path}/old.db")
+    else:
+        with postgres_database() as url:
+            check(url)
