@@ -1,0 +1,155 @@
+"""Shared fixtures, grouped by what they provide.
+
+- projects: a temp project with a small guideline, seeded review queues, a console user
+- browser: a Chromium launched through Playwright (one per test module)
+
+Outside services go through ``tests.services.require_or_skip``: a missing one skips the
+test, or fails it under ``LABELLOOP_REQUIRE_SERVICES=1``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from agent.auth import add_user
+from agent.config import Project, init_project
+from agent.store.base import item_to_values
+from agent.store.tables import ItemRow
+from agent.types import Item, LabelValue, Route, RouteDecision, Suggestion
+from tests.services import require_or_skip
+
+# --- projects ---------------------------------------------------------------------------
+
+GUIDELINE = """\
+---
+task: support-intent
+labels: [card_arrival, lost_or_stolen_card, refund]
+---
+# Support intent
+
+Pick the customer's main request.
+
+## Labels
+
+### card_arrival
+The customer asks where their new card is.
+
+### lost_or_stolen_card
+The customer's card was lost or stolen.
+
+### refund
+The customer wants money back.
+"""
+
+REVIEWER = ("rita", "correct-horse-battery")
+
+
+@pytest.fixture
+def guideline_file(tmp_path: Path) -> Path:
+    """A three-label single-choice guideline file."""
+    path = tmp_path / "guideline.md"
+    path.write_text(GUIDELINE, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path, guideline_file: Path) -> Iterator[Project]:
+    """A fresh SQLite project in a temp directory."""
+    proj = init_project(tmp_path / "project", guideline_file)
+    yield proj
+    proj.store.close()
+
+
+@pytest.fixture
+def reviewer(project: Project) -> tuple[str, str]:
+    """A console account (name, password) in ``project``."""
+    name, password = REVIEWER
+    add_user(project.store, name, "reviewer", password)
+    return REVIEWER
+
+
+def add_items(store, items: Sequence[Item]) -> None:
+    """Insert items directly (the importer is the real way in; these tests need no file)."""
+    with store.transaction() as conn:
+        conn.execute(sa.insert(ItemRow.__table__), [item_to_values(i) for i in items])
+
+
+Entry = tuple[Item, str, float, Route]
+
+
+@pytest.fixture
+def seed_queue(project: Project):
+    """A function that adds items with suggestions routed to queues in ``project``."""
+    return lambda entries: add_routed(project, entries)
+
+
+def add_routed(project: Project, entries: Sequence[Entry]) -> dict[str, int]:
+    """Items with a suggestion (label, confidence) on a route; item id -> suggestion id."""
+    store = project.store
+    add_items(store, [item for item, *_ in entries])
+    suggestions = [
+        Suggestion(
+            item_id=item.id,
+            model="local",
+            value=LabelValue(label=label),
+            confidence=confidence,
+            rationale=f"The text reads like {label}.",
+        )
+        for item, label, confidence, _ in entries
+    ]
+    ids = store.add_suggestions(suggestions)
+    decisions = [
+        RouteDecision(item_id=item.id, route=route, reason="test", suggestion_id=sid)
+        for (item, _, _, route), sid in zip(entries, ids, strict=True)
+    ]
+    store.set_routes(decisions, {item.id: float(n) for n, (item, *_) in enumerate(entries)})
+    return {item.id: sid for (item, *_), sid in zip(entries, ids, strict=True)}
+
+
+# --- browser ----------------------------------------------------------------------------
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def chromium_path() -> str | None:
+    """The Chromium binary: ``LABELLOOP_CHROMIUM`` when set, else Debian's, else one on PATH."""
+    override = os.environ.get("LABELLOOP_CHROMIUM")
+    if override:
+        return override if Path(override).exists() else None
+    if Path("/usr/bin/chromium").exists():
+        return "/usr/bin/chromium"
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+# Module scope, not session: while Playwright's sync API is open it holds a running event
+# loop on the main thread, and later modules that call asyncio.run() would fail.
+@pytest.fixture(scope="module")
+def chromium():
+    """A headless Chromium driven by Playwright's sync API, shared by one test module."""
+    try:
+        from playwright.sync_api import Error, sync_playwright
+    except ImportError:
+        require_or_skip("playwright is not installed (pip install playwright)")
+    path = chromium_path()
+    if path is None:
+        require_or_skip("Chromium not found: install it or set LABELLOOP_CHROMIUM")
+    with sync_playwright() as pw:
+        try:
+            browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        except Error as exc:
+            require_or_skip(f"Chromium at {path} did not start: {exc.message.splitlines()[0]}")
+        yield browser
+        browser.close()
