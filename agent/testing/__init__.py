@@ -1,0 +1,1 @@
+"""Test helpers the project owns (a local OpenAI-compatible stub LLM server)."""
