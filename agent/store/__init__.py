@@ -2,6 +2,7 @@
 
 from agent.store.base import StoreBase
 from agent.store.exports import ExportsMixin, ItemRecord
+from agent.store.imports import ImportsMixin
 from agent.store.items import ItemsMixin
 from agent.store.reviews import ReviewsMixin
 from agent.store.routes import RoutesMixin
@@ -10,7 +11,14 @@ from agent.store.users import UsersMixin
 
 
 class Store(
-    ExportsMixin, ItemsMixin, SuggestionsMixin, RoutesMixin, ReviewsMixin, UsersMixin, StoreBase
+    ExportsMixin,
+    ImportsMixin,
+    ItemsMixin,
+    SuggestionsMixin,
+    RoutesMixin,
+    ReviewsMixin,
+    UsersMixin,
+    StoreBase,
 ):
     """Items, suggestions, routes, reviews, users and state behind one object."""
 

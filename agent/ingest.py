@@ -1,0 +1,591 @@
+"""Import: rows read from a file, checked against the guideline, stored all or nothing.
+
+Checking (``parse_rows``) is pure; ``import_file`` streams the checked rows into the store
+in batches inside one transaction, applying the import rules of DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, get_args
+
+import pydantic
+
+from agent.errors import ImportFileError
+from agent.readers import (
+    ROW_EXAMPLE,
+    detect_format,
+    json_kind,
+    open_binary,
+    read_rows,
+    row_error,
+    where,
+)
+from agent.store.base import item_to_values, review_to_values
+from agent.types import (
+    Frozen,
+    Guideline,
+    Item,
+    LabelValue,
+    Message,
+    Review,
+    ReviewAction,
+    Span,
+    utcnow,
+)
+
+BATCH = 2000
+LISTED_LABELS = 12
+VALUE_KEYS = ("label", "labels", "spans", "turns", "choices", "abstain")
+#: which value keys each task shape takes (``choices`` comes from Label Studio)
+ACCEPTS = {
+    "single": ("label", "choices"),
+    "multi": ("labels", "choices"),
+    "spans": ("spans",),
+    "turns": ("turns", "label"),
+}
+SPAN_EXAMPLE = '{"start": 0, "end": 5, "label": "NAME"}'
+EXAMPLES = {
+    "single": '"label": "NAME"',
+    "multi": '"labels": ["NAME", ...]',
+    "spans": f'"spans": [{SPAN_EXAMPLE}]',
+    "turns": '"turns": {"1": "NAME"} (user turn index: label)',
+}
+META_EXAMPLE = '{"source": "web"}'
+MESSAGE_EXAMPLE = '[{"role": "user", "content": "..."}]'
+ITEM_KEYS = frozenset({"id", "text", "messages", "target_turn", "meta"})
+REVIEW_KEYS = frozenset({*VALUE_KEYS, "annotations", "reviews", "label_source"})
+KNOWN_KEYS = ITEM_KEYS | REVIEW_KEYS
+#: fields of a labelloop export (JSONL or CSV, told by ``label_source``) that are
+#: recomputed, never imported
+EXPORT_KEYS = frozenset(
+    {"suggestion", "route", "suggested", "confidence", "model", "rationale", "reviewers"}
+    | {"reviewed_at"}
+)
+ACTIONS = get_args(ReviewAction)
+
+
+class RowError(ValueError):
+    """What is wrong with a row and how to fix it; the caller adds the file and line."""
+
+
+@dataclass(frozen=True)
+class ParsedRow:
+    """A checked row: its line, its item, and the human reviews it carries."""
+
+    line: int
+    item: Item
+    reviews: list[Review]
+
+
+class ImportResult(Frozen):
+    """What an import did: rows read, items and reviews added or already there."""
+
+    rows: int
+    items_added: int
+    items_existing: int
+    reviews_added: int
+    reviews_existing: int
+    seconds: float
+    import_id: int
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class RowContext:
+    """What checking a row needs: the guideline, and who the file's own labels are by."""
+
+    guideline: Guideline
+    reviewer: str
+    now: datetime
+    labels: frozenset[str]
+    shape: str  # single | multi | spans | turns
+
+    @classmethod
+    def of(cls, guideline: Guideline, reviewer: str) -> RowContext:
+        shape = "turns" if guideline.unit == "turn" else guideline.kind
+        labels = frozenset(guideline.label_names)
+        return cls(guideline, reviewer, utcnow(), labels, shape)
+
+
+# -- the whole file ------------------------------------------------------------------------
+
+
+def import_file(
+    store,
+    guideline: Guideline,
+    path: str | Path,
+    fmt: str | None = None,
+    reviewer: str | None = None,
+    *,
+    batch_size: int = BATCH,
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Import a file's items and human labels in one transaction: any error imports nothing."""
+    started = time.perf_counter()
+    fmt = detect_format(path, fmt)
+    reviewer = reviewer or Path(path).stem
+    digest = file_sha256(path)
+    rows = parse_rows(read_rows(path, fmt), guideline, path, fmt, reviewer)
+    counts = _Counts()
+    with store.import_session(str(path), fmt, digest, reviewer) as writer:
+        for batch in _batches(rows, batch_size):
+            _store_batch(writer, batch, counts, str(path), fmt)
+            if progress is not None:
+                progress(counts.rows)
+        writer.finish(counts.rows, counts.items_added, counts.reviews_added)
+    seconds = time.perf_counter() - started
+    return counts.result(seconds, writer.import_id)
+
+
+def parse_rows(
+    rows: Iterable[tuple[int, dict[str, Any]]],
+    guideline: Guideline,
+    path: str | Path,
+    fmt: str,
+    reviewer: str,
+) -> Iterator[ParsedRow]:
+    """Check each raw row against the guideline; the first bad one raises ImportFileError."""
+    ctx = RowContext.of(guideline, reviewer)
+    for number, raw in rows:
+        try:
+            item, reviews = parse_row(raw, ctx)
+        except RowError as e:
+            raise row_error(path, fmt, number, str(e)) from None
+        except pydantic.ValidationError as e:
+            err = e.errors()[0]
+            field = ".".join(str(p) for p in err["loc"])
+            message = f"invalid {field}: {err['msg']}; fix the value"
+            raise row_error(path, fmt, number, message) from None
+        yield ParsedRow(number, item, reviews)
+
+
+def file_sha256(path: str | Path) -> str:
+    """The file's SHA-256, read in chunks."""
+    digest = hashlib.sha256()
+    with open_binary(path) as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class _Counts:
+    rows: int = 0
+    items_added: int = 0
+    items_existing: int = 0
+    reviews_added: int = 0
+    reviews_existing: int = 0
+
+    def result(self, seconds: float, import_id: int) -> ImportResult:
+        return ImportResult(
+            rows=self.rows,
+            items_added=self.items_added,
+            items_existing=self.items_existing,
+            reviews_added=self.reviews_added,
+            reviews_existing=self.reviews_existing,
+            seconds=round(seconds, 3),
+            import_id=import_id,
+        )
+
+
+def _batches(rows: Iterator[ParsedRow], size: int) -> Iterator[list[ParsedRow]]:
+    batch: list[ParsedRow] = []
+    try:
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+    except ImportFileError:
+        if batch:  # the rows before a bad one are checked first: errors come in file order
+            yield batch
+        raise
+    if batch:
+        yield batch
+
+
+def _store_batch(writer, batch: list[ParsedRow], counts: _Counts, path: str, fmt: str) -> None:
+    """Apply the import rules to a batch and insert what is new."""
+    ids = [p.item.id for p in batch]
+    earlier = writer.staged_lines(ids)
+    stored = writer.stored_hashes(ids)
+    lines: dict[str, int] = {}
+    items = []
+    for p in batch:  # in file order, so the first problem is the one reported
+        first = earlier.get(p.item.id) or lines.get(p.item.id)
+        if first is not None:
+            message = (
+                f"id {p.item.id!r} is also on {where(fmt, first)}; ids must be unique "
+                "within a file: remove the repeated row or give it another id"
+            )
+            raise row_error(path, fmt, p.line, message)
+        lines[p.item.id] = p.line
+        values = item_to_values(p.item, writer.import_id, p.line)
+        if p.item.id not in stored:
+            items.append(values)
+        elif stored[p.item.id] != values["content_hash"]:
+            raise row_error(path, fmt, p.line, _changed_item(p.item))
+    reviews = _new_reviews(writer, batch, stored, counts)
+    writer.add([{"id": i, "line": n} for i, n in lines.items()], items, reviews)
+    counts.rows += len(batch)
+    counts.items_added += len(items)
+    counts.items_existing += len(batch) - len(items)
+    counts.reviews_added += len(reviews)
+
+
+def _changed_item(item: Item) -> str:
+    what = "text" if item.text is not None else "conversation"
+    return (
+        f"id {item.id!r} is already in the project with a different {what}; give this "
+        f"item a new id, or make its {what} match the one imported before"
+    )
+
+
+def _new_reviews(writer, batch: list[ParsedRow], stored: dict, counts: _Counts) -> list[dict]:
+    """Reviews to add: all of a new item's; of a stored item, those by a new reviewer."""
+    has_reviews = [p.item.id for p in batch if p.reviews and p.item.id in stored]
+    reviewed = writer.reviewed_by(has_reviews) if has_reviews else set()
+    out = []
+    for p in batch:
+        for r in p.reviews:
+            if (r.item_id, r.reviewer) in reviewed:
+                counts.reviews_existing += 1
+            else:
+                out.append(review_to_values(r, writer.import_id))
+    return out
+
+
+# -- one row -------------------------------------------------------------------------------
+
+
+def parse_row(raw: dict[str, Any], ctx: RowContext) -> tuple[Item, list[Review]]:
+    """The item a raw row describes and the human reviews it carries; RowError if bad."""
+    item = Item(
+        id=_item_id(raw.get("id")),
+        **_body(raw, ctx.guideline),
+        meta=_meta(raw),
+    )
+    if raw.keys().isdisjoint(REVIEW_KEYS):
+        return item, []
+    return item, _reviews(raw, item, ctx)
+
+
+def _item_id(value: Any) -> str:
+    if value is None:
+        raise RowError(f"missing 'id'; every row needs a unique id, e.g. {ROW_EXAMPLE}")
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise RowError(f"'id' is a JSON {json_kind(value)}; write it as a string or an integer")
+    item_id = str(value)
+    if not item_id.strip():
+        raise RowError("'id' is empty; give every row a unique id")
+    return item_id
+
+
+def _body(raw: dict[str, Any], g: Guideline) -> dict[str, Any]:
+    text, messages = raw.get("text"), raw.get("messages")
+    if text is not None and messages is not None:
+        raise RowError("the row has both 'text' and 'messages'; keep one")
+    if g.unit == "text":
+        if messages is not None:
+            raise RowError(
+                f"the row has 'messages' but task {g.task!r} labels texts (unit: text); "
+                "give 'text', or use a guideline with unit: conversation"
+            )
+        if raw.get("target_turn") is not None:
+            raise RowError("'target_turn' only applies to 'messages'; remove it")
+        return {"text": _text(text)}
+    if messages is None:
+        hint = "the row has 'text' but" if text is not None else "missing 'messages':"
+        raise RowError(
+            f"{hint} task {g.task!r} labels conversations (unit: {g.unit}); "
+            f"give 'messages': {MESSAGE_EXAMPLE}"
+        )
+    msgs = _messages(messages)
+    return {"messages": msgs, "target_turn": _target_turn(raw.get("target_turn"), msgs)}
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        raise RowError(f"missing 'text'; every row needs the text to label, e.g. {ROW_EXAMPLE}")
+    if not isinstance(value, str):
+        raise RowError(f"'text' must be a string, not a JSON {json_kind(value)}; quote it")
+    if not value.strip():
+        raise RowError("empty 'text'; fill in the text to label, or remove the row")
+    return value
+
+
+def _messages(value: Any) -> tuple[Message, ...]:
+    if not isinstance(value, list) or not value:
+        raise RowError(f"'messages' is not a non-empty list; write it as {MESSAGE_EXAMPLE}")
+    out = []
+    for i, m in enumerate(value):
+        m = m if isinstance(m, dict) else {}
+        role, content = m.get("role"), m.get("content")
+        if content is None:
+            content = m.get("text")
+        if not isinstance(role, str) or not role or not isinstance(content, str):
+            raise RowError(
+                f"message {i} needs a 'role' and a 'content' (or 'text') string; "
+                f"write each message as {MESSAGE_EXAMPLE[1:-1]}"
+            )
+        out.append(Message(role=role, content=content))
+    return tuple(out)
+
+
+def _target_turn(value: Any, messages: tuple[Message, ...]) -> int | None:
+    if value is None:
+        return None
+    n = len(messages)
+    if not _is_int(value) or not 0 <= value < n:
+        raise RowError(
+            f"'target_turn' is {value!r} but must be the index of a message, 0 to {n - 1}; "
+            "fix it or remove it"
+        )
+    return value
+
+
+def _meta(raw: dict[str, Any]) -> dict[str, Any]:
+    meta = raw.get("meta")
+    if meta is not None and not isinstance(meta, dict):
+        kind = json_kind(meta)
+        raise RowError(f"'meta' is a JSON {kind}; write it as an object such as {META_EXAMPLE}")
+    extra = raw.keys() - KNOWN_KEYS
+    if extra and "label_source" in raw:
+        extra -= EXPORT_KEYS
+    if not extra:
+        return meta or {}
+    for key in extra:
+        if (close := _close_key(key)) is not None:
+            raise RowError(
+                f"unknown field {key!r} (did you mean {close!r}?); rename it, or put extra "
+                "fields under 'meta'"
+            )
+    # other fields are kept, as Label Studio keeps a task's extra data
+    return {**{k: raw[k] for k in sorted(extra)}, **(meta or {})}
+
+
+@lru_cache(maxsize=256)
+def _close_key(key: str) -> str | None:
+    close = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# -- the reviews a row carries -------------------------------------------------------------
+
+
+def _reviews(raw: dict[str, Any], item: Item, ctx: RowContext) -> list[Review]:
+    if "label_source" in raw or "reviews" in raw:
+        out = [_export_review(r, i, item, ctx) for i, r in _listed(raw, "reviews")]
+        # an export's final label is a model's, or restates its reviews: only a human
+        # label without the reviews behind it is news
+        if not out and raw.get("label_source") in ("human", "adjudicated"):
+            out = _own_review(raw, item, ctx)
+    else:
+        out = _own_review(raw, item, ctx)
+    return out + _annotations(raw, item, ctx)
+
+
+def _own_review(raw: dict[str, Any], item: Item, ctx: RowContext) -> list[Review]:
+    value = _value(raw, item, ctx)
+    if value is None:
+        return []
+    return [_review(item, ctx.reviewer, value, ctx.now)]
+
+
+def _review(item: Item, reviewer: str, value: LabelValue | None, at: datetime, **kw) -> Review:
+    kw.setdefault("action", "import")
+    return Review(
+        item_id=item.id, reviewer=reviewer, value=value, source="import", created_at=at, **kw
+    )
+
+
+def _listed(raw: dict[str, Any], key: str) -> Iterator[tuple[int, Any]]:
+    value = raw.get(key)
+    if value is None:
+        return iter(())
+    if not isinstance(value, list):
+        raise RowError(f"'{key}' is a JSON {json_kind(value)}; write it as a list of objects")
+    return enumerate(value, 1)
+
+
+def _annotations(raw: dict[str, Any], item: Item, ctx: RowContext) -> list[Review]:
+    out: list[Review] = []
+    for i, a in _listed(raw, "annotations"):
+        what = f"annotation {i}"
+        if not isinstance(a, dict):
+            example = f'{{"reviewer": "ann1", {EXAMPLES[ctx.shape]}}}'
+            raise RowError(f"{what} is not an object; write it as {example}")
+        reviewer = _reviewer(a.get("reviewer"), what)
+        if any(r.reviewer == reviewer for r in out):
+            raise RowError(f"{what}: {reviewer!r} has two annotations in this row; keep one")
+        value = _value(a, item, ctx)
+        if value is None:
+            raise RowError(f"{what} by {reviewer!r} has no label; give {EXAMPLES[ctx.shape]}")
+        out.append(_review(item, reviewer, value, _time(a.get("time"), what, ctx.now)))
+    return out
+
+
+def _export_review(r: Any, i: int, item: Item, ctx: RowContext) -> Review:
+    """A review from a labelloop export: reviewer, action, value and time are kept."""
+    what = f"review {i}"
+    if not isinstance(r, dict):
+        raise RowError(f"{what} is not an object; write it with reviewer, action, value and time")
+    action = r.get("action", "import")
+    if action not in ACTIONS:
+        raise RowError(f"{what} has unknown action {action!r}; use one of {', '.join(ACTIONS)}")
+    value = r.get("value")
+    if value is not None and not isinstance(value, dict):
+        raise RowError(f"{what}: 'value' is not an object; write it as {{{EXAMPLES[ctx.shape]}}}")
+    extra = {k: r[k] for k in ("queue", "reason", "comment", "duration_ms") if r.get(k) is not None}
+    return _review(
+        item,
+        _reviewer(r.get("reviewer"), what),
+        _value(value, item, ctx) if value else None,
+        _time(r.get("time"), what, ctx.now),
+        action=action,
+        blind=bool(r.get("blind", False)),
+        **extra,
+    )
+
+
+def _reviewer(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise RowError(f'{what} has no \'reviewer\'; name who made it, e.g. "reviewer": "ann1"')
+    return value
+
+
+def _time(value: Any, what: str, default: datetime) -> datetime:
+    if value is None:
+        return default
+    try:
+        at = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise RowError(
+            f"{what}: 'time' {value!r} is not an ISO 8601 time; write it like 2024-05-01T12:00:00Z"
+        ) from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+# -- label values --------------------------------------------------------------------------
+
+
+def _value(d: dict[str, Any], item: Item, ctx: RowContext) -> LabelValue | None:
+    """The label value in ``d`` in the guideline's shape, checked; None if it has none."""
+    given = [k for k in VALUE_KEYS if d.get(k) is not None]
+    accepted = ACCEPTS[ctx.shape]
+    wrong = [k for k in given if k not in accepted and k != "abstain"]
+    # a Label Studio annotation may carry choices beside its spans
+    if wrong and not (wrong == ["choices"] and len(given) > 1):
+        raise RowError(_shape_error(wrong[0], ctx))
+    keys = [k for k in given if k in accepted]
+    if len(keys) > 1:
+        raise RowError(f"both {keys[0]!r} and {keys[1]!r} are given; keep one")
+    if not keys:
+        return LabelValue(abstain=True) if d.get("abstain") is True else None
+    return _parse_value(keys[0], d[keys[0]], item, ctx)
+
+
+def _parse_value(key: str, value: Any, item: Item, ctx: RowContext) -> LabelValue:
+    if key == "label" and ctx.shape == "turns":
+        if item.target_turn is None:
+            raise RowError(f"'label' needs a 'target_turn' here; or give {EXAMPLES['turns']}")
+        return LabelValue(turns={item.target_turn: _label(value, ctx)})
+    if key == "label":
+        return LabelValue(label=_label(value, ctx))
+    if key == "choices" and ctx.shape == "single":
+        names = _names(value, key, ctx)
+        if len(names) != 1:
+            raise RowError(f"{len(names)} choices for a single-label task; keep one")
+        return LabelValue(label=names[0])
+    if key in ("labels", "choices"):
+        return LabelValue(labels=tuple(dict.fromkeys(_names(value, key, ctx))))
+    if key == "spans":
+        return LabelValue(spans=_spans(value, item.render_plain(), ctx))
+    return LabelValue(turns=_turns(value, item, ctx))
+
+
+def _shape_error(key: str, ctx: RowContext) -> str:
+    g = ctx.guideline
+    shape = f"kind: {g.kind}" + (", unit: turn" if ctx.shape == "turns" else "")
+    return f"{key!r} does not fit task {g.task!r} ({shape}); give {EXAMPLES[ctx.shape]}"
+
+
+def _label(name: Any, ctx: RowContext) -> str:
+    if not isinstance(name, str):
+        raise RowError(f"a label is a JSON {json_kind(name)}; write label names as strings")
+    if name not in ctx.labels:
+        raise RowError(unknown_label(name, ctx.guideline))
+    return name
+
+
+def unknown_label(name: str, g: Guideline) -> str:
+    """'unknown label ...; use one of ...', listing a long label set only in part."""
+    names = g.label_names
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    listing = ", ".join(names[:8]) + f", ... ({len(names)} in all, see the guideline)"
+    if len(names) <= LISTED_LABELS:
+        listing = ", ".join(names)
+    version = f" (guideline {g.version[:6]})" if g.version else ""
+    return f"unknown label {name!r}{hint} for task {g.task!r}{version}; use one of {listing}"
+
+
+def _names(value: Any, key: str, ctx: RowContext) -> list[str]:
+    if not isinstance(value, list):
+        raise RowError(f"{key!r} is a JSON {json_kind(value)}; write it as a list of label names")
+    return [_label(v, ctx) for v in value]
+
+
+def _spans(value: Any, text: str, ctx: RowContext) -> tuple[Span, ...]:
+    if not isinstance(value, list):
+        raise RowError(f"'spans' is not a list; write it as [{SPAN_EXAMPLE}]")
+    return tuple(_span(s, i, text, ctx) for i, s in enumerate(value))
+
+
+def _span(s: Any, i: int, text: str, ctx: RowContext) -> Span:
+    if not isinstance(s, dict):
+        raise RowError(f"span {i} is not an object; write it as {SPAN_EXAMPLE}")
+    start, end = s.get("start"), s.get("end")
+    if not _is_int(start) or not _is_int(end):
+        raise RowError(
+            f"span {i} has start {start!r} and end {end!r}; give both as integers "
+            "(character offsets into the text, counting from 0)"
+        )
+    if not 0 <= start < end <= len(text):
+        raise RowError(
+            f"span {i} [{start}:{end}] does not lie within the text (length {len(text)}); "
+            "offsets count characters from 0, with start < end <= length"
+        )
+    covered = s.get("text") if isinstance(s.get("text"), str) else None
+    return Span(start=start, end=end, label=_label(s.get("label"), ctx), text=covered)
+
+
+def _turns(value: Any, item: Item, ctx: RowContext) -> dict[int, str]:
+    if not isinstance(value, dict):
+        raise RowError(f"'turns' is not an object; write it as {EXAMPLES['turns']}")
+    msgs = item.messages or ()
+    out: dict[int, str] = {}
+    for key, name in value.items():
+        turn = int(key) if isinstance(key, str) and key.isdigit() else key
+        if not _is_int(turn) or not 0 <= turn < len(msgs) or msgs[turn].role != "user":
+            raise RowError(
+                f"'turns' names turn {key!r}, which is not a user message; use the index "
+                "of a user message in 'messages' (counting from 0)"
+            )
+        out[turn] = _label(name, ctx)
+    return out

@@ -1,0 +1,474 @@
+"""Import: rows checked against the guideline, stored all or nothing, re-imports idempotent."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from agent.errors import ImportFileError
+from agent.ingest import ImportResult, import_file, unknown_label
+from agent.store import Store
+from agent.types import Guideline, LabelDef, LabelValue, Review, RouteDecision, Span, Suggestion
+
+FIXTURES = Path(__file__).parent / "fixtures" / "import"
+INTENTS = ("card_arrival", "lost_or_stolen_card", "refund")
+
+
+def guideline(kind: str = "single", unit: str = "text", labels=INTENTS) -> Guideline:
+    return Guideline(
+        task="support-intent",
+        labels=tuple(LabelDef(name=n) for n in labels),
+        kind=kind,
+        unit=unit,
+        version="v1",
+    )
+
+
+SINGLE = guideline()
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = Store.open(f"sqlite:///{tmp_path}/t.db")
+    yield s
+    s.close()
+
+
+def jsonl(tmp_path: Path, name: str, *rows) -> Path:
+    """A JSONL file: dict rows are dumped, strings written as they are."""
+    path = tmp_path / name
+    lines = [r if isinstance(r, str) else json.dumps(r) for r in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def counts(store: Store) -> tuple[int, int, int]:
+    return store.count_items(), store.count_reviews(), len(store.imports())
+
+
+def reviews(store: Store) -> list[Review]:
+    return list(store.iter_reviews())
+
+
+# -- happy paths ----------------------------------------------------------------------------
+
+
+def test_jsonl_items_and_labels_become_reviews_by_the_file_stem(store: Store) -> None:
+    path = FIXTURES / "intents.jsonl"
+    result = import_file(store, SINGLE, path)
+    assert isinstance(result, ImportResult)
+    assert (result.rows, result.items_added, result.reviews_added) == (3, 3, 2)
+    assert [i.id for i in store.iter_items()] == ["a1", "a2", "3"]  # file order
+    assert store.get_item("a2").meta == {"source": "chat"}
+    rs = reviews(store)
+    assert {(r.item_id, r.reviewer, r.value.label) for r in rs} == {
+        ("a1", "intents", "card_arrival"),
+        ("3", "intents", "refund"),
+    }
+    assert all(r.action == "import" and r.source == "import" for r in rs)
+    [record] = store.imports()
+    assert record.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert (record.format, record.reviewer, record.rows, record.items_added) == (
+        "jsonl",
+        "intents",
+        3,
+        3,
+    )
+    assert record.reviews_added == 2
+
+
+def test_null_label_is_no_label_and_extra_fields_are_kept_in_meta(
+    store: Store, tmp_path: Path
+) -> None:
+    row = {"id": "x", "text": "t", "label": None, "source": "web", "meta": {"lang": "en"}}
+    result = import_file(store, SINGLE, jsonl(tmp_path, "x.jsonl", row))
+    assert result.reviews_added == 0
+    assert store.get_item("x").meta == {"source": "web", "lang": "en"}
+
+
+def test_reviewer_override(store: Store) -> None:
+    import_file(store, SINGLE, FIXTURES / "intents.jsonl", reviewer="gold")
+    assert {r.reviewer for r in reviews(store)} == {"gold"}
+
+
+def test_csv_happy_path(store: Store) -> None:
+    result = import_file(store, SINGLE, FIXTURES / "intents.csv")
+    assert (result.rows, result.items_added, result.reviews_added) == (3, 3, 2)
+    assert store.get_item("a1").meta == {"channel": "email"}
+    assert store.get_item("a2").text == "Someone stole my wallet,\nwith the card in it."
+
+
+def test_csv_multi_label_column(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "multi.csv"
+    path.write_text('id,text,labels\n1,a,refund|card_arrival\n2,b,"[""refund""]"\n3,c,\n')
+    assert import_file(store, guideline("multi"), path).reviews_added == 2
+    assert [r.value.labels for r in reviews(store)] == [("refund", "card_arrival"), ("refund",)]
+
+
+def test_parquet_happy_path(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "batch.parquet"
+    table = pa.table(
+        {
+            "id": ["p1", "p2", "p3"],
+            "text": ["card late", "card stolen", "money back"],
+            "label": ["card_arrival", None, "refund"],
+            "meta": [{"lang": "en"}, {"lang": "de"}, {"lang": "en"}],
+        }
+    )
+    pq.write_table(table, path)
+    result = import_file(store, SINGLE, path, reviewer="ann")
+    assert (result.rows, result.items_added, result.reviews_added) == (3, 3, 2)
+    assert store.get_item("p2").meta == {"lang": "de"}
+
+
+def test_parquet_error_says_row(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"id": ["p1", "p2"], "text": ["ok", "x"], "label": [None, "?"]}), path)
+    with pytest.raises(ImportFileError) as info:
+        import_file(store, SINGLE, path)
+    assert str(info.value).startswith(f"{path}:2: row 2: unknown label '?'")
+    assert counts(store) == (0, 0, 0)
+
+
+def test_labelstudio_annotations_become_reviews_and_predictions_do_not(store: Store) -> None:
+    result = import_file(store, SINGLE, FIXTURES / "labelstudio.json")
+    assert (result.rows, result.items_added, result.reviews_added) == (2, 2, 2)
+    assert [i.id for i in store.iter_items()] == ["101", "t2"]
+    by_reviewer = {r.reviewer: r for r in reviews(store)}
+    assert set(by_reviewer) == {"ls-user-7", "bo@example.com"}
+    assert by_reviewer["ls-user-7"].value == LabelValue(label="card_arrival")
+    assert by_reviewer["ls-user-7"].created_at == datetime(2024, 5, 1, 10, 5, tzinfo=UTC)
+    assert store.get_item("101").meta == {"source": "email"}
+
+
+def test_labelstudio_spans(store: Store, tmp_path: Path) -> None:
+    text = "Lost my card in Paris"
+    result = [{"type": "labels", "value": {"start": 16, "end": 21, "labels": ["CITY"]}}]
+    task = {"id": 1, "data": {"text": text}, "annotations": [{"completed_by": 3, "result": result}]}
+    path = tmp_path / "spans.json"
+    path.write_text(json.dumps([task]), encoding="utf-8")
+    import_file(store, guideline("spans", labels=("CITY", "CARD")), path)
+    [review] = reviews(store)
+    assert review.value == LabelValue(spans=(Span(start=16, end=21, label="CITY"),))
+
+
+def test_messages_with_content_or_text_keys(store: Store) -> None:
+    g = guideline(unit="conversation")
+    import_file(store, g, FIXTURES / "conversations.jsonl")
+    c1, c2 = store.get_item("c1"), store.get_item("c2")
+    assert c1.target_turn == 2 and c1.messages[2].content == "Two weeks ago."
+    assert [m.content for m in c2.messages] == ["Refund please.", "Which order?"]
+    assert len(reviews(store)) == 2
+
+
+def test_turn_labels(store: Store, tmp_path: Path) -> None:
+    msgs = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yes?"}]
+    msgs.append({"role": "user", "content": "card gone"})
+    path = jsonl(tmp_path, "turns.jsonl", {"id": "t", "messages": msgs, "turns": {"2": "refund"}})
+    import_file(store, guideline(unit="turn"), path)
+    assert reviews(store)[0].value == LabelValue(turns={2: "refund"})
+
+
+def test_multi_and_spans_shapes(store: Store, tmp_path: Path) -> None:
+    multi = jsonl(tmp_path, "multi.jsonl", {"id": "m", "text": "x", "labels": ["refund", "refund"]})
+    import_file(store, guideline("multi"), multi)
+    assert reviews(store)[0].value == LabelValue(labels=("refund",))
+    spans = jsonl(
+        tmp_path,
+        "spans.jsonl",
+        {"id": "s", "text": "abcdef", "spans": [{"start": 0, "end": 3, "label": "refund"}]},
+    )
+    import_file(store, guideline("spans"), spans)
+    assert reviews(store)[1].value.spans == (Span(start=0, end=3, label="refund"),)
+
+
+def test_reimport_adds_nothing(store: Store) -> None:
+    import_file(store, SINGLE, FIXTURES / "intents.jsonl")
+    items, revs, _ = counts(store)
+    again = import_file(store, SINGLE, FIXTURES / "intents.jsonl")
+    assert (again.items_added, again.items_existing) == (0, 3)
+    assert (again.reviews_added, again.reviews_existing) == (0, 2)
+    assert counts(store)[:2] == (items, revs)
+
+
+def test_second_annotators_file_adds_only_their_reviews(store: Store, tmp_path: Path) -> None:
+    import_file(store, SINGLE, FIXTURES / "intents.jsonl", reviewer="ann1")
+    rows = [
+        {
+            "id": "a1",
+            "text": "Where is my new card? Still waiting.",
+            "label": "lost_or_stolen_card",
+        },
+        {"id": "a2", "text": "Someone stole my wallet with the card in it.", "label": "refund"},
+    ]
+    result = import_file(store, SINGLE, jsonl(tmp_path, "ann2.jsonl", *rows))
+    assert (result.items_added, result.items_existing, result.reviews_added) == (0, 2, 2)
+    assert store.count_items() == 3
+    assert sorted((r.item_id, r.reviewer) for r in reviews(store)) == [
+        ("3", "ann1"),
+        ("a1", "ann1"),
+        ("a1", "ann2"),
+        ("a2", "ann2"),
+    ]
+
+
+def test_per_row_annotations(store: Store, tmp_path: Path) -> None:
+    row = {
+        "id": "x",
+        "text": "card?",
+        "label": "card_arrival",
+        "annotations": [
+            {"reviewer": "ann1", "label": "card_arrival"},
+            {"reviewer": "ann2", "label": "refund", "time": "2024-01-02T03:04:05Z"},
+        ],
+    }
+    import_file(store, SINGLE, jsonl(tmp_path, "gold.jsonl", row))
+    got = {r.reviewer: r for r in reviews(store)}
+    assert {k: v.value.label for k, v in got.items()} == {
+        "gold": "card_arrival",
+        "ann1": "card_arrival",
+        "ann2": "refund",
+    }
+    assert got["ann2"].created_at == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def test_export_rows_import_reviews_but_not_suggestion_or_model_label(store: Store) -> None:
+    result = import_file(store, SINGLE, FIXTURES / "export.jsonl")
+    assert (result.items_added, result.reviews_added) == (3, 2)
+    fix, reject = reviews(store)
+    assert (fix.item_id, fix.reviewer, fix.action, fix.queue) == ("e2", "rita", "fix", "active")
+    assert fix.value == LabelValue(label="lost_or_stolen_card")
+    assert fix.created_at == datetime(2024, 5, 2, 9, 30, tzinfo=UTC)
+    assert (reject.reviewer, reject.action, reject.value, reject.reason) == (
+        "sam",
+        "reject",
+        None,
+        "unclear",
+    )
+    assert store.get_item("e1").meta == {}  # suggestion and route are not kept
+
+
+def test_real_export_round_trip(store: Store, tmp_path: Path) -> None:
+    from agent.export import export
+
+    import_file(store, SINGLE, FIXTURES / "intents.jsonl", reviewer="gold")
+    sid = store.add_suggestions(
+        [Suggestion(item_id="a2", model="local", value=LabelValue(label="refund"), confidence=0.9)]
+    )[0]
+    store.set_routes(
+        [RouteDecision(item_id="a2", route="auto_accepted", reason="test", suggestion_id=sid)]
+    )
+    out = tmp_path / "out.jsonl"
+    export(store, out, model="local")
+    fresh = Store.open(f"sqlite:///{tmp_path}/fresh.db")
+    result = import_file(fresh, SINGLE, out)
+    assert result.items_added == 3
+    assert sorted((r.item_id, r.reviewer, r.value.label) for r in reviews(fresh)) == [
+        ("3", "gold", "refund"),
+        ("a1", "gold", "card_arrival"),
+    ]  # a2's auto-accepted model label is no review
+    fresh.close()
+
+
+def test_batches_keep_file_order_and_report_progress(store: Store, tmp_path: Path) -> None:
+    rows = [{"id": f"r{i}", "text": f"text {i}"} for i in range(10)]
+    seen: list[int] = []
+    import_file(
+        store, SINGLE, jsonl(tmp_path, "b.jsonl", *rows), batch_size=3, progress=seen.append
+    )
+    assert seen == [3, 6, 9, 10]
+    assert [i.id for i in store.iter_items()] == [f"r{i}" for i in range(10)]
+
+
+def test_unknown_label_lists_a_long_label_set_in_part() -> None:
+    g = guideline(labels=(*(f"label_{i:02d}" for i in range(76)), "refund"))
+    message = unknown_label("refnud", g)
+    assert "label_00, label_01" in message and "(77 in all" in message
+    assert "label_75" not in message
+    assert "did you mean 'refund'?" in message
+
+
+# -- refused files: the error names file and line, the store is unchanged --------------------
+
+GOOD = {"id": "g1", "text": "Where is my card?"}
+CONV = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+
+BAD_ROWS = [
+    # (case, guideline, the bad row (line 2), what the message says)
+    ("malformed json", SINGLE, '{"id": "b", "text": }', "not valid JSON"),
+    ("unknown label", SINGLE, {"id": "b", "text": "t", "label": "spam?"}, "unknown label 'spam?'"),
+    ("missing id", SINGLE, {"text": "t"}, "missing 'id'"),
+    ("id not str or int", SINGLE, {"id": [1], "text": "t"}, "'id' is a JSON array"),
+    ("missing text", SINGLE, {"id": "b"}, "missing 'text'"),
+    ("empty text", SINGLE, {"id": "b", "text": "  "}, "empty 'text'"),
+    ("text not a string", SINGLE, {"id": "b", "text": 5}, "'text' must be a string"),
+    ("labels for single", SINGLE, {"id": "b", "text": "t", "labels": ["refund"]}, "kind: single"),
+    ("label for multi", guideline("multi"), {"id": "b", "text": "t", "label": "refund"}, "multi"),
+    ("label for spans", guideline("spans"), {"id": "b", "text": "t", "label": "refund"}, "spans"),
+    ("span past end", guideline("spans"),
+     {"id": "b", "text": "abc", "spans": [{"start": 1, "end": 9, "label": "refund"}]},
+     "span 0 [1:9] does not lie within the text (length 3)"),
+    ("span start >= end", guideline("spans"),
+     {"id": "b", "text": "abc", "spans": [{"start": 2, "end": 2, "label": "refund"}]},
+     "start < end"),
+    ("span offsets not ints", guideline("spans"),
+     {"id": "b", "text": "abc", "spans": [{"start": "0", "end": 2, "label": "refund"}]},
+     "give both as integers"),
+    ("span unknown label", guideline("spans"),
+     {"id": "b", "text": "abc", "spans": [{"start": 0, "end": 2, "label": "x"}]},
+     "unknown label 'x'"),
+    ("target_turn out of range", guideline(unit="conversation"),
+     {"id": "b", "messages": CONV, "target_turn": 2}, "'target_turn' is 2"),
+    ("target_turn not int", guideline(unit="conversation"),
+     {"id": "b", "messages": CONV, "target_turn": "1"}, "'target_turn' is '1'"),
+    ("target_turn on text", SINGLE, {"id": "b", "text": "t", "target_turn": 0}, "target_turn"),
+    ("messages for text unit", SINGLE, {"id": "b", "messages": CONV}, "unit: text"),
+    ("text for conversation unit", guideline(unit="conversation"), {"id": "b", "text": "t"},
+     "labels conversations"),
+    ("message without content", guideline(unit="conversation"),
+     {"id": "b", "messages": [{"role": "user"}]}, "message 0 needs a 'role' and a 'content'"),
+    ("turn label on assistant", guideline(unit="turn"),
+     {"id": "b", "messages": CONV, "turns": {"1": "refund"}}, "not a user message"),
+    ("annotation without reviewer", SINGLE,
+     {"id": "b", "text": "t", "annotations": [{"label": "refund"}]}, "has no 'reviewer'"),
+    ("annotation without label", SINGLE,
+     {"id": "b", "text": "t", "annotations": [{"reviewer": "x"}]}, "has no label"),
+    ("export review bad action", SINGLE,
+     {"id": "b", "text": "t", "label_source": "human",
+      "reviews": [{"reviewer": "r", "action": "approve", "value": {"label": "refund"}}]},
+     "unknown action 'approve'"),
+    ("bad time", SINGLE,
+     {"id": "b", "text": "t", "annotations": [{"reviewer": "x", "label": "refund",
+                                               "time": "yesterday"}]}, "ISO 8601"),
+    ("typo in a field name", SINGLE, {"id": "b", "text": "t", "lables": ["x"]},
+     "did you mean 'labels'"),
+    ("meta not an object", SINGLE, {"id": "b", "text": "t", "meta": [1]}, "'meta' is a JSON array"),
+    ("duplicate id", SINGLE, {"id": "g1", "text": "again"}, "id 'g1' is also on line 1"),
+]  # fmt: skip
+
+
+@pytest.fixture
+def seeded(store: Store, tmp_path: Path) -> Store:
+    """A store with one earlier import, so 'unchanged' is a real check."""
+    import_file(
+        store,
+        SINGLE,
+        jsonl(tmp_path, "seed.jsonl", {"id": "s0", "text": "seed", "label": "refund"}),
+    )
+    return store
+
+
+def assert_refused(store: Store, g: Guideline, path: Path, line: int, fragment: str, **kw):
+    before = counts(store)
+    with pytest.raises(ImportFileError) as info:
+        import_file(store, g, path, **kw)
+    message = str(info.value)
+    assert message.startswith(f"{path}:{line}: "), message
+    assert fragment in message, message
+    assert "\n" not in message and ";" in message, message  # one line: what; how to fix
+    assert counts(store) == before
+    return info.value
+
+
+@pytest.mark.parametrize(("case", "g", "bad", "fragment"), BAD_ROWS, ids=[c[0] for c in BAD_ROWS])
+def test_bad_row_refuses_the_file(seeded: Store, tmp_path: Path, case, g, bad, fragment) -> None:
+    first = GOOD if g.unit == "text" else {"id": "g1", "messages": CONV}
+    path = jsonl(tmp_path, "in.jsonl", first, bad, {"id": "g3", "text": "after"})
+    assert_refused(seeded, g, path, 2, fragment)
+
+
+def test_bad_encoding_refuses_the_file(seeded: Store, tmp_path: Path) -> None:
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(b'{"id": "1", "text": "ok"}\n{"id": "2", "text": "caf\xe9"}\n')
+    assert_refused(seeded, SINGLE, path, 2, "re-save the file as UTF-8")
+
+
+def test_duplicate_id_in_a_later_batch_rolls_back_earlier_batches(
+    seeded: Store, tmp_path: Path
+) -> None:
+    rows = [{"id": f"r{i}", "text": f"t{i}"} for i in range(7)] + [{"id": "r1", "text": "t1"}]
+    path = jsonl(tmp_path, "dup.jsonl", *rows)
+    assert_refused(seeded, SINGLE, path, 8, "id 'r1' is also on line 2", batch_size=3)
+    # the refused import left nothing behind that blocks the next one
+    assert import_file(seeded, SINGLE, jsonl(tmp_path, "ok.jsonl", *rows[:7])).items_added == 7
+
+
+def test_errors_come_in_file_order_across_a_batch(seeded: Store, tmp_path: Path) -> None:
+    rows = [GOOD, {"id": "g1", "text": "dup"}, {"id": "x", "text": "t", "label": "nope"}]
+    path = jsonl(tmp_path, "order.jsonl", *rows)
+    assert_refused(seeded, SINGLE, path, 2, "also on line 1")
+
+
+def test_same_id_different_text_in_store(seeded: Store, tmp_path: Path) -> None:
+    path = jsonl(tmp_path, "changed.jsonl", GOOD, {"id": "s0", "text": "not the seed"})
+    assert_refused(seeded, SINGLE, path, 2, "already in the project with a different text")
+
+
+def test_unknown_format_refuses(seeded: Store) -> None:
+    before = counts(seeded)
+    with pytest.raises(ImportFileError, match="jsonl, csv, parquet, labelstudio"):
+        import_file(seeded, SINGLE, FIXTURES / "intents.jsonl", fmt="xml")
+    assert counts(seeded) == before
+
+
+def test_csv_error_names_the_line(seeded: Store, tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text('id,text,label\n1,ok,refund\n2,"two\nlines",nope\n', encoding="utf-8")
+    assert_refused(seeded, SINGLE, path, 3, "unknown label 'nope'")
+
+
+def test_labelstudio_error_names_the_task(seeded: Store, tmp_path: Path) -> None:
+    tasks = [
+        {"id": 1, "data": {"text": "a"}},
+        {
+            "id": 2,
+            "data": {"text": "b"},
+            "annotations": [
+                {"completed_by": 1, "result": [{"type": "choices", "value": {"choices": ["x"]}}]}
+            ],
+        },
+    ]
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps(tasks), encoding="utf-8")
+    err = assert_refused(seeded, SINGLE, path, 2, "task 2: unknown label 'x'")
+    assert err.line == 2
+
+
+# -- PostgreSQL (bulk COPY path) -------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_postgres_import_rules(tmp_path: Path) -> None:
+    from tests.services import postgres_database
+
+    with postgres_database() as url:
+        pg = Store.open(url)
+        try:
+            first = import_file(pg, SINGLE, FIXTURES / "export.jsonl", batch_size=2)
+            assert (first.items_added, first.reviews_added) == (3, 2)
+            fix, reject = reviews(pg)
+            assert fix.value == LabelValue(label="lost_or_stolen_card") and reject.value is None
+            again = import_file(pg, SINGLE, FIXTURES / "export.jsonl")
+            assert (again.items_added, again.reviews_added) == (0, 0)
+            rows = [{"id": f"r{i}", "text": f"t{i}"} for i in range(5)] + [
+                {"id": "r0", "text": "x"}
+            ]
+            assert_refused(
+                pg, SINGLE, jsonl(tmp_path, "dup.jsonl", *rows), 6, "also on line 1", batch_size=2
+            )
+            changed = jsonl(tmp_path, "changed.jsonl", {"id": "e1", "text": "other"})
+            assert_refused(pg, SINGLE, changed, 1, "different text")
+            second = jsonl(
+                tmp_path,
+                "ann2.jsonl",
+                {"id": "e3", "text": "I want my money back for this order.", "label": "refund"},
+            )
+            assert import_file(pg, SINGLE, second).reviews_added == 1
+        finally:
+            pg.close()
