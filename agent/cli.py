@@ -1,0 +1,302 @@
+"""The ``labelloop`` command: parse, call one library function, print."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from agent.errors import LabelloopError
+
+app = typer.Typer(
+    name="labelloop",
+    help="LLM-assisted annotation and review: label, calibrate, review, export.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+users_app = typer.Typer(help="Console accounts.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+out = Console()
+err = Console(stderr=True)
+
+ProjectOpt = Annotated[
+    Path | None,
+    typer.Option("--project", "-p", help="Project folder (default: $LABELLOOP_PROJECT or .)"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def _project(project: Path | None):
+    from agent.config import load_project
+
+    return load_project(project)
+
+
+@app.command()
+def demo(
+    no_ui: Annotated[bool, typer.Option("--no-ui", help="Print the summary only.")] = False,
+    dir: Annotated[Path, typer.Option("--dir", help="Where to build the demo project.")] = Path(
+        "labelloop-demo"
+    ),
+    host: Annotated[str, typer.Option(help="Console host.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Console port.")] = 7860,
+) -> None:
+    """Build a demo project from the bundled sample, label it offline, route, open the console."""
+    from agent.demo import build_demo
+
+    with _progress("Labeling with the local model") as progress:
+        project, summary = build_demo(dir, progress=progress)
+    _print_demo(summary)
+    if not no_ui:
+        _serve(project, host, port)
+
+
+@app.command()
+def init(
+    dir: Annotated[Path, typer.Argument(help="Folder for the new project.")],
+    guideline: Annotated[Path, typer.Option(help="The task's guideline (Markdown).")],
+    model: Annotated[str, typer.Option(help="'local' or any litellm model string.")] = "local",
+) -> None:
+    """Create a project: DIR/labelloop.toml and a copy of the guideline."""
+    from agent.config import init_project
+
+    project = init_project(dir, guideline, model=model)
+    g = project.guideline()
+    out.print(
+        f"Created project [bold]{project.root}[/] for task '{g.task}' "
+        f"({len(g.labels)} labels, guideline {g.version}). Next: labelloop import FILE -p {dir}"
+    )
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="JSONL, CSV, Parquet or Label Studio JSON.")],
+    format: Annotated[
+        str | None,
+        typer.Option("--format", help="jsonl|csv|parquet|labelstudio (default: by extension)"),
+    ] = None,
+    reviewer: Annotated[
+        str | None, typer.Option(help="Who made the labels in the file (default: the file's name).")
+    ] = None,
+    project: ProjectOpt = None,
+) -> None:
+    """Import items; labels present in the file become human reviews. All or nothing."""
+    from agent import pipeline
+
+    r = pipeline.import_file(_project(project), file, fmt=format, reviewer=reviewer)
+    out.print(
+        f"Imported {file}: {r.rows} rows, {r.items_added} new items "
+        f"({r.items_existing} already there), {r.reviews_added} reviews added "
+        f"({r.reviews_existing} already there) in {r.seconds:.1f}s"
+    )
+
+
+@app.command()
+def label(
+    model: Annotated[str | None, typer.Option(help="'local' or a litellm model string.")] = None,
+    api_base: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Parallel requests.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Label at most N items.")] = None,
+    max_cost: Annotated[float | None, typer.Option(help="Stop at this spend (USD).")] = None,
+    dry_run: Annotated[
+        bool, typer.Option(help="Show what would be labeled; spend nothing.")
+    ] = False,
+    stale: Annotated[bool, typer.Option(help="Also relabel outdated suggestions.")] = False,
+    project: ProjectOpt = None,
+) -> None:
+    """Propose labels for items that have none from this model, then route them."""
+    from agent import pipeline
+
+    proj = _project(project)
+    options = {
+        k: v
+        for k, v in (("api_base", api_base), ("concurrency", concurrency), ("max_cost", max_cost))
+        if v is not None
+    }
+    if dry_run:
+        out.print(pipeline.dry_run(proj, model, limit=limit, stale=stale, **options))
+        return
+    with _progress(f"Labeling with {proj.model(model)}") as progress:
+        run = pipeline.label(proj, model, limit=limit, stale=stale, progress=progress, **options)
+    out.print(
+        f"Labeled {run.labeled} items with {run.model} in {run.seconds:.1f}s "
+        f"({run.items_per_second:.0f} items/s), {run.failed} failed."
+    )
+    _print_routes(proj.store.route_counts())
+
+
+@app.command()
+def review(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 7860,
+    project: ProjectOpt = None,
+) -> None:
+    """Serve the review console."""
+    _serve(_project(project), host, port)
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option(help="reviewer or admin.")] = "reviewer",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    project: ProjectOpt = None,
+) -> None:
+    """Create a console account (or reset its password and role)."""
+    from agent.auth import add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    add_user(_project(project).store, name, role, password)
+    out.print(f"User {name} ({role}) saved.")
+
+
+@app.command()
+def export(
+    out_path: Annotated[Path, typer.Argument(metavar="OUT", help="File to write.")],
+    format: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+    queue: Annotated[
+        str | None,
+        typer.Option(help="Only items waiting in calibration|audit|active|adjudication."),
+    ] = None,
+    project: ProjectOpt = None,
+) -> None:
+    """Export items with suggestions, routes, final labels and reviews."""
+    from agent.export import export as run_export
+    from agent.pipeline import routing_state
+
+    proj = _project(project)
+    n = run_export(proj.store, out_path, format, queue=queue, model=routing_state(proj)["model"])
+    out.print(f"Wrote {n} rows to {out_path}")
+
+
+@app.command()
+def status(json_: JsonOpt = False, project: ProjectOpt = None) -> None:
+    """Counts per route and queue, spend, calibration state, audit alarm."""
+    from agent.status import project_status
+
+    data = project_status(_project(project))
+    if json_:
+        print(json.dumps(data, indent=2, default=str))
+        return
+    _print_status(data)
+
+
+def _serve(project, host: str, port: int) -> None:
+    from ui.app import serve
+
+    out.print(f"Review console on http://{host}:{port} (Ctrl+C to stop)")
+    serve(project, host, port)
+
+
+class _progress:
+    """A rich progress bar fed by ``progress(done, total)`` callbacks."""
+
+    def __init__(self, title: str):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        self.bar = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
+        self.task = self.bar.add_task(title, total=None)
+
+    def __enter__(self):
+        self.bar.start()
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc) -> None:
+        self.bar.stop()
+
+
+def _print_routes(routes: dict[str, int]) -> None:
+    table = Table("route", "items")
+    for route, n in routes.items():
+        table.add_row(route, str(n))
+    out.print(table)
+
+
+def _print_demo(s) -> None:
+    _print_routes(s.routes)
+    pct = lambda x: "n/a" if x is None else f"{x:.1%}"  # noqa: E731
+    out.print(
+        f"Demo project: {s.project}\n"
+        f"{s.items} items; {s.imported_reviews} gold labels imported as reviews; "
+        f"{s.labeled} items labeled by the local model in {s.label_seconds:.1f}s.\n"
+        f"Local model accuracy against gold on items it labeled (not reviewed): "
+        f"{pct(s.accuracy_unreviewed)}; on the {s.auto_accepted} auto-accepted: "
+        f"{pct(s.accuracy_auto_accepted)}.\n"
+        f"Console login: {s.user} / {s.password}"
+    )
+
+
+def _print_status(d: dict) -> None:
+    out.print(
+        f"[bold]{d['task']}[/] (guideline {d['guideline_version']}), model {d['model']}: "
+        f"{d['items']} items, {d['reviews']} reviews"
+    )
+    table = Table("route", "items")
+    for route, n in d["routes"].items():
+        table.add_row(route, str(n))
+    out.print(table)
+    table = Table("queue", "waiting")
+    for q, n in d["queues"].items():
+        table.add_row(q, str(n))
+    out.print(table)
+    for f in d["failures"]:
+        out.print(f"failed: {f['items']} items: {f['reason']}")
+    spent = sum(v["cost_usd"] for v in d["suggestions"].values())
+    llm = d["llm"]
+    out.print(
+        f"Spent ${spent:.4f}; {llm['calls']} LLM calls, "
+        f"{llm['prompt_tokens'] + llm['completion_tokens']} tokens."
+    )
+    cal = d["calibration"]
+    out.print(
+        "Calibration: "
+        + (
+            "fitted"
+            if cal.get("calibrated")
+            else f"not fitted yet; routing by fixed policy {cal.get('policy')}"
+        )
+    )
+    alarm = d["audit_alarm"]
+    out.print(
+        "Audit alarm: "
+        + ("[red]ON[/] " + alarm.get("reason", "") if alarm.get("active") else "off")
+    )
+
+
+def main() -> None:
+    """Entry point: errors become one line unless LABELLOOP_DEBUG=1."""
+    try:
+        app()
+    except LabelloopError as exc:
+        if os.environ.get("LABELLOOP_DEBUG"):
+            raise
+        err.print(f"[red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""The whole loop through the CLI: init, import, label, status, review, export, demo."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli import app
+from agent.config import load_project
+from agent.resources import demo_guideline, demo_sample
+from agent.types import LabelValue, Review
+
+runner = CliRunner()
+
+
+def cli(*args: str, ok: bool = True):
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+def sample_rows(n: int) -> list[dict]:
+    lines = demo_sample().read_text(encoding="utf-8").splitlines()[:n]
+    return [json.loads(line) for line in lines]
+
+
+def write_jsonl(path: Path, rows) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def project_dir(tmp_path):
+    root = tmp_path / "proj"
+    cli("init", str(root), "--guideline", str(demo_guideline()))
+    return root
+
+
+def test_init_refuses_an_existing_project(project_dir):
+    result = runner.invoke(app, ["init", str(project_dir), "--guideline", str(demo_guideline())])
+    assert result.exit_code != 0
+
+
+def test_whole_loop(project_dir, tmp_path):
+    rows = sample_rows(300)
+    gold = write_jsonl(tmp_path / "gold.jsonl", rows[:150])
+    todo = write_jsonl(
+        tmp_path / "todo.jsonl", [{"id": r["id"], "text": r["text"]} for r in rows[150:]]
+    )
+    p = str(project_dir)
+    assert "150 reviews added" in cli("import", str(gold), "--reviewer", "alice", "-p", p).output
+    cli("import", str(todo), "-p", p)
+    assert "Labeled 300 items" in cli("label", "-p", p).output
+
+    status = json.loads(cli("status", "--json", "-p", p).output)
+    assert status["items"] == 300 and status["reviews"] == 150
+    assert status["routes"]["reviewed"] == 150
+    waiting = sum(status["routes"][r] for r in ("auto_accepted", "calibration", "active"))
+    assert waiting == 150
+
+    # A reviewer fixes one active item; the export carries it as a human label.
+    project = load_project(project_dir)
+    item, queue = project.store.next_for_review("bob", ["active", "calibration"])
+    project.store.add_review(
+        Review(
+            item_id=item.id,
+            reviewer="bob",
+            action="fix",
+            value=LabelValue(label="card_arrival"),
+            queue=queue,
+        )
+    )
+    out = tmp_path / "out.jsonl"
+    cli("export", str(out), "-p", p)
+    exported = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert len(exported) == 300
+    fixed = exported[item.id]
+    assert (fixed["label"], fixed["label_source"], fixed["route"]) == (
+        "card_arrival",
+        "human",
+        "reviewed",
+    )
+    assert fixed["reviews"][-1]["reviewer"] == "bob"
+    assert fixed["suggestion"]["model"] == "local" and 0 <= fixed["suggestion"]["confidence"] <= 1
+    auto = [r for r in exported.values() if r["route"] == "auto_accepted"]
+    assert all(
+        r["label_source"] == "model" and r["label"] == r["suggestion"]["label"] for r in auto
+    )
+    unl = [r for r in exported.values() if r["route"] in ("active", "calibration")]
+    assert all(r["label_source"] is None and "label" not in r for r in unl)
+
+    csv_out = tmp_path / "active.csv"
+    cli("export", str(csv_out), "--format", "csv", "--queue", "active", "-p", p)
+    csv_rows = list(csv.DictReader(csv_out.open(encoding="utf-8")))
+    assert {r["route"] for r in csv_rows} <= {"active", "failed"}
+    assert len(csv_rows) == status["queues"]["active"] - (1 if queue == "active" else 0)
+
+    # The export imports back into a fresh project: human reviews only.
+    other = tmp_path / "other"
+    cli("init", str(other), "--guideline", str(demo_guideline()))
+    cli("import", str(out), "-p", str(other))
+    status2 = json.loads(cli("status", "--json", "-p", str(other)).output)
+    assert status2["items"] == 300 and status2["reviews"] == 151
+
+
+def test_label_dry_run_spends_nothing(project_dir, tmp_path):
+    todo = write_jsonl(
+        tmp_path / "todo.jsonl", [{"id": r["id"], "text": r["text"]} for r in sample_rows(20)]
+    )
+    cli("import", str(todo), "-p", str(project_dir))
+    assert "Would label 20 items" in cli("label", "--dry-run", "-p", str(project_dir)).output
+    status = json.loads(cli("status", "--json", "-p", str(project_dir)).output)
+    assert status["routes"]["unlabeled"] == 20
+
+
+def test_label_twice_labels_only_whats_missing(project_dir, tmp_path):
+    todo = write_jsonl(
+        tmp_path / "todo.jsonl", [{"id": r["id"], "text": r["text"]} for r in sample_rows(30)]
+    )
+    cli("import", str(todo), "-p", str(project_dir))
+    assert "Labeled 30 items" in cli("label", "-p", str(project_dir)).output
+    assert "Labeled 0 items" in cli("label", "-p", str(project_dir)).output
+
+
+def test_users_add_reads_password_from_stdin(project_dir):
+    result = runner.invoke(
+        app,
+        ["users", "add", "ann", "--role", "admin", "--password-stdin", "-p", str(project_dir)],
+        input="correct horse battery\n",
+    )
+    assert result.exit_code == 0, result.output
+    from agent.auth import authenticate
+
+    assert (
+        authenticate(load_project(project_dir).store, "ann", "correct horse battery").role
+        == "admin"
+    )
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_errors_are_one_line_with_the_fix(tmp_path):
+    result = run_cli("status", cwd=tmp_path)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "labelloop init" in lines[0] and "Traceback" not in result.stderr
+
+
+def test_import_error_names_file_and_line(project_dir, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "text": "ok"}\n{"id": "b", "text": "x", "label": "nope"}\n')
+    result = run_cli("import", str(bad), "-p", str(project_dir), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "bad.jsonl:2" in result.stderr and "nope" in result.stderr
+    status = json.loads(cli("status", "--json", "-p", str(project_dir)).output)
+    assert status["items"] == 0
+
+
+def test_demo_no_ui_summarises_against_gold(tmp_path):
+    result = cli("demo", "--no-ui", "--dir", str(tmp_path / "demo"))
+    assert "Local model accuracy against gold" in result.output
+    project = load_project(tmp_path / "demo")
+    status = json.loads(cli("status", "--json", "-p", str(tmp_path / "demo")).output)
+    assert status["items"] == 3080
+    assert status["routes"]["unlabeled"] == 0
+    assert status["routes"]["calibration"] > 100
+    assert project.store.get_user("demo").role == "admin"
+    # Rebuilding the demo in the same folder starts over; any other folder is refused.
+    cli("demo", "--no-ui", "--dir", str(tmp_path / "demo"))
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    refused = runner.invoke(app, ["demo", "--no-ui", "--dir", str(tmp_path / "mine")])
+    assert refused.exit_code != 0 and (tmp_path / "mine" / "notes.txt").exists()
