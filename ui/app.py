@@ -6,6 +6,7 @@ the store again on the server: the login page is not the only gate.
 
 from __future__ import annotations
 
+import logging
 import os
 
 # The console must not phone home (analytics, version checks) from a reviewer's network.
@@ -221,6 +222,8 @@ def serve(
         raise LabelloopError(
             "No console accounts yet: add one with `labelloop users add NAME --role reviewer`"
         )
+    # Gradio polls its own server at start-up; those requests are not the user's business.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     app = build_app(project)
     app.launch(
         server_name=host,
