@@ -196,4 +196,6 @@ def test_batched_selection_at_scale(
     ]
     result = pool.select_many(items, k=8)
     assert all(len(got) == 8 for got in result)
-    assert all(item.id not in {e.item.id for e in got} for item, got in zip(items, result))
+    assert all(
+        item.id not in {e.item.id for e in got} for item, got in zip(items, result, strict=True)
+    )
