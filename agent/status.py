@@ -24,7 +24,7 @@ def project_status(project: Project) -> dict:
         "queues": {q: sum(routes.get(r, 0) for r in rs) for q, rs in QUEUE_ROUTES.items()},
         "failures": [{"reason": r, "items": n} for r, n in store.route_reasons("failed")],
         "suggestions": store.suggestion_totals(),
-        "llm": store.llm_totals(),
+        "llm": store.llm_totals_by_model(),
         "calibration": store.get_state("calibration")
         or {"calibrated": False, "policy": state.get("policy")},
         "audit_alarm": store.get_state("audit_alarm") or {"active": False},

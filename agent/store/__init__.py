@@ -1,6 +1,7 @@
 """The store: all SQL lives in this package."""
 
 from agent.store.base import StoreBase
+from agent.store.calls import CallsMixin
 from agent.store.exports import ExportsMixin, ItemRecord
 from agent.store.imports import ImportsMixin
 from agent.store.items import ItemsMixin
@@ -11,6 +12,7 @@ from agent.store.users import UsersMixin
 
 
 class Store(
+    CallsMixin,
     ExportsMixin,
     ImportsMixin,
     ItemsMixin,

@@ -63,6 +63,11 @@ class ItemsMixin:
             yield from (item_from_row(r) for r in rows)
             offset += len(rows)
 
+    def eval_set_item_ids(self) -> set[str]:
+        """Items in frozen eval sets: never few-shot examples."""
+        with self.engine.connect() as c:
+            return set(c.execute(_frozen_items_query()).scalars())
+
     def reviewed_item_ids(self) -> set[str]:
         t = ReviewRow.__table__
         with self.engine.connect() as c:
@@ -73,3 +78,15 @@ class ItemsMixin:
 def _chunks(seq: list, n: int) -> Iterator[list]:
     for i in range(0, len(seq), n):
         yield seq[i : i + n]
+
+
+def _frozen_items_query():
+    from agent.store.tables import EvalSetItemRow, EvalSetRow
+
+    t_items, t_sets = EvalSetItemRow.__table__, EvalSetRow.__table__
+    return (
+        sa.select(t_items.c.item_id)
+        .join(t_sets, t_sets.c.id == t_items.c.eval_set_id)
+        .where(t_sets.c.frozen.is_(True))
+        .distinct()
+    )

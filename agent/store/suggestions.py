@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from agent.store.base import suggestion_from_row, suggestion_to_values
-from agent.store.tables import LLMCallRow, SuggestionRow
+from agent.store.tables import SuggestionRow
 from agent.types import Suggestion
 
 T_SUGG = SuggestionRow.__table__
@@ -71,21 +71,3 @@ class SuggestionsMixin:
                 m: {"suggestions": n, "failed": int(f or 0), "cost_usd": float(cost)}
                 for m, n, f, cost in c.execute(q)
             }
-
-    def llm_totals(self) -> dict:
-        """Calls, tokens and cost from the LLM call log."""
-        t = LLMCallRow.__table__
-        q = sa.select(
-            sa.func.count(),
-            sa.func.coalesce(sa.func.sum(t.c.prompt_tokens), 0),
-            sa.func.coalesce(sa.func.sum(t.c.completion_tokens), 0),
-            sa.func.coalesce(sa.func.sum(t.c.cost_usd), 0.0),
-        )
-        with self.engine.connect() as c:
-            calls, pt, ct, cost = c.execute(q).one()
-        return {
-            "calls": calls,
-            "prompt_tokens": int(pt),
-            "completion_tokens": int(ct),
-            "cost_usd": float(cost),
-        }

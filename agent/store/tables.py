@@ -183,6 +183,17 @@ class LLMCallRow(SQLModel, table=True):
     completion_tokens: int | None = None
     cost_usd: float = 0.0
     latency_ms: int | None = None
+    attempt: int = 1
+    run_id: str | None = Field(default=None, index=True)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class PromptPrefixRow(SQLModel, table=True):
+    """A static prompt prefix stored once; logged requests refer to it by hash."""
+
+    __tablename__ = "prompt_prefixes"
+    hash: str = Field(primary_key=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
 
 
