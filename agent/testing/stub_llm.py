@@ -6,9 +6,10 @@ Tests run it in-process with ``StubServer``; benchmarks run it as a process::
     # prints: READY http://127.0.0.1:PORT/v1
 
 Each request is about one item: the ``<item id="...">text</item>`` in the last user message
-(or that whole message when it has no tag). A script maps an item id, its exact text or its
-``text_key`` to an entry (see ``ENTRY_KEYS``); the ``"*"`` entry applies to every item. With
-no entry, the stub picks a label from the request's JSON schema deterministically.
+that has one (a re-ask comes after it), or the whole last user message when none has a tag.
+A script maps an item id, its exact text or its ``text_key`` to an entry (see
+``ENTRY_KEYS``); the ``"*"`` entry applies to every item. With no entry, the stub picks
+a label from the request's JSON schema deterministically.
 Attempts are counted per item, so ``{"fail": [429, 429]}`` means two rate limits, then OK.
 """
 
@@ -202,17 +203,18 @@ def text_key(text: str) -> str:
 def find_item(
     messages: list[dict], pattern: str = DEFAULT_ITEM_PATTERN, role: str = "user"
 ) -> ItemRef:
-    """The item in the last ``role`` message: the pattern's ``id``/``text`` groups, or all of it."""
-    content = next(
-        (_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == role), ""
-    )
-    match = re.search(pattern, content, re.S)
-    if not match:
-        return ItemRef(text_key(content), None, content)
-    groups = match.groupdict()
-    text = html.unescape(groups.get("text") or match.group(0))
-    item_id = groups.get("id")
-    return ItemRef(item_id if item_id is not None else text_key(text), item_id, text)
+    """The item: the pattern's ``id``/``text`` in the last ``role`` message that has it
+    (a re-ask follows the item's message), else the whole last ``role`` message."""
+    contents = [_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == role]
+    for content in contents:
+        match = re.search(pattern, content, re.S)
+        if match:
+            groups = match.groupdict()
+            text = html.unescape(groups.get("text") or match.group(0))
+            item_id = groups.get("id")
+            return ItemRef(item_id if item_id is not None else text_key(text), item_id, text)
+    content = contents[0] if contents else ""
+    return ItemRef(text_key(content), None, content)
 
 
 def _text_of(content: Any) -> str:
