@@ -127,8 +127,15 @@ def label(
         run = pipeline.label(proj, model, limit=limit, stale=stale, progress=progress, **options)
     out.print(
         f"Labeled {run.labeled} items with {run.model} in {run.seconds:.1f}s "
-        f"({run.items_per_second:.0f} items/s), {run.failed} failed."
+        f"({run.items_per_second:.1f} items/s), {run.failed} failed"
+        + (f"; {run.calls} calls, ${run.cost_usd:.4f}" if run.calls else "")
+        + "."
     )
+    if run.stopped_at_budget:
+        out.print(
+            f"Stopped at the budget (--max-cost {max_cost}): "
+            f"{run.candidates - run.labeled} items left for a later run."
+        )
     _print_routes(proj.store.route_counts())
 
 
@@ -214,14 +221,26 @@ class _progress:
             console=err,
             transient=True,
         )
+        self.title = title
         self.task = self.bar.add_task(title, total=None)
 
     def __enter__(self):
         self.bar.start()
         return self
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(
+        self, done: int, total: int, cost_usd: float | None = None, errors: int | None = None
+    ) -> None:
         self.bar.update(self.task, completed=done, total=total)
+        if cost_usd is not None:
+            elapsed = self.bar.tasks[0].elapsed or 0.0
+            rate = done / elapsed if elapsed else 0.0
+            self.bar.update(
+                self.task,
+                description=(
+                    f"{self.title}: {rate:.1f} items/s, ${cost_usd:.4f}, {errors or 0} errors"
+                ),
+            )
 
     def __exit__(self, *exc) -> None:
         self.bar.stop()
@@ -263,12 +282,20 @@ def _print_status(d: dict) -> None:
     out.print(table)
     for f in d["failures"]:
         out.print(f"failed: {f['items']} items: {f['reason']}")
-    spent = sum(v["cost_usd"] for v in d["suggestions"].values())
-    llm = d["llm"]
-    out.print(
-        f"Spent ${spent:.4f}; {llm['calls']} LLM calls, "
-        f"{llm['prompt_tokens'] + llm['completion_tokens']} tokens."
-    )
+    if d["llm"]:
+        table = Table("model", "calls", "errors", "prompt tokens", "output tokens", "cost")
+        for model, v in d["llm"].items():
+            table.add_row(
+                model,
+                str(v["calls"]),
+                str(v["errors"]),
+                str(v["prompt_tokens"]),
+                str(v["completion_tokens"]),
+                f"${v['cost_usd']:.4f}",
+            )
+        out.print(table)
+    else:
+        out.print("No LLM calls yet: nothing spent.")
     cal = d["calibration"]
     out.print(
         "Calibration: "

@@ -34,6 +34,25 @@ class ReviewConfig(BaseModel):
     lease_seconds: int = Field(600, gt=0)
 
 
+class LLMConfig(BaseModel):
+    """Settings for LLM labeling; command-line flags override them."""
+
+    model_config = ConfigDict(extra="forbid")
+    api_base: str | None = None
+    concurrency: int = Field(16, ge=1, le=1024)
+    rpm: float | None = Field(None, gt=0)
+    tpm: float | None = Field(None, gt=0)
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    timeout: float = Field(60.0, gt=0)
+    k_shot: int = Field(8, ge=0, le=64)
+    #: replace e-mail addresses, phone and card numbers before text goes to a hosted model
+    redact: bool = False
+    #: extra samples at temperature 1 for items whose confidence is in the uncertain band
+    self_consistency: int = Field(0, ge=0, le=20)
+    #: delete call-log rows older than this many days at the start of each run
+    log_retention_days: int | None = Field(90, ge=1)
+
+
 class ProjectConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     guideline: str = GUIDELINE_NAME
@@ -41,6 +60,7 @@ class ProjectConfig(BaseModel):
     database_url: str | None = None
     routing: RoutingConfig = RoutingConfig()
     review: ReviewConfig = ReviewConfig()
+    llm: LLMConfig = LLMConfig()
 
 
 class Project:

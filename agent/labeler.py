@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from agent.providers.base import Example, LabelContext, Provider
 from agent.types import Frozen, Guideline, Item, Suggestion
 
-Progress = Callable[[int, int], None]
+Progress = Callable[..., None]  # progress(done, total, cost_usd=..., errors=...)
+FLUSH_EVERY = 32
+FLUSH_SECONDS = 0.5
 
 
 class LabelRun(Frozen):
@@ -22,6 +25,9 @@ class LabelRun(Frozen):
     labeled: int
     failed: int
     seconds: float
+    cost_usd: float = 0.0
+    calls: int = 0
+    stopped_at_budget: bool = False
 
     @property
     def items_per_second(self) -> float:
@@ -70,23 +76,20 @@ def label_items(
     batch_size: int = 1000,
     progress: Progress | None = None,
 ) -> LabelRun:
-    """Label what is missing, writing suggestions to the store batch by batch."""
+    """Label what is missing, writing suggestions to the store as they are made."""
     start = time.perf_counter()
-    ctx = LabelContext(guideline=guideline, examples=training_examples(store))
+    ctx = LabelContext(
+        guideline=guideline,
+        examples=training_examples(store),
+        excluded_ids=frozenset(store.eval_set_item_ids()),
+    )
     version = provider.version(ctx)
     todo = list(_take(items_to_label(store, provider.model, version, guideline, stale), limit))
-    labeled = failed = 0
-    for i in range(0, len(todo), batch_size):
-        batch = todo[i : i + batch_size]
-        suggestions = [
-            _keyed(s, item, provider.model)
-            for s, item in zip(provider.label(batch, ctx), batch, strict=True)
-        ]
-        store.add_suggestions(suggestions)
-        labeled += len(suggestions)
-        failed += sum(s.status == "failed" for s in suggestions)
-        if progress:
-            progress(labeled, len(todo))
+    if hasattr(provider, "stream"):
+        labeled, failed = asyncio.run(_stream(store, provider, todo, ctx, progress))
+    else:
+        labeled, failed = _batches(store, provider, todo, ctx, batch_size, progress)
+    spend = getattr(provider, "spend", None)
     return LabelRun(
         model=provider.model,
         version=version,
@@ -94,7 +97,45 @@ def label_items(
         labeled=labeled,
         failed=failed,
         seconds=time.perf_counter() - start,
+        cost_usd=spend.cost_usd if spend else 0.0,
+        calls=spend.calls if spend else 0,
+        stopped_at_budget=spend.stopped_at_budget if spend else False,
     )
+
+
+def _batches(store, provider, todo: list[Item], ctx, batch_size: int, progress) -> tuple[int, int]:
+    labeled = failed = 0
+    for i in range(0, len(todo), batch_size):
+        batch = todo[i : i + batch_size]
+        made = provider.label(batch, ctx)
+        suggestions = [_keyed(s, item, provider.model) for s, item in zip(made, batch, strict=True)]
+        store.add_suggestions(suggestions)
+        labeled += len(suggestions)
+        failed += sum(s.status == "failed" for s in suggestions)
+        if progress:
+            progress(labeled, len(todo))
+    return labeled, failed
+
+
+async def _stream(store, provider, todo: Sequence[Item], ctx, progress) -> tuple[int, int]:
+    """Write suggestions in small batches as they arrive; what finished is kept on abort."""
+    buffer: list[Suggestion] = []
+    labeled = failed = 0
+    last = time.monotonic()
+    try:
+        async for s in provider.stream(todo, ctx, store):
+            buffer.append(s)
+            labeled += 1
+            failed += s.status == "failed"
+            if len(buffer) >= FLUSH_EVERY or time.monotonic() - last > FLUSH_SECONDS:
+                store.add_suggestions(buffer)
+                buffer, last = [], time.monotonic()
+            if progress:
+                spend = provider.spend
+                progress(labeled, len(todo), cost_usd=spend.cost_usd, errors=spend.errors)
+    finally:
+        store.add_suggestions(buffer)
+    return labeled, failed
 
 
 def _keyed(s: Suggestion, item: Item, model: str) -> Suggestion:

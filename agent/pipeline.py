@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from agent import routing
 from agent.config import Project
+from agent.errors import ConfigError
 from agent.labeler import LabelRun, Progress, label_items
 from agent.providers import get_provider
 from agent.types import Route
@@ -32,13 +33,29 @@ def label(
     """Propose labels for items the model has not labeled, then route them."""
     guideline = project.guideline()
     project.store.save_guideline(guideline)
-    provider = get_provider(project.model(model), **provider_options)
+    provider = make_provider(project, model, provider_options)
+    retention = project.config.llm.log_retention_days
+    if retention:
+        project.store.prune_calls(retention)
     run = label_items(
         project.store, guideline, provider, limit=limit, stale=stale, progress=progress
     )
     project.store.set_state(ROUTING_STATE, {**routing_state(project), "model": provider.model})
     route(project)
     return run
+
+
+def make_provider(project: Project, model: str | None, options: dict):
+    """The provider for the model, with labelloop.toml's [llm] settings under the flags."""
+    name = project.model(model)
+    given = {k: v for k, v in options.items() if v is not None}
+    if name == "local":
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in sorted(given))
+            raise ConfigError(f"{flags} apply to LLM models only: add --model MODEL, or drop them")
+        return get_provider(name)
+    settings = project.config.llm.model_dump(exclude={"log_retention_days"})
+    return get_provider(name, **{**settings, **given})
 
 
 def dry_run(
@@ -54,14 +71,20 @@ def dry_run(
     from agent.providers.base import LabelContext
 
     guideline = project.guideline()
-    provider = get_provider(project.model(model), **provider_options)
-    ctx = LabelContext(guideline=guideline, examples=training_examples(project.store))
+    provider = make_provider(project, model, provider_options)
+    ctx = LabelContext(
+        guideline=guideline,
+        examples=training_examples(project.store),
+        excluded_ids=frozenset(project.store.eval_set_item_ids()),
+    )
     version = provider.version(ctx)
-    todo = items_to_label(project.store, provider.model, version, guideline, stale)
-    n = sum(1 for _ in todo) if limit is None else min(limit, sum(1 for _ in todo))
-    preview = getattr(provider, "describe", None)
-    detail = preview(ctx) if preview else f"{provider.model} (version {version})"
-    return f"Would label {n} items with {detail}; nothing was labeled or spent."
+    todo = list(items_to_label(project.store, provider.model, version, guideline, stale))
+    todo = todo[:limit] if limit is not None else todo
+    preview = getattr(provider, "preview", None)
+    if preview is not None and todo:
+        return preview(todo, ctx)
+    detail = f"{provider.model} (version {version})"
+    return f"Would label {len(todo)} items with {detail}; nothing was labeled or spent."
 
 
 def routing_state(project: Project) -> dict:

@@ -23,6 +23,8 @@ class LabelContext(Frozen):
 
     guideline: Guideline
     examples: tuple[Example, ...] = ()
+    #: items of frozen eval sets: never shown to a model as examples
+    excluded_ids: frozenset[str] = frozenset()
     seed: int = 0
 
 

@@ -1,0 +1,507 @@
+"""The LLM provider: any litellm model string, structured output validated by pydantic.
+
+One item's way through: few-shot examples chosen -> prompt rendered (static prefix first)
+-> one call through litellm with the guideline's JSON schema (logprobs requested) -> the
+raw response committed to the call log -> parsed and validated; a schema violation or an
+out-of-set label is re-asked through instructor with the validation error; after the last
+attempt the item fails with its raw output kept. A raw response already committed for the
+same cache key is parsed again instead of paying for a new call, so a killed run resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import instructor
+from pydantic import BaseModel, ValidationError
+
+from agent import prompting, schemas, signals
+from agent.fewshot import FewShotPool
+from agent.injection import detect_item_injection
+from agent.labeler import cache_key
+from agent.providers import transport
+from agent.providers.base import Example, LabelContext
+from agent.providers.transport import ItemFault, Limits, litellm
+from agent.redact import env_secrets, redact_item, redact_secrets
+from agent.types import Guideline, Item, LabelValue, Suggestion
+
+DEFAULT_CONCURRENCY = 16
+#: rough answer length (label, rationale, section, confidence) for cost estimates
+OUTPUT_TOKENS = 80
+
+
+class CallLog(Protocol):
+    """Where raw calls are committed (the store implements it)."""
+
+    def log_call(self, row: dict) -> int: ...
+    def save_prefix(self, digest: str, text: str) -> None: ...
+    def committed_responses(self, cache_keys: list[str]) -> dict[str, str]: ...
+
+
+class NoLog:
+    """A call log that keeps nothing (for one-off use without a store)."""
+
+    def log_call(self, row: dict) -> int:
+        return 0
+
+    def save_prefix(self, digest: str, text: str) -> None:
+        return None
+
+    def committed_responses(self, cache_keys: list[str]) -> dict[str, str]:
+        return {}
+
+
+@dataclass
+class Job:
+    """One item, ready to send."""
+
+    item: Item
+    examples: tuple[Example, ...]
+    prompt: prompting.RenderedPrompt
+    key: str
+    injection: Any = None
+
+
+@dataclass
+class Spend:
+    """Money and outcomes so far in this run."""
+
+    cost_usd: float = 0.0
+    calls: int = 0
+    errors: int = 0
+    stopped_at_budget: bool = False
+    costs: list[float] = field(default_factory=list)
+
+    def expected_next(self) -> float:
+        recent = self.costs[-50:]
+        return max(recent) if recent else 0.0
+
+
+class LLMProvider:
+    """Labels through any litellm model (OpenAI, Anthropic, Azure, Ollama, vLLM, ...)."""
+
+    def __init__(
+        self,
+        model: str,
+        api_base: str | None = None,
+        concurrency: int | None = None,
+        max_cost: float | None = None,
+        rpm: float | None = None,
+        tpm: float | None = None,
+        temperature: float = 0.0,
+        timeout: float = 60.0,
+        attempts: int = 6,
+        reasks: int = 2,
+        k_shot: int = 8,
+        logprobs: bool = True,
+        redact: bool = False,
+        self_consistency: int = 0,
+        consistency_band: tuple[float, float] = (0.0, 0.9),
+        retry_wait: float = 1.0,
+        **_ignored: Any,
+    ):
+        self.model = model
+        self.api_base = api_base
+        self.concurrency = concurrency or DEFAULT_CONCURRENCY
+        self.max_cost = max_cost
+        self.limits = Limits(rpm=rpm, tpm=tpm)
+        self.temperature, self.timeout = temperature, timeout
+        self.attempts, self.reasks, self.k_shot = attempts, reasks, k_shot
+        self.logprobs, self.redact = logprobs, redact
+        self.self_consistency, self.band = self_consistency, consistency_band
+        self.retry_wait = retry_wait
+        self.spend = Spend()
+        self.needs_placeholder_key = bool(
+            api_base and litellm.validate_environment(model).get("missing_keys")
+        )
+        self.run_id = uuid.uuid4().hex[:12]
+
+    # --- the Provider protocol -----------------------------------------------------------
+
+    def version(self, ctx: LabelContext) -> str:
+        return prompting.prompt_version(ctx.guideline)
+
+    def label(self, items: Sequence[Item], ctx: LabelContext) -> list[Suggestion]:
+        """Label synchronously, keeping nothing (the store path uses ``stream``)."""
+
+        async def collect() -> list[Suggestion]:
+            got = {s.item_id: s async for s in self.stream(items, ctx, NoLog())}
+            return [got[i.id] for i in items if i.id in got]
+
+        return asyncio.run(collect())
+
+    def params(self) -> dict[str, Any]:
+        """What changes an answer besides the prompt: part of the cache key."""
+        return {"temperature": self.temperature, "k": self.k_shot, "redact": self.redact}
+
+    def preview(self, items: Sequence[Item], ctx: LabelContext, sample: int = 20) -> str:
+        """One full rendered prompt and the run's estimated tokens and cost; no call made."""
+        step = max(1, len(items) // sample)
+        jobs = self.plan(list(items)[::step][:sample], ctx)
+        counts = [
+            litellm.token_counter(model=self.model, messages=list(j.prompt.messages)) for j in jobs
+        ]
+        mean_in = sum(counts) / len(counts)
+        static = litellm.token_counter(model=self.model, messages=[jobs[0].prompt.messages[0]])
+        shown = "\n\n".join(f"--- {m['role']} ---\n{m['content']}" for m in jobs[0].prompt.messages)
+        try:
+            cin, cout = litellm.cost_per_token(
+                model=self.model, prompt_tokens=int(mean_in), completion_tokens=OUTPUT_TOKENS
+            )
+            cost = f"about ${(cin + cout) * len(items):.2f} (${cin + cout:.5f} per item)"
+        except Exception:
+            cost = f"unknown: litellm has no price for {self.model!r}"
+        return (
+            f"{shown}\n\n--- estimate ---\nWould label {len(items)} items with {self.model} "
+            f"(prompt {jobs[0].prompt.version}). Prompt tokens per item: {mean_in:.0f} on a "
+            f"sample of {len(jobs)}, of which {static} are the static prefix that providers "
+            f"can cache; about {OUTPUT_TOKENS} output tokens. Cost: {cost}. "
+            "Nothing was sent or spent."
+        )
+
+    # --- planning --------------------------------------------------------------------------
+
+    def plan(self, items: Sequence[Item], ctx: LabelContext) -> list[Job]:
+        """Few-shot examples, prompt and cache key for every item, in one batch."""
+        pool = FewShotPool(ctx.examples, excluded_ids=set(ctx.excluded_ids))
+        shots = pool.select_many(items, self.k_shot) if ctx.examples and self.k_shot else None
+        jobs = []
+        for n, item in enumerate(items):
+            examples = tuple(shots[n]) if shots is not None else ()
+            shown = redact_item(item) if self.redact else item
+            prompt = prompting.render(ctx.guideline, shown, examples)
+            params = {**self.params(), "fewshot": [e.item.id for e in examples]}
+            key = cache_key(self.model, prompt.version, ctx.guideline.version, item, params)
+            flag = detect_item_injection(item)
+            jobs.append(Job(item=item, examples=examples, prompt=prompt, key=key, injection=flag))
+        return jobs
+
+    # --- running ---------------------------------------------------------------------------
+
+    async def stream(
+        self, items: Sequence[Item], ctx: LabelContext, log: CallLog
+    ) -> AsyncIterator[Suggestion]:
+        """Suggestions as they finish; stops scheduling new calls at ``max_cost``."""
+        transport.check_credentials(self.model, self.api_base)
+        jobs = deque(self.plan(items, ctx))
+        if not jobs:
+            return
+        self._save_prefix(jobs[0].prompt, log)
+        reused = log.committed_responses([j.key for j in jobs])
+        results: asyncio.Queue = asyncio.Queue()
+        runner = _Runner(self, ctx.guideline, log, reused)
+        workers = [
+            asyncio.create_task(runner.work(jobs, results))
+            for _ in range(min(self.concurrency, len(jobs)))
+        ]
+        finished = 0
+        try:
+            while finished < len(workers):
+                got = await results.get()
+                if got is None:
+                    finished += 1
+                elif isinstance(got, BaseException):
+                    raise got
+                else:
+                    yield got
+        finally:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    def _save_prefix(self, prompt: prompting.RenderedPrompt, log: CallLog) -> None:
+        text = prompt.messages[0]["content"]
+        log.save_prefix(prefix_hash(text), text)
+
+    def budget_left(self) -> bool:
+        if self.max_cost is None:
+            return True
+        if self.spend.cost_usd + self.spend.expected_next() > self.max_cost:
+            self.spend.stopped_at_budget = True
+            return False
+        return True
+
+
+def prefix_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class _Runner:
+    """Works through the jobs: call, log, parse, re-ask, build suggestions."""
+
+    def __init__(self, provider: LLMProvider, guideline: Guideline, log: CallLog, reused: dict):
+        self.p = provider
+        self.guideline = guideline
+        self.log = log
+        self.reused = reused
+        self.out_model = schemas.output_model(guideline)
+        self.response_format = schemas.response_format(guideline)
+        self.semaphore = asyncio.Semaphore(provider.concurrency)
+
+    async def work(self, jobs: deque, results: asyncio.Queue) -> None:
+        try:
+            while jobs and self.p.budget_left():
+                job = jobs.popleft()
+                await results.put(await self.one(job))
+        except Exception as exc:  # a run abort: hand it to the consumer
+            await results.put(exc)
+        finally:
+            await results.put(None)
+
+    async def one(self, job: Job) -> Suggestion:
+        raw = self.reused.get(job.key)
+        try:
+            if raw is None:
+                response = await self.call(job, job.prompt.messages, kind="label")
+                raw = response.model_dump_json()
+            return await self.finish(job, raw)
+        except ItemFault as fault:
+            self.p.spend.errors += 1
+            return self.failed(job, str(fault), raw)
+
+    async def call(self, job: Job, messages, kind: str, temperature: float | None = None):
+        """One logical call with transport retries; every attempt goes to the call log."""
+        request = self.request(messages, temperature)
+        tokens = sum(len(str(m.get("content", ""))) for m in messages) // 4
+
+        async def send():
+            await self.p.limits.acquire(tokens)
+            return await litellm.acompletion(**request)
+
+        def record(attempt: transport.Attempt) -> None:
+            self.record(job, request, attempt, kind)
+
+        try:
+            return await transport.call_with_retries(
+                send, attempts=self.p.attempts, on_attempt=record, initial_wait=self.p.retry_wait
+            )
+        except Exception as exc:
+            raise transport.classify(exc, self.p.model) from exc
+
+    def request(self, messages, temperature: float | None = None) -> dict[str, Any]:
+        req: dict[str, Any] = {
+            "model": self.p.model,
+            "messages": list(messages),
+            "response_format": self.response_format,
+            "temperature": self.p.temperature if temperature is None else temperature,
+            "timeout": self.p.timeout,
+            "num_retries": 0,
+            "max_retries": 0,
+        }
+        if self.p.logprobs:
+            req.update(logprobs=True, top_logprobs=20)
+        if self.p.api_base:
+            req["api_base"] = self.p.api_base
+            if self.p.needs_placeholder_key:
+                req["api_key"] = "no-key"  # local servers ignore it; litellm insists on one
+        return req
+
+    def record(self, job: Job, request: dict, attempt: transport.Attempt, kind: str) -> None:
+        """Commit the raw response (or the error) before anything parses it."""
+        usage = getattr(attempt.response, "usage", None)
+        cost = _cost(attempt.response) if attempt.response is not None else 0.0
+        self.p.spend.cost_usd += cost
+        self.p.spend.calls += 1
+        if attempt.response is not None:
+            self.p.spend.costs.append(cost)
+        self.log.log_call(
+            {
+                "model": self.p.model,
+                "cache_key": job.key if kind == "label" else f"{job.key}:{kind}",
+                "item_id": job.item.id,
+                "request": logged_request(request, kind),
+                "response": attempt.response.model_dump_json()
+                if attempt.response is not None
+                else None,
+                "status": "ok" if attempt.error is None else "error",
+                "error": redact_secrets(transport.short(attempt.error), env_secrets())
+                if attempt.error
+                else None,
+                "prompt_tokens": getattr(usage, "prompt_tokens", None),
+                "completion_tokens": getattr(usage, "completion_tokens", None),
+                "cost_usd": cost,
+                "latency_ms": attempt.latency_ms,
+                "attempt": attempt.number,
+                "run_id": self.p.run_id,
+            }
+        )
+
+    async def finish(self, job: Job, raw: str) -> Suggestion:
+        """Parse a committed raw response; re-ask on a validation error."""
+        data = json.loads(raw)
+        content, tokens = _content_and_logprobs(data)
+        try:
+            out = self.validate(job, content)
+        except (ValidationError, ValueError) as exc:
+            out, content, tokens = await self.reask(job, content, exc)
+            if out is None:
+                self.p.spend.errors += 1
+                return self.failed(
+                    job, f"invalid answer after re-asking: {_first_error(exc)}", content
+                )
+        return await self.suggestion(job, out, content, tokens)
+
+    def validate(self, job: Job, content: str | None) -> BaseModel:
+        if not content:
+            raise ValueError("the model returned no content")
+        return self.out_model.model_validate_json(content, context=self.context(job))
+
+    def context(self, job: Job) -> dict[str, Any]:
+        return schemas.validation_context(job.item, self.guideline)
+
+    async def reask(self, job: Job, content: str | None, exc: Exception):
+        """Re-ask through instructor with the validation error; None when it still fails."""
+        if self.p.reasks <= 0:
+            return None, content, None
+        messages = [
+            *job.prompt.messages,
+            {"role": "assistant", "content": content or ""},
+            {"role": "user", "content": schemas.reask_message(exc)},
+        ]
+        client = instructor.from_litellm(litellm.acompletion, mode=instructor.Mode.JSON_SCHEMA)
+        last: dict[str, Any] = {}
+        hooks = instructor.Hooks()
+        hooks.on("completion:response", lambda r: last.update(raw=r))
+        request = self.request(messages)
+        request.pop("response_format")
+        started = time.perf_counter()
+        try:
+            out, completion = await client.create_with_completion(
+                response_model=self.out_model,
+                max_retries=self.p.reasks - 1,
+                context=self.context(job),
+                hooks=hooks,
+                **request,
+            )
+        except Exception as err:  # instructor's retry exception keeps the last completion
+            final = last.get("raw")
+            self.record(job, request, transport.Attempt(1, started, final, err), "reask")
+            text = _content_and_logprobs(final.model_dump())[0] if final is not None else content
+            return None, text, None
+        self.record(job, request, transport.Attempt(1, started, completion), "reask")
+        text, tokens = _content_and_logprobs(completion.model_dump())
+        return out, text, tokens
+
+    async def suggestion(self, job: Job, out: BaseModel, content: str, tokens) -> Suggestion:
+        value = schemas.to_value(out, self.guideline)
+        sig = signals.value_signals(tokens, value, self.guideline.label_names)
+        sig["verbalized"] = _verbalized(out)
+        if job.injection is not None:
+            sig["injection"] = job.injection.score
+        if self.p.self_consistency and _in_band(sig, self.p.band):
+            sig["self_consistency"] = await self.consistency(job, value)
+        conf = next(
+            (
+                sig[k]
+                for k in ("logprob_renorm", "logprob_prob", "verbalized")
+                if sig.get(k) is not None
+            ),
+            None,
+        )
+        return Suggestion(
+            item_id=job.item.id,
+            model=self.p.model,
+            value=value,
+            confidence=conf,
+            rationale=_rationale(out, job),
+            signals=sig,
+            prompt_version=job.prompt.version,
+            guideline_version=self.guideline.version,
+            fewshot_ids=tuple(e.item.id for e in job.examples),
+            cache_key=job.key,
+            raw=content,
+            cost_usd=0.0,
+        )
+
+    async def consistency(self, job: Job, value: LabelValue) -> float | None:
+        """Share of k samples at temperature 1 that agree with the answer."""
+        agree = n = 0
+        for k in range(self.p.self_consistency):
+            try:
+                r = await self.call(job, job.prompt.messages, kind=f"sample{k}", temperature=1.0)
+                out = self.validate(job, _content_and_logprobs(r.model_dump())[0])
+            except (ItemFault, ValidationError, ValueError):
+                continue
+            n += 1
+            agree += schemas.to_value(out, self.guideline).key() == value.key()
+        return agree / n if n else None
+
+    def failed(self, job: Job, reason: str, raw: str | None) -> Suggestion:
+        return Suggestion(
+            item_id=job.item.id,
+            model=self.p.model,
+            value=None,
+            status="failed",
+            error=reason,
+            raw=raw,
+            prompt_version=job.prompt.version,
+            guideline_version=self.guideline.version,
+            fewshot_ids=tuple(e.item.id for e in job.examples),
+            cache_key=job.key,
+            signals={"injection": job.injection.score} if job.injection else {},
+        )
+
+
+def logged_request(request: dict, kind: str) -> dict:
+    """The request as logged: secrets removed, the static prefix by reference."""
+    messages = list(request["messages"])
+    first = messages[0]
+    if first.get("role") == "system":
+        messages[0] = {"role": "system", "prefix": prefix_hash(first["content"])}
+    params = {k: v for k, v in request.items() if k not in ("messages", "api_key")}
+    return redact_secrets({"kind": kind, "messages": messages, **params}, env_secrets())
+
+
+def _content_and_logprobs(data: dict) -> tuple[str | None, list | None]:
+    choice = (data.get("choices") or [{}])[0]
+    message = choice.get("message") or {}
+    content = message.get("content")
+    if content is None and message.get("tool_calls"):
+        content = message["tool_calls"][0]["function"]["arguments"]
+    logprobs = choice.get("logprobs") or {}
+    return content, logprobs.get("content") if isinstance(logprobs, dict) else None
+
+
+def _cost(response) -> float:
+    hidden = getattr(response, "_hidden_params", {}) or {}
+    cost = hidden.get("response_cost")
+    if cost is None:
+        try:
+            cost = litellm.completion_cost(completion_response=response)
+        except Exception:  # unknown model (local server): no price known
+            cost = 0.0
+    return float(cost or 0.0)
+
+
+def _verbalized(out: BaseModel) -> float | None:
+    conf = getattr(out, "confidence", None)
+    return None if conf is None else max(0.0, min(1.0, float(conf) / 100.0))
+
+
+def _in_band(sig: dict, band: tuple[float, float]) -> bool:
+    conf = sig.get("logprob_renorm") or sig.get("logprob_prob") or sig.get("verbalized")
+    return conf is not None and band[0] <= conf < band[1]
+
+
+def _rationale(out: BaseModel, job: Job) -> str:
+    text = getattr(out, "rationale", "") or ""
+    section = getattr(out, "guideline_section", "") or ""
+    note = f" [guideline: {section}]" if section else ""
+    if job.injection is not None:
+        note += f" [flagged: possible prompt injection ({job.injection.rule})]"
+    return text + note
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError) and exc.errors():
+        err = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+    return transport.short(exc, 200)
