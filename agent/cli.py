@@ -85,12 +85,20 @@ def import_(
     reviewer: Annotated[
         str | None, typer.Option(help="Who made the labels in the file (default: the file's name).")
     ] = None,
+    sample: Annotated[
+        bool,
+        typer.Option(
+            "--sample",
+            help="The rows are a uniform random sample of your data, labeled without seeing "
+            "model suggestions: their labels may calibrate auto-acceptance.",
+        ),
+    ] = False,
     project: ProjectOpt = None,
 ) -> None:
     """Import items; labels present in the file become human reviews. All or nothing."""
     from agent import pipeline
 
-    r = pipeline.import_file(_project(project), file, fmt=format, reviewer=reviewer)
+    r = pipeline.import_file(_project(project), file, fmt=format, reviewer=reviewer, sample=sample)
     out.print(
         f"Imported {file}: {r.rows} rows, {r.items_added} new items "
         f"({r.items_existing} already there), {r.reviews_added} reviews added "
@@ -137,6 +145,25 @@ def label(
             f"{run.candidates - run.labeled} items left for a later run."
         )
     _print_routes(proj.store.route_counts())
+
+
+@app.command()
+def calibrate(
+    target_accuracy: Annotated[
+        float, typer.Option(help="Accuracy the auto-accepted labels must reach (1 - epsilon).")
+    ] = 0.95,
+    delta: Annotated[float, typer.Option(help="Allowed chance that the guarantee fails.")] = 0.05,
+    json_: JsonOpt = False,
+    project: ProjectOpt = None,
+) -> None:
+    """Fit calibration on blind calibration reviews, choose the auto-accept threshold, route."""
+    from agent.calibrate import calibrate as run_calibrate
+
+    report = run_calibrate(_project(project), target_accuracy, delta)
+    if json_:
+        print(json.dumps(report, indent=2, default=str))
+        return
+    _print_calibration(report)
 
 
 @app.command()
@@ -261,10 +288,42 @@ def _print_demo(s) -> None:
         f"{s.items} items; {s.imported_reviews} gold labels imported as reviews; "
         f"{s.labeled} items labeled by the local model in {s.label_seconds:.1f}s.\n"
         f"Local model accuracy against gold on items it labeled (not reviewed): "
-        f"{pct(s.accuracy_unreviewed)}; on the {s.auto_accepted} auto-accepted: "
+        f"{pct(s.accuracy_unreviewed)}.\n"
+        f"Calibrated threshold: {'none passed' if s.threshold is None else f'{s.threshold:.3f}'}"
+        f". {s.guarantee}\n"
+        f"Auto-accepted: {s.auto_accepted} items; their accuracy against the held-back gold: "
         f"{pct(s.accuracy_auto_accepted)}.\n"
         f"Console login: {s.user} / {s.password}"
     )
+
+
+def _print_calibration(r: dict) -> None:
+    num = lambda x, f="{:.3f}": "n/a" if x is None else f.format(x)  # noqa: E731
+    table = Table("", "value")
+    rows = [
+        ("model", r["model"]),
+        (
+            "calibration pairs (fit / test)",
+            f"{r['calibration_pairs']} ({r.get('fit_pairs', 0)} / {r.get('test_pairs', 0)})",
+        ),
+        ("skipped calibration items", str(r.get("skipped_calibration_items", 0))),
+        ("threshold", num(r["threshold"])),
+        ("coverage (share auto-accepted)", num(r["coverage"], "{:.1%}")),
+        ("observed accuracy above threshold", num(r.get("observed_accuracy"), "{:.1%}")),
+        ("error upper bound", num(r.get("error_upper_bound"), "{:.1%}")),
+        ("ECE before / after", f"{num(r.get('ece_before'))} / {num(r.get('ece_after'))}"),
+        ("Brier before / after", f"{num(r.get('brier_before'))} / {num(r.get('brier_after'))}"),
+    ]
+    if r.get("more_reviews_needed"):
+        rows.append(("more calibration reviews likely needed", str(r["more_reviews_needed"])))
+    for k, v in rows:
+        table.add_row(k, v)
+    out.print(table)
+    out.print(r["guarantee"])
+    for name, path in (r.get("plots") or {}).items():
+        out.print(f"{name.replace('_', '-')} plot: {path}")
+    if r.get("routes"):
+        _print_routes(r["routes"])
 
 
 def _print_status(d: dict) -> None:
@@ -297,14 +356,16 @@ def _print_status(d: dict) -> None:
     else:
         out.print("No LLM calls yet: nothing spent.")
     cal = d["calibration"]
-    out.print(
-        "Calibration: "
-        + (
-            "fitted"
-            if cal.get("calibrated")
-            else f"not fitted yet; routing by fixed policy {cal.get('policy')}"
+    if cal.get("calibrated"):
+        out.print(
+            f"Calibration: run {cal['run_id']}, threshold {cal['threshold']}, "
+            f"coverage {cal['coverage']:.1%}. {cal['guarantee']}"
         )
-    )
+    else:
+        out.print(
+            "Calibration: not fitted yet; nothing is auto-accepted until "
+            "`labelloop calibrate` finds a threshold."
+        )
     alarm = d["audit_alarm"]
     out.print(
         "Audit alarm: "

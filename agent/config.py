@@ -21,10 +21,13 @@ GUIDELINE_NAME = "guideline.md"
 
 class RoutingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    #: until calibration exists: confidence at or above this is auto-accepted
-    threshold: float = Field(0.9, ge=0.0, le=1.0)
+    #: opt-in fixed threshold WITHOUT a guarantee, used only until `labelloop calibrate`
+    #: has chosen one (by default nothing is auto-accepted before calibration)
+    threshold: float | None = Field(None, ge=0.0, le=1.0)
     #: share of labeled items drawn uniformly into the calibration queue
     calibration_rate: float = Field(0.1, ge=0.0, le=1.0)
+    #: share of would-be auto-accepted items sent to the (blind) audit queue
+    audit_rate: float = Field(0.02, ge=0.0, le=1.0)
     seed: int = 0
 
 

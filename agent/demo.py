@@ -9,6 +9,7 @@ from pathlib import Path
 
 from agent import pipeline
 from agent.auth import add_user
+from agent.calibrate import calibrate
 from agent.config import CONFIG_NAME, Project, init_project
 from agent.errors import ConfigError
 from agent.resources import demo_guideline, demo_sample
@@ -30,6 +31,8 @@ class DemoSummary(Frozen):
     accuracy_unreviewed: float | None
     accuracy_auto_accepted: float | None
     auto_accepted: int
+    threshold: float | None
+    guarantee: str
     user: str
     password: str
 
@@ -73,14 +76,18 @@ def build_demo(
     prepare_dir(root)
     project = init_project(root, demo_guideline())
     reviewed, unlabeled, gold = split_sample(root, reviewed_share, seed)
-    imported = pipeline.import_file(project, reviewed, reviewer="gold")
+    # The gold third is a uniform random sample labeled without suggestions: it calibrates.
+    imported = pipeline.import_file(project, reviewed, reviewer="gold", sample=True)
     pipeline.import_file(project, unlabeled)
     add_user(project.store, DEMO_USER, "admin", DEMO_PASSWORD)
     run = pipeline.label(project, progress=progress)
-    return project, summarise(project, imported.reviews_added, run, gold)
+    calibrated = calibrate(project)
+    return project, summarise(project, imported.reviews_added, run, gold, calibrated)
 
 
-def summarise(project: Project, imported_reviews: int, run, gold: dict) -> DemoSummary:
+def summarise(
+    project: Project, imported_reviews: int, run, gold: dict, calibrated: dict
+) -> DemoSummary:
     """Items per route and the local model's accuracy against the held-back gold."""
     store = project.store
     routes = store.route_counts()
@@ -102,6 +109,8 @@ def summarise(project: Project, imported_reviews: int, run, gold: dict) -> DemoS
         accuracy_unreviewed=accuracy(*_unzip(pairs)),
         accuracy_auto_accepted=accuracy(*_unzip(auto)),
         auto_accepted=len(auto),
+        threshold=calibrated.get("threshold"),
+        guarantee=calibrated["guarantee"],
         user=DEMO_USER,
         password=DEMO_PASSWORD,
     )

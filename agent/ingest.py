@@ -128,6 +128,7 @@ def import_file(
     fmt: str | None = None,
     reviewer: str | None = None,
     *,
+    sample: bool = False,
     batch_size: int = BATCH,
     progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
@@ -138,7 +139,7 @@ def import_file(
     digest = file_sha256(path)
     rows = parse_rows(read_rows(path, fmt), guideline, path, fmt, reviewer)
     counts = _Counts()
-    with store.import_session(str(path), fmt, digest, reviewer) as writer:
+    with store.import_session(str(path), fmt, digest, reviewer, sample) as writer:
         for batch in _batches(rows, batch_size):
             _store_batch(writer, batch, counts, str(path), fmt)
             if progress is not None:

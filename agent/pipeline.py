@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from agent import routing
 from agent.config import Project
 from agent.errors import ConfigError
@@ -12,11 +14,23 @@ from agent.types import Route
 ROUTING_STATE = "routing"
 
 
-def import_file(project: Project, path, fmt: str | None = None, reviewer: str | None = None):
-    """Import a file of items (and their human labels), then route what it reviewed."""
+def import_file(
+    project: Project,
+    path,
+    fmt: str | None = None,
+    reviewer: str | None = None,
+    sample: bool = False,
+):
+    """Import a file of items (and their human labels), then route what it reviewed.
+
+    ``sample`` marks the file as a uniform random sample of the stream labeled without
+    seeing any suggestion: its labels may then calibrate, like calibration-queue reviews.
+    """
     from agent.ingest import import_file as ingest
 
-    result = ingest(project.store, project.guideline(), path, fmt=fmt, reviewer=reviewer)
+    result = ingest(
+        project.store, project.guideline(), path, fmt=fmt, reviewer=reviewer, sample=sample
+    )
     route(project)
     return result
 
@@ -92,10 +106,60 @@ def routing_state(project: Project) -> dict:
     return project.store.get_state(ROUTING_STATE) or {"model": project.model()}
 
 
+def policy(project: Project) -> routing.RoutingPolicy:
+    """The routing policy in force: the calibration's threshold, the audit alarm, rates."""
+    store, cfg = project.store, project.config.routing
+    cal = store.get_state("calibration") or {}
+    alarm = (store.get_state("audit_alarm") or {}).get("active", False)
+    rates = {
+        "calibration_rate": cfg.calibration_rate,
+        "audit_rate": cfg.audit_rate,
+        "seed": cfg.seed,
+        "alarm": alarm,
+    }
+    if cal.get("calibrated"):
+        return routing.RoutingPolicy(
+            threshold=cal.get("threshold"),
+            calibrated=True,
+            prompt_version=cal.get("prompt_version"),
+            guideline_version=cal.get("guideline_version"),
+            **rates,
+        )
+    return routing.RoutingPolicy(threshold=cfg.threshold, **rates)
+
+
+def check_audit(project: Project) -> dict:
+    """Raise the audit alarm on evidence that auto-accepted labels err more than promised."""
+    from agent.calibration import audit_alarm
+
+    store = project.store
+    cal = store.get_state("calibration") or {}
+    alarm = store.get_state("audit_alarm") or {"active": False}
+    if not cal.get("calibrated") or alarm.get("active"):
+        return alarm
+    cleared = alarm.get("cleared_at")
+    since = datetime.fromisoformat(cleared) if cleared else None
+    n, wrong = store.audit_outcomes(since)
+    if n and audit_alarm(n, wrong, cal["epsilon"], cal["delta"]):
+        alarm = {
+            "active": True,
+            "raised_at": datetime.now(UTC).isoformat(),
+            "audited": n,
+            "wrong": wrong,
+            "reason": f"{wrong} of {n} audited auto-accepted labels were "
+            f"wrong: the error is above {cal['epsilon']:.0%} with "
+            f"{1 - cal['delta']:.0%} confidence; run `labelloop calibrate` after fresh "
+            "calibration reviews",
+        }
+        store.set_state("audit_alarm", alarm)
+    return alarm
+
+
 def route(project: Project) -> dict[str, int]:
     """Route every item on its routing suggestion; returns items per route."""
     store = project.store
-    policy = routing.ThresholdPolicy(**project.config.routing.model_dump())
+    check_audit(project)
+    rules = policy(project)
     model = routing_state(project)["model"]
     suggestions = store.latest_suggestions(model=model)
     reviewed = store.reviewed_item_ids()
@@ -103,10 +167,10 @@ def route(project: Project) -> dict[str, int]:
     decisions, priorities = [], {}
     for item_id in store.item_ids():
         s = suggestions.get(item_id)
-        d = routing.route_item(item_id, s, item_id in reviewed, policy)
+        d = routing.route_item(item_id, s, item_id in reviewed, rules)
         if current.get(item_id) != d.route.value or d.route != Route.REVIEWED:
             decisions.append(d)
             priorities[item_id] = routing.priority(d, s)
     store.set_routes(decisions, priorities)
-    store.set_state(ROUTING_STATE, {"model": model, "policy": policy.model_dump()})
+    store.set_state(ROUTING_STATE, {"model": model, "policy": rules.model_dump()})
     return store.route_counts()

@@ -1,8 +1,13 @@
-"""Routing: where each labeled item goes. Pure functions; the policy is replaceable.
+"""Routing: where each labeled item goes. Pure functions; the policy is plain data.
 
-Until calibration exists, a fixed confidence threshold decides auto-acceptance, and a
-uniform random share of labeled items goes to the calibration queue (shown blind), so that
-calibration has an unbiased sample to learn from.
+A uniform random share of labeled items goes to the calibration queue (shown blind), so
+that calibration learns from an unbiased sample. Auto-acceptance needs a calibrated
+threshold chosen with a guarantee (``labelloop calibrate``), applied only to suggestions
+made under the model, prompt and guideline versions it was fitted on; a fixed threshold
+set in ``labelloop.toml`` is an explicit opt-in without a guarantee. A random share of
+what would be auto-accepted goes to the audit queue instead (shown blind), and an audit
+alarm stops auto-acceptance. Failures, abstentions and items flagged as possible prompt
+injection always go to people.
 """
 
 from __future__ import annotations
@@ -14,13 +19,19 @@ from pydantic import Field
 from agent.types import Frozen, Route, RouteDecision, Suggestion
 
 
-class ThresholdPolicy(Frozen):
-    """Fixed-threshold routing with a uniform calibration sample."""
+class RoutingPolicy(Frozen):
+    """What routing needs to know: the threshold in force and the sampling rates."""
 
-    threshold: float = Field(0.9, ge=0.0, le=1.0)
+    #: auto-accept at or above this; None: nothing is auto-accepted
+    threshold: float | None = Field(None, ge=0.0, le=1.0)
+    #: the threshold applies to calibrated probabilities of these versions only
+    calibrated: bool = False
+    prompt_version: str | None = None
+    guideline_version: str | None = None
     calibration_rate: float = Field(0.1, ge=0.0, le=1.0)
+    audit_rate: float = Field(0.02, ge=0.0, le=1.0)
+    alarm: bool = False
     seed: int = 0
-    name: str = "threshold-v1"
 
 
 def uniform_draw(item_id: str, seed: int, stream: str = "calibration") -> float:
@@ -29,12 +40,12 @@ def uniform_draw(item_id: str, seed: int, stream: str = "calibration") -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def in_calibration_sample(item_id: str, policy: ThresholdPolicy) -> bool:
+def in_calibration_sample(item_id: str, policy: RoutingPolicy) -> bool:
     return uniform_draw(item_id, policy.seed) < policy.calibration_rate
 
 
 def route_item(
-    item_id: str, suggestion: Suggestion | None, reviewed: bool, policy: ThresholdPolicy
+    item_id: str, suggestion: Suggestion | None, reviewed: bool, policy: RoutingPolicy
 ) -> RouteDecision:
     """The route of one item given its routing suggestion and whether people decided it."""
     sid = suggestion.id if suggestion is not None else None
@@ -54,12 +65,42 @@ def route_item(
         return decide(
             Route.CALIBRATION, f"uniform calibration sample ({policy.calibration_rate:.0%})"
         )
-    conf = confidence_of(suggestion)
-    if conf >= policy.threshold:
+    injection = suggestion.signals.get("injection")
+    if injection is not None:  # the item may have told the model what to answer
         return decide(
-            Route.AUTO_ACCEPTED, f"confidence {conf:.2f} >= threshold {policy.threshold:.2f}"
+            Route.ACTIVE,
+            f"possible prompt injection in the item (score {injection:.2f}): a person decides",
         )
-    return decide(Route.ACTIVE, f"confidence {conf:.2f} < threshold {policy.threshold:.2f}")
+    return _by_threshold(item_id, suggestion, policy, decide)
+
+
+def _by_threshold(item_id: str, suggestion: Suggestion, policy: RoutingPolicy, decide):
+    score = score_of(suggestion, policy)
+    shown = "n/a" if score is None else f"{score:.2f}"
+    if policy.threshold is None:
+        return decide(Route.ACTIVE, "not calibrated yet: nothing is auto-accepted")
+    if policy.alarm:
+        return decide(Route.ACTIVE, "audit alarm: auto-accepting is stopped until recalibrated")
+    if score is None:
+        return decide(Route.ACTIVE, "no calibrated probability for this model version")
+    if score < policy.threshold:
+        return decide(Route.ACTIVE, f"confidence {shown} < threshold {policy.threshold:.3f}")
+    if uniform_draw(item_id, policy.seed, "audit") < policy.audit_rate:
+        return decide(
+            Route.AUDIT, f"random audit of auto-accepted labels ({policy.audit_rate:.0%})"
+        )
+    return decide(Route.AUTO_ACCEPTED, f"confidence {shown} >= threshold {policy.threshold:.3f}")
+
+
+def score_of(suggestion: Suggestion, policy: RoutingPolicy) -> float | None:
+    """The probability the threshold is compared with, or None when it does not apply."""
+    if not policy.calibrated:
+        return suggestion.calibrated if suggestion.calibrated is not None else suggestion.confidence
+    same = (suggestion.prompt_version, suggestion.guideline_version) == (
+        policy.prompt_version,
+        policy.guideline_version,
+    )
+    return suggestion.calibrated if same else None
 
 
 def confidence_of(suggestion: Suggestion) -> float:

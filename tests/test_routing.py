@@ -1,14 +1,14 @@
-"""The first routing policy: fixed threshold plus a uniform calibration sample."""
+"""Routing: calibration sample, calibrated threshold, audits, alarms and never-auto cases."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.routing import ThresholdPolicy, in_calibration_sample, route_item, uniform_draw
+from agent.routing import RoutingPolicy, in_calibration_sample, route_item, uniform_draw
 from agent.types import LabelValue, Route, Suggestion
 
-POLICY = ThresholdPolicy(threshold=0.8, calibration_rate=0.0)
+POLICY = RoutingPolicy(threshold=0.8, calibration_rate=0.0, audit_rate=0.0)
 
 
 def sugg(conf, **kw):
@@ -38,7 +38,7 @@ def test_reviewed_unlabeled_failed_and_abstain():
 
 
 def test_calibration_sample_is_uniform_and_ignores_confidence():
-    policy = ThresholdPolicy(threshold=0.5, calibration_rate=0.1, seed=7)
+    policy = RoutingPolicy(threshold=0.5, calibration_rate=0.1, seed=7)
     ids = [f"item-{n}" for n in range(20000)]
     chosen = [i for i in ids if in_calibration_sample(i, policy)]
     assert 0.09 < len(chosen) / len(ids) < 0.11
@@ -51,3 +51,70 @@ def test_calibration_sample_is_uniform_and_ignores_confidence():
 def test_draw_is_reproducible_and_in_unit_interval(item_id, seed):
     u = uniform_draw(item_id, seed)
     assert 0.0 <= u < 1.0 and u == uniform_draw(item_id, seed)
+
+
+def test_injection_flag_is_never_auto_accepted():
+    flagged = sugg(1.0, signals={"verbalized": 1.0, "injection": 0.95})
+    d = route_item("i", flagged, False, POLICY)
+    assert d.route == Route.ACTIVE and "prompt injection" in d.reason
+    assert route_item("i", sugg(1.0, signals={"verbalized": 1.0}), False, POLICY).route == (
+        Route.AUTO_ACCEPTED
+    )
+
+
+@given(
+    st.floats(0.0, 1.0),
+    st.floats(0.0, 1.0),
+    st.floats(0.0, 1.0),
+    st.floats(0.01, 1.0),
+    st.text(min_size=1, max_size=8),
+)
+def test_flagged_items_never_auto_accept_under_any_policy(conf, threshold, rate, score, item_id):
+    policy = RoutingPolicy(threshold=threshold, calibration_rate=rate)
+    s = sugg(conf, signals={"injection": score})
+    assert route_item(item_id, s, False, policy).route in (Route.ACTIVE, Route.CALIBRATION)
+
+
+CAL = RoutingPolicy(
+    threshold=0.8,
+    calibrated=True,
+    prompt_version="p1",
+    guideline_version="g1",
+    calibration_rate=0.0,
+    audit_rate=0.0,
+)
+
+
+def vsugg(calibrated, prompt="p1", guideline="g1"):
+    return sugg(0.99, calibrated=calibrated).model_copy(
+        update={"prompt_version": prompt, "guideline_version": guideline}
+    )
+
+
+def test_nothing_is_auto_accepted_before_calibration():
+    d = route_item("i", sugg(0.999), False, RoutingPolicy(calibration_rate=0.0))
+    assert d.route == Route.ACTIVE and "not calibrated" in d.reason
+
+
+def test_calibrated_threshold_applies_to_its_versions_only():
+    assert route_item("i", vsugg(0.9), False, CAL).route == Route.AUTO_ACCEPTED
+    assert route_item("i", vsugg(0.7), False, CAL).route == Route.ACTIVE
+    assert route_item("i", vsugg(0.9, prompt="p2"), False, CAL).route == Route.ACTIVE
+    assert route_item("i", vsugg(0.9, guideline="g2"), False, CAL).route == Route.ACTIVE
+    assert route_item("i", vsugg(None), False, CAL).route == Route.ACTIVE
+
+
+def test_alarm_stops_auto_accepting():
+    alarmed = CAL.model_copy(update={"alarm": True})
+    d = route_item("i", vsugg(0.99), False, alarmed)
+    assert d.route == Route.ACTIVE and "alarm" in d.reason
+
+
+def test_audit_takes_a_uniform_share_of_would_be_auto_accepted():
+    policy = CAL.model_copy(update={"audit_rate": 0.2})
+    routes = [route_item(f"x{n}", vsugg(0.95), False, policy).route for n in range(5000)]
+    share = routes.count(Route.AUDIT) / len(routes)
+    assert 0.17 < share < 0.23
+    assert set(routes) == {Route.AUDIT, Route.AUTO_ACCEPTED}
+    low = [route_item(f"x{n}", vsugg(0.5), False, policy).route for n in range(500)]
+    assert Route.AUDIT not in low  # only what would be auto-accepted is audited

@@ -1,6 +1,7 @@
 """The store: all SQL lives in this package."""
 
 from agent.store.base import StoreBase
+from agent.store.calibration import CalibrationMixin, Pair
 from agent.store.calls import CallsMixin
 from agent.store.exports import ExportsMixin, ItemRecord
 from agent.store.imports import ImportsMixin
@@ -12,6 +13,7 @@ from agent.store.users import UsersMixin
 
 
 class Store(
+    CalibrationMixin,
     CallsMixin,
     ExportsMixin,
     ImportsMixin,
@@ -25,4 +27,4 @@ class Store(
     """Items, suggestions, routes, reviews, users and state behind one object."""
 
 
-__all__ = ["ItemRecord", "Store"]
+__all__ = ["ItemRecord", "Pair", "Store"]

@@ -78,14 +78,14 @@ class ImportWriter:
 class ImportsMixin:
     @contextmanager
     def import_session(
-        self, path: str, fmt: str, sha256: str, reviewer: str | None
+        self, path: str, fmt: str, sha256: str, reviewer: str | None, sample: bool = False
     ) -> Iterator[ImportWriter]:
         """One import as one transaction: an exception anywhere leaves the store unchanged."""
         try:
             with self.transaction() as conn:
                 import_id = conn.execute(
                     sa.insert(T_IMPORTS).returning(T_IMPORTS.c.id),
-                    [_import_values(path, fmt, sha256, reviewer)],
+                    [{**_import_values(path, fmt, sha256, reviewer), "sample": sample}],
                 ).scalar_one()
                 _create_staging(conn)
                 yield ImportWriter(conn, import_id)

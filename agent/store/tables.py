@@ -25,6 +25,8 @@ class ImportRow(SQLModel, table=True):
     rows: int = 0
     items_added: int = 0
     reviews_added: int = 0
+    #: the rows are a uniform random sample of the stream, labeled blind: they may calibrate
+    sample: bool = False
     created_at: datetime = Field(default_factory=utcnow)
 
 
