@@ -5,8 +5,10 @@ The weights ship inside the ``wordllama`` wheel, so nothing is ever downloaded.
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +25,29 @@ def model() -> Any:
     if _MODEL is None:
         with _LOCK:
             if _MODEL is None:
-                import wordllama
-                from wordllama import WordLlama
+                with _keep_root_logging():
+                    import wordllama
+                    from wordllama import WordLlama
 
-                _MODEL = WordLlama.load(
-                    cache_dir=Path(wordllama.__file__).parent, disable_download=True
-                )
+                    _MODEL = WordLlama.load(
+                        cache_dir=Path(wordllama.__file__).parent, disable_download=True
+                    )
     return _MODEL
+
+
+@contextmanager
+def _keep_root_logging() -> Iterator[None]:
+    """Undo wordllama's import-time ``logging.basicConfig(level=INFO)``: it would turn on
+    every library's INFO logging (litellm logs a line per call) on the application's stderr."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+        for handler in root.handlers[:]:
+            if handler not in handlers:
+                root.removeHandler(handler)
 
 
 def dim() -> int:

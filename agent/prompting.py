@@ -74,14 +74,37 @@ def prompt_version(guideline: Guideline) -> str:
     return f"{name.removesuffix('.jinja')}:{_file_digest(_template_path(name))}"
 
 
-def render(guideline: Guideline, item: Item, examples: Sequence[Example] = ()) -> RenderedPrompt:
-    """The chat messages that ask a model to label one item (deterministic)."""
+def render(
+    guideline: Guideline,
+    item: Item,
+    examples: Sequence[Example] = (),
+    *,
+    memo: dict[Any, tuple[Any, Any]] | None = None,
+) -> RenderedPrompt:
+    """The chat messages that ask a model to label one item (deterministic).
+
+    ``memo``: a dict kept across the renders of one batch, so that the static prefix and each
+    example's messages are looked up by object identity, and rendered once, not once per item
+    (hashing a 77-label guideline for the prefix cache costs more than rendering an item).
+    """
     name = template_name(guideline)
     version = prompt_version(guideline)
-    system = _system_prompt(guideline, name, version)
+    if memo is None:
+        system = _system_prompt(guideline, name, version)
+    else:
+        seen = memo.get(("system", version))
+        if seen is None or seen[0] is not guideline:
+            seen = memo[("system", version)] = (guideline, _system_prompt(guideline, name, version))
+        system = seen[1]
     messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
     for example in examples:
-        messages += _example_messages(guideline, example)
+        if memo is None:
+            messages += _example_messages(guideline, example)
+            continue
+        seen = memo.get(id(example))
+        if seen is None or seen[0] is not example:  # keyed by identity; holds the example
+            seen = memo[id(example)] = (example, tuple(_example_messages(guideline, example)))
+        messages += [dict(m) for m in seen[1]]
     messages.append({"role": "user", "content": item_message(guideline, item)})
     return RenderedPrompt(
         messages=tuple(messages), version=version, static_chars=len(system), template=name

@@ -6,11 +6,13 @@ source checkout they sit at the repository root.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
 
 
+@lru_cache(maxsize=8)
 def _shipped(name: str) -> Path:
     bundled = PACKAGE / "_bundled" / name
     return bundled if bundled.is_dir() else PACKAGE.parent / name

@@ -30,9 +30,11 @@ from __future__ import annotations
 import json
 import math
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from agent.schemas import NONE_OF_THESE
 from agent.types import LabelValue
@@ -45,11 +47,15 @@ _LABELS = re.compile(rb'"labels"\s*:\s*\[', re.S)
 _IN_ARRAY = re.compile(_STRING + rb"|\]", re.S)
 
 
-@dataclass(frozen=True)
-class _Token:
+class _Token(NamedTuple):  # a tuple: an answer has dozens of tokens, made per item
     raw: bytes
     logprob: float
-    top: tuple[tuple[bytes, float], ...]
+    #: the token's ``top_logprobs`` as given; read only for the tokens of a label value
+    top_given: Any = ()
+
+    @property
+    def top(self) -> tuple[tuple[bytes, float], ...]:
+        return tuple(_alternatives(self.top_given or ()))
 
 
 @dataclass(frozen=True)
@@ -142,7 +148,10 @@ def _field(obj: Any, name: str) -> Any:
 
 
 def _raw(obj: Any) -> bytes | None:
-    raw, token = _field(obj, "bytes"), _field(obj, "token")
+    if type(obj) is dict:  # the common case (a parsed response): skip the generic lookups
+        raw, token = obj.get("bytes"), obj.get("token")
+    else:
+        raw, token = _field(obj, "bytes"), _field(obj, "token")
     if raw is not None:
         return bytes(raw)
     return token.encode("utf-8") if isinstance(token, str) else None
@@ -156,10 +165,12 @@ def _answer(content_tokens: Any) -> _Answer | None:
         return None
     tokens = []
     for tok in content_tokens:
-        raw, logprob = _raw(tok), _field(tok, "logprob")
+        if type(tok) is dict:
+            raw, logprob, top = _raw(tok), tok.get("logprob"), tok.get("top_logprobs")
+        else:
+            raw, logprob, top = _raw(tok), _field(tok, "logprob"), _field(tok, "top_logprobs")
         if raw is None or logprob is None:
             return None
-        top = tuple(_alternatives(_field(tok, "top_logprobs") or ()))
         tokens.append(_Token(raw, float(logprob), top))
     starts, at = [], 0
     for tok in tokens:
@@ -221,27 +232,36 @@ def _renorm(
     """P(value | some label), multiplied over the tokens where labels still diverge."""
     if value not in labels:
         return None
-    targets = {lab: _encoded(lab) for lab in labels}
+    targets = _targets(tuple(labels))
     chosen, share = targets[value], 1.0
+    ordered = sorted(targets.values())
     for i in _covering(answer, start, end):
         tok, tok_start = answer.tokens[i], answer.starts[i]
         done = answer.text[start : max(tok_start, start)]  # value bytes before this token
-        alive = [t for t in targets.values() if t.startswith(done)]
+        alive = _starting_with(ordered, done)
         if len(alive) < 2:
             continue
-        if not tok.top:
+        top = tok.top
+        if not top:
             return None
         lead = answer.text[tok_start:start]  # bytes before the value, e.g. an opening quote
-        options = dict(tok.top)
+        options = dict(top)
         options.setdefault(tok.raw, tok.logprob)
         mass = {alt: math.exp(lp) for alt, lp in options.items() if alt.startswith(lead)}
         texts = {alt: done + alt[len(lead) :] for alt in mass}
         ours = sum(p for alt, p in mass.items() if _consistent(texts[alt], chosen))
-        total = sum(p for alt, p in mass.items() if any(_consistent(texts[alt], t) for t in alive))
+        alive_set = set(alive)
+        total = sum(p for alt, p in mass.items() if _fits_any(texts[alt], alive, alive_set))
         if total <= 0:
             return None
         share *= ours / total
     return share
+
+
+@lru_cache(maxsize=64)
+def _targets(labels: tuple[str, ...]) -> dict[str, bytes]:
+    """Each label's encoded text (made once per label set, not once per answer)."""
+    return {lab: _encoded(lab) for lab in labels}
 
 
 def _encoded(label: str) -> bytes:
@@ -251,3 +271,23 @@ def _encoded(label: str) -> bytes:
 
 def _consistent(text: bytes, target: bytes) -> bool:
     return target.startswith(text) or text.startswith(target)
+
+
+def _starting_with(ordered: list[bytes], prefix: bytes) -> list[bytes]:
+    """The targets (sorted) that start with ``prefix``: a contiguous run from its position."""
+    i = bisect_left(ordered, prefix)
+    out = []
+    while i < len(ordered) and ordered[i].startswith(prefix):
+        out.append(ordered[i])
+        i += 1
+    return out
+
+
+def _fits_any(text: bytes, ordered: list[bytes], targets: set[bytes]) -> bool:
+    """``any(_consistent(text, t) for t in targets)`` without trying each of 77 labels:
+    a target extending ``text`` is the first one at or after it in sorted order, and a
+    target that ``text`` extends is one of its prefixes."""
+    i = bisect_left(ordered, text)
+    if i < len(ordered) and ordered[i].startswith(text):
+        return True
+    return any(text[:k] in targets for k in range(1, len(text) + 1))

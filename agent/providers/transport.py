@@ -24,6 +24,7 @@ from tenacity import (
 )
 
 from agent.errors import LabelloopError
+from agent.redact import env_secrets, redact_secrets
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import litellm  # noqa: E402
@@ -100,15 +101,25 @@ def classify(exc: BaseException, model: str) -> BaseException:
         return RunAborted(
             f"{model}: model or endpoint not found (404): check --model and --api-base"
         )
+    # the reason is stored with the item and shown in status and exports: servers may echo
+    # the key in their error messages
+    said = redact_secrets(short(exc), env_secrets())
     if code is not None and 400 <= code < 500:
-        return ItemFault(f"request refused ({code}): {short(exc)}")
-    return ItemFault(f"{type(exc).__name__}: {short(exc)}")
+        return ItemFault(f"request refused ({code}): {said}")
+    return ItemFault(f"{type(exc).__name__}: {said}")
 
 
 def missing_key_hint(model: str) -> str:
+    """How to fix a rejected key: the environment variable to set, or to correct."""
     env = litellm.validate_environment(model).get("missing_keys") or []
     if env:
         return f"set {' or '.join(env)} in the environment"
+    try:
+        variable = f"{litellm.get_llm_provider(model)[1].upper()}_API_KEY"
+    except Exception:  # a model string litellm cannot place
+        variable = None
+    if variable is not None and variable in os.environ:
+        return f"check {variable}: it is set, but the provider refused the key"
     return "check the key in the provider's environment variable"
 
 

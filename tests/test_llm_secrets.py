@@ -1,0 +1,117 @@
+"""A unique fake API key sent through 401s, 400s, retries and debug logging must not land
+in the database (or its WAL), the logs, or any export."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import uuid
+from contextlib import contextmanager
+
+import pytest
+from typer.testing import CliRunner
+
+from agent import cli
+from agent.config import DB_NAME
+from agent.providers.transport import litellm
+from agent.testing import stub_llm
+from agent.testing.stub_llm import StubServer
+from tests.llm_support import MODEL, make_project
+
+
+def leaky(app, seen: list[str]):
+    """The stub, noting each request's Authorization header and echoing it in every error
+    body, as a careless server would (OpenAI's 401 echoes part of the key)."""
+
+    async def asgi(scope, receive, send):
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+        auth = dict(scope["headers"]).get(b"authorization", b"").decode()
+        seen.append(auth)
+        held: dict = {}
+
+        async def relay(message):
+            if message["type"] == "http.response.start" and message["status"] >= 400:
+                held.update(message)
+                return
+            if message["type"] == "http.response.body" and held:
+                body = json.loads(message["body"])
+                body["error"]["message"] += f" (you sent: {auth})"
+                data = json.dumps(body).encode()
+                headers = [(k, v) for k, v in held["headers"] if k != b"content-length"]
+                headers.append((b"content-length", str(len(data)).encode()))
+                await send({**held, "headers": headers})
+                await send({"type": "http.response.body", "body": data})
+                return
+            await send(message)
+
+        await app(scope, receive, relay)
+
+    return asgi
+
+
+@contextmanager
+def litellm_debug():
+    """litellm's debug logging on, and back as it was afterwards."""
+    loggers = [litellm._logging.verbose_logger, litellm._logging.verbose_router_logger]
+    loggers.append(litellm._logging.verbose_proxy_logger)
+    levels = [lg.level for lg in loggers]
+    litellm._turn_on_debug()
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def run_cli(monkeypatch, *args: str) -> int:
+    monkeypatch.setattr(sys, "argv", ["labelloop", *args])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    return exit_.value.code
+
+
+def test_a_key_never_lands_in_the_database_logs_or_exports(tmp_path, monkeypatch, caplog, capfd):
+    key = f"sk-test-{uuid.uuid4().hex}"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    monkeypatch.setenv("LITELLM_LOG", "DEBUG")
+    caplog.set_level(logging.DEBUG)
+    seen: list[str] = []
+    real_app = stub_llm.create_app
+    monkeypatch.setattr(stub_llm, "create_app", lambda state: leaky(real_app(state), seen))
+    items = [{"id": f"i{n}", "text": f"message {n}"} for n in range(4)]
+    items.append({"id": "bad", "text": "a request the server refuses"})
+    project = make_project(tmp_path, items)
+    p = str(project.root)
+    args = ["label", "--model", MODEL, "-p", p]
+    with litellm_debug(), StubServer(retry_after=0.01) as stub:
+        stub.script = {"*": {"fail": [401]}}
+        assert run_cli(monkeypatch, *args, "--api-base", stub.base_url) == 1
+        stub.reset()
+        stub.script = {"*": {"fail": [429]}, "bad": {"fail": [400]}}
+        assert run_cli(monkeypatch, *args, "--api-base", stub.base_url) == 0
+        assert stub.calls.counts() == {**{i["id"]: 2 for i in items[:-1]}, "bad": 1}
+    exports = {}
+    for fmt in ("jsonl", "csv"):
+        out = tmp_path / f"export.{fmt}"
+        result = CliRunner().invoke(cli.app, ["export", str(out), "--format", fmt, "-p", p])
+        assert result.exit_code == 0, result.output
+        exports[out.name] = out.read_bytes()
+    status = CliRunner().invoke(cli.app, ["status", "--json", "-p", p])
+    stdout, stderr = capfd.readouterr()
+    logs = {"caplog": caplog.text, "stdout": stdout, "stderr": stderr, "status": status.output}
+
+    # the key really went out, debug logs were captured, and the 400 reached the store
+    assert seen and set(seen) == {f"Bearer {key}"}
+    assert "litellm.acompletion(" in stdout + stderr
+    failed = project.store.latest_suggestions(model=MODEL)["bad"]
+    assert failed.status == "failed" and "you sent" in failed.error
+    db = project.root / DB_NAME
+    wal = db.with_name(DB_NAME + "-wal")
+    assert wal.exists() and wal.stat().st_size > 0
+    files = {p.name: p.read_bytes() for p in (db, wal, db.with_name(DB_NAME + "-shm"))}
+    for where, data in {**files, **exports, **{k: v.encode() for k, v in logs.items()}}.items():
+        # the whole key, and its random part alone (a partly masked key is a leak too)
+        for secret in (key, key.removeprefix("sk-test-")):
+            assert secret.encode() not in data, f"the API key leaked into {where}"
