@@ -13,13 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent import calibration
+from agent import calibration, cascade, pipeline
 from agent.config import Project
 from agent.errors import LabelloopError
+from agent.pipeline import ALARM_STATE
 from agent.store.tables import CalibrationRunRow
 
-CALIBRATION_STATE = "calibration"
-ALARM_STATE = "audit_alarm"
 MIN_PAIRS = 20
 
 
@@ -33,48 +32,153 @@ def current_versions(store, model: str, guideline_version: str) -> str | None:
 
 
 def calibrate(
-    project: Project, target_accuracy: float = 0.95, delta: float = 0.05, seed: int = 0
+    project: Project,
+    target_accuracy: float = 0.95,
+    delta: float = 0.05,
+    seed: int = 0,
+    model: str | None = None,
 ) -> dict[str, Any]:
-    """Fit, choose the threshold, store the run, apply it to suggestions and re-route."""
-    from agent import pipeline
+    """Fit, choose the threshold, store the run, apply it to suggestions and re-route.
 
+    In a cascade, every stage in order (or only ``model``'s), each on the calibration pairs
+    of the items that reached it.
+    """
     if not 0 < target_accuracy < 1 or not 0 < delta < 1:
         raise LabelloopError("--target-accuracy and --delta must be between 0 and 1 (exclusive)")
-    store, epsilon = project.store, round(1 - target_accuracy, 10)
-    model = pipeline.routing_state(project)["model"]
-    guideline = project.guideline()
+    epsilon, stages = round(1 - target_accuracy, 10), project.config.routing.cascade or []
+    if not stages:
+        model = model or pipeline.routing_state(project)["model"]
+        report = calibrate_model(project, model, epsilon, delta, seed)
+        return report | {"routes": pipeline.route(project)}
+    if model is not None and model not in stages:
+        raise LabelloopError(
+            f"{model!r} is not a stage of the cascade in labelloop.toml: valid models are "
+            f"{', '.join(stages)} (or leave out --model to calibrate every stage)"
+        )
+    since = _fresh_since(project.store)  # an alarm stays up until every stage is refitted
+    reports = [
+        calibrate_model(project, m, epsilon, delta, seed, since=since, skip_unlabeled=not model)
+        for m in ([model] if model else stages)
+    ]
+    routes = pipeline.route(project)
+    if model is not None:
+        return reports[0] | {"routes": routes, "stale_stages": _stale_after(project, model)}
+    return {"stages": reports, "guarantee": cascade_guarantee(reports), "routes": routes}
+
+
+def calibrate_model(
+    project: Project,
+    model: str,
+    epsilon: float,
+    delta: float,
+    seed: int = 0,
+    since: datetime | None = None,
+    skip_unlabeled: bool = False,
+) -> dict[str, Any]:
+    """Calibrate one model's suggestions (a cascade stage: on items that reached it)."""
+    store, guideline = project.store, project.guideline()
     prompt_version = current_versions(store, model, guideline.version)
     if prompt_version is None:
-        raise LabelloopError(f"No suggestions from {model} yet: run `labelloop label` first")
-    since = _fresh_since(store)
-    pairs = store.calibration_pairs(model, prompt_version, guideline.version, since)
+        hint = f"run `labelloop label --model {model}` first"
+        if skip_unlabeled:
+            return {"model": model, "stage": _stage(project, model), "skipped": hint}
+        raise LabelloopError(f"No suggestions from {model} yet: {hint}")
+    since = _fresh_since(store) if since is None else since
+    pairs = _stage_pairs(project, model, prompt_version, guideline.version, since)
     if len(pairs) < MIN_PAIRS or len({p.correct for p in pairs}) < 2:
         return _not_enough(project, model, pairs, epsilon, delta)
     # The walk starts where the calibrated scores of the test pairs (not their labels)
     # predict a pass is likeliest, never with fewer items than a pass needs: one early
     # error at a tiny start would otherwise end the sequence. The guarantee is unchanged.
     result = calibration.fit_and_choose(
-        [p.suggestion.signals for p in pairs], [p.correct for p in pairs], epsilon, delta, seed,
+        [p.suggestion.signals for p in pairs],
+        [p.correct for p in pairs],
+        epsilon,
+        delta,
+        seed,
         start="predicted",
     )
-    run_id = _save_run(store, model, prompt_version, guideline.version, pairs, result, delta)
+    upstream = _upstream(project, model)
+    versions = (prompt_version, guideline.version)
+    run_id = _save_run(project, model, versions, pairs, result, delta, upstream)
     _apply(store, model, prompt_version, guideline.version, result.calibrator)
     report = _report(project, run_id, model, pairs, result)
     store.set_state(
-        CALIBRATION_STATE,
+        pipeline.calibration_key(model),
         {k: report[k] for k in STATE_KEYS}
         | {
             "calibrated": True,
             "prompt_version": prompt_version,
             "guideline_version": guideline.version,
+            "upstream": upstream,
         },
     )
-    store.set_state(ALARM_STATE, {"active": False, "cleared_at": _now()})
-    report["routes"] = pipeline.route(project)
+    _refitted(project, model)
     return report
 
 
-STATE_KEYS = ("run_id", "model", "threshold", "epsilon", "delta", "coverage", "guarantee")
+STATE_KEYS = ("run_id", "model", "stage", "threshold", "epsilon", "delta", "coverage", "guarantee")
+
+
+def _stage(project: Project, model: str) -> int | None:
+    """The model's 1-based cascade stage; None without a cascade."""
+    stages = project.config.routing.cascade or []
+    return stages.index(model) + 1 if model in stages else None
+
+
+def _upstream(project: Project, model: str) -> list[int | None]:
+    """The calibration runs in force for the cascade stages before the model's."""
+    stages = project.config.routing.cascade or []
+    before = stages[: stages.index(model)] if model in stages else []
+    return [pipeline.calibration_state(project, m).get("run_id") for m in before]
+
+
+def _stage_pairs(project: Project, model: str, prompt_version: str, guideline_version: str, since):
+    """Calibration pairs; for a later cascade stage, only on items that reached it."""
+    store, in_cascade = project.store, _stage(project, model) is not None
+    pairs = store.calibration_pairs(
+        model, prompt_version, guideline_version, since, any_routed=in_cascade
+    )
+    reached = cascade.reached_items(store, pipeline.stage_policies(project), model)
+    return pairs if reached is None else [p for p in pairs if p.suggestion.item_id in reached]
+
+
+def _refitted(project: Project, model: str) -> None:
+    """Stop the audit alarm once every stage has been refitted since it was raised."""
+    store = project.store
+    alarm = store.get_state(ALARM_STATE) or {}
+    done = sorted({*alarm.get("refitted", []), model})
+    stages = project.config.routing.cascade or [model]
+    if alarm.get("active") and not set(stages) <= set(done):
+        store.set_state(ALARM_STATE, alarm | {"refitted": done})
+    else:
+        store.set_state(ALARM_STATE, {"active": False, "cleared_at": _now()})
+
+
+def _stale_after(project: Project, model: str) -> list[str]:
+    """Later cascade stages whose calibration no longer matches the stages before them."""
+    return [
+        p.model
+        for p in pipeline.stage_policies(project)
+        if p.model != model
+        and not p.calibrated
+        and pipeline.calibration_state(project, p.model).get("calibrated")
+    ]
+
+
+def cascade_guarantee(reports: list[dict]) -> str:
+    """The guarantee of the cascade as a whole, from its stages' (union bound over stages)."""
+    fitted = [r for r in reports if r.get("threshold") is not None]
+    if not fitted:
+        return "Nothing is auto-accepted: no stage has a threshold with a guarantee yet."
+    eps = max(r["epsilon"] for r in fitted)
+    conf = 1 - sum(r["delta"] for r in fitted)
+    return (
+        f"With probability >= {conf:.0%}, at most {eps:.0%} of all auto-accepted labels are "
+        f"wrong: each of the {len(fitted)} calibrated stages meets its own guarantee on the "
+        "items that reached it (a union bound over the stages), provided the calibration "
+        "items are a uniform random sample of the stream, labeled blind."
+    )
 
 
 def _fresh_since(store) -> datetime | None:
@@ -97,14 +201,15 @@ def _apply(store, model: str, prompt_version: str, guideline_version: str, calib
     store.set_calibrated({s.id: float(p) for s, p in zip(latest, probs, strict=True)})
 
 
-def _save_run(store, model, prompt_version, guideline_version, pairs, result, delta) -> int:
+def _save_run(project: Project, model, versions, pairs, result, delta, upstream) -> int:
     t = result.threshold
     ids = [p.suggestion.item_id for p in pairs]
-    return store.save_calibration_run(
+    stage = {"stage": _stage(project, model), "upstream_run_ids": upstream} if upstream else {}
+    return project.store.save_calibration_run(
         CalibrationRunRow(
             model=model,
-            prompt_version=prompt_version,
-            guideline_version=guideline_version,
+            prompt_version=versions[0],
+            guideline_version=versions[1],
             method=result.calibrator.method,
             threshold=t.threshold,
             target_accuracy=1 - t.epsilon,
@@ -117,6 +222,7 @@ def _save_run(store, model, prompt_version, guideline_version, pairs, result, de
                 "fit_item_ids": [ids[i] for i in result.fit_index],
                 "test_item_ids": [ids[i] for i in result.test_index],
                 "sources": dict(Counter(p.source for p in pairs)),
+                **stage,
             },
             metrics={
                 "threshold": t.to_dict(),
@@ -135,6 +241,7 @@ def _report(project: Project, run_id: int, model: str, pairs, result) -> dict[st
     return {
         "run_id": run_id,
         "model": model,
+        "stage": _stage(project, model),
         "threshold": t.threshold,
         "epsilon": t.epsilon,
         "delta": t.delta,
@@ -182,15 +289,13 @@ def _not_enough(project: Project, model: str, pairs, epsilon: float, delta: floa
     """Too few pairs to fit: nothing is auto-accepted, and we say how many are needed."""
     need = calibration.min_items_to_pass(epsilon, delta)
     project.store.set_state(
-        CALIBRATION_STATE,
+        pipeline.calibration_key(model),
         {"calibrated": False, "model": model, "threshold": None, "reason": "too few pairs"},
     )
-    from agent import pipeline
-
-    routes = pipeline.route(project)
     return {
         "run_id": None,
         "model": model,
+        "stage": _stage(project, model),
         "threshold": None,
         "epsilon": epsilon,
         "delta": delta,
@@ -203,7 +308,6 @@ def _not_enough(project: Project, model: str, pairs, epsilon: float, delta: floa
             f"wrong suggestions) are too few to fit; review the calibration queue "
             f"(at least about {2 * need} pairs are needed)."
         ),
-        "routes": routes,
     }
 
 

@@ -108,7 +108,13 @@ def import_(
 
 @app.command()
 def label(
-    model: Annotated[str | None, typer.Option(help="'local' or a litellm model string.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="'local' or a litellm model string; a later cascade stage labels only the "
+            "items the stages before it could not auto-accept."
+        ),
+    ] = None,
     api_base: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")] = None,
     concurrency: Annotated[int | None, typer.Option(min=1, help="Parallel requests.")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Label at most N items.")] = None,
@@ -153,17 +159,30 @@ def calibrate(
         float, typer.Option(help="Accuracy the auto-accepted labels must reach (1 - epsilon).")
     ] = 0.95,
     delta: Annotated[float, typer.Option(help="Allowed chance that the guarantee fails.")] = 0.05,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Calibrate this cascade stage only (default: every stage in order)."),
+    ] = None,
     json_: JsonOpt = False,
     project: ProjectOpt = None,
 ) -> None:
     """Fit calibration on blind calibration reviews, choose the auto-accept threshold, route."""
     from agent.calibrate import calibrate as run_calibrate
 
-    report = run_calibrate(_project(project), target_accuracy, delta)
+    report = run_calibrate(_project(project), target_accuracy, delta, model=model)
     if json_:
         print(json.dumps(report, indent=2, default=str))
         return
-    _print_calibration(report)
+    for stage in report.get("stages", [report]):
+        _print_calibration(stage)
+    if "stages" in report:
+        out.print(report["guarantee"])
+    for later in report.get("stale_stages", []):
+        out.print(
+            f"{later} now auto-accepts nothing: the items reaching it changed; "
+            f"run `labelloop calibrate --model {later}`"
+        )
+    _print_routes(report["routes"])
 
 
 @app.command()
@@ -211,7 +230,8 @@ def export(
     from agent.pipeline import routing_state
 
     proj = _project(project)
-    n = run_export(proj.store, out_path, format, queue=queue, model=routing_state(proj)["model"])
+    model, stages = routing_state(proj)["model"], proj.config.routing.cascade or ()
+    n = run_export(proj.store, out_path, format, queue=queue, model=model, stages=stages)
     out.print(f"Wrote {n} rows to {out_path}")
 
 
@@ -299,7 +319,11 @@ def _print_demo(s) -> None:
 
 def _print_calibration(r: dict) -> None:
     num = lambda x, f="{:.3f}": "n/a" if x is None else f.format(x)  # noqa: E731
-    table = Table("", "value")
+    stage = f"stage {r['stage']}: " if r.get("stage") else ""
+    if r.get("skipped"):
+        out.print(f"{stage}{r['model']}: not calibrated, {r['skipped']}")
+        return
+    table = Table("", "value", title=f"{stage}{r['model']}" if stage else None)
     rows = [
         ("model", r["model"]),
         (
@@ -322,8 +346,6 @@ def _print_calibration(r: dict) -> None:
     out.print(r["guarantee"])
     for name, path in (r.get("plots") or {}).items():
         out.print(f"{name.replace('_', '-')} plot: {path}")
-    if r.get("routes"):
-        _print_routes(r["routes"])
 
 
 def _print_status(d: dict) -> None:
@@ -356,7 +378,9 @@ def _print_status(d: dict) -> None:
     else:
         out.print("No LLM calls yet: nothing spent.")
     cal = d["calibration"]
-    if cal.get("calibrated"):
+    if d.get("cascade"):
+        _print_cascade(d["cascade"])
+    elif cal.get("calibrated"):
         out.print(
             f"Calibration: run {cal['run_id']}, threshold {cal['threshold']}, "
             f"coverage {cal['coverage']:.1%}. {cal['guarantee']}"
@@ -370,6 +394,37 @@ def _print_status(d: dict) -> None:
     out.print(
         "Audit alarm: "
         + ("[red]ON[/] " + alarm.get("reason", "") if alarm.get("active") else "off")
+    )
+
+
+def _print_cascade(c: dict) -> None:
+    table = Table(
+        "stage", "model", "reached", "labeled", "kept", "auto-accepted", "audit", "threshold"
+    )
+    for s in c["stages"]:
+        cal = s["calibration"]
+        threshold = f"{cal['threshold']:.3f}" if cal["threshold"] is not None else "none"
+        table.add_row(
+            str(s["stage"]),
+            s["model"],
+            str(s["reached"]),
+            str(s["labeled"]),
+            str(s["kept"]),
+            str(s["auto_accepted"]),
+            str(s["audit"]),
+            threshold if cal["calibrated"] else f"{threshold} ({cal['why_not']})",
+        )
+    out.print(table)
+    saved = c["saved"]
+    out.print(
+        f"Cascade saved {saved['llm_calls_avoided']} LLM calls "
+        f"(${saved['cost_avoided_usd']:.4f} at each model's average cost per call)"
+        + (
+            f"; price unknown for {', '.join(saved['price_unknown'])}, counted as $0"
+            if saved["price_unknown"]
+            else ""
+        )
+        + "."
     )
 
 

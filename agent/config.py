@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.errors import ConfigError
 from agent.store.db import sqlite_url
@@ -29,6 +29,19 @@ class RoutingConfig(BaseModel):
     #: share of would-be auto-accepted items sent to the (blind) audit queue
     audit_rate: float = Field(0.02, ge=0.0, le=1.0)
     seed: int = 0
+    #: models tried in turn, cheapest first (e.g. ["local", "gpt-4o-mini"]): each labels
+    #: only what the stages before it could not auto-accept under their guarantee
+    cascade: list[str] | None = None
+
+    @field_validator("cascade")
+    @classmethod
+    def _two_distinct_models(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and (len(v) < 2 or len(set(v)) != len(v) or not all(v)):
+            raise ValueError(
+                "a cascade lists two or more distinct models, cheapest first, "
+                'e.g. ["local", "gpt-4o-mini"]; leave it out for a single model'
+            )
+        return v
 
 
 class ReviewConfig(BaseModel):

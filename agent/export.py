@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,9 +114,18 @@ def _conf(s) -> float:
 
 
 def export(
-    store, out: str | Path, fmt: str = "jsonl", queue: str | None = None, model: str | None = None
+    store,
+    out: str | Path,
+    fmt: str = "jsonl",
+    queue: str | None = None,
+    model: str | None = None,
+    stages: Sequence[str] = (),
 ) -> int:
-    """Write every item (or one queue's) to ``out``; returns the number of rows."""
+    """Write every item (or one queue's) to ``out``; returns the number of rows.
+
+    The suggestion shown is ``model``'s latest or, in a cascade (``stages``), the one each
+    item was routed on.
+    """
     if fmt not in FORMATS:
         raise LabelloopError(
             f"Unknown export format {fmt!r}: valid formats are {', '.join(FORMATS)}"
@@ -124,7 +134,7 @@ def export(
         raise LabelloopError(f"Unknown queue {queue!r}: valid queues are {', '.join(QUEUES)}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    records = store.iter_records(model=model, queue=queue)
+    records = store.iter_records(model=model, queue=queue, stages=stages)
     tmp = out.with_name(out.name + ".part")
     with tmp.open("w", encoding="utf-8", newline="") as fh:
         n = _write_jsonl(fh, records) if fmt == "jsonl" else _write_csv(fh, records)

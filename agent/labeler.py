@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 
 from agent.providers.base import Example, LabelContext, Provider
 from agent.types import Frozen, Guideline, Item, Suggestion
@@ -54,11 +54,22 @@ def cache_key(model: str, version: str, guideline_version: str, item: Item, para
 
 
 def items_to_label(
-    store, model: str, version: str, guideline: Guideline, stale: bool, batch: int = 2000
+    store,
+    model: str,
+    version: str,
+    guideline: Guideline,
+    stale: bool,
+    batch: int = 2000,
+    only: Collection[str] | None = None,
 ) -> Iterator[Item]:
-    """Items with no suggestion from ``model``; with ``stale``, also outdated ones."""
+    """Items with no suggestion from ``model``; with ``stale``, also outdated ones.
+
+    ``only``: the items that may be labeled at all (a cascade stage's: those that reached it).
+    """
     done = store.suggestion_versions(model)
     for item in store.iter_items(batch=batch):
+        if only is not None and item.id not in only:
+            continue
         seen = done.get(item.id)
         if seen is None:
             yield item
@@ -75,8 +86,9 @@ def label_items(
     stale: bool = False,
     batch_size: int = 1000,
     progress: Progress | None = None,
+    only: Collection[str] | None = None,
 ) -> LabelRun:
-    """Label what is missing, writing suggestions to the store as they are made."""
+    """Label what is missing (of ``only``), writing suggestions to the store as they are made."""
     start = time.perf_counter()
     ctx = LabelContext(
         guideline=guideline,
@@ -84,7 +96,8 @@ def label_items(
         excluded_ids=frozenset(store.eval_set_item_ids()),
     )
     version = provider.version(ctx)
-    todo = list(_take(items_to_label(store, provider.model, version, guideline, stale), limit))
+    missing = items_to_label(store, provider.model, version, guideline, stale, only=only)
+    todo = list(_take(missing, limit))
     if hasattr(provider, "stream"):
         labeled, failed = asyncio.run(_stream(store, provider, todo, ctx, progress))
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from agent import routing
+from agent import cascade, routing
 from agent.config import Project
 from agent.errors import ConfigError
 from agent.labeler import LabelRun, Progress, label_items
@@ -12,6 +12,7 @@ from agent.providers import get_provider
 from agent.types import Route
 
 ROUTING_STATE = "routing"
+ALARM_STATE = "audit_alarm"
 
 
 def import_file(
@@ -51,8 +52,9 @@ def label(
     retention = project.config.llm.log_retention_days
     if retention:
         project.store.prune_calls(retention)
+    only = cascade.reached_items(project.store, stage_policies(project), provider.model)
     run = label_items(
-        project.store, guideline, provider, limit=limit, stale=stale, progress=progress
+        project.store, guideline, provider, limit=limit, stale=stale, progress=progress, only=only
     )
     project.store.set_state(ROUTING_STATE, {**routing_state(project), "model": provider.model})
     route(project)
@@ -92,7 +94,8 @@ def dry_run(
         excluded_ids=frozenset(project.store.eval_set_item_ids()),
     )
     version = provider.version(ctx)
-    todo = list(items_to_label(project.store, provider.model, version, guideline, stale))
+    only = cascade.reached_items(project.store, stage_policies(project), provider.model)
+    todo = list(items_to_label(project.store, provider.model, version, guideline, stale, only=only))
     todo = todo[:limit] if limit is not None else todo
     preview = getattr(provider, "preview", None)
     if preview is not None and todo:
@@ -106,17 +109,47 @@ def routing_state(project: Project) -> dict:
     return project.store.get_state(ROUTING_STATE) or {"model": project.model()}
 
 
-def policy(project: Project) -> routing.RoutingPolicy:
-    """The routing policy in force: the calibration's threshold, the audit alarm, rates."""
+def calibration_state(project: Project, model: str) -> dict:
+    """The calibration in force for a model's suggestions ({} when there is none)."""
+    store = project.store
+    state = store.get_state(calibration_key(model))
+    if state is None:  # projects calibrated before states were kept per model
+        legacy = store.get_state("calibration") or {}
+        state = legacy if legacy.get("model") == model else {}
+    return state
+
+
+def calibration_key(model: str) -> str:
+    return f"calibration:{model}"
+
+
+def policy(
+    project: Project, model: str | None = None, upstream: list | None = None
+) -> routing.RoutingPolicy:
+    """The routing policy for a model's suggestions: its calibrated threshold, alarm, rates.
+
+    ``upstream``: in a cascade, the calibration runs of the stages before this one; a stage
+    calibrated under other runs of those stages auto-accepts nothing.
+    """
     store, cfg = project.store, project.config.routing
-    cal = store.get_state("calibration") or {}
-    alarm = (store.get_state("audit_alarm") or {}).get("active", False)
+    model = model or routing_state(project)["model"]
+    cal = calibration_state(project, model)
+    raised = store.get_state(ALARM_STATE) or {}
+    # a cascade stage refitted on fresh reviews since the alarm auto-accepts again
+    alarm = raised.get("active", False) and model not in raised.get("refitted", [])
     rates = {
         "calibration_rate": cfg.calibration_rate,
         "audit_rate": cfg.audit_rate,
         "seed": cfg.seed,
         "alarm": alarm,
+        "model": model,
     }
+    if cal.get("calibrated") and upstream is not None and cal.get("upstream", []) != upstream:
+        return routing.RoutingPolicy(
+            uncalibrated="calibrated before the stages ahead of it were recalibrated: "
+            "run `labelloop calibrate`",
+            **rates,
+        )
     if cal.get("calibrated"):
         return routing.RoutingPolicy(
             threshold=cal.get("threshold"),
@@ -128,49 +161,73 @@ def policy(project: Project) -> routing.RoutingPolicy:
     return routing.RoutingPolicy(threshold=cfg.threshold, **rates)
 
 
+def stage_policies(project: Project) -> list[routing.RoutingPolicy]:
+    """Each cascade stage's policy, cheapest first; empty without a cascade."""
+    out, upstream = [], []
+    for model in project.config.routing.cascade or []:
+        out.append(policy(project, model, upstream=upstream))
+        upstream = [*upstream, calibration_state(project, model).get("run_id")]
+    return out
+
+
 def check_audit(project: Project) -> dict:
     """Raise the audit alarm on evidence that auto-accepted labels err more than promised."""
     from agent.calibration import audit_alarm
 
     store = project.store
-    cal = store.get_state("calibration") or {}
-    alarm = store.get_state("audit_alarm") or {"active": False}
-    if not cal.get("calibrated") or alarm.get("active"):
+    alarm = store.get_state(ALARM_STATE) or {"active": False}
+    if alarm.get("active"):
         return alarm
     cleared = alarm.get("cleared_at")
     since = datetime.fromisoformat(cleared) if cleared else None
-    n, wrong = store.audit_outcomes(since)
-    if n and audit_alarm(n, wrong, cal["epsilon"], cal["delta"]):
-        alarm = {
-            "active": True,
-            "raised_at": datetime.now(UTC).isoformat(),
-            "audited": n,
-            "wrong": wrong,
-            "reason": f"{wrong} of {n} audited auto-accepted labels were "
-            f"wrong: the error is above {cal['epsilon']:.0%} with "
-            f"{1 - cal['delta']:.0%} confidence; run `labelloop calibrate` after fresh "
-            "calibration reviews",
-        }
-        store.set_state("audit_alarm", alarm)
+    stages = project.config.routing.cascade
+    for k, model in enumerate(stages or [routing_state(project)["model"]]):
+        cal = calibration_state(project, model)
+        if not cal.get("calibrated"):
+            continue
+        n, wrong = store.audit_outcomes(since, model=model if stages else None)
+        if n and audit_alarm(n, wrong, cal["epsilon"], cal["delta"]):
+            where = f"stage {k + 1} ({model}): " if stages else ""
+            alarm = {
+                "active": True,
+                "raised_at": datetime.now(UTC).isoformat(),
+                "model": model,
+                "audited": n,
+                "wrong": wrong,
+                "reason": f"{where}{wrong} of {n} audited auto-accepted labels were "
+                f"wrong: the error is above {cal['epsilon']:.0%} with "
+                f"{1 - cal['delta']:.0%} confidence; run `labelloop calibrate` after fresh "
+                "calibration reviews",
+            }
+            store.set_state(ALARM_STATE, alarm)
+            return alarm
     return alarm
 
 
 def route(project: Project) -> dict[str, int]:
-    """Route every item on its routing suggestion; returns items per route."""
+    """Route every item on its routing suggestion (in a cascade, through the stages)."""
     store = project.store
     check_audit(project)
-    rules = policy(project)
     model = routing_state(project)["model"]
-    suggestions = store.latest_suggestions(model=model)
     reviewed = store.reviewed_item_ids()
+    stages = stage_policies(project)
+    if stages:
+        decided = cascade.walk(store, stages, reviewed).decided
+        state = {"model": model, "cascade": [p.model_dump() for p in stages]}
+    else:
+        rules = policy(project, model)
+        suggestions = store.latest_suggestions(model=model)
+        decided = [
+            (routing.route_item(i, suggestions.get(i), i in reviewed, rules), suggestions.get(i))
+            for i in store.item_ids()
+        ]
+        state = {"model": model, "policy": rules.model_dump()}
     current = store.routes()
     decisions, priorities = [], {}
-    for item_id in store.item_ids():
-        s = suggestions.get(item_id)
-        d = routing.route_item(item_id, s, item_id in reviewed, rules)
-        if current.get(item_id) != d.route.value or d.route != Route.REVIEWED:
+    for d, s in decided:
+        if current.get(d.item_id) != d.route.value or d.route != Route.REVIEWED:
             decisions.append(d)
-            priorities[item_id] = routing.priority(d, s)
+            priorities[d.item_id] = routing.priority(d, s)
     store.set_routes(decisions, priorities)
-    store.set_state(ROUTING_STATE, {"model": model, "policy": rules.model_dump()})
+    store.set_state(ROUTING_STATE, state)
     return store.route_counts()

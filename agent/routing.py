@@ -8,11 +8,16 @@ set in ``labelloop.toml`` is an explicit opt-in without a guarantee. A random sh
 what would be auto-accepted goes to the audit queue instead (shown blind), and an audit
 alarm stops auto-acceptance. Failures, abstentions and items flagged as possible prompt
 injection always go to people.
+
+A cascade tries models in turn, cheapest first: each stage keeps what it may auto-accept
+under its own guarantee, and passes the rest on to the next stage once that stage has
+labeled it; the last stage an item reaches decides its route.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 from pydantic import Field
 
@@ -32,6 +37,14 @@ class RoutingPolicy(Frozen):
     audit_rate: float = Field(0.02, ge=0.0, le=1.0)
     alarm: bool = False
     seed: int = 0
+    #: the model whose suggestions this policy routes (named in cascade reasons)
+    model: str | None = None
+    #: why nothing is auto-accepted when there is no threshold
+    uncalibrated: str = "not calibrated yet: nothing is auto-accepted"
+
+
+#: one cascade stage for one item: the stage's suggestion (None: not labeled yet), its policy
+Stage = tuple[Suggestion | None, RoutingPolicy]
 
 
 def uniform_draw(item_id: str, seed: int, stream: str = "calibration") -> float:
@@ -78,7 +91,7 @@ def _by_threshold(item_id: str, suggestion: Suggestion, policy: RoutingPolicy, d
     score = score_of(suggestion, policy)
     shown = "n/a" if score is None else f"{score:.2f}"
     if policy.threshold is None:
-        return decide(Route.ACTIVE, "not calibrated yet: nothing is auto-accepted")
+        return decide(Route.ACTIVE, policy.uncalibrated)
     if policy.alarm:
         return decide(Route.ACTIVE, "audit alarm: auto-accepting is stopped until recalibrated")
     if score is None:
@@ -90,6 +103,61 @@ def _by_threshold(item_id: str, suggestion: Suggestion, policy: RoutingPolicy, d
             Route.AUDIT, f"random audit of auto-accepted labels ({policy.audit_rate:.0%})"
         )
     return decide(Route.AUTO_ACCEPTED, f"confidence {shown} >= threshold {policy.threshold:.3f}")
+
+
+def keeps(suggestion: Suggestion | None, policy: RoutingPolicy) -> bool:
+    """Whether a cascade stage keeps the item instead of passing it on to the next stage.
+
+    It keeps what clears its threshold (it would auto-accept or audit it) and possible prompt
+    injections (no later stage could auto-accept those either). The calibration sample and
+    the audit alarm do not change what a stage keeps.
+    """
+    if suggestion is None or suggestion.value is None or suggestion.status == "failed":
+        return False
+    if suggestion.value.abstain:
+        return False
+    if suggestion.signals.get("injection") is not None:
+        return True
+    score = score_of(suggestion, policy)
+    return policy.threshold is not None and score is not None and score >= policy.threshold
+
+
+def depth(stages: Sequence[Stage]) -> int:
+    """The index of the stage an item reached: the first that has not labeled it or keeps it."""
+    for k, (suggestion, policy) in enumerate(stages):
+        if suggestion is None or keeps(suggestion, policy) or k == len(stages) - 1:
+            return k
+    raise ValueError("a cascade needs at least one stage")
+
+
+def reaches(earlier: Sequence[Stage]) -> bool:
+    """Whether an item reaches the stage after ``earlier``: each labeled it and passed it on."""
+    return all(s is not None and not keeps(s, p) for s, p in earlier)
+
+
+def decider(stages: Sequence[Stage]) -> int:
+    """The index of the stage whose suggestion routes the item (see ``route_cascade``)."""
+    k = depth(stages)
+    return k - 1 if k > 0 and stages[k][0] is None else k
+
+
+def route_cascade(item_id: str, stages: Sequence[Stage], reviewed: bool) -> RouteDecision:
+    """The route of one item through a cascade of (suggestion, policy) stages, cheapest first.
+
+    The stage the item reached decides, as ``route_item`` would on its own; an item waiting
+    for a stage to label it keeps the route the stage before gave it. The reason names the
+    deciding stage.
+    """
+    k, reached = decider(stages), depth(stages)
+    waiting = ""
+    if k < reached:
+        waiting = f"; stage {reached + 1} ({stages[reached][1].model}) has not labeled it yet"
+    suggestion, policy = stages[k]
+    d = route_item(item_id, suggestion, reviewed, policy)
+    if d.route == Route.REVIEWED:
+        return d
+    reason = f"stage {k + 1} ({policy.model}): {d.reason}{waiting}"
+    return d.model_copy(update={"reason": reason})
 
 
 def score_of(suggestion: Suggestion, policy: RoutingPolicy) -> float | None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from agent import cascade
 from agent.config import Project
-from agent.pipeline import routing_state
+from agent.pipeline import calibration_state, routing_state, stage_policies
 from agent.types import QUEUE_ROUTES
 
 
@@ -13,19 +14,42 @@ def project_status(project: Project) -> dict:
     guideline = project.guideline()
     routes = store.route_counts()
     state = routing_state(project)
+    model = state.get("model", project.model())
+    llm = store.llm_totals_by_model()
     return {
         "project": str(project.root),
         "task": guideline.task,
         "guideline_version": guideline.version,
-        "model": state.get("model", project.model()),
+        "model": model,
         "items": sum(routes.values()),
         "reviews": store.count_reviews(),
         "routes": routes,
         "queues": {q: sum(routes.get(r, 0) for r in rs) for q, rs in QUEUE_ROUTES.items()},
         "failures": [{"reason": r, "items": n} for r, n in store.route_reasons("failed")],
         "suggestions": store.suggestion_totals(),
-        "llm": store.llm_totals_by_model(),
-        "calibration": store.get_state("calibration")
+        "llm": llm,
+        "calibration": calibration_state(project, model)
         or {"calibrated": False, "policy": state.get("policy")},
+        "cascade": cascade_status(project, llm),
         "audit_alarm": store.get_state("audit_alarm") or {"active": False},
     }
+
+
+def cascade_status(project: Project, llm_totals: dict[str, dict]) -> dict | None:
+    """Per stage: items reached, labeled, kept and auto-accepted; the LLM calls saved."""
+    policies = stage_policies(project)
+    if not policies:
+        return None
+    store = project.store
+    walk = cascade.walk(store, policies, store.reviewed_item_ids())
+    stages = [t.as_dict(k + 1) for k, t in enumerate(walk.tally)]
+    for stage, p in zip(stages, policies, strict=True):
+        cal = calibration_state(project, p.model)
+        stage["calibration"] = {
+            "calibrated": p.calibrated,
+            "threshold": p.threshold,
+            "run_id": cal.get("run_id"),
+            "coverage": cal.get("coverage"),
+            "why_not": None if p.calibrated else p.uncalibrated,
+        }
+    return {"stages": stages, "saved": cascade.savings(stages, llm_totals)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from agent.store.base import review_from_row, suggestion_from_row
 from agent.store.tables import CalibrationRunRow, ImportRow, ReviewRow, SuggestionRow
@@ -15,6 +16,12 @@ T_SUGG = SuggestionRow.__table__
 T_IMPORTS = ImportRow.__table__
 T_RUNS = CalibrationRunRow.__table__
 DECIDED = ("accept", "fix", "import")
+#: decided, blind reviews from the calibration queue
+BLIND_CALIBRATION = (
+    ReviewRow.queue == "calibration",
+    ReviewRow.blind.is_(True),
+    ReviewRow.action.in_(DECIDED),
+)
 
 
 class Pair(Frozen):
@@ -38,18 +45,26 @@ class CalibrationMixin:
         prompt_version: str,
         guideline_version: str,
         since: datetime | None = None,
+        any_routed: bool = False,
     ) -> list[Pair]:
         """Pairs that may fit the calibrator and the threshold, one per item (latest review).
 
         Only blind reviews from the calibration queue, paired with the suggestion that was
         routed there, and labels from imports marked as a uniform sample, paired with the
-        model's latest suggestion. Active-queue and audit reviews never enter.
+        model's latest suggestion. Active-queue and audit reviews never enter. With
+        ``any_routed`` (a cascade stage), a blind calibration review of an item routed on
+        another stage's suggestion pairs with this model's latest suggestion: the label did
+        not depend on any suggestion.
         """
+        found = self._queue_pairs(model, since)
+        if any_routed:
+            found = sorted(found + self._other_stage_pairs(model, since), key=lambda p: p[0].id)
         pairs: dict[str, Pair] = {}
-        for review, sugg in self._queue_pairs(model, since) + self._sample_pairs(model, since):
+        for review, sugg in found + self._sample_pairs(model, since):
             if (
                 sugg.prompt_version == prompt_version
                 and sugg.guideline_version == guideline_version
+                and review.item_id not in sugg.fewshot_ids
             ):
                 source = "import" if review.source == "import" else "calibration"
                 pairs[review.item_id] = Pair(suggestion=sugg, review=review, source=source)
@@ -59,38 +74,40 @@ class CalibrationMixin:
         q = (
             sa.select(ReviewRow, SuggestionRow)
             .join(SuggestionRow, SuggestionRow.id == ReviewRow.suggestion_id)
-            .where(
-                ReviewRow.queue == "calibration",
-                ReviewRow.blind.is_(True),
-                ReviewRow.action.in_(DECIDED),
-                SuggestionRow.model == model,
-            )
-            .order_by(ReviewRow.id)
+            .where(*BLIND_CALIBRATION, SuggestionRow.model == model)
         )
-        if since is not None:
-            q = q.where(ReviewRow.created_at >= since)
-        with self.session() as s:
-            return [(review_from_row(r), suggestion_from_row(g)) for r, g in s.exec(q).all()]
+        return self._pairs(q, since)
+
+    def _other_stage_pairs(self, model: str, since):
+        """Blind calibration reviews not routed on ``model``, with its latest suggestion."""
+        routed, latest = aliased(SuggestionRow), _latest(model)
+        q = (
+            sa.select(ReviewRow, SuggestionRow)
+            .outerjoin(routed, routed.id == ReviewRow.suggestion_id)
+            .join(SuggestionRow, SuggestionRow.item_id == ReviewRow.item_id)
+            .join(latest, latest.c.id == SuggestionRow.id)
+            .where(*BLIND_CALIBRATION, sa.or_(routed.id.is_(None), routed.model != model))
+        )
+        return self._pairs(q, since)
 
     def _sample_pairs(self, model: str, since):
-        latest = (
-            sa.select(sa.func.max(T_SUGG.c.id).label("id"))
-            .where(T_SUGG.c.model == model)
-            .group_by(T_SUGG.c.item_id)
-            .subquery()
-        )
+        latest = _latest(model)
         q = (
             sa.select(ReviewRow, SuggestionRow)
             .join(ImportRow, ImportRow.id == ReviewRow.import_id)
             .join(SuggestionRow, SuggestionRow.item_id == ReviewRow.item_id)
             .join(latest, latest.c.id == SuggestionRow.id)
             .where(ImportRow.sample.is_(True), ReviewRow.action == "import")
-            .order_by(ReviewRow.id)
         )
+        return self._pairs(q, since)
+
+    def _pairs(self, q, since) -> list[tuple[Review, Suggestion]]:
+        """(review, suggestion) rows of a query, oldest review first, from ``since`` on."""
         if since is not None:
             q = q.where(ReviewRow.created_at >= since)
         with self.session() as s:
-            return [(review_from_row(r), suggestion_from_row(g)) for r, g in s.exec(q).all()]
+            rows = s.exec(q.order_by(ReviewRow.id)).all()
+            return [(review_from_row(r), suggestion_from_row(g)) for r, g in rows]
 
     def skipped_calibration_items(self) -> int:
         """Calibration items a reviewer skipped (reported, never silently dropped)."""
@@ -126,13 +143,17 @@ class CalibrationMixin:
         with self.engine.begin() as c:
             c.execute(stmt, rows)
 
-    def audit_outcomes(self, since: datetime | None = None) -> tuple[int, int]:
-        """(audited, wrong) for blind audit reviews of auto-accepted labels."""
+    def audit_outcomes(
+        self, since: datetime | None = None, model: str | None = None
+    ) -> tuple[int, int]:
+        """(audited, wrong) for blind audit reviews of auto-accepted labels (of ``model``)."""
         q = (
             sa.select(ReviewRow, SuggestionRow)
             .join(SuggestionRow, SuggestionRow.id == ReviewRow.suggestion_id)
             .where(ReviewRow.queue == "audit", ReviewRow.action.in_(DECIDED))
         )
+        if model is not None:
+            q = q.where(SuggestionRow.model == model)
         if since is not None:
             q = q.where(ReviewRow.created_at >= since)
         n = wrong = 0
@@ -142,3 +163,13 @@ class CalibrationMixin:
                 n += 1
                 wrong += sugg.value is None or sugg.value.key() != review.value.key()
         return n, wrong
+
+
+def _latest(model: str):
+    """The id of the model's newest suggestion per item, as a subquery."""
+    return (
+        sa.select(sa.func.max(T_SUGG.c.id).label("id"))
+        .where(T_SUGG.c.model == model)
+        .group_by(T_SUGG.c.item_id)
+        .subquery()
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import sqlalchemy as sa
 
@@ -27,25 +27,42 @@ class ExportsMixin:
             return list(c.execute(sa.select(t.c.id)).scalars())
 
     def iter_records(
-        self, model: str | None, queue: str | None = None, page: int = 2000
+        self,
+        model: str | None,
+        queue: str | None = None,
+        page: int = 2000,
+        stages: Sequence[str] = (),
     ) -> Iterator[ItemRecord]:
-        """Every item (or those waiting in ``queue``) with its suggestion, route and reviews."""
+        """Every item (or those waiting in ``queue``) with its suggestion, route and reviews.
+
+        The suggestion is ``model``'s latest or, in a cascade (``stages``), the one the item
+        was routed on, else the latest of the last stage that labeled it.
+        """
         if queue is not None:
             ids = self.queue_item_ids(queue)
             batches = (self._in_order(ids[i : i + page]) for i in range(0, len(ids), page))
         else:
             batches = _batched(self.iter_items(batch=page), page)
         for items in batches:
-            yield from self._records(items, model)
+            yield from self._records(items, model, stages)
 
     def _in_order(self, ids: list[str]) -> list[Item]:
         items = self.get_items(ids)
         return [items[i] for i in ids if i in items]
 
-    def _records(self, items: list[Item], model: str | None) -> Iterator[ItemRecord]:
+    def _records(
+        self, items: list[Item], model: str | None, stages: Sequence[str]
+    ) -> Iterator[ItemRecord]:
         ids = [i.id for i in items]
-        suggestions = self.latest_suggestions(model=model, item_ids=ids)
         routes = self.routes_for(ids)
+        if stages:
+            suggestions = {}
+            for stage in stages:
+                suggestions.update(self.latest_suggestions(model=stage, item_ids=ids))
+            routed = [r.suggestion_id for r in routes.values() if r.suggestion_id is not None]
+            suggestions.update((s.item_id, s) for s in self.suggestions_by_id(routed))
+        else:
+            suggestions = self.latest_suggestions(model=model, item_ids=ids)
         reviews: dict[str, list[Review]] = {}
         for r in self.iter_reviews(ids):
             reviews.setdefault(r.item_id, []).append(r)

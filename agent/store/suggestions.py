@@ -44,6 +44,17 @@ class SuggestionsMixin:
             row = s.get(SuggestionRow, suggestion_id)
             return suggestion_from_row(row) if row else None
 
+    def suggestions_by_id(self, suggestion_ids: Sequence[int]) -> list[Suggestion]:
+        """The suggestions with these ids."""
+        out: list[Suggestion] = []
+        with self.session() as s:
+            for i in range(0, len(suggestion_ids), 900):
+                q = sa.select(SuggestionRow).where(
+                    SuggestionRow.id.in_(suggestion_ids[i : i + 900])
+                )
+                out += [suggestion_from_row(r) for r in s.exec(q).scalars()]
+        return out
+
     def suggestion_versions(self, model: str) -> dict[str, tuple[str, str]]:
         """item id -> (prompt version, guideline version) of its newest suggestion by model."""
         sub = (
