@@ -24,8 +24,9 @@ class RoutingConfig(BaseModel):
     #: opt-in fixed threshold WITHOUT a guarantee, used only until `labelloop calibrate`
     #: has chosen one (by default nothing is auto-accepted before calibration)
     threshold: float | None = Field(None, ge=0.0, le=1.0)
-    #: share of labeled items drawn uniformly into the calibration queue
-    calibration_rate: float = Field(0.1, ge=0.0, le=1.0)
+    #: share of labeled items drawn uniformly into the calibration queue; left out, it is
+    #: sized from epsilon, delta and the coverage seen so far (between 2% and 50%)
+    calibration_rate: float | None = Field(None, ge=0.0, le=1.0)
     #: share of would-be auto-accepted items sent to the (blind) audit queue
     audit_rate: float = Field(0.02, ge=0.0, le=1.0)
     seed: int = 0

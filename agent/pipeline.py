@@ -12,6 +12,8 @@ from agent.providers import get_provider
 from agent.types import Route
 
 ROUTING_STATE = "routing"
+#: bounds of the automatically sized calibration sample (share of items)
+MIN_AUTO_RATE, MAX_AUTO_RATE = 0.02, 0.5
 ALARM_STATE = "audit_alarm"
 
 
@@ -138,7 +140,7 @@ def policy(
     # a cascade stage refitted on fresh reviews since the alarm auto-accepts again
     alarm = raised.get("active", False) and model not in raised.get("refitted", [])
     rates = {
-        "calibration_rate": cfg.calibration_rate,
+        "calibration_rate": calibration_rate(project, cal),
         "audit_rate": cfg.audit_rate,
         "seed": cfg.seed,
         "alarm": alarm,
@@ -159,6 +161,25 @@ def policy(
             **rates,
         )
     return routing.RoutingPolicy(threshold=cfg.threshold, **rates)
+
+
+def calibration_rate(project: Project, cal: dict) -> float:
+    """The share of items drawn into the calibration queue.
+
+    A rate set in labelloop.toml is used as it is. Otherwise the sample is sized from ε, δ
+    and the coverage seen so far: enough uniform reviews that the test half can hold the
+    items a passing threshold needs (a prior of 50% coverage before any calibration).
+    """
+    from agent.calibration import calibration_sample_size
+
+    cfg = project.config.routing
+    if cfg.calibration_rate is not None:
+        return cfg.calibration_rate
+    epsilon, delta = cal.get("epsilon") or 0.05, cal.get("delta") or 0.05
+    coverage = cal.get("coverage") or 0.5
+    needed = calibration_sample_size(epsilon, delta, max(coverage, 0.05))
+    items = max(project.store.count_items(), 1)
+    return min(MAX_AUTO_RATE, max(MIN_AUTO_RATE, needed / items))
 
 
 def stage_policies(project: Project) -> list[routing.RoutingPolicy]:

@@ -178,8 +178,25 @@ def confidence_of(suggestion: Suggestion) -> float:
     return suggestion.confidence if suggestion.confidence is not None else 0.0
 
 
+#: probability-like signals whose disagreement makes an item more worth a person's time
+AGREEING_SIGNALS = (
+    "logprob_renorm",
+    "logprob_prob",
+    "verbalized",
+    "local_prob",
+    "self_consistency",
+)
+
+
 def priority(decision: RouteDecision, suggestion: Suggestion | None) -> float:
-    """Order within a queue, lowest first: failures, then the least confident."""
+    """Order within a queue, lowest first: failures, then low confidence and split signals.
+
+    The value of a review is highest where the model is least sure, and where its own
+    signals disagree (say logprobs near 1 but a verbalized 0.4): the spread between them is
+    subtracted from the confidence.
+    """
     if decision.route == Route.FAILED or suggestion is None:
         return -1.0
-    return confidence_of(suggestion)
+    probs = [v for k in AGREEING_SIGNALS if (v := suggestion.signals.get(k)) is not None]
+    spread = max(probs) - min(probs) if len(probs) > 1 else 0.0
+    return confidence_of(suggestion) - spread

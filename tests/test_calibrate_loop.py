@@ -37,8 +37,8 @@ def loop(tmp_path_factory):
     cli("init", str(root), "--guideline", str(demo_guideline()))
     cfg = root / "labelloop.toml"
     text = cfg.read_text()
-    assert "calibration_rate = 0.1" in text
-    cfg.write_text(text.replace("calibration_rate = 0.1", "calibration_rate = 0.3"))
+    assert "[routing]\n" in text
+    cfg.write_text(text.replace("[routing]\n", "[routing]\ncalibration_rate = 0.3\n"))
     _write(tmp / "train.jsonl", train)
     _write(tmp / "stream.jsonl", [{"id": r["id"], "text": r["text"]} for r in stream])
     p = str(root)

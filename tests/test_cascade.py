@@ -230,7 +230,7 @@ def loop(tmp_path_factory):
     root = tmp / "p"
     cli("init", str(root), "--guideline", str(demo_guideline()))
     cfg = root / "labelloop.toml"
-    text = cfg.read_text().replace("calibration_rate = 0.1", "calibration_rate = 0.4")
+    text = cfg.read_text().replace("[routing]\n", "[routing]\ncalibration_rate = 0.4\n")
     cfg.write_text(text.replace("[routing]\n", f'[routing]\ncascade = ["local", "{MODEL}"]\n'))
     _write(tmp / "train.jsonl", train)
     _write(tmp / "stream.jsonl", [{"id": r["id"], "text": r["text"]} for r in stream])

@@ -118,3 +118,14 @@ def test_audit_takes_a_uniform_share_of_would_be_auto_accepted():
     assert set(routes) == {Route.AUDIT, Route.AUTO_ACCEPTED}
     low = [route_item(f"x{n}", vsugg(0.5), False, policy).route for n in range(500)]
     assert Route.AUDIT not in low  # only what would be auto-accepted is audited
+
+
+def test_active_queue_puts_split_signals_before_agreeing_ones():
+    from agent.routing import priority
+
+    agree = sugg(0.8, signals={"logprob_prob": 0.8, "verbalized": 0.8})
+    split = sugg(0.8, signals={"logprob_prob": 0.95, "verbalized": 0.4})
+    d = route_item("i", agree, False, POLICY)
+    assert priority(d, split) < priority(d, agree) == 0.8
+    failed = Suggestion(item_id="i", model="m", value=None, status="failed")
+    assert priority(route_item("i", failed, False, POLICY), failed) < priority(d, split)

@@ -212,3 +212,9 @@ def test_app_handlers_refuse_a_request_without_a_user(project, queue):
     view = handlers.next_item(project, "rita")
     app._decide(project, gr.Request(username="mallory"), view, "accept", None)
     assert project.store.count_reviews() == 0
+
+
+def test_counts_show_the_audit_alarm(project):
+    assert "Audit alarm" not in handlers.counts_md(project)
+    project.store.set_state("audit_alarm", {"active": True, "reason": "3 of 40 audited were wrong"})
+    assert "Audit alarm:** 3 of 40 audited were wrong" in handlers.counts_md(project)

@@ -164,7 +164,12 @@ def counts_md(project) -> str:
     counts = project.store.route_counts()
     parts = [f"{q} **{counts.get(q, 0)}**" for q in project.config.review.queues]
     parts.append(f"reviewed **{counts.get('reviewed', 0)}**")
-    return "Waiting: " + " · ".join(parts)
+    line = "Waiting: " + " · ".join(parts)
+    alarm = project.store.get_state("audit_alarm") or {}
+    if alarm.get("active"):
+        # the reason is our own text built from counts, but escape it like everything else
+        line += f"\n\n**Audit alarm:** {_esc(alarm.get('reason', 'auto-accepting is stopped'))}"
+    return line
 
 
 def render_item_html(item: Item) -> str:
