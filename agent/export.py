@@ -1,4 +1,7 @@
-"""Export labeled data with provenance (JSONL, CSV), streaming a page at a time."""
+"""Export labeled data with provenance, streaming a page at a time.
+
+JSONL and CSV here; Label Studio, Hugging Face (Parquet) and CoNLL in ``agent.ecosystem``.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from agent import ecosystem as eco
 from agent.errors import LabelloopError
 from agent.store import ItemRecord
-from agent.types import QUEUES, LabelValue, Review
+from agent.types import QUEUES, Guideline, LabelValue, Review
 
-FORMATS = ("jsonl", "csv")
+FORMATS = ("jsonl", "csv", "labelstudio", "hf", "conll")
 DECISIVE = ("accept", "fix", "import")
 CSV_COLUMNS = [
     "id", "text", "label", "labels", "label_source", "route", "suggested",
@@ -120,8 +124,12 @@ def export(
     queue: str | None = None,
     model: str | None = None,
     stages: Sequence[str] = (),
+    guideline: Guideline | None = None,
 ) -> int:
     """Write every item (or one queue's) to ``out``; returns the number of rows.
+
+    ``labelstudio`` and ``conll`` need the ``guideline`` (label names, kind); ``hf`` writes a
+    folder ``out/``; ``labelstudio`` also writes its labeling config beside ``out``.
 
     The suggestion shown is ``model``'s latest or, in a cascade (``stages``), the one each
     item was routed on.
@@ -132,14 +140,34 @@ def export(
         )
     if queue is not None and queue not in QUEUES:
         raise LabelloopError(f"Unknown queue {queue!r}: valid queues are {', '.join(QUEUES)}")
+    if fmt in ("labelstudio", "conll") and guideline is None:
+        raise LabelloopError(f"the {fmt} export needs the project's guideline")
+    if fmt == "labelstudio":
+        eco.check_labelstudio(guideline)
+    elif fmt == "conll":
+        eco.check_conll(guideline)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     records = store.iter_records(model=model, queue=queue, stages=stages)
+    if fmt == "hf":
+        return eco.write_hf(out, records, guideline)
     tmp = out.with_name(out.name + ".part")
     with tmp.open("w", encoding="utf-8", newline="") as fh:
-        n = _write_jsonl(fh, records) if fmt == "jsonl" else _write_csv(fh, records)
+        if fmt == "labelstudio":
+            n = eco.write_labelstudio(fh, records, guideline)
+        elif fmt == "conll":
+            n = eco.write_conll(fh, records)
+        else:
+            n = _write_jsonl(fh, records) if fmt == "jsonl" else _write_csv(fh, records)
+    if fmt == "labelstudio":
+        labelstudio_config_path(out).write_text(eco.labelstudio_config(guideline), "utf-8")
     tmp.replace(out)  # a reader never sees half a file
     return n
+
+
+def labelstudio_config_path(out: str | Path) -> Path:
+    """Where the labelstudio export writes its labeling config: ``OUT`` as ``.config.xml``."""
+    return Path(out).with_suffix(".config.xml")
 
 
 def _write_jsonl(fh, records) -> int:

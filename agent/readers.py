@@ -365,9 +365,12 @@ def labelstudio_row(task: Any, path: str | Path, number: int) -> dict[str, Any]:
     value = data[body]
     if isinstance(value, list):
         row["messages"] = _ls_messages(value)
+        if "target_turn" in data:
+            row["target_turn"] = data["target_turn"]
     else:
         row["text"] = value
-    meta = {k: v for k, v in data.items() if k not in ("id", body)}
+    moved = ("id", body, *(("target_turn",) if "messages" in row else ()))
+    meta = {k: v for k, v in data.items() if k not in moved}
     if isinstance(task.get("meta"), dict):
         meta.update(task["meta"])
     if meta:

@@ -1,0 +1,275 @@
+"""Exports for the ecosystem: each format round-trips into a fresh project."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from agent.ecosystem import read_conll
+from agent.errors import LabelloopError
+from agent.export import export, labelstudio_config_path
+from agent.ingest import import_file
+from agent.store import Store
+from agent.types import (
+    Guideline,
+    LabelDef,
+    LabelValue,
+    Review,
+    RouteDecision,
+    Span,
+    Suggestion,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "import"
+INTENTS = ("card_arrival", "lost_or_stolen_card", "refund")
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def guideline(kind: str = "single", unit: str = "text", labels=INTENTS) -> Guideline:
+    return Guideline(
+        task="support-intent",
+        labels=tuple(LabelDef(name=n) for n in labels),
+        kind=kind,
+        unit=unit,
+        version="v1",
+    )
+
+
+SINGLE = guideline()
+SPANS = guideline("spans", labels=("CARD", "CITY"))
+
+
+@pytest.fixture
+def tmp_store(tmp_path: Path):
+    opened: list[Store] = []
+
+    def make(name: str) -> Store:
+        s = Store.open(f"sqlite:///{tmp_path}/{name}.db")
+        opened.append(s)
+        return s
+
+    yield make
+    for s in opened:
+        s.close()
+
+
+def jsonl(path: Path, rows) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def review_set(store: Store) -> set[tuple]:
+    return {(r.item_id, r.reviewer, r.value) for r in store.iter_reviews()}
+
+
+def items(store: Store) -> list[tuple]:
+    return [(i.id, i.text, i.messages, i.target_turn) for i in store.iter_items()]
+
+
+@pytest.fixture
+def single(tmp_store, tmp_path: Path) -> Store:
+    """A single-label project: two annotators, a console fix, an auto-accepted item."""
+    store = tmp_store("src")
+    rows = [
+        {
+            "id": "a1",
+            "text": "Where is my card?",
+            "meta": {"source": "email"},
+            "annotations": [
+                {"reviewer": "ls-user-7", "label": "card_arrival", "time": "2024-05-01T10:00Z"},
+                {"reviewer": "bo@example.com", "label": "refund", "time": "2024-05-01T11:00Z"},
+            ],
+        },
+        {"id": "a2", "text": "Money back, please.", "label": "refund"},
+        {"id": "a3", "text": "Card stolen in a bar."},
+    ]
+    import_file(store, SINGLE, jsonl(tmp_path / "in.jsonl", rows), reviewer="gold")
+    ids = store.add_suggestions(
+        [
+            Suggestion(item_id=i, model="m", value=LabelValue(label=v), confidence=c)
+            for i, v, c in (("a1", "card_arrival", 0.7), ("a3", "lost_or_stolen_card", 0.97))
+        ]
+    )
+    store.set_routes(
+        [
+            RouteDecision(item_id="a1", route="active", reason="t", suggestion_id=ids[0]),
+            RouteDecision(item_id="a3", route="auto_accepted", reason="t", suggestion_id=ids[1]),
+        ]
+    )
+    fix = Review(
+        item_id="a1",
+        reviewer="rita",
+        action="fix",
+        value=LabelValue(label="lost_or_stolen_card"),
+        duration_ms=4200,
+        created_at=T0,
+    )
+    store.add_review(fix)
+    return store
+
+
+def test_labelstudio_round_trip(single: Store, tmp_store, tmp_path: Path) -> None:
+    out = tmp_path / "ls.json"
+    assert export(single, out, "labelstudio", model="m", guideline=SINGLE) == 3
+    tasks = json.loads(out.read_text())
+    a1 = tasks[0]
+    assert a1["data"] == {"id": "a1", "text": "Where is my card?"}
+    assert a1["meta"] == {"source": "email"}
+    [pred] = a1["predictions"]
+    assert (pred["model_version"], pred["score"]) == ("m", 0.7)
+    assert pred["result"][0]["value"] == {"choices": ["card_arrival"]}
+    by = {json.dumps(a["completed_by"]): a for a in a1["annotations"]}
+    assert set(by) == {"7", '{"email": "bo@example.com"}', '{"username": "rita"}'}
+    assert by['{"username": "rita"}']["lead_time"] == 4.2
+    names = {
+        (r["from_name"], r["to_name"]) for t in tasks for a in t["annotations"] for r in a["result"]
+    }
+    assert names == {("label", "text")}
+    config = labelstudio_config_path(out).read_text()
+    assert '<Choices name="label" toName="text" choice="single">' in config
+    assert '<Text name="text" value="$text"/>' in config
+    assert not tasks[2]["annotations"]  # a3's model label is a prediction, not an annotation
+
+    fresh = tmp_store("fresh")
+    import_file(fresh, SINGLE, out)
+    assert items(fresh) == items(single)
+    assert fresh.get_item("a1").meta == {"source": "email"}
+    assert review_set(fresh) == review_set(single)
+    times = {(r.item_id, r.reviewer): r.created_at for r in fresh.iter_reviews()}
+    assert times[("a1", "rita")] == T0
+
+
+def test_labelstudio_conversations_and_spans(tmp_store, tmp_path: Path) -> None:
+    conv = guideline(unit="conversation")
+    store = tmp_store("conv")
+    msgs = [{"role": "user", "content": "Card?"}, {"role": "assistant", "content": "Which?"}]
+    rows = [{"id": "c1", "messages": msgs, "target_turn": 0, "label": "card_arrival"}]
+    import_file(store, conv, jsonl(tmp_path / "c.jsonl", rows), reviewer="ann")
+    out = tmp_path / "conv.json"
+    export(store, out, "labelstudio", guideline=conv)
+    task = json.loads(out.read_text())[0]
+    assert task["data"]["dialogue"][0] == {"author": "user", "text": "Card?"}
+    assert 'value="$dialogue"' in labelstudio_config_path(out).read_text()
+    fresh = tmp_store("conv2")
+    import_file(fresh, conv, out)
+    assert items(fresh) == items(store) and review_set(fresh) == review_set(store)
+
+    spans = tmp_store("spans")
+    text = "Lost my Visa card in Paris"
+    row = {"id": "s1", "text": text, "spans": [{"start": 8, "end": 17, "label": "CARD"}]}
+    import_file(spans, SPANS, jsonl(tmp_path / "s.jsonl", [row]), reviewer="ann")
+    out = tmp_path / "spans.json"
+    export(spans, out, "labelstudio", guideline=SPANS)
+    assert "<Labels" in labelstudio_config_path(out).read_text()
+    fresh = tmp_store("spans2")
+    import_file(fresh, SPANS, out)
+    assert review_set(fresh) == review_set(spans)
+
+
+def test_labelstudio_refuses_turn_units(single: Store, tmp_path: Path) -> None:
+    with pytest.raises(LabelloopError, match="unit: turn"):
+        export(single, tmp_path / "x.json", "labelstudio", guideline=guideline(unit="turn"))
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_jsonl_and_csv_round_trip(single: Store, tmp_store, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    export(single, out, "jsonl", model="m")
+    fresh = tmp_store("j")
+    import_file(fresh, SINGLE, out)
+    assert items(fresh) == items(single)
+    assert review_set(fresh) == review_set(single)
+
+    out = tmp_path / "out.csv"
+    export(single, out, "csv", model="m")
+    with out.open(encoding="utf-8", newline="") as fh:
+        rows = {r["id"]: r for r in csv.DictReader(fh)}
+    assert rows["a1"]["label"] == "lost_or_stolen_card" and rows["a1"]["label_source"] == "human"
+    assert rows["a3"]["label_source"] == "model" and rows["a3"]["confidence"] == "0.9700"
+    # the CSV's human final labels import back as one reviewer's labels; model ones never
+    fresh = tmp_store("c")
+    import_file(fresh, SINGLE, out, reviewer="csv")
+    assert [i.id for i in fresh.iter_items()] == ["a1", "a2", "a3"]
+    assert {(r.item_id, r.value.label) for r in fresh.iter_reviews()} == {
+        (i, r["label"]) for i, r in rows.items() if r["label_source"] == "human"
+    }
+
+
+def test_hf_parquet_folder(single: Store, tmp_path: Path) -> None:
+    out = tmp_path / "hf"
+    assert export(single, out, "hf", model="m", guideline=SINGLE) == 3
+    assert {p.name for p in out.iterdir()} == {"data.parquet", "dataset_info.json", "README.md"}
+    rows = {r["id"]: r for r in pq.read_table(out / "data.parquet").to_pylist()}
+    assert rows["a1"]["text"] == "Where is my card?"
+    assert (rows["a1"]["label"], rows["a1"]["label_source"]) == ("lost_or_stolen_card", "human")
+    assert (rows["a3"]["label"], rows["a3"]["label_source"]) == ("lost_or_stolen_card", "model")
+    assert (rows["a1"]["suggested_label"], rows["a1"]["confidence"]) == ("card_arrival", 0.7)
+    assert rows["a1"]["route"] == "reviewed"
+    reviewers = {r["reviewer"] for r in json.loads(rows["a1"]["reviews"])}
+    assert reviewers == {"ls-user-7", "bo@example.com", "rita"}
+    assert json.loads(rows["a1"]["meta"]) == {"source": "email"}
+
+
+def test_hf_loads_with_datasets(single: Store, tmp_path: Path) -> None:
+    datasets = pytest.importorskip("datasets")
+    out = tmp_path / "hf"
+    export(single, out, "hf", model="m", guideline=SINGLE)
+    ds = datasets.load_dataset("parquet", data_files=str(out / "data.parquet"))["train"]
+    assert ds.num_rows == 3 and ds[0]["id"] == "a1"
+
+
+def test_conll_round_trip(tmp_store, tmp_path: Path) -> None:
+    store = tmp_store("ner")
+    text = "Lost my Visa card\nin Paris  today"
+    spans = [{"start": 8, "end": 17, "label": "CARD"}, {"start": 21, "end": 26, "label": "CITY"}]
+    rows = [{"id": "n1", "text": text, "spans": spans}, {"id": "n2", "text": "nothing here"}]
+    import_file(store, SPANS, jsonl(tmp_path / "n.jsonl", rows), reviewer="ann")
+    out = tmp_path / "out.conll"
+    assert export(store, out, "conll", guideline=SPANS) == 2
+    lines = out.read_text().splitlines()
+    assert lines[:4] == ["# id = n1", "# text = Lost my Visa card in Paris  today", *lines[2:4]]
+    assert "Visa\tB-CARD" in lines and "card\tI-CARD" in lines and "Paris\tB-CITY" in lines
+    back = list(read_conll(out))
+    assert [b["id"] for b in back] == ["n1", "n2"]
+    assert back[0]["spans"] == spans and back[1]["spans"] == []
+    assert (back[0]["label_source"], back[1]["label_source"]) == ("human", "none")
+    got = [Span(**s) for s in back[0]["spans"]]
+    [review] = store.iter_reviews()
+    assert [(s.start, s.end, s.label) for s in review.value.spans] == [
+        (s.start, s.end, s.label) for s in got
+    ]
+
+
+def test_conll_refuses_non_span_guidelines(single: Store, tmp_path: Path) -> None:
+    with pytest.raises(LabelloopError, match="conll export needs a span guideline"):
+        export(single, tmp_path / "x.conll", "conll", guideline=SINGLE)
+    assert not (tmp_path / "x.conll").exists()
+
+
+def test_import_handwritten_labelstudio_file(tmp_store) -> None:
+    store = tmp_store("hand")
+    result = import_file(store, SINGLE, FIXTURES / "labelstudio_handwritten.json")
+    assert (result.rows, result.items_added, result.reviews_added) == (2, 2, 2)
+    assert [i.text for i in store.iter_items()] == [
+        "My card never arrived, it has been two weeks.",
+        "Please refund order 1234.",
+    ]
+    got = {(r.item_id, r.reviewer, r.value.label, r.created_at) for r in store.iter_reviews()}
+    assert got == {
+        ("1", "ls-user-1", "card_arrival", datetime(2024, 6, 3, 9, 1, 30, tzinfo=UTC)),
+        ("1", "ann@example.com", "lost_or_stolen_card", datetime(2024, 6, 3, 10, tzinfo=UTC)),
+    }  # predictions never become reviews
+
+    ner = tmp_store("ner")
+    import_file(ner, SPANS, FIXTURES / "labelstudio_handwritten_ner.json")
+    [review] = ner.iter_reviews()
+    assert review.reviewer == "ls-user-3"
+    assert [(s.start, s.end, s.label) for s in review.value.spans] == [
+        (8, 17, "CARD"),
+        (21, 26, "CITY"),
+    ]
