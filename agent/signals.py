@@ -232,9 +232,8 @@ def _renorm(
     """P(value | some label), multiplied over the tokens where labels still diverge."""
     if value not in labels:
         return None
-    targets = _targets(tuple(labels))
+    targets, ordered = _targets(tuple(labels))
     chosen, share = targets[value], 1.0
-    ordered = sorted(targets.values())
     for i in _covering(answer, start, end):
         tok, tok_start = answer.tokens[i], answer.starts[i]
         done = answer.text[start : max(tok_start, start)]  # value bytes before this token
@@ -259,9 +258,10 @@ def _renorm(
 
 
 @lru_cache(maxsize=64)
-def _targets(labels: tuple[str, ...]) -> dict[str, bytes]:
-    """Each label's encoded text (made once per label set, not once per answer)."""
-    return {lab: _encoded(lab) for lab in labels}
+def _targets(labels: tuple[str, ...]) -> tuple[dict[str, bytes], list[bytes]]:
+    """Each label's encoded text, and those texts sorted (once per label set, not per answer)."""
+    targets = {lab: _encoded(lab) for lab in labels}
+    return targets, sorted(targets.values())
 
 
 def _encoded(label: str) -> bytes:
@@ -274,13 +274,9 @@ def _consistent(text: bytes, target: bytes) -> bool:
 
 
 def _starting_with(ordered: list[bytes], prefix: bytes) -> list[bytes]:
-    """The targets (sorted) that start with ``prefix``: a contiguous run from its position."""
-    i = bisect_left(ordered, prefix)
-    out = []
-    while i < len(ordered) and ordered[i].startswith(prefix):
-        out.append(ordered[i])
-        i += 1
-    return out
+    """The targets (sorted) that start with ``prefix``: a contiguous run from its position,
+    up to ``prefix + b"\\xff"`` (no UTF-8 text has that byte)."""
+    return ordered[bisect_left(ordered, prefix) : bisect_left(ordered, prefix + b"\xff")]
 
 
 def _fits_any(text: bytes, ordered: list[bytes], targets: set[bytes]) -> bool:

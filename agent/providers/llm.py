@@ -14,6 +14,7 @@ import asyncio
 import gc
 import hashlib
 import json
+import threading
 import time
 import uuid
 from collections import deque
@@ -198,22 +199,23 @@ class LLMProvider:
     ) -> AsyncIterator[Suggestion]:
         """Suggestions as they finish; stops scheduling new calls at ``max_cost``."""
         transport.check_credentials(self.model, self.api_base)
-        jobs = deque(self.plan(items, ctx))
-        if not jobs:
-            return
-        self._save_prefix(jobs[0].prompt, log)
-        if self.max_cost is not None:
-            self.spend.estimate = self.estimate_cost(jobs[0].prompt)
-        reused = log.committed_responses([j.key for j in jobs])
-        results: asyncio.Queue = asyncio.Queue()
-        runner = _Runner(self, ctx.guideline, log, reused)
-        workers = [
-            asyncio.create_task(runner.work(jobs, results))
-            for _ in range(min(self.concurrency, len(jobs)))
-        ]
-        finished = 0
-        try:
-            with _frozen_heap():
+        with _gc_for_run() as freeze_more:
+            jobs = deque(self.plan(items, ctx))
+            if not jobs:
+                return
+            self._save_prefix(jobs[0].prompt, log)
+            if self.max_cost is not None:
+                self.spend.estimate = self.estimate_cost(jobs[0].prompt)
+            reused = log.committed_responses([j.key for j in jobs])
+            results: asyncio.Queue = asyncio.Queue()
+            runner = _Runner(self, ctx.guideline, log, reused)
+            freeze_more()  # the planned prompts live as long as the run
+            workers = [
+                asyncio.create_task(runner.work(jobs, results))
+                for _ in range(min(self.concurrency, len(jobs)))
+            ]
+            finished = 0
+            try:
                 while finished < len(workers):
                     got = await results.get()
                     if got is None:
@@ -222,10 +224,10 @@ class LLMProvider:
                         raise got
                     else:
                         yield got
-        finally:
-            for w in workers:
-                w.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            finally:
+                for w in workers:
+                    w.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
 
     def _save_prefix(self, prompt: prompting.RenderedPrompt, log: CallLog) -> None:
         text = prompt.messages[0]["content"]
@@ -257,28 +259,52 @@ class LLMProvider:
 GC_YOUNG_THRESHOLD = 50_000
 
 
-@contextmanager
-def _frozen_heap() -> Iterator[None]:
-    """Garbage collection settings for the run, restored at its end.
+class _GcForRuns:
+    """Garbage collection settings while runs are streaming, restored when the last ends.
 
-    What is alive when the calls start (litellm's price map and modules, the guideline, the
-    planned prompts: ~400k objects) is frozen, out of the collector's passes: otherwise each
-    full pass walks them all, 0.2-0.5 s that block the event loop while answers queue. And
-    the young generation is collected every 50,000 allocations rather than 700: each call
-    allocates ~1,500 containers, and every young pass walked the requests and responses of
-    all the calls in flight. Together: a few ms of CPU per call. Reference counting frees
-    everything as before; only cyclic garbage waits a little longer."""
-    threshold = gc.get_threshold()
-    gc.set_threshold(max(threshold[0], GC_YOUNG_THRESHOLD), *threshold[1:])
-    froze = not gc.get_freeze_count()  # an application that froze its heap keeps that
-    if froze:
-        gc.freeze()
-    try:
-        yield
-    finally:
-        if froze:
-            gc.unfreeze()
-        gc.set_threshold(*threshold)
+    What is alive when a run starts (litellm's price map and modules, the guideline: ~400k
+    objects), and then its planned prompts (``freeze_more``), are frozen, out of the
+    collector's passes: otherwise each full pass walks them all, 0.2-0.5 s that block the
+    event loop while answers queue. And the young generation is collected every 50,000
+    allocations rather than 700: a call allocates ~1,500 containers, and every young pass
+    walked the requests and responses of all the calls in flight. Together they cost a few
+    ms of CPU per call. Reference counting frees everything as before; only cyclic garbage
+    waits a little longer. Runs may overlap (threads): the first one in changes the settings,
+    the last one out restores them; an application that froze its heap itself keeps that.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.active = 0
+        self.threshold: tuple[int, ...] = gc.get_threshold()
+        self.froze = False
+
+    @contextmanager
+    def __call__(self) -> Iterator[Callable[[], None]]:
+        with self.lock:
+            if self.active == 0:
+                self.threshold = gc.get_threshold()
+                self.froze = not gc.get_freeze_count()
+                gc.set_threshold(max(self.threshold[0], GC_YOUNG_THRESHOLD), *self.threshold[1:])
+            self.active += 1
+        self.freeze_more()
+        try:
+            yield self.freeze_more
+        finally:
+            with self.lock:
+                self.active -= 1
+                if self.active == 0:
+                    if self.froze:
+                        gc.unfreeze()
+                    gc.set_threshold(*self.threshold)
+
+    def freeze_more(self) -> None:
+        with self.lock:
+            if self.froze and self.active:
+                gc.freeze()
+
+
+_gc_for_run = _GcForRuns()
 
 
 @lru_cache(maxsize=8)  # the same prefix string on every call of a run: hash 37 kB once
