@@ -114,6 +114,33 @@ def test_missing_logprobs_are_stored_as_missing_not_made_up(tmp_path, stub):
     assert s.confidence == pytest.approx(0.6)
 
 
+def test_redaction_keeps_personal_data_from_the_model_but_not_from_the_store(tmp_path, stub):
+    text = "Card 4111 1111 1111 1111 stolen, write to jane.doe@example.com or +44 20 7946 0958"
+    project = make_project(tmp_path, [{"id": "a", "text": text}])
+    stub.script = {"a": {"label": "lost_or_stolen_card", "confidence": 0.9}}
+    label(project, stub.base_url, redact=True)
+    sent = json.dumps(stub.calls[0].body)
+    for secret in ("4111 1111 1111 1111", "jane.doe@example.com", "7946 0958"):
+        assert secret not in sent
+    assert "[CARD]" in sent and "[EMAIL]" in sent and "[PHONE]" in sent
+    assert project.store.get_item("a").text == text  # the store keeps the original
+    assert suggestions(project)["a"].value.label == "lost_or_stolen_card"
+
+
+def test_self_consistency_samples_only_uncertain_items(tmp_path, stub):
+    rows = [{"id": "sure", "text": "my card is lost"}, {"id": "unsure", "text": "my card?"}]
+    project = make_project(tmp_path, rows)
+    stub.script = {
+        "sure": {"label": "lost_or_stolen_card", "confidence": 0.99, "logprob_confidence": 0.99},
+        "unsure": {"label": "card_arrival", "confidence": 0.5, "logprob_confidence": 0.5},
+    }
+    label(project, stub.base_url, self_consistency=3)
+    got = suggestions(project)
+    assert "self_consistency" not in got["sure"].signals
+    assert got["unsure"].signals["self_consistency"] == pytest.approx(1.0)  # the stub is steady
+    assert stub.calls.attempts("unsure") == 4 and stub.calls.attempts("sure") == 1
+
+
 def test_fewshot_ids_come_from_reviewed_items_never_the_item_itself(tmp_path, stub):
     labels = ["card_arrival", "lost_or_stolen_card", "refund"]
     reviewed = [
