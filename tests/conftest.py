@@ -9,6 +9,7 @@ test, or fails it under ``LABELLOOP_REQUIRE_SERVICES=1``.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator, Sequence
@@ -153,3 +154,18 @@ def chromium():
             require_or_skip(f"Chromium at {path} did not start: {exc.message.splitlines()[0]}")
         yield browser
         browser.close()
+
+
+# --- ConvAbuse sample (CC BY 4.0, see tests/fixtures/convabuse_ATTRIBUTION.md) ------------
+
+CONVABUSE = Path(__file__).parent / "fixtures" / "convabuse_sample.jsonl"
+
+
+@pytest.fixture(scope="module")
+def convabuse() -> dict[str, dict[str, str]]:
+    """item -> {annotator: severity as a string}, first passes only."""
+    rows = [json.loads(line) for line in CONVABUSE.read_text().splitlines()]
+    return {
+        r["id"]: {a["annotator"]: str(a["severity"]) for a in r["annotations"] if a["pass"] == 1}
+        for r in rows
+    }

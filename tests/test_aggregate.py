@@ -3,7 +3,6 @@ accuracies and against crowd-kit's numbers on a ConvAbuse sample), and adjudicat
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +12,6 @@ from evals.aggregate import dawid_skene, final_labels, majority_vote
 
 FIXTURE = Path(__file__).parent / "fixtures" / "convabuse_sample.jsonl"
 ACCURACIES = {"a0": 0.95, "a1": 0.9, "a2": 0.8, "a3": 0.6, "a4": 0.5}
-
-
-@pytest.fixture(scope="module")
-def convabuse() -> dict[str, dict[str, str]]:
-    """item -> {annotator: severity as a string}, first passes only."""
-    rows = [json.loads(line) for line in FIXTURE.read_text().splitlines()]
-    return {
-        r["id"]: {a["annotator"]: str(a["severity"]) for a in r["annotations"] if a["pass"] == 1}
-        for r in rows
-    }
 
 
 def simulate(n_items: int = 1500, n_labels: int = 3, seed: int = 0) -> tuple[dict, dict]:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from pathlib import Path
 
@@ -41,16 +40,6 @@ from evals.metrics import accuracy
 
 FIXTURE = Path(__file__).parent / "fixtures" / "convabuse_sample.jsonl"
 SEVERITY = ["-3", "-2", "-1", "0", "1"]  # very strongly abusive ... not abusive, lowest first
-
-
-@pytest.fixture(scope="module")
-def convabuse() -> dict[str, dict[str, str]]:
-    """item -> {annotator: severity as a string}, first passes only."""
-    rows = [json.loads(line) for line in FIXTURE.read_text().splitlines()]
-    return {
-        r["id"]: {a["annotator"]: str(a["severity"]) for a in r["annotations"] if a["pass"] == 1}
-        for r in rows
-    }
 
 
 def pair(data: dict, a: str, b: str) -> tuple[list, list]:

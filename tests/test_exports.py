@@ -16,28 +16,16 @@ from agent.export import export, labelstudio_config_path
 from agent.ingest import import_file
 from agent.store import Store
 from agent.types import (
-    Guideline,
-    LabelDef,
     LabelValue,
     Review,
     RouteDecision,
     Span,
     Suggestion,
 )
+from tests.factories import IMPORT_FIXTURES, guideline
 
-FIXTURES = Path(__file__).parent / "fixtures" / "import"
-INTENTS = ("card_arrival", "lost_or_stolen_card", "refund")
+FIXTURES = IMPORT_FIXTURES
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-def guideline(kind: str = "single", unit: str = "text", labels=INTENTS) -> Guideline:
-    return Guideline(
-        task="support-intent",
-        labels=tuple(LabelDef(name=n) for n in labels),
-        kind=kind,
-        unit=unit,
-        version="v1",
-    )
 
 
 SINGLE = guideline()

@@ -14,20 +14,10 @@ import pytest
 from agent.errors import ImportFileError
 from agent.ingest import ImportResult, import_file, unknown_label
 from agent.store import Store
-from agent.types import Guideline, LabelDef, LabelValue, Review, RouteDecision, Span, Suggestion
+from agent.types import Guideline, LabelValue, Review, RouteDecision, Span, Suggestion
+from tests.factories import IMPORT_FIXTURES, guideline
 
-FIXTURES = Path(__file__).parent / "fixtures" / "import"
-INTENTS = ("card_arrival", "lost_or_stolen_card", "refund")
-
-
-def guideline(kind: str = "single", unit: str = "text", labels=INTENTS) -> Guideline:
-    return Guideline(
-        task="support-intent",
-        labels=tuple(LabelDef(name=n) for n in labels),
-        kind=kind,
-        unit=unit,
-        version="v1",
-    )
+FIXTURES = IMPORT_FIXTURES
 
 
 SINGLE = guideline()
