@@ -269,7 +269,7 @@ def _report(project: Project, run_id: int, model: str, pairs, result) -> dict[st
 def _plots(project: Project, run_id: int, result) -> dict[str, str]:
     from evals.calibration import plot_reliability, plot_risk_coverage
 
-    out = project.root / "reports"
+    out = plots_dir(project)
     out.mkdir(exist_ok=True)
     rel = plot_reliability(
         result.reliability_before,
@@ -316,4 +316,5 @@ def _now() -> str:
 
 
 def plots_dir(project: Project) -> Path:
+    """Where calibration plots are written."""
     return project.root / "reports"

@@ -10,7 +10,7 @@ from pathlib import Path
 from agent import pipeline
 from agent.auth import add_user
 from agent.calibrate import calibrate
-from agent.config import CONFIG_NAME, Project, init_project
+from agent.config import Project, init_project
 from agent.errors import ConfigError
 from agent.resources import demo_guideline, demo_sample
 from agent.types import Frozen
@@ -118,7 +118,3 @@ def summarise(
 
 def _unzip(pairs):
     return [p for p, _ in pairs], [g for _, g in pairs]
-
-
-def is_demo(root: Path) -> bool:
-    return (root / MARKER).exists() and (root / CONFIG_NAME).exists()
