@@ -7,6 +7,7 @@ import shutil
 import tomllib
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -56,6 +57,9 @@ class LLMConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     api_base: str | None = None
+    #: "auto": the OpenAI SDK for OpenAI and OpenAI-compatible servers, litellm for the rest;
+    #: "litellm" sends every model through litellm
+    client: Literal["auto", "openai", "litellm"] = "auto"
     concurrency: int = Field(16, ge=1, le=1024)
     rpm: float | None = Field(None, gt=0)
     tpm: float | None = Field(None, gt=0)

@@ -201,6 +201,7 @@ def split_profile(stats: pstats.Stats, items: int) -> dict:
     parts: dict[str, float] = defaultdict(float)
     entries = {
         "litellm.acompletion (whole call path)": ("litellm/utils.py", "wrapper_async"),
+        "client send (either client)": ("agent/providers/wire.py", "send"),
         "litellm success logging (worker task)": ("litellm_logging.py", "async_success_handler"),
         "store.log_call": ("agent/store/calls.py", "log_call"),
         "store.add_suggestions": ("agent/store/suggestions.py", "add_suggestions"),
@@ -258,36 +259,41 @@ def thread_cpu_seconds(native_id: int) -> float:
         return 0.0
 
 
-def can_litellm(spec: dict, guideline) -> None:
-    """Replace ``litellm.acompletion`` in this process by one that returns, after the stub's
-    latency, a response litellm made earlier (from the stub, for a real prompt): what is
-    left of the CPU is labelloop's own (prompts, logging, parsing, signals, store, asyncio).
+def can_client(spec: dict, guideline) -> None:
+    """Replace the clients' ``send`` in this process by one that returns, after the stub's
+    latency, a response the stub gave earlier for a real prompt: what is left of the CPU is
+    labelloop's own (prompts, logging, parsing, signals, store, asyncio).
     """
     import asyncio
 
     from agent import prompting, schemas
-    from agent.providers.transport import litellm
+    from agent.providers import wire
     from agent.types import Item
 
     prompt = prompting.render(guideline, Item(id="canned", text="Where is my new card?"))
-    canned = asyncio.run(
-        litellm.acompletion(
-            model=spec["model"],
-            api_base=spec["api_base"],
-            api_key="no-key",
-            messages=list(prompt.messages),
+
+    async def fetch() -> wire.Reply:
+        client = wire.make_wire(spec["model"], spec["api_base"], 60.0)
+        request = client.request(
+            prompt.messages,
             response_format=schemas.response_format(guideline),
             logprobs=True,
             top_logprobs=20,
         )
-    )
+        try:
+            return await client.send(request)
+        finally:
+            await client.aclose()
+
+    canned = asyncio.run(fetch())
     latency = spec.get("canned_latency", 0.0)
 
-    async def acompletion(**_request):
+    async def send(self, _request) -> wire.Reply:
         await asyncio.sleep(latency)
-        return canned
+        return wire.Reply(raw=canned.raw, cost=canned.cost)
 
-    litellm.acompletion = acompletion
+    wire.OpenAIWire.send = send
+    wire.LiteLLMWire.send = send
 
 
 def child(spec: dict) -> dict:
@@ -322,7 +328,7 @@ def child(spec: dict) -> dict:
         llm.LLMProvider.plan = timed("plan", llm.LLMProvider.plan)
         pipeline.route = timed("route", pipeline.route)
         if spec.get("canned"):
-            can_litellm(spec, project.guideline())
+            can_client(spec, project.guideline())
         done_at: list[float] = []
         bar = cli_progress(spec) if spec.get("progress", "cli") == "cli" else None
 
@@ -552,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
         help="feed the CLI's progress bar (to a terminal that goes nowhere), or nothing",
     )
     p.add_argument(
-        "--no-own", action="store_true", help="skip the pass with litellm replaced (own CPU)"
+        "--no-own", action="store_true", help="skip the pass with the client replaced (own CPU)"
     )
     p.add_argument("--token-sample", type=int, default=200)
     p.add_argument("--no-tokens", action="store_true")
@@ -621,7 +627,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             tag = {
                 "plain": "",
-                "canned": " (litellm replaced by a canned response: labelloop's own CPU)",
+                "canned": " (client replaced by a canned response: labelloop's own CPU)",
                 "profile": " (cProfile on: CPU inflated)",
             }[mode]
             print(
@@ -640,7 +646,7 @@ def main(argv: list[str] | None = None) -> int:
     if own:
         print(
             f"\nlabelloop's own CPU ({own['items']} items at concurrency {own['concurrency']}, "
-            f"litellm.acompletion replaced by a canned response after {args.latency:g} s): "
+            f"the client's send replaced by a canned response after {args.latency:g} s): "
             f"{own['cpu_ms_per_item']:.2f} ms/item (plan {own['cpu_ms_per_item_plan']:.2f}, "
             f"route {own['cpu_ms_per_item_route']:.2f}, GC young "
             f"{own['gc_ms_per_item_young']:.2f}, full {own['gc_ms_per_item_full']:.2f})"
@@ -652,7 +658,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 print(
                     f"  so of the {r['cpu_ms_per_item']:.2f} ms/item at concurrency "
-                    f"{r['concurrency']}, litellm/openai/httpx take about "
+                    f"{r['concurrency']}, the HTTP client (openai SDK or litellm) takes about "
                     f"{r['cpu_ms_per_item_litellm_estimate']:.2f}"
                 )
     prof = next((r for r in runs if r["mode"] == "profile"), None)

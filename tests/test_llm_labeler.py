@@ -114,6 +114,24 @@ def test_missing_logprobs_are_stored_as_missing_not_made_up(tmp_path, stub):
     assert s.confidence == pytest.approx(0.6)
 
 
+@pytest.mark.parametrize("client", ["openai", "litellm"])
+def test_an_answer_given_only_as_a_tool_call_is_read_without_logprobs(tmp_path, stub, client):
+    """Some servers answer through a tool call whatever was asked: its arguments carry the
+    answer, and no logprobs (the signals are missing, not made up)."""
+    project = make_project(tmp_path, [{"id": "a", "text": "where is my new card"}])
+    stub.script = {"a": {"label": "card_arrival", "confidence": 0.8, "as_tool": "LabelAnswer"}}
+    label(project, stub.base_url, client=client)
+    (call,) = stub.calls
+    assert call.body["logprobs"] is True  # asked for, but a tool call has none
+    s = suggestions(project)["a"]
+    assert s.status == "ok" and s.value.label == "card_arrival"
+    assert s.signals.get("logprob_prob") is None and s.signals.get("logprob_renorm") is None
+    assert s.confidence == pytest.approx(0.8) == s.signals["verbalized"]
+    raw = json.loads(project.store.calls_for("a")[0].response)
+    assert raw["choices"][0]["message"]["content"] is None
+    assert raw["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "LabelAnswer"
+
+
 def test_redaction_keeps_personal_data_from_the_model_but_not_from_the_store(tmp_path, stub):
     text = "Card 4111 1111 1111 1111 stolen, write to jane.doe@example.com or +44 20 7946 0958"
     project = make_project(tmp_path, [{"id": "a", "text": text}])
@@ -181,15 +199,16 @@ FAULT_SCRIPT = {
 FAILING = {"bad-request", "too-long", "out-of-set-always"}
 
 
-@pytest.fixture(scope="module")
-def faults(tmp_path_factory):
-    """One run over an item per fault; the tests below read what happened."""
+@pytest.fixture(scope="module", params=["openai", "litellm"])
+def faults(request, tmp_path_factory):
+    """One run over an item per fault, through each client; the tests below read what
+    happened."""
     root = tmp_path_factory.mktemp("faults")
     rows = [{"id": k, "text": BRACES if k == "braces" else f"message {k}"} for k in FAULT_SCRIPT]
     project = make_project(root, rows)
     with StubServer(FAULT_SCRIPT) as stub:
         started = time.perf_counter()
-        run = label(project, stub.base_url, timeout=2.0)
+        run = label(project, stub.base_url, timeout=2.0, client=request.param)
         elapsed = time.perf_counter() - started
         calls = list(stub.calls)
     status = CliRunner().invoke(cli.app, ["status", "--json", "-p", str(project.root)])

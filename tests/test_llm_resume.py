@@ -154,3 +154,26 @@ def test_kill_9_mid_run_resumes_without_repeating_committed_calls(tmp_path):
     assert per_item == Counter({i["id"]: 1 for i in items}), f"seed {seed}"
     ok_calls = Counter(r["item_id"] for r in call_rows(db, "status = 'ok'"))
     assert set(ok_calls.values()) == {1} and len(ok_calls) == ITEMS
+
+
+def test_a_run_killed_after_a_reask_answer_was_committed_does_not_reask_again(tmp_path):
+    """The first answer (out of the label set) and the re-ask's answer are both in the call
+    log, but the run died before the suggestion was stored: the rerun parses both again."""
+    items = [{"id": "odd", "text": "message odd"}, {"id": "plain", "text": "message plain"}]
+    project = make_project(tmp_path, items)
+    script = {"odd": {"out_of_set": "spam", "out_of_set_attempts": 1, "label": "refund"}}
+    with StubServer(script) as stub:
+        first = label(project, stub.base_url)
+        assert first.failed == 0 and [c.outcome for c in stub.calls if c.key == "odd"] == [
+            "out_of_set",
+            "ok",
+        ]
+        with project.store.engine.begin() as conn:  # as if killed before the suggestion
+            conn.exec_driver_sql("UPDATE routes SET suggestion_id = NULL WHERE item_id = 'odd'")
+            conn.exec_driver_sql("DELETE FROM suggestions WHERE item_id = 'odd'")
+        stub.reset()
+        rerun = label(project, stub.base_url)
+        assert len(stub.calls) == 0, [c.key for c in stub.calls]
+    assert rerun.labeled == 1 and rerun.failed == 0
+    again = suggestions(project)["odd"]
+    assert again.status == "ok" and again.value.label == "refund"

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import tomllib
 import uuid
 from contextlib import contextmanager
 
 import pytest
+import tomli_w
 from typer.testing import CliRunner
 
 from agent import cli
@@ -72,7 +74,10 @@ def run_cli(monkeypatch, *args: str) -> int:
     return exit_.value.code
 
 
-def test_a_key_never_lands_in_the_database_logs_or_exports(tmp_path, monkeypatch, caplog, capfd):
+@pytest.mark.parametrize("client", ["openai", "litellm"])
+def test_a_key_never_lands_in_the_database_logs_or_exports(
+    tmp_path, monkeypatch, caplog, capfd, client
+):
     key = f"sk-test-{uuid.uuid4().hex}"
     monkeypatch.setenv("OPENAI_API_KEY", key)
     monkeypatch.setenv("LITELLM_LOG", "DEBUG")
@@ -83,6 +88,10 @@ def test_a_key_never_lands_in_the_database_logs_or_exports(tmp_path, monkeypatch
     items = [{"id": f"i{n}", "text": f"message {n}"} for n in range(4)]
     items.append({"id": "bad", "text": "a request the server refuses"})
     project = make_project(tmp_path, items)
+    config = project.root / "labelloop.toml"
+    settings = tomllib.loads(config.read_text())
+    settings["llm"]["client"] = client
+    config.write_text(tomli_w.dumps(settings))
     p = str(project.root)
     args = ["label", "--model", MODEL, "-p", p]
     with litellm_debug(), StubServer(retry_after=0.01) as stub:
@@ -104,7 +113,10 @@ def test_a_key_never_lands_in_the_database_logs_or_exports(tmp_path, monkeypatch
 
     # the key really went out, debug logs were captured, and the 400 reached the store
     assert seen and set(seen) == {f"Bearer {key}"}
-    assert "litellm.acompletion(" in stdout + stderr
+    if client == "litellm":
+        assert "litellm.acompletion(" in stdout + stderr
+    else:  # the SDK's own debug log of each request
+        assert "Request options:" in caplog.text and "Sending HTTP Request" in caplog.text
     failed = project.store.latest_suggestions(model=MODEL)["bad"]
     assert failed.status == "failed" and "you sent" in failed.error
     db = project.root / DB_NAME

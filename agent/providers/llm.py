@@ -1,7 +1,8 @@
 """The LLM provider: any litellm model string, structured output validated by pydantic.
 
 One item's way through: few-shot examples chosen -> prompt rendered (static prefix first)
--> one call through litellm with the guideline's JSON schema (logprobs requested) -> the
+-> one call (the OpenAI SDK for OpenAI-wire servers, litellm for other providers: see
+``wire``) with the guideline's JSON schema (logprobs requested) -> the
 raw response committed to the call log -> parsed and validated; a schema violation or an
 out-of-set label is re-asked through instructor with the validation error; after the last
 attempt the item fails with its raw output kept. A raw response already committed for the
@@ -34,6 +35,7 @@ from agent.labeler import cache_key
 from agent.providers import transport
 from agent.providers.base import Example, LabelContext
 from agent.providers.transport import ItemFault, Limits, litellm
+from agent.providers.wire import Reply, client_for, make_wire
 from agent.redact import env_secrets, redact_item, redact_secrets
 from agent.types import Guideline, Item, LabelValue, Suggestion
 
@@ -113,10 +115,12 @@ class LLMProvider:
         self_consistency: int = 0,
         consistency_band: tuple[float, float] = (0.0, 0.9),
         retry_wait: float = 1.0,
+        client: str = "auto",
         **_ignored: Any,
     ):
         self.model = model
         self.api_base = api_base
+        self.client = client_for(model, client)  # "openai" or "litellm"
         self.concurrency = concurrency or DEFAULT_CONCURRENCY
         self.max_cost = max_cost
         self.limits = Limits(rpm=rpm, tpm=tpm)
@@ -126,9 +130,6 @@ class LLMProvider:
         self.self_consistency, self.band = self_consistency, consistency_band
         self.retry_wait = retry_wait
         self.spend = Spend()
-        self.needs_placeholder_key = bool(
-            api_base and litellm.validate_environment(model).get("missing_keys")
-        )
         self.run_id = uuid.uuid4().hex[:12]
 
     # --- the Provider protocol -----------------------------------------------------------
@@ -206,9 +207,12 @@ class LLMProvider:
             self._save_prefix(jobs[0].prompt, log)
             if self.max_cost is not None:
                 self.spend.estimate = self.estimate_cost(jobs[0].prompt)
-            reused = log.committed_responses([j.key for j in jobs])
+            # committed answers, and committed re-ask answers: a killed run pays for neither
+            keys = [j.key for j in jobs]
+            reused = log.committed_responses(keys + [f"{k}:reask" for k in keys])
             results: asyncio.Queue = asyncio.Queue()
-            runner = _Runner(self, ctx.guideline, log, reused)
+            wire = make_wire(self.model, self.api_base, self.timeout, self.client)
+            runner = _Runner(self, ctx.guideline, log, reused, wire)
             freeze_more()  # the planned prompts live as long as the run
             workers = [
                 asyncio.create_task(runner.work(jobs, results))
@@ -228,6 +232,7 @@ class LLMProvider:
                 for w in workers:
                     w.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
+                await wire.aclose()
 
     def _save_prefix(self, prompt: prompting.RenderedPrompt, log: CallLog) -> None:
         text = prompt.messages[0]["content"]
@@ -315,8 +320,11 @@ def prefix_hash(text: str) -> str:
 class _Runner:
     """Works through the jobs: call, log, parse, re-ask, build suggestions."""
 
-    def __init__(self, provider: LLMProvider, guideline: Guideline, log: CallLog, reused: dict):
+    def __init__(
+        self, provider: LLMProvider, guideline: Guideline, log: CallLog, reused: dict, wire
+    ):
         self.p = provider
+        self.wire = wire
         self.guideline = guideline
         self.log = log
         self.reused = reused
@@ -365,55 +373,50 @@ class _Runner:
 
     async def call_raw(
         self, job: Job, messages, kind: str, temperature: float | None = None
-    ) -> tuple[Any, str]:
+    ) -> tuple[Reply, str]:
         """``call``, also returning the response's JSON exactly as committed to the log."""
         request = self.request(messages, temperature)
         tokens = sum(len(str(m.get("content", ""))) for m in messages) // 4
-        committed: dict[str, str | None] = {}
 
-        async def send():
+        async def send() -> Reply:
             await self.p.limits.acquire(tokens)
-            return await litellm.acompletion(**request)
+            return await self.wire.send(request)
 
         def record(attempt: transport.Attempt) -> None:
-            committed["raw"] = self.record(job, request, attempt, kind)
+            self.record(job, request, attempt, kind)
 
         try:
-            response = await transport.call_with_retries(
+            reply = await transport.call_with_retries(
                 send, attempts=self.p.attempts, on_attempt=record, initial_wait=self.p.retry_wait
             )
         except Exception as exc:
             raise transport.classify(exc, self.p.model) from exc
-        return response, committed.get("raw") or response.model_dump_json()
+        return reply, reply.raw
 
-    def request(self, messages, temperature: float | None = None) -> dict[str, Any]:
-        req: dict[str, Any] = {
-            "model": self.p.model,
-            "messages": list(messages),
-            "response_format": self.response_format,
-            "temperature": self.p.temperature if temperature is None else temperature,
-            "timeout": self.p.timeout,
-            "num_retries": 0,
-            "max_retries": 0,
-        }
+    def request(
+        self, messages, temperature: float | None = None, schema: bool = True
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        if schema:
+            params["response_format"] = self.response_format
+        params["temperature"] = self.p.temperature if temperature is None else temperature
+        params["timeout"] = self.p.timeout
         if self.p.logprobs:
-            req.update(logprobs=True, top_logprobs=20)
-        if self.p.api_base:
-            req["api_base"] = self.p.api_base
-            if self.p.needs_placeholder_key:
-                req["api_key"] = "no-key"  # local servers ignore it; litellm insists on one
-        return req
+            params.update(logprobs=True, top_logprobs=20)
+        return self.wire.request(messages, **params)
 
-    def record(self, job: Job, request: dict, attempt: transport.Attempt, kind: str) -> str | None:
-        """Commit the raw response (or the error) before anything parses it; returns the
-        response's JSON as committed."""
-        usage = getattr(attempt.response, "usage", None)
-        cost = _cost(attempt.response) if attempt.response is not None else 0.0
+    def record(self, job: Job, request: dict, attempt: transport.Attempt, kind: str) -> None:
+        """Commit the raw response (or the error) before anything parses it."""
+        reply = attempt.response
+        if reply is not None and not isinstance(reply, Reply):  # instructor's parsed answer
+            reply = self.wire.reply_of(reply)
+        usage = reply.usage if reply is not None else {}
+        cost = reply.cost if reply is not None else 0.0
         self.p.spend.cost_usd += cost
         self.p.spend.calls += 1
-        if attempt.response is not None:
+        if reply is not None:
             self.p.spend.costs.append(cost)
-        raw = attempt.response.model_dump_json() if attempt.response is not None else None
+        raw = reply.raw if reply is not None else None
         self.log.log_call(
             {
                 "model": self.p.model,
@@ -431,15 +434,14 @@ class _Runner:
                 "error": redact_secrets(transport.short(attempt.error), self.secrets)
                 if attempt.error
                 else None,
-                "prompt_tokens": getattr(usage, "prompt_tokens", None),
-                "completion_tokens": getattr(usage, "completion_tokens", None),
+                "prompt_tokens": usage.get("prompt_tokens"),
+                "completion_tokens": usage.get("completion_tokens"),
                 "cost_usd": cost,
                 "latency_ms": attempt.latency_ms,
                 "attempt": attempt.number,
                 "run_id": self.p.run_id,
             }
         )
-        return raw
 
     async def finish(self, job: Job, raw: str) -> Suggestion:
         """Parse a committed raw response; re-ask on a validation error."""
@@ -448,7 +450,7 @@ class _Runner:
         try:
             out = self.validate(job, content)
         except (ValidationError, ValueError) as exc:
-            out, content, tokens = await self.reask(job, content, exc)
+            out, content, tokens = self.reused_reask(job) or await self.reask(job, content, exc)
             if out is None:
                 self.p.spend.errors += 1
                 return self.failed(
@@ -464,6 +466,17 @@ class _Runner:
     def context(self, job: Job) -> dict[str, Any]:
         return schemas.validation_context(job.item, self.guideline)
 
+    def reused_reask(self, job: Job):
+        """A valid re-ask answer committed by an earlier (killed) run, if there is one."""
+        raw = self.reused.get(f"{job.key}:reask")
+        if raw is None:
+            return None
+        content, tokens = _content_and_logprobs(json.loads(raw))
+        try:
+            return self.validate(job, content), content, tokens
+        except (ValidationError, ValueError):  # the last one failed too: re-ask afresh
+            return None
+
     async def reask(self, job: Job, content: str | None, exc: Exception):
         """Re-ask through instructor with the validation error; None when it still fails."""
         if self.p.reasks <= 0:
@@ -473,10 +486,8 @@ class _Runner:
             {"role": "assistant", "content": content or ""},
             {"role": "user", "content": schemas.reask_message(exc)},
         ]
-        client = instructor.from_litellm(litellm.acompletion, mode=instructor.Mode.JSON_SCHEMA)
-        request = self.request(messages)
-        request.pop("response_format")
-        request.pop("max_retries")  # instructor's own argument here: re-asks, not HTTP retries
+        client = self.wire.reasker()
+        request = self.request(messages, schema=False)  # instructor sets the schema
         tries = self._logged_tries(job, request)
         try:
             # bind_context, not context=: instructor renders every message through Jinja
@@ -550,7 +561,7 @@ class _Runner:
         for k in range(self.p.self_consistency):
             try:
                 r = await self.call(job, job.prompt.messages, kind=f"sample{k}", temperature=1.0)
-                out = self.validate(job, _content_and_logprobs(r.model_dump())[0])
+                out = self.validate(job, _content_and_logprobs(r.data())[0])
             except (ItemFault, ValidationError, ValueError):
                 continue
             n += 1
@@ -643,25 +654,6 @@ def _content_and_logprobs(data: dict) -> tuple[str | None, list | None]:
         content = message["tool_calls"][0]["function"]["arguments"]
     logprobs = choice.get("logprobs") or {}
     return content, logprobs.get("content") if isinstance(logprobs, dict) else None
-
-
-#: (response model, provider) pairs litellm has no price for: not looked up again
-_UNPRICED: set[tuple[Any, Any]] = set()
-
-
-def _cost(response) -> float:
-    hidden = getattr(response, "_hidden_params", {}) or {}
-    cost = hidden.get("response_cost")
-    if cost is None:
-        priced_as = (getattr(response, "model", None), hidden.get("custom_llm_provider"))
-        if priced_as in _UNPRICED:  # a failed lookup costs ~1 ms: once per model is enough
-            return 0.0
-        try:
-            cost = litellm.completion_cost(completion_response=response)
-        except Exception:  # unknown model (local server): no price known
-            _UNPRICED.add(priced_as)
-            cost = 0.0
-    return float(cost or 0.0)
 
 
 def _verbalized(out: BaseModel) -> float | None:

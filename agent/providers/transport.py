@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import openai
 from aiolimiter import AsyncLimiter
 from tenacity import (
     AsyncRetrying,
@@ -48,11 +49,26 @@ def status_of(exc: BaseException) -> int | None:
     return code if isinstance(code, int) else None
 
 
-def is_transient(exc: BaseException) -> bool:
-    """429, 5xx, timeouts and connection errors are worth retrying; nothing else is."""
+def is_context_length(exc: BaseException) -> bool:
+    """The prompt does not fit the model's context window (litellm's class, or the code
+    OpenAI-compatible servers send with their 400)."""
     if isinstance(exc, litellm.exceptions.ContextWindowExceededError):
+        return True
+    return isinstance(exc, openai.BadRequestError) and (
+        getattr(exc, "code", None) == "context_length_exceeded"
+        or "maximum context length" in str(exc).lower()
+    )
+
+
+def is_transient(exc: BaseException) -> bool:
+    """429, 5xx, timeouts and connection errors are worth retrying; nothing else is.
+
+    litellm's exception classes subclass the ``openai`` ones, so one check covers both
+    clients (``APITimeoutError`` is an ``APIConnectionError``).
+    """
+    if is_context_length(exc):
         return False
-    if isinstance(exc, litellm.exceptions.APIConnectionError | litellm.exceptions.Timeout):
+    if isinstance(exc, openai.APIConnectionError):
         return True
     code = status_of(exc)
     return code == 429 or (code is not None and code >= 500)
@@ -87,13 +103,13 @@ class _Wait:
 
 def classify(exc: BaseException, model: str) -> BaseException:
     """Turn a final provider error into a run abort (with the fix) or an item fault."""
-    if isinstance(exc, litellm.exceptions.ContextWindowExceededError):
+    if is_context_length(exc):
         return ItemFault(
             "the item and prompt exceed the model's context window: shorten the item, "
             "lower the few-shot count, or use a model with a longer context"
         )
     code = status_of(exc)
-    if code == 401 or isinstance(exc, litellm.exceptions.AuthenticationError):
+    if code == 401 or isinstance(exc, openai.AuthenticationError):
         return RunAborted(f"{model}: the API key was rejected (401): {missing_key_hint(model)}")
     if code == 403:
         return RunAborted(f"{model}: access denied (403): check the key's permissions")

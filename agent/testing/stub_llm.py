@@ -43,7 +43,7 @@ DEFAULT_ITEM_PATTERN = r'<item\s+id="(?P<id>[^"]*)"[^>]*>(?P<text>.*?)</item>'
 DEFAULT_ENTRY = "*"
 ANSWER_KEYS = frozenset(
     {"label", "labels", "spans", "answer", "confidence", "logprob_confidence", "label_probs"}
-    | {"rationale", "abstain"}
+    | {"rationale", "abstain", "as_tool"}
 )
 FAULT_KEYS = frozenset(
     {"latency", "fail", "retry_after", "timeout", "timeout_seconds", "malformed"}
@@ -678,6 +678,9 @@ def completion_for(
 ) -> dict[str, Any]:
     """The full completion for one request that gets an answer."""
     shape = request_shape(body)
+    if entry.get("as_tool") and shape.kind != "tool":
+        # a server that answers through a tool call whatever the request asked for
+        shape = Shape("tool", shape.schema, str(entry["as_tool"]))
     labels = schema_labels(shape.schema) or list(state.labels)
     draft = make_draft(entry, labels, item, answer_no)
     text = json.dumps(build_answer(entry, shape.schema, draft), ensure_ascii=False)
