@@ -8,6 +8,7 @@ from agent.store.imports import ImportsMixin
 from agent.store.items import ItemsMixin
 from agent.store.reviews import ReviewsMixin
 from agent.store.routes import RoutesMixin
+from agent.store.sessions import SessionsMixin
 from agent.store.suggestions import SuggestionsMixin
 from agent.store.users import UsersMixin
 
@@ -21,6 +22,7 @@ class Store(
     SuggestionsMixin,
     RoutesMixin,
     ReviewsMixin,
+    SessionsMixin,
     UsersMixin,
     StoreBase,
 ):
