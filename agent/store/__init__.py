@@ -1,11 +1,13 @@
 """The store: all SQL lives in this package."""
 
 from agent.store.base import StoreBase
+from agent.store.browse import BrowseMixin
 from agent.store.calibration import CalibrationMixin, Pair
 from agent.store.calls import CallsMixin
 from agent.store.exports import ExportsMixin, ItemRecord
 from agent.store.imports import ImportsMixin
 from agent.store.items import ItemsMixin
+from agent.store.review_queue import ReviewQueueMixin
 from agent.store.reviews import ReviewsMixin
 from agent.store.routes import RoutesMixin
 from agent.store.sessions import SessionsMixin
@@ -14,6 +16,7 @@ from agent.store.users import UsersMixin
 
 
 class Store(
+    BrowseMixin,
     CalibrationMixin,
     CallsMixin,
     ExportsMixin,
@@ -21,6 +24,7 @@ class Store(
     ItemsMixin,
     SuggestionsMixin,
     RoutesMixin,
+    ReviewQueueMixin,
     ReviewsMixin,
     SessionsMixin,
     UsersMixin,
