@@ -115,13 +115,15 @@ def build_app(project, accounts, service=None) -> gr.Blocks:
             with gr.Tab("Dashboard", id="dashboard", visible=False) as dash_tab:
                 _dashboard_tab(console)
 
-        def load(request: gr.Request):
+        def review_load(request: gr.Request):
             screen = _screen(console.open, request)
             admin = console.user(request).role == "admin"
             admin_only = [gr.update(visible=admin) for _ in range(3)]
             return [*screen, *admin_only]
 
-        app.load(load, None, [*review_out, adj_tab, dash_tab, bulk], api_visibility="private")
+        app.load(
+            review_load, None, [*review_out, adj_tab, dash_tab, bulk], api_visibility="private"
+        )
     return app.queue(default_concurrency_limit=CONCURRENCY)
 
 
@@ -141,10 +143,17 @@ def _review_tab(console: Console) -> list:
     go = gr.Button(visible="hidden", elem_id="ll-go")
     outputs = [item, side, status]
 
-    def run(raw: str, request: gr.Request):
+    def review_command(raw: str, request: gr.Request):
         return _screen(lambda r: console.command(raw, r), request)
 
-    go.click(run, [command], outputs, api_visibility="private", show_progress="hidden", queue=True)
+    go.click(
+        review_command,
+        [command],
+        outputs,
+        api_visibility="private",
+        show_progress="hidden",
+        queue=True,
+    )
     return outputs
 
 
@@ -208,17 +217,17 @@ def _browse_tab(console: Console):
     form = [text, label, route, lo, hi, reviewer, since, until]
 
     def show(step: int):
-        def fn(text, lab, rte, lo, hi, who, since, until, current, request: gr.Request):
+        def browse_page(text, lab, rte, lo, hi, who, since, until, current, request: gr.Request):
             n = 0 if step == 0 else max(0, current + step)
             found = filters(text, lab, rte, lo, hi, who, since, until)
             return console.browse(found, n, request), n
 
-        return _checked(fn)
+        return _checked(browse_page)
 
-    def opened(item_id: str, request: gr.Request):
+    def item_open(item_id: str, request: gr.Request):
         return console.detail(item_id.strip(), request)
 
-    def changed(item_id, act, lab, why, text, request: gr.Request):
+    def item_change(item_id, act, lab, why, text, request: gr.Request):
         return render.message_html(console.change(item_id.strip(), act, lab, why, text, request))
 
     def bulk_accept(text, lab, rte, lo, hi, who, since, until, request: gr.Request):
@@ -227,13 +236,13 @@ def _browse_tab(console: Console):
 
     for button, step in ((search, 0), (prev, -1), (nxt, 1)):
         button.click(show(step), [*form, page], [results, page], api_visibility="private")
-    open_btn.click(_checked(opened), [open_id], [detail], api_visibility="private")
+    open_btn.click(_checked(item_open), [open_id], [detail], api_visibility="private")
     change.click(
-        _checked(changed),
+        _checked(item_change),
         [open_id, action, new_label, reason, comment],
         [note],
         api_visibility="private",
-    ).then(_checked(opened), [open_id], [detail], api_visibility="private")
+    ).then(_checked(item_open), [open_id], [detail], api_visibility="private")
     bulk.click(_checked(bulk_accept), form, [note], api_visibility="private")
     return bulk
 
@@ -256,26 +265,28 @@ def _adjudicate_tab(console: Console) -> None:
     decide = gr.Button("Decide", variant="primary", elem_id="ll-adj-decide")
     note = gr.HTML(elem_id="ll-adj-note", js_on_load=None)
 
-    def listed(request: gr.Request):
+    def adj_list(request: gr.Request):
         waiting = console.adjudication_ids(request)
         return gr.update(choices=waiting, value=waiting[0] if waiting else None)
 
-    def opened(item_id: str | None, request: gr.Request):
+    def adj_open(item_id: str | None, request: gr.Request):
+        console.user(request, admin=True)  # the role first, whatever was sent
         if not item_id:
             return "", gr.update(choices=[], value=None)
         html, offered = console.adjudication(item_id, request)
         return html, gr.update(choices=offered, value=None)
 
-    def decided(item_id, picked, override, text, request: gr.Request):
+    def adj_decide(item_id, picked, override, text, request: gr.Request):
+        console.user(request, admin=True)  # the role first, whatever was sent
         if not item_id:
             raise LabelloopError("Choose an item from the list first")
         return render.message_html(console.adjudicate(item_id, picked, override, text, request))
 
-    refresh.click(_checked(listed), None, [ids], api_visibility="private")
-    ids.change(_checked(opened), [ids], [view, choice], api_visibility="private")
+    refresh.click(_checked(adj_list), None, [ids], api_visibility="private")
+    ids.change(_checked(adj_open), [ids], [view, choice], api_visibility="private")
     decide.click(
-        _checked(decided), [ids, choice, label, comment], [note], api_visibility="private"
-    ).then(_checked(listed), None, [ids], api_visibility="private")
+        _checked(adj_decide), [ids, choice, label, comment], [note], api_visibility="private"
+    ).then(_checked(adj_list), None, [ids], api_visibility="private")
 
 
 def _dashboard_tab(console: Console) -> None:
@@ -293,15 +304,15 @@ def _dashboard_tab(console: Console) -> None:
     with gr.Accordion("Guideline", open=False):
         gr.HTML(render.guideline_html(console.guideline), js_on_load=None)
 
-    def blind_set(name, on, request: gr.Request):
+    def set_blind(name, on, request: gr.Request):
         return render.message_html(console.set_blind(name.strip(), bool(on), request))
 
-    def shown(request: gr.Request):
+    def dashboard(request: gr.Request):
         return console.dashboard(request)
 
-    def exported(fmt: str, request: gr.Request):
+    def export_file(fmt: str, request: gr.Request):
         return console.export(fmt, request)
 
-    refresh.click(_checked(shown), None, [board], api_visibility="private")
-    export.click(_checked(exported), [fmt], [file], api_visibility="private")
-    save.click(_checked(blind_set), [who, blind], [note], api_visibility="private")
+    refresh.click(_checked(dashboard), None, [board], api_visibility="private")
+    export.click(_checked(export_file), [fmt], [file], api_visibility="private")
+    save.click(_checked(set_blind), [who, blind], [note], api_visibility="private")
