@@ -36,7 +36,8 @@
     S.busySince = performance.now();
     S.keyAt = S.keyAt ?? performance.now();
     setTimeout(() => go.click(), 0);
-    checkSession();
+    // no answer soon: perhaps the session ended (Gradio answers 401 and nothing more)
+    setTimeout(() => { if (S.busy) checkSession(); }, 1500);
   }
 
   function checkSession() {
