@@ -22,7 +22,9 @@ import hashlib
 import random
 import re
 import threading
+import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -69,6 +71,9 @@ __all__ = [
 ]
 
 BLIND_STATE = "review:blind_reviewers"
+#: seconds a server process keeps an account's role and the blind setting before reading
+#: them again (a disabled account is refused within this time)
+SETTINGS_TTL = 5.0
 _SECTION_NOTE = re.compile(r"\[guideline: ([^\]]+)\]")
 
 
@@ -210,26 +215,45 @@ class _Slot:
 class ReviewService:
     """The review console's backend over one project; thread-safe, one per server process."""
 
-    def __init__(self, project, *, seed: int | None = None) -> None:
-        """Serve ``project`` (an ``agent.config.Project``); ``seed`` fixes the gold draws."""
+    def __init__(
+        self, project, *, seed: int | None = None, background_prefetch: bool = True
+    ) -> None:
+        """Serve ``project`` (an ``agent.config.Project``); ``seed`` fixes the gold draws;
+        ``background_prefetch=False`` prepares the item after next before ``decide`` returns."""
         self.project = project
         self.store = project.store
         self.config = project.config.review
         self.similar = SimilarIndex(self.store)
+        self._executor = (
+            ThreadPoolExecutor(max_workers=4, thread_name_prefix="prefetch")
+            if background_prefetch
+            else None
+        )
+        self._roles: dict[str, tuple[float, object]] = {}
         self._rng = random.Random(self.config.seed if seed is None else seed)
         self._slots: dict[str, _Slot] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._guideline: tuple[float, Guideline] | None = None
+        self._blind: tuple[float, list[str]] | None = None
 
     def close(self) -> None:
+        """Finish pending prefetches and stop the background threads."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
         self.similar.close()
 
     # --- users ---------------------------------------------------------------------------
 
     def user(self, name: str | None):
         """The enabled account ``name``; ``AccessDenied`` for anyone else."""
+        now = time.monotonic()
+        held = self._roles.get(name or "")
+        if held is not None and now - held[0] <= SETTINGS_TTL:
+            return held[1]
         row = self.store.get_user(name) if name else None
+        if row is not None and not row.disabled:
+            self._roles[name] = (now, row)
         if row is None or row.disabled:
             raise AccessDenied(f"Unknown or disabled user {name!r}: sign in with a console account")
         return row
@@ -304,8 +328,23 @@ class ReviewService:
             if slot.current is None:
                 slot.current = self._lease_view(reviewer, role)
             if slot.current is not None:
-                slot.prefetched = self._lease_view(reviewer, role)
+                self._prefetch(reviewer, role)
             return Outcome(review=review.model_copy(update={"id": rid}), next=slot.current)
+
+    def _prefetch(self, reviewer: str, role: str) -> None:
+        """Lease and prepare the reviewer's item after next: in the background, so the
+        decision returns at once; the next call for this reviewer waits for it (the lock)."""
+
+        def fill() -> None:
+            with self._lock(reviewer):
+                slot = self._slots.get(reviewer)
+                if slot is not None and slot.current is not None and slot.prefetched is None:
+                    slot.prefetched = self._lease_view(reviewer, role)
+
+        if self._executor is None:
+            fill()
+        else:
+            self._executor.submit(fill)
 
     def undo(self, reviewer: str) -> ItemView | None:
         """Supersede the reviewer's last decision and lease that item back to them."""
@@ -353,6 +392,7 @@ class ReviewService:
         names = set(self._blind_reviewers())
         names = names | {reviewer} if blind else names - {reviewer}
         self.store.set_state(BLIND_STATE, {"reviewers": sorted(names)})
+        self._blind = None
         with self._lock(reviewer):
             self._slots.pop(reviewer, None)  # prepared views used the old setting
 
@@ -510,13 +550,13 @@ class ReviewService:
 
     def _lease_view(self, reviewer: str, role: str) -> ItemView | None:
         gold = self.config.gold_rate > 0 and self._rng.random() < self.config.gold_rate
-        lease = self.store.lease_next(
+        got = self.store.lease_next(
             reviewer, self._queues(role), self.config.lease_seconds, _now(), gold_first=gold
         )
-        return self._view(reviewer, lease) if lease is not None else None
+        return self._view(reviewer, *got) if got is not None else None
 
-    def _view(self, reviewer: str, lease: Lease) -> ItemView | None:
-        ctx = self.store.lease_context(lease.item_id)
+    def _view(self, reviewer: str, lease: Lease, ctx=None) -> ItemView | None:
+        ctx = ctx or self.store.lease_context(lease.item_id)
         if ctx is None:
             return None
         gold = lease.queue == GOLD_QUEUE
@@ -591,7 +631,12 @@ class ReviewService:
         return ctx
 
     def _blind_reviewers(self) -> list[str]:
-        return (self.store.get_state(BLIND_STATE) or {}).get("reviewers", [])
+        """Reviewers shown everything blind (read again after ``SETTINGS_TTL`` seconds)."""
+        now = time.monotonic()
+        if self._blind is None or now - self._blind[0] > SETTINGS_TTL:
+            names = (self.store.get_state(BLIND_STATE) or {}).get("reviewers", [])
+            self._blind = (now, names)
+        return self._blind[1]
 
     def _forget(self, user: str, item_id: str) -> None:
         """Drop a prepared view of an item decided outside the stream."""

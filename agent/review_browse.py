@@ -17,18 +17,11 @@ MAX_PAGE_SIZE = 200
 def browse(store, filters: BrowseFilters, kind: str, page: int, page_size: int) -> BrowsePage:
     """Page ``page`` (from 0) of the items matching ``filters``, in id order."""
     page, page_size = max(0, page), min(max(1, page_size), MAX_PAGE_SIZE)
-    rows = store.browse_rows(filters, kind, page * page_size, page_size + 1)
-    has_more, rows = len(rows) > page_size, rows[:page_size]
-    ids = [r.id for r in rows]
-    reviewers = store.reviewers_of(ids) if ids else {}
-    sids = [r.suggestion_id for r in rows if r.suggestion_id is not None]
-    suggested = store.suggested_labels(sids) if sids else {}
-    if page == 0 and not has_more:
-        total = len(rows)
-    else:
-        total = store.browse_count(filters, kind, TOTAL_CAP)
+    got = store.browse_page(filters, kind, page * page_size, page_size + 1, TOTAL_CAP)
+    has_more, rows = len(got.rows) > page_size, got.rows[:page_size]
+    total = len(rows) if got.total is None else got.total
     return BrowsePage(
-        rows=tuple(_row(r, suggested, reviewers) for r in rows),
+        rows=tuple(_row(r, got.reviewers) for r in rows),
         page=page,
         page_size=page_size,
         has_more=has_more,
@@ -37,8 +30,8 @@ def browse(store, filters: BrowseFilters, kind: str, page: int, page_size: int) 
     )
 
 
-def _row(r, suggested: dict, reviewers: dict) -> BrowseRow:
-    value = value_from_json(suggested.get(r.suggestion_id))
+def _row(r, reviewers: dict) -> BrowseRow:
+    value = value_from_json(r.value)
     return BrowseRow(
         item_id=r.id,
         preview=_preview(r.text, r.messages),

@@ -167,6 +167,7 @@ def test_undo_supersedes_the_decision_and_gives_the_item_back(proj):
     out = svc.decide("ann", ids[0], "accept")
     assert out.next.item.id == ids[1]  # the prefetched item is still next
     assert proj.store.final_reviews()[ids[0]].action == "accept"
+    svc.next_item("ann")  # waits for the background prefetch
     with proj.store.engine.connect() as c:
         assert c.execute(sa.select(sa.func.count()).select_from(LeaseRow.__table__)).scalar() == 2
 

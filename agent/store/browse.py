@@ -7,6 +7,7 @@ FTS5; PostgreSQL trigrams), so a page of 30 is found without scanning the whole 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -19,43 +20,41 @@ T_ITEMS = ItemRow.__table__
 T_ROUTES = RouteRow.__table__
 T_REVIEWS = ReviewRow.__table__
 T_SUGG = SuggestionRow.__table__
+#: SQLite's full-text index of item text (migration m006); its rowid is the item's
+FTS = sa.table("items_fts", sa.column("rowid"))
 #: rows a bulk accept writes per transaction
 BULK_BATCH = 1000
 #: routes whose items a bulk accept may take: those waiting for people
 WAITING = tuple(r for routes in QUEUE_ROUTES.values() for r in routes)
 
 
+@dataclass(frozen=True)
+class PageRows:
+    """A browser page as the store reads it, in one connection."""
+
+    #: (id, text, messages, route, label, confidence, updated_at, suggestion_id, reason,
+    #: value): ``value`` is the routed suggestion's
+    rows: list
+    reviewers: dict[str, list[str]]
+    #: matches counted up to ``cap`` + 1, or None when the page itself tells the total
+    total: int | None
+
+
 class BrowseMixin:
-    def browse_rows(self, filters, kind: str, offset: int, limit: int) -> list:
-        """Rows (id, text, messages, route, label, confidence, updated_at, suggestion_id)."""
-        q = _select(self.dialect, filters, kind).order_by(T_ITEMS.c.id).offset(offset).limit(limit)
+    def browse_page(self, filters, kind: str, offset: int, limit: int, cap: int) -> PageRows:
+        """Up to ``limit`` matching rows from ``offset`` in id order, their reviewers, and
+        (unless the first page already holds every match) the count up to ``cap`` + 1."""
+        q = _select(self.dialect, filters, kind).add_columns(T_SUGG.c.value)
         with self.engine.connect() as c:
-            return list(c.execute(q))
-
-    def browse_count(self, filters, kind: str, cap: int) -> int:
-        """How many items match, counting no further than ``cap`` + 1."""
-        inner = _select(self.dialect, filters, kind).limit(cap + 1).subquery()
-        with self.engine.connect() as c:
-            return c.execute(sa.select(sa.func.count()).select_from(inner)).scalar_one()
-
-    def reviewers_of(self, item_ids: list[str]) -> dict[str, list[str]]:
-        """item id -> reviewers with a standing review of it."""
-        q = (
-            sa.select(T_REVIEWS.c.item_id, T_REVIEWS.c.reviewer)
-            .where(T_REVIEWS.c.item_id.in_(item_ids), live_reviews())
-            .distinct()
-        )
-        out: dict[str, list[str]] = {}
-        with self.engine.connect() as c:
-            for item_id, reviewer in c.execute(q):
-                out.setdefault(item_id, []).append(reviewer)
-        return {k: sorted(v) for k, v in out.items()}
-
-    def suggested_labels(self, suggestion_ids: list[int]) -> dict[int, dict | None]:
-        """suggestion id -> its value (JSON), for a page's rows."""
-        q = sa.select(T_SUGG.c.id, T_SUGG.c.value).where(T_SUGG.c.id.in_(suggestion_ids))
-        with self.engine.connect() as c:
-            return dict(c.execute(q).all())
+            rows = list(
+                c.execute(q.order_by(_order(self.dialect, filters)).offset(offset).limit(limit))
+            )
+            reviewers = _reviewers(c, [r.id for r in rows]) if rows else {}
+            total = None
+            if offset or len(rows) == limit:
+                inner = _select(self.dialect, filters, kind).limit(cap + 1).subquery()
+                total = c.execute(sa.select(sa.func.count()).select_from(inner)).scalar_one()
+        return PageRows(rows, reviewers, total)
 
     def bulk_accept(self, admin: str, filters, kind: str) -> int:
         """Accept the routed suggestion of every matching item waiting for people, recorded
@@ -80,9 +79,35 @@ class BrowseMixin:
             after = rows[-1].id
 
 
+def _reviewers(c, item_ids: list[str]) -> dict[str, list[str]]:
+    """item id -> reviewers with a standing review of it."""
+    q = (
+        sa.select(T_REVIEWS.c.item_id, T_REVIEWS.c.reviewer)
+        .where(T_REVIEWS.c.item_id.in_(item_ids), live_reviews())
+        .distinct()
+    )
+    out: dict[str, list[str]] = {}
+    for item_id, reviewer in c.execute(q):
+        out.setdefault(item_id, []).append(reviewer)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def _order(dialect: str, f):
+    """Id order, read from the routes index when a filter needs a route (same ids, no
+    sort); with a text filter on SQLite, import order, as the text index streams it."""
+    if _fts(dialect, f):
+        return FTS.c.rowid
+    on_route = f.label or (f.route and f.route != "unlabeled")
+    on_route = on_route or f.min_confidence is not None or f.max_confidence is not None
+    return T_ROUTES.c.item_id if on_route else T_ITEMS.c.id
+
+
 def _select(dialect: str, f, kind: str):
     """Matching items joined to their route and routed suggestion."""
-    j = T_ITEMS.outerjoin(T_ROUTES, T_ROUTES.c.item_id == T_ITEMS.c.id).outerjoin(
+    base = T_ITEMS
+    if _fts(dialect, f):
+        base = FTS.join(T_ITEMS, sa.literal_column("items.rowid") == FTS.c.rowid)
+    j = base.outerjoin(T_ROUTES, T_ROUTES.c.item_id == T_ITEMS.c.id).outerjoin(
         T_SUGG, T_SUGG.c.id == T_ROUTES.c.suggestion_id
     )
     q = sa.select(
@@ -118,14 +143,15 @@ def _conditions(dialect: str, f, kind: str) -> list:
     return out
 
 
+def _fts(dialect: str, f) -> bool:
+    return dialect == "sqlite" and bool(f.text and f.text.strip())
+
+
 def _text_match(dialect: str, text: str):
     if dialect == "sqlite":
         # one quoted phrase: the user's words, never FTS5 query syntax
         phrase = '"' + text.replace('"', '""') + '"'
-        fts = sa.text("SELECT rowid FROM items_fts WHERE items_fts MATCH :phrase").bindparams(
-            phrase=phrase
-        )
-        return sa.literal_column("items.rowid").in_(fts)
+        return sa.text("items_fts MATCH :phrase").bindparams(phrase=phrase)
     body = sa.func.coalesce(T_ITEMS.c.text, sa.cast(T_ITEMS.c.messages, sa.Text), "")
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return body.ilike(f"%{escaped}%", escape="\\")

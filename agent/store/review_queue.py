@@ -76,17 +76,18 @@ class ReviewQueueMixin:
         lease_seconds: int,
         now: datetime,
         gold_first: bool = False,
-    ) -> Lease | None:
+    ) -> tuple[Lease, LeaseContext] | None:
         """Lease the next free item: a gold one first when asked, else from the first
-        non-empty queue in order; None when nothing waits for this reviewer."""
+        non-empty queue in order; with what its view needs. None when nothing waits."""
         order = ([GOLD] if gold_first else []) + list(queues)
 
-        def attempt(c) -> Lease | None:
+        def attempt(c) -> tuple[Lease, LeaseContext] | None:
             c.execute(sa.delete(T_LEASES).where(T_LEASES.c.expires_at <= now))
             for queue in order:
                 item_id = _first_free(c, queue, reviewer, now)
                 if item_id is not None:
-                    return _insert_lease(c, item_id, reviewer, queue, now, lease_seconds)
+                    lease = _insert_lease(c, item_id, reviewer, queue, now, lease_seconds)
+                    return lease, _context(c, item_id)
             return None
 
         return self._retry(attempt)
@@ -129,26 +130,7 @@ class ReviewQueueMixin:
     def lease_context(self, item_id: str) -> LeaseContext | None:
         """The item, its route, its routing suggestion and gold answer, in one connection."""
         with self.engine.connect() as c:
-            row = c.execute(sa.select(T_ITEMS).where(T_ITEMS.c.id == item_id)).first()
-            if row is None:
-                return None
-            route = c.execute(
-                sa.select(T_ROUTES.c.route, T_ROUTES.c.suggestion_id).where(
-                    T_ROUTES.c.item_id == item_id
-                )
-            ).first()
-            sugg = None
-            if route is not None and route.suggestion_id is not None:
-                srow = c.execute(sa.select(T_SUGG).where(T_SUGG.c.id == route.suggestion_id))
-                sugg = suggestion_from_row(srow.one())
-            gold = c.execute(sa.select(T_GOLD.c.value).where(T_GOLD.c.item_id == item_id))
-            gold = gold.scalar()
-        return LeaseContext(
-            item=item_from_row(row),
-            route=route.route if route is not None else None,
-            suggestion=sugg,
-            gold=value_from_json(gold),
-        )
+            return _context(c, item_id)
 
     def answers(self, item_id: str) -> list[Review]:
         """The decisions that stand on an item (accept, fix, reject; no skips), oldest first."""
@@ -328,6 +310,27 @@ class ReviewQueueMixin:
                 if n == RETRIES - 1 or not _transient(exc):
                     raise
         raise AssertionError("unreachable")
+
+
+def _context(c, item_id: str) -> LeaseContext | None:
+    row = c.execute(sa.select(T_ITEMS).where(T_ITEMS.c.id == item_id)).first()
+    if row is None:
+        return None
+    q = (
+        sa.select(T_ROUTES.c.route, T_SUGG, T_GOLD.c.value.label("gold"))
+        .select_from(T_ITEMS)
+        .outerjoin(T_ROUTES, T_ROUTES.c.item_id == T_ITEMS.c.id)
+        .outerjoin(T_SUGG, T_SUGG.c.id == T_ROUTES.c.suggestion_id)
+        .outerjoin(T_GOLD, T_GOLD.c.item_id == T_ITEMS.c.id)
+        .where(T_ITEMS.c.id == item_id)
+    )
+    extra = c.execute(q).one()
+    return LeaseContext(
+        item=item_from_row(row),
+        route=extra.route,
+        suggestion=suggestion_from_row(extra) if extra.id is not None else None,
+        gold=value_from_json(extra.gold),
+    )
 
 
 def _transient(exc: Exception) -> bool:

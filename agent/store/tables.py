@@ -81,8 +81,9 @@ class RouteRow(SQLModel, table=True):
     __tablename__ = "routes"
     __table_args__ = (
         Index("ix_routes_queue_order", "route", "priority", "item_id"),
-        Index("ix_routes_label", "label"),
-        Index("ix_routes_confidence", "confidence"),
+        # the item browser lists matches in id order: these give them without a sort
+        Index("ix_routes_route_item", "route", "item_id"),
+        Index("ix_routes_label_item", "label", "item_id"),
     )
     item_id: str = Field(foreign_key="items.id", primary_key=True)
     route: str

@@ -34,8 +34,8 @@ def upgrade() -> None:
     op.add_column("routes", sa.Column("confidence", sa.Float(), nullable=True))
     op.drop_index("ix_routes_route_priority", table_name="routes")
     op.create_index("ix_routes_queue_order", "routes", ["route", "priority", "item_id"])
-    op.create_index("ix_routes_label", "routes", ["label"])
-    op.create_index("ix_routes_confidence", "routes", ["confidence"])
+    op.create_index("ix_routes_route_item", "routes", ["route", "item_id"])
+    op.create_index("ix_routes_label_item", "routes", ["label", "item_id"])
     op.create_index("ix_leases_reviewer", "leases", ["reviewer", "leased_at"])
     op.execute("DELETE FROM leases")  # leases of the old console: at most a lease's wait
     op.create_index(
@@ -117,8 +117,8 @@ def downgrade() -> None:
     op.drop_table("gold_labels")
     op.drop_index("ux_leases_one_holder", table_name="leases")
     op.drop_index("ix_leases_reviewer", table_name="leases")
-    op.drop_index("ix_routes_confidence", table_name="routes")
-    op.drop_index("ix_routes_label", table_name="routes")
+    op.drop_index("ix_routes_label_item", table_name="routes")
+    op.drop_index("ix_routes_route_item", table_name="routes")
     op.drop_index("ix_routes_queue_order", table_name="routes")
     op.create_index("ix_routes_route_priority", "routes", ["route", "priority"])
     with op.batch_alter_table("routes") as batch:
