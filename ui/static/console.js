@@ -434,11 +434,10 @@
     if (e.target.id === "ll-search") filterLabels(e.target.value);
   });
 
-  // the server's answer: a new item, or at least a new status stamp
+  // the server's answer: every one carries a new stamp on the item (errors included)
   const watch = () => {
     const item = $("#ll-item");
-    const status = $("#ll-status-box");
-    if (!item || !status) return setTimeout(watch, 50);
+    if (!item) return setTimeout(watch, 50);
     let last = null;
     new MutationObserver(() => {
       // every answer from the server carries a new stamp; edits made here keep it
@@ -446,8 +445,6 @@
       const now = el ? el.dataset.v || "" : null;
       if (now !== last) { last = now; onItem(); }
     }).observe(item, { childList: true, subtree: true, characterData: true });
-    new MutationObserver(() => { S.busy = false; })
-      .observe(status, { childList: true, subtree: true });
     onItem();
   };
   watch();
