@@ -1,8 +1,12 @@
-"""Console accounts: argon2id password hashes."""
+"""Console accounts (argon2id password hashes) and the sessions that expire."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -43,6 +47,8 @@ def add_user(store, name: str, role: str, password: str) -> None:
     """Create or update a console account."""
     check_user(name, role)
     store.add_user(name, role, hash_password(password))
+    # a new password or role takes effect at once: signed-in browsers sign in again
+    store.delete_sessions(user=name)
 
 
 def authenticate(store, name: str, password: str):
@@ -51,3 +57,61 @@ def authenticate(store, name: str, password: str):
     if user is None or user.disabled or not verify_password(user.password_hash, password):
         return None
     return user
+
+
+# --- sessions ---------------------------------------------------------------------------
+
+#: the console's session cookie (HttpOnly, SameSite=Strict); it holds a random token
+SESSION_COOKIE = "labelloop_session"
+#: ``seen_at`` is written at most this often, so a busy reviewer is not a write per request
+_TOUCH_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """How long a console session lives: ``idle`` without requests, ``max_age`` in all."""
+
+    idle: timedelta = timedelta(hours=1)
+    max_age: timedelta = timedelta(hours=12)
+
+    @classmethod
+    def from_config(cls, review) -> SessionPolicy:
+        return cls(
+            idle=timedelta(minutes=review.session_idle_minutes),
+            max_age=timedelta(hours=review.session_max_hours),
+        )
+
+
+def token_hash(token: str) -> str:
+    """What the store keeps of a session token (a stolen database holds no live cookies)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(store, name: str, policy: SessionPolicy, now: datetime | None = None) -> str:
+    """A new session for the account ``name``; returns the token for the cookie."""
+    now = now or datetime.now(UTC)
+    token = secrets.token_urlsafe(32)
+    store.add_session(token_hash(token), name, now, now + policy.max_age)
+    return token
+
+
+def session_user(store, token: str | None, policy: SessionPolicy, now: datetime | None = None):
+    """The enabled account behind a live session token, else None (expired, unknown, disabled)."""
+    if not token:
+        return None
+    now = now or datetime.now(UTC)
+    row = store.get_session(token_hash(token))
+    if row is None or now >= row.expires_at or now - row.seen_at >= policy.idle:
+        return None
+    user = store.get_user(row.username)
+    if user is None or user.disabled:
+        return None
+    if now - row.seen_at >= _TOUCH_EVERY:
+        store.touch_session(row.token_hash, now)
+    return user
+
+
+def end_session(store, token: str | None) -> None:
+    """Log out: the token stops working at once."""
+    if token:
+        store.delete_session(token_hash(token))

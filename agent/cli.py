@@ -308,7 +308,7 @@ def _print_eval(f: dict) -> None:
 
 
 def _serve(project, host: str, port: int) -> None:
-    from ui.app import serve
+    from ui.server import serve
 
     out.print(f"Review console on http://{host}:{port} (Ctrl+C to stop)")
     serve(project, host, port)

@@ -48,8 +48,39 @@ class RoutingConfig(BaseModel):
 
 class ReviewConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    #: served in this order; ``adjudication`` only to admins
     queues: list[str] = ["calibration", "audit", "active", "adjudication"]
     lease_seconds: int = Field(600, gt=0)
+    #: share of queue items reviewed by ``overlap_reviewers`` people, for agreement
+    overlap: float = Field(0.1, ge=0.0, le=1.0)
+    overlap_reviewers: int = Field(2, ge=2, le=10)
+    #: chance that the next item is a gold item (known answer) the reviewer has not seen
+    gold_rate: float = Field(0.0, ge=0.0, le=1.0)
+    #: share of active-queue items shown without the suggestion, to measure anchoring
+    blind_share: float = Field(0.0, ge=0.0, le=1.0)
+    #: most similar reviewed examples shown beside an item
+    similar_k: int = Field(3, ge=0, le=20)
+    seed: int = 0
+
+    @field_validator("queues")
+    @classmethod
+    def _known_queues(cls, v: list[str]) -> list[str]:
+        from agent.types import QUEUES
+
+        unknown = [q for q in v if q not in QUEUES]
+        if unknown or not v:
+            raise ValueError(f"unknown queue(s) {unknown}: valid queues are {', '.join(QUEUES)}")
+        return v
+
+    #: a console session ends after this long without a request, and at most after max hours
+    session_idle_minutes: int = Field(60, ge=1)
+    session_max_hours: float = Field(12.0, gt=0)
+    #: a reverse proxy that signs people in (SSO) names the user in this header; trusted
+    #: only when set, and only on connections from ``proxy_auth_from``
+    proxy_auth_header: str | None = None
+    proxy_auth_from: list[str] = ["127.0.0.1", "::1"]
+    #: larger request bodies are refused (413); the console uploads nothing big
+    max_request_kb: int = Field(1024, ge=16)
 
 
 class LLMConfig(BaseModel):

@@ -34,3 +34,11 @@ class ConfigError(LabelloopError):
 
 class StoreError(LabelloopError):
     """The store cannot be opened or migrated."""
+
+
+class AccessDenied(LabelloopError, PermissionError):
+    """The acting user may not do this: unknown, disabled, or not an admin."""
+
+
+class ReviewConflict(LabelloopError):
+    """A decision on an item the reviewer does not hold (lease expired, another tab, ...)."""

@@ -25,8 +25,12 @@ CSV_COLUMNS = [
 
 
 def final_label(record: ItemRecord) -> tuple[LabelValue | None, str | None]:
-    """The item's final value and its source: the latest human decision, else an auto-accept."""
+    """The item's final value and its source: an adjudication, else the latest human
+    decision, else an auto-accept."""
     decisive = [r for r in record.reviews if r.action in DECISIVE and r.value is not None]
+    adjudicated = [r for r in decisive if r.queue == "adjudication"]
+    if adjudicated:
+        return adjudicated[-1].value, "adjudicated"
     if decisive:
         return decisive[-1].value, "human"
     if record.route == "auto_accepted" and record.suggestion and record.suggestion.value:

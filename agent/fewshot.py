@@ -93,6 +93,10 @@ class FewShotPool:
     def __len__(self) -> int:
         return len(self.examples)
 
+    def similarity(self, item_vector: np.ndarray, example: Example) -> float:
+        """Cosine similarity of an item's vector to one of the pool's examples."""
+        return float(self._vecs[self._by_id[example.item.id]] @ item_vector)
+
     @staticmethod
     def _vectors(
         examples: Sequence[Example],

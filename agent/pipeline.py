@@ -244,8 +244,11 @@ def route(project: Project) -> dict[str, int]:
         ]
         state = {"model": model, "policy": rules.model_dump()}
     current = store.routes()
+    waiting = store.waiting_on_answers()  # overlap and adjudication items stay queued
     decisions, priorities = [], {}
     for d, s in decided:
+        if d.item_id in waiting:
+            continue
         if current.get(d.item_id) != d.route.value or d.route != Route.REVIEWED:
             decisions.append(d)
             priorities[d.item_id] = routing.priority(d, s)

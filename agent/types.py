@@ -42,7 +42,7 @@ QUEUE_ROUTES: dict[str, tuple[str, ...]] = {
     "adjudication": ("adjudication",),
 }
 
-ReviewAction = Literal["accept", "fix", "reject", "skip", "import"]
+ReviewAction = Literal["accept", "fix", "reject", "skip", "import", "undo"]
 LabelSource = Literal["human", "model", "adjudicated"]
 
 
@@ -187,6 +187,10 @@ class Review(Frozen):
     reason: str | None = None
     comment: str | None = None
     source: Literal["console", "import"] = "console"
+    #: an ``undo`` takes back the review with this id
+    supersedes: int | None = None
+    #: recorded by a bulk accept in the item browser
+    bulk: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     id: int | None = None
 

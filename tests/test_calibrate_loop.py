@@ -16,7 +16,7 @@ from agent.auth import add_user
 from agent.cli import app
 from agent.config import load_project
 from agent.resources import demo_guideline, demo_sample
-from ui import handlers
+from agent.review import ReviewService
 
 runner = CliRunner()
 
@@ -59,14 +59,18 @@ def _write(path: Path, rows) -> None:
 def _review(project, gold: dict, active_budget: int = 60) -> dict[str, list[str]]:
     """Simulated reviewers answer with gold: every calibration item, some active ones."""
     project.config.review.queues = ["calibration", "active"]
+    project.config.review.overlap = 0.0  # one reviewer here
+    project.config.review.similar_k = 0
+    service = ReviewService(project)
     done: dict[str, list[str]] = {"calibration": [], "active": []}
+    view = service.next_item("ann")
     while True:
-        view = handlers.next_item(project, "ann")
         if view is None or (view.queue == "active" and len(done["active"]) >= active_budget):
+            service.release("ann")
             return done
         assert view.blind == (view.queue == "calibration")
-        handlers.submit(project, "ann", view, "fix", gold[view.item.id])
         done[view.queue].append(view.item.id)
+        view = service.decide("ann", view.item.id, "fix", gold[view.item.id]).next
 
 
 def test_calibration_uses_calibration_queue_pairs_only(loop):

@@ -22,6 +22,7 @@ from agent.cli import app
 from agent.config import RoutingConfig, load_project
 from agent.pipeline import stage_policies
 from agent.resources import demo_guideline, demo_sample
+from agent.review import ReviewService
 from agent.routing import (
     RoutingPolicy,
     depth,
@@ -32,7 +33,6 @@ from agent.routing import (
 )
 from agent.testing.stub_llm import StubServer
 from agent.types import LabelValue, Route, Suggestion
-from ui import handlers
 
 # --- the stage walk (pure) ------------------------------------------------------------------
 
@@ -203,11 +203,15 @@ def decent_llm(gold: dict[str, str], labels: list[str], seed: int = 0) -> dict[s
 def review_calibration_queue(project, gold: dict[str, str]) -> list[str]:
     """A blind reviewer answers every calibration item with gold."""
     project.config.review.queues = ["calibration"]
+    project.config.review.overlap = 0.0  # one answer per item: nothing waits for a second
+    service = ReviewService(project)
     done = []
-    while (view := handlers.next_item(project, "ann")) is not None:
+    view = service.next_item("ann")
+    while view is not None:
         assert view.blind and view.queue == "calibration"
-        handlers.submit(project, "ann", view, "fix", gold[view.item.id])
-        done.append(view.item.id)
+        view_id = view.item.id
+        view = service.decide("ann", view_id, "fix", gold[view_id]).next
+        done.append(view_id)
     return done
 
 

@@ -1,243 +1,315 @@
-"""The Gradio review console: login, one item at a time, accept / fix / skip.
+"""The Gradio review console: review stream, item browser, adjudication, lead's dashboard.
 
-Every event handler takes ``request: gr.Request`` and checks ``request.username`` against
-the store again on the server: the login page is not the only gate.
+The review tab is driven by ``ui/static/console.js``: keys build up a decision in the page
+(the pick, spans, turn labels, a reject reason) and send it as one JSON command through a
+hidden textbox and button. Every event handler goes through ``ui.handlers.Console``,
+which finds the account behind the request again and checks its role.
 """
 
 from __future__ import annotations
 
-import logging
-import os
+import functools
+from collections.abc import Callable
 
-# The console must not phone home (analytics, version checks) from a reviewer's network.
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+import gradio as gr
 
-import gradio as gr  # noqa: E402
+from agent.errors import AccessDenied, LabelloopError
+from agent.review import REJECT_REASONS
+from ui import render
+from ui.handlers import ROUTES, AuthError, Console, Screen, filters
 
-from agent.auth import authenticate  # noqa: E402
-from agent.errors import LabelloopError  # noqa: E402
-from ui import handlers  # noqa: E402
-from ui.handlers import AlreadyDecided, AuthError, ItemView  # noqa: E402
-
-CONCURRENCY = 16
-SIGNED_OUT = "Not signed in: reload the page and sign in with your labelloop account."
-
-# Shortcuts act only when the reviewer is not typing (the label filter is a text input).
-KEYBOARD_JS = """
-<script>
-(() => {
-  const typing = (el) => el && (el.isContentEditable ||
-    ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName));
-  const press = (e, id) => {
-    const button = document.getElementById(id);
-    if (button && !button.disabled) { e.preventDefault(); button.click(); }
-  };
-  document.addEventListener("keydown", (e) => {
-    if (e.altKey || e.repeat || e.isComposing) return;
-    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) return press(e, "ll-save");
-    if (e.ctrlKey || e.metaKey || typing(e.target)) return;
-    if (e.key === "a") press(e, "ll-accept");
-    else if (e.key === "Enter" && !e.target.closest?.("button, a")) press(e, "ll-save");
-  });
-})();
-</script>
-"""
+#: concurrent runs of each event: reviewers must not wait for one another
+CONCURRENCY = 32
+EXPORT_FORMATS = ["jsonl", "csv", "labelstudio", "hf", "conll"]
 
 CSS = """
-.ll-item { font-size: 1.05rem; line-height: 1.5; padding: .8rem 1rem; border-radius: .5rem;
-           border: 1px solid var(--border-color-primary);
-           background: var(--block-background-fill); }
-.ll-item-id { color: var(--body-text-color-subdued); font-size: .85rem; margin-bottom: .4rem; }
-.ll-text, .ll-content { white-space: pre-wrap; overflow-wrap: anywhere; }
+.ll-item { font-size: 1.05rem; line-height: 1.55; padding: .8rem 1rem; border-radius: .5rem;
+  border: 1px solid var(--border-color-primary); background: var(--block-background-fill); }
+.ll-item-id, .ll-status, .ll-browse-summary { color: var(--body-text-color-subdued);
+  font-size: .85rem; margin-bottom: .4rem; }
+.ll-badge { background: #7c3aed; color: #fff; border-radius: .3rem; padding: 0 .35rem; }
+.ll-text, .ll-content, .ll-rationale, .ll-card-note { white-space: pre-wrap;
+  overflow-wrap: anywhere; }
 .ll-turns { list-style: none; padding: 0; margin: 0; }
 .ll-turn { border-left: 3px solid var(--border-color-primary); padding: .3rem .6rem;
-           margin-bottom: .4rem; }
-.ll-turn.ll-target { border-left-color: var(--color-accent); background: var(--color-accent-soft); }
+  margin-bottom: .4rem; }
+.ll-turn.ll-target { border-left-color: var(--color-accent);
+  background: var(--color-accent-soft); }
+.ll-turn.ll-active { outline: 2px solid #2563eb; }
 .ll-turn-head { font-size: .8rem; color: var(--body-text-color-subdued); }
 .ll-role { font-weight: 600; text-transform: uppercase; }
 .ll-target-mark { margin-left: .5rem; color: var(--color-accent); font-weight: 600; }
-.ll-suggestion table { width: 100%; }
-.ll-suggestion th { text-align: left; width: 7rem; }
+.ll-turn-label { margin-left: .6rem; font-weight: 700; color: #1d4ed8; }
+mark.ll-span { background: #fde68a; border-radius: .2rem; padding: 0 .1rem; }
+mark.ll-span::after { content: attr(data-label); font-size: .65rem; vertical-align: super;
+  margin-left: .15rem; color: #92400e; }
+mark.ll-span.ll-sel { outline: 2px solid #2563eb; }
+.ll-suggestion table, .ll-detail table { width: 100%; }
+.ll-suggestion th, .ll-detail th { text-align: left; width: 7rem; }
 .ll-label { font-weight: 700; }
-#ll-accept, #ll-save { white-space: nowrap; }
-.ll-rationale { white-space: pre-wrap; margin-top: .4rem; }
-.ll-blind, .ll-empty { padding: .6rem; border-radius: .4rem;
-                       background: var(--block-background-fill); }
+.ll-blind, .ll-empty, .ll-none, .ll-failed { padding: .6rem; border-radius: .4rem;
+  background: var(--block-background-fill); }
+.ll-section, .ll-similar { margin-top: .6rem; font-size: .9rem; }
+.ll-section-head { font-weight: 600; color: var(--body-text-color-subdued); }
+.ll-picked { margin-bottom: .3rem; }
+#ll-search { width: 100%; padding: .35rem .5rem; margin-bottom: .3rem; }
+.ll-labels { list-style: none; padding: 0; margin: 0; max-height: 16rem; overflow-y: auto;
+  columns: 2; font-size: .9rem; }
+.ll-opt { padding: .05rem .3rem; border-radius: .25rem; cursor: pointer; break-inside: avoid; }
+.ll-opt.ll-on { background: #dbeafe; font-weight: 700; }
+.ll-opt.ll-hi { outline: 1px dashed #2563eb; }
+.ll-opt kbd:empty { display: none; }
+.ll-reasons { list-style: none; padding: 0; }
+.ll-reasons li.ll-on { font-weight: 700; }
+#ll-comment { width: 100%; }
+.ll-keys { list-style: none; padding: 0; margin: .6rem 0 0; display: flex; flex-wrap: wrap;
+  gap: .2rem .8rem; font-size: .8rem; color: var(--body-text-color-subdued); }
+kbd { border: 1px solid var(--border-color-primary); border-radius: .25rem;
+  padding: 0 .3rem; font-size: .8em; background: var(--background-fill-secondary); }
+.ll-buttons { display: flex; gap: .4rem; margin-top: .5rem; flex-wrap: wrap; }
+.ll-buttons button { padding: .2rem .6rem; border-radius: .35rem; cursor: pointer;
+  font-size: .85rem; font-weight: 500; border: 1px solid var(--border-color-primary);
+  background: var(--button-secondary-background-fill); }
+.ll-buttons button.ll-primary { background: var(--button-primary-background-fill);
+  color: var(--button-primary-text-color); }
+#ll-guideline { position: fixed; inset: 5vh 10vw; z-index: 1000; overflow: auto;
+  background: var(--background-fill-primary); border: 1px solid var(--border-color-primary);
+  border-radius: .6rem; padding: 1rem 1.5rem; box-shadow: 0 6px 30px rgba(0,0,0,.3); }
+#ll-guideline.ll-closed { display: none; }
+.ll-msg { padding: .3rem .6rem; border-radius: .35rem; margin: .3rem 0; }
+.ll-msg.ll-error { background: #fee2e2; } .ll-msg.ll-warn { background: #fef3c7; }
+.ll-msg.ll-info { background: #e0f2fe; }
+.ll-browse { width: 100%; font-size: .85rem; border-collapse: collapse; }
+.ll-browse td, .ll-browse th { border-bottom: 1px solid var(--border-color-primary);
+  padding: .2rem .4rem; text-align: left; }
+.ll-row { cursor: pointer; } .ll-row:hover { background: var(--background-fill-secondary); }
+.ll-cards { display: flex; gap: .6rem; flex-wrap: wrap; margin-top: .6rem; }
+.ll-card { flex: 1 1 12rem; border: 1px solid var(--border-color-primary); border-radius: .4rem;
+  padding: .5rem; }
+.ll-card-model { border-style: dashed; }
+.ll-card-head { font-size: .8rem; color: var(--body-text-color-subdued); }
+.ll-dashboard table { border-collapse: collapse; font-size: .85rem; }
+.ll-dashboard th, .ll-dashboard td { border-bottom: 1px solid var(--border-color-primary);
+  padding: .15rem .5rem; text-align: left; vertical-align: top; }
 """
 
 
-def build_app(project) -> gr.Blocks:
-    """The console for ``project``: item panel, suggestion panel, label picker and guideline."""
-    guideline = project.guideline()
-    with gr.Blocks(title=f"labelloop review: {guideline.task}") as app:
-        view = gr.State(None)
-        with gr.Row():
-            gr.Markdown(f"## labelloop review · {guideline.task}")
-            gr.Button("Log out", link="/logout", size="sm", scale=0, min_width=90)
-        counts = gr.Markdown()
-        status = gr.Markdown(elem_id="ll-status")
-        with gr.Row():
-            with gr.Column(scale=3):
-                item = gr.HTML(elem_id="ll-item", js_on_load=None)
-            with gr.Column(scale=2):
-                suggestion = gr.HTML(elem_id="ll-suggestion", js_on_load=None)
-                picker = gr.Dropdown(
-                    choices=guideline.label_names,
-                    value=None,
-                    label="Label (type to filter)",
-                    multiselect=guideline.kind == "multi",
-                    filterable=True,
-                    elem_id="ll-picker",
-                )
-                with gr.Row():
-                    accept = gr.Button(
-                        "Accept (a)",
-                        variant="primary",
-                        elem_id="ll-accept",
-                        size="md",
-                        min_width=80,
-                    )
-                    save = gr.Button(
-                        "Save label (Enter)", elem_id="ll-save", size="md", min_width=80
-                    )
-                    skip = gr.Button("Skip", elem_id="ll-skip", size="md", scale=0, min_width=70)
-        with gr.Accordion("Guideline", open=False):
-            gr.Markdown(handlers.guideline_md(guideline))
-        outputs = [view, item, suggestion, picker, accept, save, skip, status, counts]
-        _wire(project, app, outputs, accept, save, skip)
+def build_app(project, accounts, service=None) -> gr.Blocks:
+    """The console for ``project``; ``accounts`` finds the user behind each request."""
+    console = Console(project, accounts, service)
+    g = console.guideline
+    with gr.Blocks(title=f"labelloop review: {g.task}", analytics_enabled=False) as app:
+        gr.HTML(
+            f'<div class="ll-top"><b>labelloop review · {render.esc(g.task)}</b> · '
+            '<a href="/logout" id="ll-logout">Log out</a></div>',
+            js_on_load=None,
+        )
+        with gr.Tabs():
+            with gr.Tab("Review", id="review"):
+                review_out = _review_tab(console)
+            with gr.Tab("Browse", id="browse"):
+                bulk = _browse_tab(console)
+            with gr.Tab("Adjudicate", id="adjudicate", visible=False) as adj_tab:
+                _adjudicate_tab(console)
+            with gr.Tab("Dashboard", id="dashboard", visible=False) as dash_tab:
+                _dashboard_tab(console)
+
+        def review_load(request: gr.Request):
+            screen = _screen(console.open, request)
+            admin = console.user(request).role == "admin"
+            admin_only = [gr.update(visible=admin) for _ in range(3)]
+            return [*screen, *admin_only]
+
+        app.load(
+            review_load, None, [*review_out, adj_tab, dash_tab, bulk], api_visibility="private"
+        )
     return app.queue(default_concurrency_limit=CONCURRENCY)
 
 
-def _wire(project, app: gr.Blocks, outputs: list, accept, save, skip) -> None:
-    view, picker = outputs[0], outputs[3]
-
-    def load(request: gr.Request):
-        return _next(project, request)
-
-    def decide(action: str):
-        def fn(current: ItemView | None, label, request: gr.Request):
-            return _decide(project, request, current, action, label)
-
-        return fn
-
-    app.load(load, None, outputs, api_visibility="private")
-    for button, action in ((accept, "accept"), (save, "fix"), (skip, "skip")):
-        button.click(
-            decide(action), [view, picker], outputs, api_visibility="private", trigger_mode="once"
-        )
-
-
-def _next(project, request: gr.Request) -> list:
-    try:
-        current = handlers.next_item(project, _username(request))
-    except AuthError:
-        return _signed_out()
-    return _show(project, current)
-
-
-def _decide(project, request: gr.Request, current, action: str, label) -> list:
-    if current is None:
-        return _next(project, request)
-    try:
-        handlers.submit(project, _username(request), current, action, label)
-    except AuthError:
-        return _signed_out()
-    except AlreadyDecided as exc:
-        gr.Warning(str(exc))
-    except LabelloopError as exc:
-        gr.Warning(str(exc))
-        return [gr.skip()] * 9
-    return _next(project, request)
-
-
-def _username(request: gr.Request | None) -> str | None:
-    return getattr(request, "username", None) if request is not None else None
-
-
-def _show(project, current: ItemView | None) -> list:
-    counts = handlers.counts_md(project)
-    if current is None:
-        empty = f'<div class="ll-empty">{handlers.EMPTY_MESSAGE}</div>'
-        return _blank(empty, "**Nothing left for you to review.**", counts)
-    can_accept = current.suggestion is not None and current.suggestion.value is not None
-    return [
-        current,
-        handlers.render_item_html(current.item),
-        handlers.render_suggestion_html(current.suggestion, current.blind),
-        gr.update(value=_preselect(current), interactive=True),
-        *_buttons(can_accept, True),
-        _status(current),
-        counts,
-    ]
-
-
-def _buttons(can_accept: bool, can_decide: bool) -> list:
-    return [
-        gr.update(interactive=can_accept),
-        gr.update(interactive=can_decide),
-        gr.update(interactive=can_decide),
-    ]
-
-
-def _preselect(current: ItemView):
-    value = current.suggestion.value if current.suggestion is not None else None
-    if value is None or current.kind == "spans":
-        return [] if current.kind == "multi" else None
-    return list(value.labels or ()) if current.kind == "multi" else value.label
-
-
-def _status(current: ItemView) -> str:
-    blind = " · shown blind" if current.blind else ""
-    return f"Queue **{current.queue}**{blind} · signed in as **{current.reviewer}**"
-
-
-def _signed_out() -> list:
-    return _blank("", SIGNED_OUT, "")
-
-
-def _blank(item_html: str, status: str, counts: str) -> list:
-    picker = gr.update(value=None, interactive=False)
-    return [None, item_html, "", picker, *_buttons(False, False), status, counts]
-
-
-def check_login(project):
-    """The ``auth=`` callable for ``launch``: true for an enabled account's right password."""
-
-    def check(name: str, password: str) -> bool:
-        return authenticate(project.store, name, password) is not None
-
-    return check
-
-
-def serve(
-    project,
-    host: str = "127.0.0.1",
-    port: int = 7860,
-    open_browser: bool = False,
-    *,
-    block: bool = True,
-) -> gr.Blocks:
-    """Serve the console on ``host:port``; with ``block=False`` return once it is up."""
-    if not project.store.list_users():
-        raise LabelloopError(
-            "No console accounts yet: add one with `labelloop users add NAME --role reviewer`"
-        )
-    # Gradio polls its own server at start-up; those requests are not the user's business.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    app = build_app(project)
-    app.launch(
-        server_name=host,
-        server_port=port,
-        inbrowser=open_browser,
-        auth=check_login(project),
-        auth_message="Sign in with your labelloop account.",
-        prevent_thread_lock=not block,
-        share=False,
-        ssr_mode=False,
-        mcp_server=False,
-        footer_links=[],
-        quiet=not block,
-        head=KEYBOARD_JS,
-        css=CSS,
+def _review_tab(console: Console) -> list:
+    g = console.guideline
+    with gr.Row():
+        with gr.Column(scale=3):
+            item = gr.HTML(elem_id="ll-item", js_on_load=None)
+            status = gr.HTML(elem_id="ll-status-box", js_on_load=None)
+        with gr.Column(scale=2):
+            side = gr.HTML(elem_id="ll-side", js_on_load=None)
+            gr.HTML(render.picker_html(g, REJECT_REASONS), elem_id="ll-picker-box", js_on_load=None)
+    gr.HTML(
+        render.guideline_html(g), elem_id="ll-guideline", elem_classes="ll-closed", js_on_load=None
     )
-    return app
+    command = gr.Textbox(visible="hidden", elem_id="ll-command", max_lines=1)
+    go = gr.Button(visible="hidden", elem_id="ll-go")
+    outputs = [item, side, status]
+
+    def review_command(raw: str, request: gr.Request):
+        return _screen(lambda r: console.command(raw, r), request)
+
+    go.click(
+        review_command,
+        [command],
+        outputs,
+        api_visibility="private",
+        show_progress="hidden",
+        queue=True,
+    )
+    return outputs
+
+
+def _screen(fn: Callable, request) -> list:
+    try:
+        screen: Screen = fn(request)
+    except AuthError as exc:
+        raise gr.Error(str(exc), title="Signed out") from exc
+    return [screen.item, screen.side, screen.status]
+
+
+def _checked(fn: Callable) -> Callable:
+    """Run an admin or browser handler; refusals and mistakes become a message, not a trace."""
+
+    @functools.wraps(fn)  # Gradio reads the signature to inject ``gr.Request``
+    def run(*args):
+        try:
+            return fn(*args)
+        except (AuthError, AccessDenied) as exc:
+            raise gr.Error(str(exc), title="Not allowed") from exc
+        except LabelloopError as exc:
+            raise gr.Error(str(exc), title="Cannot do that") from exc
+
+    return run
+
+
+def _browse_tab(console: Console):
+    g = console.guideline
+    with gr.Row():
+        text = gr.Textbox(label="Text contains", elem_id="ll-f-text", scale=2)
+        label = gr.Dropdown(["", *g.label_names], value="", label="Label", filterable=True)
+        route = gr.Dropdown(list(ROUTES), value="", label="Route", elem_id="ll-f-route")
+        reviewer = gr.Textbox(label="Reviewer", elem_id="ll-f-reviewer")
+    with gr.Row():
+        lo = gr.Number(0, label="Confidence ≥ (%)", minimum=0, maximum=100, precision=0)
+        hi = gr.Number(100, label="Confidence ≤ (%)", minimum=0, maximum=100, precision=0)
+        since = gr.Textbox(label="Since (YYYY-MM-DD)")
+        until = gr.Textbox(label="Until (YYYY-MM-DD)")
+    page = gr.State(0)
+    with gr.Row():
+        search = gr.Button("Search", variant="primary", elem_id="ll-f-search")
+        prev = gr.Button("◀ Previous", size="sm")
+        nxt = gr.Button("Next ▶", size="sm")
+        bulk = gr.Button("Accept all matching (admin)", visible=False, variant="stop")
+    results = gr.HTML(elem_id="ll-browse", js_on_load=None)
+    note = gr.HTML(elem_id="ll-browse-note", js_on_load=None)
+    with gr.Row():
+        open_id = gr.Textbox(label="Item id", elem_id="ll-open-id", scale=2)
+        open_btn = gr.Button("Open", elem_id="ll-open", scale=0)
+    detail = gr.HTML(elem_id="ll-detail", js_on_load=None)
+    with gr.Row():
+        action = gr.Radio(["accept", "fix", "reject"], value="fix", label="Change to")
+        new_label = gr.Dropdown(
+            g.label_names, label="Label", filterable=True, multiselect=g.kind == "multi"
+        )
+        reason = gr.Dropdown(["", *REJECT_REASONS], value="", label="Reject reason")
+        comment = gr.Textbox(label="Comment")
+        change = gr.Button("Save change", elem_id="ll-change")
+    form = [text, label, route, lo, hi, reviewer, since, until]
+
+    def show(step: int):
+        def browse_page(text, lab, rte, lo, hi, who, since, until, current, request: gr.Request):
+            n = 0 if step == 0 else max(0, current + step)
+            found = filters(text, lab, rte, lo, hi, who, since, until)
+            return console.browse(found, n, request), n
+
+        return _checked(browse_page)
+
+    def item_open(item_id: str, request: gr.Request):
+        return console.detail(item_id.strip(), request)
+
+    def item_change(item_id, act, lab, why, text, request: gr.Request):
+        return render.message_html(console.change(item_id.strip(), act, lab, why, text, request))
+
+    def bulk_accept(text, lab, rte, lo, hi, who, since, until, request: gr.Request):
+        found = filters(text, lab, rte, lo, hi, who, since, until)
+        return render.message_html(console.bulk_accept(found, request))
+
+    for button, step in ((search, 0), (prev, -1), (nxt, 1)):
+        button.click(show(step), [*form, page], [results, page], api_visibility="private")
+    open_btn.click(_checked(item_open), [open_id], [detail], api_visibility="private")
+    change.click(
+        _checked(item_change),
+        [open_id, action, new_label, reason, comment],
+        [note],
+        api_visibility="private",
+    ).then(_checked(item_open), [open_id], [detail], api_visibility="private")
+    bulk.click(_checked(bulk_accept), form, [note], api_visibility="private")
+    return bulk
+
+
+def _adjudicate_tab(console: Console) -> None:
+    g = console.guideline
+    with gr.Row():
+        refresh = gr.Button("Refresh list", scale=0, elem_id="ll-adj-refresh")
+        ids = gr.Dropdown([], label="Waiting for adjudication", elem_id="ll-adj-ids", scale=2)
+    view = gr.HTML(elem_id="ll-adj-view", js_on_load=None)
+    with gr.Row():
+        choice = gr.Radio([], label="Take this answer", elem_id="ll-adj-choice")
+        label = gr.Dropdown(
+            ["", *g.label_names] if g.kind != "multi" else g.label_names,
+            label="…or decide another label",
+            filterable=True,
+            multiselect=g.kind == "multi",
+        )
+        comment = gr.Textbox(label="Comment")
+    decide = gr.Button("Decide", variant="primary", elem_id="ll-adj-decide")
+    note = gr.HTML(elem_id="ll-adj-note", js_on_load=None)
+
+    def adj_list(request: gr.Request):
+        waiting = console.adjudication_ids(request)
+        return gr.update(choices=waiting, value=waiting[0] if waiting else None)
+
+    def adj_open(item_id: str | None, request: gr.Request):
+        console.user(request, admin=True)  # the role first, whatever was sent
+        if not item_id:
+            return "", gr.update(choices=[], value=None)
+        html, offered = console.adjudication(item_id, request)
+        return html, gr.update(choices=offered, value=None)
+
+    def adj_decide(item_id, picked, override, text, request: gr.Request):
+        console.user(request, admin=True)  # the role first, whatever was sent
+        if not item_id:
+            raise LabelloopError("Choose an item from the list first")
+        return render.message_html(console.adjudicate(item_id, picked, override, text, request))
+
+    refresh.click(_checked(adj_list), None, [ids], api_visibility="private")
+    ids.change(_checked(adj_open), [ids], [view, choice], api_visibility="private")
+    decide.click(
+        _checked(adj_decide), [ids, choice, label, comment], [note], api_visibility="private"
+    ).then(_checked(adj_list), None, [ids], api_visibility="private")
+
+
+def _dashboard_tab(console: Console) -> None:
+    refresh = gr.Button("Refresh", scale=0, elem_id="ll-dash-refresh")
+    board = gr.HTML(elem_id="ll-dashboard", js_on_load=None)
+    with gr.Row():
+        fmt = gr.Dropdown(EXPORT_FORMATS, value="jsonl", label="Export format")
+        export = gr.Button("Export", elem_id="ll-export")
+        file = gr.File(label="Exported file", interactive=False)
+    with gr.Row():
+        who = gr.Textbox(label="Reviewer to set", elem_id="ll-blind-who")
+        blind = gr.Checkbox(label="Show this reviewer every item blind", elem_id="ll-blind-on")
+        save = gr.Button("Save blind setting")
+    note = gr.HTML(js_on_load=None)
+    with gr.Accordion("Guideline", open=False):
+        gr.HTML(render.guideline_html(console.guideline), js_on_load=None)
+
+    def set_blind(name, on, request: gr.Request):
+        return render.message_html(console.set_blind(name.strip(), bool(on), request))
+
+    def dashboard(request: gr.Request):
+        return console.dashboard(request)
+
+    def export_file(fmt: str, request: gr.Request):
+        return console.export(fmt, request)
+
+    refresh.click(_checked(dashboard), None, [board], api_visibility="private")
+    export.click(_checked(export_file), [fmt], [file], api_visibility="private")
+    save.click(_checked(set_blind), [who, blind], [note], api_visibility="private")

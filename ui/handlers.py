@@ -1,243 +1,299 @@
-"""What the review console does, as plain functions over a project (no Gradio here).
+"""What the review console does, as plain methods over a project (no Gradio here).
 
-The app in ``ui/app.py`` only wires these to components; everything that touches the
-store, checks a reviewer or turns untrusted item text into HTML lives here, so it can be
-tested without a browser.
+``ui/app.py`` only wires these to components. Each method takes the request, finds the
+account behind it again (session cookie or trusted proxy header), checks the role, calls
+the review service and renders escaped HTML. The browser sends decisions as one small
+JSON command (what the keys built up: the pick, spans, turn labels, reason, duration).
 """
 
 from __future__ import annotations
 
-import html
-import re
+import json
+import tempfile
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
-from agent.errors import LabelloopError
-from agent.types import Guideline, Item, LabelValue, Review, Suggestion
+from pydantic import ValidationError
 
-#: Queues shown without the model's suggestion, so the human label is independent of it.
-BLIND_QUEUES = frozenset({"calibration", "audit"})
-EMPTY_MESSAGE = (
+from agent.errors import AccessDenied, LabelloopError, ReviewConflict
+from agent.review import ACTIONS, REJECT_REASONS, BrowseFilters, ReviewService
+from agent.types import Guideline, LabelValue
+from ui import render
+
+SIGNED_OUT = "Your session has ended: sign in again."
+EMPTY = (
     "No items are waiting for you. Items you skipped stay with the other reviewers; "
     "check back after the next labeling run."
 )
+#: a decision command is a few hundred bytes; anything much bigger is not from the console
+MAX_COMMAND = 64 * 1024
+MAX_COMMENT = 2000
+ROUTES = ("", "unlabeled", "auto_accepted", "calibration", "audit", "active")
+ROUTES += ("adjudication", "failed", "reviewed")
 
 
 class AuthError(LabelloopError):
-    """The request has no logged-in, enabled console account behind it."""
-
-
-class AlreadyDecided(LabelloopError):
-    """The reviewer already decided this lease (a second tab or a double click)."""
+    """No live session (or trusted proxy user) behind the request."""
 
 
 @dataclass(frozen=True)
-class ItemView:
-    """One leased item as a reviewer sees it, plus what is needed to record the decision."""
+class Screen:
+    """The review tab after an event: the item, what sits beside it, and a status line."""
 
-    item: Item
-    queue: str
-    reviewer: str
-    suggestion: Suggestion | None
-    suggestion_id: int | None
-    blind: bool
-    labels: tuple[str, ...]
-    kind: str
-    started_at: datetime
+    item: str
+    side: str
+    status: str
 
 
-def require_user(project, reviewer: str | None):
-    """The enabled account named ``reviewer``; ``AuthError`` for anyone else."""
-    user = project.store.get_user(reviewer) if reviewer else None
-    if user is None or user.disabled:
-        raise AuthError("Not logged in: sign in with a console account (`labelloop users add`)")
-    return user
+class Console:
+    """The console's handlers over one project and its review service."""
+
+    def __init__(self, project, accounts, service: ReviewService | None = None):
+        self.project = project
+        self.accounts = accounts
+        self.guideline: Guideline = project.guideline()
+        self.service = service or ReviewService(project)
+
+    # --- who is asking ------------------------------------------------------------------
+
+    def user(self, request, admin: bool = False):
+        """The account behind ``request``, checked again here; admins only when asked."""
+        raw = getattr(request, "request", None) or request
+        user = self.accounts.user(raw) if raw is not None else None
+        if user is None:
+            raise AuthError(SIGNED_OUT)
+        if admin and user.role != "admin":
+            raise AccessDenied(f"{user.name!r} is a reviewer: this needs an admin account")
+        return user
+
+    def role(self, request) -> str:
+        return self.user(request).role
+
+    # --- the review stream --------------------------------------------------------------
+
+    def open(self, request) -> Screen:
+        """The reviewer's current item (leasing one when needed)."""
+        user = self.user(request)
+        return self.screen(user, self.service.next_item(user.name))
+
+    def command(self, raw: str, request) -> Screen:
+        """Run one command from the keys: accept, fix, reject, skip or undo."""
+        user = self.user(request)
+        try:
+            cmd = parse_command(raw)
+            if cmd["action"] == "undo":
+                view = self.service.undo(user.name)
+                return self.screen(user, view, "Undone: the item is back with you.")
+            value = parse_value(self.guideline, cmd.get("value"))
+            outcome = self.service.decide(
+                user.name,
+                str(cmd.get("item", "")),
+                cmd["action"],
+                value,
+                reason=cmd.get("reason"),
+                comment=_comment(cmd.get("comment")),
+                duration_ms=_duration(cmd.get("ms")),
+            )
+        except ReviewConflict as exc:
+            return self.screen(user, self.service.next_item(user.name), str(exc), "warn")
+        except LabelloopError as exc:
+            if isinstance(exc, AccessDenied | AuthError):
+                raise
+            return self.screen(user, self.service.next_item(user.name), str(exc), "error")
+        done = f"Saved: {outcome.review.action} {render.value_text(outcome.review.value)}"
+        return self.screen(user, outcome.next, done if outcome.review.action != "skip" else "")
+
+    def screen(self, user, view, message: str = "", kind: str = "info") -> Screen:
+        note = render.message_html(message, kind) if message else ""
+        who = f"signed in as <b>{render.esc(user.name)}</b> ({render.esc(user.role)})"
+        stamp = str(time.monotonic_ns())
+        if view is None:
+            empty = (
+                f'<div class="ll-item ll-empty" data-item="" data-v="{stamp}">'
+                f"{render.esc(EMPTY)}</div>"
+            )
+            return Screen(empty, "", f"{note}{_status(who)}")
+        return Screen(
+            render.item_html(view, stamp), render.side_html(view), f"{note}{_status(who)}"
+        )
+
+    # --- adjudication (admins) ----------------------------------------------------------
+
+    def adjudication_ids(self, request) -> list[str]:
+        return self.service.adjudication_items(self.user(request, admin=True).name)
+
+    def adjudication(self, item_id: str, request) -> tuple[str, list[tuple[str, str]]]:
+        """Every answer side by side, and the answers offered as the final label."""
+        admin = self.user(request, admin=True)
+        view = self.service.adjudication_view(admin.name, item_id)
+        html = render.answers_html(view.item, view.suggestion, view.answers)
+        offered: dict[str, str] = {}
+        values = [(a.reviewer, a.value) for a in view.answers if a.value is not None]
+        if view.suggestion is not None and view.suggestion.value is not None:
+            values.append(("model", view.suggestion.value))
+        for who, value in values:
+            key = json.dumps(value.as_dict(), sort_keys=True)
+            offered.setdefault(key, f"{render.value_text(value)} ({who})")
+        return html, [(label, key) for key, label in offered.items()]
+
+    def adjudicate(self, item_id: str, choice: str | None, label, comment: str, request) -> str:
+        """Decide an adjudication: a label picked here wins over an answer chosen."""
+        admin = self.user(request, admin=True)
+        if label:
+            value = parse_value(self.guideline, _picked(self.guideline, label))
+        elif choice:
+            value = parse_value(self.guideline, json.loads(choice))
+        else:
+            raise LabelloopError("Choose one of the answers or pick a label first")
+        review = self.service.adjudicate(admin.name, item_id, value, _comment(comment))
+        return f"Decided {item_id}: {render.value_text(review.value)}"
+
+    # --- item browser -------------------------------------------------------------------
+
+    def browse(self, filters: BrowseFilters, page: int, request) -> str:
+        user = self.user(request)
+        return render.browse_html(self.service.browse(user.name, filters, page=max(0, page)))
+
+    def detail(self, item_id: str, request) -> str:
+        user = self.user(request)
+        return render.detail_html(self.service.item_detail(user.name, item_id))
+
+    def change(self, item_id: str, action: str, label, reason, comment, request) -> str:
+        """A new decision on any item (a new review row; the old one stays)."""
+        user = self.user(request)
+        if action not in ACTIONS or action == "skip":
+            raise LabelloopError("Choose accept, fix or reject")
+        value = parse_value(self.guideline, _picked(self.guideline, label)) if label else None
+        review = self.service.change_decision(
+            user.name, item_id, action, value, reason=reason or None, comment=_comment(comment)
+        )
+        return f"Changed {item_id}: {review.action} {render.value_text(review.value)}"
+
+    def bulk_accept(self, filters: BrowseFilters, request) -> str:
+        admin = self.user(request, admin=True)
+        n = self.service.bulk_accept(admin.name, filters)
+        return f"Accepted the suggestion on {n} items (recorded as a bulk accept by {admin.name})"
+
+    # --- the lead's dashboard -----------------------------------------------------------
+
+    def dashboard(self, request) -> str:
+        admin = self.user(request, admin=True)
+        return render.dashboard_html(self.service.dashboard(admin.name))
+
+    def set_blind(self, reviewer: str, blind: bool, request) -> str:
+        admin = self.user(request, admin=True)
+        self.service.set_blind(admin.name, reviewer, blind)
+        return f"{reviewer} now sees {'every item blind' if blind else 'suggestions as routed'}"
+
+    def export(self, fmt: str, request) -> str:
+        """Admin: the project's labeled data as a file to download."""
+        from agent.export import export
+        from agent.pipeline import routing_state
+
+        self.user(request, admin=True)
+        model = routing_state(self.project)["model"]
+        stages = self.project.config.routing.cascade or ()
+        suffix = {"hf": "", "csv": ".csv", "labelstudio": ".json", "conll": ".conll"}
+        out = Path(tempfile.mkdtemp(prefix="labelloop-export-"))
+        path = out / f"{self.guideline.task}{suffix.get(fmt, '.jsonl')}"
+        export(self.project.store, path, fmt, None, model, stages, guideline=self.guideline)
+        return str(path)
 
 
-def next_item(project, reviewer: str | None) -> ItemView | None:
-    """Lease the next item from the configured queues for ``reviewer``; None when all are empty."""
-    require_user(project, reviewer)
-    review = project.config.review
-    got = project.store.next_for_review(reviewer, review.queues, review.lease_seconds)
-    if got is None:
+# --- parsing what the browser sent -------------------------------------------------------
+
+
+def parse_command(raw: str) -> dict:
+    """The JSON command from the keys; refuses anything that is not a known action."""
+    if not raw or len(raw) > MAX_COMMAND:
+        raise LabelloopError("Empty or oversized command: reload the page")
+    try:
+        cmd = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise LabelloopError(f"Unreadable command ({exc.msg}): reload the page") from exc
+    if not isinstance(cmd, dict) or cmd.get("action") not in (*ACTIONS, "undo"):
+        raise LabelloopError(f"Unknown action: valid actions are {', '.join(ACTIONS)}, undo")
+    if cmd["action"] == "reject" and cmd.get("reason") not in REJECT_REASONS:
+        raise LabelloopError(f"Reject needs a reason: one of {', '.join(REJECT_REASONS)}")
+    return cmd
+
+
+def parse_value(guideline: Guideline, data) -> LabelValue | None:
+    """A label decision from JSON, with every label name checked against the guideline."""
+    if data is None:
         return None
-    item, queue = got
-    guideline = project.guideline()
-    route = project.store.get_route(item.id)
-    sid = route.suggestion_id if route is not None else None
-    blind = queue in BLIND_QUEUES
-    suggestion = project.store.get_suggestion(sid) if sid is not None and not blind else None
-    return ItemView(
-        item=item,
-        queue=queue,
-        reviewer=reviewer,
-        suggestion=suggestion,
-        suggestion_id=sid,
-        blind=blind,
-        labels=tuple(guideline.label_names),
-        kind=guideline.kind,
-        started_at=datetime.now(UTC),
-    )
-
-
-def submit(
-    project,
-    reviewer: str | None,
-    view: ItemView,
-    action: str,
-    label: str | list[str] | None = None,
-    now: datetime | None = None,
-) -> Review:
-    """Record ``accept`` (the suggestion's value), ``fix`` (``label``) or ``skip`` for the view."""
-    require_user(project, reviewer)
-    if view.reviewer != reviewer:
-        raise AuthError(f"This item is leased to {view.reviewer!r}, not to {reviewer!r}")
-    action, value = _decision(project.guideline(), view, action, label)
-    _refuse_duplicate(project.store, view)
-    now = now or datetime.now(UTC)
-    review = Review(
-        item_id=view.item.id,
-        reviewer=reviewer,
-        action=action,
-        value=value,
-        queue=view.queue,
-        blind=view.blind,
-        suggestion_id=view.suggestion_id,
-        duration_ms=max(0, int((now - view.started_at).total_seconds() * 1000)),
-        created_at=now,
-    )
-    return review.model_copy(update={"id": project.store.add_review(review)})
-
-
-def _decision(
-    guideline: Guideline, view: ItemView, action: str, label: str | list[str] | None
-) -> tuple[str, LabelValue | None]:
-    if action == "skip":
-        return "skip", None
-    if action == "accept":
-        if view.suggestion is None or view.suggestion.value is None:
-            raise LabelloopError("Nothing to accept: no suggestion is shown; pick a label")
-        return "accept", view.suggestion.value
-    if action != "fix":
-        raise LabelloopError(f"Unknown action {action!r}: valid actions are accept, fix, skip")
-    value = label_value(guideline, label)
-    suggested = view.suggestion.value if view.suggestion is not None else None
-    # Picking exactly what the (visible) model suggested is agreeing with it.
-    same = suggested is not None and suggested.key() == value.key()
-    return ("accept" if same else "fix"), value
-
-
-def label_value(guideline: Guideline, label: str | list[str] | None) -> LabelValue:
-    """The ``LabelValue`` for a label picked in the console; refuses labels not in the guideline."""
-    if guideline.kind == "spans" or guideline.unit == "turn":
-        raise LabelloopError(
-            f"Fixing {guideline.kind}/{guideline.unit} labels is not in this console yet: "
-            "accept or skip the item"
-        )
-    names = [label] if isinstance(label, str) else list(label or [])
-    if not names or (guideline.kind == "single" and len(names) != 1):
-        raise LabelloopError("Pick a label first" if not names else "Pick exactly one label")
+    if not isinstance(data, dict):
+        raise LabelloopError("A label decision is an object: label, labels, spans or turns")
+    if isinstance(data.get("turns"), dict):
+        try:
+            data = {**data, "turns": {int(k): v for k, v in data["turns"].items()}}
+        except ValueError as exc:
+            raise LabelloopError("Turn labels are keyed by turn number") from exc
+    try:
+        value = LabelValue.model_validate(data)
+    except ValidationError as exc:
+        raise LabelloopError(f"Not a label decision: {exc.errors()[0]['msg']}") from exc
     valid = guideline.label_names
-    for name in names:
-        if name not in valid:
-            raise LabelloopError(
-                f"Unknown label {name!r} for task {guideline.task!r} (guideline "
-                f"{guideline.version}): valid labels are {', '.join(valid)}"
-            )
-    if guideline.kind == "multi":
-        return LabelValue(labels=tuple(dict.fromkeys(names)))
-    return LabelValue(label=names[0])
-
-
-def _refuse_duplicate(store, view: ItemView) -> None:
-    # A second tab or a double click on the same lease must not record the decision twice.
-    for r in store.reviews_for(view.item.id):
-        if r.reviewer == view.reviewer and r.created_at >= view.started_at:
-            raise AlreadyDecided(
-                f"Item {view.item.id!r} was already decided ({r.action}) in another tab; "
-                "loading the next one"
-            )
-
-
-def counts_md(project) -> str:
-    """One Markdown line: items waiting per configured queue, and items reviewed."""
-    counts = project.store.route_counts()
-    parts = [f"{q} **{counts.get(q, 0)}**" for q in project.config.review.queues]
-    parts.append(f"reviewed **{counts.get('reviewed', 0)}**")
-    line = "Waiting: " + " · ".join(parts)
-    alarm = project.store.get_state("audit_alarm") or {}
-    if alarm.get("active"):
-        # the reason is our own text built from counts, but escape it like everything else
-        line += f"\n\n**Audit alarm:** {_esc(alarm.get('reason', 'auto-accepting is stopped'))}"
-    return line
-
-
-def render_item_html(item: Item) -> str:
-    """The item as HTML with every piece of its text escaped (item text is untrusted)."""
-    head = f'<div class="ll-item-id">Item <code>{_esc(item.id)}</code></div>'
-    if item.messages is None:
-        body = f'<div class="ll-text">{_esc(item.text or "")}</div>'
-        return f'<div class="ll-item">{head}{body}</div>'
-    turns = "".join(
-        _turn_html(i, m.role, m.content, i == item.target_turn) for i, m in enumerate(item.messages)
-    )
-    return f'<div class="ll-item">{head}<ol class="ll-turns">{turns}</ol></div>'
-
-
-def _turn_html(index: int, role: str, content: str, target: bool) -> str:
-    role_class = re.sub(r"[^a-z0-9_-]", "", role.lower()) or "other"
-    classes = f"ll-turn ll-role-{role_class}" + (" ll-target" if target else "")
-    marker = '<span class="ll-target-mark">label this turn</span>' if target else ""
-    return (
-        f'<li class="{classes}" data-turn="{index}">'
-        f'<div class="ll-turn-head"><span class="ll-turn-no">#{index}</span> '
-        f'<span class="ll-role">{_esc(role)}</span>{marker}</div>'
-        f'<div class="ll-content">{_esc(content)}</div></li>'
-    )
-
-
-def render_suggestion_html(suggestion: Suggestion | None, blind: bool = False) -> str:
-    """The model's label, confidence (as a percentage) and escaped rationale."""
-    if blind:
-        return (
-            '<div class="ll-suggestion ll-blind"><b>Shown blind.</b> The model\'s suggestion is '
-            "hidden for this queue so that your label is independent of it.</div>"
+    unknown = [n for n in value.names() if n not in valid]
+    if unknown:
+        raise LabelloopError(
+            f"Unknown label {unknown[0]!r} for task {guideline.task!r} (guideline "
+            f"{guideline.version}): valid labels are {', '.join(valid)}"
         )
-    if suggestion is None:
-        return '<div class="ll-suggestion ll-none">No model suggestion for this item.</div>'
-    if suggestion.value is None:
-        reason = _esc(suggestion.error or "no usable label")
-        return f'<div class="ll-suggestion ll-failed">The model gave no label: {reason}</div>'
-    rows = [
-        ("Label", f'<span class="ll-label">{_esc(suggestion.value.short())}</span>'),
-        ("Confidence", _esc(_percent(suggestion))),
-        ("Model", _esc(suggestion.model)),
-    ]
-    cells = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    rationale = _esc(suggestion.rationale) or "<i>no rationale given</i>"
-    return (
-        f'<div class="ll-suggestion"><table>{cells}</table>'
-        f'<div class="ll-rationale">{rationale}</div></div>'
+    return value
+
+
+def filters(text, label, route, min_conf, max_conf, reviewer, since, until) -> BrowseFilters:
+    """Browser filters from the form; blank fields filter nothing; dates are YYYY-MM-DD."""
+    return BrowseFilters(
+        text=(text or "").strip() or None,
+        label=label or None,
+        route=route or None,
+        # 0 and 100 are the form's defaults: no bound (items without a confidence match too)
+        min_confidence=_percent(min_conf, 0),
+        max_confidence=_percent(max_conf, 100),
+        reviewer=(reviewer or "").strip() or None,
+        since=_date(since),
+        until=_date(until, end=True),
     )
 
 
-def _percent(suggestion: Suggestion) -> str:
-    p = suggestion.calibrated if suggestion.calibrated is not None else suggestion.confidence
-    if p is None:
-        return "unknown"
-    kind = "calibrated" if suggestion.calibrated is not None else "model's own"
-    return f"{p:.0%} ({kind})"
+def _picked(guideline: Guideline, label) -> dict:
+    if guideline.kind == "multi":
+        return {"labels": [label] if isinstance(label, str) else list(label)}
+    return {"label": label if isinstance(label, str) else (list(label) or [None])[0]}
 
 
-def guideline_md(guideline: Guideline) -> str:
-    """The guideline's Markdown as shown to reviewers (the file without its front matter)."""
-    text = guideline.text
-    if text.startswith("---\n"):
-        end = text.find("\n---\n", 4)
-        if end != -1:
-            text = text[end + 5 :]
-    return text.strip() or "_The guideline has no text._"
+def _comment(comment) -> str | None:
+    text = str(comment or "").strip()
+    return text[:MAX_COMMENT] or None
 
 
-def _esc(text: str) -> str:
-    return html.escape(text, quote=True)
+def _duration(ms) -> int | None:
+    try:
+        return max(0, min(int(ms), 86_400_000))
+    except (TypeError, ValueError):
+        return None
+
+
+def _percent(value, default: float) -> float | None:
+    if value in (None, "") or float(value) == default:
+        return None
+    return float(value) / 100
+
+
+def _date(text, end: bool = False) -> datetime | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise LabelloopError(f"Dates are YYYY-MM-DD, not {text!r}") from exc
+    return day.replace(hour=23, minute=59, second=59) if end else day
+
+
+def _status(who: str) -> str:
+    return f'<div class="ll-status">{who}</div>'

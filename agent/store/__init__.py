@@ -1,18 +1,22 @@
 """The store: all SQL lives in this package."""
 
 from agent.store.base import StoreBase
+from agent.store.browse import BrowseMixin
 from agent.store.calibration import CalibrationMixin, Pair
 from agent.store.calls import CallsMixin
 from agent.store.exports import ExportsMixin, ItemRecord
 from agent.store.imports import ImportsMixin
 from agent.store.items import ItemsMixin
+from agent.store.review_queue import ReviewQueueMixin
 from agent.store.reviews import ReviewsMixin
 from agent.store.routes import RoutesMixin
+from agent.store.sessions import SessionsMixin
 from agent.store.suggestions import SuggestionsMixin
 from agent.store.users import UsersMixin
 
 
 class Store(
+    BrowseMixin,
     CalibrationMixin,
     CallsMixin,
     ExportsMixin,
@@ -20,7 +24,9 @@ class Store(
     ItemsMixin,
     SuggestionsMixin,
     RoutesMixin,
+    ReviewQueueMixin,
     ReviewsMixin,
+    SessionsMixin,
     UsersMixin,
     StoreBase,
 ):

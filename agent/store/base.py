@@ -112,6 +112,8 @@ def review_from_row(row: ReviewRow) -> Review:
         reason=row.reason,
         comment=row.comment,
         source=row.source,
+        supersedes=row.supersedes,
+        bulk=bool(row.bulk),
         created_at=aware(row.created_at),
     )
 
@@ -129,6 +131,8 @@ def review_to_values(r: Review, import_id: int | None = None) -> dict:
         "reason": r.reason,
         "comment": r.comment,
         "source": r.source,
+        "supersedes": r.supersedes,
+        "bulk": r.bulk,
         "import_id": import_id,
         "created_at": r.created_at,
     }

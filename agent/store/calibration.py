@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from agent.store.base import review_from_row, suggestion_from_row
+from agent.store.routes import live_reviews
 from agent.store.tables import CalibrationRunRow, ImportRow, ReviewRow, SuggestionRow
 from agent.types import Frozen, Review, Suggestion
 
@@ -21,6 +22,7 @@ BLIND_CALIBRATION = (
     ReviewRow.queue == "calibration",
     ReviewRow.blind.is_(True),
     ReviewRow.action.in_(DECIDED),
+    live_reviews(),
 )
 
 
@@ -150,7 +152,7 @@ class CalibrationMixin:
         q = (
             sa.select(ReviewRow, SuggestionRow)
             .join(SuggestionRow, SuggestionRow.id == ReviewRow.suggestion_id)
-            .where(ReviewRow.queue == "audit", ReviewRow.action.in_(DECIDED))
+            .where(ReviewRow.queue == "audit", ReviewRow.action.in_(DECIDED), live_reviews())
         )
         if model is not None:
             q = q.where(SuggestionRow.model == model)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 import sqlalchemy as sa
 
 from agent.store.base import item_from_row
+from agent.store.routes import live_reviews
 from agent.store.tables import GuidelineRow, ItemRow, ReviewRow
 from agent.types import Guideline, Item
 
@@ -71,7 +72,7 @@ class ItemsMixin:
     def reviewed_item_ids(self) -> set[str]:
         t = ReviewRow.__table__
         with self.engine.connect() as c:
-            q = sa.select(t.c.item_id).where(t.c.action != "skip").distinct()
+            q = sa.select(t.c.item_id).where(t.c.action != "skip", live_reviews()).distinct()
             return set(c.execute(q).scalars())
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from agent.store.base import item_from_row, review_from_row, review_to_values
+from agent.store.routes import live_reviews
 from agent.store.tables import ItemRow, LeaseRow, ReviewRow, RouteRow
 from agent.types import QUEUE_ROUTES, Item, Review, Route
 
@@ -48,20 +49,30 @@ class ReviewsMixin:
             ).scalars()
             return [review_from_row(r) for r in rows]
 
-    def iter_reviews(self, item_ids: Sequence[str] | None = None) -> Iterator[Review]:
-        """All reviews in the order they were made."""
+    def iter_reviews(
+        self, item_ids: Sequence[str] | None = None, undone: bool = False
+    ) -> Iterator[Review]:
+        """All reviews that stand, in the order they were made (with ``undone``, every row)."""
         q = sa.select(ReviewRow).order_by(ReviewRow.id)
         if item_ids is not None:
             q = q.where(ReviewRow.item_id.in_(list(item_ids)))
+        if not undone:
+            q = q.where(live_reviews())
         with self.session() as s:
             for r in s.exec(q).scalars():
                 yield review_from_row(r)
 
     def final_reviews(self) -> dict[str, Review]:
-        """Per item, the latest review that decided a label (accept, fix or import)."""
+        """Per item, the review whose label stands: an adjudication, else the latest decisive
+        one (accept, fix or import); reviewers' answers on gold items never replace it."""
         out: dict[str, Review] = {}
         for r in self.iter_reviews():
-            if r.action in ("accept", "fix", "import") and r.value is not None:
+            if r.action not in ("accept", "fix", "import") or r.value is None:
+                continue
+            if r.queue == "gold" and r.item_id in out:
+                continue
+            held = out.get(r.item_id)
+            if held is None or held.queue != "adjudication" or r.queue == "adjudication":
                 out[r.item_id] = r
         return out
 

@@ -7,11 +7,15 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from agent.store.tables import ItemRow, RouteRow
-from agent.types import QUEUE_ROUTES, Route, RouteDecision
+from agent.store.base import value_from_json
+from agent.store.tables import ItemRow, ReviewRow, RouteRow, SuggestionRow
+from agent.types import QUEUE_ROUTES, LabelValue, Route, RouteDecision
 
 T_ROUTES = RouteRow.__table__
 T_ITEMS = ItemRow.__table__
+T_SUGG = SuggestionRow.__table__
+T_REVIEWS = ReviewRow.__table__
+DECISIVE = ("accept", "fix", "import")
 
 
 class RoutesMixin:
@@ -36,6 +40,7 @@ class RoutesMixin:
         ]
         ids = [d.item_id for d in decisions]
         with self.engine.begin() as c:
+            _add_browse_columns(c, rows)
             for i in range(0, len(ids), 900):
                 c.execute(sa.delete(T_ROUTES).where(T_ROUTES.c.item_id.in_(ids[i : i + 900])))
             c.execute(sa.insert(T_ROUTES), rows)
@@ -86,3 +91,55 @@ class RoutesMixin:
         )
         with self.engine.connect() as c:
             return [(r, n) for r, n in c.execute(q)]
+
+
+def browse_label(value: LabelValue | None) -> str | None:
+    """The label as the item browser filters it: the name, or sorted names joined by ', '."""
+    if value is None or value.abstain:
+        return None
+    if value.label is not None:
+        return value.label
+    names = sorted(set(value.names()))
+    return ", ".join(names) if names else None
+
+
+def live_reviews(t=T_REVIEWS):
+    """Reviews that stand: not an ``undo`` row and not taken back by one."""
+    undo = T_REVIEWS.alias("undo")
+    return sa.and_(
+        t.c.action != "undo",
+        ~sa.exists(sa.select(undo.c.id).where(undo.c.supersedes == t.c.id)),
+    )
+
+
+def _add_browse_columns(c, rows: list[dict]) -> None:
+    """Fill each route row's browser label and confidence (the human label wins)."""
+    by_sid = {r["suggestion_id"]: r for r in rows if r["suggestion_id"] is not None}
+    sids = list(by_sid)
+    for i in range(0, len(sids), 900):
+        q = sa.select(T_SUGG.c.id, T_SUGG.c.value, T_SUGG.c.calibrated, T_SUGG.c.confidence)
+        for sid, value, cal, conf in c.execute(q.where(T_SUGG.c.id.in_(sids[i : i + 900]))):
+            by_sid[sid]["label"] = browse_label(value_from_json(value))
+            by_sid[sid]["confidence"] = cal if cal is not None else conf
+    reviewed = {r["item_id"]: r for r in rows if r["route"] == Route.REVIEWED.value}
+    ids = list(reviewed)
+    for i in range(0, len(ids), 900):
+        q = (
+            sa.select(T_REVIEWS.c.item_id, T_REVIEWS.c.value)
+            .where(
+                T_REVIEWS.c.item_id.in_(ids[i : i + 900]),
+                T_REVIEWS.c.action.in_(DECISIVE),
+                live_reviews(),
+            )
+            .order_by(_adjudicated_last(), T_REVIEWS.c.id)
+        )
+        for item_id, value in c.execute(q):
+            reviewed[item_id]["label"] = browse_label(value_from_json(value))
+    for r in rows:
+        r.setdefault("label", None)
+        r.setdefault("confidence", None)
+
+
+def _adjudicated_last():
+    """Sort key: an adjudicator's review after every other, so it is the one that stands."""
+    return sa.case((T_REVIEWS.c.queue == "adjudication", 1), else_=0)

@@ -39,6 +39,12 @@ class SuggestionsMixin:
         with self.session() as s:
             return {r.item_id: suggestion_from_row(r) for r in s.exec(q).scalars()}
 
+    def suggestions_for(self, item_id: str) -> list[Suggestion]:
+        """Every suggestion made for an item, oldest first."""
+        q = sa.select(SuggestionRow).where(SuggestionRow.item_id == item_id)
+        with self.session() as s:
+            return [suggestion_from_row(r) for r in s.exec(q.order_by(SuggestionRow.id)).scalars()]
+
     def get_suggestion(self, suggestion_id: int) -> Suggestion | None:
         with self.session() as s:
             row = s.get(SuggestionRow, suggestion_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from agent.types import utcnow
@@ -79,12 +79,21 @@ class RouteRow(SQLModel, table=True):
     """An item's current route; ``priority`` orders the active queue (lower first)."""
 
     __tablename__ = "routes"
-    __table_args__ = (Index("ix_routes_route_priority", "route", "priority"),)
+    __table_args__ = (
+        Index("ix_routes_queue_order", "route", "priority", "item_id"),
+        # the item browser lists matches in id order: these give them without a sort
+        Index("ix_routes_route_item", "route", "item_id"),
+        Index("ix_routes_label_item", "label", "item_id"),
+    )
     item_id: str = Field(foreign_key="items.id", primary_key=True)
     route: str
     reason: str = ""
     suggestion_id: int | None = Field(default=None, foreign_key="suggestions.id")
     priority: float = 0.0
+    #: for the item browser: the final human label, else the routed suggestion's (short form)
+    label: str | None = None
+    #: for the item browser: the routed suggestion's calibrated, else own, confidence
+    confidence: float | None = None
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -92,10 +101,14 @@ class ReviewRow(SQLModel, table=True):
     """Append-only: a changed mind is a new row."""
 
     __tablename__ = "reviews"
+    __table_args__ = (
+        Index("ix_reviews_item_reviewer", "item_id", "reviewer"),
+        Index("ix_reviews_reviewer_id", "reviewer", "id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     item_id: str = Field(foreign_key="items.id", index=True)
     reviewer: str = Field(index=True)
-    action: str  # accept | fix | reject | skip | import
+    action: str  # accept | fix | reject | skip | import | undo
     value: dict | None = _json()
     queue: str | None = None
     blind: bool = False
@@ -105,6 +118,21 @@ class ReviewRow(SQLModel, table=True):
     comment: str | None = Field(default=None, sa_column=Column(Text))
     source: str = "console"  # console | import
     import_id: int | None = Field(default=None, foreign_key="imports.id")
+    #: an ``undo`` row names the review it takes back
+    supersedes: int | None = Field(default=None, index=True)
+    #: made by an admin's bulk accept in the item browser
+    bulk: bool = False
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class GoldRow(SQLModel, table=True):
+    """An item with a known answer, mixed into reviewers' queues to measure their accuracy."""
+
+    __tablename__ = "gold_labels"
+    item_id: str = Field(foreign_key="items.id", primary_key=True)
+    value: dict = Field(sa_column=Column(JSON, nullable=False))
+    source: str = ""
+    created_by: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -127,6 +155,17 @@ class LeaseRow(SQLModel, table=True):
     queue: str
     leased_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime = Field(index=True)
+    __table_args__ = (
+        Index("ix_leases_reviewer", "reviewer", "leased_at"),
+        # one reviewer at a time per item; gold items are given to everyone
+        Index(
+            "ux_leases_one_holder",
+            "item_id",
+            unique=True,
+            sqlite_where=text("queue != 'gold'"),
+            postgresql_where=text("queue != 'gold'"),
+        ),
+    )
 
 
 class FewShotRow(SQLModel, table=True):

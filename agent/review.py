@@ -1,0 +1,663 @@
+"""The review service: what the console asks of the store, as plain Python (no Gradio here).
+
+One :class:`ReviewService` per project and server process. A reviewer is served from the
+calibration, audit and active queues (``[review] queues``, in that order), each item leased
+to them for ``lease_seconds``; one more item is leased and prepared ahead (the prefetch), so
+the view that follows a decision is ready when the decision is recorded. A share of items
+(``[review] overlap``) goes to ``overlap_reviewers`` different people in turn (one holder at
+a time); when their answers differ the item waits in the ``adjudication`` queue for an admin.
+
+Calibration, audit and gold items are shown blind, as is a ``blind_share`` of active items
+and everything for reviewers whose blind setting is on; the review row records ``blind`` so
+the anchoring of reviewers on the model can be measured. Gold items (known answers, see
+:meth:`ReviewService.add_gold`) are mixed in at ``gold_rate``.
+
+Every decision is one append-only review row. Roles are checked here too: admin-only
+methods take the acting user and raise :class:`agent.errors.AccessDenied` for anyone else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from agent import review_browse, review_dashboard
+from agent.errors import AccessDenied, LabelloopError, ReviewConflict
+from agent.review_similar import SimilarIndex
+from agent.review_views import (
+    ACTIONS,
+    ADJUDICATION_QUEUE,
+    BLIND_QUEUES,
+    BROWSER_QUEUE,
+    GOLD_QUEUE,
+    REJECT_REASONS,
+    Action,
+    AdjudicationView,
+    Answer,
+    BrowseFilters,
+    BrowsePage,
+    BrowseRow,
+    GuidelineSection,
+    ItemDetail,
+    ItemView,
+    Outcome,
+    SimilarExample,
+    ValueInput,
+)
+from agent.store.review_queue import Lease, RouteChange, browse_label
+from agent.types import QUEUE_ROUTES, QUEUES, Guideline, LabelValue, Review, Suggestion
+
+__all__ = [
+    "ACTIONS",
+    "REJECT_REASONS",
+    "AdjudicationView",
+    "Answer",
+    "BrowseFilters",
+    "BrowsePage",
+    "BrowseRow",
+    "GuidelineSection",
+    "ItemDetail",
+    "ItemView",
+    "Outcome",
+    "ReviewService",
+    "SimilarExample",
+]
+
+BLIND_STATE = "review:blind_reviewers"
+#: seconds a server process keeps an account's role and the blind setting before reading
+#: them again (a disabled account is refused within this time)
+SETTINGS_TTL = 5.0
+_SECTION_NOTE = re.compile(r"\[guideline: ([^\]]+)\]")
+
+
+# --- pure rules ---------------------------------------------------------------------------
+
+
+def share_hit(key: str, share: float, salt: str) -> bool:
+    """Whether ``key`` falls in a ``share`` of all keys: stable across processes and runs."""
+    if share <= 0:
+        return False
+    digest = hashlib.sha256(f"{salt}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+def answer_key(review: Review) -> str:
+    """What two answers must share to agree: the value, or the fact of rejecting."""
+    if review.action == "reject" or review.value is None:
+        return "reject"
+    return review.value.key()
+
+
+def route_after(
+    queue: str, review: Review, earlier: Sequence[Review], overlap: bool, needed: int
+) -> RouteChange:
+    """Where a decision sends the item: nowhere (skip, gold, overlap still short of answers),
+    to ``reviewed``, or to ``adjudication`` when overlap answers disagree."""
+    label = browse_label(review.value) if review.action != "reject" else None
+    if review.action == "skip" or queue == GOLD_QUEUE:
+        return RouteChange(None)
+    if queue == ADJUDICATION_QUEUE:
+        return RouteChange("reviewed", f"adjudicated by {review.reviewer}", label)
+    if not overlap:
+        return RouteChange("reviewed", f"{review.action} by {review.reviewer}", label)
+    latest = {r.reviewer: r for r in [*earlier, review]}
+    if len(latest) < needed:
+        return RouteChange(None)
+    if len({answer_key(r) for r in latest.values()}) == 1:
+        return RouteChange("reviewed", f"{len(latest)} reviewers agree", label)
+    who = ", ".join(sorted(latest))
+    return RouteChange("adjudication", f"overlap reviewers disagree ({who})")
+
+
+def queue_route(queue: str, suggestion: Suggestion | None) -> str:
+    """The route an item goes back to when a decision on it is undone."""
+    if queue == "active" and (suggestion is None or suggestion.status == "failed"):
+        return "failed"
+    return QUEUE_ROUTES.get(queue, (queue,))[0]
+
+
+def cited_section(guideline: Guideline, suggestion: Suggestion | None) -> GuidelineSection | None:
+    """The guideline section the suggestion cites (``[guideline: X]`` in its rationale), else
+    the section of the label it suggests."""
+    if suggestion is None:
+        return None
+    cited = _SECTION_NOTE.search(suggestion.rationale or "")
+    names = [cited.group(1).strip().lstrip("#").strip()] if cited else []
+    names += suggestion.value.names()[:1] if suggestion.value is not None else []
+    for name in names:
+        if name in guideline.label_names:
+            lab = guideline.label(name)
+            lines = [lab.definition, *(f"- Example: {e}" for e in lab.examples)]
+            lines += [_counter(text, other) for text, other in lab.counter_examples]
+            return GuidelineSection(heading=name, text="\n".join(x for x in lines if x))
+        text = _general_section(guideline.instructions, name)
+        if text is not None:
+            return GuidelineSection(heading=name, text=text)
+    return None
+
+
+def _counter(text: str, other: str | None) -> str:
+    return f"- Counter-example: {text}" + (f" ({other})" if other else "")
+
+
+def _general_section(markdown: str, heading: str) -> str | None:
+    """The body under a ``#``-heading named ``heading`` in the general instructions."""
+    lines = markdown.splitlines()
+    for i, line in enumerate(lines):
+        m = re.match(r"^(#+)\s+(.*?)\s*$", line)
+        if m and m.group(2).casefold() == heading.casefold():
+            body = []
+            for nxt in lines[i + 1 :]:
+                n = re.match(r"^(#+)\s", nxt)
+                if n and len(n.group(1)) <= len(m.group(1)):
+                    break
+                body.append(nxt)
+            return "\n".join(body).strip()
+    return None
+
+
+def to_value(guideline: Guideline, value: ValueInput) -> LabelValue:
+    """A console answer as a ``LabelValue``; refuses labels the guideline does not have."""
+    if value is None:
+        raise LabelloopError("Pick a label first")
+    if isinstance(value, LabelValue):
+        out = value
+    elif isinstance(value, str):
+        out = LabelValue(labels=(value,)) if guideline.kind == "multi" else LabelValue(label=value)
+    else:
+        names = tuple(dict.fromkeys(value))
+        if guideline.kind != "multi" and len(names) != 1:
+            raise LabelloopError("Pick exactly one label")
+        out = LabelValue(labels=names) if guideline.kind == "multi" else LabelValue(label=names[0])
+    valid = guideline.label_names
+    for name in out.names():
+        if name not in valid:
+            raise LabelloopError(
+                f"Unknown label {name!r} for task {guideline.task!r} (guideline "
+                f"{guideline.version}): valid labels are {', '.join(valid)}"
+            )
+    return out
+
+
+def check_reason(action: str, reason: str | None, comment: str | None) -> None:
+    """Rejects need a reason from the taxonomy, and ``other`` a comment."""
+    if action not in ACTIONS:
+        raise LabelloopError(f"Unknown action {action!r}: valid actions are {', '.join(ACTIONS)}")
+    if action != "reject":
+        return
+    if reason not in REJECT_REASONS:
+        raise LabelloopError(
+            f"Reject needs a reason: one of {', '.join(REJECT_REASONS)} (got {reason!r})"
+        )
+    if reason == "other" and not (comment or "").strip():
+        raise LabelloopError("Rejecting for 'other' needs a comment saying why")
+
+
+# --- the service ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Slot:
+    """One reviewer's current view and the prefetched next one."""
+
+    current: ItemView | None = None
+    prefetched: ItemView | None = None
+    loaded: bool = False
+
+
+class ReviewService:
+    """The review console's backend over one project; thread-safe, one per server process."""
+
+    def __init__(
+        self, project, *, seed: int | None = None, background_prefetch: bool = True
+    ) -> None:
+        """Serve ``project`` (an ``agent.config.Project``); ``seed`` fixes the gold draws;
+        ``background_prefetch=False`` prepares the item after next before ``decide`` returns."""
+        self.project = project
+        self.store = project.store
+        self.config = project.config.review
+        self.similar = SimilarIndex(self.store)
+        self._executor = (
+            ThreadPoolExecutor(max_workers=4, thread_name_prefix="prefetch")
+            if background_prefetch
+            else None
+        )
+        self._roles: dict[str, tuple[float, object]] = {}
+        self._rng = random.Random(self.config.seed if seed is None else seed)
+        self._slots: dict[str, _Slot] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self._guideline: tuple[float, Guideline] | None = None
+        self._blind: tuple[float, list[str]] | None = None
+
+    def close(self) -> None:
+        """Finish pending prefetches and stop the background threads."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        self.similar.close()
+
+    # --- users ---------------------------------------------------------------------------
+
+    def user(self, name: str | None):
+        """The enabled account ``name``; ``AccessDenied`` for anyone else."""
+        now = time.monotonic()
+        held = self._roles.get(name or "")
+        if held is not None and now - held[0] <= SETTINGS_TTL:
+            return held[1]
+        row = self.store.get_user(name) if name else None
+        if row is not None and not row.disabled:
+            self._roles[name] = (now, row)
+        if row is None or row.disabled:
+            raise AccessDenied(f"Unknown or disabled user {name!r}: sign in with a console account")
+        return row
+
+    def require_admin(self, name: str | None):
+        """The enabled admin account ``name``; ``AccessDenied`` for reviewers and strangers."""
+        row = self.user(name)
+        if row.role != "admin":
+            raise AccessDenied(f"{name!r} is not an admin: ask an admin (`labelloop users add`)")
+        return row
+
+    def guideline(self) -> Guideline:
+        """The project's guideline, parsed again only when its file changes."""
+        mtime = self.project.guideline_path.stat().st_mtime
+        if self._guideline is None or self._guideline[0] != mtime:
+            self._guideline = (mtime, self.project.guideline())
+        return self._guideline[1]
+
+    # --- the review stream ---------------------------------------------------------------
+
+    def next_item(self, reviewer: str) -> ItemView | None:
+        """The reviewer's current item (leasing one if needed); None when nothing waits."""
+        role = self.user(reviewer).role
+        with self._lock(reviewer):
+            slot = self._slot(reviewer, role)
+            if slot.current is None:
+                slot.current, slot.prefetched = slot.prefetched, None
+                if slot.current is None:
+                    slot.current = self._lease_view(reviewer, role)
+            if slot.current is not None and slot.prefetched is None:
+                slot.prefetched = self._lease_view(reviewer, role)
+            return slot.current
+
+    def decide(
+        self,
+        reviewer: str,
+        item_id: str,
+        action: Action,
+        value: ValueInput = None,
+        reason: str | None = None,
+        comment: str | None = None,
+        duration_ms: int | None = None,
+    ) -> Outcome:
+        """Record accept / fix (``value``) / reject (``reason``) / skip on a leased item."""
+        role = self.user(reviewer).role
+        check_reason(action, reason, comment)
+        with self._lock(reviewer):
+            slot = self._slot(reviewer, role)
+            view = next(
+                (v for v in (slot.current, slot.prefetched) if v and v.item.id == item_id), None
+            )
+            if view is None:
+                raise ReviewConflict(
+                    f"Item {item_id!r} is not leased to {reviewer!r}; loading your next item"
+                )
+            review = self._review(view, action, value, reason, comment, duration_ms)
+            queue = GOLD_QUEUE if view.gold else view.queue
+            earlier = self.store.answers(item_id) if view.overlap else []
+            change = route_after(
+                queue, review, earlier, view.overlap, self.config.overlap_reviewers
+            )
+            nxt = slot.prefetched if slot.prefetched is not view else slot.current
+            until = review.created_at + timedelta(seconds=self.config.lease_seconds)
+            extend = (nxt.item.id, until) if nxt is not None and nxt is not view else None
+            try:
+                rid, extended = self.store.record_decision(review, change, extend=extend)
+            except ReviewConflict:
+                slot.loaded = False  # what this process held is stale: reload from the store
+                raise
+            slot.current = nxt if extended else None
+            slot.prefetched = None
+            if slot.current is None:
+                slot.current = self._lease_view(reviewer, role)
+            if slot.current is not None:
+                self._prefetch(reviewer, role)
+            return Outcome(review=review.model_copy(update={"id": rid}), next=slot.current)
+
+    def _prefetch(self, reviewer: str, role: str) -> None:
+        """Lease and prepare the reviewer's item after next: in the background, so the
+        decision returns at once; the next call for this reviewer waits for it (the lock)."""
+
+        def fill() -> None:
+            with self._lock(reviewer):
+                slot = self._slots.get(reviewer)
+                if slot is not None and slot.current is not None and slot.prefetched is None:
+                    slot.prefetched = self._lease_view(reviewer, role)
+
+        if self._executor is None:
+            fill()
+        else:
+            self._executor.submit(fill)
+
+    def undo(self, reviewer: str) -> ItemView | None:
+        """Supersede the reviewer's last decision and lease that item back to them."""
+        role = self.user(reviewer).role
+        with self._lock(reviewer):
+            slot = self._slot(reviewer, role)
+            last = self.store.last_decision(reviewer, [*QUEUES, GOLD_QUEUE])
+            if last is None:
+                raise ReviewConflict("Nothing to undo: you have no decision in the queues yet")
+            now = datetime.now(UTC)
+            ctx = self.store.lease_context(last.item_id)
+            undo = Review(
+                item_id=last.item_id,
+                reviewer=reviewer,
+                action="undo",
+                queue=last.queue,
+                blind=last.blind,
+                suggestion_id=last.suggestion_id,
+                supersedes=last.id,
+                created_at=now,
+            )
+            change = RouteChange(None)
+            if last.action != "skip" and last.queue != GOLD_QUEUE:
+                sugg = ctx.suggestion if ctx else None
+                label = browse_label(sugg.value) if sugg is not None else None
+                change = RouteChange(queue_route(last.queue, sugg), f"undo by {reviewer}", label)
+            self.store.record_undo(undo, change, self.config.lease_seconds, now)
+            if slot.prefetched is not None:
+                self.store.release_lease(reviewer, slot.prefetched.item.id)
+            until = now + timedelta(seconds=self.config.lease_seconds)
+            lease = Lease(last.item_id, last.queue, until)
+            slot.prefetched, slot.current = slot.current, self._view(reviewer, lease)
+            return slot.current
+
+    def release(self, reviewer: str) -> None:
+        """Give back every lease the reviewer holds (logout)."""
+        with self._lock(reviewer):
+            self.store.release_lease(reviewer)
+            self._slots.pop(reviewer, None)
+
+    def set_blind(self, admin: str, reviewer: str, blind: bool) -> None:
+        """Admin: show ``reviewer`` every item blind (or stop doing so)."""
+        self.require_admin(admin)
+        self.user(reviewer)
+        names = set(self._blind_reviewers())
+        names = names | {reviewer} if blind else names - {reviewer}
+        self.store.set_state(BLIND_STATE, {"reviewers": sorted(names)})
+        self._blind = None
+        with self._lock(reviewer):
+            self._slots.pop(reviewer, None)  # prepared views used the old setting
+
+    # --- gold ------------------------------------------------------------------------------
+
+    def add_gold(self, admin: str, answers: Mapping[str, ValueInput]) -> int:
+        """Admin: make items gold with their known answers; returns how many were added."""
+        self.require_admin(admin)
+        guideline = self.guideline()
+        values = {item: to_value(guideline, v) for item, v in answers.items()}
+        try:
+            return self.store.add_gold(values, source="console", by=admin)
+        except KeyError as exc:
+            raise LabelloopError(f"No item {exc.args[0]!r} in the store: import it first") from exc
+
+    def gold_from_import(self, admin: str, import_id: int | None = None) -> int:
+        """Admin: labels of an import (default: every import marked ``--sample``) become gold."""
+        self.require_admin(admin)
+        answers = self.store.import_answers(import_id)
+        source = f"import {import_id}" if import_id is not None else "sample imports"
+        return self.store.add_gold(answers, source=source, by=admin)
+
+    def gold_accuracy(self, admin: str) -> dict[str, tuple[int, int]]:
+        """Admin: reviewer -> (correct, total) on gold items."""
+        self.require_admin(admin)
+        out: dict[str, list[int]] = {}
+        for review, gold in self.store.gold_answers():
+            tally = out.setdefault(review.reviewer, [0, 0])
+            tally[0] += review.value is not None and review.value.key() == gold.key()
+            tally[1] += review.action != "skip"
+        return {name: (c, n) for name, (c, n) in sorted(out.items()) if n}
+
+    # --- adjudication ----------------------------------------------------------------------
+
+    def adjudication_items(self, admin: str, limit: int = 100) -> list[str]:
+        """Admin: item ids waiting for adjudication, in queue order."""
+        self.require_admin(admin)
+        return self.store.queue_item_ids(ADJUDICATION_QUEUE)[:limit]
+
+    def adjudication_view(self, admin: str, item_id: str) -> AdjudicationView:
+        """Admin: every answer on the item, with the suggestion and comments."""
+        self.require_admin(admin)
+        ctx = self._context(item_id)
+        guideline = self.guideline()
+        answers = [a for a in review_browse.answers(self.store, item_id) if not a.undone]
+        return AdjudicationView(
+            item=ctx.item,
+            suggestion=ctx.suggestion,
+            answers=tuple(a for a in answers if a.action in ("accept", "fix", "reject")),
+            labels=tuple(guideline.label_names),
+            kind=guideline.kind,
+        )
+
+    def adjudicate(
+        self, admin: str, item_id: str, value: ValueInput, comment: str | None = None
+    ) -> Review:
+        """Admin: the final label; it wins over every other review of the item."""
+        self.require_admin(admin)
+        ctx = self._context(item_id)
+        val = to_value(self.guideline(), value)
+        sugg = ctx.suggestion
+        same = sugg is not None and sugg.value is not None and sugg.value.key() == val.key()
+        review = Review(
+            item_id=item_id,
+            reviewer=admin,
+            action="accept" if same else "fix",
+            value=val,
+            queue=ADJUDICATION_QUEUE,
+            suggestion_id=sugg.id if sugg else None,
+            comment=comment,
+        )
+        change = route_after(ADJUDICATION_QUEUE, review, [], False, 1)
+        rid, _ = self.store.record_decision(review, change, needs_lease=False)
+        self._forget(admin, item_id)
+        return review.model_copy(update={"id": rid})
+
+    # --- item browser ----------------------------------------------------------------------
+
+    def browse(
+        self, user: str, filters: BrowseFilters, page: int = 0, page_size: int = 30
+    ) -> BrowsePage:
+        """A page of items matching the filters, in id order, with a capped total."""
+        self.user(user)
+        return review_browse.browse(self.store, filters, self.guideline().kind, page, page_size)
+
+    def item_detail(self, user: str, item_id: str) -> ItemDetail:
+        """The item with every suggestion and review."""
+        self.user(user)
+        detail = review_browse.item_detail(self.store, item_id)
+        if detail is None:
+            raise LabelloopError(f"No item {item_id!r} in the store")
+        return detail
+
+    def change_decision(
+        self,
+        user: str,
+        item_id: str,
+        action: Action,
+        value: ValueInput = None,
+        reason: str | None = None,
+        comment: str | None = None,
+    ) -> Review:
+        """A new review row that replaces the user's earlier decision on any item."""
+        self.user(user)
+        check_reason(action, reason, comment)
+        if action == "skip":
+            raise LabelloopError("Skip is for the queue: in the browser accept, fix or reject")
+        ctx = self._context(item_id)
+        view = self._view_of(
+            user, ctx, BROWSER_QUEUE, blind=False, gold=False, overlap=False, similar=False
+        )
+        review = self._review(view, action, value, reason, comment, None)
+        change = RouteChange("reviewed", f"changed by {user}", browse_label(review.value))
+        if ctx.route is None:
+            change = RouteChange(None)
+        rid, _ = self.store.record_decision(review, change, needs_lease=False)
+        self._forget(user, item_id)
+        return review.model_copy(update={"id": rid})
+
+    def bulk_accept(self, admin: str, filters: BrowseFilters) -> int:
+        """Admin: accept the suggestion of every matching item not yet reviewed."""
+        self.require_admin(admin)
+        return review_browse.bulk_accept(self.store, admin, filters, self.guideline().kind)
+
+    # --- dashboard -------------------------------------------------------------------------
+
+    def dashboard(self, admin: str) -> dict:
+        """Admin: progress, throughput, agreement, calibration, audit alarm and cost."""
+        self.require_admin(admin)
+        return review_dashboard.dashboard(self.project, self.gold_accuracy(admin))
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _lock(self, reviewer: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(reviewer, threading.Lock())
+
+    def _slot(self, reviewer: str, role: str) -> _Slot:
+        """The reviewer's slot, reloaded from the leases in the store when not held here."""
+        slot = self._slots.setdefault(reviewer, _Slot())
+        if not slot.loaded:
+            leases = self.store.leases_of(reviewer, _now())
+            views = [v for v in (self._view(reviewer, lease) for lease in leases) if v is not None]
+            slot.current = views[0] if views else None
+            slot.prefetched = views[1] if len(views) > 1 else None
+            slot.loaded = True
+        elif slot.current is not None and slot.current.leased_until <= _now():
+            self._slots.pop(reviewer)
+            return self._slot(reviewer, role)
+        return slot
+
+    def _queues(self, role: str) -> list[str]:
+        queues = self.config.queues
+        return [q for q in queues if q != ADJUDICATION_QUEUE or role == "admin"]
+
+    def _lease_view(self, reviewer: str, role: str) -> ItemView | None:
+        gold = self.config.gold_rate > 0 and self._rng.random() < self.config.gold_rate
+        got = self.store.lease_next(
+            reviewer, self._queues(role), self.config.lease_seconds, _now(), gold_first=gold
+        )
+        return self._view(reviewer, *got) if got is not None else None
+
+    def _view(self, reviewer: str, lease: Lease, ctx=None) -> ItemView | None:
+        ctx = ctx or self.store.lease_context(lease.item_id)
+        if ctx is None:
+            return None
+        gold = lease.queue == GOLD_QUEUE
+        queue = "active" if gold else lease.queue
+        overlap = queue in ("calibration", "audit", "active") and not gold
+        overlap = overlap and share_hit(ctx.item.id, self.config.overlap, "overlap")
+        blind = (
+            gold
+            or queue in BLIND_QUEUES
+            or reviewer in self._blind_reviewers()
+            or (queue == "active" and share_hit(ctx.item.id, self.config.blind_share, "blind"))
+        )
+        view = self._view_of(reviewer, ctx, queue, blind=blind, gold=gold, overlap=overlap)
+        return _with_lease(view, lease.expires_at)
+
+    def _view_of(self, reviewer, ctx, queue, *, blind, gold, overlap, similar=True) -> ItemView:
+        guideline = self.guideline()
+        sugg = None if blind else ctx.suggestion
+        similar = self.similar.lookup(ctx.item, self.config.similar_k) if similar else []
+        return ItemView(
+            item=ctx.item,
+            queue=queue,
+            reviewer=reviewer,
+            suggestion=sugg,
+            confidence=_confidence(sugg),
+            rationale=sugg.rationale if sugg is not None else None,
+            section=cited_section(guideline, sugg),
+            similar=tuple(
+                SimilarExample(ex.item, ex.value, ex.reviewer or "", sim) for ex, sim in similar
+            ),
+            blind=blind,
+            gold=gold,
+            overlap=overlap,
+            suggestion_id=ctx.suggestion.id if ctx.suggestion is not None else None,
+            labels=tuple(guideline.label_names),
+            kind=guideline.kind,
+            unit=guideline.unit,
+            leased_until=_now(),
+        )
+
+    def _review(self, view, action, value, reason, comment, duration_ms) -> Review:
+        """The review row for an answer on a view; accept takes the suggestion shown."""
+        guideline = self.guideline()
+        shown = view.suggestion.value if view.suggestion is not None else None
+        val = None
+        if action == "accept":
+            if shown is None and value is None:
+                raise LabelloopError("Nothing to accept: no suggestion is shown; pick a label")
+            val = shown if value is None else to_value(guideline, value)
+        elif action == "fix":
+            val = to_value(guideline, value)
+            if shown is not None and shown.key() == val.key():
+                action = "accept"  # picking what the visible model suggested is agreeing
+        return Review(
+            item_id=view.item.id,
+            reviewer=view.reviewer,
+            action=action,
+            value=val,
+            queue=GOLD_QUEUE if view.gold else view.queue,
+            blind=view.blind,
+            suggestion_id=view.suggestion_id,
+            duration_ms=max(0, int(duration_ms)) if duration_ms is not None else None,
+            reason=reason if action == "reject" else None,
+            comment=comment,
+            created_at=_now(),
+        )
+
+    def _context(self, item_id: str):
+        ctx = self.store.lease_context(item_id)
+        if ctx is None:
+            raise LabelloopError(f"No item {item_id!r} in the store")
+        return ctx
+
+    def _blind_reviewers(self) -> list[str]:
+        """Reviewers shown everything blind (read again after ``SETTINGS_TTL`` seconds)."""
+        now = time.monotonic()
+        if self._blind is None or now - self._blind[0] > SETTINGS_TTL:
+            names = (self.store.get_state(BLIND_STATE) or {}).get("reviewers", [])
+            self._blind = (now, names)
+        return self._blind[1]
+
+    def _forget(self, user: str, item_id: str) -> None:
+        """Drop a prepared view of an item decided outside the stream."""
+        with self._lock(user):
+            slot = self._slots.get(user)
+            if slot and any(v and v.item.id == item_id for v in (slot.current, slot.prefetched)):
+                self.store.release_lease(user, item_id)
+                self._slots.pop(user, None)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _confidence(s: Suggestion | None) -> float | None:
+    if s is None:
+        return None
+    return s.calibrated if s.calibrated is not None else s.confidence
+
+
+def _with_lease(view: ItemView, until: datetime) -> ItemView:
+    from dataclasses import replace
+
+    return replace(view, leased_until=until)

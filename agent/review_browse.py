@@ -1,0 +1,106 @@
+"""The item browser: filtered pages, one item's whole history, bulk accept."""
+
+from __future__ import annotations
+
+from agent.export import final_label
+from agent.review_views import Answer, BrowseFilters, BrowsePage, BrowseRow, ItemDetail
+from agent.store import ItemRecord
+from agent.store.base import aware, value_from_json
+from agent.types import Review
+
+#: a page's total is counted exactly up to here, then shown as "more than"
+TOTAL_CAP = 1000
+PREVIEW_CHARS = 160
+MAX_PAGE_SIZE = 200
+
+
+def browse(store, filters: BrowseFilters, kind: str, page: int, page_size: int) -> BrowsePage:
+    """Page ``page`` (from 0) of the items matching ``filters``, in id order."""
+    page, page_size = max(0, page), min(max(1, page_size), MAX_PAGE_SIZE)
+    got = store.browse_page(filters, kind, page * page_size, page_size + 1, TOTAL_CAP)
+    has_more, rows = len(got.rows) > page_size, got.rows[:page_size]
+    total = len(rows) if got.total is None else got.total
+    return BrowsePage(
+        rows=tuple(_row(r, got.reviewers) for r in rows),
+        page=page,
+        page_size=page_size,
+        has_more=has_more,
+        total=min(total, TOTAL_CAP),
+        total_capped=total > TOTAL_CAP,
+    )
+
+
+def _row(r, reviewers: dict) -> BrowseRow:
+    value = value_from_json(r.value)
+    return BrowseRow(
+        item_id=r.id,
+        preview=_preview(r.text, r.messages),
+        route=r.route or "unlabeled",
+        suggested=value.short() if value is not None else None,
+        confidence=r.confidence,
+        label=r.label if r.route == "reviewed" else None,
+        reviewers=tuple(reviewers.get(r.id, ())),
+        updated_at=aware(r.updated_at),
+    )
+
+
+def _preview(text: str | None, messages: list | None) -> str:
+    if text is None:
+        text = " / ".join(f"{m.get('role')}: {m.get('content')}" for m in messages or ())
+    text = " ".join(text.split())
+    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
+
+
+def answers(store, item_id: str) -> list[Answer]:
+    """Every review row of an item, oldest first, undone ones marked (undo rows left out)."""
+    rows = store.reviews_for(item_id)
+    undone = {r.supersedes for r in rows if r.action == "undo"}
+    return [_answer(r, r.id in undone) for r in rows if r.action != "undo"]
+
+
+def _answer(r: Review, undone: bool) -> Answer:
+    return Answer(
+        reviewer=r.reviewer,
+        action=r.action,
+        value=r.value,
+        reason=r.reason,
+        comment=r.comment,
+        queue=r.queue,
+        blind=r.blind,
+        created_at=r.created_at,
+        review_id=r.id,
+        undone=undone,
+        bulk=r.bulk,
+    )
+
+
+def item_detail(store, item_id: str) -> ItemDetail | None:
+    """The item, every suggestion of every model, every review, the final label."""
+    ctx = store.lease_context(item_id)
+    if ctx is None:
+        return None
+    route = store.get_route(item_id)
+    suggestions = store.suggestions_for(item_id)
+    standing = tuple(store.iter_reviews([item_id]))
+    record = ItemRecord(
+        item=ctx.item,
+        suggestion=ctx.suggestion,
+        route=route.route if route else "unlabeled",
+        reviews=standing,
+    )
+    final, source = final_label(record)
+    return ItemDetail(
+        item=ctx.item,
+        route=record.route,
+        route_reason=route.reason if route else "",
+        suggestions=tuple(suggestions),
+        answers=tuple(answers(store, item_id)),
+        final=final,
+        final_source=source,
+        gold=ctx.gold,
+    )
+
+
+def bulk_accept(store, admin: str, filters: BrowseFilters, kind: str) -> int:
+    """Accept every matching waiting item's suggestion; how many."""
+    return store.bulk_accept(admin, filters, kind)

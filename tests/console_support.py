@@ -1,0 +1,137 @@
+"""Helpers for the console's browser and HTTP tests: projects, a served console, sign-in."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from agent.auth import add_user
+from agent.config import init_project
+from agent.types import Item, LabelValue, Route, RouteDecision, Suggestion
+from tests.conftest import add_items
+
+TIMEOUT_MS = 10_000
+PASSWORD = "correct-horse-battery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def guideline_text(
+    labels: Sequence[str],
+    kind: str = "single",
+    unit: str = "text",
+    intro: str = "Pick the customer's main request.",
+    describe=lambda name: f"The text is about {name.replace('_', ' ')}.",
+) -> str:
+    """A guideline file with a section per label."""
+    sections = "\n".join(f"### {n}\n{describe(n)}\n" for n in labels)
+    return (
+        f"---\ntask: support-intent\nunit: {unit}\nkind: {kind}\n---\n"
+        f"# Support intent\n\n{intro}\n\n## Labels\n\n{sections}"
+    )
+
+
+def make_project(root: Path, guideline: str, users: Iterable[tuple[str, str]], **review):
+    """A project with ``guideline`` and accounts (name, role), all with ``PASSWORD``."""
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "guideline.md"
+    path.write_text(guideline, encoding="utf-8")
+    project = init_project(root / "project", path, review={"overlap": 0.0, **review})
+    for name, role in users:
+        add_user(project.store, name, role, PASSWORD)
+    return project
+
+
+def seed(project, entries, rationale: str | None = None) -> dict[str, int]:
+    """Items with a suggestion on a route: (item, value, confidence, route[, rationale])."""
+    store = project.store
+    add_items(store, [e[0] for e in entries])
+    suggestions = [
+        Suggestion(
+            item_id=e[0].id,
+            model="local",
+            value=e[1] if isinstance(e[1], LabelValue) else LabelValue(label=e[1]),
+            confidence=e[2],
+            rationale=e[4] if len(e) > 4 else (rationale or f"Reads like {e[1]}."),
+        )
+        for e in entries
+    ]
+    ids = store.add_suggestions(suggestions)
+    routes = [
+        RouteDecision(item_id=e[0].id, route=e[3], reason="test", suggestion_id=sid)
+        for e, sid in zip(entries, ids, strict=True)
+    ]
+    store.set_routes(routes, {e[0].id: float(n) for n, e in enumerate(entries)})
+    return {e[0].id: sid for e, sid in zip(entries, ids, strict=True)}
+
+
+def texts(prefix: str, n: int, label: str = "refund", route: Route = Route.ACTIVE) -> list:
+    return [
+        (Item(id=f"{prefix}{i:02d}", text=f"{prefix} item number {i}"), label, 0.6, route)
+        for i in range(n)
+    ]
+
+
+@contextmanager
+def served(project):
+    """The console for ``project`` on a free localhost port; yields its base URL."""
+    from ui.server import serve
+
+    server = serve(project, "127.0.0.1", free_port(), block=False)
+    try:
+        yield server.url.rstrip("/")
+    finally:
+        server.close()
+
+
+class Browser:
+    """Opens signed-in pages on one console and records every request that left it."""
+
+    def __init__(self, chromium, url: str):
+        self.chromium, self.url = chromium, url
+        self.contexts: list = []
+        self.offsite: list[str] = []
+        self.dialogs: list[str] = []
+
+    def page(self, user: str | None = None, password: str = PASSWORD):
+        from playwright.sync_api import expect
+
+        expect.set_options(timeout=TIMEOUT_MS)
+        context = self.chromium.new_context(viewport={"width": 1280, "height": 900})
+        self.contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.on("request", self._request)
+        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        if user is not None:
+            self.login(page, user, password)
+        return page
+
+    def login(self, page, user: str, password: str = PASSWORD) -> None:
+        from playwright.sync_api import expect
+
+        page.goto(self.url + "/login")
+        page.get_by_label("username").fill(user)
+        page.get_by_label("password").fill(password)
+        page.get_by_role("button", name="Login").click()
+        expect(page.locator("#ll-item .ll-item")).to_have_count(1)
+
+    def _request(self, request) -> None:
+        if not request.url.startswith(self.url + "/") and not request.url.startswith("data:"):
+            self.offsite.append(request.url)
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+        self.contexts.clear()
+
+
+def shown_item(page) -> str:
+    """The id of the item on screen ('' when the queues are empty)."""
+    return page.locator("#ll-item .ll-item").get_attribute("data-item") or ""

@@ -1,0 +1,163 @@
+"""Every endpoint of the console over plain HTTP: none answers without a session, admin ones
+refuse reviewers; and the sign-in, cookie, CSP, size and origin rules of the server."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from agent.auth import SESSION_COOKIE
+from agent.types import Route
+from tests.console_support import PASSWORD, make_project, seed, served, texts
+from tests.console_support import guideline_text as guideline
+
+ADMIN_ONLY = {"bulk_accept", "adj_list", "adj_open", "adj_decide", "adj_list_1", "dashboard"}
+ADMIN_ONLY |= {"export_file", "set_blind"}
+SIGNED_IN = {"review_command", "review_load", "browse_page", "browse_page_1", "browse_page_2"}
+SIGNED_IN |= {"item_open", "item_change", "item_open_1"}
+#: plausible arguments, so that a refusal is the role check and not a malformed call
+ARGS = {
+    "bulk_accept": ["", "", "", 0, 100, "", "", ""],
+    "adj_open": [None],
+    "adj_decide": [None, None, "refund", "ok"],
+    "export_file": ["jsonl"],
+    "set_blind": ["rita", True],
+}
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory):
+    users = [("rita", "reviewer"), ("ada", "admin")]
+    project = make_project(tmp_path_factory.mktemp("ep"), guideline(("refund", "other")), users)
+    seed(project, texts("ep", 3, route=Route.ACTIVE))
+    with served(project) as url:
+        yield url
+    project.store.close()
+
+
+@contextmanager
+def signed_in(url: str, name: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=url, timeout=20) as client:
+        r = client.post("/login", data={"username": name, "password": PASSWORD})
+        assert r.status_code == 303 and SESSION_COOKIE in client.cookies
+        yield client
+
+
+@pytest.fixture(scope="module")
+def dependencies(console) -> dict[str, dict]:
+    with signed_in(console, "ada") as admin:
+        config = admin.get("/config").json()
+    return {d["api_name"]: d for d in config["dependencies"] if d["backend_fn"]}
+
+
+def call(client: httpx.Client, dep: dict) -> dict:
+    """Run one event through Gradio's queue as the page does; the final message."""
+    session = uuid.uuid4().hex
+    data = ARGS.get(dep["api_name"].removesuffix("_1"))
+    body = {
+        "data": data if data is not None else [None] * len(dep["inputs"]),
+        "fn_index": dep["id"],
+        "session_hash": session,
+        "event_data": None,
+        "trigger_id": dep["targets"][0][0] if dep["targets"] else None,
+    }
+    join = client.post("/gradio_api/queue/join", json=body)
+    assert join.status_code == 200, join.text
+    with client.stream("GET", "/gradio_api/queue/data", params={"session_hash": session}) as r:
+        for line in r.iter_lines():
+            if line.startswith("data:"):
+                msg = json.loads(line[5:])
+                if msg.get("msg") == "process_completed":
+                    return msg
+    raise AssertionError(f"no answer for {dep['api_name']}")
+
+
+def test_every_endpoint_is_known_to_this_test(dependencies):
+    # a new event must be classified here, so that the checks below cover it
+    assert set(dependencies) == ADMIN_ONLY | SIGNED_IN
+
+
+def test_no_endpoint_answers_without_a_session(console, dependencies):
+    with httpx.Client(base_url=console, timeout=20) as anonymous:
+        for name, dep in dependencies.items():
+            body = {"data": [], "fn_index": dep["id"], "session_hash": "x", "trigger_id": None}
+            r = anonymous.post("/gradio_api/queue/join", json=body)
+            assert r.status_code == 401, name
+        for path in (
+            "/config",
+            "/gradio_api/info",
+            "/session",
+            "/gradio_api/queue/data?session_hash=x",
+        ):
+            assert anonymous.get(path).status_code == 401, path
+        assert anonymous.get("/").status_code == 303  # the page itself: to the sign-in form
+        anonymous.cookies.set(SESSION_COOKIE, "forged")
+        assert anonymous.get("/config").status_code == 401
+
+
+def test_admin_endpoints_refuse_a_reviewer_and_serve_an_admin(console, dependencies):
+    with signed_in(console, "rita") as reviewer, signed_in(console, "ada") as admin:
+        for name in sorted(ADMIN_ONLY):
+            refused = call(reviewer, dependencies[name])
+            assert refused["success"] is False, name
+            assert "needs an admin account" in json.dumps(refused["output"]), name
+        for name in ("dashboard", "adj_list", "export_file"):
+            assert call(admin, dependencies[name])["success"] is True, name
+        loaded = call(reviewer, dependencies["review_load"])
+        assert loaded["success"] is True and 'data-item="ep0' in loaded["output"]["data"][0]
+
+
+def test_sign_in_sets_a_strict_httponly_cookie_and_logout_ends_it(console):
+    with httpx.Client(base_url=console, timeout=20) as client:
+        r = client.post("/login", data={"username": "rita", "password": PASSWORD})
+        cookie = r.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and "path=/" in cookie
+        assert client.get("/session").json() == {"user": "rita", "role": "reviewer"}
+        client.get("/logout")
+        assert client.get("/session").status_code == 401
+        bad = client.post("/login", data={"username": "rita", "password": "wrong-password"})
+        assert bad.status_code == 401 and SESSION_COOKIE not in client.cookies
+
+
+def test_pages_carry_a_csp_and_requests_are_size_and_origin_checked(console):
+    with signed_in(console, "rita") as client:
+        page = client.get("/", headers={"accept": "text/html"})
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self' 'unsafe-eval' 'sha256-" in policy
+        assert "'unsafe-inline'" not in policy.split("script-src")[1]
+        assert "img-src 'self' data: blob:" in policy and "connect-src 'self'" in policy
+        assert page.headers["x-frame-options"] == "DENY"
+        assert "content-security-policy" in client.get("/login").headers
+        big = client.post("/gradio_api/queue/join", content=b"x" * (2 * 1024 * 1024))
+        assert big.status_code == 413
+        other = client.post(
+            "/gradio_api/queue/join", json={}, headers={"origin": "https://evil.example"}
+        )
+        assert other.status_code == 403
+
+
+def test_a_proxy_header_is_trusted_only_when_configured_and_from_the_proxy(tmp_path):
+    from starlette.requests import Request
+
+    from ui.server import Accounts
+
+    def request(client: str, user: str | None) -> Request:
+        headers = [(b"x-forwarded-user", user.encode())] if user else []
+        scope = {"type": "http", "headers": headers, "client": (client, 5000), "path": "/"}
+        return Request(scope)
+
+    users = [("rita", "reviewer")]
+    plain = make_project(tmp_path / "plain", guideline(("a", "b")), users)
+    assert Accounts(plain).user(request("127.0.0.1", "rita")) is None
+    proxied = make_project(
+        tmp_path / "sso", guideline(("a", "b")), users, proxy_auth_header="X-Forwarded-User"
+    )
+    accounts = Accounts(proxied)
+    assert accounts.user(request("127.0.0.1", "rita")).name == "rita"
+    assert accounts.user(request("10.0.0.9", "rita")) is None  # not the proxy
+    assert accounts.user(request("127.0.0.1", "mallory")) is None  # no such account

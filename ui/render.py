@@ -1,0 +1,402 @@
+"""Everything the console shows, as HTML built from escaped pieces.
+
+Item text, turns, roles, rationales, guideline text, comments, labels and user names are
+all data, never markup: each goes through :func:`esc` (or, for guideline Markdown,
+through markdown-it with raw HTML and images off and only safe link schemes), so no
+tag, script or remote image from the data reaches the page.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Mapping, Sequence
+
+from markdown_it import MarkdownIt
+
+from agent.types import Guideline, Item, LabelValue, Span, Suggestion
+
+#: raw HTML is escaped, images are not rendered, and markdown-it refuses javascript:,
+#: vbscript:, file: and data: links
+_MD = MarkdownIt("commonmark", {"html": False, "linkify": False}).disable("image")
+KEYS = (
+    ("a / Enter", "accept"),
+    ("1-9", "pick label"),
+    ("/", "search labels"),
+    ("Enter", "save pick"),
+    ("x", "reject"),
+    ("Space", "skip"),
+    ("Backspace", "undo"),
+    ("g", "guideline"),
+)
+SPAN_KEYS = (
+    ("n", "new span from selection"),
+    ("[ / ]", "previous / next span"),
+    (", / .", "span end -1 / +1"),
+    ("< / >", "span start -1 / +1"),
+    ("Delete", "remove span"),
+)
+TURN_KEYS = (("j / k", "next / previous turn"),)
+REASON_TEXT = {
+    "wrong_label": "wrong label",
+    "guideline_unclear": "guideline unclear",
+    "ambiguous_item": "ambiguous item",
+    "bad_input": "bad input",
+    "other": "other (comment)",
+}
+
+
+def esc(text: object) -> str:
+    """Text as HTML text or attribute value; carriage returns kept as references."""
+    return html.escape(str(text), quote=True).replace("\r", "&#13;")
+
+
+def markdown(text: str) -> str:
+    """Guideline Markdown as HTML with raw HTML escaped and no images."""
+    return _MD.render(text)
+
+
+def value_text(value: LabelValue | None) -> str:
+    """A label decision in words (escaped by the caller)."""
+    return value.short() if value is not None else "—"
+
+
+def percent(p: float | None) -> str:
+    return "unknown" if p is None else f"{p:.0%}"
+
+
+# --- the item ---------------------------------------------------------------------------
+
+
+def item_html(view, stamp: str = "") -> str:
+    """The leased item: text (with spans) or numbered turns; data attributes for the keys.
+
+    ``stamp`` differs on every answer, so the page can tell a new answer from its own edits.
+    """
+    item: Item = view.item
+    suggested = view.suggestion.value if view.suggestion is not None else None
+    data = {
+        "item": item.id,
+        "kind": view.kind,
+        "unit": view.unit,
+        "queue": view.queue,
+        "v": stamp,
+        "suggested": json.dumps(suggested.as_dict() if suggested is not None else None),
+    }
+    attrs = " ".join(f'data-{k}="{esc(v)}"' for k, v in data.items())
+    blind = ' <span class="ll-badge">blind</span>' if view.blind else ""
+    head = (
+        f'<div class="ll-item-id">Item <code>{esc(item.id)}</code> · '
+        f"queue <b>{esc(view.queue)}</b>{blind}</div>"
+    )
+    spans = suggested.spans if suggested is not None and view.kind == "spans" else None
+    return f'<div class="ll-item" {attrs}>{head}{body_html(item, spans)}</div>'
+
+
+def body_html(item: Item, spans: Sequence[Span] | None = None) -> str:
+    """The item's text or transcript, escaped; spans marked when given."""
+    if item.messages is None:
+        text = item.text or ""
+        return f'<div class="ll-text" data-text="{esc(text)}">{spans_html(text, spans or ())}</div>'
+    turns = "".join(
+        turn_html(i, m.role, m.content, i == item.target_turn) for i, m in enumerate(item.messages)
+    )
+    return f'<ol class="ll-turns">{turns}</ol>'
+
+
+def spans_html(text: str, spans: Iterable[Span]) -> str:
+    """The text with each span in a ``<mark>`` (overlaps: the first wins); CSS shows labels.
+
+    The mark holds only the span's text, so the element's text stays the item's text and
+    offsets taken from a selection in the page count the same characters.
+    """
+    out, at = [], 0
+    for n, s in enumerate(sorted(spans, key=lambda s: (s.start, s.end))):
+        if s.start < at or s.end > len(text) or s.start >= s.end:
+            continue
+        out.append(esc(text[at : s.start]))
+        out.append(
+            f'<mark class="ll-span" data-i="{n}" data-start="{s.start}" data-end="{s.end}" '
+            f'data-label="{esc(s.label)}">{esc(text[s.start : s.end])}</mark>'
+        )
+        at = s.end
+    out.append(esc(text[at:]))
+    return "".join(out)
+
+
+def turn_html(index: int, role: str, content: str, target: bool) -> str:
+    """One transcript turn: number, role and content, the target turn marked."""
+    classes = "ll-turn" + (" ll-target" if target else "")
+    marker = '<span class="ll-target-mark">label this turn</span>' if target else ""
+    return (
+        f'<li class="{classes}" data-turn="{index}" data-role="{esc(role.lower())}">'
+        f'<div class="ll-turn-head"><span class="ll-turn-no">#{index}</span> '
+        f'<span class="ll-role">{esc(role)}</span>{marker}'
+        '<span class="ll-turn-label"></span></div>'
+        f'<div class="ll-content">{esc(content)}</div></li>'
+    )
+
+
+# --- beside the item --------------------------------------------------------------------
+
+
+def side_html(view) -> str:
+    """Suggestion, confidence, rationale, cited guideline section and similar examples."""
+    return (
+        f'<div class="ll-side">{suggestion_html(view)}{section_html(view.section)}'
+        f"{similar_html(view.similar)}</div>"
+    )
+
+
+def suggestion_html(view) -> str:
+    if view.blind:
+        return (
+            '<div class="ll-suggestion ll-blind"><b>Shown blind.</b> The model\'s suggestion '
+            "is hidden for this item so that your label is independent of it.</div>"
+        )
+    s: Suggestion | None = view.suggestion
+    if s is None:
+        return '<div class="ll-suggestion ll-none">No model suggestion for this item.</div>'
+    if s.value is None:
+        reason = esc(s.error or "no usable label")
+        return f'<div class="ll-suggestion ll-failed">The model gave no label: {reason}</div>'
+    kind = "calibrated" if s.calibrated is not None else "model's own"
+    rows = (
+        ("Suggestion", f'<span class="ll-label">{esc(value_text(s.value))}</span>'),
+        ("Confidence", f"{esc(percent(view.confidence))} <small>({kind})</small>"),
+        ("Model", esc(s.model)),
+    )
+    cells = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+    rationale = esc(view.rationale) if view.rationale else "<i>no rationale given</i>"
+    return (
+        f'<div class="ll-suggestion"><table>{cells}</table>'
+        f'<div class="ll-rationale">{rationale}</div></div>'
+    )
+
+
+def section_html(section) -> str:
+    if section is None:
+        return ""
+    return (
+        f'<div class="ll-section"><div class="ll-section-head">Guideline · '
+        f"{esc(section.heading)} <small>(g: whole guideline)</small></div>"
+        f'<div class="ll-md">{markdown(section.text)}</div></div>'
+    )
+
+
+def similar_html(similar: Sequence) -> str:
+    if not similar:
+        return ""
+    rows = "".join(
+        f'<li><span class="ll-label">{esc(value_text(ex.value))}</span> '
+        f'<span class="ll-preview">{esc(preview(ex.item))}</span> '
+        f"<small>({esc(ex.reviewer)}, {ex.similarity:.2f})</small></li>"
+        for ex in similar
+    )
+    head = '<div class="ll-section-head">Similar reviewed</div>'
+    return f'<div class="ll-similar">{head}<ol>{rows}</ol></div>'
+
+
+def preview(item: Item, n: int = 160) -> str:
+    text = item.render_plain().replace("\n", " ")
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+# --- static panels ----------------------------------------------------------------------
+
+
+def picker_html(guideline: Guideline, reasons: Sequence[str]) -> str:
+    """The label list with type-ahead, the reject reasons, and the keys on screen."""
+    labels = "".join(
+        f'<li class="ll-opt" data-label="{esc(name)}"><kbd></kbd><span>{esc(name)}</span></li>'
+        for name in guideline.label_names
+    )
+    reason_items = "".join(
+        f'<li data-reason="{esc(r)}"><kbd>{n}</kbd> {esc(REASON_TEXT.get(r, r))}</li>'
+        for n, r in enumerate(reasons, 1)
+    )
+    keys = KEYS + (SPAN_KEYS if guideline.kind == "spans" else ())
+    keys += TURN_KEYS if guideline.unit == "turn" else ()
+    legend = "".join(f"<li><kbd>{esc(k)}</kbd> {esc(what)}</li>" for k, what in keys)
+    return (
+        f'<div class="ll-picker" data-kind="{esc(guideline.kind)}" '
+        f'data-unit="{esc(guideline.unit)}">'
+        '<div class="ll-picked">Your pick: <b id="ll-pick">—</b></div>'
+        '<input id="ll-search" type="search" autocomplete="off" spellcheck="false" '
+        'placeholder="/ search labels, Enter picks the first" aria-label="search labels">'
+        f'<ol class="ll-labels" id="ll-labels">{labels}</ol>'
+        '<div class="ll-reject" id="ll-reject" hidden><b>Reject: why?</b>'
+        f'<ol class="ll-reasons">{reason_items}</ol>'
+        '<textarea id="ll-comment" rows="2" maxlength="2000" '
+        'placeholder="comment (Enter saves, Esc cancels)" aria-label="comment"></textarea>'
+        "</div>"
+        f"{_BUTTONS}"
+        f'<ul class="ll-keys" id="ll-keys">{legend}</ul></div>'
+    )
+
+
+_BUTTONS = (
+    '<div class="ll-buttons">'
+    + "".join(
+        f'<button type="button" data-ll-action="{act}" class="{cls}">{text}</button>'
+        for act, text, cls in (
+            ("accept", "Accept (a)", "ll-primary"),
+            ("submit", "Save pick (Enter)", ""),
+            ("reject", "Reject (x)", ""),
+            ("skip", "Skip (Space)", ""),
+            ("undo", "Undo (Backspace)", ""),
+            ("guideline", "Guideline (g)", ""),
+        )
+    )
+    + "</div>"
+)
+
+
+def guideline_html(guideline: Guideline) -> str:
+    """The whole guideline (without its front matter), as safe Markdown."""
+    text = guideline.text
+    if text.startswith("---\n"):
+        end = text.find("\n---\n", 4)
+        if end != -1:
+            text = text[end + 5 :]
+    body = markdown(text.strip()) if text.strip() else "<p><i>The guideline has no text.</i></p>"
+    return (
+        f'<div class="ll-guideline ll-md" id="ll-guideline-body">'
+        f'<div class="ll-section-head">Guideline · {esc(guideline.task)} '
+        f"<small>(g or Esc closes)</small></div>{body}</div>"
+    )
+
+
+def message_html(text: str, kind: str = "info") -> str:
+    return f'<div class="ll-msg ll-{esc(kind)}">{esc(text)}</div>'
+
+
+# --- admin views ------------------------------------------------------------------------
+
+
+def answers_html(item: Item, suggestion: Suggestion | None, answers: Sequence) -> str:
+    """Adjudication / item detail: the item, the suggestion and every answer side by side."""
+    cards = []
+    if suggestion is not None:
+        cards.append(
+            _card(
+                f"model · {esc(suggestion.model)}",
+                esc(value_text(suggestion.value)),
+                esc(suggestion.rationale or ""),
+                "ll-card-model",
+            )
+        )
+    for a in answers:
+        note = " · ".join(
+            x
+            for x in (
+                esc(REASON_TEXT.get(a.reason, a.reason)) if a.reason else "",
+                esc(a.comment) if a.comment else "",
+            )
+            if x
+        )
+        blind = " · blind" if a.blind else ""
+        head = f"{esc(a.reviewer)} · {esc(a.action)}{blind} · #{a.review_id}"
+        cards.append(_card(head, esc(value_text(a.value)), note, "ll-card-answer"))
+    return (
+        f'<div class="ll-adjudicate"><div class="ll-item">{body_html(item)}</div>'
+        f'<div class="ll-cards">{"".join(cards)}</div></div>'
+    )
+
+
+def _card(head: str, value: str, note: str, cls: str) -> str:
+    return (
+        f'<div class="ll-card {cls}"><div class="ll-card-head">{head}</div>'
+        f'<div class="ll-label">{value}</div><div class="ll-card-note">{note}</div></div>'
+    )
+
+
+def browse_html(page) -> str:
+    """A page of the item browser as a table; rows carry their item id for opening."""
+    if not page.rows:
+        return message_html("No items match these filters.")
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("item", "text", "route", "suggested", "conf.", "label", "reviewers", "updated")
+    )
+    rows = "".join(
+        f'<tr class="ll-row" data-item="{esc(r.item_id)}">'
+        f"<td><code>{esc(r.item_id)}</code></td><td>{esc(r.preview)}</td>"
+        f"<td>{esc(r.route)}</td><td>{esc(r.suggested or '')}</td>"
+        f"<td>{esc(percent(r.confidence)) if r.confidence is not None else ''}</td>"
+        f"<td>{esc(r.label or '')}</td><td>{esc(', '.join(r.reviewers))}</td>"
+        f"<td>{esc(r.updated_at.strftime('%Y-%m-%d %H:%M') if r.updated_at else '')}</td></tr>"
+        for r in page.rows
+    )
+    more = "+" if page.total_capped else ""
+    first = page.page * page.page_size + 1
+    summary = (
+        f'<div class="ll-browse-summary">{page.total}{more} items · showing '
+        f"{first}-{first + len(page.rows) - 1} · click a row to open it</div>"
+    )
+    return f'{summary}<table class="ll-browse"><tr>{head}</tr>{rows}</table>'
+
+
+def detail_html(detail) -> str:
+    """One item in the browser: route, final label, gold, and every suggestion and answer."""
+    latest = detail.suggestions[-1] if detail.suggestions else None
+    facts = (
+        (
+            "route",
+            f"{detail.route} ({detail.route_reason})" if detail.route_reason else detail.route,
+        ),
+        ("final", f"{value_text(detail.final)} ({detail.final_source or 'none'})"),
+    ) + ((("gold", value_text(detail.gold)),) if detail.gold is not None else ())
+    rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in facts)
+    return (
+        f'<div class="ll-detail" data-item="{esc(detail.item.id)}">'
+        f'<div class="ll-item-id">Item <code>{esc(detail.item.id)}</code></div>'
+        f"<table>{rows}</table>{answers_html(detail.item, latest, detail.answers)}</div>"
+    )
+
+
+def dashboard_html(data: Mapping) -> str:
+    """The lead's dashboard: each top-level entry as a titled table, values escaped."""
+    parts = [
+        f'<section class="ll-dash-part"><h3>{esc(_title(key))}</h3>{_value_html(value)}</section>'
+        for key, value in data.items()
+    ]
+    return f'<div class="ll-dashboard">{"".join(parts)}</div>'
+
+
+def _title(key: object) -> str:
+    return str(key).replace("_", " ").capitalize()
+
+
+def _value_html(value: object, depth: int = 0) -> str:
+    if isinstance(value, Mapping):
+        if not value:
+            return "<i>none</i>"
+        rows = "".join(
+            f"<tr><th>{esc(_title(k))}</th><td>{_value_html(v, depth + 1)}</td></tr>"
+            for k, v in value.items()
+        )
+        return f'<table class="ll-kv">{rows}</table>'
+    if isinstance(value, list | tuple):
+        if value and all(isinstance(v, Mapping) for v in value):
+            return _records_html(value)
+        return esc(", ".join(_scalar(v) for v in value)) or "<i>none</i>"
+    return esc(_scalar(value))
+
+
+def _records_html(records: Sequence[Mapping]) -> str:
+    keys = list(dict.fromkeys(k for r in records for k in r))
+    head = "".join(f"<th>{esc(_title(k))}</th>" for k in keys)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_value_html(r.get(k, ''), 1)}</td>" for k in keys) + "</tr>"
+        for r in records
+    )
+    return f'<table class="ll-records"><tr>{head}</tr>{body}</table>'
+
+
+def _scalar(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:.3f}".rstrip("0").rstrip(".") if v == v else "n/a"
+    if v is None:
+        return "n/a"
+    return str(v)

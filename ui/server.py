@@ -1,0 +1,196 @@
+"""The console's web server: sign-in, sessions, security headers, and the Gradio app.
+
+The Gradio Blocks are mounted in a FastAPI app whose ``auth_dependency`` maps the
+session cookie (or a trusted proxy's header) to an account; Gradio then refuses every
+page, config and event call without one. Handlers check the account again themselves
+(``ui.guard``), because a role is a property of the account, not of the page a user saw.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+# The console must not phone home (analytics, version checks) from a reviewer's network.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+import gradio as gr  # noqa: E402
+import uvicorn  # noqa: E402
+from fastapi import FastAPI, Request  # noqa: E402
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse  # noqa: E402
+
+from agent.auth import (  # noqa: E402
+    SESSION_COOKIE,
+    SessionPolicy,
+    authenticate,
+    end_session,
+    session_user,
+    start_session,
+)
+from agent.errors import LabelloopError  # noqa: E402
+from ui import pages  # noqa: E402
+from ui.security import SecurityMiddleware  # noqa: E402
+
+STATIC = Path(__file__).parent / "static"
+#: concurrent event runs per handler: reviewers must not queue behind each other
+CONCURRENCY = 32
+log = logging.getLogger(__name__)
+
+
+class Accounts:
+    """Who is behind a request: a live session cookie, or a trusted proxy's header."""
+
+    def __init__(self, project):
+        self.store = project.store
+        review = project.config.review
+        self.policy = SessionPolicy.from_config(review)
+        self.proxy_header = (review.proxy_auth_header or "").lower() or None
+        self.proxy_from = frozenset(review.proxy_auth_from)
+
+    def user(self, request):
+        """The enabled account behind ``request`` (FastAPI or Starlette), else None."""
+        if self.proxy_header is not None:
+            named = request.headers.get(self.proxy_header)
+            client = request.client.host if request.client else None
+            if named and client in self.proxy_from:
+                user = self.store.get_user(named)
+                return user if user is not None and not user.disabled else None
+        return session_user(self.store, request.cookies.get(SESSION_COOKIE), self.policy)
+
+    def name(self, request) -> str | None:
+        """Gradio's ``auth_dependency``: the user name, or None for a 401."""
+        user = self.user(request)
+        return user.name if user is not None else None
+
+
+def create_app(project, service=None, blocks: gr.Blocks | None = None) -> FastAPI:
+    """The ASGI app: /login, /logout, the console's static script, and the Gradio Blocks."""
+    from agent.review import ReviewService
+    from ui.app import CSS, build_app
+
+    accounts = Accounts(project)
+    service = service or ReviewService(project)
+    blocks = blocks or build_app(project, accounts, service)
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    _add_login_routes(app, project, accounts, service)
+
+    @app.get("/session", include_in_schema=False)
+    def session(request: Request) -> JSONResponse:
+        user = accounts.user(request)
+        if user is None:
+            return JSONResponse({"error": "not signed in"}, status_code=401)
+        return JSONResponse({"user": user.name, "role": user.role})
+
+    @app.get("/ll-static/console.js", include_in_schema=False)
+    def console_js() -> FileResponse:
+        return FileResponse(STATIC / "console.js", media_type="text/javascript")
+
+    limit = project.config.review.max_request_kb * 1024
+    app.add_middleware(SecurityMiddleware, max_body=limit, signed_in=accounts.name)
+    return gr.mount_gradio_app(
+        app,
+        blocks,
+        path="/",
+        auth_dependency=accounts.name,
+        footer_links=[],
+        run_history=False,
+        max_file_size=limit,
+        ssr_mode=False,
+        mcp_server=False,
+        pwa=False,
+        css=CSS,
+        head='<script src="/ll-static/console.js" defer></script>',
+        theme=gr.themes.Default(font=gr.themes.Font("system-ui"), font_mono="monospace"),
+    )
+
+
+def _add_login_routes(app: FastAPI, project, accounts: Accounts, service) -> None:
+    task = project.guideline().task
+
+    @app.get("/login", include_in_schema=False)
+    def login_page(request: Request, expired: int = 0) -> HTMLResponse:
+        if accounts.user(request) is not None:
+            return RedirectResponse("/", status_code=303)
+        note = "Your session expired: sign in again." if expired else ""
+        return HTMLResponse(pages.login_html(task, note=note))
+
+    @app.post("/login", include_in_schema=False)
+    async def login(request: Request):
+        form = await request.form()
+        name, password = str(form.get("username", "")), str(form.get("password", ""))
+        user = authenticate(project.store, name, password) if name and password else None
+        if user is None:
+            page = pages.login_html(task, error="Wrong user name or password.", name=name)
+            return HTMLResponse(page, status_code=401)
+        token = start_session(project.store, user.name, accounts.policy)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            max_age=int(accounts.policy.max_age.total_seconds()),
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+        return response
+
+    @app.api_route("/logout", methods=["GET", "POST"], include_in_schema=False)
+    def logout(request: Request) -> RedirectResponse:
+        user = accounts.user(request)
+        if user is not None:
+            service.release(user.name)  # the items go back to the other reviewers now
+        end_session(project.store, request.cookies.get(SESSION_COOKIE))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+        return response
+
+
+class Server:
+    """A running console (uvicorn in a thread) for ``block=False`` callers such as tests."""
+
+    def __init__(self, server: uvicorn.Server, thread: threading.Thread, url: str):
+        self.server, self.thread, self.url = server, thread, url
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def serve(
+    project,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    open_browser: bool = False,
+    *,
+    block: bool = True,
+) -> Server | None:
+    """Serve the console on ``host:port``; with ``block=False`` return once it is up."""
+    if not project.store.list_users():
+        raise LabelloopError(
+            "No console accounts yet: add one with `labelloop users add NAME --role reviewer`"
+        )
+    app = create_app(project)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, ws="none"
+    )
+    server = uvicorn.Server(config)
+    url = f"http://{host}:{port}/"
+    if open_browser:
+        import webbrowser
+
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    if block:
+        server.run()
+        return None
+    thread = threading.Thread(target=server.run, daemon=True, name="labelloop-console")
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise LabelloopError(f"The console did not start on {host}:{port}: is the port free?")
+        time.sleep(0.02)
+    return Server(server, thread, url)
