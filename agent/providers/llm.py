@@ -361,7 +361,8 @@ class _Runner:
         raw = self.reused.get(job.key)
         try:
             if raw is None:
-                _, raw = await self.call_raw(job, job.prompt.messages, kind="label")
+                reply, raw = await self.call_raw(job, job.prompt.messages, kind="label")
+                return await self.finish(job, raw, reply.data())  # parsed once, for usage
             return await self.finish(job, raw)
         except ItemFault as fault:
             self.p.spend.errors += 1
@@ -443,9 +444,10 @@ class _Runner:
             }
         )
 
-    async def finish(self, job: Job, raw: str) -> Suggestion:
-        """Parse a committed raw response; re-ask on a validation error."""
-        data = json.loads(raw)
+    async def finish(self, job: Job, raw: str, data: dict | None = None) -> Suggestion:
+        """Parse a committed raw response (``data``: already parsed); re-ask on a validation
+        error."""
+        data = json.loads(raw) if data is None else data
         content, tokens = _content_and_logprobs(data)
         try:
             out = self.validate(job, content)

@@ -30,6 +30,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -590,7 +591,12 @@ async def sleep_unless_gone(request: Request, seconds: float) -> None:
 
 def count_words(messages: list[dict]) -> int:
     """A rough prompt token count: words in all messages."""
-    return sum(len(_text_of(m.get("content")).split()) for m in messages)
+    return sum(_words(_text_of(m.get("content"))) for m in messages)
+
+
+@lru_cache(maxsize=256)  # the static prefix and few-shot examples recur in every request
+def _words(text: str) -> int:
+    return len(text.split())
 
 
 def tokenize(text: str) -> list[str]:
@@ -613,7 +619,7 @@ def label_ranges(content: str) -> list[tuple[int, int, str]]:
 def token_logprobs(content: str, draft: Draft, labels: list[str], top_n: int) -> list[dict]:
     """Per-token logprobs: a label's first token carries its probability, the rest are sure."""
     starts = {start: value for start, _end, value in label_ranges(content)}
-    firsts = list(dict.fromkeys(tokenize(json.dumps(lab)[1:-1])[0] for lab in labels if lab))
+    firsts = _first_tokens(tuple(labels))
     out, pos = [], 0
     for token in tokenize(content):
         value = starts.get(pos)
@@ -621,6 +627,12 @@ def token_logprobs(content: str, draft: Draft, labels: list[str], top_n: int) ->
         out.append(_token_entry(token, prob, firsts if value is not None else [], top_n))
         pos += len(token)
     return out
+
+
+@lru_cache(maxsize=16)
+def _first_tokens(labels: tuple[str, ...]) -> list[str]:
+    """The distinct first tokens of the labels' JSON strings (once per label set)."""
+    return list(dict.fromkeys(tokenize(json.dumps(lab)[1:-1])[0] for lab in labels if lab))
 
 
 def _token_entry(token: str, prob: float, firsts: list[str], top_n: int) -> dict[str, Any]:
