@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Protocol
 
 import instructor
@@ -113,6 +114,7 @@ class LLMProvider:
         self_consistency: int = 0,
         consistency_band: tuple[float, float] = (0.0, 0.9),
         retry_wait: float = 1.0,
+        prompt_template: str | None = None,
         **_ignored: Any,
     ):
         self.model = model
@@ -125,6 +127,8 @@ class LLMProvider:
         self.logprobs, self.redact = logprobs, redact
         self.self_consistency, self.band = self_consistency, consistency_band
         self.retry_wait = retry_wait
+        #: a template file other than the shipped one (``--prompt-version``)
+        self.template = Path(prompt_template) if prompt_template else None
         self.spend = Spend()
         self.needs_placeholder_key = bool(
             api_base and litellm.validate_environment(model).get("missing_keys")
@@ -134,7 +138,7 @@ class LLMProvider:
     # --- the Provider protocol -----------------------------------------------------------
 
     def version(self, ctx: LabelContext) -> str:
-        return prompting.prompt_version(ctx.guideline)
+        return prompting.prompt_version(ctx.guideline, self.template)
 
     def label(self, items: Sequence[Item], ctx: LabelContext) -> list[Suggestion]:
         """Label synchronously, keeping nothing (the store path uses ``stream``)."""
@@ -185,7 +189,9 @@ class LLMProvider:
         for n, item in enumerate(items):
             examples = tuple(shots[n]) if shots is not None else ()
             shown = redact_item(item) if self.redact else item
-            prompt = prompting.render(ctx.guideline, shown, examples, memo=memo)
+            prompt = prompting.render(
+                ctx.guideline, shown, examples, memo=memo, template=self.template
+            )
             params = {**self.params(), "fewshot": [e.item.id for e in examples]}
             key = cache_key(self.model, prompt.version, ctx.guideline.version, item, params)
             flag = detect_item_injection(item)

@@ -3,9 +3,11 @@
 from agent.store.base import StoreBase
 from agent.store.calibration import CalibrationMixin, Pair
 from agent.store.calls import CallsMixin
+from agent.store.evalsets import EvalRun, EvalSet, EvalSetsMixin, RunAnswer
 from agent.store.exports import ExportsMixin, ItemRecord
 from agent.store.imports import ImportsMixin
 from agent.store.items import ItemsMixin
+from agent.store.mappings import MappingsMixin
 from agent.store.reviews import ReviewsMixin
 from agent.store.routes import RoutesMixin
 from agent.store.suggestions import SuggestionsMixin
@@ -15,9 +17,11 @@ from agent.store.users import UsersMixin
 class Store(
     CalibrationMixin,
     CallsMixin,
+    EvalSetsMixin,
     ExportsMixin,
     ImportsMixin,
     ItemsMixin,
+    MappingsMixin,
     SuggestionsMixin,
     RoutesMixin,
     ReviewsMixin,
@@ -27,4 +31,4 @@ class Store(
     """Items, suggestions, routes, reviews, users and state behind one object."""
 
 
-__all__ = ["ItemRecord", "Pair", "Store"]
+__all__ = ["EvalRun", "EvalSet", "ItemRecord", "Pair", "RunAnswer", "Store"]

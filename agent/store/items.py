@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from agent.store.base import item_from_row
 from agent.store.tables import GuidelineRow, ItemRow, ReviewRow
-from agent.types import Guideline, Item
+from agent.types import REOPEN, Guideline, Item
 
 T_ITEMS = ItemRow.__table__
 
@@ -69,9 +69,24 @@ class ItemsMixin:
             return set(c.execute(_frozen_items_query()).scalars())
 
     def reviewed_item_ids(self) -> set[str]:
+        """Items a person decided since their last ``reopen`` (a split label sends it back)."""
         t = ReviewRow.__table__
+        reopened = (
+            sa.select(t.c.item_id, sa.func.max(t.c.id).label("after"))
+            .where(t.c.action == REOPEN)
+            .group_by(t.c.item_id)
+            .subquery()
+        )
+        q = (
+            sa.select(t.c.item_id)
+            .outerjoin(reopened, reopened.c.item_id == t.c.item_id)
+            .where(
+                t.c.action.not_in(("skip", REOPEN)),
+                sa.or_(reopened.c.after.is_(None), t.c.id > reopened.c.after),
+            )
+            .distinct()
+        )
         with self.engine.connect() as c:
-            q = sa.select(t.c.item_id).where(t.c.action != "skip").distinct()
             return set(c.execute(q).scalars())
 
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from agent.store.base import item_from_row, review_from_row, review_to_values
 from agent.store.tables import ItemRow, LeaseRow, ReviewRow, RouteRow
-from agent.types import QUEUE_ROUTES, Item, Review, Route
+from agent.types import DECISIVE, QUEUE_ROUTES, REOPEN, Item, Review, Route
 
 T_REVIEWS = ReviewRow.__table__
 T_LEASES = LeaseRow.__table__
@@ -61,9 +61,21 @@ class ReviewsMixin:
         """Per item, the latest review that decided a label (accept, fix or import)."""
         out: dict[str, Review] = {}
         for r in self.iter_reviews():
-            if r.action in ("accept", "fix", "import") and r.value is not None:
+            if r.action in DECISIVE and r.value is not None:
                 out[r.item_id] = r
+            elif r.action == REOPEN:
+                out.pop(r.item_id, None)
         return out
+
+    def reopened_items(self) -> dict[str, int]:
+        """item id -> id of its last ``reopen`` review: earlier decisions no longer hold."""
+        q = (
+            sa.select(T_REVIEWS.c.item_id, sa.func.max(T_REVIEWS.c.id))
+            .where(T_REVIEWS.c.action == REOPEN)
+            .group_by(T_REVIEWS.c.item_id)
+        )
+        with self.engine.connect() as c:
+            return dict(c.execute(q).all())
 
     def count_reviews(self) -> int:
         with self.engine.connect() as c:
