@@ -27,7 +27,7 @@ from agent.store.base import (
     suggestion_to_values,
 )
 from agent.store.tables import LabelMappingRow, ReviewRow, SuggestionRow
-from agent.types import REOPEN, LabelValue, Review
+from agent.types import REOPEN, LabelValue, Review, Suggestion
 
 T_MAPPINGS = LabelMappingRow.__table__
 T_REVIEWS = ReviewRow.__table__
@@ -41,11 +41,12 @@ Remap = Callable[[LabelValue], LabelValue | None]
 
 class MappingsMixin:
     def apply_label_mapping(
-        self, record: dict, touched: frozenset[str], remap: Remap, note: str
+        self, record: dict, touched: frozenset[str], remap: Remap, note: str, model: str
     ) -> LabelMappingRow:
         """Record the mapping (``record``: kind, mapping, targets, guideline versions) and
         apply it, in one transaction, to every item whose reviews or suggestions use a
-        ``touched`` label."""
+        ``touched`` label. A reopened item that ``model`` (the routing model) never labeled
+        gets a failed suggestion from it, so it waits for people in the active queue."""
         affected = lambda v: v is not None and bool(touched & set(v.names()))  # noqa: E731
         reviews = self._latest_per_reviewer()
         items = sorted(i for i, rs in reviews.items() if any(affected(r.value) for r, _ in rs))
@@ -56,20 +57,23 @@ class MappingsMixin:
                 [{**record, "created_at": datetime.now(UTC)}],
             ).scalar_one()
             reason = f"label mapping {mapping_id}: {note}"
-            rows, reopened = [], 0
+            rows, reopened = [], []
             for item_id in items:
                 copies = _copies(reviews[item_id], remap, affected, reason)
-                reopened += copies is None
+                reopened += [item_id] if copies is None else []
                 rows += copies if copies is not None else [_reopen(item_id, reason)]
             if rows:
                 c.execute(sa.insert(T_REVIEWS), rows)
             new = [_suggestion_copy(s, remap, reason) for s in suggestions]
+            labeled = {s.item_id for s in suggestions if s.model == model}
+            labeled |= set(self.latest_suggestions(model=model, item_ids=reopened))
+            new += [_failed(i, model, reason) for i in reopened if i not in labeled]
             if new:
                 c.execute(sa.insert(T_SUGG), new)
             counts = {
-                "reviews_mapped": len(rows) - reopened,
-                "suggestions_mapped": len(new),
-                "items_reopened": reopened,
+                "reviews_mapped": len(rows) - len(reopened),
+                "suggestions_mapped": len(suggestions),
+                "items_reopened": len(reopened),
             }
             c.execute(sa.update(T_MAPPINGS).where(T_MAPPINGS.c.id == mapping_id).values(counts))
         return self.label_mappings()[-1]
@@ -130,6 +134,13 @@ def _reopen(item_id: str, reason: str) -> dict:
         item_id=item_id, reviewer=SYSTEM_REVIEWER, action=REOPEN, source="mapping", reason=reason
     )
     return review_to_values(review)
+
+
+def _failed(item_id: str, model: str, reason: str) -> dict:
+    error = f"{reason}: a person decides"
+    return suggestion_to_values(
+        Suggestion(item_id=item_id, model=model, value=None, status="failed", error=error)
+    )
 
 
 def _suggestion_copy(s, remap: Remap, reason: str) -> dict:
