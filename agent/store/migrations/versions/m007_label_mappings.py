@@ -1,4 +1,5 @@
-"""Label mappings (rename, merge, split), eval-set gold labels and eval runs.
+"""Label mappings (rename, merge, split), eval-set gold labels and eval runs; an index
+in import order so items are read page by page without sorting the table for each page.
 
 Revision ID: m007
 Revises: m004
@@ -13,7 +14,12 @@ branch_labels = None
 depends_on = None
 
 
+#: the items' import order, NULL-safe (items not from a file have no import or line)
+ITEM_ORDER = [sa.text("coalesce(import_id, -1)"), sa.text("coalesce(line, -1)"), "id"]
+
+
 def upgrade() -> None:
+    op.create_index("ix_items_import_order", "items", ITEM_ORDER, unique=False)
     op.create_table(
         "label_mappings",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -66,6 +72,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_items_import_order", table_name="items")
     op.drop_table("eval_run_items")
     op.drop_index("ix_eval_runs_eval_set_id", table_name="eval_runs")
     op.drop_table("eval_runs")
