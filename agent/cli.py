@@ -23,6 +23,17 @@ app = typer.Typer(
 )
 users_app = typer.Typer(help="Console accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+evalset_app = typer.Typer(
+    help="Frozen, versioned eval sets of reviewed items.", no_args_is_help=True
+)
+app.add_typer(evalset_app, name="evalset")
+labels_app = typer.Typer(
+    help="Rename, merge or split labels: a guideline edit and a recorded mapping.",
+    no_args_is_help=True,
+)
+app.add_typer(labels_app, name="labels")
+guidelines_app = typer.Typer(help="Feedback on the guideline from reviews.", no_args_is_help=True)
+app.add_typer(guidelines_app, name="guidelines")
 out = Console()
 err = Console(stderr=True)
 
@@ -145,12 +156,21 @@ def label(
         + (f"; {run.calls} calls, ${run.cost_usd:.4f}" if run.calls else "")
         + "."
     )
+    if stale:
+        out.print(_stale_summary(run))
     if run.stopped_at_budget:
         out.print(
             f"Stopped at the budget (--max-cost {max_cost}): "
             f"{run.candidates - run.labeled} items left for a later run."
         )
     _print_routes(proj.store.route_counts())
+
+
+def _stale_summary(run) -> str:
+    line = f"Relabeled {run.relabeled} outdated suggestions: {run.changed} changed label"
+    if run.changes:
+        line += " (" + ", ".join(f"{k}: {n}" for k, n in run.changes.items()) + ")"
+    return line + "."
 
 
 @app.command()
@@ -262,11 +282,34 @@ def eval_(
         Path | None,
         typer.Option("--out", help="Write report.md, report.html and PNG plots to this folder."),
     ] = None,
+    evalset: Annotated[
+        str | None,
+        typer.Option(
+            help="Compare runs on this eval set; with --model or --prompt-version, label it "
+            "first (a new run)."
+        ),
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="'local' or a litellm model string.")] = None,
+    prompt_version: Annotated[
+        str | None,
+        typer.Option(help="Prompt template, e.g. classify.v2 (the project's prompts/ first)."),
+    ] = None,
+    api_base: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")] = None,
+    compare: Annotated[
+        tuple[int, int] | None,
+        typer.Option(metavar="RUN_A RUN_B", help="Runs to compare (default: the last two)."),
+    ] = None,
     project: ProjectOpt = None,
 ) -> None:
-    """Agreement (model vs people, people vs people) and calibration report."""
+    """Agreement (model vs people, people vs people) and calibration report; with
+    --evalset, runs on a frozen eval set side by side."""
     from agent.evaluate import evaluate, write_report
 
+    if evalset is not None:
+        _eval_set_runs(_project(project), evalset, model, prompt_version, api_base, compare, json_)
+        return
+    if model or prompt_version or compare:
+        raise LabelloopError("--model, --prompt-version and --compare need --evalset NAME")
     figures = evaluate(_project(project))
     if out_dir is not None:
         written = write_report(figures, out_dir)
@@ -275,6 +318,175 @@ def eval_(
         print(json.dumps(figures, indent=2, default=str))
         return
     _print_eval(figures)
+
+
+def _eval_set_runs(proj, name, model, prompt_version, api_base, runs, json_: bool) -> None:
+    from agent import evalrun
+    from evals.compare import to_markdown
+
+    if model or prompt_version:
+        options = {"api_base": api_base} if api_base else {}
+        with _progress(f"Labeling eval set {name} with {proj.model(model)}"):
+            made = evalrun.run(proj, name, model, prompt_version, **options)
+        (err if json_ else out).print(
+            f"Run {made.id}: {made.items} items with {made.model} "
+            f"(prompt {made.prompt_version}), {made.failed} failed."
+        )
+    result = evalrun.compare_runs(proj, name, runs)
+    if json_:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        print(to_markdown(result), end="")
+
+
+@evalset_app.command("create")
+def evalset_create(
+    name: Annotated[str, typer.Argument(help="Name of the set; creating it again adds a version.")],
+    size: Annotated[int | None, typer.Option(min=1, help="Items to draw (default: all).")] = None,
+    stratify: Annotated[
+        bool, typer.Option(help="Draw each gold label in its share of the reviewed items.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the random draw.")] = 0,
+    project: ProjectOpt = None,
+) -> None:
+    """Freeze reviewed items and their consensus labels as a new version of an eval set."""
+    from agent import evalsets
+
+    es = evalsets.create(_project(project), name, size=size, stratify=stratify, seed=seed)
+    out.print(
+        f"Froze eval set {es.name} v{es.version}: {len(es.gold)} items of "
+        f"{es.params['eligible']} with a consensus label (guideline {es.guideline_version})."
+    )
+
+
+@evalset_app.command("list")
+def evalset_list(json_: JsonOpt = False, project: ProjectOpt = None) -> None:
+    """Every version of every eval set."""
+    from agent import evalsets
+
+    rows = evalsets.listing(_project(project))
+    if json_:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    table = Table("name", "version", "items", "guideline", "runs", "created")
+    for r in rows:
+        table.add_row(r["name"], str(r["version"]), str(r["items"]), r["guideline_version"],
+                      str(r["runs"]), r["created_at"].isoformat(timespec="seconds"))  # fmt: skip
+    out.print(table if rows else "No eval sets yet: labelloop evalset create NAME")
+
+
+@evalset_app.command("show")
+def evalset_show(
+    name: Annotated[str, typer.Argument(help="Eval set name.")],
+    version: Annotated[int | None, typer.Option(help="Version (default: the latest).")] = None,
+    json_: JsonOpt = False,
+    project: ProjectOpt = None,
+) -> None:
+    """One eval set version: how it was drawn, its gold labels, its runs."""
+    from agent import evalsets
+
+    data = evalsets.show(_project(project), name, version)
+    if json_:
+        print(json.dumps(data, indent=2, default=str))
+        return
+    out.print(
+        f"[bold]{data['name']}[/] v{data['version']}: {data['items']} items, guideline "
+        f"{data['guideline_version']}, drawn with size={data.get('size')}, "
+        f"stratify={data.get('stratify')}, seed={data.get('seed')}"
+    )
+    table = Table("gold label", "items")
+    for label, n in (data.get("labels") or {}).items():
+        table.add_row(label, str(n))
+    out.print(table)
+    table = Table("run", "model", "prompt", "guideline", "items", "failed", "cost")
+    for r in data["runs"]:
+        table.add_row(str(r["id"]), r["model"], r["prompt_version"], r["guideline_version"],
+                      str(r["items"]), str(r["failed"]), f"${r['cost_usd']:.4f}")  # fmt: skip
+    out.print(table)
+
+
+@labels_app.command("rename")
+def labels_rename(
+    old: Annotated[str, typer.Argument(help="Label to rename.")],
+    new: Annotated[str, typer.Argument(help="Its new name.")],
+    project: ProjectOpt = None,
+) -> None:
+    """Rename a label in the guideline, the reviews and the suggestions."""
+    from agent import labelmap
+
+    _print_mapping(labelmap.rename(_project(project), old, new))
+
+
+@labels_app.command("merge")
+def labels_merge(
+    sources: Annotated[list[str], typer.Argument(help="Labels to merge (two or more).")],
+    into: Annotated[str, typer.Option(help="The merged label (new, or one of them).")],
+    project: ProjectOpt = None,
+) -> None:
+    """Merge labels into one, in the guideline, the reviews and the suggestions."""
+    from agent import labelmap
+
+    _print_mapping(labelmap.merge(_project(project), sources, into))
+
+
+@labels_app.command("split")
+def labels_split(
+    old: Annotated[str, typer.Argument(help="Label to split.")],
+    into: Annotated[str, typer.Option(help="The new labels, comma-separated: X,Y.")],
+    project: ProjectOpt = None,
+) -> None:
+    """Split a label: the guideline gets one section per new label; its items go to people."""
+    from agent import labelmap
+
+    names = [n.strip() for n in into.split(",") if n.strip()]
+    _print_mapping(labelmap.split(_project(project), old, names))
+
+
+def _print_mapping(r: dict) -> None:
+    g = r["guideline"]
+    out.print(
+        f"Label mapping {r['id']} ({r['kind']}: {r['change']}): guideline {g['before']} -> "
+        f"{g['after']} written to {g['path']}; {r['reviews_mapped']} reviews and "
+        f"{r['suggestions_mapped']} suggestions mapped, {r['items_reopened']} items sent "
+        "back to people."
+    )
+    if r["kind"] == "split":
+        out.print("Edit the new label sections in the guideline: they start as copies.")
+    _print_routes(r["routes"])
+
+
+@guidelines_app.command("suggest")
+def guidelines_suggest(
+    top: Annotated[int, typer.Option(min=1, help="How many label pairs.")] = 5,
+    json_: JsonOpt = False,
+    project: ProjectOpt = None,
+) -> None:
+    """Label pairs most confused (model vs people, people vs people), with examples and
+    comments; with an LLM configured, a proposed clarification for each."""
+    from agent.feedback import suggest
+
+    data = suggest(_project(project), top=top)
+    if json_:
+        print(json.dumps(data, indent=2, default=str))
+        return
+    _print_feedback(data)
+
+
+def _print_feedback(d: dict) -> None:
+    for who in ("model_vs_humans", "humans"):
+        title = "Model vs people" if who == "model_vs_humans" else "People vs people"
+        pairs = d[who]
+        out.print(f"[bold]{title}[/]: {len(pairs)} confused label pairs")
+        for p in pairs:
+            out.print(f"- {p['a']} / {p['b']}: {p['count']} items")
+            for ex in p["examples"]:
+                said = ", ".join(f"{k}: {v}" for k, v in ex["labels"].items())
+                out.print(f"    {ex['id']}: {ex['text'][:100]!r} ({said})")
+                for c in ex["comments"]:
+                    out.print(f"      comment: {c}")
+            if p.get("proposal"):
+                out.print(f"  Proposed clarification: {p['proposal']}")
+    out.print(d["note"])
 
 
 def _print_eval(f: dict) -> None:

@@ -24,9 +24,8 @@ from xml.sax.saxutils import quoteattr
 
 from agent.errors import LabelloopError
 from agent.store import ItemRecord
-from agent.types import Guideline, Item, LabelValue, Review, Span
+from agent.types import DECISIVE, Guideline, Item, LabelValue, Review, Span, current_reviews
 
-DECISIVE = ("accept", "fix", "import")
 LS_USER = re.compile(r"ls-user-(\d+)")
 FROM_NAME = "label"
 TOKEN = re.compile(r"\S+")
@@ -120,7 +119,7 @@ def completed_by(reviewer: str) -> int | dict[str, str]:
 def ls_annotations(record: ItemRecord, to_name: str) -> list[dict[str, Any]]:
     """Each reviewer's latest decisive review with a label, in first-review order."""
     latest: dict[str, Review] = {}
-    for r in record.reviews:
+    for r in current_reviews(record.reviews):
         if r.action in DECISIVE and r.value is not None and not r.value.abstain:
             latest.pop(r.reviewer, None)
             latest[r.reviewer] = r

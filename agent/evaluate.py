@@ -8,11 +8,11 @@ from pathlib import Path
 from agent.config import Project
 from agent.errors import LabelloopError
 from agent.pipeline import routing_state
-from agent.types import Guideline, LabelValue, Review, Suggestion
+from agent.types import DECISIVE, REOPEN, Guideline, LabelValue, Review, Suggestion
+from evals.aggregate import final_labels
 from evals.report import EvalInput, Prediction, build_report
 from evals.report_render import to_html, to_markdown, write_plots
 
-DECISIVE = ("accept", "fix", "import")
 ADJUDICATION = "adjudication"
 
 
@@ -49,19 +49,59 @@ def gather(project: Project, n_boot: int = 1000) -> EvalInput:
     )
 
 
-def _reviews(reviews, kind: str) -> tuple[dict, dict, dict]:
-    annotations: dict[str, dict[str, object]] = {}
-    adjudicated: dict[str, object] = {}
-    weeks: dict[str, str] = {}
-    for r in reviews:  # oldest first: a later review replaces the reviewer's earlier one
-        value = comparable(r.value, kind) if r.action in DECISIVE else None
-        if value is None:
+def decisions(reviews, kind: str) -> tuple[dict[str, dict[str, Review]], dict[str, Review]]:
+    """Per item, each reviewer's latest decisive review and the latest adjudication.
+
+    Reviews come oldest first; a ``reopen`` (a split label) forgets the item's earlier ones.
+    """
+    annotations: dict[str, dict[str, Review]] = {}
+    adjudicated: dict[str, Review] = {}
+    for r in reviews:
+        if r.action == REOPEN:
+            annotations.pop(r.item_id, None)
+            adjudicated.pop(r.item_id, None)
+            continue
+        if r.action not in DECISIVE or comparable(r.value, kind) is None:
             continue
         if r.queue == ADJUDICATION:
-            adjudicated[r.item_id] = value
+            adjudicated[r.item_id] = r
         else:
-            annotations.setdefault(r.item_id, {})[r.reviewer] = value
-        weeks[r.item_id] = _week(r)
+            annotations.setdefault(r.item_id, {})[r.reviewer] = r
+    return annotations, adjudicated
+
+
+def consensus_reviews(reviews, kind: str) -> dict[str, Review]:
+    """Per item, the review that carries its consensus label: the adjudication when it
+    agrees, else the latest review agreeing with the majority (tied items are left out)."""
+    by_reviewer, adjudications = decisions(reviews, kind)
+    voted = final_labels(*_values(by_reviewer, adjudications, kind))
+    out = {}
+    for i, v in voted.items():
+        if v is None:
+            continue
+        made = list(by_reviewer.get(i, {}).values())
+        made += [adjudications[i]] if i in adjudications else []
+        agreeing = [r for r in made if comparable(r.value, kind) == v]
+        out[i] = max(agreeing, key=lambda r: (r.queue == ADJUDICATION, r.id or 0))
+    return out
+
+
+def _values(by_reviewer: dict, adjudications: dict, kind: str) -> tuple[dict, dict]:
+    annotations = {
+        i: {who: comparable(r.value, kind) for who, r in votes.items()}
+        for i, votes in by_reviewer.items()
+    }
+    return annotations, {i: comparable(r.value, kind) for i, r in adjudications.items()}
+
+
+def _reviews(reviews, kind: str) -> tuple[dict, dict, dict]:
+    by_reviewer, adjudications = decisions(reviews, kind)
+    annotations, adjudicated = _values(by_reviewer, adjudications, kind)
+    weeks = {}
+    for i in annotations.keys() | adjudicated.keys():
+        made = list(by_reviewer.get(i, {}).values())
+        made += [adjudications[i]] if i in adjudications else []
+        weeks[i] = _week(max(made, key=lambda r: r.id or 0))
     return annotations, adjudicated, weeks
 
 

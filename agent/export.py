@@ -14,10 +14,9 @@ from typing import Any
 from agent import ecosystem as eco
 from agent.errors import LabelloopError
 from agent.store import ItemRecord
-from agent.types import QUEUES, Guideline, LabelValue, Review
+from agent.types import DECISIVE, QUEUES, Guideline, LabelValue, Review, current_reviews
 
 FORMATS = ("jsonl", "csv", "labelstudio", "hf", "conll")
-DECISIVE = ("accept", "fix", "import")
 CSV_COLUMNS = [
     "id", "text", "label", "labels", "label_source", "route", "suggested",
     "confidence", "model", "rationale", "reviewers", "reviewed_at",
@@ -26,8 +25,9 @@ CSV_COLUMNS = [
 
 def final_label(record: ItemRecord) -> tuple[LabelValue | None, str | None]:
     """The item's final value and its source: an adjudication, else the latest human
-    decision, else an auto-accept."""
-    decisive = [r for r in record.reviews if r.action in DECISIVE and r.value is not None]
+    decision (since the item was last reopened), else an auto-accept."""
+    current = current_reviews(record.reviews)
+    decisive = [r for r in current if r.action in DECISIVE and r.value is not None]
     adjudicated = [r for r in decisive if r.queue == "adjudication"]
     if adjudicated:
         return adjudicated[-1].value, "adjudicated"
@@ -100,7 +100,7 @@ def record_json(record: ItemRecord) -> dict[str, Any]:
 def csv_row(record: ItemRecord) -> dict[str, Any]:
     value, source = final_label(record)
     s = record.suggestion
-    decisive = [r for r in record.reviews if r.action in DECISIVE]
+    decisive = [r for r in current_reviews(record.reviews) if r.action in DECISIVE]
     return {
         "id": record.item.id,
         "text": record.item.render_plain(),

@@ -57,6 +57,44 @@ def ids(examples: Iterable[Example]) -> tuple[str, ...]:
     return tuple(ex.item.id for ex in examples)
 
 
+def leak_mask(
+    texts: Sequence[str],
+    vecs: np.ndarray,
+    excluded_items: Sequence[Item],
+    exc_vecs: np.ndarray,
+    near_duplicate: float = NEAR_DUPLICATE,
+) -> np.ndarray:
+    """Which examples (normalised texts, vectors) repeat or nearly repeat an excluded item."""
+    drop = np.zeros(len(texts), dtype=bool)
+    if len(excluded_items) and len(texts):
+        drop |= (vecs @ exc_vecs.T).max(axis=1) >= near_duplicate
+        eval_texts = {normalise(it.render_plain()) for it in excluded_items}
+        drop |= np.array([t in eval_texts for t in texts])
+    return drop
+
+
+def without_eval_leaks(
+    examples: Sequence[Example],
+    eval_items: Sequence[Item],
+    near_duplicate: float = NEAR_DUPLICATE,
+) -> tuple[Example, ...]:
+    """The examples that are neither an eval-set item nor a near-duplicate of one.
+
+    Applied to every model's teaching examples (few-shot prompts and the local model's
+    training rows), so an eval set measures items no model has been shown.
+    """
+    if not eval_items or not examples:
+        return tuple(examples)
+    frozen = {it.id for it in eval_items}
+    kept = [ex for ex in examples if ex.item.id not in frozen]
+    if not kept:
+        return ()
+    vecs = item_vectors([ex.item for ex in kept] + list(eval_items))
+    texts = [normalise(ex.item.render_plain()) for ex in kept]
+    drop = leak_mask(texts, vecs[: len(kept)], eval_items, vecs[len(kept) :], near_duplicate)
+    return tuple(ex for ex, gone in zip(kept, drop, strict=True) if not gone)
+
+
 class FewShotPool:
     """Reviewed examples ready for nearest-neighbour, label-diverse few-shot selection."""
 
@@ -130,11 +168,7 @@ class FewShotPool:
         exc_vecs: np.ndarray,
     ) -> list[int]:
         """Indices of examples that are no near-duplicate of an eval item or an earlier example."""
-        drop = np.zeros(len(texts), dtype=bool)
-        if len(excluded_items) and len(texts):
-            drop |= (vecs @ exc_vecs.T).max(axis=1) >= self.near_duplicate
-            eval_texts = {normalise(it.render_plain()) for it in excluded_items}
-            drop |= np.array([t in eval_texts for t in texts])
+        drop = leak_mask(texts, vecs, excluded_items, exc_vecs, self.near_duplicate)
         seen: set[tuple[str, str]] = set()
         keep = []
         for i, key in enumerate(zip(texts, labels, strict=True)):

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 
 from agent.providers.base import Example, LabelContext, Provider
@@ -28,6 +29,11 @@ class LabelRun(Frozen):
     cost_usd: float = 0.0
     calls: int = 0
     stopped_at_budget: bool = False
+    #: with ``stale``: items that had an older suggestion, how many of those now have
+    #: another label, and the most frequent changes ("old -> new": items)
+    relabeled: int = 0
+    changed: int = 0
+    changes: dict[str, int] = {}
 
     @property
     def items_per_second(self) -> float:
@@ -42,6 +48,20 @@ def training_examples(store) -> tuple[Example, ...]:
         Example(item=items[i], value=r.value, reviewer=r.reviewer, review_id=r.id)
         for i, r in sorted(finals.items())
         if i in items
+    )
+
+
+def label_context(store, guideline: Guideline) -> LabelContext:
+    """The guideline and the reviewed examples a model may learn from: never an item of a
+    frozen eval set, nor a near-duplicate of one."""
+    from agent.fewshot import without_eval_leaks
+
+    frozen = store.eval_set_item_ids()
+    eval_items = list(store.get_items(frozen).values()) if frozen else []
+    return LabelContext(
+        guideline=guideline,
+        examples=without_eval_leaks(training_examples(store), eval_items),
+        excluded_ids=frozenset(frozen),
     )
 
 
@@ -90,20 +110,21 @@ def label_items(
 ) -> LabelRun:
     """Label what is missing (of ``only``), writing suggestions to the store as they are made."""
     start = time.perf_counter()
-    ctx = LabelContext(
-        guideline=guideline,
-        examples=training_examples(store),
-        excluded_ids=frozenset(store.eval_set_item_ids()),
-    )
+    ctx = label_context(store, guideline)
     version = provider.version(ctx)
     missing = items_to_label(store, provider.model, version, guideline, stale, only=only)
     todo = list(_take(missing, limit))
+    before = _values(store, provider.model, [i.id for i in todo]) if stale else {}
     if hasattr(provider, "stream"):
         labeled, failed = asyncio.run(_stream(store, provider, todo, ctx, progress))
     else:
         labeled, failed = _batches(store, provider, todo, ctx, batch_size, progress)
     spend = getattr(provider, "spend", None)
+    changes = label_changes(before, _values(store, provider.model, list(before)))
     return LabelRun(
+        relabeled=len(before),
+        changed=sum(changes.values()),
+        changes=dict(changes.most_common(10)),
         model=provider.model,
         version=version,
         candidates=len(todo),
@@ -114,6 +135,37 @@ def label_items(
         calls=spend.calls if spend else 0,
         stopped_at_budget=spend.stopped_at_budget if spend else False,
     )
+
+
+def suggest(
+    store, provider: Provider, items: Sequence[Item], ctx: LabelContext
+) -> list[Suggestion]:
+    """Suggestions for ``items`` in order, not stored as suggestions (an eval run keeps its
+    own); LLM calls still go through the store's call log, so their cost is counted."""
+    if not hasattr(provider, "stream"):
+        return list(provider.label(list(items), ctx))
+
+    async def collect() -> dict[str, Suggestion]:
+        return {s.item_id: s async for s in provider.stream(items, ctx, store)}
+
+    got = asyncio.run(collect())
+    return [got[i.id] for i in items if i.id in got]
+
+
+def label_changes(before: dict[str, str], after: dict[str, str]) -> Counter:
+    """Counts of "old -> new" for items whose suggested label changed between two runs."""
+    return Counter(
+        f"{before[i]} -> {after[i]}" for i in before if i in after and after[i] != before[i]
+    )
+
+
+def _values(store, model: str, ids: list[str], chunk: int = 900) -> dict[str, str]:
+    """item -> the model's latest suggested value in short form ("(failed)" when it failed)."""
+    out: dict[str, str] = {}
+    for start in range(0, len(ids), chunk):
+        got = store.latest_suggestions(model=model, item_ids=ids[start : start + chunk])
+        out.update((i, s.value.short() if s.value else "(failed)") for i, s in got.items())
+    return out
 
 
 def _batches(store, provider, todo: list[Item], ctx, batch_size: int, progress) -> tuple[int, int]:

@@ -85,16 +85,11 @@ def dry_run(
     **provider_options,
 ) -> str:
     """What ``label`` would do, spending nothing."""
-    from agent.labeler import items_to_label, training_examples
-    from agent.providers.base import LabelContext
+    from agent.labeler import items_to_label, label_context
 
     guideline = project.guideline()
     provider = make_provider(project, model, provider_options)
-    ctx = LabelContext(
-        guideline=guideline,
-        examples=training_examples(project.store),
-        excluded_ids=frozenset(project.store.eval_set_item_ids()),
-    )
+    ctx = label_context(project.store, guideline)
     version = provider.version(ctx)
     only = cascade.reached_items(project.store, stage_policies(project), provider.model)
     todo = list(items_to_label(project.store, provider.model, version, guideline, stale, only=only))

@@ -68,10 +68,14 @@ def template_name(guideline: Guideline) -> str:
     return TEMPLATES[shape(guideline)]
 
 
-def prompt_version(guideline: Guideline) -> str:
-    """The template name and the first 8 hex digits of the sha256 of the template file."""
-    name = template_name(guideline)
-    return f"{name.removesuffix('.jinja')}:{_file_digest(_template_path(name))}"
+def prompt_version(guideline: Guideline, template: Path | None = None) -> str:
+    """The template name and the first 8 hex digits of the sha256 of the template file.
+
+    ``template``: a template file to use instead of the shipped one for the task's shape
+    (another prompt version, e.g. ``classify.v2.jinja`` in the project's ``prompts/``).
+    """
+    path = _template_path(guideline, template)
+    return f"{path.name.removesuffix('.jinja')}:{_file_digest(path)}"
 
 
 def render(
@@ -80,48 +84,52 @@ def render(
     examples: Sequence[Example] = (),
     *,
     memo: dict[Any, tuple[Any, Any]] | None = None,
+    template: Path | None = None,
 ) -> RenderedPrompt:
     """The chat messages that ask a model to label one item (deterministic).
 
     ``memo``: a dict kept across the renders of one batch, so that the static prefix and each
     example's messages are looked up by object identity, and rendered once, not once per item
     (hashing a 77-label guideline for the prefix cache costs more than rendering an item).
+    ``template``: a template file other than the shipped one (see ``prompt_version``).
     """
-    name = template_name(guideline)
-    version = prompt_version(guideline)
+    path = _template_path(guideline, template)
+    version = prompt_version(guideline, template)
     if memo is None:
-        system = _system_prompt(guideline, name, version)
+        system = _system_prompt(guideline, str(path), version)
     else:
         seen = memo.get(("system", version))
         if seen is None or seen[0] is not guideline:
-            seen = memo[("system", version)] = (guideline, _system_prompt(guideline, name, version))
+            made = _system_prompt(guideline, str(path), version)
+            seen = memo[("system", version)] = (guideline, made)
         system = seen[1]
     messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
     for example in examples:
         if memo is None:
-            messages += _example_messages(guideline, example)
+            messages += _example_messages(guideline, example, path)
             continue
         seen = memo.get(id(example))
         if seen is None or seen[0] is not example:  # keyed by identity; holds the example
-            seen = memo[id(example)] = (example, tuple(_example_messages(guideline, example)))
+            made = tuple(_example_messages(guideline, example, path))
+            seen = memo[id(example)] = (example, made)
         messages += [dict(m) for m in seen[1]]
-    messages.append({"role": "user", "content": item_message(guideline, item)})
+    messages.append({"role": "user", "content": item_message(guideline, item, path)})
     return RenderedPrompt(
-        messages=tuple(messages), version=version, static_chars=len(system), template=name
+        messages=tuple(messages), version=version, static_chars=len(system), template=path.name
     )
 
 
-def item_message(guideline: Guideline, item: Item) -> str:
+def item_message(guideline: Guideline, item: Item, template: Path | None = None) -> str:
     """The user message that presents one item, spotlighted between item markers."""
-    macro = _template(template_name(guideline)).module.item
+    macro = _template(_template_path(guideline, template)).module.item
     return str(macro(_item_view(guideline, item))).strip()
 
 
 # --- templates -------------------------------------------------------------------------------
 
 
-def _template_path(name: str) -> Path:
-    return prompts_dir() / name
+def _template_path(guideline: Guideline, template: Path | None = None) -> Path:
+    return Path(template) if template is not None else prompts_dir() / template_name(guideline)
 
 
 def _file_digest(path: Path) -> str:
@@ -145,14 +153,14 @@ def _environment(directory: str) -> Environment:
     )
 
 
-def _template(name: str):
-    return _environment(str(prompts_dir())).get_template(name)
+def _template(path: Path):
+    return _environment(str(path.parent)).get_template(path.name)
 
 
 @lru_cache(maxsize=32)
-def _system_prompt(guideline: Guideline, name: str, version: str) -> str:
+def _system_prompt(guideline: Guideline, path: str, version: str) -> str:
     """The static prefix; ``version`` is in the key so an edited template is re-rendered."""
-    macro = _template(name).module.system
+    macro = _template(Path(path)).module.system
     return str(macro(guideline, instruction_headings(guideline.instructions))).strip()
 
 
@@ -209,7 +217,9 @@ def _turn_content(content: str) -> str:
     return "\n    ".join(lines)
 
 
-def _example_messages(guideline: Guideline, example: Example) -> list[dict[str, Any]]:
+def _example_messages(
+    guideline: Guideline, example: Example, template: Path | None = None
+) -> list[dict[str, Any]]:
     """A few-shot pair: the example item as the user, its reviewed answer as the assistant."""
     value = example.value
     answer = answer_json(
@@ -228,7 +238,7 @@ def _example_messages(guideline: Guideline, example: Example) -> list[dict[str, 
             f"few-shot example {example.item.id!r} does not fit task {guideline.task!r}: {e}"
         ) from None
     return [
-        {"role": "user", "content": item_message(guideline, example.item)},
+        {"role": "user", "content": item_message(guideline, example.item, template)},
         {
             "role": "assistant",
             "content": json.dumps(parsed.model_dump(mode="json"), ensure_ascii=False),

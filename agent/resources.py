@@ -32,3 +32,23 @@ def demo_sample() -> Path:
 
 def demo_guideline() -> Path:
     return guidelines_dir() / "support-intent.md"
+
+
+def prompt_template(name: str, project_dir: Path | None = None) -> Path:
+    """A prompt template by version name (``classify.v2``) or file name or path: the
+    project's own ``prompts/`` folder first, then the shipped templates."""
+    from agent.errors import ConfigError
+
+    given = Path(name)
+    if given.suffix == ".jinja" and given.is_file():
+        return given.resolve()
+    file = given.name if given.suffix == ".jinja" else f"{given.name}.jinja"
+    folders = ([project_dir / "prompts"] if project_dir is not None else []) + [prompts_dir()]
+    for folder in folders:
+        if (folder / file).is_file():
+            return (folder / file).resolve()
+    known = sorted({p.name.removesuffix(".jinja") for d in folders for p in d.glob("*.jinja")})
+    where = " or ".join(str(d) for d in folders)
+    raise ConfigError(
+        f"No prompt template {name!r} in {where}: available versions are {', '.join(known)}"
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -42,7 +43,13 @@ QUEUE_ROUTES: dict[str, tuple[str, ...]] = {
     "adjudication": ("adjudication",),
 }
 
-ReviewAction = Literal["accept", "fix", "reject", "skip", "import", "undo"]
+#: ``reopen``: the item's earlier decisions no longer hold (its label was split); people
+#: decide it again. Written by ``labelloop labels split``, never by a reviewer.
+#: ``undo``: takes back the review named in ``supersedes`` (the console's Backspace).
+ReviewAction = Literal["accept", "fix", "reject", "skip", "import", "undo", "reopen"]
+#: actions that decide a label (with a value)
+DECISIVE: tuple[str, ...] = ("accept", "fix", "import")
+REOPEN = "reopen"
 LabelSource = Literal["human", "model", "adjudicated"]
 
 
@@ -186,13 +193,20 @@ class Review(Frozen):
     duration_ms: int | None = None
     reason: str | None = None
     comment: str | None = None
-    source: Literal["console", "import"] = "console"
+    #: ``mapping``: a copy of an earlier review with its labels renamed or merged
+    source: Literal["console", "import", "mapping"] = "console"
     #: an ``undo`` takes back the review with this id
     supersedes: int | None = None
     #: recorded by a bulk accept in the item browser
     bulk: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     id: int | None = None
+
+
+def current_reviews(reviews: Sequence[Review]) -> list[Review]:
+    """An item's reviews (oldest first) made after its last ``reopen``: those that still hold."""
+    cut = max((i + 1 for i, r in enumerate(reviews) if r.action == REOPEN), default=0)
+    return list(reviews[cut:])
 
 
 class RouteDecision(Frozen):

@@ -258,3 +258,95 @@ def _unit_agreement(units: Sequence[list]) -> float | None:
         sum(x == y for x, y in combinations(u, 2)) / (len(u) * (len(u) - 1) / 2) for u in units
     ]
     return sum(shares) / len(shares) if shares else None
+
+
+# --- console dashboard ---------------------------------------------------------------------------
+
+
+def dashboard_figures(source: Any) -> dict:
+    """The report's headline figures, without bootstrap intervals, for the console dashboard.
+
+    ``source``: a project (anything with ``.store``, gathered by ``agent.evaluate.gather``)
+    or an ``EvalInput``. Returns plain data (JSON-ready; a figure is None when there is
+    nothing to compute it on)::
+
+        {
+          "task": str | None, "kind": "single" | "multi" | "spans", "labels": [str],
+          "routing_model": str | None,
+          "consensus_items": int,            # items with a consensus human label
+          "models": {model: {
+              "n": int,                      # items with both a suggestion and consensus
+              "accuracy": float, "cohen_kappa": float, "macro_f1": float,
+              "ece": float,                  # confidence vs consensus correctness
+              "per_label_f1": {label: float},
+          }},
+          "humans": {
+              "items": int,                  # items labeled by two reviewers or more
+              "percent_agreement": float, "fleiss_kappa": float,
+              "krippendorff_alpha": float, "gwet_ac1": float,
+              "pairs": [{"a": str, "b": str, "n": int,
+                         "percent_agreement": float, "cohen_kappa": float}],
+          },
+        }
+    """
+    task = None
+    if not isinstance(source, EvalInput):
+        from agent.evaluate import gather
+
+        task = source.guideline().task
+        source = gather(source, n_boot=0)
+    data = source if source.n_boot == 0 else _no_bootstrap(source)
+    fig = build_report(data)
+    return {
+        "task": task,
+        "kind": fig["kind"],
+        "labels": fig["labels"],
+        "routing_model": fig["routing_model"],
+        "consensus_items": fig["consensus"]["items"],
+        "models": {m: _model_headline(f) for m, f in fig["models"].items()},
+        "humans": _human_headline(fig["humans"]),
+    }
+
+
+def _no_bootstrap(data: EvalInput) -> EvalInput:
+    from dataclasses import replace
+
+    return replace(data, n_boot=0)
+
+
+def _point(x: Any) -> float | None:
+    return x.get("value") if isinstance(x, dict) else x
+
+
+def _model_headline(f: dict) -> dict:
+    vs = f["vs_consensus"]
+    first_f1 = vs.get("micro_f1") or vs.get("span_exact_f1")
+    return {
+        "n": vs["n"],
+        "accuracy": _point(vs["accuracy"]),
+        "cohen_kappa": _point(vs.get("cohen_kappa")),
+        "macro_f1": _point(vs.get("macro_f1", first_f1)),
+        "ece": f["calibration"]["ece"],
+        "per_label_f1": {str(k): v.get("f1") for k, v in (f.get("per_label") or {}).items()},
+    }
+
+
+def _human_headline(h: dict) -> dict:
+    overall = h["overall"] or {}
+    return {
+        "items": h["items"],
+        **{
+            k: _point(overall.get(k))
+            for k in ("percent_agreement", "fleiss_kappa", "krippendorff_alpha", "gwet_ac1")
+        },
+        "pairs": [
+            {
+                "a": p["a"],
+                "b": p["b"],
+                "n": p["n"],
+                "percent_agreement": _point(p["percent_agreement"]),
+                "cohen_kappa": _point(p.get("cohen_kappa")),
+            }
+            for p in h["pairs"]
+        ],
+    }

@@ -109,6 +109,24 @@ def test_reviewer_pairs_and_overall(project):
     assert overall["krippendorff_alpha"]["value"] is not None
 
 
+def test_dashboard_figures_are_the_reports_point_values(project):
+    from evals.report import dashboard_figures
+
+    full = evaluate(project, n_boot=50)
+    dash = dashboard_figures(project)
+    assert dash["task"] == full["task"] and dash["consensus_items"] == 10
+    local, report = dash["models"]["local"], full["models"]["local"]
+    assert local["n"] == 10 and local["accuracy"] == pytest.approx(0.8)
+    assert local["cohen_kappa"] == pytest.approx(report["vs_consensus"]["cohen_kappa"]["value"])
+    assert local["ece"] == pytest.approx(report["calibration"]["ece"])
+    assert local["per_label_f1"]["billing"] == pytest.approx(report["per_label"]["billing"]["f1"])
+    pairs = {(p["a"], p["b"]): p for p in dash["humans"]["pairs"]}
+    assert pairs[("alice", "carol")]["cohen_kappa"] == pytest.approx(0.6)
+    overall = full["humans"]["overall"]
+    assert dash["humans"]["fleiss_kappa"] == pytest.approx(overall["fleiss_kappa"]["value"])
+    json.dumps(dash)  # plain data
+
+
 def test_cli_json_and_out_files_escape_data(project, tmp_path):
     out_dir = tmp_path / "report"
     result = CliRunner().invoke(

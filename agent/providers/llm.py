@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Protocol
 
 import instructor
@@ -116,6 +117,7 @@ class LLMProvider:
         consistency_band: tuple[float, float] = (0.0, 0.9),
         retry_wait: float = 1.0,
         client: str = "auto",
+        prompt_template: str | None = None,
         **_ignored: Any,
     ):
         self.model = model
@@ -129,13 +131,15 @@ class LLMProvider:
         self.logprobs, self.redact = logprobs, redact
         self.self_consistency, self.band = self_consistency, consistency_band
         self.retry_wait = retry_wait
+        #: a template file other than the shipped one (``--prompt-version``)
+        self.template = Path(prompt_template) if prompt_template else None
         self.spend = Spend()
         self.run_id = uuid.uuid4().hex[:12]
 
     # --- the Provider protocol -----------------------------------------------------------
 
     def version(self, ctx: LabelContext) -> str:
-        return prompting.prompt_version(ctx.guideline)
+        return prompting.prompt_version(ctx.guideline, self.template)
 
     def label(self, items: Sequence[Item], ctx: LabelContext) -> list[Suggestion]:
         """Label synchronously, keeping nothing (the store path uses ``stream``)."""
@@ -186,7 +190,9 @@ class LLMProvider:
         for n, item in enumerate(items):
             examples = tuple(shots[n]) if shots is not None else ()
             shown = redact_item(item) if self.redact else item
-            prompt = prompting.render(ctx.guideline, shown, examples, memo=memo)
+            prompt = prompting.render(
+                ctx.guideline, shown, examples, memo=memo, template=self.template
+            )
             params = {**self.params(), "fewshot": [e.item.id for e in examples]}
             key = cache_key(self.model, prompt.version, ctx.guideline.version, item, params)
             flag = detect_item_injection(item)

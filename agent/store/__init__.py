@@ -4,9 +4,11 @@ from agent.store.base import StoreBase
 from agent.store.browse import BrowseMixin
 from agent.store.calibration import CalibrationMixin, Pair
 from agent.store.calls import CallsMixin
+from agent.store.evalsets import EvalRun, EvalSet, EvalSetsMixin, RunAnswer
 from agent.store.exports import ExportsMixin, ItemRecord
 from agent.store.imports import ImportsMixin
 from agent.store.items import ItemsMixin
+from agent.store.mappings import MappingsMixin
 from agent.store.review_queue import ReviewQueueMixin
 from agent.store.reviews import ReviewsMixin
 from agent.store.routes import RoutesMixin
@@ -19,9 +21,11 @@ class Store(
     BrowseMixin,
     CalibrationMixin,
     CallsMixin,
+    EvalSetsMixin,
     ExportsMixin,
     ImportsMixin,
     ItemsMixin,
+    MappingsMixin,
     SuggestionsMixin,
     RoutesMixin,
     ReviewQueueMixin,
@@ -33,4 +37,4 @@ class Store(
     """Items, suggestions, routes, reviews, users and state behind one object."""
 
 
-__all__ = ["ItemRecord", "Pair", "Store"]
+__all__ = ["EvalRun", "EvalSet", "ItemRecord", "Pair", "RunAnswer", "Store"]

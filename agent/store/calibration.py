@@ -62,9 +62,11 @@ class CalibrationMixin:
         if any_routed:
             found = sorted(found + self._other_stage_pairs(model, since), key=lambda p: p[0].id)
         pairs: dict[str, Pair] = {}
+        reopened = self.reopened_items()
         for review, sugg in found + self._sample_pairs(model, since):
             if (
-                sugg.prompt_version == prompt_version
+                review.id > reopened.get(review.item_id, 0)
+                and sugg.prompt_version == prompt_version
                 and sugg.guideline_version == guideline_version
                 and review.item_id not in sugg.fewshot_ids
             ):

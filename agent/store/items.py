@@ -9,9 +9,15 @@ import sqlalchemy as sa
 from agent.store.base import item_from_row
 from agent.store.routes import live_reviews
 from agent.store.tables import GuidelineRow, ItemRow, ReviewRow
-from agent.types import Guideline, Item
+from agent.types import REOPEN, Guideline, Item
 
 T_ITEMS = ItemRow.__table__
+#: import order, NULL-safe; the expressions of the ``ix_items_import_order`` index
+ORDER = (
+    sa.func.coalesce(T_ITEMS.c.import_id, -1),
+    sa.func.coalesce(T_ITEMS.c.line, -1),
+    T_ITEMS.c.id,
+)
 
 
 class ItemsMixin:
@@ -46,23 +52,30 @@ class ItemsMixin:
         return out
 
     def iter_items(self, batch: int = 2000, route: str | None = None) -> Iterator[Item]:
-        """Every item (or those on one route) in import order, fetched in pages."""
+        """Every item (or those on one route) in import order, fetched in pages.
+
+        Each page starts after the last row of the one before (keyset paging on the
+        ``ix_items_import_order`` index), so a page costs the same at the end of a million
+        items as at the start, and memory holds one page.
+        """
         from agent.store.tables import RouteRow
 
         t_routes = RouteRow.__table__
-        q = sa.select(T_ITEMS).order_by(T_ITEMS.c.import_id, T_ITEMS.c.line, T_ITEMS.c.id)
+        key = ORDER
+        q = sa.select(T_ITEMS, *key).order_by(*key)
         if route is not None:
             q = q.join(t_routes, t_routes.c.item_id == T_ITEMS.c.id).where(
                 t_routes.c.route == route
             )
-        offset = 0
+        after = None
         while True:
+            page = q if after is None else q.where(sa.tuple_(*key) > sa.tuple_(*after))
             with self.engine.connect() as c:
-                rows = c.execute(q.limit(batch).offset(offset)).all()
+                rows = c.execute(page.limit(batch)).all()
             if not rows:
                 return
             yield from (item_from_row(r) for r in rows)
-            offset += len(rows)
+            after = tuple(rows[-1][-len(key) :])
 
     def eval_set_item_ids(self) -> set[str]:
         """Items in frozen eval sets: never few-shot examples."""
@@ -70,9 +83,25 @@ class ItemsMixin:
             return set(c.execute(_frozen_items_query()).scalars())
 
     def reviewed_item_ids(self) -> set[str]:
+        """Items a person decided since their last ``reopen`` (a split label sends it back)."""
         t = ReviewRow.__table__
+        reopened = (
+            sa.select(t.c.item_id, sa.func.max(t.c.id).label("after"))
+            .where(t.c.action == REOPEN)
+            .group_by(t.c.item_id)
+            .subquery()
+        )
+        q = (
+            sa.select(t.c.item_id)
+            .outerjoin(reopened, reopened.c.item_id == t.c.item_id)
+            .where(
+                t.c.action.not_in(("skip", REOPEN)),
+                live_reviews(),
+                sa.or_(reopened.c.after.is_(None), t.c.id > reopened.c.after),
+            )
+            .distinct()
+        )
         with self.engine.connect() as c:
-            q = sa.select(t.c.item_id).where(t.c.action != "skip", live_reviews()).distinct()
             return set(c.execute(q).scalars())
 
 

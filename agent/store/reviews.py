@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from agent.store.base import item_from_row, review_from_row, review_to_values
 from agent.store.routes import live_reviews
 from agent.store.tables import ItemRow, LeaseRow, ReviewRow, RouteRow
-from agent.types import QUEUE_ROUTES, Item, Review, Route
+from agent.types import DECISIVE, QUEUE_ROUTES, REOPEN, Item, Review, Route
 
 T_REVIEWS = ReviewRow.__table__
 T_LEASES = LeaseRow.__table__
@@ -64,10 +64,14 @@ class ReviewsMixin:
 
     def final_reviews(self) -> dict[str, Review]:
         """Per item, the review whose label stands: an adjudication, else the latest decisive
-        one (accept, fix or import); reviewers' answers on gold items never replace it."""
+        one (accept, fix or import) since the item was last reopened; reviewers' answers on
+        gold items never replace it."""
         out: dict[str, Review] = {}
         for r in self.iter_reviews():
-            if r.action not in ("accept", "fix", "import") or r.value is None:
+            if r.action == REOPEN:
+                out.pop(r.item_id, None)
+                continue
+            if r.action not in DECISIVE or r.value is None:
                 continue
             if r.queue == "gold" and r.item_id in out:
                 continue
@@ -75,6 +79,16 @@ class ReviewsMixin:
             if held is None or held.queue != "adjudication" or r.queue == "adjudication":
                 out[r.item_id] = r
         return out
+
+    def reopened_items(self) -> dict[str, int]:
+        """item id -> id of its last ``reopen`` review: earlier decisions no longer hold."""
+        q = (
+            sa.select(T_REVIEWS.c.item_id, sa.func.max(T_REVIEWS.c.id))
+            .where(T_REVIEWS.c.action == REOPEN)
+            .group_by(T_REVIEWS.c.item_id)
+        )
+        with self.engine.connect() as c:
+            return dict(c.execute(q).all())
 
     def count_reviews(self) -> int:
         with self.engine.connect() as c:

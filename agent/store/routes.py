@@ -9,13 +9,12 @@ import sqlalchemy as sa
 
 from agent.store.base import value_from_json
 from agent.store.tables import ItemRow, ReviewRow, RouteRow, SuggestionRow
-from agent.types import QUEUE_ROUTES, LabelValue, Route, RouteDecision
+from agent.types import DECISIVE, QUEUE_ROUTES, LabelValue, Route, RouteDecision
 
 T_ROUTES = RouteRow.__table__
 T_ITEMS = ItemRow.__table__
 T_SUGG = SuggestionRow.__table__
 T_REVIEWS = ReviewRow.__table__
-DECISIVE = ("accept", "fix", "import")
 
 
 class RoutesMixin:

@@ -178,11 +178,16 @@ class FewShotRow(SQLModel, table=True):
 
 
 class EvalSetRow(SQLModel, table=True):
+    """One version of a named eval set; a new version is a new row, never an edit."""
+
     __tablename__ = "eval_sets"
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True)
     version: int = 1
     frozen: bool = True
+    guideline_version: str = ""
+    #: how it was drawn: size asked, stratify, seed, eligible items, label counts
+    params: dict | None = _json()
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -190,7 +195,54 @@ class EvalSetItemRow(SQLModel, table=True):
     __tablename__ = "eval_set_items"
     eval_set_id: int = Field(foreign_key="eval_sets.id", primary_key=True)
     item_id: str = Field(foreign_key="items.id", primary_key=True)
+    #: the review whose label is gold (the latest one agreeing with the consensus)
     review_id: int | None = Field(default=None, foreign_key="reviews.id")
+    #: the gold label value as it was when the set was frozen
+    gold: dict | None = _json()
+
+
+class EvalRunRow(SQLModel, table=True):
+    """One model / prompt version / guideline version labeling one eval-set version."""
+
+    __tablename__ = "eval_runs"
+    id: int | None = Field(default=None, primary_key=True)
+    eval_set_id: int = Field(foreign_key="eval_sets.id", index=True)
+    model: str
+    prompt_version: str = ""
+    guideline_version: str = ""
+    items: int = 0
+    failed: int = 0
+    cost_usd: float = 0.0
+    params: dict | None = _json()
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class EvalRunItemRow(SQLModel, table=True):
+    __tablename__ = "eval_run_items"
+    run_id: int = Field(foreign_key="eval_runs.id", primary_key=True)
+    item_id: str = Field(foreign_key="items.id", primary_key=True)
+    value: dict | None = _json()
+    confidence: float | None = None
+    status: str = "ok"  # ok | failed
+    error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class LabelMappingRow(SQLModel, table=True):
+    """A rename, merge or split of labels: the guideline edit and what it was applied to."""
+
+    __tablename__ = "label_mappings"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str  # rename | merge | split
+    #: old label -> new label (rename, merge); for a split, old label -> null
+    mapping: dict | None = _json()
+    #: the labels a split label became
+    targets: list | None = _json()
+    guideline_before: str = ""
+    guideline_after: str = ""
+    reviews_mapped: int = 0
+    suggestions_mapped: int = 0
+    items_reopened: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class CalibrationRunRow(SQLModel, table=True):
