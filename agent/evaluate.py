@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 from agent.config import Project
@@ -145,3 +146,11 @@ def write_report(figures: dict, out: Path) -> dict[str, Path]:
         (out / name).write_text(text, encoding="utf-8")
         written[name] = out / name
     return written
+
+
+def report_plots(project: Project) -> dict[str, bytes]:
+    """The eval report's plots as PNG bytes (name -> image), for the console dashboard."""
+    figures = build_report(gather(project, n_boot=0))
+    with tempfile.TemporaryDirectory(prefix="labelloop-plots-") as d:
+        files = write_plots(figures, Path(d))
+        return {name: (Path(d) / f).read_bytes() for name, f in files.items()}

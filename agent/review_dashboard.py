@@ -9,6 +9,7 @@ from itertools import combinations
 from agent.evaluate import comparable
 from agent.status import project_status
 from evals.agreement import cohen_kappa, percent_agreement
+from evals.report import dashboard_figures
 
 #: throughput is measured over the reviews of this window
 WINDOW = timedelta(hours=24)
@@ -30,6 +31,8 @@ def dashboard(project, gold: dict[str, tuple[int, int]]) -> dict:
         "calibration": status["calibration"],
         "audit_alarm": status["audit_alarm"],
         "cost": {"llm": status["llm"], "suggestions": status["suggestions"]},
+        # the figures of ``labelloop eval`` (without bootstrap intervals), same definitions
+        "evaluation": dashboard_figures(project),
     }
 
 

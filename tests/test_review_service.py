@@ -343,6 +343,9 @@ def test_dashboard_counts_throughput_and_agreement(proj):
     assert d["agreement"]["human_vs_human"]["percent"] == 1.0
     assert d["agreement"]["llm_vs_human"]["percent"] == 1.0
     assert "audit_alarm" in d and "cost" in d and ids
+    # the eval report's figures, as `labelloop eval` defines them
+    evaluation = d["evaluation"]
+    assert evaluation["humans"]["items"] == 2 and evaluation["humans"]["percent_agreement"] == 1.0
 
 
 # --- pure rules ------------------------------------------------------------------------

@@ -103,6 +103,13 @@ def test_guideline_markdown_has_no_raw_html_images_or_script_links():
     assert '<a href="https://example.org">ok</a>' in out
 
 
+def test_plots_are_inline_images_with_escaped_names():
+    out = render.plots_html({XSS_IMG: b"\x89PNG fake"})
+    assert out.count("<img") == 1 and 'src="data:image/png;base64,iVBORyBmYWtl"' in out
+    assert "<img src=x" not in out and "&lt;img src=x" in out
+    assert render.plots_html({}) == ""
+
+
 def test_dashboard_values_are_escaped():
     out = render.dashboard_html({"reviewers": [{"name": XSS_IMG, "done": 3}], "cost": 1.5})
     assert "<img" not in out and "&lt;img" in out and "1.5" in out

@@ -18,6 +18,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from agent.errors import AccessDenied, LabelloopError, ReviewConflict
+from agent.evaluate import report_plots
 from agent.review import ACTIONS, REJECT_REASONS, BrowseFilters, ReviewService
 from agent.types import Guideline, LabelValue
 from ui import render
@@ -180,7 +181,8 @@ class Console:
 
     def dashboard(self, request) -> str:
         admin = self.user(request, admin=True)
-        return render.dashboard_html(self.service.dashboard(admin.name))
+        board = render.dashboard_html(self.service.dashboard(admin.name))
+        return board + render.plots_html(report_plots(self.project))
 
     def set_blind(self, reviewer: str, blind: bool, request) -> str:
         admin = self.user(request, admin=True)

@@ -8,6 +8,7 @@ tag, script or remote image from the data reaches the page.
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -362,6 +363,17 @@ def dashboard_html(data: Mapping) -> str:
         for key, value in data.items()
     ]
     return f'<div class="ll-dashboard">{"".join(parts)}</div>'
+
+
+def plots_html(plots: Mapping[str, bytes]) -> str:
+    """The eval report's PNG plots, inline (the page loads nothing from elsewhere)."""
+    figures = "".join(
+        f'<figure class="ll-plot"><img alt="{esc(name)}" '
+        f'src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
+        f"<figcaption>{esc(name)}</figcaption></figure>"
+        for name, png in plots.items()
+    )
+    return f'<div class="ll-plots">{figures}</div>' if figures else ""
 
 
 def _title(key: object) -> str:
