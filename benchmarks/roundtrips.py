@@ -20,17 +20,28 @@ class RoundTrips:
     def __init__(self) -> None:
         self.count = 0
         self._lock = threading.Lock()
+        self._listeners: list = []
 
     def attach(self, engine) -> RoundTrips:
         """Listen on ``engine`` (and its pool) from now on."""
         postgres = engine.dialect.name == "postgresql"
-        sa.event.listen(engine, "before_cursor_execute", self._statement(postgres))
+        self._listeners = [(engine, "before_cursor_execute", self._statement(postgres))]
         if postgres:
-            sa.event.listen(engine, "commit", self._end)
-            sa.event.listen(engine, "rollback", self._end)
-            sa.event.listen(engine.pool, "checkout", self._checkout)
-            sa.event.listen(engine.pool, "reset", self._reset)
+            self._listeners += [
+                (engine, "commit", self._end),
+                (engine, "rollback", self._end),
+                (engine.pool, "checkout", self._checkout),
+                (engine.pool, "reset", self._reset),
+            ]
+        for target, name, fn in self._listeners:
+            sa.event.listen(target, name, fn)
         return self
+
+    def detach(self) -> None:
+        """Stop counting."""
+        for target, name, fn in self._listeners:
+            sa.event.remove(target, name, fn)
+        self._listeners = []
 
     def _add(self, n: int) -> None:
         with self._lock:

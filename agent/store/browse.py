@@ -1,8 +1,12 @@
 """The item browser's SQL: filtered pages in id order, capped counts, bulk accept.
 
 Filters use the columns the browser keeps on ``routes`` (label, confidence), the reviews'
-``(reviewer, id)`` and ``created_at`` indexes, and the text index of migration m006 (SQLite
-FTS5; PostgreSQL trigrams), so a page of 30 is found without scanning the whole table.
+``(reviewer, id)`` and ``created_at`` indexes, and the word indexes (SQLite FTS5, m006;
+PostgreSQL ``tsvector``, m008), so a page of 30 is found without scanning the whole table.
+
+Text search, on both backends: the words typed, whole and in that order (a phrase),
+case-insensitive, without stemming; punctuation separates words and is otherwise ignored.
+"card arrived" finds "My CARD arrived!" but not "cards arrived" or "arrived card".
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ T_REVIEWS = ReviewRow.__table__
 T_SUGG = SuggestionRow.__table__
 #: SQLite's full-text index of item text (migration m006); its rowid is the item's
 FTS = sa.table("items_fts", sa.column("rowid"))
+#: PostgreSQL's words of item text, a stored tsvector column with a GIN index (m008)
+WORDS = sa.literal_column("items.words")
 #: rows a bulk accept writes per transaction
 BULK_BATCH = 1000
 #: routes whose items a bulk accept may take: those waiting for people
@@ -152,9 +158,9 @@ def _text_match(dialect: str, text: str):
         # one quoted phrase: the user's words, never FTS5 query syntax
         phrase = '"' + text.replace('"', '""') + '"'
         return sa.text("items_fts MATCH :phrase").bindparams(phrase=phrase)
-    body = sa.func.coalesce(T_ITEMS.c.text, sa.cast(T_ITEMS.c.messages, sa.Text), "")
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return body.ilike(f"%{escaped}%", escape="\\")
+    # the same words in the same order, as FTS5 matches a quoted phrase (migration m008)
+    query = sa.func.phraseto_tsquery(sa.literal_column("'simple'::regconfig"), text)
+    return WORDS.op("@@")(query)
 
 
 def _label_match(label: str, kind: str):
