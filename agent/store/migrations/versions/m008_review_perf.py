@@ -10,8 +10,9 @@ Revision ID: m008
 Revises: m006
 """
 
-import sqlalchemy as sa
 from alembic import op
+
+from agent.store.migrations.versions import m006_review_console as m006
 
 revision = "m008"
 down_revision = "m006"
@@ -40,19 +41,6 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_items_words")
         op.execute("ALTER TABLE items DROP COLUMN IF EXISTS words")
-        _trigram_index()
+        m006._postgres_trigrams()  # the index this revision replaced
     op.create_index("ix_routes_label_item", "routes", ["label", "item_id"])
     op.drop_index("ix_routes_label_item_conf", table_name="routes")
-
-
-def _trigram_index() -> None:
-    bind = op.get_bind()
-    try:
-        with bind.begin_nested():
-            bind.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    except sa.exc.DBAPIError:
-        return
-    op.execute(
-        "CREATE INDEX ix_items_search ON items USING gin "
-        "((coalesce(text, messages::text, '')) gin_trgm_ops)"
-    )
