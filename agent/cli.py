@@ -23,6 +23,10 @@ app = typer.Typer(
 )
 users_app = typer.Typer(help="Console accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+gold_app = typer.Typer(
+    help="Gold items: known answers mixed into review queues.", no_args_is_help=True
+)
+app.add_typer(gold_app, name="gold")
 out = Console()
 err = Console(stderr=True)
 
@@ -213,6 +217,43 @@ def users_add(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     add_user(_project(project).store, name, role, password)
     out.print(f"User {name} ({role}) saved.")
+
+
+AdminOpt = Annotated[str, typer.Option("--by", help="The admin account adding them.")]
+
+
+@gold_app.command("add")
+def gold_add(
+    file: Annotated[Path, typer.Argument(help="Labeled items, in any import format.")],
+    by: AdminOpt,
+    format: Annotated[
+        str | None,
+        typer.Option("--format", help="jsonl|csv|parquet|labelstudio (default: by extension)"),
+    ] = None,
+    project: ProjectOpt = None,
+) -> None:
+    """Make the file's items gold, its labels their known answers (items already imported)."""
+    from agent.review_gold import add_gold_file
+
+    n = add_gold_file(_project(project), file, by, fmt=format)
+    out.print(f"{n} gold items saved from {file}.")
+
+
+@gold_app.command("from-import")
+def gold_from_import(
+    by: AdminOpt,
+    import_id: Annotated[
+        int | None,
+        typer.Option("--import-id", help="One import's labels (default: every --sample import)."),
+    ] = None,
+    project: ProjectOpt = None,
+) -> None:
+    """Make the labeled items of an import gold (default: the imports marked --sample)."""
+    from agent import review_gold
+
+    n = review_gold.gold_from_import(_project(project), by, import_id)
+    source = "sample imports" if import_id is None else f"import {import_id}"
+    out.print(f"{n} gold items saved from {source}.")
 
 
 @app.command()

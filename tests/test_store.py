@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 import sqlalchemy as sa
 
@@ -9,6 +11,7 @@ from agent.store import Store
 from agent.store.base import item_to_values
 from agent.store.db import create_engine, current_revision, head_revision, migrate
 from agent.store.items import T_ITEMS
+from agent.store.review_queue import RouteChange
 from agent.types import (
     Item,
     LabelValue,
@@ -85,18 +88,21 @@ def test_suggestions_keep_every_signal_and_latest_wins(store):
     assert store.latest_suggestions(item_ids=["c1"])["c1"].value.turns == {0: "a"}
 
 
+def decide(store, review: Review, label: str | None = None) -> int:
+    """A decision outside the queue, as the item browser records one."""
+    change = RouteChange("reviewed", f"{review.action} by {review.reviewer}", label)
+    return store.record_decision(review, change, needs_lease=False)[0]
+
+
 def test_reviews_are_append_only_and_route_to_reviewed(store):
     add_items(store, ITEMS)
     store.set_routes([RouteDecision(item_id="t1", route=Route.ACTIVE, reason="low")])
-    store.add_review(
-        Review(item_id="t1", reviewer="ann", action="fix", value=LabelValue(label="a"))
-    )
-    store.add_review(
-        Review(item_id="t1", reviewer="ann", action="fix", value=LabelValue(label="b"))
-    )
+    for label in ("a", "b"):
+        fix = Review(item_id="t1", reviewer="ann", action="fix", value=LabelValue(label=label))
+        decide(store, fix, label)
     assert [r.value.label for r in store.reviews_for("t1")] == ["a", "b"]
     assert store.final_reviews()["t1"].value.label == "b"
-    assert store.get_route("t1").route == "reviewed"
+    assert (store.get_route("t1").route, store.get_route("t1").label) == ("reviewed", "b")
     assert store.route_counts()["unlabeled"] == 2
 
 
@@ -106,20 +112,28 @@ def test_queue_leases_one_item_per_reviewer(store):
         [RouteDecision(item_id=i, route=Route.ACTIVE, reason="") for i in ("t1", "t2")],
         priorities={"t1": 0.2, "t2": 0.1},
     )
-    a = store.next_for_review("ann", ["active"])
-    b = store.next_for_review("bob", ["active"])
-    assert a[0].id == "t2" and b[0].id == "t1"  # lowest priority first, never the same item
-    assert store.next_for_review("ann", ["active"])[0].id == "t2"  # a held lease comes back
-    assert store.next_for_review("cid", ["active"]) is None
-    store.add_review(Review(item_id="t2", reviewer="ann", action="skip"))
-    assert store.next_for_review("ann", ["active"]) is None  # skipped and t1 is leased
+    now = datetime.now(UTC)
+
+    def lease(who):
+        got = store.lease_next(who, ["active"], 600, now)
+        return got[0].item_id if got else None
+
+    assert (lease("ann"), lease("bob")) == ("t2", "t1")  # lowest priority first, never shared
+    assert lease("cid") is None
+    skip = Review(item_id="t2", reviewer="ann", action="skip", created_at=now)
+    store.record_decision(skip, RouteChange(None))
+    assert lease("ann") is None  # skipped, and t1 is leased
+    assert lease("cid") == "t2"  # a skip leaves the item for others
+    later = now + timedelta(seconds=601)
+    assert store.lease_next("ann", ["active"], 600, later)[0].item_id == "t1"  # bob's expired
 
 
 def test_failed_items_wait_in_active(store):
     add_items(store, ITEMS)
     store.set_routes([RouteDecision(item_id="t1", route=Route.FAILED, reason="bad json")])
     assert store.queue_item_ids("active") == ["t1"]
-    assert store.next_for_review("ann", ["active"])[1] == "active"
+    lease, ctx = store.lease_next("ann", ["active"], 600, datetime.now(UTC))
+    assert (lease.queue, ctx.route) == ("active", "failed")
     assert store.route_reasons("failed") == [("bad json", 1)]
 
 
