@@ -35,6 +35,10 @@ ProjectOpt = Annotated[
     typer.Option("--project", "-p", help="Project folder (default: $LABELLOOP_PROJECT or .)"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+InputFormatOpt = Annotated[
+    str | None,
+    typer.Option("--format", help="jsonl|csv|parquet|labelstudio (default: by extension)"),
+]
 
 
 def _project(project: Path | None):
@@ -82,10 +86,7 @@ def init(
 @app.command("import")
 def import_(
     file: Annotated[Path, typer.Argument(help="JSONL, CSV, Parquet or Label Studio JSON.")],
-    format: Annotated[
-        str | None,
-        typer.Option("--format", help="jsonl|csv|parquet|labelstudio (default: by extension)"),
-    ] = None,
+    format: InputFormatOpt = None,
     reviewer: Annotated[
         str | None, typer.Option(help="Who made the labels in the file (default: the file's name).")
     ] = None,
@@ -226,10 +227,7 @@ AdminOpt = Annotated[str, typer.Option("--by", help="The admin account adding th
 def gold_add(
     file: Annotated[Path, typer.Argument(help="Labeled items, in any import format.")],
     by: AdminOpt,
-    format: Annotated[
-        str | None,
-        typer.Option("--format", help="jsonl|csv|parquet|labelstudio (default: by extension)"),
-    ] = None,
+    format: InputFormatOpt = None,
     project: ProjectOpt = None,
 ) -> None:
     """Make the file's items gold, its labels their known answers (items already imported)."""
