@@ -182,3 +182,23 @@ def test_project_from_older_version_opens(backend, tmp_path):
     else:
         with postgres_database() as url:
             check(url)
+
+
+@pytest.mark.postgres
+def test_a_connection_the_server_dropped_while_idle_is_replaced(monkeypatch):
+    """Checkouts are not pinged; a connection idle past IDLE_PING_S is, and replaced."""
+    import psycopg
+
+    from agent.store import db
+
+    with postgres_database() as url:
+        store = Store.open(url)
+        pid_sql = sa.text("SELECT pg_backend_pid()")
+        with store.engine.connect() as c:
+            pid = c.execute(pid_sql).scalar()
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        monkeypatch.setattr(db, "IDLE_PING_S", 0.0)
+        with store.engine.connect() as c:
+            assert c.execute(pid_sql).scalar() != pid
+        store.close()

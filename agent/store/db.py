@@ -15,6 +15,10 @@ from sqlalchemy.engine import Engine
 from agent.errors import StoreError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: a pooled server connection unused this long is pinged before it is handed out again
+IDLE_PING_S = 30.0
+#: and one older than this is replaced (servers and proxies drop idle connections)
+IDLE_RECYCLE_S = 3600
 
 
 def normalise_url(url: str) -> str:
@@ -49,12 +53,6 @@ def create_engine(url: str) -> Engine:
     sa.event.listen(engine, "checkin", _mark_idle)
     sa.event.listen(engine, "checkout", _ping_if_idle)
     return engine
-
-
-#: a pooled server connection unused this long is pinged before it is handed out again
-IDLE_PING_S = 30.0
-#: and one older than this is replaced (servers and proxies drop idle connections)
-IDLE_RECYCLE_S = 3600
 
 
 def _mark_idle(_dbapi_conn, record) -> None:
