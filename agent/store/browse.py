@@ -58,7 +58,7 @@ class BrowseMixin:
             reviewers = _reviewers(c, [r.id for r in rows]) if rows else {}
             total = None
             if offset or len(rows) == limit:
-                inner = _select(self.dialect, filters, kind).limit(cap + 1).subquery()
+                inner = _matches(self.dialect, filters, kind).limit(cap + 1).subquery()
                 total = c.execute(sa.select(sa.func.count()).select_from(inner)).scalar_one()
         return PageRows(rows, reviewers, total)
 
@@ -103,18 +103,15 @@ def _order(dialect: str, f):
     sort); with a text filter on SQLite, import order, as the text index streams it."""
     if _fts(dialect, f):
         return FTS.c.rowid
-    on_route = f.label or (f.route and f.route != "unlabeled")
-    on_route = on_route or f.min_confidence is not None or f.max_confidence is not None
-    return T_ROUTES.c.item_id if on_route else T_ITEMS.c.id
+    return T_ROUTES.c.item_id if _on_route(f) else T_ITEMS.c.id
 
 
 def _select(dialect: str, f, kind: str):
     """Matching items joined to their route and routed suggestion."""
-    base = T_ITEMS
-    if _fts(dialect, f):
-        base = FTS.join(T_ITEMS, sa.literal_column("items.rowid") == FTS.c.rowid)
-    j = base.outerjoin(T_ROUTES, T_ROUTES.c.item_id == T_ITEMS.c.id).outerjoin(
-        T_SUGG, T_SUGG.c.id == T_ROUTES.c.suggestion_id
+    j = (
+        _items(dialect, f)
+        .outerjoin(T_ROUTES, T_ROUTES.c.item_id == T_ITEMS.c.id)
+        .outerjoin(T_SUGG, T_SUGG.c.id == T_ROUTES.c.suggestion_id)
     )
     q = sa.select(
         T_ITEMS.c.id,
@@ -128,6 +125,27 @@ def _select(dialect: str, f, kind: str):
         T_ROUTES.c.reason,
     ).select_from(j)
     return q.where(*_conditions(dialect, f, kind))
+
+
+def _items(dialect: str, f):
+    """Items, from SQLite's text index when searching text (it streams them in order)."""
+    if _fts(dialect, f):
+        return FTS.join(T_ITEMS, sa.literal_column("items.rowid") == FTS.c.rowid)
+    return T_ITEMS
+
+
+def _matches(dialect: str, f, kind: str):
+    """The ids of matching items, joined to no more than the filters read (for counting)."""
+    base = _items(dialect, f)
+    if _on_route(f) or f.route == "unlabeled":
+        base = base.outerjoin(T_ROUTES, T_ROUTES.c.item_id == T_ITEMS.c.id)
+    return sa.select(T_ITEMS.c.id).select_from(base).where(*_conditions(dialect, f, kind))
+
+
+def _on_route(f) -> bool:
+    """Whether a filter reads the item's route row."""
+    on_route = f.label or (f.route and f.route != "unlabeled")
+    return bool(on_route or f.min_confidence is not None or f.max_confidence is not None)
 
 
 def _conditions(dialect: str, f, kind: str) -> list:
