@@ -15,7 +15,6 @@ from agent.errors import LabelloopError
 from agent.export import export, labelstudio_config_path
 from agent.ingest import import_file
 from agent.store import Store
-from agent.store.review_queue import RouteChange
 from agent.types import (
     LabelValue,
     Review,
@@ -98,8 +97,7 @@ def single(tmp_store, tmp_path: Path) -> Store:
         duration_ms=4200,
         created_at=T0,
     )
-    change = RouteChange("reviewed", "fix by rita", "lost_or_stolen_card")
-    store.record_decision(fix, change, needs_lease=False)
+    store.add_review(fix)
     return store
 
 

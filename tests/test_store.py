@@ -88,21 +88,18 @@ def test_suggestions_keep_every_signal_and_latest_wins(store):
     assert store.latest_suggestions(item_ids=["c1"])["c1"].value.turns == {0: "a"}
 
 
-def decide(store, review: Review, label: str | None = None) -> int:
-    """A decision outside the queue, as the item browser records one."""
-    change = RouteChange("reviewed", f"{review.action} by {review.reviewer}", label)
-    return store.record_decision(review, change, needs_lease=False)[0]
-
-
 def test_reviews_are_append_only_and_route_to_reviewed(store):
     add_items(store, ITEMS)
     store.set_routes([RouteDecision(item_id="t1", route=Route.ACTIVE, reason="low")])
-    for label in ("a", "b"):
-        fix = Review(item_id="t1", reviewer="ann", action="fix", value=LabelValue(label=label))
-        decide(store, fix, label)
+    store.add_review(
+        Review(item_id="t1", reviewer="ann", action="fix", value=LabelValue(label="a"))
+    )
+    store.add_review(
+        Review(item_id="t1", reviewer="ann", action="fix", value=LabelValue(label="b"))
+    )
     assert [r.value.label for r in store.reviews_for("t1")] == ["a", "b"]
     assert store.final_reviews()["t1"].value.label == "b"
-    assert (store.get_route("t1").route, store.get_route("t1").label) == ("reviewed", "b")
+    assert store.get_route("t1").route == "reviewed"
     assert store.route_counts()["unlabeled"] == 2
 
 

@@ -1,20 +1,46 @@
-"""Reviews (append-only); the review stream's leases and decisions are in review_queue."""
+"""Reviews (append-only); the review stream's leases are in review_queue."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from agent.store.base import review_from_row
+from agent.store.base import review_from_row, review_to_values
 from agent.store.routes import live_reviews
-from agent.store.tables import ReviewRow
-from agent.types import Review
+from agent.store.tables import LeaseRow, ReviewRow, RouteRow
+from agent.types import Review, Route
 
 T_REVIEWS = ReviewRow.__table__
+T_LEASES = LeaseRow.__table__
+T_ROUTES = RouteRow.__table__
 
 
 class ReviewsMixin:
+    def add_review(self, review: Review) -> int:
+        """Record a decision: the review row, the lease released, the item's route updated."""
+        with self.engine.begin() as c:
+            rid = c.execute(
+                sa.insert(T_REVIEWS).returning(T_REVIEWS.c.id), [review_to_values(review)]
+            ).scalar_one()
+            c.execute(
+                sa.delete(T_LEASES).where(
+                    T_LEASES.c.item_id == review.item_id, T_LEASES.c.reviewer == review.reviewer
+                )
+            )
+            if review.action != "skip":
+                c.execute(
+                    sa.update(T_ROUTES)
+                    .where(T_ROUTES.c.item_id == review.item_id)
+                    .values(
+                        route=Route.REVIEWED.value,
+                        reason=f"{review.action} by {review.reviewer}",
+                        updated_at=datetime.now(UTC),
+                    )
+                )
+        return rid
+
     def reviews_for(self, item_id: str) -> list[Review]:
         with self.session() as s:
             rows = s.exec(
