@@ -34,6 +34,10 @@ labels_app = typer.Typer(
 app.add_typer(labels_app, name="labels")
 guidelines_app = typer.Typer(help="Feedback on the guideline from reviews.", no_args_is_help=True)
 app.add_typer(guidelines_app, name="guidelines")
+gold_app = typer.Typer(
+    help="Gold items: known answers mixed into review queues.", no_args_is_help=True
+)
+app.add_typer(gold_app, name="gold")
 out = Console()
 err = Console(stderr=True)
 
@@ -42,6 +46,10 @@ ProjectOpt = Annotated[
     typer.Option("--project", "-p", help="Project folder (default: $LABELLOOP_PROJECT or .)"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+InputFormatOpt = Annotated[
+    str | None,
+    typer.Option("--format", help="jsonl|csv|parquet|labelstudio (default: by extension)"),
+]
 
 
 def _project(project: Path | None):
@@ -89,10 +97,7 @@ def init(
 @app.command("import")
 def import_(
     file: Annotated[Path, typer.Argument(help="JSONL, CSV, Parquet or Label Studio JSON.")],
-    format: Annotated[
-        str | None,
-        typer.Option("--format", help="jsonl|csv|parquet|labelstudio (default: by extension)"),
-    ] = None,
+    format: InputFormatOpt = None,
     reviewer: Annotated[
         str | None, typer.Option(help="Who made the labels in the file (default: the file's name).")
     ] = None,
@@ -233,6 +238,40 @@ def users_add(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     add_user(_project(project).store, name, role, password)
     out.print(f"User {name} ({role}) saved.")
+
+
+AdminOpt = Annotated[str, typer.Option("--by", help="The admin account adding them.")]
+
+
+@gold_app.command("add")
+def gold_add(
+    file: Annotated[Path, typer.Argument(help="Labeled items, in any import format.")],
+    by: AdminOpt,
+    format: InputFormatOpt = None,
+    project: ProjectOpt = None,
+) -> None:
+    """Make the file's items gold, its labels their known answers (items already imported)."""
+    from agent.review_gold import add_gold_file
+
+    n = add_gold_file(_project(project), file, by, fmt=format)
+    out.print(f"{n} gold items saved from {file}.")
+
+
+@gold_app.command("from-import")
+def gold_from_import(
+    by: AdminOpt,
+    import_id: Annotated[
+        int | None,
+        typer.Option("--import-id", help="One import's labels (default: every --sample import)."),
+    ] = None,
+    project: ProjectOpt = None,
+) -> None:
+    """Make the labeled items of an import gold (default: the imports marked --sample)."""
+    from agent import review_gold
+
+    n = review_gold.gold_from_import(_project(project), by, import_id)
+    source = "sample imports" if import_id is None else f"import {import_id}"
+    out.print(f"{n} gold items saved from {source}.")
 
 
 @app.command()

@@ -336,15 +336,18 @@ class ReviewService:
         decision returns at once; the next call for this reviewer waits for it (the lock)."""
 
         def fill() -> None:
+            slot = self._slots.get(reviewer)
+            if slot is not None and slot.current is not None and slot.prefetched is None:
+                slot.prefetched = self._lease_view(reviewer, role)
+
+        def fill_locked() -> None:
             with self._lock(reviewer):
-                slot = self._slots.get(reviewer)
-                if slot is not None and slot.current is not None and slot.prefetched is None:
-                    slot.prefetched = self._lease_view(reviewer, role)
+                fill()
 
         if self._executor is None:
-            fill()
+            fill()  # the caller holds the reviewer's lock already
         else:
-            self._executor.submit(fill)
+            self._executor.submit(fill_locked)
 
     def undo(self, reviewer: str) -> ItemView | None:
         """Supersede the reviewer's last decision and lease that item back to them."""

@@ -117,11 +117,12 @@ class AdjudicationView:
 class BrowseFilters:
     """Item browser filters; every field left None filters nothing.
 
-    ``text`` matches whole words (SQLite) or any substring (PostgreSQL) of the item's text
-    or turns. ``label`` matches the item's final human label or, without one, its routed
-    suggestion's. ``route`` also takes ``unlabeled``. Confidence bounds are inclusive.
-    ``reviewer``, ``since`` and ``until`` match items with a standing review by that
-    reviewer, made at or after ``since`` and before ``until``.
+    ``text`` matches its words as a phrase (whole words, in order, any case, no stemming)
+    in the item's text or turns, on SQLite and PostgreSQL alike. ``label`` matches the
+    item's final human label or, without one, its routed suggestion's. ``route`` also
+    takes ``unlabeled``. Confidence bounds are inclusive. ``reviewer``, ``since`` and
+    ``until`` match items with a standing review by that reviewer, made at or after
+    ``since`` and before ``until``.
     """
 
     text: str | None = None

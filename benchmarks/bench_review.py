@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_import import LABELS, WORDS, machine  # noqa: E402
+from benchmarks.roundtrips import RoundTrips  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "review.json"
 ROUTES = [
@@ -188,8 +189,10 @@ def percentiles(ms: list[float]) -> dict:
 
 def next_item_latency(service, decisions: int, think: float) -> dict:
     """decide() wall time, three reviewers in turn, each answer a fix; ``think`` seconds
-    pass between one decision and the next (people take seconds per item)."""
+    pass between one decision and the next (people take seconds per item). With the
+    round trips to the database per decision, the background prefetch's included."""
     views = {r: service.next_item(r) for r in REVIEWERS}
+    trips = RoundTrips().attach(service.store.engine)
     ms = []
     for k in range(decisions):
         who = REVIEWERS[k % len(REVIEWERS)]
@@ -201,7 +204,9 @@ def next_item_latency(service, decisions: int, think: float) -> dict:
         out = service.decide(who, view.item.id, "fix", value=LABELS[k % len(LABELS)])
         ms.append((time.perf_counter() - t0) * 1000)
         views[who] = out.next
-    return percentiles(ms)
+    service.next_item(REVIEWERS[0])  # waits for that reviewer's prefetch
+    trips.detach()
+    return {**percentiles(ms), "round_trips": round(trips.count / max(1, len(ms)), 2)}
 
 
 def browse_filters():

@@ -6,6 +6,7 @@ import csv
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 from agent.cli import app
 from agent.config import load_project
 from agent.resources import demo_guideline, demo_sample
+from agent.store.review_queue import RouteChange
 from agent.types import LabelValue, Review
 
 runner = CliRunner()
@@ -67,16 +69,16 @@ def test_whole_loop(project_dir, tmp_path):
 
     # A reviewer fixes one active item; the export carries it as a human label.
     project = load_project(project_dir)
-    item, queue = project.store.next_for_review("bob", ["active", "calibration"])
-    project.store.add_review(
-        Review(
-            item_id=item.id,
-            reviewer="bob",
-            action="fix",
-            value=LabelValue(label="card_arrival"),
-            queue=queue,
-        )
+    lease, ctx = project.store.lease_next("bob", ["active", "calibration"], 600, datetime.now(UTC))
+    item = ctx.item
+    fix = Review(
+        item_id=item.id,
+        reviewer="bob",
+        action="fix",
+        value=LabelValue(label="card_arrival"),
+        queue=lease.queue,
     )
+    project.store.record_decision(fix, RouteChange("reviewed", "fix by bob", "card_arrival"))
     out = tmp_path / "out.jsonl"
     cli("export", str(out), "-p", p)
     exported = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
@@ -100,7 +102,7 @@ def test_whole_loop(project_dir, tmp_path):
     cli("export", str(csv_out), "--format", "csv", "--queue", "active", "-p", p)
     csv_rows = list(csv.DictReader(csv_out.open(encoding="utf-8")))
     assert {r["route"] for r in csv_rows} <= {"active", "failed"}
-    assert len(csv_rows) == status["queues"]["active"] - (1 if queue == "active" else 0)
+    assert len(csv_rows) == status["queues"]["active"] - (1 if lease.queue == "active" else 0)
 
     # The export imports back into a fresh project: human reviews only.
     other = tmp_path / "other"
@@ -186,3 +188,32 @@ def test_demo_no_ui_summarises_against_gold(tmp_path):
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     refused = runner.invoke(app, ["demo", "--no-ui", "--dir", str(tmp_path / "mine")])
     assert refused.exit_code != 0 and (tmp_path / "mine" / "notes.txt").exists()
+
+
+def test_gold_add_and_from_import(project_dir, tmp_path):
+    import sqlalchemy as sa
+
+    from agent.auth import add_user
+    from agent.errors import AccessDenied, ImportFileError
+    from agent.store.tables import GoldRow
+
+    p, rows = str(project_dir), sample_rows(8)
+    store = load_project(project_dir).store
+    add_user(store, "ada", "admin", "correct horse battery")
+    add_user(store, "bob", "reviewer", "correct horse battery")
+    cli("import", str(write_jsonl(tmp_path / "items.jsonl", rows[:4])), "-p", p)
+    gold = write_jsonl(tmp_path / "gold.jsonl", rows[:2])
+    assert "2 gold items saved" in cli("gold", "add", str(gold), "--by", "ada", "-p", p).output
+    with pytest.raises(AccessDenied):
+        cli("gold", "add", str(gold), "--by", "bob", "-p", p)
+    unlabeled = write_jsonl(tmp_path / "nolabel.jsonl", [{"id": rows[0]["id"], "text": "x"}])
+    with pytest.raises(ImportFileError, match="exactly one label"):
+        cli("gold", "add", str(unlabeled), "--by", "ada", "-p", p)
+
+    sample = write_jsonl(tmp_path / "sample.jsonl", rows[4:])
+    cli("import", str(sample), "--sample", "--reviewer", "alice", "-p", p)
+    out = cli("gold", "from-import", "--by", "ada", "-p", p).output
+    assert "4 gold items saved from sample imports" in out
+    with store.engine.connect() as c:
+        gold_ids = set(c.execute(sa.select(GoldRow.item_id)).scalars())
+    assert gold_ids == {r["id"] for r in rows[:2] + rows[4:]}

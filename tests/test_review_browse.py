@@ -52,6 +52,21 @@ def test_filters(items):
     assert (row.suggested, row.confidence, row.route) == ("refund", 0.8, "audit")
 
 
+def test_text_search_is_a_phrase_of_whole_words_on_both_backends(items):
+    svc = ReviewService(items)
+
+    def found(text):
+        return ids(svc.browse("ann", BrowseFilters(text=text)))
+
+    assert found("MY CARD") == ["b01", "b06"]  # any case, the words in order
+    assert found("card my") == []
+    assert found("car") == []  # whole words, not substrings
+    assert found("charge, please!") == ["b04"]  # punctuation only separates words
+    assert found("parcel with my card") == ["b06"]  # a turn's content
+    assert found("user") == []  # not the turn's role
+    assert found("'; DROP TABLE items; --") == []
+
+
 def test_reviewer_and_date_filters_and_paging(items):
     svc = ReviewService(items)
     svc.change_decision("bob", "b02", "fix", value="card_arrival")

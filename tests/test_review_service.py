@@ -6,6 +6,7 @@ Every test runs on SQLite and, where a server is reachable, on PostgreSQL.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -103,6 +104,28 @@ def test_expired_leases_return_to_the_queue(proj):
     assert svc.next_item("bob").item.id == first.item.id
     with pytest.raises(ReviewConflict):
         svc.decide("ann", first.item.id, "accept")
+
+
+def test_reviewers_draining_a_queue_at_once_never_share_an_item(proj):
+    ids = seed(proj, 40)
+    svc = ReviewService(proj)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        seen = list(pool.map(lambda who: drain(svc, who), ("ann", "bob", "cy")))
+    svc.close()
+    assert sorted(i for got in seen for i in got) == ids
+
+
+def test_a_decision_takes_few_statements(proj):
+    """Decide and lease the item after next: on PostgreSQL one statement each."""
+    seed(proj, 8)
+    svc = ReviewService(proj, background_prefetch=False)
+    view = svc.next_item("ann")
+    statements = []
+    sa.event.listen(proj.store.engine, "before_cursor_execute", lambda *a: statements.append(1))
+    for _ in range(5):
+        view = svc.decide("ann", view.item.id, "accept").next
+    per_decision = len(statements) / 5
+    assert per_decision == (2 if proj.store.dialect == "postgresql" else 6)
 
 
 def test_decide_records_one_row_with_duration_and_moves_on(proj):

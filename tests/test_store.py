@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 import sqlalchemy as sa
 
@@ -9,6 +11,7 @@ from agent.store import Store
 from agent.store.base import item_to_values
 from agent.store.db import create_engine, current_revision, head_revision, migrate
 from agent.store.items import T_ITEMS
+from agent.store.review_queue import RouteChange
 from agent.types import (
     Item,
     LabelValue,
@@ -106,20 +109,28 @@ def test_queue_leases_one_item_per_reviewer(store):
         [RouteDecision(item_id=i, route=Route.ACTIVE, reason="") for i in ("t1", "t2")],
         priorities={"t1": 0.2, "t2": 0.1},
     )
-    a = store.next_for_review("ann", ["active"])
-    b = store.next_for_review("bob", ["active"])
-    assert a[0].id == "t2" and b[0].id == "t1"  # lowest priority first, never the same item
-    assert store.next_for_review("ann", ["active"])[0].id == "t2"  # a held lease comes back
-    assert store.next_for_review("cid", ["active"]) is None
-    store.add_review(Review(item_id="t2", reviewer="ann", action="skip"))
-    assert store.next_for_review("ann", ["active"]) is None  # skipped and t1 is leased
+    now = datetime.now(UTC)
+
+    def lease(who):
+        got = store.lease_next(who, ["active"], 600, now)
+        return got[0].item_id if got else None
+
+    assert (lease("ann"), lease("bob")) == ("t2", "t1")  # lowest priority first, never shared
+    assert lease("cid") is None
+    skip = Review(item_id="t2", reviewer="ann", action="skip", created_at=now)
+    store.record_decision(skip, RouteChange(None))
+    assert lease("ann") is None  # skipped, and t1 is leased
+    assert lease("cid") == "t2"  # a skip leaves the item for others
+    later = now + timedelta(seconds=601)
+    assert store.lease_next("ann", ["active"], 600, later)[0].item_id == "t1"  # bob's expired
 
 
 def test_failed_items_wait_in_active(store):
     add_items(store, ITEMS)
     store.set_routes([RouteDecision(item_id="t1", route=Route.FAILED, reason="bad json")])
     assert store.queue_item_ids("active") == ["t1"]
-    assert store.next_for_review("ann", ["active"])[1] == "active"
+    lease, ctx = store.lease_next("ann", ["active"], 600, datetime.now(UTC))
+    assert (lease.queue, ctx.route) == ("active", "failed")
     assert store.route_reasons("failed") == [("bad json", 1)]
 
 
@@ -168,3 +179,23 @@ def test_project_from_older_version_opens(backend, tmp_path):
     else:
         with postgres_database() as url:
             check(url)
+
+
+@pytest.mark.postgres
+def test_a_connection_the_server_dropped_while_idle_is_replaced(monkeypatch):
+    """Checkouts are not pinged; a connection idle past IDLE_PING_S is, and replaced."""
+    import psycopg
+
+    from agent.store import db
+
+    with postgres_database() as url:
+        store = Store.open(url)
+        pid_sql = sa.text("SELECT pg_backend_pid()")
+        with store.engine.connect() as c:
+            pid = c.execute(pid_sql).scalar()
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        monkeypatch.setattr(db, "IDLE_PING_S", 0.0)
+        with store.engine.connect() as c:
+            assert c.execute(pid_sql).scalar() != pid
+        store.close()

@@ -1,8 +1,12 @@
 """The item browser's SQL: filtered pages in id order, capped counts, bulk accept.
 
 Filters use the columns the browser keeps on ``routes`` (label, confidence), the reviews'
-``(reviewer, id)`` and ``created_at`` indexes, and the text index of migration m006 (SQLite
-FTS5; PostgreSQL trigrams), so a page of 30 is found without scanning the whole table.
+``(reviewer, id)`` and ``created_at`` indexes, and the word indexes (SQLite FTS5, m006;
+PostgreSQL ``tsvector``, m008), so a page of 30 is found without scanning the whole table.
+
+Text search, on both backends: the words typed, whole and in that order (a phrase),
+case-insensitive, without stemming; punctuation separates words and is otherwise ignored.
+"card arrived" finds "My CARD arrived!" but not "cards arrived" or "arrived card".
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ T_REVIEWS = ReviewRow.__table__
 T_SUGG = SuggestionRow.__table__
 #: SQLite's full-text index of item text (migration m006); its rowid is the item's
 FTS = sa.table("items_fts", sa.column("rowid"))
+#: PostgreSQL's words of item text, a stored tsvector column with a GIN index (m008)
+WORDS = sa.literal_column("items.words")
 #: rows a bulk accept writes per transaction
 BULK_BATCH = 1000
 #: routes whose items a bulk accept may take: those waiting for people
@@ -52,7 +58,7 @@ class BrowseMixin:
             reviewers = _reviewers(c, [r.id for r in rows]) if rows else {}
             total = None
             if offset or len(rows) == limit:
-                inner = _select(self.dialect, filters, kind).limit(cap + 1).subquery()
+                inner = _matches(self.dialect, filters, kind).limit(cap + 1).subquery()
                 total = c.execute(sa.select(sa.func.count()).select_from(inner)).scalar_one()
         return PageRows(rows, reviewers, total)
 
@@ -97,18 +103,15 @@ def _order(dialect: str, f):
     sort); with a text filter on SQLite, import order, as the text index streams it."""
     if _fts(dialect, f):
         return FTS.c.rowid
-    on_route = f.label or (f.route and f.route != "unlabeled")
-    on_route = on_route or f.min_confidence is not None or f.max_confidence is not None
-    return T_ROUTES.c.item_id if on_route else T_ITEMS.c.id
+    return T_ROUTES.c.item_id if _on_route(f) else T_ITEMS.c.id
 
 
 def _select(dialect: str, f, kind: str):
     """Matching items joined to their route and routed suggestion."""
-    base = T_ITEMS
-    if _fts(dialect, f):
-        base = FTS.join(T_ITEMS, sa.literal_column("items.rowid") == FTS.c.rowid)
-    j = base.outerjoin(T_ROUTES, T_ROUTES.c.item_id == T_ITEMS.c.id).outerjoin(
-        T_SUGG, T_SUGG.c.id == T_ROUTES.c.suggestion_id
+    j = (
+        _items(dialect, f)
+        .outerjoin(T_ROUTES, T_ROUTES.c.item_id == T_ITEMS.c.id)
+        .outerjoin(T_SUGG, T_SUGG.c.id == T_ROUTES.c.suggestion_id)
     )
     q = sa.select(
         T_ITEMS.c.id,
@@ -122,6 +125,27 @@ def _select(dialect: str, f, kind: str):
         T_ROUTES.c.reason,
     ).select_from(j)
     return q.where(*_conditions(dialect, f, kind))
+
+
+def _items(dialect: str, f):
+    """Items, from SQLite's text index when searching text (it streams them in order)."""
+    if _fts(dialect, f):
+        return FTS.join(T_ITEMS, sa.literal_column("items.rowid") == FTS.c.rowid)
+    return T_ITEMS
+
+
+def _matches(dialect: str, f, kind: str):
+    """The ids of matching items, joined to no more than the filters read (for counting)."""
+    base = _items(dialect, f)
+    if _on_route(f) or f.route == "unlabeled":
+        base = base.outerjoin(T_ROUTES, T_ROUTES.c.item_id == T_ITEMS.c.id)
+    return sa.select(T_ITEMS.c.id).select_from(base).where(*_conditions(dialect, f, kind))
+
+
+def _on_route(f) -> bool:
+    """Whether a filter reads the item's route row."""
+    on_route = f.label or (f.route and f.route != "unlabeled")
+    return bool(on_route or f.min_confidence is not None or f.max_confidence is not None)
 
 
 def _conditions(dialect: str, f, kind: str) -> list:
@@ -152,9 +176,9 @@ def _text_match(dialect: str, text: str):
         # one quoted phrase: the user's words, never FTS5 query syntax
         phrase = '"' + text.replace('"', '""') + '"'
         return sa.text("items_fts MATCH :phrase").bindparams(phrase=phrase)
-    body = sa.func.coalesce(T_ITEMS.c.text, sa.cast(T_ITEMS.c.messages, sa.Text), "")
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return body.ilike(f"%{escaped}%", escape="\\")
+    # the same words in the same order, as FTS5 matches a quoted phrase (migration m008)
+    query = sa.func.phraseto_tsquery(sa.literal_column("'simple'::regconfig"), text)
+    return WORDS.op("@@")(query)
 
 
 def _label_match(label: str, kind: str):

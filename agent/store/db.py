@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -14,6 +15,10 @@ from sqlalchemy.engine import Engine
 from agent.errors import StoreError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: a pooled server connection unused this long is pinged before it is handed out again
+IDLE_PING_S = 30.0
+#: and one older than this is replaced (servers and proxies drop idle connections)
+IDLE_RECYCLE_S = 3600
 
 
 def normalise_url(url: str) -> str:
@@ -44,7 +49,29 @@ def create_engine(url: str) -> Engine:
         engine = sa.create_engine(url, connect_args={"check_same_thread": False})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = sa.create_engine(url, pool_size=10, max_overflow=20, pool_recycle=IDLE_RECYCLE_S)
+    sa.event.listen(engine, "checkin", _mark_idle)
+    sa.event.listen(engine, "checkout", _ping_if_idle)
+    return engine
+
+
+def _mark_idle(_dbapi_conn, record) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_conn, record, _proxy) -> None:
+    """Ping a connection that sat idle, not every checkout: a busy console then pays no
+    round trip for it, and a connection the server dropped is still replaced unseen."""
+    since = record.info.get("idle_since")
+    if since is None or time.monotonic() - since < IDLE_PING_S:
+        return
+    try:
+        cur = dbapi_conn.cursor()
+        cur.execute("SELECT 1")
+        cur.close()
+        dbapi_conn.rollback()
+    except Exception as exc:  # any failure: the pool discards it and connects again
+        raise sa.exc.DisconnectionError(str(exc)) from exc
 
 
 def _alembic_config(connection) -> Config:

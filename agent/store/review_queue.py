@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 
 from agent.errors import ReviewConflict
+from agent.store import review_sql as sql
 from agent.store.base import (
     aware,
     item_from_row,
@@ -17,19 +19,15 @@ from agent.store.base import (
     suggestion_from_row,
     value_from_json,
 )
+from agent.store.review_sql import GOLD, T_GOLD, T_ITEMS, T_LEASES, T_REVIEWS, T_ROUTES
 from agent.store.routes import browse_label, live_reviews
-from agent.store.tables import GoldRow, ItemRow, LeaseRow, ReviewRow, RouteRow, SuggestionRow
-from agent.types import QUEUE_ROUTES, Item, LabelValue, Review, Suggestion
+from agent.store.tables import GoldRow, ReviewRow
+from agent.types import Item, LabelValue, Review, Suggestion
 
-T_LEASES = LeaseRow.__table__
-T_ROUTES = RouteRow.__table__
-T_REVIEWS = ReviewRow.__table__
-T_ITEMS = ItemRow.__table__
-T_SUGG = SuggestionRow.__table__
-T_GOLD = GoldRow.__table__
-GOLD = "gold"
 #: attempts when another reviewer takes the same item at the same moment
 RETRIES = 8
+#: how often expired leases are swept away (a new lease takes an expired one over anyway)
+SWEEP_EVERY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -78,19 +76,50 @@ class ReviewQueueMixin:
         gold_first: bool = False,
     ) -> tuple[Lease, LeaseContext] | None:
         """Lease the next free item: a gold one first when asked, else from the first
-        non-empty queue in order; with what its view needs. None when nothing waits."""
-        order = ([GOLD] if gold_first else []) + list(queues)
+        non-empty queue in order; with what its view needs. None when nothing waits.
 
-        def attempt(c) -> tuple[Lease, LeaseContext] | None:
+        Each try is one statement that picks the item and takes its lease (taking over an
+        expired one); on PostgreSQL it also reads the item's view, in autocommit: one round
+        trip. A lost race (another reviewer leased the same item first) is tried again."""
+        self._sweep_leases(now)
+        until = now + timedelta(seconds=lease_seconds)
+        order = tuple(q for q in queues if q != GOLD)
+        params = {"reviewer": reviewer, "now": now, "until": until}
+        picks = [None] if gold_first else []
+        picks += [order] if order else []
+        for pick in picks:
+            got = self._claim(pick, params)
+            if got is not None:
+                return got
+        return None
+
+    def _claim(self, queues: tuple[str, ...] | None, params: dict):
+        """Lease the item picked from ``queues`` (gold when None), with its context; None
+        when there is none."""
+        postgres = self.dialect == "postgresql"
+
+        def attempt(c):
+            if postgres:
+                row = c.execute(sql.claim_with_context(queues), params).first()
+                if row is None:
+                    pick = sql.free_gold() if queues is None else sql.free_in_queues(queues)
+                    if c.execute(pick, params).first() is not None:
+                        raise _LostRace
+                    return None
+                return _lease_of(row), _context_of(row)
+            row = c.execute(sql.claim(self.dialect, queues), params).first()
+            return None if row is None else (_lease_of(row), _context(c, row.item_id))
+
+        return self._retry(attempt, autocommit=postgres)
+
+    def _sweep_leases(self, now: datetime) -> None:
+        """Drop expired leases now and then: a new lease takes over an expired one, so the
+        sweep only keeps the table small and needs no round trip per item."""
+        if now - getattr(self, "_swept_at", datetime.min.replace(tzinfo=UTC)) < SWEEP_EVERY:
+            return
+        self._swept_at = now
+        with self.engine.begin() as c:
             c.execute(sa.delete(T_LEASES).where(T_LEASES.c.expires_at <= now))
-            for queue in order:
-                item_id = _first_free(c, queue, reviewer, now)
-                if item_id is not None:
-                    lease = _insert_lease(c, item_id, reviewer, queue, now, lease_seconds)
-                    return lease, _context(c, item_id)
-            return None
-
-        return self._retry(attempt)
 
     def lease_item(
         self, reviewer: str, item_id: str, queue: str, lease_seconds: int, now: datetime
@@ -98,14 +127,7 @@ class ReviewQueueMixin:
         """Lease one given item to the reviewer (undo); ``ReviewConflict`` if another holds it."""
 
         def attempt(c) -> Lease:
-            c.execute(sa.delete(T_LEASES).where(T_LEASES.c.expires_at <= now))
-            _check_free(c, item_id, reviewer, queue)
-            c.execute(
-                sa.delete(T_LEASES).where(
-                    T_LEASES.c.item_id == item_id, T_LEASES.c.reviewer == reviewer
-                )
-            )
-            return _insert_lease(c, item_id, reviewer, queue, now, lease_seconds)
+            return _take_lease(c, item_id, reviewer, queue, now, lease_seconds)
 
         return self._retry(attempt)
 
@@ -135,16 +157,17 @@ class ReviewQueueMixin:
     def answers(self, item_id: str) -> list[Review]:
         """The decisions that stand on an item (accept, fix, reject; no skips), oldest first."""
         q = (
-            sa.select(ReviewRow)
+            sa.select(T_REVIEWS)
             .where(
-                ReviewRow.item_id == item_id,
-                ReviewRow.action.in_(("accept", "fix", "reject")),
+                T_REVIEWS.c.item_id == item_id,
+                T_REVIEWS.c.action.in_(("accept", "fix", "reject")),
                 live_reviews(),
             )
-            .order_by(ReviewRow.id)
+            .order_by(T_REVIEWS.c.id)
         )
-        with self.session() as s:
-            return [review_from_row(r) for r in s.exec(q).scalars()]
+        with self.engine.connect() as c:  # one read: autocommit spares BEGIN and ROLLBACK
+            c = c.execution_options(isolation_level="AUTOCOMMIT")
+            return [review_from_row(r) for r in c.execute(q)]
 
     def record_decision(
         self,
@@ -159,6 +182,8 @@ class ReviewQueueMixin:
         ``needs_lease``: refuse (``ReviewConflict``) when the reviewer no longer holds the
         item's lease. ``extend``: (item id, until) of the reviewer's next lease to renew.
         """
+        if self.dialect == "postgresql":
+            return self._record_decision_at_once(review, change, needs_lease, extend)
         extended = False
         with self.engine.begin() as c:
             released = c.execute(
@@ -189,6 +214,21 @@ class ReviewQueueMixin:
                     > 0
                 )
         return rid, extended
+
+    def _record_decision_at_once(self, review, change, needs_lease, extend):
+        """``record_decision`` as one statement in autocommit: one round trip."""
+        if extend is not None and extend[0] == review.item_id:
+            extend = None
+        (columns, move, renew), params = _decision_params(review, change, extend)
+        q = sql.decision(columns, needs_lease, move, renew)
+        with self.engine.connect() as c:
+            row = c.execution_options(isolation_level="AUTOCOMMIT").execute(q, params).one()
+        if row.rid is None:
+            raise ReviewConflict(
+                f"Item {review.item_id!r} is no longer leased to {review.reviewer!r} (the "
+                "lease expired or another tab decided it); loading the next item"
+            )
+        return row.rid, bool(extend and row.extended)
 
     def waiting_on_answers(self) -> set[str]:
         """Items a decision kept in a queue: overlap items awaiting more reviewers, and
@@ -230,17 +270,11 @@ class ReviewQueueMixin:
         """Append the undo row, move the item back and lease it to the reviewer, together."""
 
         def attempt(c) -> int:
-            _check_free(c, undo.item_id, undo.reviewer, undo.queue or "")
             rid = c.execute(
                 sa.insert(T_REVIEWS).returning(T_REVIEWS.c.id), [review_to_values(undo)]
             ).scalar_one()
             _move(c, undo.item_id, change, now)
-            c.execute(
-                sa.delete(T_LEASES).where(
-                    T_LEASES.c.item_id == undo.item_id, T_LEASES.c.reviewer == undo.reviewer
-                )
-            )
-            _insert_lease(c, undo.item_id, undo.reviewer, undo.queue or "", now, lease_seconds)
+            _take_lease(c, undo.item_id, undo.reviewer, undo.queue or "", now, lease_seconds)
             return rid
 
         return self._retry(attempt)
@@ -299,37 +333,48 @@ class ReviewQueueMixin:
             for row, value in s.exec(q).all():
                 yield review_from_row(row), value_from_json(value)
 
-    def _retry(self, attempt: Callable):
-        """Run ``attempt(conn)`` in a transaction, again when a concurrent writer got there
-        first (the one-holder index refused the lease, or SQLite was busy)."""
+    def _retry(self, attempt: Callable, autocommit: bool = False):
+        """Run ``attempt(conn)`` in a transaction (or in autocommit, for one statement),
+        again when a concurrent writer got there first (the one-holder index refused the
+        lease, another reviewer claimed the item, or SQLite was busy)."""
         for n in range(RETRIES):
             try:
-                with self.engine.begin() as c:
-                    return attempt(c)
+                if not autocommit:
+                    with self.engine.begin() as c:
+                        return attempt(c)
+                with self.engine.connect() as c:
+                    return attempt(c.execution_options(isolation_level="AUTOCOMMIT"))
+            except _LostRace:
+                if n == RETRIES - 1:
+                    return None
             except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
                 if n == RETRIES - 1 or not _transient(exc):
                     raise
         raise AssertionError("unreachable")
 
 
+class _LostRace(Exception):
+    """Another reviewer leased the item a statement picked before it could."""
+
+
 def _context(c, item_id: str) -> LeaseContext | None:
-    row = c.execute(sa.select(T_ITEMS).where(T_ITEMS.c.id == item_id)).first()
-    if row is None:
-        return None
-    q = (
-        sa.select(T_ROUTES.c.route, T_SUGG, T_GOLD.c.value.label("gold"))
-        .select_from(T_ITEMS)
-        .outerjoin(T_ROUTES, T_ROUTES.c.item_id == T_ITEMS.c.id)
-        .outerjoin(T_SUGG, T_SUGG.c.id == T_ROUTES.c.suggestion_id)
-        .outerjoin(T_GOLD, T_GOLD.c.item_id == T_ITEMS.c.id)
-        .where(T_ITEMS.c.id == item_id)
+    row = c.execute(sql.context(), {"item_id": item_id}).first()
+    return _context_of(row) if row is not None else None
+
+
+def _context_of(row) -> LeaseContext:
+    item = SimpleNamespace(
+        id=row.i_id,
+        text=row.i_text,
+        messages=row.i_messages,
+        target_turn=row.i_target_turn,
+        meta=row.i_meta,
     )
-    extra = c.execute(q).one()
     return LeaseContext(
-        item=item_from_row(row),
-        route=extra.route,
-        suggestion=suggestion_from_row(extra) if extra.id is not None else None,
-        gold=value_from_json(extra.gold),
+        item=item_from_row(item),
+        route=row.route,
+        suggestion=suggestion_from_row(row) if row.id is not None else None,
+        gold=value_from_json(row.gold),
     )
 
 
@@ -338,83 +383,46 @@ def _transient(exc: Exception) -> bool:
     return isinstance(exc, sa.exc.IntegrityError) or "locked" in text or "busy" in text
 
 
-def _first_free(c, queue: str, reviewer: str, now: datetime) -> str | None:
-    """The first item of the queue nobody holds and this reviewer has not answered."""
-    if queue == GOLD:
-        return c.execute(_free_gold(reviewer, now)).scalar()
-    best = None
-    for route in QUEUE_ROUTES.get(queue, (queue,)):
-        row = c.execute(_free_in_route(route, reviewer, now)).first()
-        if row is not None and (best is None or (row.priority, row.item_id) < best):
-            best = (row.priority, row.item_id)
-    return best[1] if best else None
+def _lease_of(row) -> Lease:
+    if hasattr(row, "lease_item"):
+        return Lease(row.lease_item, row.lease_queue, aware(row.lease_until))
+    return Lease(row.item_id, row.queue, aware(row.expires_at))
 
 
-def _unseen(item_col, reviewer: str):
-    return ~sa.exists(
-        sa.select(T_REVIEWS.c.id).where(
-            T_REVIEWS.c.item_id == item_col, T_REVIEWS.c.reviewer == reviewer, live_reviews()
-        )
-    )
-
-
-def _free_in_route(route: str, reviewer: str, now: datetime):
-    held = sa.select(T_LEASES.c.item_id).where(
-        T_LEASES.c.item_id == T_ROUTES.c.item_id, T_LEASES.c.expires_at > now
-    )
-    return (
-        sa.select(T_ROUTES.c.item_id, T_ROUTES.c.priority)
-        .where(T_ROUTES.c.route == route, ~sa.exists(held), _unseen(T_ROUTES.c.item_id, reviewer))
-        .order_by(T_ROUTES.c.priority, T_ROUTES.c.item_id)
-        .limit(1)
-    )
-
-
-def _free_gold(reviewer: str, now: datetime):
-    mine = sa.select(T_LEASES.c.item_id).where(
-        T_LEASES.c.item_id == T_GOLD.c.item_id, T_LEASES.c.reviewer == reviewer
-    )
-    return (
-        sa.select(T_GOLD.c.item_id)
-        .where(~sa.exists(mine), _unseen(T_GOLD.c.item_id, reviewer))
-        .order_by(T_GOLD.c.item_id)
-        .limit(1)
-    )
-
-
-def _check_free(c, item_id: str, reviewer: str, queue: str) -> None:
-    if queue == GOLD:
-        return
-    other = c.execute(
-        sa.select(T_LEASES.c.reviewer).where(
-            T_LEASES.c.item_id == item_id,
-            T_LEASES.c.reviewer != reviewer,
-            T_LEASES.c.queue != GOLD,
-        )
-    ).scalar()
-    if other is not None:
+def _take_lease(c, item_id, reviewer, queue, now, lease_seconds) -> Lease:
+    """Lease one given item (taking over an expired lease); ``ReviewConflict`` when
+    another reviewer holds it."""
+    until = now + timedelta(seconds=lease_seconds)
+    params = {"item_id": item_id, "reviewer": reviewer, "queue": queue, "now": now, "until": until}
+    if c.execute(sql.take(c.dialect.name, queue == GOLD), params).first() is None:
         raise ReviewConflict(
             f"Item {item_id!r} is with another reviewer now; it cannot be taken back"
         )
-
-
-def _insert_lease(c, item_id, reviewer, queue, now, lease_seconds) -> Lease:
-    until = now + timedelta(seconds=lease_seconds)
-    c.execute(
-        sa.insert(T_LEASES).values(
-            item_id=item_id, reviewer=reviewer, queue=queue, leased_at=now, expires_at=until
-        )
-    )
     return Lease(item_id, queue, until)
+
+
+def _move_values(change: RouteChange, now: datetime) -> dict:
+    values = {"route": change.route, "reason": change.reason, "updated_at": now}
+    if change.label is not None:
+        values["label"] = change.label
+    return values
 
 
 def _move(c, item_id: str, change: RouteChange, now: datetime) -> None:
     if change.route is None:
         return
-    values = {"route": change.route, "reason": change.reason, "updated_at": now}
-    if change.label is not None:
-        values["label"] = change.label
+    values = _move_values(change, now)
     c.execute(sa.update(T_ROUTES).where(T_ROUTES.c.item_id == item_id).values(**values))
+
+
+def _decision_params(review: Review, change: RouteChange, extend) -> tuple[tuple, dict]:
+    """(statement, parameters) of a decision at once (PostgreSQL)."""
+    values = review_to_values(review)
+    move = _move_values(change, review.created_at) if change.route is not None else {}
+    params = {f"v_{k}": v for k, v in values.items()} | {f"m_{k}": v for k, v in move.items()}
+    if extend is not None:
+        params |= {"next_item": extend[0], "until": extend[1]}
+    return (tuple(values), tuple(move), extend is not None), params
 
 
 __all__ = ["Lease", "LeaseContext", "ReviewQueueMixin", "RouteChange", "browse_label"]

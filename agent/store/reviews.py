@@ -1,21 +1,20 @@
-"""Reviews (append-only) and the review-queue leases."""
+"""Reviews (append-only); the review stream's leases are in review_queue."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from agent.store.base import item_from_row, review_from_row, review_to_values
+from agent.store.base import review_from_row, review_to_values
 from agent.store.routes import live_reviews
-from agent.store.tables import ItemRow, LeaseRow, ReviewRow, RouteRow
-from agent.types import DECISIVE, QUEUE_ROUTES, REOPEN, Item, Review, Route
+from agent.store.tables import LeaseRow, ReviewRow, RouteRow
+from agent.types import DECISIVE, REOPEN, Review, Route
 
 T_REVIEWS = ReviewRow.__table__
 T_LEASES = LeaseRow.__table__
 T_ROUTES = RouteRow.__table__
-T_ITEMS = ItemRow.__table__
 
 
 class ReviewsMixin:
@@ -93,58 +92,3 @@ class ReviewsMixin:
     def count_reviews(self) -> int:
         with self.engine.connect() as c:
             return c.execute(sa.select(sa.func.count()).select_from(T_REVIEWS)).scalar_one()
-
-    def next_for_review(
-        self, reviewer: str, queues: Sequence[str], lease_seconds: int = 600
-    ) -> tuple[Item, str] | None:
-        """Lease the next item for ``reviewer`` from the first non-empty queue."""
-        now = datetime.now(UTC)
-        with self.engine.begin() as c:
-            held = c.execute(
-                sa.select(T_LEASES.c.item_id, T_LEASES.c.queue).where(
-                    T_LEASES.c.reviewer == reviewer, T_LEASES.c.expires_at > now
-                )
-            ).first()
-            if held is not None:
-                row = c.execute(sa.select(T_ITEMS).where(T_ITEMS.c.id == held.item_id)).one()
-                return item_from_row(row), held.queue
-            c.execute(sa.delete(T_LEASES).where(T_LEASES.c.expires_at <= now))
-            for queue in queues:
-                item_id = c.execute(_next_in_queue(queue, reviewer, now)).scalar()
-                if item_id is None:
-                    continue
-                c.execute(
-                    sa.insert(T_LEASES).values(
-                        item_id=item_id,
-                        reviewer=reviewer,
-                        queue=queue,
-                        leased_at=now,
-                        expires_at=now + timedelta(seconds=lease_seconds),
-                    )
-                )
-                row = c.execute(sa.select(T_ITEMS).where(T_ITEMS.c.id == item_id)).one()
-                return item_from_row(row), queue
-        return None
-
-    def release_leases(self, reviewer: str) -> None:
-        with self.engine.begin() as c:
-            c.execute(sa.delete(T_LEASES).where(T_LEASES.c.reviewer == reviewer))
-
-
-def _next_in_queue(queue: str, reviewer: str, now: datetime):
-    leased = sa.select(T_LEASES.c.item_id).where(
-        T_LEASES.c.item_id == T_ROUTES.c.item_id, T_LEASES.c.expires_at > now
-    )
-    seen = sa.select(T_REVIEWS.c.item_id).where(
-        T_REVIEWS.c.item_id == T_ROUTES.c.item_id, T_REVIEWS.c.reviewer == reviewer
-    )
-    return (
-        sa.select(T_ROUTES.c.item_id)
-        .where(
-            T_ROUTES.c.route.in_(QUEUE_ROUTES.get(queue, (queue,))),
-            ~sa.exists(leased),
-            ~sa.exists(seen),
-        )
-        .order_by(T_ROUTES.c.priority, T_ROUTES.c.item_id)
-        .limit(1)
-    )

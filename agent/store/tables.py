@@ -83,7 +83,7 @@ class RouteRow(SQLModel, table=True):
         Index("ix_routes_queue_order", "route", "priority", "item_id"),
         # the item browser lists matches in id order: these give them without a sort
         Index("ix_routes_route_item", "route", "item_id"),
-        Index("ix_routes_label_item", "label", "item_id"),
+        Index("ix_routes_label_item_conf", "label", "item_id", "confidence"),
     )
     item_id: str = Field(foreign_key="items.id", primary_key=True)
     route: str
