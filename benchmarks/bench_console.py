@@ -17,7 +17,9 @@ Needs Chromium (``LABELLOOP_CHROMIUM`` or /usr/bin/chromium) and Playwright.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import platform
 import statistics
 import sys
@@ -34,15 +36,21 @@ WARMUP = 20
 BATCH = 20_000
 
 
-def build(root: Path, n: int):
+def build(root: Path, n: int, database_url: str | None = None):
     """A project with ``n`` active items, each with a suggestion, and one reviewer."""
     from agent.auth import add_user
+    from agent.config import init_project
     from agent.types import Item, LabelValue, Route, RouteDecision, Suggestion
     from tests.conftest import add_items
-    from tests.console_support import PASSWORD, make_project
+    from tests.console_support import PASSWORD
     from tests.console_support import guideline_text as guideline
 
-    project = make_project(root, guideline(LABELS), [])
+    path = root / "guideline.md"
+    path.write_text(guideline(LABELS), encoding="utf-8")
+    settings: dict = {"review": {"overlap": 0.0}}
+    if database_url:
+        settings["database_url"] = database_url
+    project = init_project(root / "project", path, **settings)
     add_user(project.store, "bench", "reviewer", PASSWORD)
     for start in range(0, n, BATCH):
         ids = range(start, min(n, start + BATCH))
@@ -108,20 +116,24 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=100_000)
     ap.add_argument("--keys", type=int, default=300)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="a PostgreSQL server URL: the store goes in a throwaway database there",
+    )
     args = ap.parse_args()
 
     from tests.console_support import served
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, database(args.postgres) as database_url:
         t0 = time.perf_counter()
-        project = build(Path(tmp), args.items)
+        project = build(Path(tmp), args.items, database_url)
         built = time.perf_counter() - t0
         with served(project) as url:
             latencies = measure(url, args.keys)
         project.store.close()
     result = {
-        "benchmark": "console keypress to next item on screen (Chromium, in-page)",
-        "store": "sqlite",
+        "store": "postgresql" if args.postgres else "sqlite",
         "items": args.items,
         "keypresses": len(latencies),
         "p50_ms": round(percentile(latencies, 50), 1),
@@ -131,9 +143,28 @@ def main() -> None:
         "build_seconds": round(built, 1),
         "machine": f"{platform.system()} {platform.machine()}, {platform.python_version()}",
     }
+    runs = json.loads(args.out.read_text()).get("runs", []) if args.out.exists() else []
+    runs = [r for r in runs if (r["store"], r["items"]) != (result["store"], args.items)]
+    report = {
+        "benchmark": "console keypress to next item on screen (Chromium, in-page)",
+        "runs": sorted([*runs, result], key=lambda r: (r["store"], r["items"])),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
+
+
+@contextlib.contextmanager
+def database(server_url: str | None):
+    """None for SQLite, or a throwaway database on the PostgreSQL server, dropped after."""
+    if server_url is None:
+        yield None
+        return
+    os.environ["LABELLOOP_TEST_POSTGRES_URL"] = server_url
+    from tests.services import postgres_database
+
+    with postgres_database() as url:
+        yield url
 
 
 if __name__ == "__main__":
