@@ -11,7 +11,7 @@ from agent.errors import LabelloopError
 from agent.pipeline import routing_state
 from agent.types import DECISIVE, REOPEN, Guideline, LabelValue, Review, Suggestion
 from evals.aggregate import final_labels
-from evals.report import EvalInput, Prediction, build_report
+from evals.report import EvalInput, Prediction, build_report, headline
 from evals.report_render import to_html, to_markdown, write_plots
 
 ADJUDICATION = "adjudication"
@@ -148,9 +148,11 @@ def write_report(figures: dict, out: Path) -> dict[str, Path]:
     return written
 
 
-def report_plots(project: Project) -> dict[str, bytes]:
-    """The eval report's plots as PNG bytes (name -> image), for the console dashboard."""
+def dashboard_report(project: Project) -> tuple[dict, dict[str, bytes]]:
+    """The report's headline figures (``evals.report.dashboard_figures``) and its plots as
+    PNG bytes (name -> image), for the console dashboard: one pass over the store."""
     figures = build_report(gather(project, n_boot=0))
     with tempfile.TemporaryDirectory(prefix="labelloop-plots-") as d:
         files = write_plots(figures, Path(d))
-        return {name: (Path(d) / f).read_bytes() for name, f in files.items()}
+        plots = {name: (Path(d) / f).read_bytes() for name, f in files.items()}
+    return headline(figures, project.guideline().task), plots

@@ -6,10 +6,9 @@ import statistics
 from datetime import UTC, datetime, timedelta
 from itertools import combinations
 
-from agent.evaluate import comparable
+from agent.evaluate import comparable, dashboard_report
 from agent.status import project_status
 from evals.agreement import cohen_kappa, percent_agreement
-from evals.report import dashboard_figures
 
 #: throughput is measured over the reviews of this window
 WINDOW = timedelta(hours=24)
@@ -20,6 +19,7 @@ def dashboard(project, gold: dict[str, tuple[int, int]]) -> dict:
     status = project_status(project)
     kind = project.guideline().kind
     reviews = list(project.store.iter_reviews())
+    evaluation, plots = dashboard_report(project)
     return {
         "routes": status["routes"],
         "queues": status["queues"],
@@ -31,8 +31,10 @@ def dashboard(project, gold: dict[str, tuple[int, int]]) -> dict:
         "calibration": status["calibration"],
         "audit_alarm": status["audit_alarm"],
         "cost": {"llm": status["llm"], "suggestions": status["suggestions"]},
-        # the figures of ``labelloop eval`` (without bootstrap intervals), same definitions
-        "evaluation": dashboard_figures(project),
+        # the figures of ``labelloop eval`` (without bootstrap intervals), same definitions,
+        # and its plots (name -> PNG bytes)
+        "evaluation": evaluation,
+        "plots": plots,
     }
 
 

@@ -296,7 +296,11 @@ def dashboard_figures(source: Any) -> dict:
         task = source.guideline().task
         source = gather(source, n_boot=0)
     data = source if source.n_boot == 0 else _no_bootstrap(source)
-    fig = build_report(data)
+    return headline(build_report(data), task)
+
+
+def headline(fig: dict, task: str | None = None) -> dict:
+    """``dashboard_figures`` of a report already built (see there for the shape)."""
     return {
         "task": task,
         "kind": fig["kind"],

@@ -30,7 +30,7 @@ from tests.llm_support import (
 
 @pytest.fixture(autouse=True)
 def no_key(monkeypatch):
-    """No provider key: the stub needs none (litellm gets a placeholder)."""
+    """No provider key: the stub needs none (the client sends a placeholder)."""
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from agent.errors import AccessDenied, LabelloopError, ReviewConflict
-from agent.evaluate import report_plots
 from agent.review import ACTIONS, REJECT_REASONS, BrowseFilters, ReviewService
 from agent.types import Guideline, LabelValue
 from ui import render
@@ -181,8 +180,9 @@ class Console:
 
     def dashboard(self, request) -> str:
         admin = self.user(request, admin=True)
-        board = render.dashboard_html(self.service.dashboard(admin.name))
-        return board + render.plots_html(report_plots(self.project))
+        data = dict(self.service.dashboard(admin.name))
+        plots = data.pop("plots", {})
+        return render.dashboard_html(data) + render.plots_html(plots)
 
     def set_blind(self, reviewer: str, blind: bool, request) -> str:
         admin = self.user(request, admin=True)
