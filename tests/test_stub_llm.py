@@ -337,6 +337,41 @@ def test_concurrent_requests_overlap(stub):
     assert len(stub.calls) == 64
 
 
+def test_latency_counts_from_arrival(stub, monkeypatch):
+    """The stub's own work on a request falls inside its latency, not after it."""
+    from agent.testing import stub_llm
+
+    build = stub_llm.completion_for
+
+    def slow_build(*args, **kwargs):
+        time.sleep(0.25)  # the stub busy with other requests of a burst
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(stub_llm, "completion_for", slow_build)
+    stub.state.latency = 0.5
+    start = time.perf_counter()
+    assert post(stub, "a1").status_code == 200
+    took = time.perf_counter() - start
+    assert 0.5 <= took < 0.7, took
+
+
+def test_keep_alive_answers_are_not_held_back(stub):
+    """Every answer on a reused connection comes at once (TCP_NODELAY on the stub's
+    sockets): without it Nagle held each body for the client's delayed ACK, 40 ms a call."""
+    import statistics
+
+    with httpx.Client(timeout=10) as http:
+        took = []
+        for n in range(12):
+            start = time.perf_counter()
+            got = http.post(
+                f"{stub.base_url}/chat/completions", json={"model": "m", "messages": msgs(f"k{n}")}
+            )
+            took.append(time.perf_counter() - start)
+            assert got.status_code == 200
+    assert statistics.median(took[1:]) < 0.02, took
+
+
 def test_unknown_script_key_is_a_clear_error(stub):
     stub.script["a1"] = {"lable": "refund"}
     refused = post(stub)

@@ -730,6 +730,7 @@ def invalid_request(body: Any) -> JSONResponse | None:
 async def chat_completions(request: Request) -> Response:
     """POST /v1/chat/completions: find the item, follow its script entry, answer or fail."""
     state: StubState = request.app.state.stub
+    arrived = time.monotonic()
     try:
         body = await request.json()
     except ValueError:
@@ -743,34 +744,57 @@ async def chat_completions(request: Request) -> Response:
     except ScriptError as exc:
         return JSONResponse(error_body(str(exc), "stub_script_error", None), status_code=500)
     call = state.calls.record(item, body)
-    call.outcome, response = await respond(request, state, body, entry, item, call.attempt)
+    call.outcome, response = await respond(request, state, body, entry, item, call.attempt, arrived)
     return response
 
 
 async def respond(
-    request: Request, state: StubState, body: dict, entry: dict, item: ItemRef, attempt: int
+    request: Request,
+    state: StubState,
+    body: dict,
+    entry: dict,
+    item: ItemRef,
+    attempt: int,
+    arrived: float,
 ) -> tuple[str, Response]:
-    """The outcome name and the response for one attempt, faults first."""
+    """The outcome name and the response for one attempt, faults first.
+
+    The latency counts from the request's arrival and the answer is built before the wait,
+    so a burst of requests is answered ``latency`` after each arrived, not later by the
+    stub's own work on the burst."""
     latency = float(entry.get("latency", state.latency))
+    outcome, response, stall = decide(state, body, entry, item, attempt)
     if latency > 0:
-        await asyncio.sleep(latency)
+        await asyncio.sleep(max(0.0, arrived + latency - time.monotonic()))
+    if stall:
+        await sleep_unless_gone(request, float(entry.get("timeout_seconds", state.timeout_seconds)))
+    return outcome, response
+
+
+def decide(
+    state: StubState, body: dict, entry: dict, item: ItemRef, attempt: int
+) -> tuple[str, Response, bool]:
+    """What one attempt gets: a fault from the script, or an answer; and whether it stalls
+    first (the `timeout` fault)."""
     step, n = fail_step(entry, attempt)
     prompt_tokens = count_words(body["messages"])
     if isinstance(step, int):
-        return str(step), status_error(step, float(entry.get("retry_after", state.retry_after)))
+        status = status_error(step, float(entry.get("retry_after", state.retry_after)))
+        return str(step), status, False
     if step == "context_length_exceeded" or prompt_tokens > state.context_window:
-        return "context_length_exceeded", context_error(prompt_tokens, state.context_window)
+        return "context_length_exceeded", context_error(prompt_tokens, state.context_window), False
     if step == "drop_connection" or fault_active(entry, "drop_connection", n):
-        return "drop_connection", DroppedResponse()
+        return "drop_connection", DroppedResponse(), False
     outcome = "ok"
-    if step == "timeout" or fault_active(entry, "timeout", n):
+    stall = step == "timeout" or fault_active(entry, "timeout", n)
+    if stall:
         outcome = "timeout"
-        await sleep_unless_gone(request, float(entry.get("timeout_seconds", state.timeout_seconds)))
     malformed = step == "malformed" or fault_active(entry, "malformed", n)
     outcome = "malformed" if malformed else outcome
     if outcome == "ok" and fault_active(entry, "out_of_set", n):
         outcome = "out_of_set"
-    return outcome, JSONResponse(completion_for(state, body, entry, item, n, malformed=malformed))
+    answer = completion_for(state, body, entry, item, n, malformed=malformed)
+    return outcome, JSONResponse(answer), stall
 
 
 async def list_models(request: Request) -> JSONResponse:
@@ -854,7 +878,10 @@ class StubServer:
 
     def start(self) -> StubServer:
         """Bind the port, start serving in a thread and wait until it accepts requests."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto given: asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP,
+        # and without it Nagle holds each response body until the client's delayed ACK
+        # (40 ms on every keep-alive request after the first)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
