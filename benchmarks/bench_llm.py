@@ -205,7 +205,7 @@ def split_profile(stats: pstats.Stats, items: int) -> dict:
         "litellm success logging (worker task)": ("litellm_logging.py", "async_success_handler"),
         "store.log_call": ("agent/store/calls.py", "log_call"),
         "store.add_suggestions": ("agent/store/suggestions.py", "add_suggestions"),
-        "provider.plan (few-shot + render)": ("agent/providers/llm.py", "plan"),
+        "Planner.jobs (few-shot + render)": ("agent/providers/llm.py", "jobs"),
         "_Runner.finish (parse + signals)": ("agent/providers/llm.py", "finish"),
         "_Runner.record (log row)": ("agent/providers/llm.py", "record"),
         "pipeline.route": ("agent/pipeline.py", "route"),
@@ -325,7 +325,7 @@ def child(spec: dict) -> dict:
             return wrapper
 
         # instrumentation only: the same functions, timed
-        llm.LLMProvider.plan = timed("plan", llm.LLMProvider.plan)
+        llm.Planner.jobs = timed("plan", llm.Planner.jobs)
         pipeline.route = timed("route", pipeline.route)
         if spec.get("canned"):
             can_client(spec, project.guideline())

@@ -177,3 +177,32 @@ def test_a_run_killed_after_a_reask_answer_was_committed_does_not_reask_again(tm
     assert rerun.labeled == 1 and rerun.failed == 0
     again = suggestions(project)["odd"]
     assert again.status == "ok" and again.value.label == "refund"
+
+
+def test_jobs_are_planned_in_chunks_and_every_chunk_reuses_committed_answers(tmp_path, monkeypatch):
+    """The first calls leave once one job per worker is planned; the rest is planned a chunk
+    at a time, and each chunk finds the answers a killed run had already committed."""
+    from agent.providers import llm
+
+    monkeypatch.setattr(llm, "PLAN_CHUNK", 4)
+    planned: list[int] = []
+    jobs = llm.Planner.jobs
+
+    def spy(self, items):
+        planned.append(len(items))
+        return jobs(self, items)
+
+    monkeypatch.setattr(llm.Planner, "jobs", spy)
+    items = [{"id": f"c{n:02d}", "text": f"message {n}"} for n in range(11)]
+    project = make_project(tmp_path, items)
+    with StubServer() as stub:
+        first = label(project, stub.base_url, concurrency=2)
+        assert (first.labeled, first.calls, planned) == (11, 11, [2, 4, 4, 1])
+        with project.store.engine.begin() as conn:  # as if killed before any suggestion
+            conn.exec_driver_sql("UPDATE routes SET suggestion_id = NULL")
+            conn.exec_driver_sql("DELETE FROM suggestions")
+        stub.reset()
+        rerun = label(project, stub.base_url, concurrency=2)
+        assert len(stub.calls) == 0, [c.key for c in stub.calls]
+    assert (rerun.labeled, rerun.failed) == (11, 0)
+    assert set(suggestions(project)) == {i["id"] for i in items}

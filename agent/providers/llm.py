@@ -183,21 +183,7 @@ class LLMProvider:
 
     def plan(self, items: Sequence[Item], ctx: LabelContext) -> list[Job]:
         """Few-shot examples, prompt and cache key for every item, in one batch."""
-        pool = FewShotPool(ctx.examples, excluded_ids=set(ctx.excluded_ids))
-        shots = pool.select_many(items, self.k_shot) if ctx.examples and self.k_shot else None
-        jobs = []
-        memo: dict = {}  # each example's messages rendered once for the whole batch
-        for n, item in enumerate(items):
-            examples = tuple(shots[n]) if shots is not None else ()
-            shown = redact_item(item) if self.redact else item
-            prompt = prompting.render(
-                ctx.guideline, shown, examples, memo=memo, template=self.template
-            )
-            params = {**self.params(), "fewshot": [e.item.id for e in examples]}
-            key = cache_key(self.model, prompt.version, ctx.guideline.version, item, params)
-            flag = detect_item_injection(item)
-            jobs.append(Job(item=item, examples=examples, prompt=prompt, key=key, injection=flag))
-        return jobs
+        return Planner(self, ctx).jobs(items)
 
     # --- running ---------------------------------------------------------------------------
 
@@ -206,23 +192,21 @@ class LLMProvider:
     ) -> AsyncIterator[Suggestion]:
         """Suggestions as they finish; stops scheduling new calls at ``max_cost``."""
         transport.check_credentials(self.model, self.api_base)
+        if not items:
+            return
         with _gc_for_run() as freeze_more:
-            jobs = deque(self.plan(items, ctx))
-            if not jobs:
-                return
-            self._save_prefix(jobs[0].prompt, log)
+            feed = _Feed(Planner(self, ctx), items, log, first=self.concurrency)
+            first = feed.peek()
+            self._save_prefix(first.prompt, log)
             if self.max_cost is not None:
-                self.spend.estimate = self.estimate_cost(jobs[0].prompt)
-            # committed answers, and committed re-ask answers: a killed run pays for neither
-            keys = [j.key for j in jobs]
-            reused = log.committed_responses(keys + [f"{k}:reask" for k in keys])
+                self.spend.estimate = self.estimate_cost(first.prompt)
             results: asyncio.Queue = asyncio.Queue()
             wire = make_wire(self.model, self.api_base, self.timeout, self.client)
-            runner = _Runner(self, ctx.guideline, log, reused, wire)
-            freeze_more()  # the planned prompts live as long as the run
+            runner = _Runner(self, ctx.guideline, log, feed.reused, wire)
+            freeze_more()  # the guideline, pool and static prefix live as long as the run
             workers = [
-                asyncio.create_task(runner.work(jobs, results))
-                for _ in range(min(self.concurrency, len(jobs)))
+                asyncio.create_task(runner.work(feed, results))
+                for _ in range(min(self.concurrency, len(items)))
             ]
             finished = 0
             try:
@@ -323,6 +307,79 @@ def prefix_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+class Planner:
+    """Few-shot examples, prompt and cache key per item, for one run's context.
+
+    The example pool is embedded once, and each example's messages are rendered once, however
+    many batches of items are planned."""
+
+    def __init__(self, provider: LLMProvider, ctx: LabelContext):
+        self.p = provider
+        self.ctx = ctx
+        self.pool = FewShotPool(ctx.examples, excluded_ids=set(ctx.excluded_ids))
+        self.memo: dict = {}
+
+    def jobs(self, items: Sequence[Item]) -> list[Job]:
+        p, ctx = self.p, self.ctx
+        shots = self.pool.select_many(items, p.k_shot) if ctx.examples and p.k_shot else None
+        out = []
+        for n, item in enumerate(items):
+            examples = tuple(shots[n]) if shots is not None else ()
+            shown = redact_item(item) if p.redact else item
+            prompt = prompting.render(
+                ctx.guideline, shown, examples, memo=self.memo, template=p.template
+            )
+            params = {**p.params(), "fewshot": [e.item.id for e in examples]}
+            key = cache_key(p.model, prompt.version, ctx.guideline.version, item, params)
+            flag = detect_item_injection(item)
+            out.append(Job(item=item, examples=examples, prompt=prompt, key=key, injection=flag))
+        return out
+
+
+#: items planned at a time once the first calls are out
+PLAN_CHUNK = 256
+
+
+class _Feed:
+    """A run's jobs, planned a chunk at a time as the workers take them.
+
+    The first chunk is one job per worker, so the first calls leave as soon as those few
+    are planned, not after the whole run; later chunks are planned when the ready ones run
+    out, and memory holds a chunk of prompts, not the run's. Each chunk also looks up the
+    answers (and re-ask answers) already committed for its keys: a resumed run pays for
+    none of them."""
+
+    def __init__(self, planner: Planner, items: Sequence[Item], log: CallLog, first: int):
+        self.planner, self.log = planner, log
+        self.items = items if isinstance(items, list | tuple) else list(items)
+        self.size = max(1, first)
+        self.done = 0  # items planned so far
+        self.ready: deque[Job] = deque()
+        self.reused: dict[str, str] = {}
+
+    def more(self) -> bool:
+        return bool(self.ready) or self.done < len(self.items)
+
+    def peek(self) -> Job:
+        self._fill()
+        return self.ready[0]
+
+    def take(self) -> Job:
+        self._fill()
+        return self.ready.popleft()
+
+    def _fill(self) -> None:
+        if self.ready or self.done >= len(self.items):
+            return
+        chunk = self.items[self.done : self.done + self.size]
+        self.done += len(chunk)
+        self.size = max(self.size, PLAN_CHUNK)
+        jobs = self.planner.jobs(chunk)
+        keys = [j.key for j in jobs]
+        self.reused.update(self.log.committed_responses(keys + [f"{k}:reask" for k in keys]))
+        self.ready.extend(jobs)
+
+
 class _Runner:
     """Works through the jobs: call, log, parse, re-ask, build suggestions."""
 
@@ -348,10 +405,10 @@ class _Runner:
             )
         }
 
-    async def work(self, jobs: deque, results: asyncio.Queue) -> None:
+    async def work(self, feed: _Feed, results: asyncio.Queue) -> None:
         try:
-            while jobs and self.p.budget_left():
-                job = jobs.popleft()
+            while feed.more() and self.p.budget_left():
+                job = feed.take()
                 self.p.spend.in_flight += 1
                 try:
                     done = await self.one(job)
