@@ -431,8 +431,8 @@ def child(spec: dict) -> dict:
 
 def cpu_split(run: dict, shares: dict[str, float]) -> dict[str, float]:
     """A run's CPU per item split by the profile's shares of the main thread's time; the
-    progress bar's thread is labelloop's, the other threads' CPU is litellm's (it prepares
-    each request in an executor thread)."""
+    progress bar's thread is labelloop's, the other threads' CPU is charged to the client
+    (litellm prepares each request in an executor thread; aiohttp resolves hosts in one)."""
     threads, bar = run["cpu_ms_per_item_other_threads"], run["cpu_ms_per_item_progress_thread"]
     main = run["cpu_ms_per_item"] - threads - bar
     out = {k: round(main * v, 3) for k, v in shares.items()}
@@ -679,7 +679,7 @@ def main(argv: list[str] | None = None) -> int:
                 r["cpu_split_ms_per_item"] = split = cpu_split(r, pr["share_by_part"])
                 print(
                     f"  applied to the unprofiled run at concurrency {r['concurrency']} "
-                    f"({r['cpu_ms_per_item']:.2f} ms/item; other threads are litellm's): "
+                    f"({r['cpu_ms_per_item']:.2f} ms/item; other threads charged to the client): "
                     + ", ".join(f"{k} {v:.2f}" for k, v in split.items())
                 )
 

@@ -180,6 +180,27 @@ def test_fewshot_ids_come_from_reviewed_items_never_the_item_itself(tmp_path, st
     assert len(request.body["messages"]) > 2
 
 
+def test_fewshot_selection_runs_blas_on_one_thread(tmp_path, stub, monkeypatch):
+    """The planner's small matrix products stay on the calling thread: BLAS worker threads
+    would spin on a core after each one, beside the event loop."""
+    from threadpoolctl import threadpool_info
+
+    from agent.fewshot import FewShotPool
+
+    seen: list[list[int]] = []
+    select = FewShotPool.select_many
+
+    def spy(self, *args, **kwargs):
+        seen.append([lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"])
+        return select(self, *args, **kwargs)
+
+    monkeypatch.setattr(FewShotPool, "select_many", spy)
+    reviewed = [{"id": f"r{n}", "text": f"reviewed {n}", "label": "refund"} for n in range(4)]
+    project = make_project(tmp_path, [*reviewed, {"id": "u1", "text": "refund?"}], reviewer="a")
+    label(project, stub.base_url)
+    assert seen and all(threads and set(threads) == {1} for threads in seen), seen
+
+
 # --- faults ---------------------------------------------------------------------------------
 
 BRACES = "Refund me {{ 7*7 }} euros {% endif %} now"
