@@ -7,6 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -52,11 +53,20 @@ def add_user(store, name: str, role: str, password: str) -> None:
 
 
 def authenticate(store, name: str, password: str):
-    """The user row when the name and password match an enabled account, else None."""
+    """The user row when the name and password match an enabled account, else None.
+
+    An unknown or disabled name costs the same hash check as a wrong password, so the time
+    an answer takes does not tell which names exist."""
     user = store.get_user(name)
-    if user is None or user.disabled or not verify_password(user.password_hash, password):
+    if user is None or user.disabled:
+        verify_password(_decoy_hash(), password)
         return None
-    return user
+    return user if verify_password(user.password_hash, password) else None
+
+
+@lru_cache(maxsize=1)
+def _decoy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 # --- sessions ---------------------------------------------------------------------------

@@ -81,6 +81,11 @@ class ReviewConfig(BaseModel):
     proxy_auth_from: list[str] = ["127.0.0.1", "::1"]
     #: larger request bodies are refused (413); the console uploads nothing big
     max_request_kb: int = Field(1024, ge=16)
+    #: failed sign-ins allowed within ``login_window_minutes`` for one account from one
+    #: address, and from one address over all accounts; then sign-in is refused (429)
+    login_failures_per_account: int = Field(5, ge=1)
+    login_failures_per_address: int = Field(20, ge=1)
+    login_window_minutes: int = Field(15, ge=1)
 
 
 class LLMConfig(BaseModel):

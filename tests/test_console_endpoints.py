@@ -161,3 +161,60 @@ def test_a_proxy_header_is_trusted_only_when_configured_and_from_the_proxy(tmp_p
     assert accounts.user(request("127.0.0.1", "rita")).name == "rita"
     assert accounts.user(request("10.0.0.9", "rita")) is None  # not the proxy
     assert accounts.user(request("127.0.0.1", "mallory")) is None  # no such account
+
+
+def test_failed_sign_ins_are_throttled_per_account_and_per_address(tmp_path):
+    users = [("rita", "reviewer"), ("ada", "admin")]
+    limits = {"login_failures_per_account": 3, "login_failures_per_address": 5}
+    project = make_project(tmp_path, guideline(("refund", "other")), users, **limits)
+    try:
+        with served(project) as url, httpx.Client(base_url=url, timeout=20) as client:
+
+            def sign_in(name: str, password: str) -> httpx.Response:
+                return client.post("/login", data={"username": name, "password": password})
+
+            assert [sign_in("rita", "guess-number-1").status_code for _ in range(3)] == [401] * 3
+            refused = sign_in("rita", PASSWORD)  # the right password, but too late
+            assert refused.status_code == 429 and SESSION_COOKIE not in client.cookies
+            assert 0 < int(refused.headers["retry-after"]) <= 15 * 60
+            assert "Too many failed sign-ins" in refused.text
+            # another account from the same address is not locked out by rita's failures
+            assert sign_in("ada", PASSWORD).status_code == 303
+            client.cookies.clear()
+            # failures over any names count against the address, refusals do not: 3 + 1 is
+            # under its limit of 5, 3 + 2 reaches it
+            assert sign_in("nobody", "x-password").status_code == 401
+            assert sign_in("ada", PASSWORD).status_code == 303
+            client.cookies.clear()
+            assert sign_in("nobody", "x-password").status_code == 401
+            assert sign_in("ada", PASSWORD).status_code == 429
+    finally:
+        project.store.close()
+
+
+def test_a_success_clears_the_account_count():
+    from ui.throttle import LoginThrottle
+
+    throttle = LoginThrottle(per_account=3, per_address=100, window_minutes=1)
+    for _ in range(2):
+        throttle.failed("Rita", "10.0.0.1")
+    throttle.succeeded("rita", "10.0.0.1")
+    for _ in range(2):
+        throttle.failed("rita", "10.0.0.1")
+    assert throttle.wait("rita", "10.0.0.1") == 0
+    throttle.failed("RITA", "10.0.0.1")  # names count case-insensitively
+    assert 0 < throttle.wait("rita", "10.0.0.1") <= 60
+    assert throttle.wait("rita", "10.0.0.2") == 0  # another address is not refused
+
+
+def test_an_unknown_name_costs_the_same_password_check(tmp_path, monkeypatch):
+    from agent import auth
+
+    project = make_project(tmp_path, guideline(("a", "b")), [("rita", "reviewer")])
+    checked: list[str] = []
+    verify = auth.verify_password
+    monkeypatch.setattr(auth, "verify_password", lambda h, p: checked.append(h) or verify(h, p))
+    assert auth.authenticate(project.store, "nobody", PASSWORD) is None
+    assert auth.authenticate(project.store, "rita", "wrong-password") is None
+    assert len(checked) == 2 and all(h.startswith("$argon2id$") for h in checked)
+    project.store.close()

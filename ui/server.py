@@ -9,6 +9,7 @@ page, config and event call without one. Handlers check the account again themse
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -21,6 +22,7 @@ import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
 from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse  # noqa: E402
+from starlette.concurrency import run_in_threadpool  # noqa: E402
 
 from agent.auth import (  # noqa: E402
     SESSION_COOKIE,
@@ -33,6 +35,7 @@ from agent.auth import (  # noqa: E402
 from agent.errors import LabelloopError  # noqa: E402
 from ui import pages  # noqa: E402
 from ui.security import SecurityMiddleware  # noqa: E402
+from ui.throttle import LoginThrottle  # noqa: E402
 
 STATIC = Path(__file__).parent / "static"
 #: concurrent event runs per handler: reviewers must not queue behind each other
@@ -109,6 +112,7 @@ def create_app(project, service=None, blocks: gr.Blocks | None = None) -> FastAP
 
 def _add_login_routes(app: FastAPI, project, accounts: Accounts, service) -> None:
     task = project.guideline().task
+    throttle = LoginThrottle.from_config(project.config.review)
 
     @app.get("/login", include_in_schema=False)
     def login_page(request: Request, expired: int = 0) -> HTMLResponse:
@@ -121,10 +125,21 @@ def _add_login_routes(app: FastAPI, project, accounts: Accounts, service) -> Non
     async def login(request: Request):
         form = await request.form()
         name, password = str(form.get("username", "")), str(form.get("password", ""))
-        user = authenticate(project.store, name, password) if name and password else None
+        address = request.client.host if request.client else "unknown"
+        wait = throttle.wait(name, address)
+        if wait:
+            error = f"Too many failed sign-ins: try again in {math.ceil(wait / 60)} min."
+            page = pages.login_html(task, error=error, name=name)
+            return HTMLResponse(page, status_code=429, headers={"Retry-After": str(wait)})
+        user = None
+        if name and password:  # the password hash check takes tens of ms: off the event loop
+            user = await run_in_threadpool(authenticate, project.store, name, password)
         if user is None:
+            throttle.failed(name, address)
+            log.warning("failed sign-in as %r from %s", name[:64], address)
             page = pages.login_html(task, error="Wrong user name or password.", name=name)
             return HTMLResponse(page, status_code=401)
+        throttle.succeeded(name, address)
         token = start_session(project.store, user.name, accounts.policy)
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(
