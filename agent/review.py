@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from agent import review_browse, review_dashboard
@@ -210,6 +210,8 @@ class _Slot:
     current: ItemView | None = None
     prefetched: ItemView | None = None
     loaded: bool = False
+    #: a decided item opened in the editor (browser, adjudication); shown before the stream
+    editing: ItemView | None = None
 
 
 class ReviewService:
@@ -279,6 +281,8 @@ class ReviewService:
         role = self.user(reviewer).role
         with self._lock(reviewer):
             slot = self._slot(reviewer, role)
+            if slot.editing is not None:
+                return slot.editing
             if slot.current is None:
                 slot.current, slot.prefetched = slot.prefetched, None
                 if slot.current is None:
@@ -297,9 +301,13 @@ class ReviewService:
         comment: str | None = None,
         duration_ms: int | None = None,
     ) -> Outcome:
-        """Record accept / fix (``value``) / reject (``reason``) / skip on a leased item."""
+        """Record accept / fix (``value``) / reject (``reason``) / skip on a leased item, or
+        on the decided item open in the editor (``edit``)."""
         role = self.user(reviewer).role
         check_reason(action, reason, comment)
+        edited = self._end_edit(reviewer, item_id)
+        if edited is not None:
+            return self._decide_edit(edited, action, value, reason, comment)
         with self._lock(reviewer):
             slot = self._slot(reviewer, role)
             view = next(
@@ -354,6 +362,7 @@ class ReviewService:
         role = self.user(reviewer).role
         with self._lock(reviewer):
             slot = self._slot(reviewer, role)
+            slot.editing = None
             last = self.store.last_decision(reviewer, [*QUEUES, GOLD_QUEUE])
             if last is None:
                 raise ReviewConflict("Nothing to undo: you have no decision in the queues yet")
@@ -515,6 +524,57 @@ class ReviewService:
         self._forget(user, item_id)
         return review.model_copy(update={"id": rid})
 
+    def edit(self, user: str, item_id: str, adjudicate: bool = False) -> ItemView:
+        """Open a decided item in the review editor, starting from its final answer (or,
+        for an adjudication, its latest answer): spans and turn labels are edited there,
+        and the next decision on it is recorded as ``change_decision`` or ``adjudicate``
+        would. Skip leaves the editor without a decision."""
+        role = (self.require_admin(user) if adjudicate else self.user(user)).role
+        ctx = self._context(item_id)
+        queue = ADJUDICATION_QUEUE if adjudicate else BROWSER_QUEUE
+        view = self._view_of(user, ctx, queue, blind=False, gold=False, overlap=False)
+        if adjudicate:
+            answers = [a for a in review_browse.answers(self.store, item_id) if not a.undone]
+            start = next((a.value for a in reversed(answers) if a.value is not None), None)
+        else:
+            start = review_browse.item_detail(self.store, item_id).final
+        view = replace(view, start=start)
+        with self._lock(user):
+            self._slot(user, role).editing = view
+        return view
+
+    def _end_edit(self, user: str, item_id: str) -> ItemView | None:
+        """The view being edited, taken out of the editor, when ``item_id`` is it."""
+        with self._lock(user):
+            slot = self._slots.get(user)
+            if slot is None or slot.editing is None or slot.editing.item.id != item_id:
+                return None
+            view, slot.editing = slot.editing, None
+            return view
+
+    def _decide_edit(self, view: ItemView, action, value, reason, comment) -> Outcome:
+        user, item_id = view.reviewer, view.item.id
+        if action == "skip":
+            review = Review(item_id=item_id, reviewer=user, action="skip", queue=view.queue)
+            return Outcome(review=review, next=self.next_item(user))
+        if action == "accept" and value is None:  # kept the answer the editor started from
+            value = view.start
+            if value is None and view.suggestion is not None:
+                value = view.suggestion.value
+        try:
+            if view.queue == ADJUDICATION_QUEUE:
+                if action == "reject":
+                    raise LabelloopError("An adjudication decides a label: fix it, or skip")
+                review = self.adjudicate(user, item_id, value, comment)
+            else:
+                action = "fix" if action == "accept" and value is not None else action
+                review = self.change_decision(user, item_id, action, value, reason, comment)
+        except LabelloopError:
+            with self._lock(user):  # not saved: the item stays open in the editor
+                self._slot(user, self.user(user).role).editing = view
+            raise
+        return Outcome(review=review, next=self.next_item(user))
+
     def bulk_accept(self, admin: str, filters: BrowseFilters) -> int:
         """Admin: accept the suggestion of every matching item not yet reviewed."""
         self.require_admin(admin)
@@ -661,6 +721,4 @@ def _confidence(s: Suggestion | None) -> float | None:
 
 
 def _with_lease(view: ItemView, until: datetime) -> ItemView:
-    from dataclasses import replace
-
     return replace(view, leased_until=until)

@@ -74,6 +74,9 @@ class ItemView:
     kind: str
     unit: str
     leased_until: datetime
+    #: editing an item decided before (item browser, adjudication): the answer the editor
+    #: starts from; None in the review stream, where it starts from the suggestion
+    start: LabelValue | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from agent.auth import add_user
 from agent.config import init_project
-from agent.types import Item, LabelValue, Route, RouteDecision, Suggestion
+from agent.types import Item, LabelValue, Message, Route, RouteDecision, Suggestion
 from tests.conftest import add_items
 
 TIMEOUT_MS = 10_000
@@ -76,6 +76,27 @@ def texts(prefix: str, n: int, label: str = "refund", route: Route = Route.ACTIV
         (Item(id=f"{prefix}{i:02d}", text=f"{prefix} item number {i}"), label, 0.6, route)
         for i in range(n)
     ]
+
+
+def chat(item_id: str, first: str, reply: str, second: str) -> Item:
+    """A transcript of two user turns (#0, #2) around an assistant reply (#1)."""
+    turns = (("user", first), ("assistant", reply), ("user", second))
+    return Item(id=item_id, messages=tuple(Message(role=r, content=c) for r, c in turns))
+
+
+def select_in_item(page, words: str) -> None:
+    """Select ``words`` in the shown item's text, as a reviewer's mouse would."""
+    page.evaluate(
+        """(words) => {
+            const el = document.querySelector('#ll-item .ll-text');
+            const node = Array.from(el.childNodes).pop();
+            const at = node.textContent.indexOf(words);
+            const r = document.createRange();
+            r.setStart(node, at); r.setEnd(node, at + words.length);
+            getSelection().removeAllRanges(); getSelection().addRange(r);
+        }""",
+        words,
+    )
 
 
 @contextmanager

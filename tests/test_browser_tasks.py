@@ -3,10 +3,13 @@ adjudication of disagreeing overlap reviews. Each shape has its own project and 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from agent.types import Item, LabelValue, Message, Route, Span
-from tests.console_support import Browser, make_project, seed, served, shown_item
+from tests import console_support
+from tests.console_support import Browser, make_project, seed, select_in_item, served, shown_item
 from tests.console_support import guideline_text as guideline
 
 pytestmark = pytest.mark.browser
@@ -122,16 +125,7 @@ def test_editing_adding_and_removing_spans(browser, tmp_path):
         page.keyboard.press("Delete")
         expect(marks).to_have_count(2)
         # a new span from a text selection (after the emoji: offsets count code points)
-        page.evaluate(
-            """() => {
-                const el = document.querySelector('#ll-item .ll-text');
-                const node = Array.from(el.childNodes).pop();
-                const at = node.textContent.indexOf('Royal Society');
-                const r = document.createRange();
-                r.setStart(node, at); r.setEnd(node, at + 'Royal Society'.length);
-                getSelection().removeAllRanges(); getSelection().addRange(r);
-            }"""
-        )
+        select_in_item(page, "Royal Society")
         page.keyboard.press("n")
         expect(marks).to_have_count(3)
         page.keyboard.press("2")  # the new span is selected: make it ORG
@@ -183,3 +177,75 @@ def test_disagreeing_overlap_reviews_are_adjudicated_side_by_side(browser, tmp_p
     final = project.store.reviews_for("o1")[-1]
     assert (final.reviewer, final.value) == ("ada", LabelValue(label="lost_or_stolen_card"))
     assert project.store.get_route("o1").route == "reviewed"
+
+
+def test_a_decided_span_item_is_edited_from_the_browser_and_turns_adjudicated(browser, tmp_path):
+    from playwright.sync_api import expect
+
+    project = make_project(
+        tmp_path, guideline(("PER", "ORG"), kind="spans"), [("rita", "reviewer")]
+    )
+    text = "Ada Lovelace wrote to Babbage"
+    decided = LabelValue(spans=(Span(start=0, end=12, label="PER"),))
+    seed(project, [(Item(id="d1", text=text), decided, 0.9, Route.AUTO_ACCEPTED)])
+    with served(project) as url:
+        page = browser(url).page("rita")
+        expect(page.locator("#ll-item .ll-item")).to_contain_text("No items are waiting")
+        page.get_by_role("tab", name="Browse").click()
+        page.locator("#ll-open-id textarea, #ll-open-id input").first.fill("d1")
+        page.get_by_role("button", name="Edit in the review tab").click()
+        shown = page.locator("#ll-item .ll-item")
+        expect(shown).to_have_attribute("data-item", "d1")
+        expect(shown).to_contain_text("Editing a decided item")
+        expect(shown).to_be_visible()
+        marks = page.locator("#ll-item mark.ll-span")
+        expect(marks).to_have_count(1)
+        select_in_item(page, "Babbage")
+        page.keyboard.press("n")
+        page.keyboard.press("1")  # PER
+        expect(marks).to_have_count(2)
+        page.keyboard.press("Enter")
+        expect(shown).to_contain_text("No items are waiting")  # back to the (empty) stream
+    (review,) = project.store.reviews_for("d1")
+    assert (review.reviewer, review.action, review.queue) == ("rita", "fix", "browser")
+    assert sorted((s.start, s.end, s.label) for s in review.value.spans) == [
+        (0, 12, "PER"),
+        (22, 29, "PER"),
+    ]
+
+    users = [("rita", "reviewer"), ("sam", "reviewer"), ("ada", "admin")]
+    turns = make_project(
+        tmp_path / "turns", guideline(("refund", "greeting"), unit="turn"), users, overlap=1.0
+    )
+    chat = console_support.chat("c1", "hello there", "hi, how can I help?", "I want my money back")
+    seed(turns, [(chat, LabelValue(turns={0: "greeting", 2: "refund"}), 0.6, Route.ACTIVE)])
+    with served(turns) as url:
+        b = browser(url)
+        # the first user turn: rita makes it refund, sam keeps greeting (an accept)
+        for who, key in (("rita", "1"), ("sam", "2")):
+            page = b.page(who)
+            assert shown_item(page) == "c1"
+            page.keyboard.press(key)
+            page.keyboard.press("Enter")
+            expect(page.locator("#ll-item .ll-item")).to_contain_text("No items are waiting")
+        assert turns.store.get_route("c1").route == "adjudication"
+        admin = b.page("ada")
+        admin.get_by_role("tab", name="Adjudicate").click()
+        admin.get_by_role("button", name="Refresh list").click()
+        expect(admin.locator("#ll-adj-view .ll-card")).to_have_count(3)
+        admin.get_by_role("button", name="Edit in the review tab").click()
+        shown = admin.locator("#ll-item .ll-item")
+        expect(shown).to_have_attribute("data-item", "c1")
+        expect(shown).to_have_attribute("data-queue", "adjudication")
+        expect(shown).to_be_visible()
+        assert json.loads(shown.get_attribute("data-suggested")) == {  # sam's, the latest
+            "turns": {"0": "greeting", "2": "refund"}
+        }
+        admin.keyboard.press("j")  # the second user turn (#2)
+        admin.keyboard.press("2")  # greeting
+        admin.keyboard.press("Enter")
+        expect(shown).to_contain_text("No items are waiting")
+    final = turns.store.reviews_for("c1")[-1]
+    assert (final.reviewer, final.queue) == ("ada", "adjudication")
+    assert final.value == LabelValue(turns={0: "greeting", 2: "greeting"})
+    assert turns.store.get_route("c1").route == "reviewed"

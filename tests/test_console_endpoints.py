@@ -17,13 +17,15 @@ from tests.console_support import PASSWORD, make_project, seed, served, texts
 from tests.console_support import guideline_text as guideline
 
 ADMIN_ONLY = {"bulk_accept", "adj_list", "adj_open", "adj_decide", "adj_list_1", "dashboard"}
-ADMIN_ONLY |= {"export_file", "set_blind"}
+ADMIN_ONLY |= {"export_file", "set_blind", "adj_edit"}
 SIGNED_IN = {"review_command", "review_load", "browse_page", "browse_page_1", "browse_page_2"}
-SIGNED_IN |= {"item_open", "item_change", "item_open_1"}
+SIGNED_IN |= {"item_open", "item_change", "item_open_1", "item_edit"}
 #: plausible arguments, so that a refusal is the role check and not a malformed call
 ARGS = {
     "bulk_accept": ["", "", "", 0, 100, "", "", ""],
     "adj_open": [None],
+    "adj_edit": [None],
+    "item_edit": ["ep0"],
     "adj_decide": [None, None, "refund", "ok"],
     "export_file": ["jsonl"],
     "set_blind": ["rita", True],

@@ -104,13 +104,15 @@ def build_app(project, accounts, service=None) -> gr.Blocks:
             '<a href="/logout" id="ll-logout">Log out</a></div>',
             js_on_load=None,
         )
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Review", id="review"):
                 review_out = _review_tab(console)
+            # editing a decided item happens in the review tab's editor
+            editor = [*review_out, tabs]
             with gr.Tab("Browse", id="browse"):
-                bulk = _browse_tab(console)
+                bulk = _browse_tab(console, editor)
             with gr.Tab("Adjudicate", id="adjudicate", visible=False) as adj_tab:
-                _adjudicate_tab(console)
+                _adjudicate_tab(console, editor)
             with gr.Tab("Dashboard", id="dashboard", visible=False) as dash_tab:
                 _dashboard_tab(console)
 
@@ -179,7 +181,18 @@ def _checked(fn: Callable) -> Callable:
     return run
 
 
-def _browse_tab(console: Console):
+def _edit_in_review(console: Console, adjudicate: bool) -> Callable:
+    """A handler opening the chosen item in the review tab's editor, and showing that tab."""
+
+    def open_editor(item_id: str | None, request: gr.Request):
+        screen = console.edit((item_id or "").strip(), adjudicate, request)
+        return screen.item, screen.side, screen.status, gr.Tabs(selected="review")
+
+    open_editor.__name__ = "adj_edit" if adjudicate else "item_edit"
+    return _checked(open_editor)
+
+
+def _browse_tab(console: Console, editor: list):
     g = console.guideline
     with gr.Row():
         text = gr.Textbox(label="Text contains", elem_id="ll-f-text", scale=2)
@@ -202,6 +215,7 @@ def _browse_tab(console: Console):
     with gr.Row():
         open_id = gr.Textbox(label="Item id", elem_id="ll-open-id", scale=2)
         open_btn = gr.Button("Open", elem_id="ll-open", scale=0)
+        edit_btn = gr.Button("Edit in the review tab", elem_id="ll-edit", scale=0)
     detail = gr.HTML(elem_id="ll-detail", js_on_load=None)
     with gr.Row():
         action = gr.Radio(["accept", "fix", "reject"], value="fix", label="Change to")
@@ -234,6 +248,7 @@ def _browse_tab(console: Console):
     for button, step in ((search, 0), (prev, -1), (nxt, 1)):
         button.click(show(step), [*form, page], [results, page], api_visibility="private")
     open_btn.click(_checked(item_open), [open_id], [detail], api_visibility="private")
+    edit_btn.click(_edit_in_review(console, False), [open_id], editor, api_visibility="private")
     change.click(
         _checked(item_change),
         [open_id, action, new_label, reason, comment],
@@ -244,7 +259,7 @@ def _browse_tab(console: Console):
     return bulk
 
 
-def _adjudicate_tab(console: Console) -> None:
+def _adjudicate_tab(console: Console, editor: list) -> None:
     g = console.guideline
     with gr.Row():
         refresh = gr.Button("Refresh list", scale=0, elem_id="ll-adj-refresh")
@@ -259,7 +274,9 @@ def _adjudicate_tab(console: Console) -> None:
             multiselect=g.kind == "multi",
         )
         comment = gr.Textbox(label="Comment")
-    decide = gr.Button("Decide", variant="primary", elem_id="ll-adj-decide")
+    with gr.Row():
+        decide = gr.Button("Decide", variant="primary", elem_id="ll-adj-decide")
+        edit = gr.Button("Edit in the review tab", elem_id="ll-adj-edit")
     note = gr.HTML(elem_id="ll-adj-note", js_on_load=None)
 
     def adj_list(request: gr.Request):
@@ -280,6 +297,7 @@ def _adjudicate_tab(console: Console) -> None:
         return render.message_html(console.adjudicate(item_id, picked, override, text, request))
 
     refresh.click(_checked(adj_list), None, [ids], api_visibility="private")
+    edit.click(_edit_in_review(console, True), [ids], editor, api_visibility="private")
     ids.change(_checked(adj_open), [ids], [view, choice], api_visibility="private")
     decide.click(
         _checked(adj_decide), [ids, choice, label, comment], [note], api_visibility="private"

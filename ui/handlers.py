@@ -171,6 +171,13 @@ class Console:
         )
         return f"Changed {item_id}: {review.action} {render.value_text(review.value)}"
 
+    def edit(self, item_id: str, adjudicate: bool, request) -> Screen:
+        """Open a decided item in the review tab's editor (spans, turn labels, any kind)."""
+        user = self.user(request, admin=adjudicate)
+        if not item_id:
+            raise LabelloopError("Open an item first")
+        return self.screen(user, self.service.edit(user.name, item_id, adjudicate=adjudicate))
+
     def bulk_accept(self, filters: BrowseFilters, request) -> str:
         admin = self.user(request, admin=True)
         n = self.service.bulk_accept(admin.name, filters)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from markdown_it import MarkdownIt
 
+from agent.review_views import ADJUDICATION_QUEUE, BROWSER_QUEUE
 from agent.types import Guideline, Item, LabelValue, Span, Suggestion
 
 #: raw HTML is escaped, images are not rendered, and markdown-it refuses javascript:,
@@ -76,6 +77,8 @@ def item_html(view, stamp: str = "") -> str:
     """
     item: Item = view.item
     suggested = view.suggestion.value if view.suggestion is not None else None
+    if view.start is not None:  # a decided item opened in the editor
+        suggested = view.start
     data = {
         "item": item.id,
         "kind": view.kind,
@@ -90,6 +93,12 @@ def item_html(view, stamp: str = "") -> str:
         f'<div class="ll-item-id">Item <code>{esc(item.id)}</code> · '
         f"queue <b>{esc(view.queue)}</b>{blind}</div>"
     )
+    if view.queue in (BROWSER_QUEUE, ADJUDICATION_QUEUE):
+        head += (
+            '<div class="ll-msg ll-info ll-editing">Editing a decided item, starting from '
+            f"{'its latest answer' if view.queue == ADJUDICATION_QUEUE else 'its final label'}"
+            ": Enter saves, Space leaves without saving.</div>"
+        )
     spans = suggested.spans if suggested is not None and view.kind == "spans" else None
     return f'<div class="ll-item" {attrs}>{head}{body_html(item, spans)}</div>'
 
