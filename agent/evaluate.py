@@ -28,11 +28,14 @@ def comparable(value: LabelValue | None, kind: str):
     return value.label
 
 
-def gather(project: Project, n_boot: int = 1000) -> EvalInput:
-    """Each reviewer's latest decisive review per item, adjudications, each model's labels."""
+def gather(project: Project, n_boot: int = 1000, reviews=None) -> EvalInput:
+    """Each reviewer's latest decisive review per item, adjudications, each model's labels.
+
+    ``reviews``: every review, oldest first, when the caller has read them already."""
     guideline: Guideline = project.guideline()
     store = project.store
-    annotations, adjudicated, weeks = _reviews(store.iter_reviews(), guideline.kind)
+    reviews = store.iter_reviews() if reviews is None else reviews
+    annotations, adjudicated, weeks = _reviews(reviews, guideline.kind)
     models = {
         model: _predictions(store.latest_suggestions(model=model), guideline.kind)
         for model in sorted(store.suggestion_totals())
@@ -148,10 +151,11 @@ def write_report(figures: dict, out: Path) -> dict[str, Path]:
     return written
 
 
-def dashboard_report(project: Project) -> tuple[dict, dict[str, bytes]]:
+def dashboard_report(project: Project, reviews=None) -> tuple[dict, dict[str, bytes]]:
     """The report's headline figures (``evals.report.dashboard_figures``) and its plots as
-    PNG bytes (name -> image), for the console dashboard: one pass over the store."""
-    figures = build_report(gather(project, n_boot=0))
+    PNG bytes (name -> image), for the console dashboard: one pass over the store (none
+    over the reviews when the caller gives them)."""
+    figures = build_report(gather(project, n_boot=0, reviews=reviews))
     with tempfile.TemporaryDirectory(prefix="labelloop-plots-") as d:
         files = write_plots(figures, Path(d))
         plots = {name: (Path(d) / f).read_bytes() for name, f in files.items()}

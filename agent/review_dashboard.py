@@ -18,8 +18,8 @@ def dashboard(project, gold: dict[str, tuple[int, int]]) -> dict:
     """Everything the dashboard shows, as plain data."""
     status = project_status(project)
     kind = project.guideline().kind
-    reviews = list(project.store.iter_reviews())
-    evaluation, plots = dashboard_report(project)
+    reviews = list(project.store.iter_reviews())  # read once for every figure below
+    evaluation, plots = dashboard_report(project, reviews)
     return {
         "routes": status["routes"],
         "queues": status["queues"],
