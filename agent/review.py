@@ -362,7 +362,11 @@ class ReviewService:
         role = self.user(reviewer).role
         with self._lock(reviewer):
             slot = self._slot(reviewer, role)
-            slot.editing = None
+            if slot.editing is not None:  # undo in the editor leaves it, and undoes nothing
+                slot.editing = None
+                raise ReviewConflict(
+                    "Left the editor without saving; Backspace again undoes your last decision"
+                )
             last = self.store.last_decision(reviewer, [*QUEUES, GOLD_QUEUE])
             if last is None:
                 raise ReviewConflict("Nothing to undo: you have no decision in the queues yet")

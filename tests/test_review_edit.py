@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.errors import AccessDenied, LabelloopError
+from agent.errors import AccessDenied, LabelloopError, ReviewConflict
 from agent.review import ReviewService
 from agent.types import Item, LabelValue, Route, Span
 from tests import console_support
@@ -59,6 +59,14 @@ def test_skip_leaves_the_editor_without_a_decision_and_a_failed_save_keeps_it_op
     left = svc.decide("rita", "s2", "skip")
     assert left.review.id is None and left.next.queue == "active"
     assert len(svc.item_detail("rita", "s2").answers) == before
+    # undo in the editor leaves it and undoes nothing
+    svc.decide("rita", left.next.item.id, "accept")
+    decided = len(svc.item_detail("rita", left.next.item.id).answers)
+    svc.edit("rita", "s2")
+    with pytest.raises(ReviewConflict, match="Left the editor"):
+        svc.undo("rita")
+    assert svc.next_item("rita") is None or svc.next_item("rita").queue != "browser"
+    assert len(svc.item_detail("rita", left.next.item.id).answers) == decided
     svc.close()
     project.store.close()
 
