@@ -61,12 +61,19 @@ class ItemsMixin:
         from agent.store.tables import RouteRow
 
         t_routes = RouteRow.__table__
-        key = ORDER
-        q = sa.select(T_ITEMS, *key).order_by(*key)
+        q = sa.select(T_ITEMS)
         if route is not None:
             q = q.join(t_routes, t_routes.c.item_id == T_ITEMS.c.id).where(
                 t_routes.c.route == route
             )
+        for rows in self.item_pages(q, batch):
+            yield from (item_from_row(r) for r in rows)
+
+    def item_pages(self, q: sa.Select, batch: int = 2000) -> Iterator[list[sa.Row]]:
+        """The rows of ``q`` (a select from the items table) in import order, a page at a
+        time, each page starting after the last row of the one before."""
+        key = ORDER
+        q = q.add_columns(*key).order_by(*key)
         after = None
         while True:
             page = q if after is None else q.where(sa.tuple_(*key) > sa.tuple_(*after))
@@ -74,7 +81,7 @@ class ItemsMixin:
                 rows = c.execute(page.limit(batch)).all()
             if not rows:
                 return
-            yield from (item_from_row(r) for r in rows)
+            yield rows
             after = tuple(rows[-1][-len(key) :])
 
     def eval_set_item_ids(self) -> set[str]:
