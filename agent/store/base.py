@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
@@ -47,12 +50,26 @@ def item_to_values(item: Item, import_id: int | None = None, line: int | None = 
     }
 
 
-def value_from_json(data: dict | None) -> LabelValue | None:
+def value_from_json(data: dict | str | None) -> LabelValue | None:
+    """A stored label value, from the column's decoded JSON or from its text (see
+    ``VALUE_TEXT``): values repeat across items, so each distinct text is parsed once."""
+    if isinstance(data, str):
+        return _value_from_text(data)
     if data is None:
         return None
     if "turns" in data:
         data = {**data, "turns": {int(k): v for k, v in data["turns"].items()}}
     return LabelValue(**data)
+
+
+@lru_cache(maxsize=4096)
+def _value_from_text(text: str) -> LabelValue | None:
+    return value_from_json(json.loads(text))  # frozen: one instance serves every row
+
+
+def value_text(column: sa.Column) -> sa.Label:
+    """A JSON ``value`` column read as its text, for ``value_from_json`` to parse once."""
+    return sa.cast(column, sa.Text).label(column.name)
 
 
 def suggestion_from_row(row: SuggestionRow) -> Suggestion:

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from agent.store.base import item_from_row, review_from_row, suggestion_from_row
+from agent.store.base import item_from_row, review_from_row, suggestion_from_row, value_text
 from agent.store.routes import live_reviews
 from agent.store.tables import ItemRow, ReviewRow, RouteRow, SuggestionRow
-from agent.types import Frozen, Item, Review, Suggestion
+from agent.types import Item, Review, Suggestion
 
 T_ITEMS = ItemRow.__table__
 T_ROUTES = RouteRow.__table__
 T_SUGG = SuggestionRow.__table__
 T_REVIEWS = ReviewRow.__table__
+#: what an Item is made of: the other item columns (a timestamp to parse) go unread
+ITEM_FIELDS = [T_ITEMS.c[name] for name in ("id", "text", "messages", "target_turn", "meta")]
 
 
-class ItemRecord(Frozen):
-    """An item with its routing suggestion, route and reviews."""
+@dataclass(frozen=True, slots=True)
+class ItemRecord:
+    """An item with its routing suggestion, route and reviews: a plain holder of parts
+    validated on their own (one per exported row, so it costs nothing to build)."""
 
     item: Item
     suggestion: Suggestion | None = None
@@ -66,9 +71,10 @@ class ExportsMixin:
         sids = [r.suggestion_id for r in rows if r.suggestion_id is not None]
         reviews: dict[str, list[Review]] = {i: [] for i in ids}
         with self.engine.connect() as c:
-            q = sa.select(T_SUGG).where(T_SUGG.c.id.in_(sids))
+            q = sa.select(*_with_value_text(T_SUGG)).where(T_SUGG.c.id.in_(sids))
             suggestions = {r.id: suggestion_from_row(r) for r in c.execute(q)}
-            q = sa.select(T_REVIEWS).where(T_REVIEWS.c.item_id.in_(ids), live_reviews())
+            q = sa.select(*_with_value_text(T_REVIEWS))
+            q = q.where(T_REVIEWS.c.item_id.in_(ids), live_reviews())
             for r in c.execute(q.order_by(T_REVIEWS.c.id)):
                 reviews[r.item_id].append(review_from_row(r))
         for row in rows:
@@ -94,7 +100,7 @@ def records_query(model: str | None, stages: Sequence[str]) -> sa.Select:
     else:
         shown = _latest_id(model)
     return sa.select(
-        T_ITEMS, T_ROUTES.c.route, T_ROUTES.c.reason, shown.label("suggestion_id")
+        *ITEM_FIELDS, T_ROUTES.c.route, T_ROUTES.c.reason, shown.label("suggestion_id")
     ).select_from(T_ITEMS.outerjoin(T_ROUTES, T_ROUTES.c.item_id == T_ITEMS.c.id))
 
 
@@ -105,3 +111,7 @@ def _latest_id(model: str | None):
     if model is not None:
         q = q.where(s.c.model == model)
     return q.scalar_subquery()
+
+
+def _with_value_text(table: sa.Table) -> list:
+    return [value_text(c) if c.name == "value" else c for c in table.c]
