@@ -72,10 +72,10 @@ class ExportsMixin:
         reviews: dict[str, list[Review]] = {i: [] for i in ids}
         with self.engine.connect() as c:
             q = sa.select(*_with_value_text(T_SUGG)).where(T_SUGG.c.id.in_(sids))
-            suggestions = {r.id: suggestion_from_row(r) for r in c.execute(q)}
+            suggestions = {r.id: suggestion_from_row(r) for r in c.execute(q).all()}
             q = sa.select(*_with_value_text(T_REVIEWS))
             q = q.where(T_REVIEWS.c.item_id.in_(ids), live_reviews())
-            for r in c.execute(q.order_by(T_REVIEWS.c.id)):
+            for r in c.execute(q.order_by(T_REVIEWS.c.id)).all():  # fetchall, not row by row
                 reviews[r.item_id].append(review_from_row(r))
         for row in rows:
             yield ItemRecord(
