@@ -72,6 +72,24 @@ def value_text(column: sa.Column) -> sa.Label:
     return sa.cast(column, sa.Text).label(column.name)
 
 
+class _JSONText(sa.types.TypeDecorator):
+    """JSON that reaches Python as text (SQLite and PostgreSQL alike), decoded here."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_result_value(self, value: str | None, dialect) -> object:
+        return json.loads(value) if value is not None else None
+
+
+def json_or_null(column: sa.Column) -> sa.Label:
+    """A JSON column whose stored JSON ``null`` comes back as SQL NULL, so the common
+    empty cell (an item's messages when it is a text, its meta when it has none) is
+    never decoded."""
+    text = sa.func.nullif(sa.cast(column, sa.Text), "null")
+    return sa.type_coerce(text, _JSONText).label(column.name)
+
+
 def suggestion_from_row(row: SuggestionRow) -> Suggestion:
     return Suggestion(
         id=row.id,

@@ -7,7 +7,13 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from agent.store.base import item_from_row, review_from_row, suggestion_from_row, value_text
+from agent.store.base import (
+    item_from_row,
+    json_or_null,
+    review_from_row,
+    suggestion_from_row,
+    value_text,
+)
 from agent.store.routes import live_reviews
 from agent.store.tables import ItemRow, ReviewRow, RouteRow, SuggestionRow
 from agent.types import Item, Review, Suggestion
@@ -17,7 +23,13 @@ T_ROUTES = RouteRow.__table__
 T_SUGG = SuggestionRow.__table__
 T_REVIEWS = ReviewRow.__table__
 #: what an Item is made of: the other item columns (a timestamp to parse) go unread
-ITEM_FIELDS = [T_ITEMS.c[name] for name in ("id", "text", "messages", "target_turn", "meta")]
+ITEM_FIELDS = [
+    T_ITEMS.c.id,
+    T_ITEMS.c.text,
+    json_or_null(T_ITEMS.c.messages),
+    T_ITEMS.c.target_turn,
+    json_or_null(T_ITEMS.c.meta),
+]
 
 
 @dataclass(frozen=True, slots=True)
