@@ -52,7 +52,7 @@ def item_to_values(item: Item, import_id: int | None = None, line: int | None = 
 
 def value_from_json(data: dict | str | None) -> LabelValue | None:
     """A stored label value, from the column's decoded JSON or from its text (see
-    ``VALUE_TEXT``): values repeat across items, so each distinct text is parsed once."""
+    ``value_text``): values repeat across items, so each distinct text is parsed once."""
     if isinstance(data, str):
         return _value_from_text(data)
     if data is None:
