@@ -224,13 +224,13 @@ def _spans(spans: tuple[Span, ...] | None) -> list[dict] | None:
 
 
 def hf_row(record: ItemRecord) -> dict[str, Any]:
-    from agent.export import record_json
+    from agent.export import review_json, suggestion_json
 
-    row = record_json(record)
     item = record.item
     value, source = _final(record)
     s = record.suggestion
     sv = s.value if s is not None else None
+    suggestion = suggestion_json(record)
     return {
         "id": item.id,
         "text": item.text,
@@ -249,13 +249,13 @@ def hf_row(record: ItemRecord) -> dict[str, Any]:
         "suggested_label": sv.label if sv else None,
         "suggested_labels": list(sv.labels) if sv and sv.labels is not None else None,
         "suggested_spans": _spans(sv.spans) if sv else None,
-        "confidence": row["suggestion"]["confidence"] if s is not None else None,
+        "confidence": suggestion["confidence"] if suggestion is not None else None,
         "model": s.model if s else None,
         "prompt_version": s.prompt_version if s else None,
         "guideline_version": s.guideline_version if s else None,
         "rationale": s.rationale if s else None,
-        "suggestion": json.dumps(row["suggestion"], ensure_ascii=False) if s else None,
-        "reviews": json.dumps(row["reviews"], ensure_ascii=False),
+        "suggestion": json.dumps(suggestion, ensure_ascii=False) if s else None,
+        "reviews": json.dumps([review_json(r) for r in record.reviews], ensure_ascii=False),
         "meta": json.dumps(item.meta, ensure_ascii=False) if item.meta else None,
     }
 
@@ -331,14 +331,19 @@ def bio_tags(text: str, spans: Iterable[Span]) -> list[tuple[str, int, int, str]
     out: list[tuple[str, int, int, str]] = []
     prev: Span | None = None
     for m in TOKEN.finditer(text):
-        hit = next((s for s in ordered if m.start() < s.end and m.end() > s.start), None)
+        start, end = m.span()
+        hit = _overlapping(ordered, start, end) if ordered else None
         if hit is None:
             tag = "O"
         else:
             tag = f"{'I' if hit is prev else 'B'}-{hit.label}"
         prev = hit
-        out.append((m.group(), m.start(), m.end(), tag))
+        out.append((m.group(), start, end, tag))
     return out
+
+
+def _overlapping(ordered: list[Span], start: int, end: int) -> Span | None:
+    return next((s for s in ordered if start < s.end and end > s.start), None)
 
 
 def write_conll(fh, records: Iterable[ItemRecord]) -> int:
@@ -350,12 +355,14 @@ def write_conll(fh, records: Iterable[ItemRecord]) -> int:
         text = rec.item.render_plain()
         value, source = _final(rec)
         spans = value.spans or () if value else ()
-        fh.write(f"# id = {rec.item.id}\n")
-        fh.write(f"# text = {_one_line(text)}\n")
-        fh.write(f"# label_source = {source or 'none'}\n")
-        for token, _, _, tag in bio_tags(text, spans):
-            fh.write(f"{token}\t{tag}\n")
-        fh.write("\n")
+        lines = [
+            f"# id = {rec.item.id}\n",
+            f"# text = {_one_line(text)}\n",
+            f"# label_source = {source or 'none'}\n",
+            *(f"{token}\t{tag}\n" for token, _, _, tag in bio_tags(text, spans)),
+            "\n",
+        ]
+        fh.write("".join(lines))  # one write an item, not one a token
         n += 1
     return n
 

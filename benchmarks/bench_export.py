@@ -99,9 +99,9 @@ def run_one(db: Path, fmt: str, out: Path) -> dict:
     before = RssSampler.now()
     sampler = RssSampler()
     sampler.start()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     n = export(store, out, fmt, model="local", guideline=g)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     sampler.stop.set()
     sampler.join()
     store.close()
@@ -111,6 +111,7 @@ def run_one(db: Path, fmt: str, out: Path) -> dict:
         "rows": n,
         "seconds": round(seconds, 1),
         "rows_per_s": round(n / seconds),
+        "cpu_seconds": round(cpu, 1),
         "rss_before_mib": round(before, 1),
         "peak_rss_mib": round(sampler.peak, 1),
         "maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

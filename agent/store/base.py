@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
@@ -47,12 +50,44 @@ def item_to_values(item: Item, import_id: int | None = None, line: int | None = 
     }
 
 
-def value_from_json(data: dict | None) -> LabelValue | None:
+def value_from_json(data: dict | str | None) -> LabelValue | None:
+    """A stored label value, from the column's decoded JSON or from its text (see
+    ``value_text``): values repeat across items, so each distinct text is parsed once."""
+    if isinstance(data, str):
+        return _value_from_text(data)
     if data is None:
         return None
     if "turns" in data:
         data = {**data, "turns": {int(k): v for k, v in data["turns"].items()}}
     return LabelValue(**data)
+
+
+@lru_cache(maxsize=4096)
+def _value_from_text(text: str) -> LabelValue | None:
+    return value_from_json(json.loads(text))  # frozen: one instance serves every row
+
+
+def value_text(column: sa.Column) -> sa.Label:
+    """A JSON ``value`` column read as its text, for ``value_from_json`` to parse once."""
+    return sa.cast(column, sa.Text).label(column.name)
+
+
+class _JSONText(sa.types.TypeDecorator):
+    """JSON that reaches Python as text (SQLite and PostgreSQL alike), decoded here."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_result_value(self, value: str | None, dialect) -> object:
+        return json.loads(value) if value is not None else None
+
+
+def json_or_null(column: sa.Column) -> sa.Label:
+    """A JSON column whose stored JSON ``null`` comes back as SQL NULL, so the common
+    empty cell (an item's messages when it is a text, its meta when it has none) is
+    never decoded."""
+    text = sa.func.nullif(sa.cast(column, sa.Text), "null")
+    return sa.type_coerce(text, _JSONText).label(column.name)
 
 
 def suggestion_from_row(row: SuggestionRow) -> Suggestion:

@@ -3,15 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from agent.store.tables import ItemRow
-from agent.types import Frozen, Item, Review, Suggestion
+from agent.store.base import (
+    item_from_row,
+    json_or_null,
+    review_from_row,
+    suggestion_from_row,
+    value_text,
+)
+from agent.store.routes import live_reviews
+from agent.store.tables import ItemRow, ReviewRow, RouteRow, SuggestionRow
+from agent.types import Item, Review, Suggestion
+
+T_ITEMS = ItemRow.__table__
+T_ROUTES = RouteRow.__table__
+T_SUGG = SuggestionRow.__table__
+T_REVIEWS = ReviewRow.__table__
+#: what an Item is made of: the other item columns (a timestamp to parse) go unread
+ITEM_FIELDS = [
+    T_ITEMS.c.id,
+    T_ITEMS.c.text,
+    json_or_null(T_ITEMS.c.messages),
+    T_ITEMS.c.target_turn,
+    json_or_null(T_ITEMS.c.meta),
+]
 
 
-class ItemRecord(Frozen):
-    """An item with its routing suggestion, route and reviews."""
+@dataclass(frozen=True, slots=True)
+class ItemRecord:
+    """An item with its routing suggestion, route and reviews: a plain holder of parts
+    validated on their own (one per exported row, so it costs nothing to build)."""
 
     item: Item
     suggestion: Suggestion | None = None
@@ -22,9 +46,8 @@ class ItemRecord(Frozen):
 
 class ExportsMixin:
     def item_ids(self) -> list[str]:
-        t = ItemRow.__table__
         with self.engine.connect() as c:
-            return list(c.execute(sa.select(t.c.id)).scalars())
+            return list(c.execute(sa.select(T_ITEMS.c.id)).scalars())
 
     def iter_records(
         self,
@@ -37,52 +60,70 @@ class ExportsMixin:
 
         The suggestion is ``model``'s latest or, in a cascade (``stages``), the one the item
         was routed on, else the latest of the last stage that labeled it.
+
+        Three queries a page: the items with their route and the id of the suggestion to
+        show, those suggestions, and the items' reviews.
         """
-        if queue is not None:
+        q = records_query(model, stages)
+        if queue is None:
+            pages = self.item_pages(q, page)
+        else:
             ids = self.queue_item_ids(queue)
-            batches = (self._in_order(ids[i : i + page]) for i in range(0, len(ids), page))
-        else:
-            batches = _batched(self.iter_items(batch=page), page)
-        for items in batches:
-            yield from self._records(items, model, stages)
+            pages = (self._in_order(q, ids[i : i + page]) for i in range(0, len(ids), page))
+        for rows in pages:
+            yield from self._records(rows)
 
-    def _in_order(self, ids: list[str]) -> list[Item]:
-        items = self.get_items(ids)
-        return [items[i] for i in ids if i in items]
+    def _in_order(self, q: sa.Select, ids: list[str]) -> list[sa.Row]:
+        with self.engine.connect() as c:
+            rows = {r.id: r for r in c.execute(q.where(T_ITEMS.c.id.in_(ids)))}
+        return [rows[i] for i in ids if i in rows]
 
-    def _records(
-        self, items: list[Item], model: str | None, stages: Sequence[str]
-    ) -> Iterator[ItemRecord]:
-        ids = [i.id for i in items]
-        routes = self.routes_for(ids)
-        if stages:
-            suggestions = {}
-            for stage in stages:
-                suggestions.update(self.latest_suggestions(model=stage, item_ids=ids))
-            routed = [r.suggestion_id for r in routes.values() if r.suggestion_id is not None]
-            suggestions.update((s.item_id, s) for s in self.suggestions_by_id(routed))
-        else:
-            suggestions = self.latest_suggestions(model=model, item_ids=ids)
-        reviews: dict[str, list[Review]] = {}
-        for r in self.iter_reviews(ids):
-            reviews.setdefault(r.item_id, []).append(r)
-        for item in items:
-            route = routes.get(item.id)
+    def _records(self, rows: list[sa.Row]) -> Iterator[ItemRecord]:
+        ids = [r.id for r in rows]
+        sids = [r.suggestion_id for r in rows if r.suggestion_id is not None]
+        reviews: dict[str, list[Review]] = {i: [] for i in ids}
+        with self.engine.connect() as c:
+            q = sa.select(*_with_value_text(T_SUGG)).where(T_SUGG.c.id.in_(sids))
+            suggestions = {r.id: suggestion_from_row(r) for r in c.execute(q).all()}
+            q = sa.select(*_with_value_text(T_REVIEWS))
+            q = q.where(T_REVIEWS.c.item_id.in_(ids), live_reviews())
+            for r in c.execute(q.order_by(T_REVIEWS.c.id)).all():  # fetchall, not row by row
+                reviews[r.item_id].append(review_from_row(r))
+        for row in rows:
             yield ItemRecord(
-                item=item,
-                suggestion=suggestions.get(item.id),
-                route=route.route if route else "unlabeled",
-                route_reason=route.reason if route else "",
-                reviews=tuple(reviews.get(item.id, ())),
+                item=item_from_row(row),
+                suggestion=suggestions.get(row.suggestion_id),
+                route=row.route if row.route is not None else "unlabeled",
+                route_reason=row.reason if row.route is not None else "",
+                reviews=tuple(reviews[row.id]),
             )
 
 
-def _batched(it: Iterator[Item], n: int) -> Iterator[list[Item]]:
-    batch: list[Item] = []
-    for x in it:
-        batch.append(x)
-        if len(batch) == n:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def records_query(model: str | None, stages: Sequence[str]) -> sa.Select:
+    """Items with their route and ``suggestion_id``: the suggestion an export shows."""
+    if stages:
+        routed = T_SUGG.alias("routed")
+        shown = sa.func.coalesce(
+            sa.select(routed.c.id)
+            .where(routed.c.id == T_ROUTES.c.suggestion_id, routed.c.item_id == T_ITEMS.c.id)
+            .scalar_subquery(),
+            *(_latest_id(stage) for stage in reversed(stages)),
+        )
+    else:
+        shown = _latest_id(model)
+    return sa.select(
+        *ITEM_FIELDS, T_ROUTES.c.route, T_ROUTES.c.reason, shown.label("suggestion_id")
+    ).select_from(T_ITEMS.outerjoin(T_ROUTES, T_ROUTES.c.item_id == T_ITEMS.c.id))
+
+
+def _latest_id(model: str | None):
+    """The id of the item's newest suggestion (by ``model`` when given), per item row."""
+    s = T_SUGG.alias("latest")
+    q = sa.select(sa.func.max(s.c.id)).where(s.c.item_id == T_ITEMS.c.id)
+    if model is not None:
+        q = q.where(s.c.model == model)
+    return q.scalar_subquery()
+
+
+def _with_value_text(table: sa.Table) -> list:
+    return [value_text(c) if c.name == "value" else c for c in table.c]

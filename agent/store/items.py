@@ -12,10 +12,13 @@ from agent.store.tables import GuidelineRow, ItemRow, ReviewRow
 from agent.types import REOPEN, Guideline, Item
 
 T_ITEMS = ItemRow.__table__
-#: import order, NULL-safe; the expressions of the ``ix_items_import_order`` index
+#: import order, NULL-safe; the expressions of the ``ix_items_import_order`` index, with
+#: -1 written into the SQL: as a bound parameter SQLite no longer matches them to the index
+#: and sorts the whole table for every page
+NO_NUMBER = sa.literal_column("-1")
 ORDER = (
-    sa.func.coalesce(T_ITEMS.c.import_id, -1),
-    sa.func.coalesce(T_ITEMS.c.line, -1),
+    sa.func.coalesce(T_ITEMS.c.import_id, NO_NUMBER),
+    sa.func.coalesce(T_ITEMS.c.line, NO_NUMBER),
     T_ITEMS.c.id,
 )
 
@@ -61,21 +64,29 @@ class ItemsMixin:
         from agent.store.tables import RouteRow
 
         t_routes = RouteRow.__table__
-        key = ORDER
-        q = sa.select(T_ITEMS, *key).order_by(*key)
+        q = sa.select(T_ITEMS)
         if route is not None:
             q = q.join(t_routes, t_routes.c.item_id == T_ITEMS.c.id).where(
                 t_routes.c.route == route
             )
+        for rows in self.item_pages(q, batch):
+            yield from (item_from_row(r) for r in rows)
+
+    def item_pages(self, q: sa.Select, batch: int = 2000) -> Iterator[list[sa.Row]]:
+        """The rows of ``q`` (a select from the items table) in import order, a page at a
+        time: each page's ids are the next ``batch`` keys after the last one (``next_keys``),
+        so a page costs the same at the end of a million items as at the start."""
         after = None
         while True:
-            page = q if after is None else q.where(sa.tuple_(*key) > sa.tuple_(*after))
             with self.engine.connect() as c:
-                rows = c.execute(page.limit(batch)).all()
-            if not rows:
-                return
-            yield from (item_from_row(r) for r in rows)
-            after = tuple(rows[-1][-len(key) :])
+                keys = c.execute(next_keys(after, batch)).all()
+                if not keys:
+                    return
+                at = {k.id: i for i, k in enumerate(keys)}
+                rows = c.execute(q.where(T_ITEMS.c.id.in_(list(at)))).all()
+            if rows:
+                yield sorted(rows, key=lambda r: at[r.id])
+            after = tuple(keys[-1])
 
     def eval_set_item_ids(self) -> set[str]:
         """Items in frozen eval sets: never few-shot examples."""
@@ -103,6 +114,33 @@ class ItemsMixin:
         )
         with self.engine.connect() as c:
             return set(c.execute(q).scalars())
+
+
+def next_keys(after: tuple | None, n: int) -> sa.Select:
+    """The import-order keys of the ``n`` items after ``after`` (``None``: the first).
+
+    ``key > after`` as one row-value comparison is not a range SQLite can seek on an
+    expression index (it scans from the first entry, so each page cost more than the one
+    before); split by the key's leading equal parts, every branch is an index seek and
+    reads at most ``n`` entries.
+    """
+    cols = [expr.label(name) for expr, name in zip(ORDER, ("imp", "line", "id"), strict=True)]
+    if after is None:
+        return sa.select(*cols).order_by(*ORDER).limit(n)
+    imp, line, item_id = ORDER
+    # each branch sorts by the key parts it does not fix: SQLite reads those in index order
+    # (naming a fixed part too makes it sort every entry in the range)
+    branches = [
+        (sa.and_(imp == after[0], line == after[1], item_id > after[2]), ORDER[2:]),
+        (sa.and_(imp == after[0], line > after[1]), ORDER[1:]),
+        (imp > after[0], ORDER),
+    ]
+    pages = [
+        sa.select(*cols).where(cond).order_by(*by).limit(n).subquery().select()
+        for cond, by in branches
+    ]
+    u = sa.union_all(*pages).subquery()
+    return sa.select(u.c.imp, u.c.line, u.c.id).order_by(u.c.imp, u.c.line, u.c.id).limit(n)
 
 
 def _chunks(seq: list, n: int) -> Iterator[list]:
