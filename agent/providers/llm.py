@@ -436,21 +436,17 @@ class _Runner:
         raw = self.reused.get(job.key)
         try:
             if raw is None:
-                reply, raw = await self.call_raw(job, job.prompt.messages, kind="label")
+                reply = await self.call(job, job.prompt.messages, kind="label")
+                raw = reply.raw  # as committed to the call log
                 return await self.finish(job, raw, reply.data())  # parsed once, for usage
             return await self.finish(job, raw)
         except ItemFault as fault:
             self.p.spend.errors += 1
             return self.failed(job, str(fault), raw)
 
-    async def call(self, job: Job, messages, kind: str, temperature: float | None = None):
-        """One logical call with transport retries; every attempt goes to the call log."""
-        return (await self.call_raw(job, messages, kind, temperature))[0]
-
-    async def call_raw(
-        self, job: Job, messages, kind: str, temperature: float | None = None
-    ) -> tuple[Reply, str]:
-        """``call``, also returning the response's JSON exactly as committed to the log."""
+    async def call(self, job: Job, messages, kind: str, temperature: float | None = None) -> Reply:
+        """One logical call with transport retries; every attempt goes to the call log, and
+        the reply's ``raw`` is the response exactly as committed there."""
         request = self.request(messages, temperature)
         tokens = sum(len(str(m.get("content", ""))) for m in messages) // 4
 
@@ -467,7 +463,7 @@ class _Runner:
             )
         except Exception as exc:
             raise transport.classify(exc, self.p.model) from exc
-        return reply, reply.raw
+        return reply
 
     def request(
         self, messages, temperature: float | None = None, schema: bool = True
