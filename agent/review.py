@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 
 from agent import review_browse, review_dashboard
 from agent.errors import AccessDenied, LabelloopError, ReviewConflict
+from agent.export import final_label
 from agent.review_similar import SimilarIndex
 from agent.review_views import (
     ACTIONS,
@@ -453,7 +454,7 @@ class ReviewService:
         self.require_admin(admin)
         ctx = self._context(item_id)
         guideline = self.guideline()
-        answers = [a for a in review_browse.answers(self.store, item_id) if not a.undone]
+        answers = review_browse.answers(self.store, item_id, standing=True)
         return AdjudicationView(
             item=ctx.item,
             suggestion=ctx.suggestion,
@@ -538,10 +539,11 @@ class ReviewService:
         queue = ADJUDICATION_QUEUE if adjudicate else BROWSER_QUEUE
         view = self._view_of(user, ctx, queue, blind=False, gold=False, overlap=False)
         if adjudicate:
-            answers = [a for a in review_browse.answers(self.store, item_id) if not a.undone]
+            answers = review_browse.answers(self.store, item_id, standing=True)
             start = next((a.value for a in reversed(answers) if a.value is not None), None)
         else:
-            start = review_browse.item_detail(self.store, item_id).final
+            route = self.store.get_route(item_id)
+            start = final_label(review_browse.item_record(self.store, ctx, route))[0]
         view = replace(view, start=start)
         with self._lock(user):
             self._slot(user, role).editing = view

@@ -51,11 +51,13 @@ def _preview(text: str | None, messages: list | None) -> str:
     return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
 
 
-def answers(store, item_id: str) -> list[Answer]:
-    """Every review row of an item, oldest first, undone ones marked (undo rows left out)."""
+def answers(store, item_id: str, standing: bool = False) -> list[Answer]:
+    """Every review row of an item, oldest first, undone ones marked (undo rows left out);
+    with ``standing``, the undone ones left out too."""
     rows = store.reviews_for(item_id)
     undone = {r.supersedes for r in rows if r.action == "undo"}
-    return [_answer(r, r.id in undone) for r in rows if r.action != "undo"]
+    out = [_answer(r, r.id in undone) for r in rows if r.action != "undo"]
+    return [a for a in out if not a.undone] if standing else out
 
 
 def _answer(r: Review, undone: bool) -> Answer:
@@ -80,24 +82,28 @@ def item_detail(store, item_id: str) -> ItemDetail | None:
     if ctx is None:
         return None
     route = store.get_route(item_id)
-    suggestions = store.suggestions_for(item_id)
-    standing = tuple(store.iter_reviews([item_id]))
-    record = ItemRecord(
-        item=ctx.item,
-        suggestion=ctx.suggestion,
-        route=route.route if route else "unlabeled",
-        reviews=standing,
-    )
+    record = item_record(store, ctx, route)
     final, source = final_label(record)
     return ItemDetail(
         item=ctx.item,
         route=record.route,
         route_reason=route.reason if route else "",
-        suggestions=tuple(suggestions),
+        suggestions=tuple(store.suggestions_for(item_id)),
         answers=tuple(answers(store, item_id)),
         final=final,
         final_source=source,
         gold=ctx.gold,
+    )
+
+
+def item_record(store, ctx, route) -> ItemRecord:
+    """What ``final_label`` decides from, given an item's lease context and route (both
+    read already): its routing suggestion, route and the reviews that stand."""
+    return ItemRecord(
+        item=ctx.item,
+        suggestion=ctx.suggestion,
+        route=route.route if route else "unlabeled",
+        reviews=tuple(store.iter_reviews([ctx.item.id])),
     )
 
 
