@@ -81,12 +81,18 @@ def demo(
 def init(
     dir: Annotated[Path, typer.Argument(help="Folder for the new project.")],
     guideline: Annotated[Path, typer.Option(help="The task's guideline (Markdown).")],
-    model: Annotated[str, typer.Option(help="'local' or any litellm model string.")] = "local",
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="The routing model: 'local' or any litellm model string (default: the "
+            "first model `labelloop label` runs with)."
+        ),
+    ] = None,
 ) -> None:
     """Create a project: DIR/labelloop.toml and a copy of the guideline."""
     from agent.config import init_project
 
-    project = init_project(dir, guideline, model=model)
+    project = init_project(dir, guideline, **({"model": model} if model else {}))
     g = project.guideline()
     out.print(
         f"Created project [bold]{project.root}[/] for task '{g.task}' "
@@ -139,9 +145,18 @@ def label(
         bool, typer.Option(help="Show what would be labeled; spend nothing.")
     ] = False,
     stale: Annotated[bool, typer.Option(help="Also relabel outdated suggestions.")] = False,
+    reviewed: Annotated[
+        bool,
+        typer.Option(
+            "--reviewed",
+            help="An LLM also labels items people decided (by default it skips them, "
+            "calibration items apart).",
+        ),
+    ] = False,
     project: ProjectOpt = None,
 ) -> None:
-    """Propose labels for items that have none from this model, then route them."""
+    """Propose labels for items that have none from this model; route them when it is the
+    routing model (the first run of a project makes it so)."""
     from agent import pipeline
 
     proj = _project(project)
@@ -150,11 +165,12 @@ def label(
         for k, v in (("api_base", api_base), ("concurrency", concurrency), ("max_cost", max_cost))
         if v is not None
     }
+    flags = {"limit": limit, "stale": stale, "reviewed": reviewed}
     if dry_run:
-        out.print(pipeline.dry_run(proj, model, limit=limit, stale=stale, **options))
+        out.print(pipeline.dry_run(proj, model, **flags, **options))
         return
     with _progress(f"Labeling with {proj.model(model)}") as progress:
-        run = pipeline.label(proj, model, limit=limit, stale=stale, progress=progress, **options)
+        run = pipeline.label(proj, model, progress=progress, **flags, **options)
     out.print(
         f"Labeled {run.labeled} items with {run.model} in {run.seconds:.1f}s "
         f"({run.items_per_second:.1f} items/s), {run.failed} failed"
@@ -168,6 +184,37 @@ def label(
             f"Stopped at the budget (--max-cost {max_cost}): "
             f"{run.candidates - run.labeled} items left for a later run."
         )
+    if not run.routed:
+        out.print(
+            f"{run.model} is not the routing model ({run.routing_model}): its suggestions are "
+            f"stored and no route changed. `labelloop route --model {run.model}` makes it the "
+            "routing model (it shows what would change first)."
+        )
+        return
+    _print_routes(proj.store.route_counts())
+
+
+@app.command()
+def route(
+    model: Annotated[str, typer.Option(help="The model whose suggestions route items.")],
+    dry_run: Annotated[bool, typer.Option(help="Show what would change; change nothing.")] = False,
+    project: ProjectOpt = None,
+) -> None:
+    """Make MODEL the routing model (labelloop.toml) and route on its suggestions; shows the
+    route changes."""
+    from agent import pipeline
+
+    proj = _project(project)
+    before = pipeline.routing_model(proj)
+    changes = pipeline.switch_routing_model(proj, model, apply=not dry_run)
+    table = Table("from", "to", "items", title=f"Routes: {before} -> {model}")
+    for (a, b), n in sorted(changes.items(), key=lambda kv: -kv[1]):
+        table.add_row(a, b, str(n))
+    out.print(table if changes else "No route changes.")
+    if dry_run:
+        out.print(f"Nothing changed; rerun without --dry-run to route on {model}.")
+        return
+    out.print(f"{model} is now the routing model (labelloop.toml).")
     _print_routes(proj.store.route_counts())
 
 
@@ -703,6 +750,8 @@ def _print_status(d: dict) -> None:
             "Calibration: not fitted yet; nothing is auto-accepted until "
             "`labelloop calibrate` finds a threshold."
         )
+    if d.get("routing_note"):
+        out.print(f"[yellow]Note:[/] {d['routing_note']}")
     alarm = d["audit_alarm"]
     out.print(
         "Audit alarm: "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tomllib
 from functools import cached_property
@@ -113,7 +114,9 @@ class LLMConfig(BaseModel):
 class ProjectConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     guideline: str = GUIDELINE_NAME
-    model: str = "local"
+    #: the routing model ('local' or a litellm model string); None until the first
+    #: ``labelloop label`` run names it, or ``labelloop route --model`` changes it
+    model: str | None = None
     database_url: str | None = None
     routing: RoutingConfig = RoutingConfig()
     review: ReviewConfig = ReviewConfig()
@@ -191,10 +194,32 @@ def init_project(root: str | Path, guideline: str | Path, **settings) -> Project
     return project
 
 
+_MODEL_LINE = re.compile(r"^\s*model\s*=.*$", re.MULTILINE)
+_TABLE_LINE = re.compile(r"^\s*\[", re.MULTILINE)
+
+
+def write_model(project: Project, model: str) -> None:
+    """Set the top-level ``model`` of labelloop.toml, keeping every other line and comment."""
+    path = project.root / CONFIG_NAME
+    text = path.read_text(encoding="utf-8")
+    top_end = m.start() if (m := _TABLE_LINE.search(text)) else len(text)
+    line = "model = " + tomli_w.dumps({"m": model}).split("=", 1)[1].strip()
+    found = _MODEL_LINE.search(text, 0, top_end)
+    if found:
+        text = text[: found.start()] + line + text[found.end() :]
+    else:
+        text = text[:top_end].rstrip("\n") + f"\n{line}\n\n" + text[top_end:].lstrip("\n")
+    if tomllib.loads(text).get("model") != model:  # never leave a file that says otherwise
+        raise ConfigError(f"{path}: could not set model = {model!r}; set it by hand")
+    path.write_text(text, encoding="utf-8")
+    project.config = project.config.model_copy(update={"model": model})
+
+
 def _header(task: str) -> str:
     return (
         f"# labelloop project for task '{task}'.\n"
-        "# model: 'local' (offline) or any litellm model string, e.g. 'gpt-4o-mini'.\n"
+        "# model: the routing model, 'local' (offline) or any litellm model string, e.g.\n"
+        "# 'gpt-4o-mini'; the first `labelloop label` run sets it when it is left out.\n"
         "# database_url: leave out for SQLite in this folder; postgresql://... for teams.\n"
         "# API keys are read from the environment (OPENAI_API_KEY, ...), never from here.\n\n"
     )

@@ -34,6 +34,10 @@ class LabelRun(Frozen):
     relabeled: int = 0
     changed: int = 0
     changes: dict[str, int] = {}
+    #: whether the run routed its items (the model is the routing model or a cascade
+    #: stage), and the routing model
+    routed: bool = True
+    routing_model: str | None = None
 
     @property
     def items_per_second(self) -> float:
@@ -79,16 +83,18 @@ def items_to_label(
     version: str,
     guideline: Guideline,
     stale: bool,
-    batch: int = 2000,
     only: Collection[str] | None = None,
+    skip: Collection[str] = (),
+    batch: int = 2000,
 ) -> Iterator[Item]:
     """Items with no suggestion from ``model``; with ``stale``, also outdated ones.
 
-    ``only``: the items that may be labeled at all (a cascade stage's: those that reached it).
+    ``only``: the items that may be labeled at all (a cascade stage's: those that reached it);
+    ``skip``: items not to label (those people decided, for a paid model).
     """
     done = store.suggestion_versions(model)
     for item in store.iter_items(batch=batch):
-        if only is not None and item.id not in only:
+        if (only is not None and item.id not in only) or item.id in skip:
             continue
         seen = done.get(item.id)
         if seen is None:
@@ -107,12 +113,14 @@ def label_items(
     batch_size: int = 1000,
     progress: Progress | None = None,
     only: Collection[str] | None = None,
+    skip: Collection[str] = (),
 ) -> LabelRun:
-    """Label what is missing (of ``only``), writing suggestions to the store as they are made."""
+    """Label what is missing (of ``only``, but for ``skip``), writing suggestions to the
+    store as they are made."""
     start = time.perf_counter()
     ctx = label_context(store, guideline)
     version = provider.version(ctx)
-    missing = items_to_label(store, provider.model, version, guideline, stale, only=only)
+    missing = items_to_label(store, provider.model, version, guideline, stale, only, skip)
     todo = list(_take(missing, limit))
     before = _values(store, provider.model, [i.id for i in todo]) if stale else {}
     if hasattr(provider, "stream"):

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from agent import cascade, routing
 from agent.config import Project
-from agent.errors import ConfigError
+from agent.errors import ConfigError, LabelloopError
 from agent.labeler import LabelRun, Progress, label_items
 from agent.providers import get_provider
-from agent.types import Route
+from agent.types import Route, RouteDecision, Suggestion
 
 ROUTING_STATE = "routing"
+#: the model the store routes on (set by the first label run and `labelloop route`)
+ROUTING_MODEL_STATE = "routing_model"
 #: bounds of the automatically sized calibration sample (share of items)
 MIN_AUTO_RATE, MAX_AUTO_RATE = 0.02, 0.5
 ALARM_STATE = "audit_alarm"
@@ -44,23 +49,102 @@ def label(
     *,
     limit: int | None = None,
     stale: bool = False,
+    reviewed: bool = False,
     progress: Progress | None = None,
     **provider_options,
 ) -> LabelRun:
-    """Propose labels for items the model has not labeled, then route them."""
+    """Propose labels for items the model has not labeled; route them when it is the
+    routing model (the first run of a project names it).
+
+    Another model's suggestions are stored and change no route: ``labelloop route --model``
+    is the explicit step that makes it the routing model. Only one run per model and store
+    works at a time (a second refuses to start rather than pay for the same items).
+    """
     guideline = project.guideline()
-    project.store.save_guideline(guideline)
     provider = make_provider(project, model, provider_options)
-    retention = project.config.llm.log_retention_days
-    if retention:
-        project.store.prune_calls(retention)
-    only = cascade.reached_items(project.store, stage_policies(project), provider.model)
-    run = label_items(
-        project.store, guideline, provider, limit=limit, stale=stale, progress=progress, only=only
+    routes = claims_routing(project, provider.model)
+    with run_lock(project.store, f"label:{provider.model}", "labelloop label"):
+        project.store.save_guideline(guideline)
+        retention = project.config.llm.log_retention_days
+        if retention:
+            project.store.prune_calls(retention)
+        run = label_items(
+            project.store,
+            guideline,
+            provider,
+            limit=limit,
+            stale=stale,
+            progress=progress,
+            only=cascade.reached_items(project.store, stage_policies(project), provider.model),
+            skip=not_needed(project, provider.model, reviewed),
+        )
+    if routes:
+        route(project)
+    return run.model_copy(update={"routed": routes, "routing_model": routing_model(project)})
+
+
+def claims_routing(project: Project, model: str) -> bool:
+    """Whether ``model``'s suggestions route: it is the routing model or a cascade stage.
+    A project that routes on no model yet takes the first one labeled with (recorded, and
+    named in labelloop.toml when the file names none)."""
+    if project.config.routing.cascade:
+        return model in project.config.routing.cascade
+    if recorded_model(project) is None and project.config.model in (None, model):
+        set_routing_model(project, model)
+    return model == routing_model(project)
+
+
+def recorded_model(project: Project) -> str | None:
+    """The model the store routes on, as the first ``label`` run or ``labelloop route``
+    recorded it (for a project routed before that record existed: the model it last
+    routed on, if that model has suggestions)."""
+    store = project.store
+    got = (store.get_state(ROUTING_MODEL_STATE) or {}).get("model")
+    if got is None:
+        legacy = (store.get_state(ROUTING_STATE) or {}).get("model")
+        got = legacy if legacy and store.suggestion_versions(legacy) else None
+    return got
+
+
+def routing_model(project: Project) -> str:
+    """The model whose suggestions route items: the cascade's first stage, else the one the
+    store routes on, else ``model`` in labelloop.toml, else the local model. A different
+    ``model`` in labelloop.toml takes over only through ``labelloop route --model``."""
+    cascade_ = project.config.routing.cascade
+    if cascade_:
+        return cascade_[0]
+    return recorded_model(project) or project.config.model or "local"
+
+
+def model_mismatch(project: Project) -> str | None:
+    """A note when labelloop.toml names another model than the one items are routed on."""
+    named, routed = project.config.model, routing_model(project)
+    if named is None or named == routed or project.config.routing.cascade:
+        return None
+    return (
+        f"labelloop.toml names {named}, but items are routed on {routed}'s suggestions: "
+        f"`labelloop route --model {named}` switches (it shows what changes first)"
     )
-    project.store.set_state(ROUTING_STATE, {**routing_state(project), "model": provider.model})
-    route(project)
-    return run
+
+
+def set_routing_model(project: Project, model: str) -> None:
+    """Route on ``model`` from now on: recorded in the store, and named in labelloop.toml
+    (its one ``model = ...`` line, comments kept)."""
+    from agent.config import write_model
+
+    if project.config.model != model:
+        write_model(project, model)
+    project.store.set_state(ROUTING_MODEL_STATE, {"model": model})
+
+
+def not_needed(project: Project, model: str, reviewed: bool) -> set[str]:
+    """Items an LLM need not label: those people decided, except calibration items (their
+    pairs calibrate it). The local model labels everything: it costs nothing, and its
+    cross-fitted answers on reviewed items are what it is measured on."""
+    if reviewed or model == "local":
+        return set()
+    store = project.store
+    return store.reviewed_item_ids() - store.calibration_item_ids()
 
 
 def make_provider(project: Project, model: str | None, options: dict):
@@ -82,6 +166,7 @@ def dry_run(
     *,
     limit: int | None = None,
     stale: bool = False,
+    reviewed: bool = False,
     **provider_options,
 ) -> str:
     """What ``label`` would do, spending nothing."""
@@ -92,7 +177,9 @@ def dry_run(
     ctx = label_context(project.store, guideline)
     version = provider.version(ctx)
     only = cascade.reached_items(project.store, stage_policies(project), provider.model)
-    todo = list(items_to_label(project.store, provider.model, version, guideline, stale, only=only))
+    skip = not_needed(project, provider.model, reviewed)
+    todo = items_to_label(project.store, provider.model, version, guideline, stale, only, skip)
+    todo = list(todo)
     todo = todo[:limit] if limit is not None else todo
     preview = getattr(provider, "preview", None)
     if preview is not None and todo:
@@ -102,8 +189,8 @@ def dry_run(
 
 
 def routing_state(project: Project) -> dict:
-    """The routing model and policy in force."""
-    return project.store.get_state(ROUTING_STATE) or {"model": project.model()}
+    """The routing model and the policy last routed with."""
+    return {**(project.store.get_state(ROUTING_STATE) or {}), "model": routing_model(project)}
 
 
 def calibration_state(project: Project, model: str) -> dict:
@@ -129,7 +216,7 @@ def policy(
     calibrated under other runs of those stages auto-accepts nothing.
     """
     store, cfg = project.store, project.config.routing
-    model = model or routing_state(project)["model"]
+    model = model or routing_model(project)
     cal = calibration_state(project, model)
     raised = store.get_state(ALARM_STATE) or {}
     # a cascade stage refitted on fresh reviews since the alarm auto-accepts again
@@ -197,7 +284,7 @@ def check_audit(project: Project) -> dict:
     cleared = alarm.get("cleared_at")
     since = datetime.fromisoformat(cleared) if cleared else None
     stages = project.config.routing.cascade
-    for k, model in enumerate(stages or [routing_state(project)["model"]]):
+    for k, model in enumerate(stages or [routing_model(project)]):
         cal = calibration_state(project, model)
         if not cal.get("calibrated"):
             continue
@@ -220,33 +307,92 @@ def check_audit(project: Project) -> dict:
     return alarm
 
 
-def route(project: Project) -> dict[str, int]:
-    """Route every item on its routing suggestion (in a cascade, through the stages)."""
+def plan_routes(
+    project: Project, model: str | None = None
+) -> tuple[list[tuple[RouteDecision, Suggestion | None]], dict]:
+    """Every item's route on the routing model's suggestions (``model``'s when given; in a
+    cascade, through the stages), and the routing state it was decided under; writes
+    nothing."""
     store = project.store
-    check_audit(project)
-    model = routing_state(project)["model"]
     reviewed = store.reviewed_item_ids()
-    stages = stage_policies(project)
+    stages = stage_policies(project) if model is None else []
+    model = model or routing_model(project)
     if stages:
         decided = cascade.walk(store, stages, reviewed).decided
-        state = {"model": model, "cascade": [p.model_dump() for p in stages]}
-    else:
-        rules = policy(project, model)
-        suggestions = store.latest_suggestions(model=model)
-        decided = [
-            (routing.route_item(i, suggestions.get(i), i in reviewed, rules), suggestions.get(i))
-            for i in store.item_ids()
-        ]
-        state = {"model": model, "policy": rules.model_dump()}
-    current = store.routes()
-    waiting = store.waiting_on_answers()  # overlap and adjudication items stay queued
+        return decided, {"model": model, "cascade": [p.model_dump() for p in stages]}
+    rules = policy(project, model)
+    suggestions = store.latest_suggestions(model=model)
+    decided = [
+        (routing.route_item(i, suggestions.get(i), i in reviewed, rules), suggestions.get(i))
+        for i in store.item_ids()
+    ]
+    return decided, {"model": model, "policy": rules.model_dump()}
+
+
+def route(project: Project) -> dict[str, int]:
+    """Route every item on its routing suggestion (in a cascade, through the stages).
+
+    What routing read is compared with the store row by row as it writes: an item someone
+    decided, undid or leased meanwhile keeps what that person did (see
+    ``Store.apply_routes``), and overlap and adjudication items stay queued.
+    """
+    store = project.store
+    check_audit(project)
+    seen = store.route_snapshot()  # first: anything after it wins over this run
+    decided, state = plan_routes(project)
+    waiting = store.waiting_on_answers()
     decisions, priorities = [], {}
     for d, s in decided:
-        if d.item_id in waiting:
+        stored = seen.rows.get(d.item_id)
+        if d.item_id in waiting or (d.route == Route.REVIEWED and stored and stored[0] == d.route):
             continue
-        if current.get(d.item_id) != d.route.value or d.route != Route.REVIEWED:
-            decisions.append(d)
-            priorities[d.item_id] = routing.priority(d, s)
-    store.set_routes(decisions, priorities)
+        decisions.append(d)
+        priorities[d.item_id] = routing.priority(d, s)
+    store.apply_routes(decisions, priorities, seen)
     store.set_state(ROUTING_STATE, state)
     return store.route_counts()
+
+
+def route_changes(project: Project, model: str) -> Counter:
+    """("from", "to") -> items, for routing on ``model``'s suggestions instead."""
+    store = project.store
+    current = store.routes()
+    waiting = store.waiting_on_answers()
+    decided, _ = plan_routes(project, model)
+    return Counter(
+        (current.get(d.item_id, "unlabeled"), d.route.value)
+        for d, _ in decided
+        if d.item_id not in waiting and current.get(d.item_id, "unlabeled") != d.route.value
+    )
+
+
+def switch_routing_model(project: Project, model: str, apply: bool = True) -> Counter:
+    """Make ``model`` the routing model (labelloop.toml) and route on it; the route changes,
+    reported before (``apply=False``: only reported) they are made."""
+    if project.config.routing.cascade:
+        raise ConfigError(
+            "The cascade in labelloop.toml routes this project: change [routing] cascade there"
+        )
+    if not project.store.suggestion_versions(model):
+        raise ConfigError(
+            f"No suggestions from {model} yet: run `labelloop label --model {model}` first"
+        )
+    changes = route_changes(project, model)
+    if apply:
+        set_routing_model(project, model)
+        route(project)
+    return changes
+
+
+@contextmanager
+def run_lock(store, name: str, what: str) -> Iterator[None]:
+    """Hold ``name`` while the block runs (renewed in the background); refuse to start when
+    another live process holds it."""
+    with store.run_lock(name, what) as other:
+        if other is not None:
+            raise LabelloopError(
+                f"Another {other.detail} is working on this store ({other.holder}, since "
+                f"{other.started_at:%Y-%m-%d %H:%M:%S} UTC): wait for it to finish, or stop it; "
+                "a stopped run's claim lapses within a minute"
+            )
+        yield

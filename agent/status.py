@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agent import cascade
 from agent.config import Project
-from agent.pipeline import calibration_state, routing_state, stage_policies
+from agent.pipeline import calibration_state, model_mismatch, routing_state, stage_policies
 from agent.types import QUEUE_ROUTES
 
 
@@ -32,6 +32,7 @@ def project_status(project: Project) -> dict:
         or {"calibrated": False, "policy": state.get("policy")},
         "cascade": cascade_status(project, llm),
         "audit_alarm": store.get_state("audit_alarm") or {"active": False},
+        "routing_note": model_mismatch(project),
     }
 
 

@@ -197,8 +197,11 @@ class Review(Frozen):
     source: Literal["console", "import", "mapping"] = "console"
     #: an ``undo`` takes back the review with this id
     supersedes: int | None = None
-    #: recorded by a bulk accept in the item browser
+    #: recorded by a bulk accept in the item browser (``bulk_id`` names which)
     bulk: bool = False
+    bulk_id: int | None = None
+    #: the item's route changed while it was leased: never a calibration pair
+    route_changed: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     id: int | None = None
 

@@ -8,6 +8,7 @@ from agent.store.evalsets import EvalRun, EvalSet, EvalSetsMixin, RunAnswer
 from agent.store.exports import ExportsMixin, ItemRecord
 from agent.store.imports import ImportsMixin
 from agent.store.items import ItemsMixin
+from agent.store.locks import LocksMixin
 from agent.store.mappings import MappingsMixin
 from agent.store.review_queue import ReviewQueueMixin
 from agent.store.reviews import ReviewsMixin
@@ -25,6 +26,7 @@ class Store(
     ExportsMixin,
     ImportsMixin,
     ItemsMixin,
+    LocksMixin,
     MappingsMixin,
     SuggestionsMixin,
     RoutesMixin,

@@ -149,6 +149,8 @@ def review_from_row(row: ReviewRow) -> Review:
         source=row.source,
         supersedes=row.supersedes,
         bulk=bool(row.bulk),
+        bulk_id=row.bulk_id,
+        route_changed=bool(row.route_changed),
         created_at=aware(row.created_at),
     )
 
@@ -168,6 +170,8 @@ def review_to_values(r: Review, import_id: int | None = None) -> dict:
         "source": r.source,
         "supersedes": r.supersedes,
         "bulk": r.bulk,
+        "bulk_id": r.bulk_id,
+        "route_changed": r.route_changed,
         "import_id": import_id,
         "created_at": r.created_at,
     }

@@ -17,10 +17,11 @@ T_SUGG = SuggestionRow.__table__
 T_IMPORTS = ImportRow.__table__
 T_RUNS = CalibrationRunRow.__table__
 DECIDED = ("accept", "fix", "import")
-#: decided, blind reviews from the calibration queue
+#: decided, blind reviews from the calibration queue, of items that stayed in it while leased
 BLIND_CALIBRATION = (
     ReviewRow.queue == "calibration",
     ReviewRow.blind.is_(True),
+    ReviewRow.route_changed.is_(False),
     ReviewRow.action.in_(DECIDED),
     live_reviews(),
 )
@@ -112,6 +113,18 @@ class CalibrationMixin:
         with self.session() as s:
             rows = s.exec(q.order_by(ReviewRow.id)).all()
             return [(review_from_row(r), suggestion_from_row(g)) for r, g in rows]
+
+    def calibration_item_ids(self) -> set[str]:
+        """Items with a human label that may calibrate: a blind calibration-queue decision
+        or a label from an import marked as a sample."""
+        queue = sa.select(ReviewRow.item_id).where(*BLIND_CALIBRATION)
+        sample = (
+            sa.select(ReviewRow.item_id)
+            .join(ImportRow, ImportRow.id == ReviewRow.import_id)
+            .where(ImportRow.sample.is_(True), ReviewRow.action == "import")
+        )
+        with self.engine.connect() as c:
+            return set(c.execute(sa.union(queue, sample)).scalars())
 
     def skipped_calibration_items(self) -> int:
         """Calibration items a reviewer skipped (reported, never silently dropped)."""

@@ -141,6 +141,14 @@ class ReviewQueueMixin:
             ).rowcount
         return n > 0
 
+    def lease_holder(self, item_id: str, now: datetime) -> str | None:
+        """The reviewer holding the item (an unexpired lease outside the gold queue)."""
+        q = sa.select(T_LEASES.c.reviewer).where(
+            T_LEASES.c.item_id == item_id, T_LEASES.c.expires_at > now, T_LEASES.c.queue != GOLD
+        )
+        with self.engine.connect() as c:
+            return c.execute(q).scalar()
+
     def release_lease(self, reviewer: str, item_id: str | None = None) -> None:
         """Give back one lease of the reviewer's, or all of them."""
         q = sa.delete(T_LEASES).where(T_LEASES.c.reviewer == reviewer)
@@ -175,15 +183,19 @@ class ReviewQueueMixin:
         change: RouteChange,
         needs_lease: bool = True,
         extend: tuple[str, datetime] | None = None,
-    ) -> tuple[int, bool]:
+        expect_route: str | None = None,
+    ) -> tuple[Review, bool]:
         """Append the review, release its lease and move the item, in one transaction;
-        returns the review's id and whether the lease in ``extend`` was renewed.
+        returns the review as stored (with its id) and whether the lease in ``extend`` was
+        renewed.
 
         ``needs_lease``: refuse (``ReviewConflict``) when the reviewer no longer holds the
         item's lease. ``extend``: (item id, until) of the reviewer's next lease to renew.
+        ``expect_route``: the route the item was leased on; when it has changed since, the
+        review is kept with ``route_changed`` (it never becomes a calibration pair).
         """
         if self.dialect == "postgresql":
-            return self._record_decision_at_once(review, change, needs_lease, extend)
+            return self._record_decision_at_once(review, change, needs_lease, extend, expect_route)
         extended = False
         with self.engine.begin() as c:
             released = c.execute(
@@ -196,9 +208,8 @@ class ReviewQueueMixin:
                     f"Item {review.item_id!r} is no longer leased to {review.reviewer!r} (the "
                     "lease expired or another tab decided it); loading the next item"
                 )
-            rid = c.execute(
-                sa.insert(T_REVIEWS).returning(T_REVIEWS.c.id), [review_to_values(review)]
-            ).scalar_one()
+            rid, moved = c.execute(_insert_review(review, expect_route)).one()
+            review = review.model_copy(update={"route_changed": bool(moved)})
             _move(c, review.item_id, change, review.created_at)
             if extend is not None:
                 extended = (
@@ -213,14 +224,17 @@ class ReviewQueueMixin:
                     ).rowcount
                     > 0
                 )
-        return rid, extended
+        return review.model_copy(update={"id": rid}), extended
 
-    def _record_decision_at_once(self, review, change, needs_lease, extend):
+    def _record_decision_at_once(self, review, change, needs_lease, extend, expect_route):
         """``record_decision`` as one statement in autocommit: one round trip."""
         if extend is not None and extend[0] == review.item_id:
             extend = None
         (columns, move, renew), params = _decision_params(review, change, extend)
-        q = sql.decision(columns, needs_lease, move, renew)
+        check = expect_route is not None
+        q = sql.decision(columns, needs_lease, move, renew, check)
+        if check:
+            params["expect_route"] = expect_route
         with self.engine.connect() as c:
             row = c.execution_options(isolation_level="AUTOCOMMIT").execute(q, params).one()
         if row.rid is None:
@@ -228,7 +242,8 @@ class ReviewQueueMixin:
                 f"Item {review.item_id!r} is no longer leased to {review.reviewer!r} (the "
                 "lease expired or another tab decided it); loading the next item"
             )
-        return row.rid, bool(extend and row.extended)
+        stored = review.model_copy(update={"id": row.rid, "route_changed": bool(row.changed)})
+        return stored, bool(extend and row.extended)
 
     def waiting_on_answers(self) -> set[str]:
         """Items a decision kept in a queue: overlap items awaiting more reviewers, and
@@ -399,6 +414,20 @@ def _take_lease(c, item_id, reviewer, queue, now, lease_seconds) -> Lease:
             f"Item {item_id!r} is with another reviewer now; it cannot be taken back"
         )
     return Lease(item_id, queue, until)
+
+
+def _insert_review(review: Review, expect_route: str | None) -> sa.Insert:
+    """Append ``review``; with ``expect_route``, its ``route_changed`` says whether the
+    item's route is no longer that (read in the same statement)."""
+    values = review_to_values(review)
+    row = [
+        sql.route_moved(sa.literal(review.item_id), sa.literal(expect_route))
+        if k == "route_changed" and expect_route is not None
+        else sa.literal(v, type_=T_REVIEWS.c[k].type)
+        for k, v in values.items()
+    ]
+    ins = sa.insert(T_REVIEWS).from_select(list(values), sa.select(*row))
+    return ins.returning(T_REVIEWS.c.id, T_REVIEWS.c.route_changed)
 
 
 def _move_values(change: RouteChange, now: datetime) -> dict:

@@ -172,11 +172,25 @@ def take(dialect: str, gold: bool) -> sa.Insert:
 # --- a decision, at once (PostgreSQL) -----------------------------------------------------
 
 
+def route_moved(item, expect):
+    """Whether the item's route is no longer ``expect`` (the route it was leased on)."""
+    now = sa.select(T_ROUTES.c.route).where(T_ROUTES.c.item_id == item).scalar_subquery()
+    return now.is_distinct_from(expect)
+
+
 @lru_cache
-def decision(columns: tuple[str, ...], needs_lease: bool, move: tuple[str, ...], extend: bool):
+def decision(
+    columns: tuple[str, ...],
+    needs_lease: bool,
+    move: tuple[str, ...],
+    extend: bool,
+    check_route: bool = False,
+):
     """Release the lease, append the review, move the item (its ``move`` columns) and renew
     the next lease, as data-modifying CTEs. Nothing is written when ``needs_lease`` and no
-    lease was released; the row holds ``rid`` (None then) and ``extended``."""
+    lease was released; the row holds ``rid`` (None then), ``extended`` and ``changed``.
+    With ``check_route``, the review's ``route_changed`` says whether the item's route was
+    still ``expect_route`` when the decision was made."""
     item, who = sa.bindparam("v_item_id"), sa.bindparam("v_reviewer")
     released = (
         sa.delete(T_LEASES)
@@ -184,14 +198,24 @@ def decision(columns: tuple[str, ...], needs_lease: bool, move: tuple[str, ...],
         .returning(T_LEASES.c.item_id)
         .cte("released")
     )
-    row = sa.select(*(sa.bindparam(f"v_{k}", type_=T_REVIEWS.c[k].type) for k in columns))
+    values = [
+        route_moved(item, sa.bindparam("expect_route", type_=T_ROUTES.c.route.type))
+        if check_route and k == "route_changed"
+        else sa.bindparam(f"v_{k}", type_=T_REVIEWS.c[k].type)
+        for k in columns
+    ]
+    row = sa.select(*values)
     if needs_lease:
         row = row.where(sa.exists(sa.select(released.c.item_id)))
     ins = sa.insert(T_REVIEWS).from_select(list(columns), row)
-    ins = ins.returning(T_REVIEWS.c.id).cte("ins")
+    ins = ins.returning(T_REVIEWS.c.id, T_REVIEWS.c.route_changed).cte("ins")
     done = sa.exists(sa.select(ins.c.id))
     # a CTE is only rendered when the statement refers to it: each one is counted
-    out = [sa.select(ins.c.id).scalar_subquery().label("rid"), _count(released)]
+    out = [
+        sa.select(ins.c.id).scalar_subquery().label("rid"),
+        sa.select(ins.c.route_changed).scalar_subquery().label("changed"),
+        _count(released),
+    ]
     if move:
         moved = (
             sa.update(T_ROUTES)

@@ -3,18 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from agent.store.base import value_from_json
-from agent.store.tables import ItemRow, ReviewRow, RouteRow, SuggestionRow
+from agent.store.tables import ItemRow, LeaseRow, ReviewRow, RouteRow, SuggestionRow
 from agent.types import DECISIVE, QUEUE_ROUTES, LabelValue, Route, RouteDecision
 
 T_ROUTES = RouteRow.__table__
 T_ITEMS = ItemRow.__table__
 T_SUGG = SuggestionRow.__table__
 T_REVIEWS = ReviewRow.__table__
+T_LEASES = LeaseRow.__table__
+#: the columns routing writes and compares with what is stored
+ROUTE_COLUMNS = ("route", "reason", "suggestion_id", "priority", "label", "confidence")
+
+
+@dataclass(frozen=True)
+class RouteSnapshot:
+    """The routes as routing read them, before deciding anything."""
+
+    #: item id -> its row's (route, reason, suggestion_id, priority, label, confidence,
+    #: updated_at)
+    rows: dict[str, tuple]
+    #: the newest review id at that moment: a review after it means someone acted since
+    last_review_id: int
+
+
+@dataclass(frozen=True)
+class RouteWrite:
+    """What ``apply_routes`` did: rows written, and rows left alone because a person
+    held or decided the item since routing read the store."""
+
+    written: int
+    kept: int
 
 
 class RoutesMixin:
@@ -43,6 +69,42 @@ class RoutesMixin:
             for i in range(0, len(ids), 900):
                 c.execute(sa.delete(T_ROUTES).where(T_ROUTES.c.item_id.in_(ids[i : i + 900])))
             c.execute(sa.insert(T_ROUTES), rows)
+
+    def route_snapshot(self) -> RouteSnapshot:
+        """Every route row and the newest review id, read together before routing."""
+        cols = [T_ROUTES.c[k] for k in ROUTE_COLUMNS]
+        with self.engine.connect() as c:
+            last = c.execute(sa.select(sa.func.max(T_REVIEWS.c.id))).scalar() or 0
+            rows = c.execute(sa.select(T_ROUTES.c.item_id, *cols, T_ROUTES.c.updated_at))
+            return RouteSnapshot({r[0]: tuple(r[1:]) for r in rows}, last)
+
+    def apply_routes(
+        self,
+        decisions: Sequence[RouteDecision],
+        priorities: dict[str, float],
+        seen: RouteSnapshot,
+        now: datetime | None = None,
+    ) -> RouteWrite:
+        """Write the routes that differ from ``seen``, each only if nothing moved the item
+        since routing read the store: its row is as it was then, nobody reviewed it since,
+        and no reviewer holds it (a leased item keeps its route until it is decided). One
+        transaction; items left alone are routed again on the next run."""
+        now = now or datetime.now(UTC)
+        rows = [_route_row(d, priorities.get(d.item_id, 0.0), now) for d in decisions]
+        with self.engine.begin() as c:
+            _add_browse_columns(c, rows)
+            changed = [r for r in rows if _differs(r, seen.rows.get(r["item_id"]))]
+            written = _insert_new(
+                c, self.dialect, [r for r in changed if r["item_id"] not in seen.rows]
+            )
+            moved = [
+                _guard_params(r, seen.rows[r["item_id"]], seen.last_review_id, now)
+                for r in changed
+                if r["item_id"] in seen.rows
+            ]
+            if moved:
+                written += c.execute(_guarded_update(), moved).rowcount
+        return RouteWrite(written=written, kept=len(changed) - written)
 
     def get_route(self, item_id: str) -> RouteRow | None:
         with self.session() as s:
@@ -90,6 +152,68 @@ class RoutesMixin:
         )
         with self.engine.connect() as c:
             return [(r, n) for r, n in c.execute(q)]
+
+
+def _route_row(d: RouteDecision, priority: float, now: datetime) -> dict:
+    return {
+        "item_id": d.item_id,
+        "route": d.route.value,
+        "reason": d.reason,
+        "suggestion_id": d.suggestion_id,
+        "priority": priority,
+        "updated_at": now,
+    }
+
+
+def _differs(row: dict, stored: tuple | None) -> bool:
+    return stored is None or tuple(row[k] for k in ROUTE_COLUMNS) != stored[: len(ROUTE_COLUMNS)]
+
+
+def untouched_since(item_col, last_review):
+    """Nobody reviewed the item after review ``last_review``, and no reviewer holds it."""
+    reviewed = sa.select(T_REVIEWS.c.id).where(
+        T_REVIEWS.c.item_id == item_col, T_REVIEWS.c.id > last_review
+    )
+    held = sa.select(T_LEASES.c.item_id).where(
+        T_LEASES.c.item_id == item_col,
+        T_LEASES.c.expires_at > sa.bindparam("now", type_=T_LEASES.c.expires_at.type),
+        T_LEASES.c.queue != "gold",
+    )
+    return sa.and_(~sa.exists(reviewed), ~sa.exists(held))
+
+
+def _guard_params(row: dict, stored: tuple, last_review: int, now: datetime) -> dict:
+    new = {f"n_{k}": row[k] for k in (*ROUTE_COLUMNS, "updated_at")}
+    seen = {"iid": row["item_id"], "seen_route": stored[0], "seen_at": stored[-1]}
+    return new | seen | {"last_review": last_review, "now": now}
+
+
+def _guarded_update() -> sa.Update:
+    """Move one item, only if its row is as routing read it and nobody touched it since."""
+    at = T_ROUTES.c.updated_at.type
+    return (
+        sa.update(T_ROUTES)
+        .where(
+            T_ROUTES.c.item_id == sa.bindparam("iid"),
+            T_ROUTES.c.route == sa.bindparam("seen_route"),
+            T_ROUTES.c.updated_at == sa.bindparam("seen_at", type_=at),
+            untouched_since(T_ROUTES.c.item_id, sa.bindparam("last_review")),
+        )
+        .values(
+            {
+                k: sa.bindparam(f"n_{k}", type_=T_ROUTES.c[k].type)
+                for k in (*ROUTE_COLUMNS, "updated_at")
+            }
+        )
+    )
+
+
+def _insert_new(c, dialect: str, rows: list[dict]) -> int:
+    """Route rows for items that had none (another writer's row for the same item wins)."""
+    if not rows:
+        return 0
+    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(T_ROUTES)
+    return c.execute(ins.on_conflict_do_nothing(index_elements=["item_id"]), rows).rowcount
 
 
 def browse_label(value: LabelValue | None) -> str | None:

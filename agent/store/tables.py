@@ -122,7 +122,37 @@ class ReviewRow(SQLModel, table=True):
     supersedes: int | None = Field(default=None, index=True)
     #: made by an admin's bulk accept in the item browser
     bulk: bool = False
+    #: the bulk accept (``bulk_actions.id``) this review belongs to
+    bulk_id: int | None = Field(default=None, index=True)
+    #: the item's route changed while it was leased to the reviewer: kept as a decision,
+    #: never a calibration pair
+    route_changed: bool = False
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class BulkActionRow(SQLModel, table=True):
+    """One bulk accept in the item browser: who, on what filters, how many, and its undo."""
+
+    __tablename__ = "bulk_actions"
+    id: int | None = Field(default=None, primary_key=True)
+    admin: str
+    action: str = "accept"
+    filters: dict | None = _json()
+    items: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    undone_at: datetime | None = None
+    undone_by: str | None = None
+
+
+class RunLockRow(SQLModel, table=True):
+    """A long-running job's claim (``label:MODEL``), renewed while it works."""
+
+    __tablename__ = "run_locks"
+    name: str = Field(primary_key=True)
+    holder: str
+    detail: str = ""
+    started_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
 
 
 class GoldRow(SQLModel, table=True):
