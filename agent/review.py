@@ -19,18 +19,21 @@ methods take the acting user and raise :class:`agent.errors.AccessDenied` for an
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from agent import review_browse, review_dashboard
 from agent.errors import AccessDenied, LabelloopError, ReviewConflict
 from agent.export import final_label
+from agent.review_access import ItemState, Viewer, refuses_change, shows_model, shows_others
 from agent.review_similar import SimilarIndex
 from agent.review_views import (
     ACTIONS,
@@ -45,6 +48,8 @@ from agent.review_views import (
     BrowseFilters,
     BrowsePage,
     BrowseRow,
+    BulkPlan,
+    BulkResult,
     GuidelineSection,
     ItemDetail,
     ItemView,
@@ -52,8 +57,9 @@ from agent.review_views import (
     SimilarExample,
     ValueInput,
 )
+from agent.schemas import item_text, turn_problems
 from agent.store.review_queue import Lease, RouteChange, browse_label
-from agent.types import QUEUE_ROUTES, QUEUES, Guideline, LabelValue, Review, Suggestion
+from agent.types import QUEUE_ROUTES, QUEUES, Guideline, Item, LabelValue, Review, Suggestion
 
 __all__ = [
     "ACTIONS",
@@ -63,6 +69,8 @@ __all__ = [
     "BrowseFilters",
     "BrowsePage",
     "BrowseRow",
+    "BulkPlan",
+    "BulkResult",
     "GuidelineSection",
     "ItemDetail",
     "ItemView",
@@ -187,6 +195,33 @@ def to_value(guideline: Guideline, value: ValueInput) -> LabelValue:
     return out
 
 
+def check_complete(guideline: Guideline, item: Item, value: LabelValue) -> None:
+    """Refuse an answer that does not answer the whole item: every labelable turn of a
+    transcript, spans inside the text, at least one label."""
+    if value.abstain:
+        return
+    if guideline.unit == "turn":
+        problems = turn_problems(list((value.turns or {}).keys()), item)
+        if value.turns is None or problems:
+            raise LabelloopError(
+                "Incomplete turn labels: " + "; ".join(problems or ["no turn is labeled"])
+            )
+    elif guideline.kind == "spans":
+        text = item_text(item)
+        for s in value.spans if value.spans is not None else ():
+            if not 0 <= s.start < s.end <= len(text):
+                raise LabelloopError(
+                    f"Span {s.label}[{s.start}:{s.end}] is outside the item's text "
+                    f"(0 to {len(text)}): select it again"
+                )
+        if value.spans is None:
+            raise LabelloopError("A span answer lists its spans (none is an answer too)")
+    elif guideline.kind == "multi" and not value.labels:
+        raise LabelloopError("Pick at least one label")
+    elif guideline.kind == "single" and not value.label:
+        raise LabelloopError("Pick a label first")
+
+
 def check_reason(action: str, reason: str | None, comment: str | None) -> None:
     """Rejects need a reason from the taxonomy, and ``other`` a comment."""
     if action not in ACTIONS:
@@ -239,6 +274,8 @@ class ReviewService:
         self._guard = threading.Lock()
         self._guideline: tuple[float, Guideline] | None = None
         self._blind: tuple[float, list[str]] | None = None
+        #: each admin's last bulk accept preview, waiting for confirmation
+        self._plans: dict[str, BulkPlan] = {}
 
     def close(self) -> None:
         """Finish pending prefetches and stop the background threads."""
@@ -328,7 +365,9 @@ class ReviewService:
             until = review.created_at + timedelta(seconds=self.config.lease_seconds)
             extend = (nxt.item.id, until) if nxt is not None and nxt is not view else None
             try:
-                rid, extended = self.store.record_decision(review, change, extend=extend)
+                stored, extended = self.store.record_decision(
+                    review, change, extend=extend, expect_route=view.route
+                )
             except ReviewConflict:
                 slot.loaded = False  # what this process held is stale: reload from the store
                 raise
@@ -338,7 +377,7 @@ class ReviewService:
                 slot.current = self._lease_view(reviewer, role)
             if slot.current is not None:
                 self._prefetch(reviewer, role)
-            return Outcome(review=review.model_copy(update={"id": rid}), next=slot.current)
+            return Outcome(review=stored, next=slot.current)
 
     def _prefetch(self, reviewer: str, role: str) -> None:
         """Lease and prepare the reviewer's item after next: in the background, so the
@@ -466,10 +505,19 @@ class ReviewService:
     def adjudicate(
         self, admin: str, item_id: str, value: ValueInput, comment: str | None = None
     ) -> Review:
-        """Admin: the final label; it wins over every other review of the item."""
+        """Admin: the final label of an item waiting for adjudication; it wins over every
+        other review of the item."""
         self.require_admin(admin)
         ctx = self._context(item_id)
-        val = to_value(self.guideline(), value)
+        if ctx.route != ADJUDICATION_QUEUE:
+            raise LabelloopError(
+                f"Item {item_id!r} is not waiting for adjudication (route: "
+                f"{ctx.route or 'unlabeled'}): refresh the list"
+            )
+        self._may_change(self.viewer(admin), item_id, ctx)
+        guideline = self.guideline()
+        val = to_value(guideline, value)
+        check_complete(guideline, ctx.item, val)
         sugg = ctx.suggestion
         same = sugg is not None and sugg.value is not None and sugg.value.key() == val.key()
         review = Review(
@@ -482,26 +530,71 @@ class ReviewService:
             comment=comment,
         )
         change = route_after(ADJUDICATION_QUEUE, review, [], False, 1)
-        rid, _ = self.store.record_decision(review, change, needs_lease=False)
+        stored, _ = self.store.record_decision(review, change, needs_lease=False)
         self._forget(admin, item_id)
-        return review.model_copy(update={"id": rid})
+        return stored
 
     # --- item browser ----------------------------------------------------------------------
+
+    def viewer(self, name: str) -> Viewer:
+        """The account ``name`` as the access rules see it."""
+        row = self.user(name)
+        return Viewer(name, row.role, blind=name in self._blind_reviewers())
+
+    def item_state(self, item_id: str, ctx=None, holder: bool = True) -> ItemState:
+        """What the access rules read about an item (``ctx``: its lease context, if read)."""
+        ctx = ctx or self._context(item_id)
+        route = ctx.route or "unlabeled"
+        return ItemState(
+            route=route,
+            gold=ctx.gold is not None,
+            holder=self.store.lease_holder(item_id, _now()) if holder else None,
+            blind_share=self._in_blind_share(item_id),
+        )
 
     def browse(
         self, user: str, filters: BrowseFilters, page: int = 0, page_size: int = 30
     ) -> BrowsePage:
-        """A page of items matching the filters, in id order, with a capped total."""
-        self.user(user)
-        return review_browse.browse(self.store, filters, self.guideline().kind, page, page_size)
+        """A page of items matching the filters, in id order, with a capped total; for
+        reviewers, without the model's answer where it is shown blind."""
+        viewer = self.viewer(user)
+        if not viewer.admin:
+            strict = viewer.blind or self.config.blind_share > 0
+            filters = replace(filters, visible="reviewed" if strict else "open")
+        got = review_browse.browse(self.store, filters, self.guideline().kind, page, page_size)
+        if viewer.admin:
+            return got
+        rows = tuple(
+            row if shows_model(viewer, self._row_state(row)) else review_browse.masked(row)
+            for row in got.rows
+        )
+        return replace(got, rows=rows)
+
+    def _row_state(self, row) -> ItemState:
+        return ItemState(
+            route=row.route, gold=row.gold, blind_share=self._in_blind_share(row.item_id)
+        )
 
     def item_detail(self, user: str, item_id: str) -> ItemDetail:
-        """The item with every suggestion and review."""
-        self.user(user)
+        """The item with every suggestion and review (for reviewers, what they may see)."""
+        viewer = self.viewer(user)
         detail = review_browse.item_detail(self.store, item_id)
         if detail is None:
             raise LabelloopError(f"No item {item_id!r} in the store")
-        return detail
+        if viewer.admin:
+            return detail
+        state = ItemState(
+            route=detail.route,
+            gold=detail.gold is not None,
+            blind_share=self._in_blind_share(item_id),
+        )
+        return review_browse.seen_by(detail, user, shows_model(viewer, state),
+                                     shows_others(viewer, state))  # fmt: skip
+
+    def _may_change(self, viewer: Viewer, item_id: str, ctx) -> None:
+        why = refuses_change(viewer, self.item_state(item_id, ctx))
+        if why is not None:
+            raise LabelloopError(f"Item {item_id!r} cannot be changed here: {why}")
 
     def change_decision(
         self,
@@ -512,22 +605,38 @@ class ReviewService:
         reason: str | None = None,
         comment: str | None = None,
     ) -> Review:
-        """A new review row that replaces the user's earlier decision on any item."""
-        self.user(user)
+        """A new review row that replaces the user's earlier decision on an item nobody
+        else holds (reviewers: on items that wait for nobody; see ``agent.review_access``).
+        A decision equal to the human label the item has already changes nothing and is
+        refused."""
+        viewer = self.viewer(user)
         check_reason(action, reason, comment)
         if action == "skip":
             raise LabelloopError("Skip is for the queue: in the browser accept, fix or reject")
         ctx = self._context(item_id)
+        self._may_change(viewer, item_id, ctx)
         view = self._view_of(
             user, ctx, BROWSER_QUEUE, blind=False, gold=False, overlap=False, similar=False
         )
         review = self._review(view, action, value, reason, comment, None)
+        self._refuse_no_change(ctx, review)
         change = RouteChange("reviewed", f"changed by {user}", browse_label(review.value))
         if ctx.route is None:
             change = RouteChange(None)
-        rid, _ = self.store.record_decision(review, change, needs_lease=False)
+        stored, _ = self.store.record_decision(review, change, needs_lease=False)
         self._forget(user, item_id)
-        return review.model_copy(update={"id": rid})
+        return stored
+
+    def _refuse_no_change(self, ctx, review: Review) -> None:
+        route = self.store.get_route(ctx.item.id)
+        final, source = final_label(review_browse.item_record(self.store, ctx, route))
+        if review.action == "reject" or source not in ("human", "adjudicated"):
+            return
+        if final is not None and review.value is not None and final.key() == review.value.key():
+            raise LabelloopError(
+                f"Item {ctx.item.id!r} already has {final.short()} ({source}): nothing to "
+                "change; pick another label or action"
+            )
 
     def edit(self, user: str, item_id: str, adjudicate: bool = False) -> ItemView:
         """Open a decided item in the review editor, starting from its final answer (or,
@@ -536,8 +645,16 @@ class ReviewService:
         would. Skip leaves the editor without a decision."""
         role = (self.require_admin(user) if adjudicate else self.user(user)).role
         ctx = self._context(item_id)
+        if adjudicate and ctx.route != ADJUDICATION_QUEUE:
+            raise LabelloopError(
+                f"Item {item_id!r} is not waiting for adjudication (route: "
+                f"{ctx.route or 'unlabeled'}): refresh the list"
+            )
+        viewer = self.viewer(user)
+        self._may_change(viewer, item_id, ctx)
         queue = ADJUDICATION_QUEUE if adjudicate else BROWSER_QUEUE
-        view = self._view_of(user, ctx, queue, blind=False, gold=False, overlap=False)
+        blind = not shows_model(viewer, self.item_state(item_id, ctx, holder=False))
+        view = self._view_of(user, ctx, queue, blind=blind, gold=False, overlap=False)
         if adjudicate:
             answers = review_browse.answers(self.store, item_id, standing=True)
             start = next((a.value for a in reversed(answers) if a.value is not None), None)
@@ -581,10 +698,66 @@ class ReviewService:
             raise
         return Outcome(review=review, next=self.next_item(user))
 
-    def bulk_accept(self, admin: str, filters: BrowseFilters) -> int:
-        """Admin: accept the suggestion of every matching item not yet reviewed."""
+    def bulk_preview(self, admin: str, filters: BrowseFilters) -> BulkPlan:
+        """Admin: what a bulk accept on these filters would do, to confirm (``bulk_accept``
+        with the plan's token): the items whose suggestion it would accept, and the matches
+        it leaves to people, counted by why."""
         self.require_admin(admin)
-        return review_browse.bulk_accept(self.store, admin, filters, self.guideline().kind)
+        items, left = [], Counter()
+        for m in self.store.bulk_matches(filters, self.guideline().kind, _now()):
+            why = self._bulk_leaves(m)
+            if why is None:
+                items.append((m.item_id, m.suggestion_id))
+            else:
+                left[why] += 1
+        token = hashlib.sha256(json.dumps([admin, items]).encode()).hexdigest()[:16]
+        plan = BulkPlan(token, tuple(items), tuple(sorted(left.items())), filters)
+        with self._guard:
+            self._plans[admin] = plan
+        return plan
+
+    def _bulk_leaves(self, m) -> str | None:
+        """Why a bulk accept leaves a matching item to people (None: it may accept it)."""
+        if m.gold:
+            return "gold items"
+        if m.holder is not None:
+            return "held by a reviewer now"
+        if m.route in ("calibration", "audit"):
+            return f"in the {m.route} queue (reviewed blind)"
+        if m.route == ADJUDICATION_QUEUE:
+            return "waiting for adjudication"
+        if m.route == "failed" or not m.has_value:
+            return "without a usable suggestion"
+        if share_hit(m.item_id, self.config.overlap, "overlap"):
+            return "overlap items (answered by several reviewers)"
+        return None
+
+    def bulk_accept(self, admin: str, token: str) -> BulkResult:
+        """Admin: accept the suggestions of the previewed plan ``token``, recorded as one bulk
+        accept; items that changed since the preview are left as they are and listed."""
+        self.require_admin(admin)
+        with self._guard:
+            plan = self._plans.get(admin)
+            if plan is None or plan.token != token:
+                raise LabelloopError(
+                    "That preview is no longer current: preview the bulk accept again"
+                )
+            del self._plans[admin]
+        filters = json.loads(json.dumps(asdict(plan.filters), default=str))
+        bid, accepted = self.store.bulk_accept(admin, plan.items, filters, _now())
+        done = set(accepted)
+        kept = tuple((i, "changed since the preview") for i, _ in plan.items if i not in done)
+        return BulkResult(bid, tuple(accepted), kept)
+
+    def undo_bulk(self, admin: str) -> BulkResult:
+        """Admin: take back your latest bulk accept on every item nobody changed since;
+        the others are listed with why they were kept."""
+        self.require_admin(admin)
+        bid = self.store.last_bulk(admin)
+        if bid is None:
+            raise LabelloopError("No bulk accept of yours to undo")
+        restored, kept = self.store.undo_bulk(bid, admin, _now())
+        return BulkResult(bid, tuple(restored), tuple(kept))
 
     # --- dashboard -------------------------------------------------------------------------
 
@@ -636,14 +809,16 @@ class ReviewService:
             gold
             or queue in BLIND_QUEUES
             or reviewer in self._blind_reviewers()
-            or (queue == "active" and share_hit(ctx.item.id, self.config.blind_share, "blind"))
+            or (queue == "active" and self._in_blind_share(ctx.item.id))
         )
         view = self._view_of(reviewer, ctx, queue, blind=blind, gold=gold, overlap=overlap)
-        return _with_lease(view, lease.expires_at)
+        return replace(view, leased_until=lease.expires_at, route=ctx.route)
 
     def _view_of(self, reviewer, ctx, queue, *, blind, gold, overlap, similar=True) -> ItemView:
         guideline = self.guideline()
         sugg = None if blind else ctx.suggestion
+        # labeled neighbours would suggest a label: a blind item is shown with none
+        similar = similar and not blind
         similar = self.similar.lookup(ctx.item, self.config.similar_k) if similar else []
         return ItemView(
             item=ctx.item,
@@ -679,6 +854,8 @@ class ReviewService:
             val = to_value(guideline, value)
             if shown is not None and shown.key() == val.key():
                 action = "accept"  # picking what the visible model suggested is agreeing
+        if val is not None:
+            check_complete(guideline, view.item, val)
         return Review(
             item_id=view.item.id,
             reviewer=view.reviewer,
@@ -698,6 +875,9 @@ class ReviewService:
         if ctx is None:
             raise LabelloopError(f"No item {item_id!r} in the store")
         return ctx
+
+    def _in_blind_share(self, item_id: str) -> bool:
+        return share_hit(item_id, self.config.blind_share, "blind")
 
     def _blind_reviewers(self) -> list[str]:
         """Reviewers shown everything blind (read again after ``SETTINGS_TTL`` seconds)."""
@@ -724,7 +904,3 @@ def _confidence(s: Suggestion | None) -> float | None:
     if s is None:
         return None
     return s.calibrated if s.calibrated is not None else s.confidence
-
-
-def _with_lease(view: ItemView, until: datetime) -> ItemView:
-    return replace(view, leased_until=until)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from agent.export import final_label
 from agent.review_views import Answer, BrowseFilters, BrowsePage, BrowseRow, ItemDetail
 from agent.store import ItemRecord
@@ -41,7 +43,39 @@ def _row(r, reviewers: dict) -> BrowseRow:
         label=r.label if r.route == "reviewed" else None,
         reviewers=tuple(reviewers.get(r.id, ())),
         updated_at=aware(r.updated_at),
+        gold=bool(r.gold),
     )
+
+
+def masked(row: BrowseRow) -> BrowseRow:
+    """A browser line without the model's answer (an item shown blind to its viewer)."""
+    return replace(row, suggested=None, confidence=None)
+
+
+def seen_by(detail: ItemDetail, user: str, model: bool, others: bool) -> ItemDetail:
+    """An item's detail as ``user`` may see it: without the model's answer (suggestions,
+    the route's reason, a model-made final label) unless ``model``; without other people's
+    answers and the gold answer unless ``others``."""
+    if not model:
+        hide_final = detail.final_source == "model"
+        detail = replace(
+            detail,
+            suggestions=(),
+            route_reason="shown blind",
+            final=None if hide_final else detail.final,
+            final_source=None if hide_final else detail.final_source,
+        )
+    if not others:
+        mine = tuple(a for a in detail.answers if a.reviewer == user)
+        final_mine = any(a.reviewer == user and a.value == detail.final for a in mine)
+        detail = replace(
+            detail,
+            answers=mine,
+            gold=None,
+            final=detail.final if final_mine else None,
+            final_source=detail.final_source if final_mine else None,
+        )
+    return detail
 
 
 def _preview(text: str | None, messages: list | None) -> str:
@@ -73,6 +107,7 @@ def _answer(r: Review, undone: bool) -> Answer:
         review_id=r.id,
         undone=undone,
         bulk=r.bulk,
+        bulk_id=r.bulk_id,
     )
 
 
@@ -105,8 +140,3 @@ def item_record(store, ctx, route) -> ItemRecord:
         route=route.route if route else "unlabeled",
         reviews=tuple(store.iter_reviews([ctx.item.id])),
     )
-
-
-def bulk_accept(store, admin: str, filters: BrowseFilters, kind: str) -> int:
-    """Accept every matching waiting item's suggestion; how many."""
-    return store.bulk_accept(admin, filters, kind)

@@ -77,6 +77,8 @@ class ItemView:
     #: editing an item decided before (item browser, adjudication): the answer the editor
     #: starts from; None in the review stream, where it starts from the suggestion
     start: LabelValue | None = None
+    #: the item's route when it was leased (a decision after it moved is no calibration pair)
+    route: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class Answer:
     #: taken back by an undo (kept in the item's history, counted nowhere)
     undone: bool = False
     bulk: bool = False
+    bulk_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,34 @@ class BrowseFilters:
     reviewer: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    #: set by the service for reviewers: the label and confidence filters read the model's
+    #: answer only on items its user may see it on ("reviewed": decided items only)
+    visible: str | None = None
+
+
+@dataclass(frozen=True)
+class BulkPlan:
+    """What a bulk accept would do, shown before it is confirmed: the items it would accept
+    (each with the suggestion it would accept) and the matches it leaves out, by why."""
+
+    token: str
+    items: tuple[tuple[str, int], ...]
+    left_out: tuple[tuple[str, int], ...]
+    filters: BrowseFilters
+
+    @property
+    def count(self) -> int:
+        return len(self.items)
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """A bulk accept or its undo: the items it changed and those it left as they were."""
+
+    bulk_id: int
+    changed: tuple[str, ...]
+    #: (item id, why it was left as it is)
+    kept: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -150,6 +181,8 @@ class BrowseRow:
     label: str | None
     reviewers: tuple[str, ...]
     updated_at: datetime | None
+    #: a gold item (its known answer is for admins only)
+    gold: bool = False
 
 
 @dataclass(frozen=True)

@@ -208,7 +208,7 @@ class _TurnsAnswer(_Answer):
     @model_validator(mode="after")
     def _check_turns(self, info: ValidationInfo) -> _TurnsAnswer:
         item = _context(info).get("item")
-        problems = _turn_problems([t.turn for t in self.turns], item)
+        problems = turn_problems([t.turn for t in self.turns], item)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -242,7 +242,7 @@ def _occurrences(haystack: str, needle: str) -> set[int]:
     return out
 
 
-def _turn_problems(turns: list[int], item: Item | None) -> list[str]:
+def turn_problems(turns: list[int], item: Item | None) -> list[str]:
     """What is wrong with the labeled turn indices (empty when each user turn has one)."""
     problems = [
         f"turn {t} is labeled twice" for t in sorted({t for t in turns if turns.count(t) > 1})

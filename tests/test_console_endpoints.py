@@ -16,13 +16,24 @@ from agent.types import Route
 from tests.console_support import PASSWORD, make_project, seed, served, texts
 from tests.console_support import guideline_text as guideline
 
-ADMIN_ONLY = {"bulk_accept", "adj_list", "adj_open", "adj_decide", "adj_list_1", "dashboard"}
+ADMIN_ONLY = {
+    "bulk_preview",
+    "bulk_confirm",
+    "bulk_drop",
+    "bulk_undo_last",
+    "adj_list",
+    "adj_open",
+    "adj_decide",
+    "adj_list_1",
+    "dashboard",
+}
 ADMIN_ONLY |= {"export_file", "set_blind", "adj_edit"}
 SIGNED_IN = {"review_command", "review_load", "browse_page", "browse_page_1", "browse_page_2"}
 SIGNED_IN |= {"item_open", "item_change", "item_open_1", "item_edit"}
 #: plausible arguments, so that a refusal is the role check and not a malformed call
 ARGS = {
-    "bulk_accept": ["", "", "", 0, 100, "", "", ""],
+    "bulk_preview": ["", "", "", 0, 100, "", "", ""],
+    "bulk_confirm": ["0123"],
     "adj_open": [None],
     "adj_edit": [None],
     "item_edit": ["ep0"],

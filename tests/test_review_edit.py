@@ -40,10 +40,13 @@ def test_spans_of_a_decided_item_are_edited_and_saved_as_a_browser_change(tmp_pa
     assert outcome.review.value == FIXED
     assert outcome.next is not None and outcome.next.item.id == "s2"  # back to the stream
     assert svc.item_detail("rita", "s1").final == FIXED
-    # opened again, it starts from the new final answer; keeping it records that answer
+    # opened again, it starts from the new final answer; saving it unchanged changes nothing
     assert svc.edit("rita", "s1").start == FIXED
-    kept = svc.decide("rita", "s1", "accept")
-    assert (kept.review.action, kept.review.value) == ("fix", FIXED)
+    answers = len(svc.item_detail("ada", "s1").answers)
+    with pytest.raises(LabelloopError, match="nothing to change"):
+        svc.decide("rita", "s1", "accept")
+    assert svc.next_item("rita").queue == "browser"  # still open in the editor
+    assert len(svc.item_detail("ada", "s1").answers) == answers
     svc.close()
     project.store.close()
 
@@ -51,22 +54,26 @@ def test_spans_of_a_decided_item_are_edited_and_saved_as_a_browser_change(tmp_pa
 def test_skip_leaves_the_editor_without_a_decision_and_a_failed_save_keeps_it_open(tmp_path):
     project = spans_project(tmp_path)
     svc = ReviewService(project, background_prefetch=False)
-    before = len(svc.item_detail("rita", "s2").answers)
-    svc.edit("rita", "s2")
+    before = len(svc.item_detail("ada", "s2").answers)
+    with pytest.raises(LabelloopError, match="waits in the active queue"):
+        svc.edit("rita", "s2")  # a waiting item comes to reviewers in the stream
+    svc.edit("ada", "s2")
     with pytest.raises(LabelloopError, match="Unknown label"):
-        svc.decide("rita", "s2", "fix", LabelValue(spans=(Span(start=0, end=6, label="nope"),)))
-    assert svc.next_item("rita").queue == "browser"  # still open in the editor
-    left = svc.decide("rita", "s2", "skip")
+        svc.decide("ada", "s2", "fix", LabelValue(spans=(Span(start=0, end=6, label="nope"),)))
+    with pytest.raises(LabelloopError, match="outside the item's text"):
+        svc.decide("ada", "s2", "fix", LabelValue(spans=(Span(start=0, end=99, label="card"),)))
+    assert svc.next_item("ada").queue == "browser"  # still open in the editor
+    left = svc.decide("ada", "s2", "skip")
     assert left.review.id is None and left.next.queue == "active"
-    assert len(svc.item_detail("rita", "s2").answers) == before
+    assert len(svc.item_detail("ada", "s2").answers) == before
     # undo in the editor leaves it and undoes nothing
-    svc.decide("rita", left.next.item.id, "accept")
-    decided = len(svc.item_detail("rita", left.next.item.id).answers)
-    svc.edit("rita", "s2")
+    svc.decide("ada", left.next.item.id, "accept")
+    decided = len(svc.item_detail("ada", left.next.item.id).answers)
+    svc.edit("ada", "s2")
     with pytest.raises(ReviewConflict, match="Left the editor"):
-        svc.undo("rita")
-    assert svc.next_item("rita") is None or svc.next_item("rita").queue != "browser"
-    assert len(svc.item_detail("rita", left.next.item.id).answers) == decided
+        svc.undo("ada")
+    assert svc.next_item("ada") is None or svc.next_item("ada").queue != "browser"
+    assert len(svc.item_detail("ada", left.next.item.id).answers) == decided
     svc.close()
     project.store.close()
 
@@ -95,5 +102,29 @@ def test_turn_labels_are_adjudicated_in_the_editor_by_admins_only(tmp_path):
     assert done.review.queue == "adjudication" and svc.adjudication_items("ada") == []
     detail = svc.item_detail("ada", "t1")
     assert detail.final == final and detail.route == "reviewed"
+    svc.close()
+    project.store.close()
+
+
+def test_an_incomplete_answer_is_refused_everywhere_and_nothing_is_stored(tmp_path):
+    """A per-turn answer must label every user turn, a multi-label answer at least one label;
+    the stream, the browser and adjudication refuse anything less."""
+    users = [("rita", "reviewer"), ("ada", "admin")]
+    text = guideline_text(("refund", "greeting"), unit="turn")
+    project = make_project(tmp_path, text, users)
+    chat = console_support.chat("t1", "hello", "hi, how can I help?", "I want my money back")
+    seed(project, [(chat, LabelValue(turns={0: "greeting", 2: "refund"}), 0.6, Route.CALIBRATION)])
+    svc = ReviewService(project, background_prefetch=False)
+    view = svc.next_item("rita")
+    assert view.item.id == "t1" and view.blind
+    for partial in ({0: "refund"}, {2: "refund"}, {0: "refund", 1: "refund", 2: "refund"}):
+        with pytest.raises(LabelloopError, match="Incomplete turn labels"):
+            svc.decide("rita", "t1", "fix", LabelValue(turns=partial))
+    assert project.store.reviews_for("t1") == [] and svc.next_item("rita").item.id == "t1"
+    whole = LabelValue(turns={0: "greeting", 2: "refund"})
+    assert svc.decide("rita", "t1", "fix", whole).review.value == whole
+    with pytest.raises(LabelloopError, match="Incomplete turn labels"):
+        svc.change_decision("ada", "t1", "fix", LabelValue(turns={2: "greeting"}))
+    assert len(project.store.reviews_for("t1")) == 1
     svc.close()
     project.store.close()

@@ -116,15 +116,14 @@ def build_app(project, accounts, service=None) -> gr.Blocks:
             with gr.Tab("Dashboard", id="dashboard", visible=False) as dash_tab:
                 _dashboard_tab(console)
 
+        admin_only = [adj_tab, dash_tab, *bulk]
+
         def review_load(request: gr.Request):
             screen = _screen(console.open, request)
             admin = console.user(request).role == "admin"
-            admin_only = [gr.update(visible=admin) for _ in range(3)]
-            return [*screen, *admin_only]
+            return [*screen, *(gr.update(visible=admin) for _ in admin_only)]
 
-        app.load(
-            review_load, None, [*review_out, adj_tab, dash_tab, bulk], api_visibility="private"
-        )
+        app.load(review_load, None, [*review_out, *admin_only], api_visibility="private")
     return app.queue(default_concurrency_limit=CONCURRENCY)
 
 
@@ -209,18 +208,35 @@ def _browse_tab(console: Console, editor: list):
         search = gr.Button("Search", variant="primary", elem_id="ll-f-search")
         prev = gr.Button("◀ Previous", size="sm")
         nxt = gr.Button("Next ▶", size="sm")
-        bulk = gr.Button("Accept all matching (admin)", visible=False, variant="stop")
+        bulk = gr.Button(
+            "Accept all matching… (admin)", visible=False, variant="stop", elem_id="ll-bulk"
+        )
+        bulk_undo = gr.Button(
+            "Undo my last bulk accept", visible=False, size="sm", elem_id="ll-bulk-undo"
+        )
     results = gr.HTML(elem_id="ll-browse", js_on_load=None)
     note = gr.HTML(elem_id="ll-browse-note", js_on_load=None)
+    plan = gr.State("")
+    with gr.Row(visible=False) as confirm_row:
+        bulk_go = gr.Button("Confirm bulk accept", variant="stop", elem_id="ll-bulk-confirm")
+        bulk_cancel = gr.Button("Cancel", elem_id="ll-bulk-cancel")
     with gr.Row():
         open_id = gr.Textbox(label="Item id", elem_id="ll-open-id", scale=2)
         open_btn = gr.Button("Open", elem_id="ll-open", scale=0)
         edit_btn = gr.Button("Edit in the review tab", elem_id="ll-edit", scale=0)
     detail = gr.HTML(elem_id="ll-detail", js_on_load=None)
+    opened = gr.State("")  # the item the change form below was filled for
     with gr.Row():
-        action = gr.Radio(["accept", "fix", "reject"], value="fix", label="Change to")
+        action = gr.Radio(
+            ["accept", "fix", "reject"], value=None, label="Change to", elem_id="ll-change-action"
+        )
         new_label = gr.Dropdown(
-            g.label_names, label="Label", filterable=True, multiselect=g.kind == "multi"
+            g.label_names,
+            value=[] if g.kind == "multi" else None,
+            label="Label",
+            filterable=True,
+            multiselect=g.kind == "multi",
+            elem_id="ll-change-label",
         )
         reason = gr.Dropdown(["", *REJECT_REASONS], value="", label="Reject reason")
         comment = gr.Textbox(label="Comment")
@@ -236,27 +252,55 @@ def _browse_tab(console: Console, editor: list):
         return _checked(browse_page)
 
     def item_open(item_id: str, request: gr.Request):
-        return console.detail(item_id.strip(), request)
+        item_id = item_id.strip()
+        html = console.detail(item_id, request)
+        return (
+            html,
+            item_id,
+            gr.update(value=None),
+            gr.update(value=console.change_form(item_id, request)),
+        )
 
-    def item_change(item_id, act, lab, why, text, request: gr.Request):
-        return render.message_html(console.change(item_id.strip(), act, lab, why, text, request))
+    def item_change(item_id, act, lab, why, text, loaded, request: gr.Request):
+        item_id = item_id.strip()
+        return render.message_html(console.change(item_id, act, lab, why, text, request, loaded))
 
-    def bulk_accept(text, lab, rte, lo, hi, who, since, until, request: gr.Request):
+    def bulk_preview(text, lab, rte, lo, hi, who, since, until, request: gr.Request):
         found = filters(text, lab, rte, lo, hi, who, since, until)
-        return render.message_html(console.bulk_accept(found, request))
+        html, token = console.bulk_preview(found, request)
+        return html, token, gr.update(visible=bool(token))
+
+    def bulk_confirm(token: str, request: gr.Request):
+        return console.bulk_accept(token, request), "", gr.update(visible=False)
+
+    def bulk_drop(request: gr.Request):
+        console.user(request, admin=True)
+        return (
+            render.message_html("Bulk accept cancelled: nothing changed."),
+            "",
+            gr.update(visible=False),
+        )
+
+    def bulk_undo_last(request: gr.Request):
+        return console.bulk_undo(request)
 
     for button, step in ((search, 0), (prev, -1), (nxt, 1)):
         button.click(show(step), [*form, page], [results, page], api_visibility="private")
-    open_btn.click(_checked(item_open), [open_id], [detail], api_visibility="private")
+    opening = [detail, opened, action, new_label]
+    open_btn.click(_checked(item_open), [open_id], opening, api_visibility="private")
     edit_btn.click(_edit_in_review(console, False), [open_id], editor, api_visibility="private")
     change.click(
         _checked(item_change),
-        [open_id, action, new_label, reason, comment],
+        [open_id, action, new_label, reason, comment, opened],
         [note],
         api_visibility="private",
-    ).then(_checked(item_open), [open_id], [detail], api_visibility="private")
-    bulk.click(_checked(bulk_accept), form, [note], api_visibility="private")
-    return bulk
+    ).then(_checked(item_open), [open_id], opening, api_visibility="private")
+    confirm = [note, plan, confirm_row]
+    bulk.click(_checked(bulk_preview), form, confirm, api_visibility="private")
+    bulk_go.click(_checked(bulk_confirm), [plan], confirm, api_visibility="private")
+    bulk_cancel.click(_checked(bulk_drop), None, confirm, api_visibility="private")
+    bulk_undo.click(_checked(bulk_undo_last), None, [note], api_visibility="private")
+    return [bulk, bulk_undo]
 
 
 def _adjudicate_tab(console: Console, editor: list) -> None:
@@ -269,6 +313,7 @@ def _adjudicate_tab(console: Console, editor: list) -> None:
         choice = gr.Radio([], label="Take this answer", elem_id="ll-adj-choice")
         label = gr.Dropdown(
             ["", *g.label_names] if g.kind != "multi" else g.label_names,
+            value=[] if g.kind == "multi" else "",
             label="…or decide another label",
             filterable=True,
             multiselect=g.kind == "multi",

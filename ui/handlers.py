@@ -160,9 +160,23 @@ class Console:
         user = self.user(request)
         return render.detail_html(self.service.item_detail(user.name, item_id))
 
-    def change(self, item_id: str, action: str, label, reason, comment, request) -> str:
-        """A new decision on any item (a new review row; the old one stays)."""
+    def change_form(self, item_id: str, request):
+        """The change form's start for the open item: no action, and its final label where
+        the form can hold it (single and multi-label); None otherwise."""
         user = self.user(request)
+        final = self.service.item_detail(user.name, item_id).final
+        if final is None or self.guideline.unit == "turn" or self.guideline.kind == "spans":
+            return None
+        return list(final.labels or ()) if self.guideline.kind == "multi" else final.label
+
+    def change(
+        self, item_id: str, action: str, label, reason, comment, request, opened: str = ""
+    ) -> str:
+        """A new decision on the item open in the browser (a new review row; the old one
+        stays). ``opened``: the item the form was filled for; another id is refused."""
+        user = self.user(request)
+        if not item_id or item_id != opened:
+            raise LabelloopError("Open the item first (Open), then change it")
         if action not in ACTIONS or action == "skip":
             raise LabelloopError("Choose accept, fix or reject")
         value = parse_value(self.guideline, _picked(self.guideline, label)) if label else None
@@ -178,10 +192,46 @@ class Console:
             raise LabelloopError("Open an item first")
         return self.screen(user, self.service.edit(user.name, item_id, adjudicate=adjudicate))
 
-    def bulk_accept(self, filters: BrowseFilters, request) -> str:
+    def bulk_preview(self, filters: BrowseFilters, request) -> tuple[str, str]:
+        """What a bulk accept would do (HTML) and the plan's token, to confirm it with."""
         admin = self.user(request, admin=True)
-        n = self.service.bulk_accept(admin.name, filters)
-        return f"Accepted the suggestion on {n} items (recorded as a bulk accept by {admin.name})"
+        plan = self.service.bulk_preview(admin.name, filters)
+        left = sum(n for _, n in plan.left_out)
+        lines = [
+            f"Accept the model's suggestion on <b>{plan.count}</b> of "
+            f"{plan.count + left} matching items waiting for people? Press "
+            "<b>Confirm bulk accept</b> to do it; it is recorded as one bulk accept that "
+            "<b>Undo my last bulk accept</b> takes back."
+        ]
+        if plan.left_out:
+            why = ", ".join(f"{n} {render.esc(reason)}" for reason, n in plan.left_out)
+            lines.append(f"Left to people: {why}.")
+        if not plan.count:
+            lines = ["No matching item can be bulk accepted.", *lines[1:]]
+        return render.message_html_raw(" ".join(lines), "warn"), plan.token if plan.count else ""
+
+    def bulk_accept(self, token: str, request) -> str:
+        admin = self.user(request, admin=True)
+        if not token:
+            raise LabelloopError("Preview a bulk accept first (Accept all matching…)")
+        done = self.service.bulk_accept(admin.name, token)
+        text = (
+            f"Bulk accept #{done.bulk_id}: accepted the suggestion on {len(done.changed)} items "
+            f"(by {admin.name})."
+        )
+        if done.kept:
+            text += f" Left as they were, changed since the preview: {_ids(done.kept)}."
+        return render.message_html(text)
+
+    def bulk_undo(self, request) -> str:
+        admin = self.user(request, admin=True)
+        done = self.service.undo_bulk(admin.name)
+        text = f"Undid bulk accept #{done.bulk_id}: {len(done.changed)} items back in the queue."
+        if done.kept:
+            kept = "; ".join(f"{i} ({why})" for i, why in done.kept[:20])
+            more = f" and {len(done.kept) - 20} more" if len(done.kept) > 20 else ""
+            text += f" Kept as they are now: {kept}{more}."
+        return render.message_html(text, "warn" if done.kept else "info")
 
     # --- the lead's dashboard -----------------------------------------------------------
 
@@ -302,6 +352,11 @@ def _date(text, end: bool = False) -> datetime | None:
     except ValueError as exc:
         raise LabelloopError(f"Dates are YYYY-MM-DD, not {text!r}") from exc
     return day.replace(hour=23, minute=59, second=59) if end else day
+
+
+def _ids(pairs) -> str:
+    shown = ", ".join(i for i, _ in pairs[:20])
+    return shown + (f" and {len(pairs) - 20} more" if len(pairs) > 20 else "")
 
 
 def _status(who: str) -> str:

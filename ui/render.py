@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from markdown_it import MarkdownIt
 
 from agent.review_views import ADJUDICATION_QUEUE, BROWSER_QUEUE
+from agent.schemas import user_turns
 from agent.types import Guideline, Item, LabelValue, Span, Suggestion
 
 #: raw HTML is escaped, images are not rendered, and markdown-it refuses javascript:,
@@ -108,8 +109,10 @@ def body_html(item: Item, spans: Sequence[Span] | None = None) -> str:
     if item.messages is None:
         text = item.text or ""
         return f'<div class="ll-text" data-text="{esc(text)}">{spans_html(text, spans or ())}</div>'
+    labelable = set(user_turns(item))
     turns = "".join(
-        turn_html(i, m.role, m.content, i == item.target_turn) for i, m in enumerate(item.messages)
+        turn_html(i, m.role, m.content, i == item.target_turn, i in labelable)
+        for i, m in enumerate(item.messages)
     )
     return f'<ol class="ll-turns">{turns}</ol>'
 
@@ -134,12 +137,14 @@ def spans_html(text: str, spans: Iterable[Span]) -> str:
     return "".join(out)
 
 
-def turn_html(index: int, role: str, content: str, target: bool) -> str:
-    """One transcript turn: number, role and content, the target turn marked."""
+def turn_html(index: int, role: str, content: str, target: bool, labelable: bool = False) -> str:
+    """One transcript turn: number, role and content, the target turn marked; ``labelable``
+    marks a turn that a per-turn guideline labels (the keys move between those)."""
     classes = "ll-turn" + (" ll-target" if target else "")
     marker = '<span class="ll-target-mark">label this turn</span>' if target else ""
+    flag = ' data-labelable="1"' if labelable else ""
     return (
-        f'<li class="{classes}" data-turn="{index}" data-role="{esc(role.lower())}">'
+        f'<li class="{classes}" data-turn="{index}" data-role="{esc(role.lower())}"{flag}>'
         f'<div class="ll-turn-head"><span class="ll-turn-no">#{index}</span> '
         f'<span class="ll-role">{esc(role)}</span>{marker}'
         '<span class="ll-turn-label"></span></div>'
@@ -278,7 +283,12 @@ def guideline_html(guideline: Guideline) -> str:
 
 
 def message_html(text: str, kind: str = "info") -> str:
-    return f'<div class="ll-msg ll-{esc(kind)}">{esc(text)}</div>'
+    return message_html_raw(esc(text), kind)
+
+
+def message_html_raw(html: str, kind: str = "info") -> str:
+    """A message whose HTML the caller built (every value in it escaped already)."""
+    return f'<div class="ll-msg ll-{esc(kind)}">{html}</div>'
 
 
 # --- admin views ------------------------------------------------------------------------

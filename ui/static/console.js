@@ -58,6 +58,15 @@
     if (!S.item) return;
     const value = current();
     if (value === null) return flash("Pick a label first (1-9 or / to search)");
+    if (S.unit === "turn") {
+      const missing = userTurns().filter((t) => !(t in S.turns));
+      if (missing.length) {
+        S.turn = missing[0];
+        renderTurns();
+        renderPick();
+        return flash(`Label every user turn first: #${missing.join(", #")} still have none (j/k move)`);
+      }
+    }
     const edited = S.suggested === null || !sameValue(normal(value), normal(S.suggested));
     send(edited ? { action: "fix", value } : { action: "accept" });
   }
@@ -111,8 +120,9 @@
     renderPick();
   }
 
+  // the turns a per-turn guideline labels, as the server marked them
   function userTurns() {
-    return $$("#ll-item .ll-turn").filter((li) => li.dataset.role === "user")
+    return $$("#ll-item .ll-turn").filter((li) => li.dataset.labelable === "1")
       .map((li) => Number(li.dataset.turn));
   }
 
@@ -122,9 +132,10 @@
     if (S.unit === "turn") {
       if (S.turn < 0) return;
       S.turns[S.turn] = name;
-      renderTurns();
+      // on to the next turn still without a label (turn numbers, not steps in the list)
       const rest = userTurns().filter((t) => t > S.turn && !(t in S.turns));
-      if (rest.length) moveTurn(rest[0] - S.turn);
+      if (rest.length) S.turn = rest[0];
+      renderTurns();
     } else if (S.kind === "spans") {
       S.pick = name;
       if (S.sel >= 0) { S.spans[S.sel].label = name; renderSpans(); }
