@@ -82,12 +82,21 @@ def init(
     dir: Annotated[Path, typer.Argument(help="Folder for the new project.")],
     guideline: Annotated[Path, typer.Option(help="The task's guideline (Markdown).")],
     model: Annotated[str, typer.Option(help="'local' or any litellm model string.")] = "local",
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="The store, e.g. postgresql://user@host/db (default: $LABELLOOP_DATABASE_URL, "
+            "else labelloop.db in DIR); recorded without its password."
+        ),
+    ] = None,
 ) -> None:
     """Create a project: DIR/labelloop.toml and a copy of the guideline."""
     from agent.config import init_project
 
-    project = init_project(dir, guideline, model=model)
+    project = init_project(dir, guideline, model=model, database_url=database_url)
     g = project.guideline()
+    if project.config.database_url:
+        out.print(f"Store: {project.config.database_url} (recorded in labelloop.toml)")
     out.print(
         f"Created project [bold]{project.root}[/] for task '{g.task}' "
         f"({len(g.labels)} labels, guideline {g.version}). Next: labelloop import FILE -p {dir}"
