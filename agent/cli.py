@@ -88,12 +88,22 @@ def init(
             "first model `labelloop label` runs with)."
         ),
     ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="The store, e.g. postgresql://user@host/db (default: $LABELLOOP_DATABASE_URL, "
+            "else labelloop.db in DIR); recorded without its password."
+        ),
+    ] = None,
 ) -> None:
     """Create a project: DIR/labelloop.toml and a copy of the guideline."""
     from agent.config import init_project
 
-    project = init_project(dir, guideline, **({"model": model} if model else {}))
+    named = {"model": model} if model else {}
+    project = init_project(dir, guideline, database_url=database_url, **named)
     g = project.guideline()
+    if project.config.database_url:
+        out.print(f"Store: {project.config.database_url} (recorded in labelloop.toml)")
     out.print(
         f"Created project [bold]{project.root}[/] for task '{g.task}' "
         f"({len(g.labels)} labels, guideline {g.version}). Next: labelloop import FILE -p {dir}"

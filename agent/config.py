@@ -1,4 +1,10 @@
-"""Project directories and ``labelloop.toml``."""
+"""Project directories and ``labelloop.toml``.
+
+A project names its store in ``labelloop.toml`` (``database_url``, written by ``init``
+without its password; left out: ``labelloop.db`` in the folder) and opens that store or
+none: ``LABELLOOP_DATABASE_URL`` may only name the same store (to give its password), and
+a store that belongs to another project (``project_id``) is refused.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import os
 import re
 import shutil
 import tomllib
+import uuid
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -13,12 +20,15 @@ from typing import Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from agent.errors import ConfigError
-from agent.store.db import sqlite_url
+from agent.errors import ConfigError, StoreError
+from agent.store.db import same_store, sqlite_path, sqlite_url, without_password
 
 CONFIG_NAME = "labelloop.toml"
 DB_NAME = "labelloop.db"
 GUIDELINE_NAME = "guideline.md"
+DATABASE_ENV = "LABELLOOP_DATABASE_URL"
+#: the store's record of the project it belongs to
+PROJECT_STATE = "project"
 
 
 class RoutingConfig(BaseModel):
@@ -118,6 +128,8 @@ class ProjectConfig(BaseModel):
     #: ``labelloop label`` run names it, or ``labelloop route --model`` changes it
     model: str | None = None
     database_url: str | None = None
+    #: written by ``init`` here and in the store: a store of another project is refused
+    project_id: str | None = None
     routing: RoutingConfig = RoutingConfig()
     review: ReviewConfig = ReviewConfig()
     llm: LLMConfig = LLMConfig()
@@ -135,9 +147,31 @@ class Project:
         return (self.root / self.config.guideline).resolve()
 
     @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    @property
+    def recorded_url(self) -> str:
+        """The store labelloop.toml names (a relative SQLite path is the project folder's)."""
+        url = self.config.database_url
+        if url is None:
+            return sqlite_url(self.root / DB_NAME)
+        path = sqlite_path(url)
+        return sqlite_url(self.root / path) if path and not path.is_absolute() else url
+
+    @property
     def database_url(self) -> str:
-        env = os.environ.get("LABELLOOP_DATABASE_URL")
-        return env or self.config.database_url or sqlite_url(self.root / DB_NAME)
+        """The URL the store opens at: the recorded one, or ``LABELLOOP_DATABASE_URL`` when
+        it names the same store (it then gives the password); another store is refused."""
+        own, env = self.recorded_url, os.environ.get(DATABASE_ENV)
+        if not env or same_store(env, own):
+            return env or own
+        raise ConfigError(
+            f"{DATABASE_ENV} names the store {without_password(env)}, but this project's "
+            f"store is {without_password(own)} ({self.config_path}): unset {DATABASE_ENV} "
+            "(a password can come from PGPASSWORD or ~/.pgpass), or set it to this store; "
+            "a project that lives in that store records it as database_url in labelloop.toml"
+        )
 
     def guideline(self):
         from agent.guideline import load_guideline
@@ -146,9 +180,46 @@ class Project:
 
     @cached_property
     def store(self):
+        """The project's store, and no other: see the module docstring."""
         from agent.store import Store
 
-        return Store.open(self.database_url)
+        url = self.database_url
+        self._check_present(url)
+        store = Store.open(url)
+        try:
+            self._check_owner(store, url)
+        except StoreError:
+            store.close()
+            raise
+        return store
+
+    def _check_present(self, url: str) -> None:
+        """A project's SQLite file that is gone is not replaced by an empty one."""
+        path = sqlite_path(url)
+        if self.config.project_id and path is not None and not path.exists():
+            raise StoreError(
+                f"This project's store {path} is missing: restore it, or remove project_id "
+                f"from {self.config_path} to start the project afresh with an empty store"
+            )
+
+    def _check_owner(self, store, url: str) -> None:
+        """The store must be the one this project was created on (when it says so)."""
+        mine = self.config.project_id
+        held = (store.get_state(PROJECT_STATE) or {}).get("id")
+        if mine is None or held == mine:
+            return
+        shown = without_password(url)
+        if held is None:
+            raise StoreError(
+                f"The store at {shown} holds no labelloop project, but {self.config_path} "
+                f"names project {mine}: point database_url (or {DATABASE_ENV}) at this "
+                "project's store, or remove project_id to start the project on this one"
+            )
+        raise StoreError(
+            f"The store at {shown} belongs to another project ({held}), not to "
+            f"{self.config_path} (project {mine}): point database_url (or {DATABASE_ENV}) "
+            "at this project's store"
+        )
 
     def model(self, override: str | None = None) -> str:
         """``--model`` wins, then ``model`` in labelloop.toml, then the local model."""
@@ -177,20 +248,35 @@ def load_project(project: str | Path | None = None) -> Project:
 
 
 def init_project(root: str | Path, guideline: str | Path, **settings) -> Project:
-    """Create ``root/labelloop.toml`` with a copy of the guideline; refuses to overwrite."""
+    """Create ``root/labelloop.toml`` with a copy of the guideline; refuses to overwrite.
+
+    The store is ``settings["database_url"]``, else ``LABELLOOP_DATABASE_URL``, else
+    ``labelloop.db`` in the folder; another store than that file is recorded in
+    labelloop.toml without its password. A store that already holds a project is joined
+    (its project id recorded); a new one gets a new id.
+    """
     from agent.guideline import load_guideline
+    from agent.store import Store
 
     root = Path(root).resolve()
     if (root / CONFIG_NAME).exists():
         raise ConfigError(f"{root} is already a labelloop project ({CONFIG_NAME} exists)")
     parsed = load_guideline(guideline)  # fail before writing anything
+    url = _init_url(root, settings.pop("database_url", None))
     root.mkdir(parents=True, exist_ok=True)
+    store = Store.open(url or sqlite_url(root / DB_NAME))  # fails before any file is written
+    held = (store.get_state(PROJECT_STATE) or {}).get("id")
+    config = ProjectConfig(
+        **settings, database_url=_recorded(root, url), project_id=held or uuid.uuid4().hex
+    )
     shutil.copyfile(guideline, root / GUIDELINE_NAME)
-    config = ProjectConfig(**settings)
     data = config.model_dump(exclude_none=True)
     (root / CONFIG_NAME).write_text(_header(parsed.task) + tomli_w.dumps(data), encoding="utf-8")
+    if held is None:
+        store.set_state(PROJECT_STATE, {"id": config.project_id})
     project = Project(root, config)
-    project.store.save_guideline(project.guideline())
+    project.__dict__["store"] = store  # the cached property: opened and claimed above
+    store.save_guideline(project.guideline())
     return project
 
 
@@ -215,11 +301,37 @@ def write_model(project: Project, model: str) -> None:
     project.config = project.config.model_copy(update={"model": model})
 
 
+def _init_url(root: Path, given: str | None) -> str | None:
+    """The store a new project is made on: the one given, else the environment's."""
+    env = os.environ.get(DATABASE_ENV)
+    if given and env and not same_store(given, env):
+        raise ConfigError(
+            f"--database-url names {without_password(given)} but {DATABASE_ENV} names "
+            f"{without_password(env)}: give one store (unset {DATABASE_ENV}, or drop the option)"
+        )
+    return given or env
+
+
+def _recorded(root: Path, url: str | None) -> str | None:
+    """What labelloop.toml records: nothing for the folder's own SQLite file, a SQLite
+    file elsewhere by its absolute path, any other store without its password."""
+    if url is None:
+        return None
+    path = sqlite_path(url)
+    if path is not None:
+        path = path.resolve()
+        return None if path == (root / DB_NAME).resolve() else sqlite_url(path)
+    return without_password(url)
+
+
 def _header(task: str) -> str:
     return (
         f"# labelloop project for task '{task}'.\n"
         "# model: the routing model, 'local' (offline) or any litellm model string, e.g.\n"
         "# 'gpt-4o-mini'; the first `labelloop label` run sets it when it is left out.\n"
-        "# database_url: leave out for SQLite in this folder; postgresql://... for teams.\n"
+        "# database_url: leave out for SQLite in this folder; postgresql://user@host/db for\n"
+        "#   teams (no password here: it comes from PGPASSWORD, ~/.pgpass or\n"
+        "#   LABELLOOP_DATABASE_URL naming the same store).\n"
+        "# project_id: the store records it too; a store of another project is refused.\n"
         "# API keys are read from the environment (OPENAI_API_KEY, ...), never from here.\n\n"
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
@@ -260,10 +260,12 @@ def hf_row(record: ItemRecord) -> dict[str, Any]:
     }
 
 
-def _batches(records: Iterable[ItemRecord], size: int) -> Iterator[list[dict[str, Any]]]:
+def _batches(
+    records: Iterable[ItemRecord], size: int, row: Callable[[ItemRecord], dict[str, Any]]
+) -> Iterator[list[dict[str, Any]]]:
     batch: list[dict[str, Any]] = []
     for rec in records:
-        batch.append(hf_row(rec))
+        batch.append(row(rec))
         if len(batch) >= size:
             yield batch
             batch = []
@@ -271,8 +273,14 @@ def _batches(records: Iterable[ItemRecord], size: int) -> Iterator[list[dict[str
         yield batch
 
 
-def write_hf(out: Path, records: Iterable[ItemRecord], guideline: Guideline | None) -> int:
-    """``out/`` holds ``data.parquet``, ``dataset_info.json`` and a README card."""
+def write_hf(
+    out: Path,
+    records: Iterable[ItemRecord],
+    guideline: Guideline | None,
+    row: Callable[[ItemRecord], dict[str, Any]] = hf_row,
+) -> int:
+    """``out/`` holds ``data.parquet``, ``dataset_info.json`` and a README card; ``row``
+    makes each record's row (of ``hf_schema``'s columns)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -283,7 +291,7 @@ def write_hf(out: Path, records: Iterable[ItemRecord], guideline: Guideline | No
     tmp = out / "data.parquet.part"
     n = 0
     with pq.ParquetWriter(tmp, schema) as writer:
-        for batch in _batches(records, HF_BATCH):
+        for batch in _batches(records, HF_BATCH, row):
             writer.write_table(pa.Table.from_pylist(batch, schema=schema))
             n += len(batch)
     tmp.replace(out / "data.parquet")

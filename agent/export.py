@@ -1,6 +1,11 @@
 """Export labeled data with provenance, streaming a page at a time.
 
 JSONL and CSV here; Label Studio, Hugging Face (Parquet) and CoNLL in ``agent.ecosystem``.
+
+An export of a blind queue (calibration, audit) is work handed to people who must label
+without seeing any answer: its rows hold the items alone (text or messages, meta) in the
+import-row shape, the label left empty, so the labeled file imports back with
+``import --sample``. No suggestion, model, confidence, rationale, route or review is written.
 """
 
 from __future__ import annotations
@@ -8,11 +13,13 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from agent import ecosystem as eco
 from agent.errors import LabelloopError
+from agent.review_views import BLIND_QUEUES
 from agent.store import ItemRecord
 from agent.types import DECISIVE, QUEUES, Guideline, LabelValue, Review, current_reviews
 
@@ -21,6 +28,8 @@ CSV_COLUMNS = [
     "id", "text", "label", "labels", "label_source", "route", "suggested",
     "confidence", "model", "rationale", "reviewers", "reviewed_at",
 ]  # fmt: skip
+#: the import key of each task shape's answer (``unit: turn`` answers per turn)
+VALUE_KEYS = {"single": "label", "multi": "labels", "spans": "spans", "turns": "turns"}
 
 
 def final_label(record: ItemRecord) -> tuple[LabelValue | None, str | None]:
@@ -150,17 +159,26 @@ def export(
         eco.check_labelstudio(guideline)
     elif fmt == "conll":
         eco.check_conll(guideline)
+    blind = queue in BLIND_QUEUES
+    if blind and fmt == "csv" and guideline is None:
+        raise LabelloopError("the csv export of a blind queue needs the project's guideline")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     records = store.iter_records(model=model, queue=queue, stages=stages)
+    if blind:  # the items alone: whatever else a record holds could give the answer away
+        records = (ItemRecord(item=r.item) for r in records)
     if fmt == "hf":
-        return eco.write_hf(out, records, guideline)
+        row = partial(blind_hf_row, columns=eco.hf_schema().names) if blind else eco.hf_row
+        return eco.write_hf(out, records, guideline, row=row)
     tmp = out.with_name(out.name + ".part")
     with tmp.open("w", encoding="utf-8", newline="") as fh:
         if fmt == "labelstudio":
             n = eco.write_labelstudio(fh, records, guideline)
         elif fmt == "conll":
             n = eco.write_conll(fh, records)
+        elif blind:
+            write = _write_blind_jsonl if fmt == "jsonl" else _write_blind_csv
+            n = write(fh, records, guideline)
         else:
             n = _write_jsonl(fh, records) if fmt == "jsonl" else _write_csv(fh, records)
     if fmt == "labelstudio":
@@ -190,3 +208,73 @@ def _write_csv(fh, records) -> int:
         writer.writerow(csv_row(rec))
         n += 1
     return n
+
+
+# -- blind queues: the items alone -----------------------------------------------------------
+
+
+def value_key(guideline: Guideline) -> str:
+    """The import key that holds an answer to the guideline: label, labels, spans or turns."""
+    return VALUE_KEYS["turns" if guideline.unit == "turn" else guideline.kind]
+
+
+def blind_row(record: ItemRecord, guideline: Guideline | None) -> dict[str, Any]:
+    """An import row holding the item alone, its answer key (if known) left empty."""
+    item = record.item
+    row: dict[str, Any] = {"id": item.id}
+    if item.text is not None:
+        row["text"] = item.text
+    else:
+        row["messages"] = [m.model_dump() for m in item.messages or ()]
+        if item.target_turn is not None:
+            row["target_turn"] = item.target_turn
+    if item.meta:
+        row["meta"] = item.meta
+    if guideline is not None:
+        row[value_key(guideline)] = None
+    return row
+
+
+def blind_csv_columns(guideline: Guideline) -> list[str]:
+    body = ["text"] if guideline.unit == "text" else ["messages", "target_turn"]
+    return ["id", *body, "meta", value_key(guideline)]
+
+
+def blind_hf_row(record: ItemRecord, columns: Sequence[str]) -> dict[str, Any]:
+    """A Hugging Face row of the item alone: every label, suggestion and review column null."""
+    row = dict.fromkeys(columns)
+    item = record.item
+    row.update(id=item.id, text=item.text, target_turn=item.target_turn)
+    if item.messages:
+        row["messages"] = [m.model_dump() for m in item.messages]
+    if item.meta:
+        row["meta"] = json.dumps(item.meta, ensure_ascii=False)
+    return row
+
+
+def _write_blind_jsonl(fh, records, guideline: Guideline | None) -> int:
+    n = 0
+    for rec in records:
+        fh.write(json.dumps(blind_row(rec, guideline), ensure_ascii=False) + "\n")
+        n += 1
+    return n
+
+
+def _write_blind_csv(fh, records, guideline: Guideline) -> int:
+    columns = blind_csv_columns(guideline)
+    writer = csv.DictWriter(fh, fieldnames=columns)
+    writer.writeheader()
+    n = 0
+    for rec in records:
+        row = blind_row(rec, guideline)
+        writer.writerow({k: _csv_cell(row.get(k)) for k in columns})
+        n += 1
+    return n
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)

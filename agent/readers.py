@@ -302,6 +302,11 @@ def _parquet_row(row: dict[str, Any], odd: list[str], path: str | Path, number: 
     meta = row.get("meta")
     if isinstance(meta, list):  # a Parquet map arrives as (key, value) pairs
         row["meta"] = dict(meta)
+    elif isinstance(meta, str) and meta.startswith("{"):  # JSON text (the hf export's)
+        try:
+            row["meta"] = json.loads(meta)
+        except json.JSONDecodeError:
+            pass  # left as it is: ingest says what meta must be
     return _flat_columns(row)
 
 

@@ -37,7 +37,7 @@ from agent.labeler import cache_key
 from agent.providers import transport
 from agent.providers.base import Example, LabelContext
 from agent.providers.transport import ItemFault, Limits, litellm
-from agent.providers.wire import Reply, client_for, make_wire
+from agent.providers.wire import Reply, client_for, make_wire, provider_of
 from agent.redact import env_secrets, redact_item, redact_secrets
 from agent.types import Guideline, Item, LabelValue, Suggestion
 
@@ -123,6 +123,7 @@ class LLMProvider:
     ):
         self.model = model
         self.api_base = api_base
+        self.provider = provider_of(model, api_base)  # refuses a name litellm cannot place
         self.client = client_for(model, client)  # "openai" or "litellm"
         self.concurrency = concurrency or DEFAULT_CONCURRENCY
         self.max_cost = max_cost

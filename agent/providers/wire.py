@@ -55,6 +55,22 @@ class Reply:
         return self.data().get("usage") or {}
 
 
+def provider_of(model: str, api_base: str | None = None) -> str:
+    """The provider litellm sends the model string to; ConfigError with the fix if none.
+
+    Checked when a provider is made, before any item is read: a name litellm cannot place
+    would otherwise fail on every item, one by one.
+    """
+    try:
+        return litellm.get_llm_provider(model, api_base=api_base)[1]
+    except Exception:  # litellm's BadRequestError ("LLM Provider NOT provided") and kin
+        raise ConfigError(
+            f"Unknown model {model!r}: name its provider, as in openai/NAME, anthropic/NAME, "
+            "gemini/NAME, azure/DEPLOYMENT or ollama/NAME (for an OpenAI-compatible server: "
+            "--model openai/NAME --api-base URL), or use --model local"
+        ) from None
+
+
 def client_for(model: str, client: str = "auto") -> str:
     """``"openai"`` or ``"litellm"``: which client sends this model's requests."""
     if client not in CLIENTS:

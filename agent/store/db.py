@@ -19,6 +19,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 IDLE_PING_S = 30.0
 #: and one older than this is replaced (servers and proxies drop idle connections)
 IDLE_RECYCLE_S = 3600
+DEFAULT_PORTS = {"postgresql": 5432}
 
 
 def normalise_url(url: str) -> str:
@@ -31,6 +32,44 @@ def normalise_url(url: str) -> str:
 
 def sqlite_url(path: Path | str) -> str:
     return f"sqlite:///{Path(path)}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL; None for another backend or an in-memory database."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def without_password(url: str) -> str:
+    """The URL as it may be written down or shown: its password (if any) left out."""
+    parsed = sa.engine.make_url(url)
+    if parsed.password is None and "password" not in parsed.query:
+        return url
+    return _render(parsed.difference_update_query(["password"]))
+
+
+def _render(url: sa.engine.URL) -> str:
+    """The URL without its password (``URL.set`` takes None as 'unchanged')."""
+    return url._replace(password=None).render_as_string(hide_password=False)
+
+
+def store_identity(url: str) -> tuple:
+    """What names one store, credentials aside: the SQLite file, or backend, server,
+    database and user."""
+    parsed = sa.engine.make_url(normalise_url(url))
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        path = sqlite_path(url)
+        return (backend, str(path.resolve()) if path else ":memory:")
+    port = parsed.port or DEFAULT_PORTS.get(backend)
+    return (backend, parsed.host or "", port, parsed.database, parsed.username)
+
+
+def same_store(a: str, b: str) -> bool:
+    """Whether two URLs name the same store (whatever their passwords and options)."""
+    return store_identity(a) == store_identity(b)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -101,4 +140,9 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         with engine.begin() as conn:
             command.upgrade(_alembic_config(conn), revision)
     except sa.exc.OperationalError as exc:
-        raise StoreError(f"Cannot open the store at {engine.url!r}: {exc.orig}") from exc
+        said = " ".join(str(exc.orig).split())  # libpq's messages span lines
+        shown = _render(engine.url)
+        fix = "check the server, the database name and the user"
+        if engine.dialect.name != "sqlite":
+            fix += " (the password comes from LABELLOOP_DATABASE_URL, PGPASSWORD or ~/.pgpass)"
+        raise StoreError(f"Cannot open the store at {shown}: {said}; {fix}") from exc
