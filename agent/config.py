@@ -115,6 +115,8 @@ class ProjectConfig(BaseModel):
     guideline: str = GUIDELINE_NAME
     model: str = "local"
     database_url: str | None = None
+    #: an item with more characters of text (or of all its messages) is refused at import
+    max_item_chars: int = Field(100_000, gt=0)
     routing: RoutingConfig = RoutingConfig()
     review: ReviewConfig = ReviewConfig()
     llm: LLMConfig = LLMConfig()

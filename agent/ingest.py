@@ -43,6 +43,8 @@ from agent.types import (
 
 BATCH = 2000
 LISTED_LABELS = 12
+#: the default of ``max_item_chars`` in labelloop.toml: larger items are refused
+MAX_ITEM_CHARS = 100_000
 VALUE_KEYS = ("label", "labels", "spans", "turns", "choices", "abstain")
 #: which value keys each task shape takes (``choices`` comes from Label Studio)
 ACCEPTS = {
@@ -57,6 +59,13 @@ EXAMPLES = {
     "multi": '"labels": ["NAME", ...]',
     "spans": f'"spans": [{SPAN_EXAMPLE}]',
     "turns": '"turns": {"1": "NAME"} (user turn index: label)',
+}
+#: what an empty file of each format must hold instead
+EMPTY_HINTS = {
+    "jsonl": f"one JSON object a line, such as {ROW_EXAMPLE}",
+    "csv": "a header line naming the columns (id,text[,label]) and one row a line",
+    "parquet": "one row per item, with the JSONL fields as columns",
+    "labelstudio": 'a JSON array of tasks, such as [{"data": {"text": "..."}}]',
 }
 META_EXAMPLE = '{"source": "web"}'
 MESSAGE_EXAMPLE = '[{"role": "user", "content": "..."}]'
@@ -110,12 +119,13 @@ class RowContext:
     now: datetime
     labels: frozenset[str]
     shape: str  # single | multi | spans | turns
+    max_chars: int = MAX_ITEM_CHARS
 
     @classmethod
-    def of(cls, guideline: Guideline, reviewer: str) -> RowContext:
+    def of(cls, guideline: Guideline, reviewer: str, max_chars: int = MAX_ITEM_CHARS) -> RowContext:
         shape = "turns" if guideline.unit == "turn" else guideline.kind
         labels = frozenset(guideline.label_names)
-        return cls(guideline, reviewer, utcnow(), labels, shape)
+        return cls(guideline, reviewer, utcnow(), labels, shape, max_chars)
 
 
 # -- the whole file ------------------------------------------------------------------------
@@ -131,13 +141,16 @@ def import_file(
     sample: bool = False,
     batch_size: int = BATCH,
     progress: Callable[[int], None] | None = None,
+    max_item_chars: int = MAX_ITEM_CHARS,
 ) -> ImportResult:
     """Import a file's items and human labels in one transaction: any error imports nothing."""
     started = time.perf_counter()
     fmt = detect_format(path, fmt)
     reviewer = reviewer or Path(path).stem
     digest = file_sha256(path)
-    rows = parse_rows(read_rows(path, fmt), guideline, path, fmt, reviewer)
+    rows = parse_rows(
+        read_rows(path, fmt), guideline, path, fmt, reviewer, max_item_chars=max_item_chars
+    )
     counts = _Counts()
     with store.import_session(str(path), fmt, digest, reviewer, sample) as writer:
         for batch in _batches(rows, batch_size):
@@ -155,10 +168,15 @@ def parse_rows(
     path: str | Path,
     fmt: str,
     reviewer: str,
+    *,
+    max_item_chars: int = MAX_ITEM_CHARS,
 ) -> Iterator[ParsedRow]:
-    """Check each raw row against the guideline; the first bad one raises ImportFileError."""
-    ctx = RowContext.of(guideline, reviewer)
+    """Check each raw row against the guideline; the first bad one raises ImportFileError,
+    and so does a file without rows."""
+    ctx = RowContext.of(guideline, reviewer, max_item_chars)
+    empty = True
     for number, raw in rows:
+        empty = False
         try:
             item, reviews = parse_row(raw, ctx)
         except RowError as e:
@@ -169,6 +187,9 @@ def parse_rows(
             message = f"invalid {field}: {err['msg']}; fix the value"
             raise row_error(path, fmt, number, message) from None
         yield ParsedRow(number, item, reviews)
+    if empty:
+        message = f"no rows to import; the file must hold {EMPTY_HINTS[fmt]}"
+        raise ImportFileError(message, path=str(path))
 
 
 def file_sha256(path: str | Path) -> str:
@@ -272,14 +293,27 @@ def _new_reviews(writer, batch: list[ParsedRow], stored: dict, counts: _Counts) 
 
 def parse_row(raw: dict[str, Any], ctx: RowContext) -> tuple[Item, list[Review]]:
     """The item a raw row describes and the human reviews it carries; RowError if bad."""
-    item = Item(
-        id=_item_id(raw.get("id")),
-        **_body(raw, ctx.guideline),
-        meta=_meta(raw),
-    )
+    item_id = _item_id(raw.get("id"))
+    body = _body(raw, ctx.guideline)
+    _check_size(item_id, body, ctx.max_chars)
+    item = Item(id=item_id, **body, meta=_meta(raw))
     if raw.keys().isdisjoint(REVIEW_KEYS):
         return item, []
     return item, _reviews(raw, item, ctx)
+
+
+def _check_size(item_id: str, body: dict[str, Any], limit: int) -> None:
+    """Refuse an item over ``max_item_chars``: one such item can exhaust a labeler's memory."""
+    if body.get("text") is not None:
+        what, size = "text", len(body["text"])
+    else:
+        what, size = "messages", sum(len(m.content) for m in body["messages"])
+    if size > limit:
+        raise RowError(
+            f"item {item_id!r} has {size:,} characters of {what}, over the limit of "
+            f"{limit:,} (max_item_chars); split it into smaller items, or raise "
+            "max_item_chars in labelloop.toml"
+        )
 
 
 def _item_id(value: Any) -> str:
