@@ -58,7 +58,7 @@ EXAMPLES = {
     "single": '"label": "NAME"',
     "multi": '"labels": ["NAME", ...]',
     "spans": f'"spans": [{SPAN_EXAMPLE}]',
-    "turns": '"turns": {"1": "NAME"} (user turn index: label)',
+    "turns": '"turns": {"0": "NAME"} (index of a user message: label)',
 }
 #: what an empty file of each format must hold instead
 EMPTY_HINTS = {
@@ -69,6 +69,7 @@ EMPTY_HINTS = {
 }
 META_EXAMPLE = '{"source": "web"}'
 MESSAGE_EXAMPLE = '[{"role": "user", "content": "..."}]'
+MESSAGE_LABEL_EXAMPLE = '{"role": "user", "content": "...", "label": "NAME"}'
 ITEM_KEYS = frozenset({"id", "text", "messages", "target_turn", "meta"})
 REVIEW_KEYS = frozenset({*VALUE_KEYS, "annotations", "reviews", "label_source"})
 KNOWN_KEYS = ITEM_KEYS | REVIEW_KEYS
@@ -297,6 +298,7 @@ def parse_row(raw: dict[str, Any], ctx: RowContext) -> tuple[Item, list[Review]]
     body = _body(raw, ctx.guideline)
     _check_size(item_id, body, ctx.max_chars)
     item = Item(id=item_id, **body, meta=_meta(raw))
+    raw = _with_message_labels(raw, item, ctx)
     if raw.keys().isdisjoint(REVIEW_KEYS):
         return item, []
     return item, _reviews(raw, item, ctx)
@@ -420,6 +422,81 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _user_turns(item: Item) -> list[int]:
+    """Indices of the messages a per-turn task labels."""
+    return [i for i, m in enumerate(item.messages or ()) if m.role == "user"]
+
+
+# -- labels written on messages ------------------------------------------------------------
+
+
+def _with_message_labels(raw: dict[str, Any], item: Item, ctx: RowContext) -> dict[str, Any]:
+    """The row with labels written on its messages as its ``turns`` (unit: turn only):
+    a label on a message is never dropped without a word."""
+    found = _message_values(raw.get("messages"))
+    if not found:
+        return raw
+    g = ctx.guideline
+    if ctx.shape != "turns":
+        index, key = found[0]
+        raise RowError(
+            f"message {index} has {key!r}, but task {g.task!r} labels whole conversations "
+            f"(unit: {g.unit}); put the label on the row instead: {_example(ctx, item)}"
+        )
+    other = [(i, k) for i, k in found if k != "label"]
+    if other:
+        index, key = other[0]
+        raise RowError(
+            f"message {index} has {key!r}; task {g.task!r} (unit: turn) takes one 'label' "
+            f"on each user message, e.g. {MESSAGE_LABEL_EXAMPLE}"
+        )
+    given = [k for k in VALUE_KEYS if raw.get(k) is not None]
+    if given:
+        raise RowError(f"the row has both {given[0]!r} and labels on its messages; keep one")
+    return {**raw, "turns": _message_turns(raw["messages"], {i for i, _ in found}, item, ctx)}
+
+
+def _message_values(messages: Any) -> list[tuple[int, str]]:
+    """(index, key) of each label value written on a message."""
+    if not isinstance(messages, list):
+        return []
+    return [
+        (i, k)
+        for i, m in enumerate(messages)
+        if isinstance(m, dict)
+        for k in VALUE_KEYS
+        if m.get(k) is not None
+    ]
+
+
+def _message_turns(
+    messages: list[dict[str, Any]], labeled: set[int], item: Item, ctx: RowContext
+) -> dict[int, str]:
+    """Per-turn labels from the messages: every user message labeled, no other one."""
+    users = _user_turns(item)
+    stray = sorted(labeled - set(users))
+    if stray:
+        role = messages[stray[0]]["role"]
+        raise RowError(
+            f"message {stray[0]} ({role}) has a 'label', but only user messages are "
+            "labeled (unit: turn); remove it"
+        )
+    missing = [i for i in users if i not in labeled]
+    if missing:
+        raise RowError(
+            f"only {len(labeled)} of the {len(users)} user messages have a 'label' "
+            f"(message {missing[0]} has none); give every user message a 'label', "
+            "or leave them all out"
+        )
+    turns = {}
+    for i in users:
+        try:
+            turns[i] = _label(messages[i]["label"], ctx)
+        except RowError as e:
+            raise RowError(f"message {i}: {e}") from None
+    return turns
+
+
 # -- the reviews a row carries -------------------------------------------------------------
 
 
@@ -463,14 +540,14 @@ def _annotations(raw: dict[str, Any], item: Item, ctx: RowContext) -> list[Revie
     for i, a in _listed(raw, "annotations"):
         what = f"annotation {i}"
         if not isinstance(a, dict):
-            example = f'{{"reviewer": "ann1", {EXAMPLES[ctx.shape]}}}'
+            example = f'{{"reviewer": "ann1", {_example(ctx, item)}}}'
             raise RowError(f"{what} is not an object; write it as {example}")
         reviewer = _reviewer(a.get("reviewer"), what)
         if any(r.reviewer == reviewer for r in out):
             raise RowError(f"{what}: {reviewer!r} has two annotations in this row; keep one")
         value = _value(a, item, ctx)
         if value is None:
-            raise RowError(f"{what} by {reviewer!r} has no label; give {EXAMPLES[ctx.shape]}")
+            raise RowError(f"{what} by {reviewer!r} has no label; give {_example(ctx, item)}")
         out.append(_review(item, reviewer, value, _time(a.get("time"), what, ctx.now)))
     return out
 
@@ -485,7 +562,8 @@ def _export_review(r: Any, i: int, item: Item, ctx: RowContext) -> Review:
         raise RowError(f"{what} has unknown action {action!r}; use one of {', '.join(ACTIONS)}")
     value = r.get("value")
     if value is not None and not isinstance(value, dict):
-        raise RowError(f"{what}: 'value' is not an object; write it as {{{EXAMPLES[ctx.shape]}}}")
+        example = _example(ctx, item)
+        raise RowError(f"{what}: 'value' is not an object; write it as {{{example}}}")
     extra = {k: r[k] for k in ("queue", "reason", "comment", "duration_ms") if r.get(k) is not None}
     return _review(
         item,
@@ -526,7 +604,7 @@ def _value(d: dict[str, Any], item: Item, ctx: RowContext) -> LabelValue | None:
     wrong = [k for k in given if k not in accepted and k != "abstain"]
     # a Label Studio annotation may carry choices beside its spans
     if wrong and not (wrong == ["choices"] and len(given) > 1):
-        raise RowError(_shape_error(wrong[0], ctx))
+        raise RowError(_shape_error(wrong[0], item, ctx))
     keys = [k for k in given if k in accepted]
     if len(keys) > 1:
         raise RowError(f"both {keys[0]!r} and {keys[1]!r} are given; keep one")
@@ -538,7 +616,7 @@ def _value(d: dict[str, Any], item: Item, ctx: RowContext) -> LabelValue | None:
 def _parse_value(key: str, value: Any, item: Item, ctx: RowContext) -> LabelValue:
     if key == "label" and ctx.shape == "turns":
         if item.target_turn is None:
-            raise RowError(f"'label' needs a 'target_turn' here; or give {EXAMPLES['turns']}")
+            raise RowError(f"'label' needs a 'target_turn' here; or give {_example(ctx, item)}")
         return LabelValue(turns={item.target_turn: _label(value, ctx)})
     if key == "label":
         return LabelValue(label=_label(value, ctx))
@@ -554,10 +632,19 @@ def _parse_value(key: str, value: Any, item: Item, ctx: RowContext) -> LabelValu
     return LabelValue(turns=_turns(value, item, ctx))
 
 
-def _shape_error(key: str, ctx: RowContext) -> str:
+def _shape_error(key: str, item: Item, ctx: RowContext) -> str:
     g = ctx.guideline
     shape = f"kind: {g.kind}" + (", unit: turn" if ctx.shape == "turns" else "")
-    return f"{key!r} does not fit task {g.task!r} ({shape}); give {EXAMPLES[ctx.shape]}"
+    return f"{key!r} does not fit task {g.task!r} ({shape}); give {_example(ctx, item)}"
+
+
+def _example(ctx: RowContext, item: Item) -> str:
+    """How to write a label in the guideline's shape; per turn, with this row's user turns."""
+    users = _user_turns(item)[:2]
+    if ctx.shape != "turns" or not users:
+        return EXAMPLES[ctx.shape]
+    pairs = ", ".join(f'"{i}": "NAME"' for i in users)
+    return f'"turns": {{{pairs}}} (index of a user message: label)'
 
 
 def _label(name: Any, ctx: RowContext) -> str:
@@ -612,15 +699,16 @@ def _span(s: Any, i: int, text: str, ctx: RowContext) -> Span:
 
 def _turns(value: Any, item: Item, ctx: RowContext) -> dict[int, str]:
     if not isinstance(value, dict):
-        raise RowError(f"'turns' is not an object; write it as {EXAMPLES['turns']}")
-    msgs = item.messages or ()
+        raise RowError(f"'turns' is not an object; write it as {_example(ctx, item)}")
+    users = _user_turns(item)
     out: dict[int, str] = {}
     for key, name in value.items():
         turn = int(key) if isinstance(key, str) and key.isdigit() else key
-        if not _is_int(turn) or not 0 <= turn < len(msgs) or msgs[turn].role != "user":
+        if not _is_int(turn) or turn not in users:
+            here = ", ".join(map(str, users)) or "none"
             raise RowError(
                 f"'turns' names turn {key!r}, which is not a user message; use the index "
-                "of a user message in 'messages' (counting from 0)"
+                f"of a user message in 'messages', counting from 0 (here: {here})"
             )
         out[turn] = _label(name, ctx)
     return out

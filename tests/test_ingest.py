@@ -517,6 +517,84 @@ def test_a_file_without_rows_is_refused_and_records_nothing(
     assert counts(seeded) == before  # no items, no reviews, no import recorded
 
 
+# -- labels written on messages ----------------------------------------------------------------
+
+TURNS = guideline(unit="turn")
+DIALOGUE = [
+    {"role": "system", "content": "You are a bank's assistant."},
+    {"role": "user", "content": "Where is my card?"},
+    {"role": "assistant", "content": "It was sent on Monday."},
+    {"role": "user", "content": "I want my money back."},
+]
+
+
+def labeled(dialogue: list[dict], **labels: str) -> list[dict]:
+    """The dialogue with ``label`` set on the messages named by index (``m1="refund"``)."""
+    return [
+        {**m, "label": labels[f"m{i}"]} if f"m{i}" in labels else m for i, m in enumerate(dialogue)
+    ]
+
+
+def test_labels_on_every_user_message_become_the_turns_review(store: Store, tmp_path: Path) -> None:
+    msgs = labeled(DIALOGUE, m1="card_arrival", m3="refund")
+    path = jsonl(tmp_path, "ann.jsonl", {"id": "d", "messages": msgs})
+    result = import_file(store, TURNS, path)
+    assert result.reviews_added == 1
+    [review] = reviews(store)
+    assert review.value == LabelValue(turns={1: "card_arrival", 3: "refund"})
+    assert review.reviewer == "ann"
+
+
+MESSAGE_LABEL_ROWS = [
+    # (case, guideline, the bad row (line 2), what the message says)
+    ("only some user messages", TURNS, {"id": "b", "messages": labeled(DIALOGUE, m3="refund")},
+     "only 1 of the 2 user messages have a 'label' (message 1 has none)"),
+    ("label on an assistant message", TURNS,
+     {"id": "b", "messages": labeled(DIALOGUE, m1="refund", m2="refund", m3="refund")},
+     "message 2 (assistant) has a 'label', but only user messages are labeled"),
+    ("unknown label on a message", TURNS,
+     {"id": "b", "messages": labeled(DIALOGUE, m1="refund", m3="spam?")},
+     "message 3: unknown label 'spam?'"),
+    ("labels on a message", TURNS,
+     {"id": "b", "messages": [{**DIALOGUE[1], "labels": ["refund"]}]},
+     "message 0 has 'labels'; task 'support-intent' (unit: turn) takes one 'label'"),
+    ("turns and message labels", TURNS,
+     {"id": "b", "messages": labeled(DIALOGUE, m1="refund", m3="refund"), "turns": {"1": "refund"}},
+     "the row has both 'turns' and labels on its messages; keep one"),
+    ("message label, whole conversation", guideline(unit="conversation"),
+     {"id": "b", "messages": labeled(DIALOGUE, m3="refund")},
+     "message 3 has 'label', but task 'support-intent' labels whole conversations "
+     "(unit: conversation); put the label on the row instead: \"label\": \"NAME\""),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "g", "bad", "fragment"), MESSAGE_LABEL_ROWS, ids=[c[0] for c in MESSAGE_LABEL_ROWS]
+)
+def test_a_label_on_a_message_is_never_dropped_silently(
+    seeded: Store, tmp_path: Path, case, g, bad, fragment
+) -> None:
+    path = jsonl(tmp_path, "in.jsonl", {"id": "g1", "messages": DIALOGUE}, bad)
+    assert_refused(seeded, g, path, 2, fragment)
+
+
+def test_the_turns_example_names_this_rows_user_messages(seeded: Store, tmp_path: Path) -> None:
+    row = {"id": "d", "messages": DIALOGUE, "label": "refund"}  # no target_turn
+    err = assert_refused(seeded, TURNS, jsonl(tmp_path, "t.jsonl", row), 1, "target_turn")
+    assert '"turns": {"1": "NAME", "3": "NAME"}' in err.detail
+    # what the message suggests imports
+    fixed = {"id": "d", "messages": DIALOGUE, "turns": {"1": "refund", "3": "refund"}}
+    assert import_file(seeded, TURNS, jsonl(tmp_path, "f.jsonl", fixed)).reviews_added == 1
+
+
+def test_the_default_turns_example_is_a_user_message(seeded: Store, tmp_path: Path) -> None:
+    row = {"id": "c", "messages": CONV, "turns": []}  # CONV: user, then assistant
+    err = assert_refused(seeded, TURNS, jsonl(tmp_path, "t.jsonl", row), 1, "not an object")
+    assert '{"0": "NAME"}' in err.detail
+    wrong = {"id": "c", "messages": CONV, "turns": {"1": "refund"}}
+    err = assert_refused(seeded, TURNS, jsonl(tmp_path, "w.jsonl", wrong), 1, "(here: 0)")
+
+
 # -- PostgreSQL (bulk COPY path) -------------------------------------------------------------
 
 
