@@ -1,7 +1,7 @@
 """Import: rows read from a file, checked against the guideline, stored all or nothing.
 
 Checking (``parse_rows``) is pure; ``import_file`` streams the checked rows into the store
-in batches inside one transaction, applying the import rules of DESIGN.md.
+in batches inside one transaction, applying the import rules (README.md, "Import formats").
 """
 
 from __future__ import annotations
