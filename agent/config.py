@@ -130,6 +130,8 @@ class ProjectConfig(BaseModel):
     database_url: str | None = None
     #: written by ``init`` here and in the store: a store of another project is refused
     project_id: str | None = None
+    #: an item with more characters of text (or of all its messages) is refused at import
+    max_item_chars: int = Field(100_000, gt=0)
     routing: RoutingConfig = RoutingConfig()
     review: ReviewConfig = ReviewConfig()
     llm: LLMConfig = LLMConfig()

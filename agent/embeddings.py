@@ -16,7 +16,10 @@ import numpy as np
 
 _MODEL: Any = None
 _LOCK = threading.Lock()
-_BATCH = 64
+#: characters in one piece of a long text, and at most in one batch (padding included):
+#: a batch's token vectors then take ~2 MB (at most ~32 MB), whatever the texts
+PIECE_CHARS = 2_000
+BATCH_CHARS = 8_000
 
 
 def model() -> Any:
@@ -56,15 +59,67 @@ def dim() -> int:
 
 
 def embed(texts: Sequence[str]) -> np.ndarray:
-    """L2-normalised float32 embeddings, one row per text (an empty text gives a zero row)."""
-    if len(texts) == 0:
-        return np.zeros((0, dim()), dtype=np.float32)
-    # Batches are padded to their longest text, so embed in length order and put rows back.
-    order = np.argsort([len(t) for t in texts], kind="stable")
-    sorted_vecs = model().embed([texts[i] for i in order], norm=False, batch_size=_BATCH)
-    vecs = np.empty_like(sorted_vecs, dtype=np.float32)
-    vecs[order] = sorted_vecs
-    norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-    np.divide(vecs, norms, out=vecs, where=norms > 0)
-    vecs[~np.isfinite(vecs).all(axis=1)] = 0.0
-    return vecs
+    """L2-normalised float32 embeddings, one row per text (an empty text gives a zero row).
+
+    Each row is the mean of the text's token vectors, as wordllama computes it, but long
+    texts go in pieces of at most PIECE_CHARS characters and a batch holds at most
+    BATCH_CHARS: memory stays bounded however long a text is, and no text is cut short.
+    """
+    sums = np.zeros((len(texts), dim()), dtype=np.float32)
+    pieces, owners = _pieces(texts)
+    for batch in _batches(pieces):
+        np.add.at(sums, owners[batch], _token_sums([pieces[i] for i in batch]))
+    # the mean and the sum of the token vectors have the same direction
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    np.divide(sums, norms, out=sums, where=norms > 0)
+    sums[~np.isfinite(sums).all(axis=1)] = 0.0
+    return sums
+
+
+def _pieces(texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """The texts cut into pieces of at most PIECE_CHARS, and the text each piece is from."""
+    pieces: list[str] = []
+    owners: list[int] = []
+    for i, text in enumerate(texts):
+        cut = _split(text)
+        pieces.extend(cut)
+        owners.extend([i] * len(cut))
+    return pieces, np.array(owners, dtype=np.int64)
+
+
+def _split(text: str) -> list[str]:
+    """``text`` in consecutive pieces of at most PIECE_CHARS characters, cut before a space
+    where there is one in the piece's second half (so words stay whole)."""
+    size = PIECE_CHARS
+    out, start = [], 0
+    while len(text) - start > size:
+        end = text.rfind(" ", start + size // 2, start + size)
+        end = end if end > start else start + size
+        out.append(text[start:end])
+        start = end
+    out.append(text[start:])
+    return out
+
+
+def _batches(pieces: Sequence[str]) -> Iterator[np.ndarray]:
+    """Piece indices in length order, in batches of at most BATCH_CHARS characters counting
+    the padding to the longest (which is why the order: padding is then small)."""
+    order = np.argsort([len(p) for p in pieces], kind="stable")
+    start = 0
+    for end in range(1, len(order) + 1):
+        longest = max(len(pieces[order[end - 1]]), 1)
+        if end - start > 1 and (end - start) * longest > BATCH_CHARS:
+            yield order[start : end - 1]
+            start = end - 1
+    if start < len(order):
+        yield order[start:]
+
+
+def _token_sums(batch: list[str]) -> np.ndarray:
+    """Per text, the sum of its token vectors (wordllama's pooling before the division)."""
+    m = model()
+    encoded = m.tokenize(batch)  # padded to the longest; the mask marks real tokens
+    ids = np.array([e.ids for e in encoded], dtype=np.int32).reshape(len(batch), -1)
+    mask = np.array([e.attention_mask for e in encoded], dtype=np.float32).reshape(ids.shape)
+    np.clip(ids, 0, m.embedding.shape[0] - 1, out=ids)
+    return np.einsum("bld,bl->bd", m.embedding[ids], mask)

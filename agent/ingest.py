@@ -1,7 +1,7 @@
 """Import: rows read from a file, checked against the guideline, stored all or nothing.
 
 Checking (``parse_rows``) is pure; ``import_file`` streams the checked rows into the store
-in batches inside one transaction, applying the import rules of DESIGN.md.
+in batches inside one transaction, applying the import rules (README.md, "Import formats").
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ from agent.types import (
 
 BATCH = 2000
 LISTED_LABELS = 12
+#: the default of ``max_item_chars`` in labelloop.toml: larger items are refused
+MAX_ITEM_CHARS = 100_000
 VALUE_KEYS = ("label", "labels", "spans", "turns", "choices", "abstain")
 #: which value keys each task shape takes (``choices`` comes from Label Studio)
 ACCEPTS = {
@@ -56,10 +58,18 @@ EXAMPLES = {
     "single": '"label": "NAME"',
     "multi": '"labels": ["NAME", ...]',
     "spans": f'"spans": [{SPAN_EXAMPLE}]',
-    "turns": '"turns": {"1": "NAME"} (user turn index: label)',
+    "turns": '"turns": {"0": "NAME"} (index of a user message: label)',
+}
+#: what an empty file of each format must hold instead
+EMPTY_HINTS = {
+    "jsonl": f"one JSON object a line, such as {ROW_EXAMPLE}",
+    "csv": "a header line naming the columns (id,text[,label]) and one row a line",
+    "parquet": "one row per item, with the JSONL fields as columns",
+    "labelstudio": 'a JSON array of tasks, such as [{"data": {"text": "..."}}]',
 }
 META_EXAMPLE = '{"source": "web"}'
 MESSAGE_EXAMPLE = '[{"role": "user", "content": "..."}]'
+MESSAGE_LABEL_EXAMPLE = '{"role": "user", "content": "...", "label": "NAME"}'
 ITEM_KEYS = frozenset({"id", "text", "messages", "target_turn", "meta"})
 REVIEW_KEYS = frozenset({*VALUE_KEYS, "annotations", "reviews", "label_source"})
 KNOWN_KEYS = ITEM_KEYS | REVIEW_KEYS
@@ -110,12 +120,13 @@ class RowContext:
     now: datetime
     labels: frozenset[str]
     shape: str  # single | multi | spans | turns
+    max_chars: int = MAX_ITEM_CHARS
 
     @classmethod
-    def of(cls, guideline: Guideline, reviewer: str) -> RowContext:
+    def of(cls, guideline: Guideline, reviewer: str, max_chars: int = MAX_ITEM_CHARS) -> RowContext:
         shape = "turns" if guideline.unit == "turn" else guideline.kind
         labels = frozenset(guideline.label_names)
-        return cls(guideline, reviewer, utcnow(), labels, shape)
+        return cls(guideline, reviewer, utcnow(), labels, shape, max_chars)
 
 
 # -- the whole file ------------------------------------------------------------------------
@@ -131,13 +142,16 @@ def import_file(
     sample: bool = False,
     batch_size: int = BATCH,
     progress: Callable[[int], None] | None = None,
+    max_item_chars: int = MAX_ITEM_CHARS,
 ) -> ImportResult:
     """Import a file's items and human labels in one transaction: any error imports nothing."""
     started = time.perf_counter()
     fmt = detect_format(path, fmt)
     reviewer = reviewer or Path(path).stem
     digest = file_sha256(path)
-    rows = parse_rows(read_rows(path, fmt), guideline, path, fmt, reviewer)
+    rows = parse_rows(
+        read_rows(path, fmt), guideline, path, fmt, reviewer, max_item_chars=max_item_chars
+    )
     counts = _Counts()
     with store.import_session(str(path), fmt, digest, reviewer, sample) as writer:
         for batch in _batches(rows, batch_size):
@@ -155,10 +169,15 @@ def parse_rows(
     path: str | Path,
     fmt: str,
     reviewer: str,
+    *,
+    max_item_chars: int = MAX_ITEM_CHARS,
 ) -> Iterator[ParsedRow]:
-    """Check each raw row against the guideline; the first bad one raises ImportFileError."""
-    ctx = RowContext.of(guideline, reviewer)
+    """Check each raw row against the guideline; the first bad one raises ImportFileError,
+    and so does a file without rows."""
+    ctx = RowContext.of(guideline, reviewer, max_item_chars)
+    empty = True
     for number, raw in rows:
+        empty = False
         try:
             item, reviews = parse_row(raw, ctx)
         except RowError as e:
@@ -169,6 +188,9 @@ def parse_rows(
             message = f"invalid {field}: {err['msg']}; fix the value"
             raise row_error(path, fmt, number, message) from None
         yield ParsedRow(number, item, reviews)
+    if empty:
+        message = f"no rows to import; the file must hold {EMPTY_HINTS[fmt]}"
+        raise ImportFileError(message, path=str(path))
 
 
 def file_sha256(path: str | Path) -> str:
@@ -272,14 +294,28 @@ def _new_reviews(writer, batch: list[ParsedRow], stored: dict, counts: _Counts) 
 
 def parse_row(raw: dict[str, Any], ctx: RowContext) -> tuple[Item, list[Review]]:
     """The item a raw row describes and the human reviews it carries; RowError if bad."""
-    item = Item(
-        id=_item_id(raw.get("id")),
-        **_body(raw, ctx.guideline),
-        meta=_meta(raw),
-    )
+    item_id = _item_id(raw.get("id"))
+    body = _body(raw, ctx.guideline)
+    _check_size(item_id, body, ctx.max_chars)
+    item = Item(id=item_id, **body, meta=_meta(raw))
+    raw = _with_message_labels(raw, item, ctx)
     if raw.keys().isdisjoint(REVIEW_KEYS):
         return item, []
     return item, _reviews(raw, item, ctx)
+
+
+def _check_size(item_id: str, body: dict[str, Any], limit: int) -> None:
+    """Refuse an item over ``max_item_chars``: one such item can exhaust a labeler's memory."""
+    if body.get("text") is not None:
+        what, size = "text", len(body["text"])
+    else:
+        what, size = "messages", sum(len(m.content) for m in body["messages"])
+    if size > limit:
+        raise RowError(
+            f"item {item_id!r} has {size:,} characters of {what}, over the limit of "
+            f"{limit:,} (max_item_chars); split it into smaller items, or raise "
+            "max_item_chars in labelloop.toml"
+        )
 
 
 def _item_id(value: Any) -> str:
@@ -386,6 +422,81 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _user_turns(item: Item) -> list[int]:
+    """Indices of the messages a per-turn task labels."""
+    return [i for i, m in enumerate(item.messages or ()) if m.role == "user"]
+
+
+# -- labels written on messages ------------------------------------------------------------
+
+
+def _with_message_labels(raw: dict[str, Any], item: Item, ctx: RowContext) -> dict[str, Any]:
+    """The row with labels written on its messages as its ``turns`` (unit: turn only):
+    a label on a message is never dropped without a word."""
+    found = _message_values(raw.get("messages"))
+    if not found:
+        return raw
+    g = ctx.guideline
+    if ctx.shape != "turns":
+        index, key = found[0]
+        raise RowError(
+            f"message {index} has {key!r}, but task {g.task!r} labels whole conversations "
+            f"(unit: {g.unit}); put the label on the row instead: {_example(ctx, item)}"
+        )
+    other = [(i, k) for i, k in found if k != "label"]
+    if other:
+        index, key = other[0]
+        raise RowError(
+            f"message {index} has {key!r}; task {g.task!r} (unit: turn) takes one 'label' "
+            f"on each user message, e.g. {MESSAGE_LABEL_EXAMPLE}"
+        )
+    given = [k for k in VALUE_KEYS if raw.get(k) is not None]
+    if given:
+        raise RowError(f"the row has both {given[0]!r} and labels on its messages; keep one")
+    return {**raw, "turns": _message_turns(raw["messages"], {i for i, _ in found}, item, ctx)}
+
+
+def _message_values(messages: Any) -> list[tuple[int, str]]:
+    """(index, key) of each label value written on a message."""
+    if not isinstance(messages, list):
+        return []
+    return [
+        (i, k)
+        for i, m in enumerate(messages)
+        if isinstance(m, dict)
+        for k in VALUE_KEYS
+        if m.get(k) is not None
+    ]
+
+
+def _message_turns(
+    messages: list[dict[str, Any]], labeled: set[int], item: Item, ctx: RowContext
+) -> dict[int, str]:
+    """Per-turn labels from the messages: every user message labeled, no other one."""
+    users = _user_turns(item)
+    stray = sorted(labeled - set(users))
+    if stray:
+        role = messages[stray[0]]["role"]
+        raise RowError(
+            f"message {stray[0]} ({role}) has a 'label', but only user messages are "
+            "labeled (unit: turn); remove it"
+        )
+    missing = [i for i in users if i not in labeled]
+    if missing:
+        raise RowError(
+            f"only {len(labeled)} of the {len(users)} user messages have a 'label' "
+            f"(message {missing[0]} has none); give every user message a 'label', "
+            "or leave them all out"
+        )
+    turns = {}
+    for i in users:
+        try:
+            turns[i] = _label(messages[i]["label"], ctx)
+        except RowError as e:
+            raise RowError(f"message {i}: {e}") from None
+    return turns
+
+
 # -- the reviews a row carries -------------------------------------------------------------
 
 
@@ -429,14 +540,14 @@ def _annotations(raw: dict[str, Any], item: Item, ctx: RowContext) -> list[Revie
     for i, a in _listed(raw, "annotations"):
         what = f"annotation {i}"
         if not isinstance(a, dict):
-            example = f'{{"reviewer": "ann1", {EXAMPLES[ctx.shape]}}}'
+            example = f'{{"reviewer": "ann1", {_example(ctx, item)}}}'
             raise RowError(f"{what} is not an object; write it as {example}")
         reviewer = _reviewer(a.get("reviewer"), what)
         if any(r.reviewer == reviewer for r in out):
             raise RowError(f"{what}: {reviewer!r} has two annotations in this row; keep one")
         value = _value(a, item, ctx)
         if value is None:
-            raise RowError(f"{what} by {reviewer!r} has no label; give {EXAMPLES[ctx.shape]}")
+            raise RowError(f"{what} by {reviewer!r} has no label; give {_example(ctx, item)}")
         out.append(_review(item, reviewer, value, _time(a.get("time"), what, ctx.now)))
     return out
 
@@ -451,7 +562,8 @@ def _export_review(r: Any, i: int, item: Item, ctx: RowContext) -> Review:
         raise RowError(f"{what} has unknown action {action!r}; use one of {', '.join(ACTIONS)}")
     value = r.get("value")
     if value is not None and not isinstance(value, dict):
-        raise RowError(f"{what}: 'value' is not an object; write it as {{{EXAMPLES[ctx.shape]}}}")
+        example = _example(ctx, item)
+        raise RowError(f"{what}: 'value' is not an object; write it as {{{example}}}")
     extra = {k: r[k] for k in ("queue", "reason", "comment", "duration_ms") if r.get(k) is not None}
     return _review(
         item,
@@ -492,7 +604,7 @@ def _value(d: dict[str, Any], item: Item, ctx: RowContext) -> LabelValue | None:
     wrong = [k for k in given if k not in accepted and k != "abstain"]
     # a Label Studio annotation may carry choices beside its spans
     if wrong and not (wrong == ["choices"] and len(given) > 1):
-        raise RowError(_shape_error(wrong[0], ctx))
+        raise RowError(_shape_error(wrong[0], item, ctx))
     keys = [k for k in given if k in accepted]
     if len(keys) > 1:
         raise RowError(f"both {keys[0]!r} and {keys[1]!r} are given; keep one")
@@ -504,7 +616,7 @@ def _value(d: dict[str, Any], item: Item, ctx: RowContext) -> LabelValue | None:
 def _parse_value(key: str, value: Any, item: Item, ctx: RowContext) -> LabelValue:
     if key == "label" and ctx.shape == "turns":
         if item.target_turn is None:
-            raise RowError(f"'label' needs a 'target_turn' here; or give {EXAMPLES['turns']}")
+            raise RowError(f"'label' needs a 'target_turn' here; or give {_example(ctx, item)}")
         return LabelValue(turns={item.target_turn: _label(value, ctx)})
     if key == "label":
         return LabelValue(label=_label(value, ctx))
@@ -520,10 +632,19 @@ def _parse_value(key: str, value: Any, item: Item, ctx: RowContext) -> LabelValu
     return LabelValue(turns=_turns(value, item, ctx))
 
 
-def _shape_error(key: str, ctx: RowContext) -> str:
+def _shape_error(key: str, item: Item, ctx: RowContext) -> str:
     g = ctx.guideline
     shape = f"kind: {g.kind}" + (", unit: turn" if ctx.shape == "turns" else "")
-    return f"{key!r} does not fit task {g.task!r} ({shape}); give {EXAMPLES[ctx.shape]}"
+    return f"{key!r} does not fit task {g.task!r} ({shape}); give {_example(ctx, item)}"
+
+
+def _example(ctx: RowContext, item: Item) -> str:
+    """How to write a label in the guideline's shape; per turn, with this row's user turns."""
+    users = _user_turns(item)[:2]
+    if ctx.shape != "turns" or not users:
+        return EXAMPLES[ctx.shape]
+    pairs = ", ".join(f'"{i}": "NAME"' for i in users)
+    return f'"turns": {{{pairs}}} (index of a user message: label)'
 
 
 def _label(name: Any, ctx: RowContext) -> str:
@@ -578,15 +699,16 @@ def _span(s: Any, i: int, text: str, ctx: RowContext) -> Span:
 
 def _turns(value: Any, item: Item, ctx: RowContext) -> dict[int, str]:
     if not isinstance(value, dict):
-        raise RowError(f"'turns' is not an object; write it as {EXAMPLES['turns']}")
-    msgs = item.messages or ()
+        raise RowError(f"'turns' is not an object; write it as {_example(ctx, item)}")
+    users = _user_turns(item)
     out: dict[int, str] = {}
     for key, name in value.items():
         turn = int(key) if isinstance(key, str) and key.isdigit() else key
-        if not _is_int(turn) or not 0 <= turn < len(msgs) or msgs[turn].role != "user":
+        if not _is_int(turn) or turn not in users:
+            here = ", ".join(map(str, users)) or "none"
             raise RowError(
                 f"'turns' names turn {key!r}, which is not a user message; use the index "
-                "of a user message in 'messages' (counting from 0)"
+                f"of a user message in 'messages', counting from 0 (here: {here})"
             )
         out[turn] = _label(name, ctx)
     return out

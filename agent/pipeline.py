@@ -37,7 +37,13 @@ def import_file(
     from agent.ingest import import_file as ingest
 
     result = ingest(
-        project.store, project.guideline(), path, fmt=fmt, reviewer=reviewer, sample=sample
+        project.store,
+        project.guideline(),
+        path,
+        fmt=fmt,
+        reviewer=reviewer,
+        sample=sample,
+        max_item_chars=project.config.max_item_chars,
     )
     route(project)
     return result

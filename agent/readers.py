@@ -1,6 +1,6 @@
 """Streaming readers for import files: one generator per format, each yielding
 ``(number, row)`` where ``number`` is what a user finds in an editor (a line, a Parquet
-row, a Label Studio task) and ``row`` is an import row dict (see DESIGN.md, "Import rows").
+row, a Label Studio task) and ``row`` is an import row dict (README.md, "Import formats").
 
 Readers only decode and reshape; checking rows against a guideline is ``agent.ingest``'s job.
 Memory stays bounded by one line, one Parquet batch or one Label Studio task.

@@ -14,7 +14,11 @@ def add_gold_file(project, path: str | Path, admin: str, fmt: str | None = None)
     answers of those items, which must be in the store already; returns how many."""
     fmt = detect_format(path, fmt)
     answers = {}
-    for row in parse_rows(read_rows(path, fmt), project.guideline(), path, fmt, admin):
+    limit = project.config.max_item_chars
+    rows = parse_rows(
+        read_rows(path, fmt), project.guideline(), path, fmt, admin, max_item_chars=limit
+    )
+    for row in rows:
         values = [r.value for r in row.reviews if r.value is not None]
         if len(values) != 1:
             raise row_error(path, fmt, row.line, "a gold row needs exactly one label")

@@ -173,6 +173,51 @@ def test_import_error_names_file_and_line(project_dir, tmp_path):
     assert status["items"] == 0
 
 
+def test_an_empty_file_is_an_error_and_records_nothing(project_dir, tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    result = run_cli("import", str(empty), "-p", str(project_dir), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: {empty}: no rows to import; the file must hold one JSON object a line, "
+        'such as {"id": "1", "text": "..."}'
+    )
+    assert load_project(project_dir).store.imports() == []
+
+
+def set_max_item_chars(project_dir: Path, value: int) -> None:
+    config = project_dir / "labelloop.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("max_item_chars = 100000", f"max_item_chars = {value}"))
+
+
+def test_max_item_chars_in_labelloop_toml_limits_import_and_gold(project_dir, tmp_path):
+    from agent.auth import add_user
+    from agent.errors import ImportFileError
+
+    p = str(project_dir)
+    assert "max_item_chars = 100000" in (project_dir / "labelloop.toml").read_text()
+    set_max_item_chars(project_dir, 20)
+    rows = [{"id": "a", "text": "short"}, {"id": "b", "text": "a text longer than twenty"}]
+    items = write_jsonl(tmp_path / "items.jsonl", rows)
+    with pytest.raises(ImportFileError, match=r"items.jsonl:2: item 'b' has 25 characters"):
+        cli("import", str(items), "-p", p)
+    assert load_project(project_dir).store.count_items() == 0
+    cli("import", str(write_jsonl(tmp_path / "ok.jsonl", rows[:1])), "-p", p)
+    add_user(load_project(project_dir).store, "ada", "admin", "correct horse battery")
+    gold = write_jsonl(tmp_path / "gold.jsonl", [{**rows[1], "label": "refund"}])
+    with pytest.raises(ImportFileError, match="over the limit of 20 .max_item_chars."):
+        cli("gold", "add", str(gold), "--by", "ada", "-p", p)
+
+
+def test_max_item_chars_must_be_positive(project_dir):
+    from agent.errors import ConfigError
+
+    set_max_item_chars(project_dir, 0)
+    with pytest.raises(ConfigError, match="max_item_chars: Input should be greater than 0"):
+        load_project(project_dir)
+
+
 def test_demo_no_ui_summarises_against_gold(tmp_path):
     result = cli("demo", "--no-ui", "--dir", str(tmp_path / "demo"))
     assert "Local model accuracy against gold" in result.output

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from agent.errors import ImportFileError
-from agent.ingest import ImportResult, import_file, unknown_label
+from agent.ingest import MAX_ITEM_CHARS, ImportResult, import_file, unknown_label
 from agent.store import Store
 from agent.types import Guideline, LabelValue, Review, RouteDecision, Span, Suggestion
 from tests.factories import IMPORT_FIXTURES, guideline
@@ -428,6 +428,171 @@ def test_labelstudio_error_names_the_task(seeded: Store, tmp_path: Path) -> None
     path.write_text(json.dumps(tasks), encoding="utf-8")
     err = assert_refused(seeded, SINGLE, path, 2, "task 2: unknown label 'x'")
     assert err.line == 2
+
+
+# -- limits and empty files ------------------------------------------------------------------
+
+
+def test_an_item_over_max_item_chars_refuses_the_file(seeded: Store, tmp_path: Path) -> None:
+    at_limit = {"id": "at", "text": "x" * MAX_ITEM_CHARS}
+    over = {"id": "over", "text": "y" * (MAX_ITEM_CHARS + 1)}
+    err = assert_refused(seeded, SINGLE, jsonl(tmp_path, "big.jsonl", at_limit, over), 2, "")
+    assert err.detail == (
+        "item 'over' has 100,001 characters of text, over the limit of 100,000 "
+        "(max_item_chars); split it into smaller items, or raise max_item_chars in "
+        "labelloop.toml"
+    )
+    result = import_file(seeded, SINGLE, jsonl(tmp_path, "ok.jsonl", at_limit))
+    assert result.items_added == 1 and len(seeded.get_item("at").text) == MAX_ITEM_CHARS
+
+
+def test_a_conversation_counts_the_characters_of_all_its_messages(
+    seeded: Store, tmp_path: Path
+) -> None:
+    msgs = [{"role": "user", "content": "a" * 6}, {"role": "assistant", "content": "b" * 5}]
+    row = {"id": "c", "messages": msgs}
+    path = jsonl(tmp_path, "conv.jsonl", row)
+    g = guideline(unit="conversation")
+    fragment = "11 characters of messages, over the limit of 10"
+    assert_refused(seeded, g, path, 1, fragment, max_item_chars=10)
+    assert import_file(seeded, g, path, max_item_chars=11).items_added == 1
+
+
+LIMITED_FILES = [
+    # (format, file name, content (None: Parquet), the line or number the message names)
+    ("csv", "big.csv", "id,text\n1,short\n2,this text is too long\n", 3),
+    ("labelstudio", "big.json",
+     json.dumps([{"data": {"text": "short"}, "id": 1},
+                 {"data": {"text": "this text is too long"}, "id": 2}]), 2),
+    ("parquet", "big.parquet", None, 2),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("fmt", "name", "content", "line"), LIMITED_FILES)
+def test_the_limit_holds_in_every_format(
+    seeded: Store, tmp_path: Path, fmt, name, content, line
+) -> None:
+    path = tmp_path / name
+    if content is None:
+        rows = {"id": ["1", "2"], "text": ["short", "this text is too long"]}
+        pq.write_table(pa.table(rows), path)
+    else:
+        path.write_text(content, encoding="utf-8")
+    fragment = "item '2' has 21 characters of text, over the limit of 10"
+    assert_refused(seeded, SINGLE, path, line, fragment, max_item_chars=10)
+
+
+def _empty_parquet(path: Path) -> None:
+    pq.write_table(
+        pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string())}), path
+    )
+
+
+EMPTY_FILES = [
+    ("zero bytes", "empty.jsonl", b"", "one JSON object a line"),
+    ("blank lines", "blank.jsonl", b"\n  \n\n", "one JSON object a line"),
+    ("empty JSON array", "empty.json", b"[]", "a JSON array of tasks"),
+    ("CSV header only", "header.csv", b"id,text,label\n", "a header line"),
+    ("CSV zero bytes", "empty.csv", b"", "a header line"),
+    ("Parquet without rows", "empty.parquet", None, "one row per item"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "name", "content", "hint"), EMPTY_FILES, ids=[c[0] for c in EMPTY_FILES]
+)
+def test_a_file_without_rows_is_refused_and_records_nothing(
+    seeded: Store, tmp_path: Path, case, name, content, hint
+) -> None:
+    path = tmp_path / name
+    if content is None:
+        _empty_parquet(path)
+    else:
+        path.write_bytes(content)
+    before = counts(seeded)
+    with pytest.raises(ImportFileError) as info:
+        import_file(seeded, SINGLE, path)
+    assert str(info.value).startswith(f"{path}: no rows to import; the file must hold "), info.value
+    assert hint in str(info.value)
+    assert counts(seeded) == before  # no items, no reviews, no import recorded
+
+
+# -- labels written on messages ----------------------------------------------------------------
+
+TURNS = guideline(unit="turn")
+DIALOGUE = [
+    {"role": "system", "content": "You are a bank's assistant."},
+    {"role": "user", "content": "Where is my card?"},
+    {"role": "assistant", "content": "It was sent on Monday."},
+    {"role": "user", "content": "I want my money back."},
+]
+
+
+def labeled(dialogue: list[dict], **labels: str) -> list[dict]:
+    """The dialogue with ``label`` set on the messages named by index (``m1="refund"``)."""
+    return [
+        {**m, "label": labels[f"m{i}"]} if f"m{i}" in labels else m for i, m in enumerate(dialogue)
+    ]
+
+
+def test_labels_on_every_user_message_become_the_turns_review(store: Store, tmp_path: Path) -> None:
+    msgs = labeled(DIALOGUE, m1="card_arrival", m3="refund")
+    path = jsonl(tmp_path, "ann.jsonl", {"id": "d", "messages": msgs})
+    result = import_file(store, TURNS, path)
+    assert result.reviews_added == 1
+    [review] = reviews(store)
+    assert review.value == LabelValue(turns={1: "card_arrival", 3: "refund"})
+    assert review.reviewer == "ann"
+
+
+MESSAGE_LABEL_ROWS = [
+    # (case, guideline, the bad row (line 2), what the message says)
+    ("only some user messages", TURNS, {"id": "b", "messages": labeled(DIALOGUE, m3="refund")},
+     "only 1 of the 2 user messages have a 'label' (message 1 has none)"),
+    ("label on an assistant message", TURNS,
+     {"id": "b", "messages": labeled(DIALOGUE, m1="refund", m2="refund", m3="refund")},
+     "message 2 (assistant) has a 'label', but only user messages are labeled"),
+    ("unknown label on a message", TURNS,
+     {"id": "b", "messages": labeled(DIALOGUE, m1="refund", m3="spam?")},
+     "message 3: unknown label 'spam?'"),
+    ("labels on a message", TURNS,
+     {"id": "b", "messages": [{**DIALOGUE[1], "labels": ["refund"]}]},
+     "message 0 has 'labels'; task 'support-intent' (unit: turn) takes one 'label'"),
+    ("turns and message labels", TURNS,
+     {"id": "b", "messages": labeled(DIALOGUE, m1="refund", m3="refund"), "turns": {"1": "refund"}},
+     "the row has both 'turns' and labels on its messages; keep one"),
+    ("message label, whole conversation", guideline(unit="conversation"),
+     {"id": "b", "messages": labeled(DIALOGUE, m3="refund")},
+     "message 3 has 'label', but task 'support-intent' labels whole conversations "
+     "(unit: conversation); put the label on the row instead: \"label\": \"NAME\""),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "g", "bad", "fragment"), MESSAGE_LABEL_ROWS, ids=[c[0] for c in MESSAGE_LABEL_ROWS]
+)
+def test_a_label_on_a_message_is_never_dropped_silently(
+    seeded: Store, tmp_path: Path, case, g, bad, fragment
+) -> None:
+    path = jsonl(tmp_path, "in.jsonl", {"id": "g1", "messages": DIALOGUE}, bad)
+    assert_refused(seeded, g, path, 2, fragment)
+
+
+def test_the_turns_example_names_this_rows_user_messages(seeded: Store, tmp_path: Path) -> None:
+    row = {"id": "d", "messages": DIALOGUE, "label": "refund"}  # no target_turn
+    err = assert_refused(seeded, TURNS, jsonl(tmp_path, "t.jsonl", row), 1, "target_turn")
+    assert '"turns": {"1": "NAME", "3": "NAME"}' in err.detail
+    # what the message suggests imports
+    fixed = {"id": "d", "messages": DIALOGUE, "turns": {"1": "refund", "3": "refund"}}
+    assert import_file(seeded, TURNS, jsonl(tmp_path, "f.jsonl", fixed)).reviews_added == 1
+
+
+def test_the_default_turns_example_is_a_user_message(seeded: Store, tmp_path: Path) -> None:
+    row = {"id": "c", "messages": CONV, "turns": []}  # CONV: user, then assistant
+    err = assert_refused(seeded, TURNS, jsonl(tmp_path, "t.jsonl", row), 1, "not an object")
+    assert '{"0": "NAME"}' in err.detail
+    wrong = {"id": "c", "messages": CONV, "turns": {"1": "refund"}}
+    err = assert_refused(seeded, TURNS, jsonl(tmp_path, "w.jsonl", wrong), 1, "(here: 0)")
 
 
 # -- PostgreSQL (bulk COPY path) -------------------------------------------------------------
