@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
@@ -204,14 +204,22 @@ class Loop(RuleBasedStateMachine):
         self.project = init_project(self.tmp / "p", path, **settings_)
         self.stack.callback(self.project.store.close)
         review = self.project.config.review
-        review.overlap, review.overlap_reviewers, review.similar_k = 0.25, 2, 2
-        review.blind_share = 0.2
+        review.overlap, review.overlap_reviewers, review.similar_k = 0.4, 2, 2
+        review.blind_share, review.gold_rate = 0.2, 0.15
+        # every queue populated from the start: a fixed threshold (no guarantee needed here)
+        routing = self.project.config.routing
+        routing.threshold, routing.calibration_rate, routing.audit_rate = 0.3, 0.3, 0.3
         for name, role in USERS.items():
             add_user(self.project.store, name, role, PASSWORD)
         self.next_item = 0
         self._import(14)
+        labeled = rows(self.unit, 100, 6)  # a colleague's labels: reviewed examples to show
+        for n, row in enumerate(labeled):
+            row |= self._value(row["id"], LABELS[n % 3], item=row)
+        pipeline.import_file(self.project, write(self.tmp / "carl.jsonl", labeled), reviewer="carl")
         pipeline.label(self.project)
         self.service = ReviewService(self.project, background_prefetch=False)
+        self.service.similar.refresh()
         self.stack.callback(self.service.close)
         accounts = Accounts({n: User(n, r) for n, r in USERS.items()})
         self.console = Console(self.project, accounts, self.service)
@@ -272,10 +280,11 @@ class Loop(RuleBasedStateMachine):
             if lease.queue != "gold"
         }
 
-    def _value(self, item_id: str, label: str, whole: bool = True) -> dict:
+    def _value(self, item_id: str, label: str, whole: bool = True, item: dict | None = None):
         if self.unit != "turn":
             return {"label": label}
-        turns = _user_turns(self.store.get_item(item_id))
+        msgs = item["messages"] if item else self.store.get_item(item_id).messages
+        turns = [i for i, m in enumerate(msgs) if (m["role"] if item else m.role) == "user"]
         return {"turns": {str(t): label for t in (turns if whole else turns[:1])}}
 
     def _look(self, user: str, screen) -> None:
@@ -322,6 +331,7 @@ class Loop(RuleBasedStateMachine):
         screen = self.console.command(json.dumps(cmd), user)
         new = self._new()
         assert len(new) <= 1, new
+        event(f"key {action} on {shown.queue}: {'saved' if new else 'refused'}")
         if new:
             (r,) = new
             assert (r.item_id, r.reviewer) == (shown.item, user), r
@@ -344,11 +354,21 @@ class Loop(RuleBasedStateMachine):
             assert "ll-msg" in screen.status, (action, screen.status)
         self._look(user, screen)
 
+    @rule(user=st.sampled_from(["ann", "bob"]), label=st.sampled_from(LABELS), whole=st.booleans())
+    def fix_key(self, user, label, whole):
+        """The most common step, drawn more often: a reviewer picks a label and saves."""
+        self.key(user, "fix", label, whole)
+
+    @rule(user=st.sampled_from(["ann", "bob"]))
+    def accept_key(self, user):
+        self.key(user, "accept", LABELS[0], True)
+
     @rule(user=st.sampled_from(sorted(USERS)))
     def undo(self, user):
         screen = self.console.command(json.dumps({"action": "undo"}), user)
         new = self._new()
         assert len(new) <= 1
+        event(f"undo: {'done' if new else 'refused'}")
         if new:
             (r,) = new
             assert r.action == "undo" and r.reviewer == user
@@ -382,6 +402,7 @@ class Loop(RuleBasedStateMachine):
         except LabelloopError:
             pass
         new = self._new()
+        event(f"browser change by {USERS[user]} on {route}: {'saved' if new else 'refused'}")
         if action is None or (held is not None and held != user):
             assert new == [], new  # an untouched form, or an item someone else holds
         if USERS[user] == "reviewer" and route not in ("reviewed", "auto_accepted", "unlabeled"):
@@ -401,6 +422,7 @@ class Loop(RuleBasedStateMachine):
         routes = {i: self.store.get_route(i).route for i in planned}
         done = self.service.bulk_accept("ada", plan.token)
         new = self._new()
+        event(f"bulk accept: {'some' if new else 'none'}")
         assert {r.item_id for r in new} == set(done.changed) <= set(planned)
         for r in new:
             assert (r.action, r.bulk, r.bulk_id, r.reviewer) == (
@@ -420,6 +442,7 @@ class Loop(RuleBasedStateMachine):
             assert self._new() == []
             return
         new = self._new()
+        event(f"bulk undo: {len(done.changed)} restored, {len(done.kept)} kept")
         assert {r.item_id for r in new} == set(done.changed)
         for r in new:
             assert r.action == "undo" and r.bulk_id == done.bulk_id
@@ -440,6 +463,7 @@ class Loop(RuleBasedStateMachine):
             assert self._new() == []
             return
         (r,) = self._new()
+        event("adjudicated")
         assert (r.item_id, r.queue, r.reviewer) == (item_id, "adjudication", "ada")
         assert self.store.get_route(item_id).route == "reviewed"
 
@@ -485,13 +509,24 @@ class Loop(RuleBasedStateMachine):
                 "import",
             )
 
+    @rule(pick=st.integers(0, 40), label=st.sampled_from(LABELS))
+    def make_gold(self, pick, label):
+        ids = sorted(self.store.routes())
+        item_id = ids[pick % len(ids)]
+        value = self._value(item_id, label)
+        value = (
+            {"turns": {int(k): v for k, v in value["turns"].items()}} if "turns" in value else value
+        )
+        self._machine_step(lambda: self.service.add_gold("ada", {item_id: LabelValue(**value)}))
+
     @rule()
     def calibrate_now(self):
         def run():
             try:
-                calibrate(self.project)
+                report = calibrate(self.project)
+                event(f"calibrate: threshold {'found' if report.get('threshold') else 'none'}")
             except LabelloopError:
-                pass
+                event("calibrate: refused")
 
         self._machine_step(run)
 
