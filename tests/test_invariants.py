@@ -627,3 +627,31 @@ TestTurnLoop = TurnLoop.TestCase
 TestTurnLoop.settings = settings(SETTINGS, max_examples=EXPLORE or 4)
 TestPostgresLoop = pytest.mark.postgres(PostgresLoop.TestCase)
 TestPostgresLoop.settings = settings(SETTINGS, max_examples=EXPLORE or 3)
+
+
+# --- counterexamples, kept -----------------------------------------------------------------
+
+
+def test_undo_after_someone_else_decided_the_item_is_refused(tmp_path):
+    """Shrunk: ann fixes an active item, ada changes it in the browser, ann presses
+    Backspace. Undo used to send the item back to the queue with ada's decision standing
+    (undo no longer restored what ann saw, and the item was decided twice)."""
+    path = tmp_path / "g.md"
+    path.write_text(guideline("text"), encoding="utf-8")
+    project = init_project(tmp_path / "p", path)
+    for name, role in USERS.items():
+        add_user(project.store, name, role, PASSWORD)
+    project.config.review.overlap = 0.0
+    project.config.routing.calibration_rate = 0.0
+    pipeline.import_file(project, write(tmp_path / "i.jsonl", rows("text", 0, 3)))
+    pipeline.label(project)
+    svc = ReviewService(project, background_prefetch=False)
+    view = svc.next_item("ann")
+    svc.decide("ann", view.item.id, "fix", "refund")
+    svc.change_decision("ada", view.item.id, "fix", value="card_arrival")
+    with pytest.raises(LabelloopError, match="decided again since"):
+        svc.undo("ann")
+    assert project.store.get_route(view.item.id).route == "reviewed"
+    assert [r.reviewer for r in project.store.reviews_for(view.item.id)] == ["ann", "ada"]
+    svc.close()
+    project.store.close()
