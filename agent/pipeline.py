@@ -108,7 +108,7 @@ def recorded_model(project: Project) -> str | None:
     got = (store.get_state(ROUTING_MODEL_STATE) or {}).get("model")
     if got is None:
         legacy = (store.get_state(ROUTING_STATE) or {}).get("model")
-        got = legacy if legacy and store.suggestion_versions(legacy) else None
+        got = legacy if legacy and store.has_suggestions(legacy) else None
     return got
 
 
@@ -379,7 +379,7 @@ def switch_routing_model(project: Project, model: str, apply: bool = True) -> Co
         raise ConfigError(
             "The cascade in labelloop.toml routes this project: change [routing] cascade there"
         )
-    if not project.store.suggestion_versions(model):
+    if not project.store.has_suggestions(model):
         raise ConfigError(
             f"No suggestions from {model} yet: run `labelloop label --model {model}` first"
         )

@@ -61,6 +61,12 @@ class SuggestionsMixin:
                 out += [suggestion_from_row(r) for r in s.exec(q).scalars()]
         return out
 
+    def has_suggestions(self, model: str) -> bool:
+        """Whether ``model`` has made any suggestion (one index lookup)."""
+        q = sa.select(T_SUGG.c.id).where(T_SUGG.c.model == model).limit(1)
+        with self.engine.connect() as c:
+            return c.execute(q).first() is not None
+
     def suggestion_versions(self, model: str) -> dict[str, tuple[str, str]]:
         """item id -> (prompt version, guideline version) of its newest suggestion by model."""
         sub = (
