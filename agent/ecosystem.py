@@ -9,7 +9,9 @@ tag); conversations are ``data.dialogue``, a list of ``{"author", "text"}`` as L
 Studio's ``<Paragraphs layout="dialogue" nameKey="author" textKey="text">`` expects. The
 routing suggestion is the task's one prediction (``model_version``, ``score``); each
 reviewer's latest decisive review is an annotation, "no spans" and "no labels" included
-(an empty ``result``, as Label Studio saves a submission with nothing marked).
+(an empty ``result``, as Label Studio saves a submission with nothing marked). A
+single-label config's ``<Choices>`` is ``required``: an empty result there would hold no
+label, and the import skips it.
 
 ``completed_by`` is what Label Studio's import accepts: ``{"email": ...}``, or a user id.
 Label Studio resolves either to one of its users and refuses the file if it has none
@@ -78,11 +80,12 @@ def labelstudio_config(guideline: Guideline) -> str:
         inner = "\n".join(f"    <Label value={quoteattr(n)}/>" for n in guideline.label_names)
         control = f'  <Labels name="{FROM_NAME}" toName="{to_name}">\n{inner}\n  </Labels>'
     else:
-        choice = "single" if guideline.kind == "single" else "multiple"
+        # a single-label answer needs its one label ("no labels" is a multi-label answer)
+        single = 'choice="single" required="true"'
+        choice = single if guideline.kind == "single" else 'choice="multiple"'
         inner = "\n".join(f"    <Choice value={quoteattr(n)}/>" for n in guideline.label_names)
         control = (
-            f'  <Choices name="{FROM_NAME}" toName="{to_name}" choice="{choice}">\n'
-            f"{inner}\n  </Choices>"
+            f'  <Choices name="{FROM_NAME}" toName="{to_name}" {choice}>\n{inner}\n  </Choices>'
         )
     return f"<View>\n{obj}\n{control}\n</View>\n"
 

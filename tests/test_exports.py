@@ -121,7 +121,7 @@ def test_labelstudio_round_trip(single: Store, tmp_store, tmp_path: Path) -> Non
     }
     assert names == {("label", "text")}
     config = labelstudio_config_path(out).read_text()
-    assert '<Choices name="label" toName="text" choice="single">' in config
+    assert '<Choices name="label" toName="text" choice="single" required="true">' in config
     assert '<Text name="text" value="$text"/>' in config
     assert not tasks[2]["annotations"]  # a3's model label is a prediction, not an annotation
 
