@@ -8,9 +8,21 @@ labeling config whose tag names the results use. Text items are ``data.text`` (a
 tag); conversations are ``data.dialogue``, a list of ``{"author", "text"}`` as Label
 Studio's ``<Paragraphs layout="dialogue" nameKey="author" textKey="text">`` expects. The
 routing suggestion is the task's one prediction (``model_version``, ``score``); each
-reviewer's latest decisive review is an annotation, ``completed_by`` naming the reviewer
-(``{"email": ...}`` or ``{"username": ...}``, or the Label Studio user id for reviewers
-imported as ``ls-user-N``), so the file imports back with the same reviewers and values.
+reviewer's latest decisive review is an annotation, "no spans" and "no labels" included
+(an empty ``result``, as Label Studio saves a submission with nothing marked). A
+single-label config's ``<Choices>`` is ``required``: an empty result there would hold no
+label, and the import skips it.
+
+``completed_by`` is what Label Studio's import accepts: ``{"email": ...}``, or a user id.
+Label Studio resolves either to one of its users and refuses the file if it has none
+(unless ``LABEL_STUDIO_ALLOW_IMPORT_TASKS_WITH_UNKNOWN_EMAILS`` is set; it then credits
+the importing user). A reviewer named by an email keeps it; one imported from Label Studio
+as ``ls-user-N`` is user id N again; any other name ``NAME`` is the email
+``NAME@labelloop.invalid`` (a reserved domain; ``agent.readers.ls_email`` percent-encodes
+what an address cannot hold and upper-case letters, which Label Studio lower-cases), and
+labelloop's Label Studio import maps such an email back to ``NAME``. So the file imports
+back into labelloop, directly or through a Label Studio that has those users, with the
+same reviewers and values.
 """
 
 from __future__ import annotations
@@ -23,6 +35,7 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from agent.errors import LabelloopError
+from agent.readers import ls_email
 from agent.store import ItemRecord
 from agent.types import DECISIVE, Guideline, Item, LabelValue, Review, Span, current_reviews
 
@@ -67,11 +80,12 @@ def labelstudio_config(guideline: Guideline) -> str:
         inner = "\n".join(f"    <Label value={quoteattr(n)}/>" for n in guideline.label_names)
         control = f'  <Labels name="{FROM_NAME}" toName="{to_name}">\n{inner}\n  </Labels>'
     else:
-        choice = "single" if guideline.kind == "single" else "multiple"
+        # a single-label answer needs its one label ("no labels" is a multi-label answer)
+        single = 'choice="single" required="true"'
+        choice = single if guideline.kind == "single" else 'choice="multiple"'
         inner = "\n".join(f"    <Choice value={quoteattr(n)}/>" for n in guideline.label_names)
         control = (
-            f'  <Choices name="{FROM_NAME}" toName="{to_name}" choice="{choice}">\n'
-            f"{inner}\n  </Choices>"
+            f'  <Choices name="{FROM_NAME}" toName="{to_name}" {choice}>\n{inner}\n  </Choices>'
         )
     return f"<View>\n{obj}\n{control}\n</View>\n"
 
@@ -80,16 +94,18 @@ def _ls_to_name(guideline: Guideline) -> str:
     return "text" if guideline.unit == "text" else "dialogue"
 
 
-def ls_result(value: LabelValue | None, item: Item, to_name: str) -> list[dict[str, Any]]:
-    """A label value as Label Studio result regions (empty if it has no label)."""
-    if value is None:
-        return []
+def ls_result(value: LabelValue | None, item: Item, to_name: str) -> list[dict[str, Any]] | None:
+    """A label value as Label Studio result regions: ``[]`` for no spans or no labels, None
+    for what Label Studio cannot hold (no value, a model's abstention, per-turn labels)."""
+    if value is None or value.abstain:
+        return None
     base = {"from_name": FROM_NAME, "to_name": to_name}
     if value.label is not None:
         return [{"id": "r0", **base, "type": "choices", "value": {"choices": [value.label]}}]
     if value.labels is not None:
-        return [{"id": "r0", **base, "type": "choices", "value": {"choices": list(value.labels)}}]
-    if value.spans:
+        choices = {"choices": list(value.labels)}
+        return [{"id": "r0", **base, "type": "choices", "value": choices}] if value.labels else []
+    if value.spans is not None:
         return [
             {
                 "id": f"r{i}",
@@ -99,7 +115,7 @@ def ls_result(value: LabelValue | None, item: Item, to_name: str) -> list[dict[s
             }
             for i, s in enumerate(value.spans)
         ]
-    return []
+    return None
 
 
 def _ls_span(s: Span) -> dict[str, Any]:
@@ -109,24 +125,26 @@ def _ls_span(s: Span) -> dict[str, Any]:
 
 
 def completed_by(reviewer: str) -> int | dict[str, str]:
-    """How Label Studio names a reviewer; ``agent.readers`` reads each form back."""
+    """How Label Studio names a reviewer: its user id for ``ls-user-N``, else an email
+    (``agent.readers`` reads each form back)."""
     m = LS_USER.fullmatch(reviewer)
     if m:
         return int(m.group(1))
-    return {"email": reviewer} if "@" in reviewer else {"username": reviewer}
+    return {"email": ls_email(reviewer)}
 
 
 def ls_annotations(record: ItemRecord, to_name: str) -> list[dict[str, Any]]:
-    """Each reviewer's latest decisive review with a label, in first-review order."""
+    """Each reviewer's latest decisive review, in first-review order (one whose value Label
+    Studio cannot hold, such as an abstention, is left out rather than an older one shown)."""
     latest: dict[str, Review] = {}
     for r in current_reviews(record.reviews):
-        if r.action in DECISIVE and r.value is not None and not r.value.abstain:
+        if r.action in DECISIVE and r.value is not None:
             latest.pop(r.reviewer, None)
             latest[r.reviewer] = r
     out = []
     for r in latest.values():
         result = ls_result(r.value, record.item, to_name)
-        if not result:
+        if result is None:
             continue
         ann: dict[str, Any] = {
             "completed_by": completed_by(r.reviewer),
@@ -160,7 +178,7 @@ def ls_task(record: ItemRecord, guideline: Guideline) -> dict[str, Any]:
     if s is not None and s.value is not None:
         result = ls_result(s.value, item, to_name)
         score = s.calibrated if s.calibrated is not None else s.confidence
-        if result:
+        if result is not None:
             for region in result:
                 region["score"] = score
             predictions.append({"model_version": s.model, "score": score, "result": result})

@@ -53,6 +53,9 @@ ACCEPTS = {
     "spans": ("spans",),
     "turns": ("turns", "label"),
 }
+#: what a Label Studio annotation with an empty result decides, by task shape; in a
+#: single-label or per-turn task it holds no label and is not imported
+EMPTY_RESULT = {"multi": LabelValue(labels=()), "spans": LabelValue(spans=())}
 SPAN_EXAMPLE = '{"start": 0, "end": 5, "label": "NAME"}'
 EXAMPLES = {
     "single": '"label": "NAME"',
@@ -546,6 +549,10 @@ def _annotations(raw: dict[str, Any], item: Item, ctx: RowContext) -> list[Revie
         if any(r.reviewer == reviewer for r in out):
             raise RowError(f"{what}: {reviewer!r} has two annotations in this row; keep one")
         value = _value(a, item, ctx)
+        if value is None and a.get("empty") is True:
+            if ctx.shape not in EMPTY_RESULT:
+                continue
+            value = EMPTY_RESULT[ctx.shape]
         if value is None:
             raise RowError(f"{what} by {reviewer!r} has no label; give {_example(ctx, item)}")
         out.append(_review(item, reviewer, value, _time(a.get("time"), what, ctx.now)))

@@ -12,9 +12,11 @@ import codecs
 import csv
 import json
 import re
+import string
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import unquote
 
 from agent.errors import ImportFileError
 
@@ -33,6 +35,13 @@ UNITS = {"jsonl": "line", "csv": "line", "parquet": "row", "labelstudio": "task"
 #: CSV columns holding JSON (``labels`` may also be ``a|b|c``)
 JSON_COLUMNS = ("messages", "spans", "turns", "annotations", "reviews", "meta")
 ROW_EXAMPLE = '{"id": "1", "text": "..."}'
+#: Label Studio knows annotators by email: a reviewer name that is no email travels as an
+#: address at this domain (``.invalid`` is reserved, so it is nobody's real address)
+LS_DOMAIN = "labelloop.invalid"
+#: what stays as it is in the address's local part; the rest is percent-encoded, so the
+#: address survives Label Studio lower-casing emails at sign-up and sign-in
+LS_LOCAL_SAFE = frozenset(string.ascii_lowercase + string.digits + "_-.")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 CHUNK = 1 << 20
 CSV_FIELD_LIMIT = 1 << 24
 BOM = "\ufeff"
@@ -413,25 +422,31 @@ def _ls_messages(value: list) -> list:
 
 
 def _ls_annotation(ann: Any) -> dict[str, Any] | None:
+    """An annotation as ``{"reviewer", "choices"|"spans", "time"}``; an empty result (nothing
+    chosen, no region) as ``{"reviewer", "empty": True, ...}``: a decision that holds no
+    spans, or no labels, which ingest reads in the guideline's shape."""
     if not isinstance(ann, dict) or ann.get("was_cancelled"):
         return None
     choices: list[Any] = []
     spans: list[dict[str, Any]] = []
+    other = False  # a region of another tag (a text area, a rating): not a label decision
     for result in ann.get("result") or ():
         value = result.get("value") if isinstance(result, dict) else None
-        if not isinstance(value, dict):
-            continue
-        if "choices" in value:
+        if isinstance(value, dict) and "choices" in value:
             choices.extend(value["choices"] or ())
-        elif "labels" in value:
+        elif isinstance(value, dict) and "labels" in value:
             spans.extend(_ls_spans(value))
-    if not choices and not spans:
+        else:
+            other = True
+    if not choices and not spans and other:
         return None
     out: dict[str, Any] = {"reviewer": _ls_reviewer(ann.get("completed_by"))}
     if choices:
         out["choices"] = choices
     if spans:
         out["spans"] = spans
+    if not choices and not spans:
+        out["empty"] = True
     time = ann.get("updated_at") or ann.get("created_at")
     return {**out, "time": time} if time else out
 
@@ -452,7 +467,41 @@ def _ls_reviewer(completed_by: Any) -> str | None:
         return None
     if isinstance(completed_by, int) and not isinstance(completed_by, bool):
         return f"ls-user-{completed_by}"
-    return completed_by if isinstance(completed_by, str) and completed_by else None
+    if isinstance(completed_by, str) and completed_by:
+        return reviewer_of_email(completed_by)
+    return None
+
+
+def ls_email(reviewer: str) -> str:
+    """The email Label Studio knows a reviewer by: an email stays as it is; any other name
+    is ``NAME@labelloop.invalid``, NAME percent-encoded where it is not a-z, 0-9, ``_``,
+    ``-`` or a dot inside it (``Ann B`` is ``%41nn%20%42@labelloop.invalid``)."""
+    if EMAIL.fullmatch(reviewer):
+        return reviewer
+    local = "".join(
+        c if c in LS_LOCAL_SAFE and not _stray_dot(reviewer, i) else _percent(c)
+        for i, c in enumerate(reviewer)
+    )
+    return f"{local}@{LS_DOMAIN}"
+
+
+def reviewer_of_email(email: str) -> str:
+    """The reviewer an email names: ``NAME@labelloop.invalid`` is NAME, any other email
+    itself (``ls_email`` the other way round)."""
+    local, at, domain = email.rpartition("@")
+    if at and local and domain.lower() == LS_DOMAIN:
+        return unquote(local)
+    return email
+
+
+def _stray_dot(name: str, i: int) -> bool:
+    """A dot an email's local part cannot hold: first, last, or right after another."""
+    return name[i] == "." and (i == 0 or i == len(name) - 1 or name[i - 1] == ".")
+
+
+def _percent(c: str) -> str:
+    # lower-case hex: the whole address is lower case, as Label Studio stores it
+    return "".join(f"%{b:02x}" for b in c.encode("utf-8"))
 
 
 def _text_chunks(fh: BinaryIO, path: str | Path) -> Iterator[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from agent.ecosystem import read_conll
 from agent.errors import LabelloopError
 from agent.export import export, labelstudio_config_path
 from agent.ingest import import_file
+from agent.readers import ls_email, reviewer_of_email
 from agent.store import Store
 from agent.types import (
     LabelValue,
@@ -112,14 +114,14 @@ def test_labelstudio_round_trip(single: Store, tmp_store, tmp_path: Path) -> Non
     assert (pred["model_version"], pred["score"]) == ("m", 0.7)
     assert pred["result"][0]["value"] == {"choices": ["card_arrival"]}
     by = {json.dumps(a["completed_by"]): a for a in a1["annotations"]}
-    assert set(by) == {"7", '{"email": "bo@example.com"}', '{"username": "rita"}'}
-    assert by['{"username": "rita"}']["lead_time"] == 4.2
+    assert set(by) == {"7", '{"email": "bo@example.com"}', '{"email": "rita@labelloop.invalid"}'}
+    assert by['{"email": "rita@labelloop.invalid"}']["lead_time"] == 4.2
     names = {
         (r["from_name"], r["to_name"]) for t in tasks for a in t["annotations"] for r in a["result"]
     }
     assert names == {("label", "text")}
     config = labelstudio_config_path(out).read_text()
-    assert '<Choices name="label" toName="text" choice="single">' in config
+    assert '<Choices name="label" toName="text" choice="single" required="true">' in config
     assert '<Text name="text" value="$text"/>' in config
     assert not tasks[2]["annotations"]  # a3's model label is a prediction, not an annotation
 
@@ -157,6 +159,99 @@ def test_labelstudio_conversations_and_spans(tmp_store, tmp_path: Path) -> None:
     fresh = tmp_store("spans2")
     import_file(fresh, SPANS, out)
     assert review_set(fresh) == review_set(spans)
+
+
+#: Label Studio 1.23's import (``tasks/serializers.py``, ``_insert_valid_completed_by``)
+#: takes ``completed_by`` as a user id or an object with an ``email``, and refuses the whole
+#: file otherwise; its users' emails pass Django's EmailValidator, lower case at sign-up.
+LS_EMAIL = re.compile(r"[-!#$%&'*+/=?^_`{}|~0-9a-z]+(\.[-!#$%&'*+/=?^_`{}|~0-9a-z]+)*@[a-z0-9.-]+")
+
+
+@pytest.mark.parametrize(
+    "name", ["rita", "Ann B", ".x..y.", "ann@team", "50%", "ünï", "a.b-c_d", "%41"]
+)
+def test_reviewer_names_travel_as_emails_label_studio_accepts(name: str) -> None:
+    email = ls_email(name)
+    assert LS_EMAIL.fullmatch(email) and email.endswith("@labelloop.invalid")
+    assert email == email.lower()  # as Label Studio stores it
+    assert reviewer_of_email(email) == name
+    assert ls_email("bo@example.com") == "bo@example.com"
+    assert reviewer_of_email("bo@example.com") == "bo@example.com"
+
+
+def test_labelstudio_no_spans_and_no_labels_round_trip(tmp_store, tmp_path: Path) -> None:
+    """'No spans' and 'no labels' are decisions: an empty annotation out, a review back."""
+    multi = guideline("multi")
+    cases = [
+        (
+            SPANS,
+            {"id": "s1", "text": "Lost my Visa card in Paris"},
+            [
+                {"reviewer": "ann", "spans": []},
+                {"reviewer": "Bo Li", "spans": [{"start": 8, "end": 17, "label": "CARD"}]},
+            ],
+            LabelValue(spans=()),
+        ),
+        (
+            multi,
+            {"id": "m1", "text": "Card and refund?"},
+            [{"reviewer": "ann", "labels": []}, {"reviewer": "cy", "labels": ["refund"]}],
+            LabelValue(labels=()),
+        ),
+    ]
+    for g, item, decided, empty in cases:
+        store = tmp_store(f"src-{g.kind}")
+        rows = [{**item, "annotations": decided}]
+        import_file(store, g, jsonl(tmp_path / f"{g.kind}.jsonl", rows))
+        store.add_suggestions([Suggestion(item_id=item["id"], model="m", value=empty)])
+        out = tmp_path / f"{g.kind}.json"
+        export(store, out, "labelstudio", model="m", guideline=g)
+        [task] = json.loads(out.read_text())
+        by = {a["completed_by"]["email"]: a["result"] for a in task["annotations"]}
+        assert by["ann@labelloop.invalid"] == []
+        assert len(by) == store.count_reviews() == 2
+        assert [p["result"] for p in task["predictions"]] == [[]]  # the model's "none" too
+
+        fresh = tmp_store(f"back-{g.kind}")
+        import_file(fresh, g, out)
+        assert review_set(fresh) == review_set(store)
+        assert (item["id"], "ann", empty) in review_set(fresh)
+
+
+def test_labelstudio_empty_annotation_on_a_single_label_task_is_no_review(
+    tmp_store, tmp_path: Path
+) -> None:
+    task = {
+        "data": {"id": "a", "text": "Where is my card?"},
+        "annotations": [
+            {"completed_by": 3, "result": []},
+            {"completed_by": 4, "result": [{"type": "choices", "value": {"choices": ["refund"]}}]},
+        ],
+    }
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps([task]), encoding="utf-8")
+    store = tmp_store("single")
+    result = import_file(store, SINGLE, path)
+    assert result.reviews_added == 1
+    assert review_set(store) == {("a", "ls-user-4", LabelValue(label="refund"))}
+
+
+def test_labelstudio_leaves_out_a_latest_value_it_cannot_hold(single: Store, tmp_path) -> None:
+    later = Review(
+        item_id="a1",
+        reviewer="rita",
+        action="fix",
+        value=LabelValue(abstain=True),
+        created_at=T0.replace(hour=13),
+    )
+    single.add_review(later)
+    out = tmp_path / "ls.json"
+    export(single, out, "labelstudio", model="m", guideline=SINGLE)
+    a1 = json.loads(out.read_text())[0]
+    assert {json.dumps(a["completed_by"]) for a in a1["annotations"]} == {
+        "7",
+        '{"email": "bo@example.com"}',
+    }  # not rita's earlier label, which she took back
 
 
 def test_labelstudio_refuses_turn_units(single: Store, tmp_path: Path) -> None:

@@ -261,6 +261,24 @@ def test_labelstudio_span_results(tmp_path: Path) -> None:
     ]
 
 
+def test_labelstudio_empty_results_and_reviewer_emails(tmp_path: Path) -> None:
+    textarea = {"type": "textarea", "value": {"text": ["a note"]}}
+    annotations = [
+        {"completed_by": {"id": 2, "email": "rita@labelloop.invalid"}, "result": []},
+        {"completed_by": {"email": "%42o%20%4ci@LABELLOOP.invalid"}, "result": []},
+        {"completed_by": 5, "result": [textarea]},  # no label decision: not a review
+        {"completed_by": 6, "result": [{"type": "choices", "value": {"choices": []}}]},
+        {"completed_by": {"email": "bo@example.com"}, "result": [], "was_cancelled": True},
+    ]
+    task = {"data": {"text": "Lost my card"}, "annotations": annotations}
+    [(_, row)] = list(read_labelstudio(write(tmp_path, "e.json", json.dumps([task]))))
+    assert row["annotations"] == [
+        {"reviewer": "rita", "empty": True},
+        {"reviewer": "Bo Li", "empty": True},
+        {"reviewer": "ls-user-6", "empty": True},
+    ]
+
+
 def test_labelstudio_dialogue_becomes_messages(tmp_path: Path) -> None:
     task = {"id": 1, "data": {"dialogue": [{"author": "user", "text": "hi"}]}}
     path = write(tmp_path, "d.json", json.dumps([task]))
