@@ -221,6 +221,13 @@ def route(
     for (a, b), n in sorted(changes.items(), key=lambda kv: -kv[1]):
         table.add_row(a, b, str(n))
     out.print(table if changes else "No route changes.")
+    unrouted = sum(n for (_, to), n in changes.items() if to == "unlabeled")
+    if unrouted:
+        out.print(
+            f"[yellow]{unrouted} items have no suggestion from {model} and "
+            f"{'would leave' if dry_run else 'left'} their queues:[/] "
+            f"`labelloop label --model {model}` labels them."
+        )
     if dry_run:
         out.print(f"Nothing changed; rerun without --dry-run to route on {model}.")
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -137,7 +138,9 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         current = current_revision(engine)
         if revision == "head" and current == head_revision():
             return
-        with engine.begin() as conn:
+        with engine.begin() as conn, warnings.catch_warnings():
+            # SQLite table copies reflect an expression index they then rebuild: harmless
+            warnings.filterwarnings("ignore", "Skipped unsupported reflection", sa.exc.SAWarning)
             command.upgrade(_alembic_config(conn), revision)
     except sa.exc.OperationalError as exc:
         said = " ".join(str(exc.orig).split())  # libpq's messages span lines

@@ -34,12 +34,13 @@ def upgrade() -> None:
         sa.Column("undone_by", sa.String(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
-    with op.batch_alter_table("reviews") as batch:
-        batch.add_column(sa.Column("bulk_id", sa.Integer(), nullable=True))
-        batch.add_column(
-            sa.Column("route_changed", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch.create_index("ix_reviews_bulk_id", ["bulk_id"])
+    # plain ADD COLUMN (no table copy): both backends add a nullable or defaulted column
+    op.add_column("reviews", sa.Column("bulk_id", sa.Integer(), nullable=True))
+    op.add_column(
+        "reviews",
+        sa.Column("route_changed", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.create_index("ix_reviews_bulk_id", "reviews", ["bulk_id"])
     op.create_table(
         "run_locks",
         sa.Column("name", sa.String(), nullable=False),
