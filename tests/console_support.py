@@ -60,15 +60,16 @@ def seed(project, entries, rationale: str | None = None) -> dict[str, int]:
     """Items with a suggestion on a route: (item, value, confidence, route[, rationale])."""
     store = project.store
     add_items(store, [e[0] for e in entries])
+    values = [e[1] if isinstance(e[1], LabelValue) else LabelValue(label=e[1]) for e in entries]
     suggestions = [
         Suggestion(
             item_id=e[0].id,
             model="local",
-            value=e[1] if isinstance(e[1], LabelValue) else LabelValue(label=e[1]),
+            value=value,
             confidence=e[2],
-            rationale=e[4] if len(e) > 4 else (rationale or f"Reads like {e[1]}."),
+            rationale=e[4] if len(e) > 4 else (rationale or f"Reads like {value.short()}."),
         )
-        for e in entries
+        for e, value in zip(entries, values, strict=True)
     ]
     ids = store.add_suggestions(suggestions)
     routes = [

@@ -530,7 +530,7 @@ def week(shape: Shape, project, browser: Browser, tmp_path: Path) -> None:
         (shape.item(i, n, long=k == "cal"), sugg, 0.6, routes.get(k, Route.ACTIVE))
         for n, (k, i) in enumerate(ids.items())
     ]
-    seed(project, entries, rationale="The customer asks for this.")
+    seed(project, entries)
     for item, *_, route in entries:
         ledger.new(item.id, route.value)
     ledger.check("labeling run 1")
@@ -556,7 +556,7 @@ def week(shape: Shape, project, browser: Browser, tmp_path: Path) -> None:
         (shape.item(i, 10 + n), sugg, 0.7, routes2.get(k, Route.ACTIVE))
         for n, (k, i) in enumerate({**bulk, **more}.items())
     ]
-    seed(project, batch, rationale="The customer asks for this.")
+    seed(project, batch)
     for item, *_, route in batch:
         ledger.new(item.id, route.value)
     ledger.check("labeling run 2")
