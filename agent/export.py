@@ -81,6 +81,8 @@ def review_json(r: Review) -> dict[str, Any]:
             out[key] = getattr(r, key)
     if r.blind:
         out["blind"] = True
+    if r.bulk:  # an admin's bulk accept of the suggestion, not a look at the item
+        out["bulk"] = True
     return out
 
 

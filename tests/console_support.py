@@ -37,12 +37,20 @@ def guideline_text(
     )
 
 
-def make_project(root: Path, guideline: str, users: Iterable[tuple[str, str]], **review):
-    """A project with ``guideline`` and accounts (name, role), all with ``PASSWORD``."""
+def make_project(
+    root: Path,
+    guideline: str,
+    users: Iterable[tuple[str, str]],
+    database_url: str | None = None,
+    **review,
+):
+    """A project with ``guideline`` and accounts (name, role), all with ``PASSWORD``; on
+    ``database_url`` when given (else SQLite in the folder)."""
     root.mkdir(parents=True, exist_ok=True)
     path = root / "guideline.md"
     path.write_text(guideline, encoding="utf-8")
-    project = init_project(root / "project", path, review={"overlap": 0.0, **review})
+    store = {"database_url": database_url} if database_url else {}
+    project = init_project(root / "project", path, review={"overlap": 0.0, **review}, **store)
     for name, role in users:
         add_user(project.store, name, role, PASSWORD)
     return project
@@ -52,15 +60,16 @@ def seed(project, entries, rationale: str | None = None) -> dict[str, int]:
     """Items with a suggestion on a route: (item, value, confidence, route[, rationale])."""
     store = project.store
     add_items(store, [e[0] for e in entries])
+    values = [e[1] if isinstance(e[1], LabelValue) else LabelValue(label=e[1]) for e in entries]
     suggestions = [
         Suggestion(
             item_id=e[0].id,
             model="local",
-            value=e[1] if isinstance(e[1], LabelValue) else LabelValue(label=e[1]),
+            value=value,
             confidence=e[2],
-            rationale=e[4] if len(e) > 4 else (rationale or f"Reads like {e[1]}."),
+            rationale=e[4] if len(e) > 4 else (rationale or f"Reads like {value.short()}."),
         )
-        for e in entries
+        for e, value in zip(entries, values, strict=True)
     ]
     ids = store.add_suggestions(suggestions)
     routes = [
@@ -120,11 +129,13 @@ class Browser:
         self.offsite: list[str] = []
         self.dialogs: list[str] = []
 
-    def page(self, user: str | None = None, password: str = PASSWORD):
+    def page(self, user: str | None = None, password: str = PASSWORD, viewport=(1280, 900)):
+        """A new signed-in page (``user``) in its own context, ``viewport`` (width, height)."""
         from playwright.sync_api import expect
 
         expect.set_options(timeout=TIMEOUT_MS)
-        context = self.chromium.new_context(viewport={"width": 1280, "height": 900})
+        width, height = viewport
+        context = self.chromium.new_context(viewport={"width": width, "height": height})
         self.contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)

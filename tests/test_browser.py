@@ -293,7 +293,7 @@ def test_item_browser_filters_opens_and_changes_a_decision(browser, project):
     label.fill("lost")
     page.get_by_role("option", name="lost_or_stolen_card").click()
     page.get_by_role("button", name="Save change").click()
-    expect(page.locator("#ll-browse-note")).to_contain_text("Changed br-2")
+    expect(page.locator("#ll-change-note")).to_contain_text("Changed br-2")
     expect(page.locator("#ll-detail")).to_contain_text("rita · fix")
     (review,) = project.store.reviews_for("br-2")
     assert (review.action, review.value) == ("fix", LabelValue(label="lost_or_stolen_card"))

@@ -29,11 +29,11 @@ ADMIN_ONLY = {
 }
 ADMIN_ONLY |= {"export_file", "set_blind", "adj_edit"}
 SIGNED_IN = {"review_command", "review_load", "browse_page", "browse_page_1", "browse_page_2"}
-SIGNED_IN |= {"item_open", "item_change", "item_open_1", "item_edit"}
+SIGNED_IN |= {"item_open", "item_change", "item_edit"}
 #: plausible arguments, so that a refusal is the role check and not a malformed call
 ARGS = {
     "bulk_preview": ["", "", "", 0, 100, "", "", ""],
-    "bulk_confirm": ["0123"],
+    "bulk_confirm": ["0123", None, "", "", "", 0, 100, "", "", ""],
     "adj_open": [None],
     "adj_edit": [None],
     "item_edit": ["ep0"],

@@ -13,7 +13,7 @@ import pytest
 
 from agent.ecosystem import read_conll
 from agent.errors import LabelloopError
-from agent.export import export, labelstudio_config_path
+from agent.export import export, labelstudio_config_path, review_json
 from agent.ingest import import_file
 from agent.readers import ls_email, reviewer_of_email
 from agent.store import Store
@@ -281,6 +281,14 @@ def test_jsonl_and_csv_round_trip(single: Store, tmp_store, tmp_path: Path) -> N
     assert {(r.item_id, r.value.label) for r in fresh.iter_reviews()} == {
         (i, r["label"]) for i, r in rows.items() if r["label_source"] == "human"
     }
+
+
+def test_a_bulk_accept_is_exported_as_one() -> None:
+    value = LabelValue(label="refund")
+    bulk = Review(item_id="a", reviewer="ada", action="accept", value=value, bulk=True, bulk_id=3)
+    looked = Review(item_id="a", reviewer="ada", action="accept", value=value)
+    assert review_json(bulk)["bulk"] is True
+    assert "bulk" not in review_json(looked)
 
 
 def test_hf_parquet_folder(single: Store, tmp_path: Path) -> None:

@@ -180,6 +180,19 @@ def test_every_handler_checks_the_account_and_admin_ones_the_role(project):
     assert "Reviewed" in console.dashboard("a")
 
 
+def test_a_bulk_accept_is_confirmed_only_for_the_filters_it_was_previewed_with(project):
+    class NoBulk(FakeService):
+        def bulk_accept(self, admin, token):
+            raise AssertionError("nothing is accepted for filters that were not previewed")
+
+    console = Console(project, FakeAccounts({"a": FakeUser("ada", "admin")}), NoBulk())
+    shown = filters("card", "", "", 0, 100, "", "", "")
+    now = filters("", "", "", 0, 100, "", "", "")
+    out = console.bulk_accept("0123", "a", shown, now)
+    assert "filters changed since the preview, so nothing was accepted" in out
+    assert "ll-warn" in out
+
+
 def test_csp_allows_the_pages_own_inline_scripts_by_hash_only():
     page = b"<html><script>boot()</script><script src='/x.js'></script><p>hi</p></html>"
     (digest,) = inline_script_hashes(page)

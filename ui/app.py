@@ -79,6 +79,8 @@ kbd { border: 1px solid var(--border-color-primary); border-radius: .25rem;
 .ll-msg { padding: .3rem .6rem; border-radius: .35rem; margin: .3rem 0; }
 .ll-msg.ll-error { background: #fee2e2; } .ll-msg.ll-warn { background: #fef3c7; }
 .ll-msg.ll-info { background: #e0f2fe; }
+.ll-flash { position: fixed; left: 50%; bottom: 1.5rem; transform: translateX(-50%);
+  z-index: 1001; max-width: min(90vw, 48rem); box-shadow: 0 4px 16px rgba(0,0,0,.25); }
 .ll-browse { width: 100%; font-size: .85rem; border-collapse: collapse; }
 .ll-browse td, .ll-browse th { border-bottom: 1px solid var(--border-color-primary);
   padding: .2rem .4rem; text-align: left; }
@@ -209,7 +211,11 @@ def _browse_tab(console: Console, editor: list):
         prev = gr.Button("◀ Previous", size="sm")
         nxt = gr.Button("Next ▶", size="sm")
         bulk = gr.Button(
-            "Accept all matching… (admin)", visible=False, variant="stop", elem_id="ll-bulk"
+            "Accept all matching… (admin)",
+            visible=False,
+            variant="stop",
+            size="sm",
+            elem_id="ll-bulk",
         )
         bulk_undo = gr.Button(
             "Undo my last bulk accept", visible=False, size="sm", elem_id="ll-bulk-undo"
@@ -217,6 +223,7 @@ def _browse_tab(console: Console, editor: list):
     results = gr.HTML(elem_id="ll-browse", js_on_load=None)
     note = gr.HTML(elem_id="ll-browse-note", js_on_load=None)
     plan = gr.State("")
+    planned = gr.State(None)  # the filters the shown preview was made for
     with gr.Row(visible=False) as confirm_row:
         bulk_go = gr.Button("Confirm bulk accept", variant="stop", elem_id="ll-bulk-confirm")
         bulk_cancel = gr.Button("Cancel", elem_id="ll-bulk-cancel")
@@ -241,6 +248,8 @@ def _browse_tab(console: Console, editor: list):
         reason = gr.Dropdown(["", *REJECT_REASONS], value="", label="Reject reason")
         comment = gr.Textbox(label="Comment")
         change = gr.Button("Save change", elem_id="ll-change")
+    # what became of the last Save change, beside the form (the item above can be long)
+    change_note = gr.HTML(elem_id="ll-change-note", js_on_load=None)
     form = [text, label, route, lo, hi, reviewer, since, until]
 
     def show(step: int):
@@ -259,25 +268,38 @@ def _browse_tab(console: Console, editor: list):
             item_id,
             gr.update(value=None),
             gr.update(value=console.change_form(item_id, request)),
+            "",
         )
 
     def item_change(item_id, act, lab, why, text, loaded, request: gr.Request):
         item_id = item_id.strip()
-        return render.message_html(console.change(item_id, act, lab, why, text, request, loaded))
+        try:
+            done = console.change(item_id, act, lab, why, text, request, loaded)
+        except (AuthError, AccessDenied):
+            raise
+        except LabelloopError as exc:  # refused: said beside the form, which keeps its choices
+            kept = [gr.skip() for _ in range(4)]
+            return (*kept, render.message_html(f"Nothing saved: {exc}", "warn"))
+        # saved: the item again as it is now, and the form back at its start
+        return (*item_open(item_id, request)[:4], render.message_html(done))
 
     def bulk_preview(text, lab, rte, lo, hi, who, since, until, request: gr.Request):
         found = filters(text, lab, rte, lo, hi, who, since, until)
         html, token = console.bulk_preview(found, request)
-        return html, token, gr.update(visible=bool(token))
+        return html, token, found, gr.update(visible=bool(token))
 
-    def bulk_confirm(token: str, request: gr.Request):
-        return console.bulk_accept(token, request), "", gr.update(visible=False)
+    def bulk_confirm(token, shown, text, lab, rte, lo, hi, who, since, until, request: gr.Request):
+        console.user(request, admin=True)  # the role first, whatever was sent
+        found = filters(text, lab, rte, lo, hi, who, since, until)
+        done = console.bulk_accept(token, request, shown, found)
+        return done, "", None, gr.update(visible=False)
 
     def bulk_drop(request: gr.Request):
         console.user(request, admin=True)
         return (
             render.message_html("Bulk accept cancelled: nothing changed."),
             "",
+            None,
             gr.update(visible=False),
         )
 
@@ -286,18 +308,18 @@ def _browse_tab(console: Console, editor: list):
 
     for button, step in ((search, 0), (prev, -1), (nxt, 1)):
         button.click(show(step), [*form, page], [results, page], api_visibility="private")
-    opening = [detail, opened, action, new_label]
+    opening = [detail, opened, action, new_label, change_note]
     open_btn.click(_checked(item_open), [open_id], opening, api_visibility="private")
     edit_btn.click(_edit_in_review(console, False), [open_id], editor, api_visibility="private")
     change.click(
         _checked(item_change),
         [open_id, action, new_label, reason, comment, opened],
-        [note],
+        opening,
         api_visibility="private",
-    ).then(_checked(item_open), [open_id], opening, api_visibility="private")
-    confirm = [note, plan, confirm_row]
+    )
+    confirm = [note, plan, planned, confirm_row]
     bulk.click(_checked(bulk_preview), form, confirm, api_visibility="private")
-    bulk_go.click(_checked(bulk_confirm), [plan], confirm, api_visibility="private")
+    bulk_go.click(_checked(bulk_confirm), [plan, planned, *form], confirm, api_visibility="private")
     bulk_cancel.click(_checked(bulk_drop), None, confirm, api_visibility="private")
     bulk_undo.click(_checked(bulk_undo_last), None, [note], api_visibility="private")
     return [bulk, bulk_undo]

@@ -27,6 +27,10 @@ EMPTY = (
     "No items are waiting for you. Items you skipped stay with the other reviewers; "
     "check back after the next labeling run."
 )
+STALE_PREVIEW = (
+    "The filters changed since the preview, so nothing was accepted: press Accept all "
+    "matching… to preview the bulk accept for these filters."
+)
 #: a decision command is a few hundred bytes; anything much bigger is not from the console
 MAX_COMMAND = 64 * 1024
 MAX_COMMENT = 2000
@@ -102,7 +106,11 @@ class Console:
             if isinstance(exc, AccessDenied | AuthError):
                 raise
             return self.screen(user, self.service.next_item(user.name), str(exc), "error")
-        done = f"Saved: {outcome.review.action} {render.value_text(outcome.review.value)}"
+        # the next item is on screen already: the note names the one it is about
+        done = (
+            f"Saved {outcome.review.item_id}: {outcome.review.action} "
+            f"{render.value_text(outcome.review.value)}"
+        )
         return self.screen(user, outcome.next, done if outcome.review.action != "skip" else "")
 
     def screen(self, user, view, message: str = "", kind: str = "info") -> Screen:
@@ -204,16 +212,27 @@ class Console:
             "<b>Undo my last bulk accept</b> takes back."
         ]
         if plan.left_out:
-            why = ", ".join(f"{n} {render.esc(reason)}" for reason, n in plan.left_out)
+            why = "; ".join(f"{render.esc(reason)}: {n}" for reason, n in plan.left_out)
             lines.append(f"Left to people: {why}.")
         if not plan.count:
             lines = ["No matching item can be bulk accepted.", *lines[1:]]
         return render.message_html_raw(" ".join(lines), "warn"), plan.token if plan.count else ""
 
-    def bulk_accept(self, token: str, request) -> str:
+    def bulk_accept(
+        self,
+        token: str,
+        request,
+        planned: BrowseFilters | None = None,
+        current: BrowseFilters | None = None,
+    ) -> str:
+        """Confirm the previewed bulk accept. Nothing is accepted when the filters on the form
+        (``current``) are no longer those it was previewed with (``planned``): the admin
+        confirms what the form shows, and previews that first."""
         admin = self.user(request, admin=True)
         if not token:
             raise LabelloopError("Preview a bulk accept first (Accept all matching…)")
+        if current is not None and planned != current:
+            return render.message_html(STALE_PREVIEW, "warn")
         done = self.service.bulk_accept(admin.name, token)
         text = (
             f"Bulk accept #{done.bulk_id}: accepted the suggestion on {len(done.changed)} items "

@@ -101,6 +101,7 @@
     S.rejecting = false;
     S.reason = null;
     closeReject();
+    clearFlash();
     if (!el || !id) return renderPick();
     S.kind = el.dataset.kind || "single";
     S.unit = el.dataset.unit || "text";
@@ -209,9 +210,12 @@
   function renderTurns() {
     $$("#ll-item .ll-turn").forEach((li) => {
       const t = Number(li.dataset.turn);
-      li.classList.toggle("ll-active", S.unit === "turn" && t === S.turn);
+      const active = S.unit === "turn" && t === S.turn;
+      li.classList.toggle("ll-active", active);
       const slot = li.querySelector(".ll-turn-label");
       if (slot) slot.textContent = S.unit === "turn" && S.turns[t] ? S.turns[t] : "";
+      // the keys move the active turn: in a long transcript it may be off screen
+      if (active) li.scrollIntoView({ block: "nearest" });
     });
   }
 
@@ -331,17 +335,21 @@
     if (g) g.classList.toggle("ll-closed", force === undefined ? undefined : !force);
   }
 
+  // a note on the key just pressed, fixed at the bottom of the window so that it is seen
+  // wherever the page is scrolled; the next key, click or answer from the server takes it
   function flash(text) {
-    const box = $("#ll-status-box");
-    if (!box) return;
-    let note = $(".ll-flash", box);
+    let note = $("#ll-flash");
     if (!note) {
       note = document.createElement("div");
+      note.id = "ll-flash";
       note.className = "ll-msg ll-warn ll-flash";
-      box.prepend(note);
+      note.setAttribute("role", "status");
+      document.body.append(note);
     }
     note.textContent = text;
   }
+
+  function clearFlash() { $("#ll-flash")?.remove(); }
 
   function reviewTabShown() {
     const item = $("#ll-item");
@@ -379,6 +387,7 @@
 
   document.addEventListener("keydown", (e) => {
     if (e.altKey || e.ctrlKey || e.metaKey || e.isComposing) return;
+    clearFlash();
     if (e.target.id === "ll-search") return onSearchKey(e);
     if (e.target.id === "ll-comment") return onCommentKey(e);
     if (typing(e.target) || !reviewTabShown()) return;
@@ -419,6 +428,7 @@
   // clicks: labels, reasons, the buttons, and rows of the item browser
   document.addEventListener("click", (e) => {
     const t = e.target;
+    clearFlash();
     const opt = t.closest?.("#ll-labels .ll-opt");
     if (opt) return chooseLabel(opt.dataset.label);
     const reason = t.closest?.("#ll-reject li");
@@ -444,6 +454,21 @@
   document.addEventListener("input", (e) => {
     if (e.target.id === "ll-search") filterLabels(e.target.value);
   });
+
+  // a note answering a button far down the page (Save change, Decide) is brought into view
+  // when it appears
+  const NOTES = "#ll-change-note, #ll-browse-note, #ll-adj-note";
+  new MutationObserver((changes) => {
+    for (const m of changes) {
+      for (const n of m.addedNodes) {
+        if (n.nodeType !== 1) continue;
+        const msg = n.matches(".ll-msg") ? n : n.querySelector(".ll-msg");
+        if (msg && msg.closest(NOTES) && msg.offsetParent !== null) {
+          return msg.scrollIntoView({ block: "nearest" });
+        }
+      }
+    }
+  }).observe(document.body, { childList: true, subtree: true });
 
   // the server's answer: every one carries a new stamp on the item (errors included)
   const watch = () => {
