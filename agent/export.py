@@ -21,7 +21,15 @@ from agent import ecosystem as eco
 from agent.errors import LabelloopError
 from agent.review_views import BLIND_QUEUES
 from agent.store import ItemRecord
-from agent.types import DECISIVE, QUEUES, Guideline, LabelValue, Review, current_reviews
+from agent.types import (
+    DECISIVE,
+    QUEUE_ROUTES,
+    QUEUES,
+    Guideline,
+    LabelValue,
+    Review,
+    current_reviews,
+)
 
 FORMATS = ("jsonl", "csv", "labelstudio", "hf", "conll")
 CSV_COLUMNS = [
@@ -32,11 +40,21 @@ CSV_COLUMNS = [
 VALUE_KEYS = {"single": "label", "multi": "labels", "spans": "spans", "turns": "turns"}
 
 
+#: routes of items people have not finished deciding: no final label while they wait
+WAITING = frozenset(r for routes in QUEUE_ROUTES.values() for r in routes)
+
+
 def final_label(record: ItemRecord) -> tuple[LabelValue | None, str | None]:
     """The item's final value and its source: an adjudication, else the latest human
-    decision (since the item was last reopened), else an auto-accept."""
+    decision (since the item was last reopened), else an auto-accept. An item still waiting
+    for people (one answer of an overlap pair, two that disagree) has none yet, and a
+    reviewer's answer on a gold item checks the reviewer: it decides nothing."""
+    if record.route in WAITING:
+        return None, None
     current = current_reviews(record.reviews)
-    decisive = [r for r in current if r.action in DECISIVE and r.value is not None]
+    decisive = [
+        r for r in current if r.action in DECISIVE and r.value is not None and r.queue != "gold"
+    ]
     adjudicated = [r for r in decisive if r.queue == "adjudication"]
     if adjudicated:
         return adjudicated[-1].value, "adjudicated"

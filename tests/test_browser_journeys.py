@@ -543,9 +543,8 @@ def week(shape: Shape, project, browser: Browser, tmp_path: Path) -> None:
     b = shape.pair(sam, SAM)
     submit(sam, "Enter")
     expect(item_el(sam)).to_have_attribute("data-item", ids["skip"])  # rita skipped it
-    # while the pair waits for an admin, the export's final label is the latest answer, as
-    # from a human, though the two disagree (the route says it waits for adjudication)
-    ledger.did(ids["pair"], SAM, "fix", b, route="adjudication", label=b, source="human")
+    # while the pair waits for an admin, the two answers disagree: no final label yet
+    ledger.did(ids["pair"], SAM, "fix", b, route="adjudication", label=None, source=None)
     ledger.check("sam answers the overlap item: they disagree")
 
     bulk = {k: named(k, False) for k in ("bulk1", "bulk2", "bulk3")}
@@ -643,9 +642,9 @@ def review_stream(shape: Shape, rita, ids: dict, sugg: LabelValue, ledger: Ledge
 
     a = shape.pair(rita, RITA)
     assert submit(rita, "Enter") == ids["skip"]
-    # one answer of two: the item waits for a second reviewer in the active queue, and the
-    # export shows the answer as its final label
-    ledger.did(ids["pair"], RITA, "fix", a, label=a, source="human")
+    # one answer of two: the item waits for a second reviewer in the active queue, with no
+    # final label until people have finished deciding it
+    ledger.did(ids["pair"], RITA, "fix", a, label=None, source=None)
     ledger.check("rita answers an overlap item")
 
     assert submit(rita, " ") == ""

@@ -364,3 +364,44 @@ def test_import_handwritten_labelstudio_file(tmp_store) -> None:
         (8, 17, "CARD"),
         (21, 26, "CITY"),
     ]
+
+
+def test_an_item_people_have_not_finished_deciding_has_no_final_label(tmp_path) -> None:
+    """One answer of an overlap pair, or two that disagree, is no decision yet; a gold
+    answer checks its reviewer and decides nothing."""
+    from agent import pipeline
+    from agent.auth import add_user
+    from agent.review import ReviewService
+    from tests.console_support import PASSWORD, guideline_text, make_project, seed, texts
+
+    users = [("ann", "reviewer"), ("bob", "reviewer"), ("ada", "admin")]
+    text = guideline_text(("refund", "card"))
+    project = make_project(tmp_path, text, users, overlap=1.0, overlap_reviewers=2)
+    add_user(project.store, "cy", "reviewer", PASSWORD)
+    seed(project, texts("ov", 1, label="refund"))
+    svc = ReviewService(project, background_prefetch=False)
+
+    def final() -> tuple:
+        out = tmp_path / "out.jsonl"
+        export(project.store, out, "jsonl", None, "local", ())
+        row = json.loads(out.read_text().splitlines()[0])
+        return row.get("label"), row["label_source"], row["route"]
+
+    svc.decide("ann", svc.next_item("ann").item.id, "fix", "card")
+    assert final() == (None, None, "active")  # waits for a second answer
+    svc.decide("bob", svc.next_item("bob").item.id, "fix", "refund")
+    assert final() == (None, None, "adjudication")  # they disagree: waits for an admin
+    svc.adjudicate("ada", "ov00", "card")
+    assert final() == ("card", "adjudicated", "reviewed")
+    # a gold check on an item nobody decided leaves it waiting for people
+    seed(project, texts("gd", 1, label="refund"))
+    project.config.review.gold_rate = 1.0
+    svc.add_gold("ada", {"gd00": "refund"})
+    view = svc.next_item("cy")
+    assert view.gold and view.item.id == "gd00"
+    assert svc.decide("cy", "gd00", "fix", "refund").review.queue == "gold"
+    pipeline.route(project)
+    assert "gd00" not in project.store.reviewed_item_ids()
+    assert project.store.get_route("gd00").route == "active"
+    svc.close()
+    project.store.close()

@@ -107,6 +107,7 @@ class ItemsMixin:
             .outerjoin(reopened, reopened.c.item_id == t.c.item_id)
             .where(
                 t.c.action.not_in(("skip", REOPEN)),
+                t.c.queue.is_distinct_from("gold"),  # a gold answer checks the reviewer
                 live_reviews(),
                 sa.or_(reopened.c.after.is_(None), t.c.id > reopened.c.after),
             )
