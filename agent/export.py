@@ -104,9 +104,8 @@ def review_json(r: Review) -> dict[str, Any]:
     return out
 
 
-def record_json(record: ItemRecord) -> dict[str, Any]:
-    """One export row: the item, the suggestion, the route, the final label, the reviews."""
-    item = record.item
+def item_json(item) -> dict[str, Any]:
+    """The item as an import row holds it: id, text or messages (and target turn), meta."""
     row: dict[str, Any] = {"id": item.id}
     if item.text is not None:
         row["text"] = item.text
@@ -116,6 +115,12 @@ def record_json(record: ItemRecord) -> dict[str, Any]:
             row["target_turn"] = item.target_turn
     if item.meta:
         row["meta"] = item.meta
+    return row
+
+
+def record_json(record: ItemRecord) -> dict[str, Any]:
+    """One export row: the item, the suggestion, the route, the final label, the reviews."""
+    row = item_json(record.item)
     row["suggestion"] = suggestion_json(record)
     row["route"] = record.route
     value, source = final_label(record)
@@ -240,16 +245,7 @@ def value_key(guideline: Guideline) -> str:
 
 def blind_row(record: ItemRecord, guideline: Guideline | None) -> dict[str, Any]:
     """An import row holding the item alone, its answer key (if known) left empty."""
-    item = record.item
-    row: dict[str, Any] = {"id": item.id}
-    if item.text is not None:
-        row["text"] = item.text
-    else:
-        row["messages"] = [m.model_dump() for m in item.messages or ()]
-        if item.target_turn is not None:
-            row["target_turn"] = item.target_turn
-    if item.meta:
-        row["meta"] = item.meta
+    row = item_json(record.item)
     if guideline is not None:
         row[value_key(guideline)] = None
     return row
