@@ -280,9 +280,16 @@ class ReviewQueueMixin:
             return review_from_row(row) if row else None
 
     def record_undo(
-        self, undo: Review, change: RouteChange, lease_seconds: int, now: datetime
+        self,
+        undo: Review,
+        change: RouteChange,
+        lease_seconds: int,
+        now: datetime,
+        waiting_in: Sequence[str] | None = None,
     ) -> int:
-        """Append the undo row, move the item back and lease it to the reviewer, together."""
+        """Append the undo row, move the item back and lease it to the reviewer, together.
+        ``waiting_in``: the routes the item must still be on (a skip's queue): a skipped
+        item decided or re-routed since is not taken back (``ReviewConflict``)."""
 
         def attempt(c) -> int:
             rid = c.execute(
@@ -290,6 +297,8 @@ class ReviewQueueMixin:
             ).scalar_one()
             _move(c, undo.item_id, change, now)
             _take_lease(c, undo.item_id, undo.reviewer, undo.queue or "", now, lease_seconds)
+            if waiting_in is not None:
+                _check_waiting(c, undo.item_id, undo.queue or "", waiting_in)
             return rid
 
         return self._retry(attempt)
@@ -414,6 +423,17 @@ def _take_lease(c, item_id, reviewer, queue, now, lease_seconds) -> Lease:
             f"Item {item_id!r} is with another reviewer now; it cannot be taken back"
         )
     return Lease(item_id, queue, until)
+
+
+def _check_waiting(c, item_id: str, queue: str, routes: Sequence[str]) -> None:
+    """``ReviewConflict`` unless the item is on one of ``routes`` (read once its lease is
+    taken: no decision on it can land in between)."""
+    route = c.execute(sa.select(T_ROUTES.c.route).where(T_ROUTES.c.item_id == item_id)).scalar()
+    if route not in routes:
+        raise ReviewConflict(
+            f"Item {item_id!r} has left the {queue} queue since you skipped it (now: "
+            f"{route or 'unlabeled'}); there is nothing to take back"
+        )
 
 
 def _insert_review(review: Review, expect_route: str | None) -> sa.Insert:
