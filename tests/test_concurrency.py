@@ -1,8 +1,12 @@
-"""Concurrent use of one store: what a race between people and jobs must not break.
+"""Reviewers at the console while labeling, imports, calibration and routing run beside
+them, on PostgreSQL: nothing decided twice outside overlap, no review lost or duplicated,
+no refusal on an item the reviewer holds, undo restores, no calibration pair from an item
+that moved. The deeper setting (20 clients, 2,000 items) is benchmarks/bench_concurrency.py.
 
-Each race is played out step by step: an undone skip took back an item another reviewer
-had decided; a decision deadlocked with an undo or a lease of the same item; routing and
-bulk accepts moved an item whose lease was taken while they waited for its row.
+The races that day found are kept below as tests of their own, each played out step by
+step: an undone skip took back an item another reviewer had decided; a decision deadlocked
+with an undo or a lease of the same item; routing and bulk accepts moved an item whose
+lease was taken while they waited for its row.
 """
 
 from __future__ import annotations
@@ -25,11 +29,32 @@ from agent.review_views import BrowseFilters
 from agent.store import review_sql
 from agent.store.tables import LeaseRow, RouteRow
 from agent.types import Item, Route
+from tests.concurrency_support import Load, build, check, figures, run
 from tests.conftest import add_routed
 from tests.llm_support import make_project
 from tests.services import postgres_database
 
+LOAD = Load(items=300, clients=5, shared=2, seconds=20.0, seed=11)
 PASSWORD = "pw-concurrency-1"
+
+
+@pytest.mark.postgres
+def test_reviewers_beside_labeling_importing_calibrating_and_routing(tmp_path):
+    with postgres_database() as url:
+        project = build(tmp_path, LOAD, url)
+        try:
+            log, took = run(project, LOAD)
+            broken = check(project, LOAD, log)
+        finally:
+            project.store.close()
+    seen = figures(log, took)
+    # the day was a real one: every job ran, clients decided and undid in every queue
+    assert all(seen["job runs"].get(job, 0) >= 2 for job in ("label", "import", "route")), seen
+    assert seen["job runs"].get("calibrate", 0) >= 1, seen
+    assert seen["decisions"] >= 200 and seen["undos"] >= 10, seen
+    assert {d.queue for d in log.decisions} == {"calibration", "audit", "active"}, seen
+    assert log.errors == [], log.errors[0]
+    assert broken == dict.fromkeys(broken, 0), (broken, seen)
 
 
 # --- the races, one by one ------------------------------------------------------------------
