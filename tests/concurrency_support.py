@@ -1,28 +1,39 @@
 """A review day under load, and the promises the store must keep through it.
 
-Reviewer clients decide items as fast as they come (accept, fix, reject, skip, undo),
-each with a ``ReviewService`` of its own (a console process of its own) or sharing one,
-while labeling, imports, calibration, routing, adjudication and bulk accepts run beside
-them, each on its own project handle (another process). Every client writes down what it
-believes happened; :func:`check` then reads the store and counts the broken promises:
-items decided twice outside overlap, reviews lost or duplicated, refusals on items the
-reviewer held, undos that did not restore, calibration pairs from moved items.
+Reviewer clients decide items as fast as they come (accept, fix, reject, skip, undo):
+signed in to a console served over HTTP (``labelloop review`` in a process of its own),
+or calling a ``ReviewService`` here, one of their own or one they share (one console
+process serving several people). Beside them labeling, imports, calibration, routing,
+adjudication and bulk accepts run, each on a project handle of its own. Every client
+writes down what it was told; :func:`check` then reads the store and counts the broken
+promises: items decided twice outside overlap, reviews lost or duplicated, refusals on
+items the reviewer held, undos that did not restore, calibration pairs from moved items.
 
 Used by ``tests/test_concurrency.py`` and ``benchmarks/bench_concurrency.py``.
 """
 
 from __future__ import annotations
 
+import html
+import json
+import os
 import random
+import re
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import traceback
+import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+import httpx
 
 from agent import calibrate, pipeline
 from agent.auth import add_user
@@ -32,6 +43,7 @@ from agent.review import REJECT_REASONS, ReviewService, share_hit
 from agent.review_views import BrowseFilters
 from tests.llm_support import make_project, write_jsonl
 
+REPO = Path(__file__).resolve().parents[1]
 LABELS = ("card_arrival", "lost_or_stolen_card", "refund")
 #: words that lean towards each label, and words that lean nowhere
 CUES = {
@@ -55,7 +67,7 @@ class Load:
 
     items: int = 300
     clients: int = 5
-    #: how many of the clients share one service (one console process serving several)
+    #: of the clients not over HTTP, how many share one service
     shared: int = 2
     seconds: float = 20.0
     #: pause between runs of each job, in seconds (None: the job does not run)
@@ -73,17 +85,22 @@ class Load:
     overlap_reviewers: int = 2
     similar_k: int = 0
     seed: int = 0
+    #: clients that sign in to a console served over HTTP (the first ones), spread over
+    #: ``servers`` console processes; the others call a review service in this process
+    over_http: int = 0
+    servers: int = 1
 
 
 # --- what the clients believe -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass
 class Decision:
     """A decision a client was told was recorded."""
 
     client: str
-    review_id: int
+    #: over HTTP the console does not say: matched to the store's rows afterwards
+    review_id: int | None
     item_id: str
     action: str
     queue: str
@@ -108,11 +125,10 @@ class Refusal:
 
 @dataclass(frozen=True)
 class Undone:
-    """An undo the service did: which review it took back and what the client saw after."""
+    """An undo the console did: which decision it took back and what the client saw after."""
 
     client: str
-    review_id: int
-    item_id: str
+    decision: Decision
     #: the item is on the route it was leased on again (a skip moved nothing: True)
     restored: bool
     leased_back: bool
@@ -128,7 +144,7 @@ class Log:
     undos: list[Undone] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     runs: Counter = field(default_factory=Counter)
-    #: review ids written by the admin jobs (adjudications, bulk accepts)
+    #: review ids of the admin job's adjudications (bulk accepts are told apart by their flag)
     admin_reviews: list[int] = field(default_factory=list)
 
 
@@ -178,29 +194,146 @@ def reviewers(load: Load) -> list[str]:
 # --- a reviewer -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Shown:
+    """The item on a reviewer's screen."""
+
+    item_id: str
+    queue: str
+    #: shown without the model's answer: nothing to accept
+    blind: bool
+    overlap: bool
+    #: the item's route when it was leased (over HTTP: when it came on screen)
+    route: str | None
+
+
+class ServiceSeat:
+    """A reviewer served by a ``ReviewService`` in this process, as the console calls it."""
+
+    def __init__(self, name: str, service: ReviewService):
+        self.name, self.service, self.store = name, service, service.store
+
+    def next(self) -> Shown | None:
+        return self._shown(self.service.next_item(self.name))
+
+    def decide(self, shown: Shown, action, value, reason) -> tuple[str, int | None, Shown | None]:
+        """(the action stored, the review's id, what comes next); ``ReviewConflict``."""
+        out = self.service.decide(self.name, shown.item_id, action, value, reason=reason)
+        return out.review.action, out.review.id, self._shown(out.next)
+
+    def undo(self) -> Shown | None:
+        return self._shown(self.service.undo(self.name))
+
+    @staticmethod
+    def _shown(view) -> Shown | None:
+        if view is None:
+            return None
+        return Shown(view.item.id, view.queue, view.suggestion is None, view.overlap, view.route)
+
+
+class HttpSeat:
+    """A reviewer signed in to a served console, sending what the keys send through
+    Gradio's queue (join, then the event stream), as the page does."""
+
+    def __init__(self, name: str, url: str, store, load: Load):
+        self.name, self.store, self.load = name, store, load
+        self.http = httpx.Client(base_url=url, timeout=120)
+        signed = self.http.post("/login", data={"username": name, "password": PASSWORD})
+        if signed.status_code != 303:
+            raise AssertionError(f"{name} could not sign in: HTTP {signed.status_code}")
+        config = self.http.get("/config").json()
+        self.events = {d["api_name"]: d for d in config["dependencies"] if d.get("backend_fn")}
+        #: the screen a refusal came back with, shown next
+        self.after: Shown | None = None
+
+    def next(self) -> Shown | None:
+        if self.after is not None:
+            shown, self.after = self.after, None
+            return shown
+        return self._shown(self._call("review_load", [])[0])
+
+    def decide(self, shown: Shown, action, value, reason) -> tuple[str, int | None, Shown | None]:
+        cmd = {"action": action, "item": shown.item_id, "reason": reason}
+        if value is not None:
+            cmd["value"] = {"label": value}
+        item, _, status = self._call("review_command", [json.dumps(cmd)])
+        self._refused(item, status)
+        saved = re.search(r"Saved: (\w+)", status)  # a skip is saved without a word
+        return saved.group(1) if saved else action, None, self._shown(item)
+
+    def undo(self) -> Shown | None:
+        item, _, status = self._call("review_command", [json.dumps({"action": "undo"})])
+        self._refused(item, status)
+        return self._shown(item)
+
+    def _refused(self, item: str, status: str) -> None:
+        """Raise what the status line says went wrong, if anything."""
+        text = html.unescape(re.sub(r"<[^>]+>", " ", status)).strip()
+        if "ll-warn" in status:
+            self.after = self._shown(item)
+            raise ReviewConflict(text)
+        if "ll-error" in status:
+            raise LabelloopError(f"the console answered: {text}")
+
+    def _shown(self, item_html: str) -> Shown | None:
+        attrs = dict(re.findall(r'data-(\w+)="([^"]*)"', item_html.split(">", 1)[0]))
+        item_id = html.unescape(attrs.get("item", ""))
+        if not item_id:
+            return None
+        route = self.store.get_route(item_id)
+        blind = html.unescape(attrs.get("suggested", "null")) == "null"
+        overlap = share_hit(item_id, self.load.overlap, "overlap")
+        return Shown(item_id, attrs["queue"], blind, overlap, route.route if route else None)
+
+    def _call(self, event: str, data: list) -> list:
+        """The event's outputs, through the queue as the page sends it."""
+        dep, session = self.events[event], uuid.uuid4().hex
+        body = {
+            "data": data,
+            "fn_index": dep["id"],
+            "session_hash": session,
+            "event_data": None,
+            "trigger_id": dep["targets"][0][0] if dep["targets"] else None,
+        }
+        joined = self.http.post("/gradio_api/queue/join", json=body)
+        joined.raise_for_status()
+        params = {"session_hash": session}
+        with self.http.stream("GET", "/gradio_api/queue/data", params=params) as r:
+            for line in r.iter_lines():
+                msg = json.loads(line[5:]) if line.startswith("data:") else {}
+                if msg.get("msg") == "process_completed":
+                    if not msg.get("success"):
+                        raise LabelloopError(f"{event} failed: {msg.get('output')}")
+                    return msg["output"]["data"]
+        raise LabelloopError(f"{event}: the event stream ended without an answer")
+
+    def close(self) -> None:
+        self.http.close()
+
+
 class Client:
     """One reviewer at the console, deciding as fast as items come."""
 
-    def __init__(self, name: str, service: ReviewService, log: Log, load: Load, salt: int):
-        self.name, self.service, self.log, self.load = name, service, log, load
-        self.store = service.store
-        self.rnd = random.Random(f"{load.seed}:{name}:{salt}")
+    def __init__(self, seat, log: Log, load: Load, salt: int):
+        self.seat, self.log, self.load = seat, log, load
+        self.name, self.store = seat.name, seat.store
+        self.rnd = random.Random(f"{load.seed}:{self.name}:{salt}")
         #: the client's decisions that stand, newest last: what undo takes back
         self.stack: list[Decision] = []
 
     def run(self, stop: threading.Event) -> None:
-        view = self.service.next_item(self.name)
+        shown = self.seat.next()
         while not stop.is_set():
-            if view is None:
+            if shown is None:
                 stop.wait(0.05)
-                view = self.service.next_item(self.name)
+                shown = self.seat.next()
                 continue
             move = self._move()
             try:
-                view = self.undo(view) if move == "undo" else self.decide(view, move)
+                shown = self.undo(shown) if move == "undo" else self.decide(shown, move)
             except Exception:  # noqa: BLE001 - a finding: logged, and the day goes on
                 self.log.errors.append(f"client {self.name}: {traceback.format_exc()}")
-                view = self.service.next_item(self.name)
+                shown = self.seat.next()
             if self.load.think:
                 stop.wait(self.rnd.uniform(0, self.load.think))
 
@@ -208,30 +341,29 @@ class Client:
         moves = [(m, w) for m, w in MOVES if m != "undo" or self.stack]
         return self.rnd.choices([m for m, _ in moves], [w for _, w in moves])[0]
 
-    def decide(self, view, move: str):
-        item = view.item.id
-        action, value, reason = self._answer(view, move)
+    def decide(self, shown: Shown, move: str) -> Shown | None:
+        item = shown.item_id
+        action, value, reason = self._answer(shown, move)
         held = self.holds(item)
         route = self.store.get_route(item)
         t0 = time.perf_counter()
         try:
-            out = self.service.decide(self.name, item, action, value, reason=reason)
+            stored, rid, nxt = self.seat.decide(shown, action, value, reason)
         except ReviewConflict as exc:
             self.log.refusals.append(Refusal(self.name, item, "decide", held, str(exc)))
-            return self.service.next_item(self.name)
+            return self.seat.next()
         ms = (time.perf_counter() - t0) * 1000
-        got = out.review
         decision = Decision(
-            self.name, got.id, item, got.action, view.queue, view.blind, view.overlap,
-            view.route, route.route if route else None, ms,
+            self.name, rid, item, stored, shown.queue, shown.blind, shown.overlap,
+            shown.route, route.route if route else None, ms,
         )  # fmt: skip
         self.log.decisions.append(decision)
         self.stack.append(decision)
-        return out.next
+        return nxt
 
-    def _answer(self, view, move: str):
+    def _answer(self, shown: Shown, move: str):
         """(action, value, reason) for the move; a blind item has nothing to accept."""
-        if move == "accept" and view.suggestion is None:
+        if move == "accept" and shown.blind:
             move = "fix"
         if move == "fix":
             return "fix", self.rnd.choice(LABELS), None
@@ -239,22 +371,21 @@ class Client:
             return "reject", None, self.rnd.choice([r for r in REJECT_REASONS if r != "other"])
         return move, None, None
 
-    def undo(self, view):
+    def undo(self, shown: Shown) -> Shown | None:
         last = self.stack[-1]
         held = self.holds(last.item_id)
         try:
-            back = self.service.undo(self.name)
+            back = self.seat.undo()
         except ReviewConflict as exc:  # the item is with another reviewer now
             self.log.refusals.append(Refusal(self.name, last.item_id, "undo", held, str(exc)))
-            return view
+            return self.seat.next()
         self.stack.pop()
         route = self.store.get_route(last.item_id)
         restored = last.action == "skip" or (route is not None and route.route == last.leased_route)
-        shown = back is not None and back.item.id == last.item_id
-        undone = Undone(
-            self.name, last.review_id, last.item_id, restored, self.holds(last.item_id), shown
+        on_screen = back is not None and back.item_id == last.item_id
+        self.log.undos.append(
+            Undone(self.name, last, restored, self.holds(last.item_id), on_screen)
         )
-        self.log.undos.append(undone)
         return back
 
     def holds(self, item_id: str) -> bool:
@@ -346,38 +477,92 @@ def run(project: Project, load: Load) -> tuple[Log, float]:
     """Clients and jobs for ``load.seconds``; the log and the seconds it really took."""
     log = Log()
     stop = threading.Event()
-    services, clients = [], []
-    shared = None
-    for k, name in enumerate(reviewers(load)):
-        if k < load.shared:
-            if shared is None:
-                shared = ReviewService(load_project(project.root))
-                services.append(shared)
-            svc = shared
-        else:
-            svc = ReviewService(load_project(project.root))
-            services.append(svc)
-        clients.append(Client(name, svc, log, load, k))
-    work = jobs(project.root, load, log)
-    closing = work.pop("close admin")[1]
-    threads = [_thread(f"client {c.name}", c.run, stop, log) for c in clients]
-    threads += [
-        _thread(name, _every(name, pause, fn, log), stop, log) for name, (pause, fn) in work.items()
-    ]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    stop.wait(load.seconds)
-    stop.set()
-    for t in threads:
-        t.join(timeout=120)
-        if t.is_alive():
-            log.errors.append(f"{t.name}: still running 120 s after the end")
-    took = time.perf_counter() - t0
-    closing()
-    for svc in services:
-        svc.close()
+    with ExitStack() as opened:
+        clients = [
+            Client(seat, log, load, k) for k, seat in enumerate(_seats(project, load, opened))
+        ]
+        work = jobs(project.root, load, log)
+        opened.callback(work.pop("close admin")[1])
+        threads = [_thread(f"client {c.name}", c.run, stop, log) for c in clients]
+        threads += [
+            _thread(name, _every(name, pause, fn, log), stop, log)
+            for name, (pause, fn) in work.items()
+        ]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        stop.wait(load.seconds)
+        stop.set()
+        for t in threads:
+            t.join(timeout=120)
+            if t.is_alive():
+                log.errors.append(f"{t.name}: still running 120 s after the end")
+        took = time.perf_counter() - t0
     return log, took
+
+
+def _seats(project: Project, load: Load, opened: ExitStack) -> list:
+    """A seat per reviewer, each on a project handle of its own: the first
+    ``load.over_http`` on consoles served over HTTP (``labelloop review`` processes), in
+    turn; of the others, the first ``load.shared`` share one review service and the rest
+    have one each."""
+    names = reviewers(load)
+    web, local = names[: load.over_http], names[load.over_http :]
+    urls = [
+        opened.enter_context(console_process(project.root))
+        for _ in range(load.servers if web else 0)
+    ]
+    seats: list = [HttpSeat(n, urls[k % len(urls)], project.store, load) for k, n in enumerate(web)]
+    for seat in seats:
+        opened.callback(seat.close)
+    shared = None
+    for k, name in enumerate(local):
+        if k < load.shared and shared is not None:
+            seats.append(ServiceSeat(name, shared))
+            continue
+        svc = ReviewService(load_project(project.root))
+        opened.callback(svc.close)
+        shared = svc if k < load.shared else shared
+        seats.append(ServiceSeat(name, svc))
+    return seats
+
+
+@contextmanager
+def console_process(root: Path, timeout: float = 90.0) -> Iterator[str]:
+    """``labelloop review`` for the project in a process of its own; yields its URL."""
+    from tests.console_support import free_port
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    cmd = [sys.executable, "-m", "agent.cli", "review", "--port", str(port), "-p", str(root)]
+    log_path = root.parent / f"console-{port}.log"
+    with open(log_path, "w") as log:
+        console = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while not _answers(url):
+            if console.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the console did not start: {log_path.read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        console.terminate()
+        try:
+            console.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            console.kill()
+            console.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/login", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def _every(name: str, pause: float, fn: Callable[[], None], log: Log):
@@ -409,16 +594,37 @@ def _thread(name: str, body, stop: threading.Event, log: Log) -> threading.Threa
 def check(project: Project, load: Load, log: Log) -> dict[str, int]:
     """The broken promises, counted from the store against the clients' log (all 0)."""
     rows = list(project.store.iter_reviews(undone=True))
+    unmatched = _number(rows, log, load)
     by_id = {r.id: r for r in rows}
     undone = {r.supersedes for r in rows if r.action == "undo"}
     standing = [r for r in rows if r.action != "undo" and r.id not in undone]
     counts = _decided_twice(standing, load)
     counts |= _lost_or_duplicated(rows, by_id, log, load)
+    counts["lost reviews"] += unmatched
     counts |= _undos(rows, log)
     counts["refused while held"] = sum(r.held for r in log.refusals if r.what == "decide")
     counts |= _calibration(standing, log, load)
     counts["errors"] = len(log.errors)
     return counts
+
+
+def _number(rows, log: Log, load: Load) -> int:
+    """Give each decision made over HTTP the id of its row: a reviewer's decisions, in the
+    order made, are their rows in the store in id order. Returns the decisions left
+    without a row of the same item and action (counted as lost)."""
+    if not load.over_http:
+        return 0
+    left = 0
+    for name in reviewers(load)[: load.over_http]:
+        made = [d for d in log.decisions if d.client == name]
+        stored = [
+            r for r in rows if r.reviewer == name and r.source == "console" and r.action != "undo"
+        ]
+        for d, r in zip(made, stored, strict=False):
+            if (d.item_id, d.action) == (r.item_id, r.action):
+                d.review_id = r.id
+        left += sum(d.review_id is None for d in made)
+    return left
 
 
 def _stream(r) -> bool:
@@ -443,12 +649,14 @@ def _decided_twice(standing, load: Load) -> dict[str, int]:
 
 def _lost_or_duplicated(rows, by_id, log: Log, load: Load) -> dict[str, int]:
     """Reviews a client was told about that the store lacks or holds otherwise, and rows in
-    the store nobody was told about (a decision written twice)."""
-    told = Counter(d.review_id for d in log.decisions)
+    the store nobody was told about (a decision written twice). Decisions over HTTP left
+    without a row are counted by ``_number``."""
+    numbered = [d for d in log.decisions if d.review_id is not None]
+    told = Counter(d.review_id for d in numbered)
     told.update(log.admin_reviews)
     lost = sum(
         1
-        for d in log.decisions
+        for d in numbered
         if d.review_id not in by_id
         or (by_id[d.review_id].item_id, by_id[d.review_id].reviewer, by_id[d.review_id].action)
         != (d.item_id, d.client, d.action)
@@ -469,7 +677,7 @@ def _undos(rows, log: Log) -> dict[str, int]:
     """Undo rows that do not match the undos clients made, and undos that did not put the
     item back on its route, leased to the reviewer, on screen."""
     stored = Counter((r.reviewer, r.supersedes) for r in rows if r.action == "undo" and not r.bulk)
-    made = Counter((u.client, u.review_id) for u in log.undos)
+    made = Counter((u.client, u.decision.review_id) for u in log.undos)
     mismatched = sum((stored - made).values()) + sum((made - stored).values())
     unrestored = sum(not (u.restored and u.leased_back and u.shown) for u in log.undos)
     return {"undo rows not as undone": mismatched, "undos not restored": unrestored}

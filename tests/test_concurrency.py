@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -34,7 +35,9 @@ from tests.conftest import add_routed
 from tests.llm_support import make_project
 from tests.services import postgres_database
 
-LOAD = Load(items=300, clients=5, shared=2, seconds=20.0, seed=11)
+#: six reviewers: two signed in to a console over HTTP, two sharing one review service (one
+#: console process), two with a service each (processes of their own)
+LOAD = Load(items=300, clients=6, over_http=2, shared=2, seconds=20.0, seed=11)
 PASSWORD = "pw-concurrency-1"
 
 
@@ -53,6 +56,8 @@ def test_reviewers_beside_labeling_importing_calibrating_and_routing(tmp_path):
     assert seen["job runs"].get("calibrate", 0) >= 1, seen
     assert seen["decisions"] >= 200 and seen["undos"] >= 10, seen
     assert {d.queue for d in log.decisions} == {"calibration", "audit", "active"}, seen
+    per_client = Counter(d.client for d in log.decisions)
+    assert len(per_client) == LOAD.clients and min(per_client.values()) >= 10, per_client
     assert log.errors == [], log.errors[0]
     assert broken == dict.fromkeys(broken, 0), (broken, seen)
 
