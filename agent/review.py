@@ -433,7 +433,9 @@ class ReviewService:
                 sugg = ctx.suggestion if ctx else None
                 label = browse_label(sugg.value) if sugg is not None else None
                 change = RouteChange(queue_route(last.queue, sugg), f"undo by {reviewer}", label)
-            self.store.record_undo(undo, change, self.config.lease_seconds, now)
+            # a skipped item goes back only while it still waits in that queue
+            waiting = QUEUE_ROUTES.get(last.queue) if last.action == "skip" else None
+            self.store.record_undo(undo, change, self.config.lease_seconds, now, waiting)
             if slot.prefetched is not None:
                 self.store.release_lease(reviewer, slot.prefetched.item.id)
             until = now + timedelta(seconds=self.config.lease_seconds)

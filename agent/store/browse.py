@@ -17,7 +17,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from agent.store.routes import live_reviews
+from agent.store.routes import live_reviews, lock_routes
 from agent.store.tables import (
     BulkActionRow,
     GoldRow,
@@ -321,6 +321,7 @@ def _free(now: datetime):
 
 def _accept_batch(c, admin: str, bid: int, pairs, now: datetime) -> list[tuple[str, int]]:
     """Move the batch's items still as planned to ``reviewed`` and append their accepts."""
+    lock_routes(c, [item_id for item_id, _ in pairs], unheld_at=now)  # see its docstring
     moved = c.execute(
         sa.update(T_ROUTES)
         .where(
@@ -362,6 +363,7 @@ def _accept_batch(c, admin: str, bid: int, pairs, now: datetime) -> list[tuple[s
 
 def _restore_batch(c, admin: str, bid: int, rows, now: datetime) -> list[str]:
     """Move the batch's items nobody changed since back to ``active``, with an undo each."""
+    lock_routes(c, [r.item_id for r in rows], unheld_at=now)  # see its docstring
     later = T_REVIEWS.alias("later")
     untouched = ~sa.exists(
         sa.select(later.c.id).where(

@@ -20,7 +20,7 @@ from agent.store.base import (
     value_from_json,
 )
 from agent.store.review_sql import GOLD, T_GOLD, T_ITEMS, T_LEASES, T_REVIEWS, T_ROUTES
-from agent.store.routes import browse_label, live_reviews
+from agent.store.routes import browse_label, live_reviews, lock_routes
 from agent.store.tables import GoldRow, ReviewRow
 from agent.types import Item, LabelValue, Review, Suggestion
 
@@ -280,16 +280,29 @@ class ReviewQueueMixin:
             return review_from_row(row) if row else None
 
     def record_undo(
-        self, undo: Review, change: RouteChange, lease_seconds: int, now: datetime
+        self,
+        undo: Review,
+        change: RouteChange,
+        lease_seconds: int,
+        now: datetime,
+        waiting_in: Sequence[str] | None = None,
     ) -> int:
-        """Append the undo row, move the item back and lease it to the reviewer, together."""
+        """Lease the item back to the reviewer, append the undo row and move the item back,
+        together. ``waiting_in``: the routes the item must still be on (a skip's queue): a
+        skipped item decided or re-routed since is not taken back (``ReviewConflict``).
+
+        The item's route row is locked first, as every writer that takes or drops a lease
+        does (the other order deadlocks)."""
 
         def attempt(c) -> int:
+            lock_routes(c, [undo.item_id])
+            _take_lease(c, undo.item_id, undo.reviewer, undo.queue or "", now, lease_seconds)
+            if waiting_in is not None:
+                _check_waiting(c, undo.item_id, undo.queue or "", waiting_in)
             rid = c.execute(
                 sa.insert(T_REVIEWS).returning(T_REVIEWS.c.id), [review_to_values(undo)]
             ).scalar_one()
             _move(c, undo.item_id, change, now)
-            _take_lease(c, undo.item_id, undo.reviewer, undo.queue or "", now, lease_seconds)
             return rid
 
         return self._retry(attempt)
@@ -414,6 +427,16 @@ def _take_lease(c, item_id, reviewer, queue, now, lease_seconds) -> Lease:
             f"Item {item_id!r} is with another reviewer now; it cannot be taken back"
         )
     return Lease(item_id, queue, until)
+
+
+def _check_waiting(c, item_id: str, queue: str, routes: Sequence[str]) -> None:
+    """``ReviewConflict`` unless the item is on one of ``routes`` (its row locked)."""
+    route = c.execute(sa.select(T_ROUTES.c.route).where(T_ROUTES.c.item_id == item_id)).scalar()
+    if route not in routes:
+        raise ReviewConflict(
+            f"Item {item_id!r} has left the {queue} queue since you skipped it (now: "
+            f"{route or 'unlabeled'}); there is nothing to take back"
+        )
 
 
 def _insert_review(review: Review, expect_route: str | None) -> sa.Insert:

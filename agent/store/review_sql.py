@@ -186,15 +186,24 @@ def decision(
     extend: bool,
     check_route: bool = False,
 ):
-    """Release the lease, append the review, move the item (its ``move`` columns) and renew
-    the next lease, as data-modifying CTEs. Nothing is written when ``needs_lease`` and no
-    lease was released; the row holds ``rid`` (None then), ``extended`` and ``changed``.
-    With ``check_route``, the review's ``route_changed`` says whether the item's route was
-    still ``expect_route`` when the decision was made."""
+    """Lock the item's route row, release the lease, append the review, move the item (its
+    ``move`` columns) and renew the next lease, as data-modifying CTEs. Nothing is written
+    when ``needs_lease`` and no lease was released; the row holds ``rid`` (None then),
+    ``extended`` and ``changed``. With ``check_route``, the review's ``route_changed`` says
+    whether the item's route was still ``expect_route`` when the decision was made."""
     item, who = sa.bindparam("v_item_id"), sa.bindparam("v_reviewer")
+    # the route row before the lease, the order a lease is taken in (``claim`` locks the
+    # row, then inserts the lease): a decision that held the lease while it waited for the
+    # row deadlocked with a lease or an undo of the same item waiting the other way round
+    locked = sa.select(T_ROUTES.c.item_id).where(T_ROUTES.c.item_id == item)
+    locked = locked.with_for_update().cte("locked")
     released = (
         sa.delete(T_LEASES)
-        .where(T_LEASES.c.item_id == item, T_LEASES.c.reviewer == who)
+        .where(
+            T_LEASES.c.item_id == item,
+            T_LEASES.c.reviewer == who,
+            sa.select(sa.func.count()).select_from(locked).scalar_subquery() >= 0,
+        )
         .returning(T_LEASES.c.item_id)
         .cte("released")
     )

@@ -103,6 +103,7 @@ class RoutesMixin:
                 if r["item_id"] in seen.rows
             ]
             if moved:
+                lock_routes(c, [m["iid"] for m in moved], unheld_at=now)
                 written += c.execute(_guarded_update(), moved).rowcount
         return RouteWrite(written=written, kept=len(changed) - written)
 
@@ -174,12 +175,38 @@ def untouched_since(item_col, last_review):
     reviewed = sa.select(T_REVIEWS.c.id).where(
         T_REVIEWS.c.item_id == item_col, T_REVIEWS.c.id > last_review
     )
-    held = sa.select(T_LEASES.c.item_id).where(
-        T_LEASES.c.item_id == item_col,
-        T_LEASES.c.expires_at > sa.bindparam("now", type_=T_LEASES.c.expires_at.type),
-        T_LEASES.c.queue != "gold",
+    now = sa.bindparam("now", type_=T_LEASES.c.expires_at.type)
+    return sa.and_(~sa.exists(reviewed), ~held(item_col, now))
+
+
+def held(item_col, now):
+    """A reviewer holds the item: an unexpired lease outside the gold queue."""
+    return sa.exists(
+        sa.select(T_LEASES.c.item_id).where(
+            T_LEASES.c.item_id == item_col, T_LEASES.c.expires_at > now, T_LEASES.c.queue != "gold"
+        )
     )
-    return sa.and_(~sa.exists(reviewed), ~sa.exists(held))
+
+
+def lock_routes(c, item_ids: Sequence[str], unheld_at: datetime | None = None) -> None:
+    """Lock the items' route rows for the transaction, in id order (PostgreSQL); with
+    ``unheld_at``, only those of items no reviewer holds then (a write that leaves held
+    items alone need not make their reviewers' decisions wait).
+
+    A guarded write then reads leases and reviews in a snapshot taken after the lock: a
+    lease locks the route row as it is taken, so one taken while the write waited is
+    seen. An UPDATE that waited for the row itself would go on with its older snapshot,
+    without the lease, and move an item someone holds. The order keeps two writers from
+    deadlocking. SQLite has one writer at a time and no row locks: nothing to do there.
+    """
+    if c.dialect.name != "postgresql":
+        return
+    ids = sorted(item_ids)
+    for i in range(0, len(ids), 900):
+        q = sa.select(T_ROUTES.c.item_id).where(T_ROUTES.c.item_id.in_(ids[i : i + 900]))
+        if unheld_at is not None:
+            q = q.where(~held(T_ROUTES.c.item_id, unheld_at))
+        c.execute(q.order_by(T_ROUTES.c.item_id).with_for_update()).all()
 
 
 def _guard_params(row: dict, stored: tuple, last_review: int, now: datetime) -> dict:
