@@ -410,12 +410,6 @@ class ReviewService:
             last = self.store.last_decision(reviewer, [*QUEUES, GOLD_QUEUE])
             if last is None:
                 raise ReviewConflict("Nothing to undo: you have no decision in the queues yet")
-            later = [r for r in self.store.reviews_for(last.item_id) if r.id > last.id]
-            if any(r.reviewer != reviewer and r.action != "skip" for r in later):
-                raise ReviewConflict(
-                    f"Item {last.item_id!r} was decided again since ({later[-1].reviewer}): undo "
-                    "would not bring back what you saw; change it in the item browser instead"
-                )
             now = datetime.now(UTC)
             ctx = self.store.lease_context(last.item_id)
             undo = Review(

@@ -258,7 +258,7 @@ class HttpSeat:
             cmd["value"] = {"label": value}
         item, _, status = self._call("review_command", [json.dumps(cmd)])
         self._refused(item, status)
-        saved = re.search(r"Saved: (\w+)", status)  # a skip is saved without a word
+        saved = re.search(r"Saved [^:]*: (\w+)", status)  # a skip is saved without a word
         return saved.group(1) if saved else action, None, self._shown(item)
 
     def undo(self) -> Shown | None:

@@ -289,7 +289,8 @@ class ReviewQueueMixin:
     ) -> int:
         """Lease the item back to the reviewer, append the undo row and move the item back,
         together. ``waiting_in``: the routes the item must still be on (a skip's queue): a
-        skipped item decided or re-routed since is not taken back (``ReviewConflict``).
+        skipped item decided or re-routed since is not taken back (``ReviewConflict``);
+        nor is a decision someone else has decided over since.
 
         The item's route row is locked first, as every writer that takes or drops a lease
         does (the other order deadlocks)."""
@@ -299,6 +300,7 @@ class ReviewQueueMixin:
             _take_lease(c, undo.item_id, undo.reviewer, undo.queue or "", now, lease_seconds)
             if waiting_in is not None:
                 _check_waiting(c, undo.item_id, undo.queue or "", waiting_in)
+            _check_not_decided_since(c, undo)
             rid = c.execute(
                 sa.insert(T_REVIEWS).returning(T_REVIEWS.c.id), [review_to_values(undo)]
             ).scalar_one()
@@ -436,6 +438,28 @@ def _check_waiting(c, item_id: str, queue: str, routes: Sequence[str]) -> None:
         raise ReviewConflict(
             f"Item {item_id!r} has left the {queue} queue since you skipped it (now: "
             f"{route or 'unlabeled'}); there is nothing to take back"
+        )
+
+
+def _check_not_decided_since(c, undo: Review) -> None:
+    """``ReviewConflict`` when someone else decided the item after the review ``undo``
+    takes back (its row locked): undoing would not bring back what the reviewer saw."""
+    q = (
+        sa.select(T_REVIEWS.c.reviewer)
+        .where(
+            T_REVIEWS.c.item_id == undo.item_id,
+            T_REVIEWS.c.id > undo.supersedes,
+            T_REVIEWS.c.reviewer != undo.reviewer,
+            T_REVIEWS.c.action != "skip",
+        )
+        .order_by(T_REVIEWS.c.id.desc())
+        .limit(1)
+    )
+    who = c.execute(q).scalar()
+    if who is not None:
+        raise ReviewConflict(
+            f"Item {undo.item_id!r} was decided again since ({who}): undo would not bring back "
+            "what you saw; change it in the item browser instead"
         )
 
 
