@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -226,3 +227,33 @@ def test_an_llm_skips_items_people_decided_except_calibration_items(tmp_path):
         "d0"
     }
     assert pipeline.label(project, "local").labeled == 16  # the local model labels all
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_run_lock_is_held_renewed_taken_over_when_it_lapses_and_released(backend, tmp_path):
+    from datetime import timedelta
+
+    from agent.store import Store
+    from agent.store.locks import TTL
+
+    with postgres_database() if backend == "postgres" else _nothing() as url:
+        store = Store.open(url or f"sqlite:///{tmp_path / 'l.db'}")
+        now = datetime.now(UTC)
+        assert store.claim_run("label:m", "hostA:1:a", "labelloop label", now) is None
+        held = store.claim_run("label:m", "hostB:2:b", "labelloop label", now)
+        assert held is not None and held.holder == "hostA:1:a"
+        assert store.claim_run("label:other", "hostB:2:b", "labelloop label", now) is None
+        assert store.renew_run("label:m", "hostA:1:a", now + TTL / 2)
+        assert not store.renew_run("label:m", "hostB:2:b", now)
+        # A stops renewing: once its claim lapses, B takes it over
+        later = now + TTL / 2 + TTL + timedelta(seconds=1)
+        assert store.claim_run("label:m", "hostB:2:b", "labelloop label", later) is None
+        assert not store.renew_run("label:m", "hostA:1:a", later)
+        store.release_run("label:m", "hostB:2:b")
+        assert store.claim_run("label:m", "hostC:3:c", "labelloop label", later) is None
+        store.close()
+
+
+@contextmanager
+def _nothing():
+    yield None
