@@ -23,7 +23,7 @@ from agent.types import Route, RouteDecision
 from tests.llm_support import MODEL, label, make_project, write_jsonl
 from tests.services import postgres_database
 
-ROWS = [{"id": f"r{n:03d}", "text": f"where is my new card number {n}"} for n in range(40)]
+ROWS = [{"id": f"r{n:03d}", "text": f"where is my new card number {n}"} for n in range(24)]
 
 
 def toml_model(project) -> str | None:
@@ -32,7 +32,7 @@ def toml_model(project) -> str | None:
 
 @pytest.fixture
 def routed(tmp_path):
-    """40 items labeled by the local model, which therefore routes them."""
+    """24 items labeled by the local model, which therefore routes them."""
     project = make_project(tmp_path, ROWS)
     assert toml_model(project) is None  # init names no model
     run = pipeline.label(project)
@@ -95,7 +95,7 @@ def test_the_first_label_run_names_the_routing_model(tmp_path):
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request, tmp_path):
-    """The 40 routed items on each backend, with a reviewer and an admin."""
+    """The 24 routed items on each backend, with a reviewer and an admin."""
     from agent.auth import add_user
 
     def build(url=None):
