@@ -18,22 +18,33 @@ methods take the acting user and raise :class:`agent.errors.AccessDenied` for an
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
-import re
 import threading
 import time
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from agent import review_browse, review_dashboard
+from agent import review_browse, review_bulk, review_dashboard
 from agent.errors import AccessDenied, LabelloopError, ReviewConflict
 from agent.export import final_label
-from agent.review_access import ItemState, Viewer, refuses_change, shows_model, shows_others
+from agent.review_access import (
+    ItemState,
+    Viewer,
+    refuses_change,
+    share_hit,
+    shows_model,
+    shows_others,
+)
+from agent.review_rules import (
+    check_complete,
+    check_reason,
+    cited_section,
+    queue_route,
+    route_after,
+    to_value,
+)
 from agent.review_similar import SimilarIndex
 from agent.review_views import (
     ACTIONS,
@@ -57,9 +68,8 @@ from agent.review_views import (
     SimilarExample,
     ValueInput,
 )
-from agent.schemas import item_text, turn_problems
 from agent.store.review_queue import Lease, RouteChange, browse_label
-from agent.types import QUEUE_ROUTES, QUEUES, Guideline, Item, LabelValue, Review, Suggestion
+from agent.types import QUEUE_ROUTES, QUEUES, Guideline, Review, Suggestion
 
 __all__ = [
     "ACTIONS",
@@ -77,163 +87,16 @@ __all__ = [
     "Outcome",
     "ReviewService",
     "SimilarExample",
+    "check_complete",
+    "cited_section",
+    "route_after",
+    "share_hit",
 ]
 
 BLIND_STATE = "review:blind_reviewers"
 #: seconds a server process keeps an account's role and the blind setting before reading
 #: them again (a disabled account is refused within this time)
 SETTINGS_TTL = 5.0
-_SECTION_NOTE = re.compile(r"\[guideline: ([^\]]+)\]")
-
-
-# --- pure rules ---------------------------------------------------------------------------
-
-
-def share_hit(key: str, share: float, salt: str) -> bool:
-    """Whether ``key`` falls in a ``share`` of all keys: stable across processes and runs."""
-    if share <= 0:
-        return False
-    digest = hashlib.sha256(f"{salt}:{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < share
-
-
-def answer_key(review: Review) -> str:
-    """What two answers must share to agree: the value, or the fact of rejecting."""
-    if review.action == "reject" or review.value is None:
-        return "reject"
-    return review.value.key()
-
-
-def route_after(
-    queue: str, review: Review, earlier: Sequence[Review], overlap: bool, needed: int
-) -> RouteChange:
-    """Where a decision sends the item: nowhere (skip, gold, overlap still short of answers),
-    to ``reviewed``, or to ``adjudication`` when overlap answers disagree."""
-    label = browse_label(review.value) if review.action != "reject" else None
-    if review.action == "skip" or queue == GOLD_QUEUE:
-        return RouteChange(None)
-    if queue == ADJUDICATION_QUEUE:
-        return RouteChange("reviewed", f"adjudicated by {review.reviewer}", label)
-    if not overlap:
-        return RouteChange("reviewed", f"{review.action} by {review.reviewer}", label)
-    latest = {r.reviewer: r for r in [*earlier, review]}
-    if len(latest) < needed:
-        return RouteChange(None)
-    if len({answer_key(r) for r in latest.values()}) == 1:
-        return RouteChange("reviewed", f"{len(latest)} reviewers agree", label)
-    who = ", ".join(sorted(latest))
-    return RouteChange("adjudication", f"overlap reviewers disagree ({who})")
-
-
-def queue_route(queue: str, suggestion: Suggestion | None) -> str:
-    """The route an item goes back to when a decision on it is undone."""
-    if queue == "active" and (suggestion is None or suggestion.status == "failed"):
-        return "failed"
-    return QUEUE_ROUTES.get(queue, (queue,))[0]
-
-
-def cited_section(guideline: Guideline, suggestion: Suggestion | None) -> GuidelineSection | None:
-    """The guideline section the suggestion cites (``[guideline: X]`` in its rationale), else
-    the section of the label it suggests."""
-    if suggestion is None:
-        return None
-    cited = _SECTION_NOTE.search(suggestion.rationale or "")
-    names = [cited.group(1).strip().lstrip("#").strip()] if cited else []
-    names += suggestion.value.names()[:1] if suggestion.value is not None else []
-    for name in names:
-        if name in guideline.label_names:
-            lab = guideline.label(name)
-            lines = [lab.definition, *(f"- Example: {e}" for e in lab.examples)]
-            lines += [_counter(text, other) for text, other in lab.counter_examples]
-            return GuidelineSection(heading=name, text="\n".join(x for x in lines if x))
-        text = _general_section(guideline.instructions, name)
-        if text is not None:
-            return GuidelineSection(heading=name, text=text)
-    return None
-
-
-def _counter(text: str, other: str | None) -> str:
-    return f"- Counter-example: {text}" + (f" ({other})" if other else "")
-
-
-def _general_section(markdown: str, heading: str) -> str | None:
-    """The body under a ``#``-heading named ``heading`` in the general instructions."""
-    lines = markdown.splitlines()
-    for i, line in enumerate(lines):
-        m = re.match(r"^(#+)\s+(.*?)\s*$", line)
-        if m and m.group(2).casefold() == heading.casefold():
-            body = []
-            for nxt in lines[i + 1 :]:
-                n = re.match(r"^(#+)\s", nxt)
-                if n and len(n.group(1)) <= len(m.group(1)):
-                    break
-                body.append(nxt)
-            return "\n".join(body).strip()
-    return None
-
-
-def to_value(guideline: Guideline, value: ValueInput) -> LabelValue:
-    """A console answer as a ``LabelValue``; refuses labels the guideline does not have."""
-    if value is None:
-        raise LabelloopError("Pick a label first")
-    if isinstance(value, LabelValue):
-        out = value
-    elif isinstance(value, str):
-        out = LabelValue(labels=(value,)) if guideline.kind == "multi" else LabelValue(label=value)
-    else:
-        names = tuple(dict.fromkeys(value))
-        if guideline.kind != "multi" and len(names) != 1:
-            raise LabelloopError("Pick exactly one label")
-        out = LabelValue(labels=names) if guideline.kind == "multi" else LabelValue(label=names[0])
-    valid = guideline.label_names
-    for name in out.names():
-        if name not in valid:
-            raise LabelloopError(
-                f"Unknown label {name!r} for task {guideline.task!r} (guideline "
-                f"{guideline.version}): valid labels are {', '.join(valid)}"
-            )
-    return out
-
-
-def check_complete(guideline: Guideline, item: Item, value: LabelValue) -> None:
-    """Refuse an answer that does not answer the whole item: every labelable turn of a
-    transcript, spans inside the text, at least one label."""
-    if value.abstain:
-        return
-    if guideline.unit == "turn":
-        problems = turn_problems(list((value.turns or {}).keys()), item)
-        if value.turns is None or problems:
-            raise LabelloopError(
-                "Incomplete turn labels: " + "; ".join(problems or ["no turn is labeled"])
-            )
-    elif guideline.kind == "spans":
-        text = item_text(item)
-        for s in value.spans if value.spans is not None else ():
-            if not 0 <= s.start < s.end <= len(text):
-                raise LabelloopError(
-                    f"Span {s.label}[{s.start}:{s.end}] is outside the item's text "
-                    f"(0 to {len(text)}): select it again"
-                )
-        if value.spans is None:
-            raise LabelloopError("A span answer lists its spans (none is an answer too)")
-    elif guideline.kind == "multi" and not value.labels:
-        raise LabelloopError("Pick at least one label")
-    elif guideline.kind == "single" and not value.label:
-        raise LabelloopError("Pick a label first")
-
-
-def check_reason(action: str, reason: str | None, comment: str | None) -> None:
-    """Rejects need a reason from the taxonomy, and ``other`` a comment."""
-    if action not in ACTIONS:
-        raise LabelloopError(f"Unknown action {action!r}: valid actions are {', '.join(ACTIONS)}")
-    if action != "reject":
-        return
-    if reason not in REJECT_REASONS:
-        raise LabelloopError(
-            f"Reject needs a reason: one of {', '.join(REJECT_REASONS)} (got {reason!r})"
-        )
-    if reason == "other" and not (comment or "").strip():
-        raise LabelloopError("Rejecting for 'other' needs a comment saying why")
 
 
 # --- the service ----------------------------------------------------------------------------
@@ -590,8 +453,8 @@ class ReviewService:
             gold=detail.gold is not None,
             blind_share=self._in_blind_share(item_id),
         )
-        return review_browse.seen_by(detail, user, shows_model(viewer, state),
-                                     shows_others(viewer, state))  # fmt: skip
+        model, others = shows_model(viewer, state), shows_others(viewer, state)
+        return review_browse.seen_by(detail, user, model, others)
 
     def _may_change(self, viewer: Viewer, item_id: str, ctx) -> None:
         why = refuses_change(viewer, self.item_state(item_id, ctx))
@@ -702,37 +565,13 @@ class ReviewService:
 
     def bulk_preview(self, admin: str, filters: BrowseFilters) -> BulkPlan:
         """Admin: what a bulk accept on these filters would do, to confirm (``bulk_accept``
-        with the plan's token): the items whose suggestion it would accept, and the matches
-        it leaves to people, counted by why."""
+        with the plan's token); see ``agent.review_bulk``."""
         self.require_admin(admin)
-        items, left = [], Counter()
-        for m in self.store.bulk_matches(filters, self.guideline().kind, _now()):
-            why = self._bulk_leaves(m)
-            if why is None:
-                items.append((m.item_id, m.suggestion_id))
-            else:
-                left[why] += 1
-        token = hashlib.sha256(json.dumps([admin, items]).encode()).hexdigest()[:16]
-        plan = BulkPlan(token, tuple(items), tuple(sorted(left.items())), filters)
+        kind, overlap = self.guideline().kind, self.config.overlap
+        plan = review_bulk.plan(self.store, admin, filters, kind, overlap, _now())
         with self._guard:
             self._plans[admin] = plan
         return plan
-
-    def _bulk_leaves(self, m) -> str | None:
-        """Why a bulk accept leaves a matching item to people (None: it may accept it)."""
-        if m.gold:
-            return "gold items"
-        if m.holder is not None:
-            return "held by a reviewer now"
-        if m.route in ("calibration", "audit"):
-            return f"in the {m.route} queue (reviewed blind)"
-        if m.route == ADJUDICATION_QUEUE:
-            return "waiting for adjudication"
-        if m.route == "failed" or not m.has_value:
-            return "without a usable suggestion"
-        if share_hit(m.item_id, self.config.overlap, "overlap"):
-            return "overlap items (answered by several reviewers)"
-        return None
 
     def bulk_accept(self, admin: str, token: str) -> BulkResult:
         """Admin: accept the suggestions of the previewed plan ``token``, recorded as one bulk
@@ -745,21 +584,13 @@ class ReviewService:
                     "That preview is no longer current: preview the bulk accept again"
                 )
             del self._plans[admin]
-        filters = json.loads(json.dumps(asdict(plan.filters), default=str))
-        bid, accepted = self.store.bulk_accept(admin, plan.items, filters, _now())
-        done = set(accepted)
-        kept = tuple((i, "changed since the preview") for i, _ in plan.items if i not in done)
-        return BulkResult(bid, tuple(accepted), kept)
+        return review_bulk.accept(self.store, admin, plan, _now())
 
     def undo_bulk(self, admin: str) -> BulkResult:
         """Admin: take back your latest bulk accept on every item nobody changed since;
         the others are listed with why they were kept."""
         self.require_admin(admin)
-        bid = self.store.last_bulk(admin)
-        if bid is None:
-            raise LabelloopError("No bulk accept of yours to undo")
-        restored, kept = self.store.undo_bulk(bid, admin, _now())
-        return BulkResult(bid, tuple(restored), tuple(kept))
+        return review_bulk.undo(self.store, admin, _now())
 
     # --- dashboard -------------------------------------------------------------------------
 

@@ -17,12 +17,22 @@ are answered only in the stream, blind.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 #: routes whose items are always reviewed blind
 BLIND_ROUTES = frozenset({"calibration", "audit"})
 #: routes whose items wait for people in a queue
 WAITING_ROUTES = frozenset({"calibration", "audit", "active", "failed", "adjudication"})
+
+
+def share_hit(key: str, share: float, salt: str) -> bool:
+    """Whether ``key`` falls in a ``share`` of all keys: stable across processes and runs
+    (the overlap share, the blind share)."""
+    if share <= 0:
+        return False
+    digest = hashlib.sha256(f"{salt}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
 @dataclass(frozen=True)
