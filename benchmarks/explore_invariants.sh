@@ -4,5 +4,5 @@
 #   benchmarks/explore_invariants.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-LABELLOOP_EXPLORE="${1:-200}" exec python -m pytest -q -p no:cacheprovider \
+LABELLOOP_EXPLORE="${1:-200}" exec python -m pytest -q -p no:cacheprovider --timeout=0 \
   tests/test_invariants.py -k "Loop" --hypothesis-show-statistics
