@@ -86,17 +86,37 @@ class ReviewConfig(BaseModel):
     #: a console session ends after this long without a request, and at most after max hours
     session_idle_minutes: int = Field(60, ge=1)
     session_max_hours: float = Field(12.0, gt=0)
+    #: reverse proxies (addresses or networks) whose X-Forwarded-For and -Proto are
+    #: believed, on connections from them only; none by default: the client is the peer
+    trusted_proxies: list[str] = []
     #: a reverse proxy that signs people in (SSO) names the user in this header; trusted
-    #: only when set, and only on connections from ``proxy_auth_from``
+    #: only when set, and only on connections whose peer is in ``proxy_auth_from``
     proxy_auth_header: str | None = None
     proxy_auth_from: list[str] = ["127.0.0.1", "::1"]
     #: larger request bodies are refused (413); the console uploads nothing big
     max_request_kb: int = Field(1024, ge=16)
     #: failed sign-ins allowed within ``login_window_minutes`` for one account from one
-    #: address, and from one address over all accounts; then sign-in is refused (429)
+    #: address, from one address over all accounts, and for one account over all
+    #: addresses; then sign-in is refused (429), see ``ui.throttle``
     login_failures_per_account: int = Field(5, ge=1)
     login_failures_per_address: int = Field(20, ge=1)
+    login_failures_per_account_total: int = Field(30, ge=1)
     login_window_minutes: int = Field(15, ge=1)
+
+    @field_validator("trusted_proxies", "proxy_auth_from")
+    @classmethod
+    def _addresses(cls, v: list[str]) -> list[str]:
+        from ipaddress import ip_network
+
+        for entry in v:
+            try:
+                ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network: write e.g. "
+                    '"127.0.0.1", "::1" or "10.0.0.0/8"'
+                ) from None
+        return v
 
 
 class LLMConfig(BaseModel):

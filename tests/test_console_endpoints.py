@@ -176,8 +176,8 @@ def test_a_proxy_header_is_trusted_only_when_configured_and_from_the_proxy(tmp_p
     assert accounts.user(request("127.0.0.1", "mallory")) is None  # no such account
 
 
-def test_failed_sign_ins_are_throttled_per_account_and_per_address(tmp_path):
-    users = [("rita", "reviewer"), ("ada", "admin")]
+def test_failed_sign_ins_are_throttled_per_account_and_per_address(tmp_path, caplog):
+    users = [("rita", "reviewer"), ("ada", "admin"), ("cy", "reviewer"), ("bo", "reviewer")]
     limits = {"login_failures_per_account": 3, "login_failures_per_address": 5}
     project = make_project(tmp_path, guideline(("refund", "other")), users, **limits)
     try:
@@ -197,10 +197,18 @@ def test_failed_sign_ins_are_throttled_per_account_and_per_address(tmp_path):
             # failures over any names count against the address, refusals do not: 3 + 1 is
             # under its limit of 5, 3 + 2 reaches it
             assert sign_in("nobody", "x-password").status_code == 401
-            assert sign_in("ada", PASSWORD).status_code == 303
+            assert sign_in("cy", PASSWORD).status_code == 303
             client.cookies.clear()
             assert sign_in("nobody", "x-password").status_code == 401
-            assert sign_in("ada", PASSWORD).status_code == 429
+            assert sign_in("bo", PASSWORD).status_code == 429
+            # ... but it does not refuse accounts that have signed in from the address
+            assert sign_in("ada", PASSWORD).status_code == 303
+        # what was typed as a name is logged only when it names an account (else it may
+        # be a password typed in the wrong field)
+        failures = [r.getMessage() for r in caplog.records if "failed sign-in" in r.getMessage()]
+        assert failures.count("failed sign-in for account 'rita' from 127.0.0.1") == 3
+        assert failures.count("failed sign-in for an unknown account name from 127.0.0.1") == 2
+        assert "nobody" not in caplog.text
     finally:
         project.store.close()
 
@@ -208,7 +216,9 @@ def test_failed_sign_ins_are_throttled_per_account_and_per_address(tmp_path):
 def test_a_success_clears_the_account_count():
     from ui.throttle import LoginThrottle
 
-    throttle = LoginThrottle(per_account=3, per_address=100, window_minutes=1)
+    throttle = LoginThrottle(
+        per_account=3, per_address=100, per_account_total=100, window_minutes=1
+    )
     for _ in range(2):
         throttle.failed("Rita", "10.0.0.1")
     throttle.succeeded("rita", "10.0.0.1")

@@ -4,6 +4,7 @@ The Gradio Blocks are mounted in a FastAPI app whose ``auth_dependency`` maps th
 session cookie (or a trusted proxy's header) to an account; Gradio then refuses every
 page, config and event call without one. Handlers check the account again themselves
 (``ui.guard``), because a role is a property of the account, not of the page a user saw.
+Which client a request comes from, and which peer connected, is ``ui.proxy``'s to say.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from agent.auth import (  # noqa: E402
 )
 from agent.errors import LabelloopError  # noqa: E402
 from ui import pages  # noqa: E402
+from ui.proxy import PEER, AddressList, ForwardedMiddleware  # noqa: E402
 from ui.security import SecurityMiddleware  # noqa: E402
 from ui.throttle import LoginThrottle  # noqa: E402
 
@@ -51,14 +53,13 @@ class Accounts:
         review = project.config.review
         self.policy = SessionPolicy.from_config(review)
         self.proxy_header = (review.proxy_auth_header or "").lower() or None
-        self.proxy_from = frozenset(review.proxy_auth_from)
+        self.proxy_from = AddressList(review.proxy_auth_from)
 
     def user(self, request):
         """The enabled account behind ``request`` (FastAPI or Starlette), else None."""
         if self.proxy_header is not None:
             named = request.headers.get(self.proxy_header)
-            client = request.client.host if request.client else None
-            if named and client in self.proxy_from:
+            if named and peer(request) in self.proxy_from:
                 user = self.store.get_user(named)
                 return user if user is not None and not user.disabled else None
         return session_user(self.store, request.cookies.get(SESSION_COOKIE), self.policy)
@@ -67,6 +68,13 @@ class Accounts:
         """Gradio's ``auth_dependency``: the user name, or None for a 401."""
         user = self.user(request)
         return user.name if user is not None else None
+
+
+def peer(request) -> str | None:
+    """The address that connected (a proxy, for a proxied request), not the client it names."""
+    if PEER in request.scope:
+        return request.scope[PEER]
+    return request.client.host if request.client else None
 
 
 def create_app(project, service=None, blocks: gr.Blocks | None = None) -> FastAPI:
@@ -93,6 +101,8 @@ def create_app(project, service=None, blocks: gr.Blocks | None = None) -> FastAP
 
     limit = project.config.review.max_request_kb * 1024
     app.add_middleware(SecurityMiddleware, max_body=limit, signed_in=accounts.name)
+    # outermost: every layer inside sees the client, and SSO the peer, as ui.proxy says
+    app.add_middleware(ForwardedMiddleware, trusted=project.config.review.trusted_proxies)
     return gr.mount_gradio_app(
         app,
         blocks,
@@ -125,7 +135,7 @@ def _add_login_routes(app: FastAPI, project, accounts: Accounts, service) -> Non
     async def login(request: Request):
         form = await request.form()
         name, password = str(form.get("username", "")), str(form.get("password", ""))
-        address = request.client.host if request.client else "unknown"
+        address = request.client.host if request.client else "unknown"  # see ui.proxy
         wait = throttle.wait(name, address)
         if wait:
             error = f"Too many failed sign-ins: try again in {math.ceil(wait / 60)} min."
@@ -136,7 +146,10 @@ def _add_login_routes(app: FastAPI, project, accounts: Accounts, service) -> Non
             user = await run_in_threadpool(authenticate, project.store, name, password)
         if user is None:
             throttle.failed(name, address)
-            log.warning("failed sign-in as %r from %s", name[:64], address)
+            # what was typed as a name is often a password: only an account's name is logged
+            known = name and await run_in_threadpool(project.store.get_user, name)
+            who = f"account {name!r}" if known else "an unknown account name"
+            log.warning("failed sign-in for %s from %s", who, address)
             page = pages.login_html(task, error="Wrong user name or password.", name=name)
             return HTMLResponse(page, status_code=401)
         throttle.succeeded(name, address)
@@ -189,8 +202,15 @@ def serve(
             "No console accounts yet: add one with `labelloop users add NAME --role reviewer`"
         )
     app = create_app(project)
+    # proxy headers are read by ui.proxy, from [review] trusted_proxies only
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", access_log=False, ws="none"
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        ws="none",
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     url = f"http://{host}:{port}/"
