@@ -52,6 +52,33 @@ def add_user(store, name: str, role: str, password: str) -> None:
     store.delete_sessions(user=name)
 
 
+def disable_user(store, name: str, disabled: bool = True) -> None:
+    """Disable an account (it cannot sign in; its sessions end, its items go back to the
+    queues) or enable it again."""
+    if not store.set_user_disabled(name, disabled):
+        raise _no_account(store, name)
+    if disabled:
+        _sign_out(store, name)
+
+
+def delete_user(store, name: str) -> None:
+    """Remove an account's login; its reviews stay (the history is append-only) and keep
+    its name, so a new account of that name would appear as their author: prefer disabling."""
+    if not store.delete_user(name):
+        raise _no_account(store, name)
+    _sign_out(store, name)
+
+
+def _sign_out(store, name: str) -> None:
+    store.delete_sessions(user=name)
+    store.release_lease(name)
+
+
+def _no_account(store, name: str) -> LabelloopError:
+    names = ", ".join(u.name for u in store.list_users()) or "none yet"
+    return LabelloopError(f"No console account {name!r}: the accounts are {names}")
+
+
 def authenticate(store, name: str, password: str):
     """The user row when the name and password match an enabled account, else None.
 

@@ -300,8 +300,51 @@ def users_add(
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    add_user(_project(project).store, name, role, password)
-    out.print(f"User {name} ({role}) saved.")
+    store = _project(project).store
+    add_user(store, name, role, password)
+    note = ""
+    if store.get_user(name).disabled:
+        note = f" It stays disabled: `labelloop users enable {name}` lets it sign in."
+    out.print(f"User {name} ({role}) saved.{note}")
+
+
+@users_app.command("list")
+def users_list(project: ProjectOpt = None) -> None:
+    """The console accounts, their roles, and which are disabled."""
+    table = Table("user", "role", "status")
+    for user in _project(project).store.list_users():
+        table.add_row(user.name, user.role, "disabled" if user.disabled else "enabled")
+    out.print(table)
+
+
+NameArg = Annotated[str, typer.Argument(help="Login name.")]
+
+
+@users_app.command("disable")
+def users_disable(name: NameArg, project: ProjectOpt = None) -> None:
+    """Stop an account signing in: its sessions end and its items go back to the queues."""
+    from agent.auth import disable_user
+
+    disable_user(_project(project).store, name)
+    out.print(f"User {name} disabled and signed out.")
+
+
+@users_app.command("enable")
+def users_enable(name: NameArg, project: ProjectOpt = None) -> None:
+    """Let a disabled account sign in again."""
+    from agent.auth import disable_user
+
+    disable_user(_project(project).store, name, disabled=False)
+    out.print(f"User {name} enabled.")
+
+
+@users_app.command("delete")
+def users_delete(name: NameArg, project: ProjectOpt = None) -> None:
+    """Remove an account's login; the reviews it made stay, under its name."""
+    from agent.auth import delete_user
+
+    delete_user(_project(project).store, name)
+    out.print(f"User {name} deleted; their reviews stay.")
 
 
 AdminOpt = Annotated[str, typer.Option("--by", help="The admin account adding them.")]

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from agent.cli import app
 from agent.config import load_project
+from agent.errors import LabelloopError
 from agent.resources import demo_guideline, demo_sample
 from agent.store.review_queue import RouteChange
 from agent.types import LabelValue, Review
@@ -21,8 +22,8 @@ from agent.types import LabelValue, Review
 runner = CliRunner()
 
 
-def cli(*args: str, ok: bool = True):
-    result = runner.invoke(app, list(args), catch_exceptions=False)
+def cli(*args: str, ok: bool = True, input: str | None = None):
+    result = runner.invoke(app, list(args), catch_exceptions=False, input=input)
     if ok:
         assert result.exit_code == 0, result.output
     return result
@@ -144,6 +145,54 @@ def test_users_add_reads_password_from_stdin(project_dir):
         authenticate(load_project(project_dir).store, "ann", "correct horse battery").role
         == "admin"
     )
+
+
+def test_users_disable_enable_and_delete(project_dir):
+    """A disabled or deleted account cannot sign in, its sessions end and its items go back
+    to the queues; a deleted one's reviews stay."""
+    from agent.auth import SessionPolicy, authenticate, session_user, start_session
+    from agent.types import Item, Route
+    from tests.conftest import add_routed
+
+    p, password = str(project_dir), "correct horse battery"
+    for name in ("ann", "bob"):
+        cli("users", "add", name, "--password-stdin", "-p", p, input=password + "\n")
+    project = load_project(project_dir)
+    store, now = project.store, datetime.now(UTC)
+    add_routed(
+        project,
+        [
+            (Item(id=i, text="where is my card"), "card_arrival", 0.5, Route.ACTIVE)
+            for i in ("c1", "c2")
+        ],
+    )
+    store.add_review(
+        Review(
+            item_id="c2", reviewer="ann", action="accept", value=LabelValue(label="card_arrival")
+        )
+    )
+    token = start_session(store, "ann", SessionPolicy())
+    store.lease_item("ann", "c1", "active", 600, now)
+
+    assert "disabled" in cli("users", "disable", "ann", "-p", p).output
+    assert session_user(store, token, SessionPolicy()) is None and store.sessions_for("ann") == []
+    assert authenticate(store, "ann", password) is None
+    assert store.lease_item("bob", "c1", "active", 600, now).item_id == "c1"  # given back
+    listed = cli("users", "list", "-p", p).output
+    assert "ann" in listed and "disabled" in listed.split("ann")[1].splitlines()[0]
+    again = cli("users", "add", "ann", "--password-stdin", "-p", p, input=password + "\n")
+    assert "stays disabled" in again.output and authenticate(store, "ann", password) is None
+    cli("users", "enable", "ann", "-p", p)
+    assert authenticate(store, "ann", password).name == "ann"
+
+    token = start_session(store, "ann", SessionPolicy())
+    assert "their reviews stay" in cli("users", "delete", "ann", "-p", p).output
+    assert authenticate(store, "ann", password) is None
+    assert session_user(store, token, SessionPolicy()) is None and store.sessions_for("ann") == []
+    assert [r.reviewer for r in store.reviews_for("c2")] == ["ann"]
+    assert "ann" not in cli("users", "list", "-p", p).output
+    with pytest.raises(LabelloopError, match="No console account 'ann': the accounts are bob"):
+        cli("users", "disable", "ann", "-p", p)
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:

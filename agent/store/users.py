@@ -8,6 +8,8 @@ import sqlalchemy as sa
 
 from agent.store.tables import StateRow, UserRow
 
+T_USERS = UserRow.__table__
+
 
 class UsersMixin:
     def add_user(self, name: str, role: str, password_hash: str) -> None:
@@ -24,6 +26,17 @@ class UsersMixin:
     def get_user(self, name: str) -> UserRow | None:
         with self.session() as s:
             return s.exec(sa.select(UserRow).where(UserRow.name == name)).scalar_one_or_none()
+
+    def set_user_disabled(self, name: str, disabled: bool) -> bool:
+        """Disable or enable an account; False when there is none of that name."""
+        with self.engine.begin() as c:
+            q = sa.update(T_USERS).where(T_USERS.c.name == name).values(disabled=disabled)
+            return c.execute(q).rowcount > 0
+
+    def delete_user(self, name: str) -> bool:
+        """Remove an account (its reviews, which name it, stay); False when there is none."""
+        with self.engine.begin() as c:
+            return c.execute(sa.delete(T_USERS).where(T_USERS.c.name == name)).rowcount > 0
 
     def list_users(self) -> list[UserRow]:
         with self.session() as s:
