@@ -218,3 +218,40 @@ def test_similar_examples_come_from_reviewed_items_and_never_beside_blind_ones(i
     assert not view.blind
     assert [s.item.id for s in view.similar]
     assert {s.reviewer for s in view.similar} <= {"bob", "ada", "ann"}
+
+
+def test_label_filter_reads_label_names_literally(proj):  # noqa: F811
+    """In a multi-label task, '_' and '%' in a label's name are no wildcards, and case
+    counts: the filter (and so bulk accept) finds items with that very name among theirs."""
+    from agent.types import LabelValue, RouteDecision, Suggestion
+    from tests.conftest import add_items
+
+    names = {"m1": ("axb", "c"), "m2": ("a_b",), "m3": ("a_b", "b"), "m4": ("A_B", "z")}
+    names |= {"m5": ("c", "xa_b")}
+    add_items(proj.store, [Item(id=i, text=f"text {i}") for i in names])
+    sids = proj.store.add_suggestions(
+        [
+            Suggestion(item_id=i, model="local", value=LabelValue(labels=v), confidence=0.5)
+            for i, v in names.items()
+        ]
+    )
+    proj.store.set_routes(
+        [
+            RouteDecision(item_id=i, route=Route.ACTIVE, reason="test", suggestion_id=sid)
+            for i, sid in zip(names, sids, strict=True)
+        ]
+    )
+
+    def found(label: str) -> list[str]:
+        return [
+            r.id
+            for r in proj.store.browse_page(BrowseFilters(label=label), "multi", 0, 30, 99).rows
+        ]
+
+    assert found("a_b") == ["m2", "m3"]
+    assert found("axb") == ["m1"]
+    assert found("c") == ["m1", "m5"]
+    assert found("a%b") == found("a_") == found("%") == []
+    now = datetime.now(UTC)
+    bulk = proj.store.bulk_matches(BrowseFilters(label="a_b"), "multi", now)
+    assert [m.item_id for m in bulk] == ["m2", "m3"]

@@ -240,7 +240,7 @@ def _conditions(dialect: str, f, kind: str) -> list:
     if f.text and f.text.strip():
         out.append(_text_match(dialect, f.text.strip()))
     if f.label:
-        out.append(_label_match(f.label, kind))
+        out.append(_label_match(dialect, f.label, kind))
     if f.route == "unlabeled":
         out.append(sa.or_(T_ROUTES.c.route.is_(None), T_ROUTES.c.route == "unlabeled"))
     elif f.route:
@@ -284,17 +284,16 @@ def _text_match(dialect: str, text: str):
     return WORDS.op("@@")(query)
 
 
-def _label_match(label: str, kind: str):
+def _label_match(dialect: str, label: str, kind: str):
     col = T_ROUTES.c.label
     if kind != "multi":
         return col == label
-    # multi-label values are stored as sorted names joined by ", "
-    return sa.or_(
-        col == label,
-        col.like(f"{label}, %"),
-        col.like(f"%, {label}"),
-        col.like(f"%, {label}, %"),
-    )
+    # multi-label values are stored as sorted names joined by ", ": the name is one of them
+    # when ", name, " is in ", value, ". A plain substring search, not LIKE: "_" and "%"
+    # in a label's name are no wildcards, and case counts on both backends.
+    find = sa.func.strpos if dialect == "postgresql" else sa.func.instr
+    sep = sa.literal(", ")
+    return find(sep + col + sep, f", {label}, ") > 0
 
 
 def _reviewed_match(f):
