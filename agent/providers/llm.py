@@ -15,31 +15,36 @@ import asyncio
 import gc
 import hashlib
 import json
+import logging
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-import instructor
+import openai
 from pydantic import BaseModel, ValidationError
 from threadpoolctl import threadpool_limits
 
 from agent import prompting, schemas, signals
 from agent.fewshot import FewShotPool
 from agent.injection import detect_item_injection
-from agent.labeler import cache_key
+from agent.labeler import TRANSIENT_FAULT, cache_key
 from agent.providers import transport
 from agent.providers.base import Example, LabelContext
 from agent.providers.transport import ItemFault, Limits, litellm
 from agent.providers.wire import Reply, client_for, make_wire, provider_of
 from agent.redact import env_secrets, redact_item, redact_secrets
 from agent.types import Guideline, Item, LabelValue, Suggestion
+
+# instructor logs every failed call at ERROR: with no handler configured, Python would print
+# each to stderr between the progress lines. An application that configures logging sees them.
+logging.getLogger("instructor").addHandler(logging.NullHandler())
 
 DEFAULT_CONCURRENCY = 16
 #: rough answer length (label, rationale, section, confidence) for cost estimates
@@ -443,7 +448,7 @@ class _Runner:
             return await self.finish(job, raw)
         except ItemFault as fault:
             self.p.spend.errors += 1
-            return self.failed(job, str(fault), raw)
+            return self.failed(job, str(fault), raw, transient=fault.transient)
 
     async def call(self, job: Job, messages, kind: str, temperature: float | None = None) -> Reply:
         """One logical call with transport retries; every attempt goes to the call log, and
@@ -552,7 +557,12 @@ class _Runner:
             return None
 
     async def reask(self, job: Job, content: str | None, exc: Exception):
-        """Re-ask through instructor with the validation error; None when it still fails."""
+        """Re-ask through instructor with the validation error; None when it still fails.
+
+        Each call instructor makes goes through the same retry policy as the first call
+        (429s after their Retry-After, 5xx, timeouts): a fault that outlasts it fails the
+        item with that fault as its reason (``ItemFault``), not with the validation error.
+        """
         if self.p.reasks <= 0:
             return None, content, None
         messages = [
@@ -560,43 +570,54 @@ class _Runner:
             {"role": "assistant", "content": content or ""},
             {"role": "user", "content": schemas.reask_message(exc)},
         ]
-        client = self.wire.reasker()
+        tries = _Tries()
+        client = self.wire.reasker(lambda create: self._retrying(job, create, tries))
         request = self.request(messages, schema=False)  # instructor sets the schema
-        tries = self._logged_tries(job, request)
         try:
             # bind_context, not context=: instructor renders every message through Jinja
             # when given a context, which would rewrite items containing "{{" or "{%"
             with schemas.bind_context(job.item, self.guideline):
                 out, completion = await client.create_with_completion(
-                    response_model=self.out_model,
-                    max_retries=self.p.reasks - 1,
-                    hooks=tries.hooks,
-                    **request,
+                    response_model=self.out_model, max_retries=self.p.reasks - 1, **request
                 )
         except Exception as err:  # instructor's retry exception keeps the last completion
+            fault = transport.provider_fault(err)
+            if fault is not None:
+                raise _reask_fault(transport.classify(fault, self.p.model)) from fault
             if not tries.done:  # it failed before any call ended: log why
-                self.record(job, request, transport.Attempt(1, tries.started, None, err), "reask")
+                attempt = transport.Attempt(1, time.perf_counter(), None, err)
+                self.record(job, request, attempt, "reask")
             final = tries.answers[-1] if tries.answers else None
             text = _content_and_logprobs(final.model_dump())[0] if final is not None else content
             return None, text, None
         text, tokens = _content_and_logprobs(completion.model_dump())
         return out, text, tokens
 
-    def _logged_tries(self, job: Job, request: dict) -> _Tries:
-        """Hooks that log every call instructor makes (each re-ask is billed), as it ends."""
-        tries = _Tries(hooks=instructor.hooks.Hooks())
+    def _retrying(self, job: Job, create: Callable, tries: _Tries) -> Callable:
+        """``create`` (the client's completion call, as instructor makes it) with the
+        transport's retries and rate limits; every attempt logged, and billed, as it ends."""
 
-        def ended(response=None, error=None) -> None:
-            tries.done += 1
-            attempt = transport.Attempt(tries.done, tries.started, response, error)
-            self.record(job, request, attempt, "reask")
-            if response is not None:
-                tries.answers.append(response)
+        async def create_with_retries(*args: Any, **request: Any) -> Any:
+            tokens = sum(len(str(m.get("content", ""))) for m in request["messages"]) // 4
 
-        tries.hooks.on("completion:kwargs", lambda *_, **__: tries.restart())
-        tries.hooks.on("completion:response", lambda r: ended(response=r))
-        tries.hooks.on("completion:error", lambda e: ended(error=e))
-        return tries
+            async def send() -> Any:
+                await self.p.limits.acquire(tokens)
+                return await create(*args, **request)
+
+            def ended(attempt: transport.Attempt) -> None:
+                tries.done += 1  # numbered over the whole re-ask, as the call log shows it
+                self.record(job, request, replace(attempt, number=tries.done), "reask")
+                if attempt.response is not None:
+                    tries.answers.append(attempt.response)
+
+            try:
+                return await transport.call_with_retries(
+                    send, attempts=self.p.attempts, on_attempt=ended, initial_wait=self.p.retry_wait
+                )
+            except openai.APIError as exc:  # past instructor's error log without the key
+                raise transport.ProviderFault(exc) from None
+
+        return create_with_retries
 
     async def suggestion(self, job: Job, out: BaseModel, content: str, tokens) -> Suggestion:
         value = schemas.to_value(out, self.guideline)
@@ -642,7 +663,12 @@ class _Runner:
             agree += schemas.to_value(out, self.guideline).key() == value.key()
         return agree / n if n else None
 
-    def failed(self, job: Job, reason: str, raw: str | None) -> Suggestion:
+    def failed(self, job: Job, reason: str, raw: str | None, transient: bool = False) -> Suggestion:
+        """A failed suggestion; a ``transient`` one (the provider's fault outlasted the
+        retries) is labeled again by the next run."""
+        sig: dict[str, float | None] = {"injection": job.injection.score} if job.injection else {}
+        if transient:
+            sig[TRANSIENT_FAULT] = 1.0
         return Suggestion(
             item_id=job.item.id,
             model=self.p.model,
@@ -654,21 +680,23 @@ class _Runner:
             guideline_version=self.guideline.version,
             fewshot_ids=tuple(e.item.id for e in job.examples),
             cache_key=job.key,
-            signals={"injection": job.injection.score} if job.injection else {},
+            signals=sig,
         )
 
 
 @dataclass
 class _Tries:
-    """The calls of one instructor re-ask: how many ended, the answers, the current start."""
+    """The calls of one instructor re-ask: how many ended, and the answers."""
 
-    hooks: Any
     done: int = 0
     answers: list = field(default_factory=list)
-    started: float = field(default_factory=time.perf_counter)
 
-    def restart(self) -> None:
-        self.started = time.perf_counter()
+
+def _reask_fault(fault: BaseException) -> BaseException:
+    """A provider fault during a re-ask: a run abort as it is, an item's fault saying when."""
+    if isinstance(fault, ItemFault):
+        return ItemFault(f"re-asking after an invalid answer: {fault}", fault.transient)
+    return fault
 
 
 def logged_request(
