@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from agent import cli
 from agent.testing.stub_llm import StubServer
+from benchmarks.reliability import faults as reliability_faults
 from tests.llm_support import (
     MODEL,
     SHAPE_ITEMS,
@@ -399,6 +400,15 @@ def test_every_call_the_server_saw_is_in_the_call_log(faults):
         assert len(logged) == len(calls), key
     reasks = faults.project.store.calls_for("out-of-set-always")[1:]
     assert [(r.attempt, r.cache_key.endswith(":reask")) for r in reasks] == [(1, True), (2, True)]
+
+
+def test_a_quarter_of_the_calls_failing_loses_no_item(tmp_path):
+    """The reliability benchmark's measurement, small: every call (retries and re-asks too)
+    fails one time in four, with 429s, 5xx, stalls, dropped connections, bad JSON."""
+    got = reliability_faults.run(items=40, concurrency=8, timeout=0.5, workdir=tmp_path)
+    assert got["faults_scripted"] >= 5 and got["out_of_set_scripted"] >= 5
+    assert got["calls"] >= 40 + got["faults_scripted"] + got["out_of_set_scripted"]
+    assert (got["items_lost"], got["items_failed_for_good"]) == (0, 0), got["failure_reasons"]
 
 
 @pytest.mark.parametrize("key", [None, "sk-test-rejected-0123456789"])

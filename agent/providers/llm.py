@@ -364,8 +364,8 @@ class _Feed:
     The first chunk is one job per worker, so the first calls leave as soon as those few
     are planned, not after the whole run; later chunks are planned when the ready ones run
     out, and memory holds a chunk of prompts, not the run's. Each chunk also looks up the
-    answers (and re-ask answers) already committed for its keys: a resumed run pays for
-    none of them."""
+    answers (and re-ask and self-consistency answers) already committed for its keys: a
+    resumed run pays for none of them."""
 
     def __init__(self, planner: Planner, items: Sequence[Item], log: CallLog, first: int):
         self.planner, self.log = planner, log
@@ -394,7 +394,9 @@ class _Feed:
         self.size = max(self.size, PLAN_CHUNK)
         jobs = self.planner.jobs(chunk)
         keys = [j.key for j in jobs]
-        self.reused.update(self.log.committed_responses(keys + [f"{k}:reask" for k in keys]))
+        kinds = ["reask", *(f"sample{n}" for n in range(self.planner.p.self_consistency))]
+        extra = [f"{k}:{kind}" for k in keys for kind in kinds]
+        self.reused.update(self.log.committed_responses(keys + extra))
         self.ready.extend(jobs)
 
 
@@ -651,12 +653,19 @@ class _Runner:
         )
 
     async def consistency(self, job: Job, value: LabelValue) -> float | None:
-        """Share of k samples at temperature 1 that agree with the answer."""
+        """Share of k samples at temperature 1 that agree with the answer (a sample that a
+        killed run had committed is read again, not paid for again)."""
         agree = n = 0
         for k in range(self.p.self_consistency):
+            kind = f"sample{k}"
             try:
-                r = await self.call(job, job.prompt.messages, kind=f"sample{k}", temperature=1.0)
-                out = self.validate(job, _content_and_logprobs(r.data())[0])
+                raw = self.reused.get(f"{job.key}:{kind}")
+                if raw is None:
+                    reply = await self.call(job, job.prompt.messages, kind=kind, temperature=1.0)
+                    data = reply.data()
+                else:
+                    data = json.loads(raw)
+                out = self.validate(job, _content_and_logprobs(data)[0])
             except (ItemFault, ValidationError, ValueError):
                 continue
             n += 1
