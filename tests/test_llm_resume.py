@@ -97,6 +97,28 @@ def test_a_run_killed_after_a_reask_answer_was_committed_does_not_reask_again(tm
     assert again.status == "ok" and again.value.label == "refund"
 
 
+def test_a_run_killed_during_its_second_reask_goes_on_from_the_first(tmp_path):
+    """Answer, re-ask 1 (both out of the label set) committed, re-ask 2 in flight at the
+    kill: the rerun pays for re-ask 2 alone, asked with re-ask 1's answer and error."""
+    items = [{"id": "odd", "text": "message odd"}]
+    project = make_project(tmp_path, items)
+    script = {"odd": {"out_of_set": "spam", "out_of_set_attempts": 2}}
+    with StubServer(script) as stub:
+        assert label(project, stub.base_url).failed == 0
+        assert [c.outcome for c in stub.calls] == ["out_of_set", "out_of_set", "ok"]
+        with project.store.engine.begin() as conn:  # as if killed with re-ask 2 in flight
+            conn.exec_driver_sql("UPDATE routes SET suggestion_id = NULL")
+            conn.exec_driver_sql("DELETE FROM suggestions")
+            conn.exec_driver_sql("DELETE FROM llm_calls WHERE cache_key LIKE '%:reask2'")
+        stub.reset()
+        stub.script = {"odd": {"out_of_set": "eggs"}}  # and every answer is wrong now
+        rerun = label(project, stub.base_url)
+        assert [c.outcome for c in stub.calls] == ["out_of_set"]
+        asked = stub.calls[0].body["messages"]
+    assert '"spam"' in asked[-2]["content"] and "Unknown label 'spam'" in asked[-1]["content"]
+    assert rerun.failed == 1 and "spam" not in suggestions(project)["odd"].raw
+
+
 def test_self_consistency_samples_committed_by_a_killed_run_are_not_paid_again(tmp_path):
     items = [{"id": "unsure", "text": "my card?"}]
     project = make_project(tmp_path, items)

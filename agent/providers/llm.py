@@ -394,7 +394,9 @@ class _Feed:
         self.size = max(self.size, PLAN_CHUNK)
         jobs = self.planner.jobs(chunk)
         keys = [j.key for j in jobs]
-        kinds = ["reask", *(f"sample{n}" for n in range(self.planner.p.self_consistency))]
+        p = self.planner.p
+        kinds = [reask_kind(n) for n in range(1, p.reasks + 1)]
+        kinds += [f"sample{n}" for n in range(p.self_consistency)]
         extra = [f"{k}:{kind}" for k in keys for kind in kinds]
         self.reused.update(self.log.committed_responses(keys + extra))
         self.ready.extend(jobs)
@@ -531,7 +533,7 @@ class _Runner:
         try:
             out = self.validate(job, content)
         except (ValidationError, ValueError) as exc:
-            out, content, tokens = self.reused_reask(job) or await self.reask(job, content, exc)
+            out, content, tokens = await self.reask(job, content, exc)
             if out is None:
                 self.p.spend.errors += 1
                 return self.failed(
@@ -547,16 +549,14 @@ class _Runner:
     def context(self, job: Job) -> dict[str, Any]:
         return schemas.validation_context(job.item, self.guideline)
 
-    def reused_reask(self, job: Job):
-        """A valid re-ask answer committed by an earlier (killed) run, if there is one."""
-        raw = self.reused.get(f"{job.key}:reask")
-        if raw is None:
-            return None
-        content, tokens = _content_and_logprobs(json.loads(raw))
-        try:
-            return self.validate(job, content), content, tokens
-        except (ValidationError, ValueError):  # the last one failed too: re-ask afresh
-            return None
+    def resumed_reask(self, job: Job) -> tuple[int, str | None, list | None]:
+        """The last re-ask answer an earlier (killed) run committed: how many re-ask calls
+        it had made, and that answer's content and logprobs; (0, None, None) if none."""
+        for n in range(self.p.reasks, 0, -1):
+            raw = self.reused.get(f"{job.key}:{reask_kind(n)}")
+            if raw is not None:
+                return n, *_content_and_logprobs(json.loads(raw))
+        return 0, None, None
 
     async def reask(self, job: Job, content: str | None, exc: Exception):
         """Re-ask through instructor with the validation error; None when it still fails.
@@ -565,14 +565,20 @@ class _Runner:
         (429s after their Retry-After, 5xx, timeouts): a fault that outlasts it fails the
         item with that fault as its reason (``ItemFault``), not with the validation error.
         """
-        if self.p.reasks <= 0:
+        done, answer, tokens = self.resumed_reask(job)
+        if done:  # a killed run's re-ask goes on from its last answer, never starts over
+            try:
+                return self.validate(job, answer), answer, tokens
+            except (ValidationError, ValueError) as err:
+                content, exc = answer, err
+        if self.p.reasks - done <= 0:
             return None, content, None
         messages = [
             *job.prompt.messages,
             {"role": "assistant", "content": content or ""},
             {"role": "user", "content": schemas.reask_message(exc)},
         ]
-        tries = _Tries()
+        tries = _Tries(asked=done)
         client = self.wire.reasker(lambda create: self._retrying(job, create, tries))
         request = self.request(messages, schema=False)  # instructor sets the schema
         try:
@@ -580,7 +586,7 @@ class _Runner:
             # when given a context, which would rewrite items containing "{{" or "{%"
             with schemas.bind_context(job.item, self.guideline):
                 out, completion = await client.create_with_completion(
-                    response_model=self.out_model, max_retries=self.p.reasks - 1, **request
+                    response_model=self.out_model, max_retries=self.p.reasks - done - 1, **request
                 )
         except Exception as err:  # instructor's retry exception keeps the last completion
             fault = transport.provider_fault(err)
@@ -588,7 +594,7 @@ class _Runner:
                 raise _reask_fault(transport.classify(fault, self.p.model)) from fault
             if not tries.done:  # it failed before any call ended: log why
                 attempt = transport.Attempt(1, time.perf_counter(), None, err)
-                self.record(job, request, attempt, "reask")
+                self.record(job, request, attempt, reask_kind(done + 1))
             final = tries.answers[-1] if tries.answers else None
             text = _content_and_logprobs(final.model_dump())[0] if final is not None else content
             return None, text, None
@@ -601,6 +607,8 @@ class _Runner:
 
         async def create_with_retries(*args: Any, **request: Any) -> Any:
             tokens = sum(len(str(m.get("content", ""))) for m in request["messages"]) // 4
+            tries.asked += 1
+            kind = reask_kind(tries.asked)  # each re-ask's answer has a key of its own
 
             async def send() -> Any:
                 await self.p.limits.acquire(tokens)
@@ -608,7 +616,7 @@ class _Runner:
 
             def ended(attempt: transport.Attempt) -> None:
                 tries.done += 1  # numbered over the whole re-ask, as the call log shows it
-                self.record(job, request, replace(attempt, number=tries.done), "reask")
+                self.record(job, request, replace(attempt, number=tries.done), kind)
                 if attempt.response is not None:
                     tries.answers.append(attempt.response)
 
@@ -695,10 +703,17 @@ class _Runner:
 
 @dataclass
 class _Tries:
-    """The calls of one instructor re-ask: how many ended, and the answers."""
+    """The calls of one instructor re-ask: how many were asked (a resumed re-ask counts
+    the killed run's), how many attempts ended, and the answers."""
 
+    asked: int = 0
     done: int = 0
     answers: list = field(default_factory=list)
+
+
+def reask_kind(n: int) -> str:
+    """The call log's kind (and cache key suffix) of a re-ask's n-th call."""
+    return "reask" if n == 1 else f"reask{n}"
 
 
 def _reask_fault(fault: BaseException) -> BaseException:
