@@ -851,16 +851,35 @@ def _print_cascade(c: dict) -> None:
 
 
 def main() -> None:
-    """Entry point: errors become one line unless LABELLOOP_DEBUG=1."""
+    """Entry point: errors become one line unless LABELLOOP_DEBUG=1; a traceback (debug, or
+    a bug) is printed with credentials removed: a provider's error may echo the key."""
     try:
         app()
     except LabelloopError as exc:
         if os.environ.get("LABELLOOP_DEBUG"):
-            raise
-        err.print(f"[red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+            _print_traceback(exc)
+        else:
+            err.print(f"[red]Error:[/] {_redacted(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:
+        _print_traceback(exc)
+        sys.exit(1)
+
+
+def _redacted(text: str) -> str:
+    from agent.redact import env_secrets, redact_secrets
+
+    return redact_secrets(text, env_secrets())
+
+
+def _print_traceback(exc: BaseException) -> None:
+    """The traceback (causes and contexts included), as Python prints it, minus secrets."""
+    import traceback
+
+    sys.stderr.write(_redacted("".join(traceback.format_exception(exc))))
+    sys.stderr.flush()
 
 
 if __name__ == "__main__":

@@ -95,6 +95,12 @@ class ReviewConfig(BaseModel):
     proxy_auth_from: list[str] = ["127.0.0.1", "::1"]
     #: larger request bodies are refused (413); the console uploads nothing big
     max_request_kb: int = Field(1024, ge=16)
+    #: files up to this size may be uploaded through Gradio's upload route (at most
+    #: max_request_kb); 0, the default, refuses every upload: the console has no upload field
+    max_upload_kb: int = Field(0, ge=0)
+    #: exports made in the console are deleted this long after they were written (and all
+    #: of them when the console stops)
+    export_retention_minutes: float = Field(60.0, gt=0)
     #: failed sign-ins allowed within ``login_window_minutes`` for one account from one
     #: address, from one address over all accounts, and for one account over all
     #: addresses; then sign-in is refused (429), see ``ui.throttle``

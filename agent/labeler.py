@@ -15,6 +15,9 @@ from agent.types import Frozen, Guideline, Item, Suggestion
 Progress = Callable[..., None]  # progress(done, total, cost_usd=..., errors=...)
 FLUSH_EVERY = 32
 FLUSH_SECONDS = 0.5
+#: the signal a failed suggestion carries when the provider's fault (429, 5xx, timeout)
+#: outlasted the retries: the item is labeled again by the next run
+TRANSIENT_FAULT = "transient_fault"
 
 
 class LabelRun(Frozen):
@@ -87,17 +90,19 @@ def items_to_label(
     skip: Collection[str] = (),
     batch: int = 2000,
 ) -> Iterator[Item]:
-    """Items with no suggestion from ``model``; with ``stale``, also outdated ones.
+    """Items with no suggestion from ``model``, or whose last one failed for a transient
+    fault; with ``stale``, also outdated ones.
 
     ``only``: the items that may be labeled at all (a cascade stage's: those that reached it);
     ``skip``: items not to label (those people decided, for a paid model).
     """
     done = store.suggestion_versions(model)
+    retry = store.failed_with_signal(model, TRANSIENT_FAULT)
     for item in store.iter_items(batch=batch):
         if (only is not None and item.id not in only) or item.id in skip:
             continue
         seen = done.get(item.id)
-        if seen is None:
+        if seen is None or item.id in retry:
             yield item
         elif stale and seen != (version, guideline.version):
             yield item

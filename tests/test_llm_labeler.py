@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from agent import cli
 from agent.testing.stub_llm import StubServer
+from benchmarks.reliability import faults as reliability_faults
 from tests.llm_support import (
     MODEL,
     SHAPE_ITEMS,
@@ -216,6 +217,15 @@ FAULT_SCRIPT = {
     "out-of-set-always": {"out_of_set": "spam"},
     "braces": {"out_of_set": "spam", "out_of_set_attempts": 1},
     "fine": {"label": "refund"},
+    # a fault on the re-ask itself: retried like the first call
+    "reask-rate-limited": {"out_of_set": "spam", "out_of_set_attempts": 1, "fail": [None, 429]},
+    "reask-server-error": {"out_of_set": "spam", "out_of_set_attempts": 1, "fail": [None, 500]},
+    "reask-slow": {
+        "out_of_set": "spam",
+        "out_of_set_attempts": 1,
+        "fail": [None, "timeout"],
+        "timeout_seconds": 20,
+    },
 }
 FAILING = {"bad-request", "too-long", "out-of-set-always"}
 
@@ -309,6 +319,62 @@ def test_out_of_set_every_time_fails_with_the_raw_output_kept(faults):
     assert "Unknown label 'spam'" in s.error
 
 
+def test_faults_on_the_reask_are_retried_like_the_first_call(faults):
+    assert outcomes(faults, "reask-rate-limited") == ["out_of_set", "429", "ok"]
+    assert outcomes(faults, "reask-server-error") == ["out_of_set", "500", "ok"]
+    assert outcomes(faults, "reask-slow") == ["out_of_set", "timeout", "ok"]
+    for key in ("reask-rate-limited", "reask-server-error", "reask-slow"):
+        s = faults.suggestions[key]
+        assert s.status == "ok" and s.value.label != "spam", key
+        logged = faults.project.store.calls_for(key)
+        assert [(r.attempt, r.status) for r in logged] == [(1, "ok"), (1, "error"), (2, "ok")]
+        assert all(r.cache_key.endswith(":reask") for r in logged[1:])
+    rate_limited = faults.calls["reask-rate-limited"]
+    assert rate_limited[2].body["messages"] == rate_limited[1].body["messages"]
+    # the stub's 429 says "Retry-After: 1"; the run's own backoff is 0.01 s
+    _, refused, answered = faults.project.store.calls_for("reask-rate-limited")
+    assert (answered.created_at - refused.created_at).total_seconds() >= 0.9
+
+
+@pytest.mark.parametrize("fault", [429, 500])
+def test_a_reask_failing_on_every_attempt_names_the_fault_and_a_rerun_retries_it(
+    tmp_path, stub, fault
+):
+    project = make_project(tmp_path, [{"id": "odd", "text": "message odd"}])
+    stub.script = {
+        "odd": {"out_of_set": "spam", "out_of_set_attempts": 1, "fail": [None] + [fault] * 3}
+    }
+    first = label(project, stub.base_url, attempts=3)
+    failed = suggestions(project)["odd"]
+    assert first.failed == 1 and failed.status == "failed"
+    assert str(fault) in failed.error and "re-ask" in failed.error
+    assert "Unknown label" not in failed.error and "tries this item again" in failed.error
+    assert [c.outcome for c in stub.calls] == ["out_of_set"] + [str(fault)] * 3
+
+    stub.reset()  # the provider is back: the rerun pays for the re-ask only
+    rerun = label(project, stub.base_url, attempts=3)
+    assert (rerun.candidates, rerun.failed) == (1, 0)
+    assert [c.outcome for c in stub.calls] == ["ok"]
+    assert "Unknown label 'spam'" in stub.calls[0].body["messages"][-1]["content"]
+    again = suggestions(project)["odd"]
+    assert again.status == "ok" and again.value.label != "spam"
+    assert label(project, stub.base_url).candidates == 0  # and then it is done
+
+
+def test_a_first_call_failing_on_every_attempt_is_retried_by_the_next_run(tmp_path, stub):
+    items = [{"id": "busy", "text": "message busy"}, {"id": "bad", "text": "message bad"}]
+    project = make_project(tmp_path, items)
+    stub.script = {"busy": {"fail": [503, 503]}, "bad": {"fail": [400]}}
+    assert label(project, stub.base_url, attempts=2).failed == 2
+    busy = suggestions(project)["busy"]
+    assert "503" in busy.error and "tries this item again" in busy.error
+    stub.reset()
+    rerun = label(project, stub.base_url, attempts=2)
+    # the 503s are tried again; the 400 is not: a retry cannot fix it
+    assert rerun.candidates == 1 and [c.key for c in stub.calls] == ["busy"]
+    assert suggestions(project)["busy"].status == "ok"
+
+
 def test_reask_sends_item_text_verbatim_even_with_template_syntax(faults):
     """instructor renders messages as Jinja when given a context: the item must not be."""
     assert outcomes(faults, "braces") == ["out_of_set", "ok"]
@@ -333,7 +399,17 @@ def test_every_call_the_server_saw_is_in_the_call_log(faults):
         logged = faults.project.store.calls_for(key)
         assert len(logged) == len(calls), key
     reasks = faults.project.store.calls_for("out-of-set-always")[1:]
-    assert [(r.attempt, r.cache_key.endswith(":reask")) for r in reasks] == [(1, True), (2, True)]
+    keys = [(r.attempt, r.cache_key.rsplit(":", 1)[1]) for r in reasks]
+    assert keys == [(1, "reask"), (2, "reask2")]
+
+
+def test_a_quarter_of_the_calls_failing_loses_no_item(tmp_path):
+    """The reliability benchmark's measurement, small: every call (retries and re-asks too)
+    fails one time in four, with 429s, 5xx, stalls, dropped connections, bad JSON."""
+    got = reliability_faults.run(items=40, concurrency=8, timeout=0.5, workdir=tmp_path)
+    assert got["faults_scripted"] >= 5 and got["out_of_set_scripted"] >= 5
+    assert got["calls"] >= 40 + got["faults_scripted"] + got["out_of_set_scripted"]
+    assert (got["items_lost"], got["items_failed_for_good"]) == (0, 0), got["failure_reasons"]
 
 
 @pytest.mark.parametrize("key", [None, "sk-test-rejected-0123456789"])

@@ -3,25 +3,13 @@ without repeating any call whose response was committed to the call log."""
 
 from __future__ import annotations
 
-import os
-import random
-import select
-import signal
-import sqlite3
-import subprocess
-import sys
-import time
-from collections import Counter
-from pathlib import Path
-
-import httpx
 import pytest
 from typer.testing import CliRunner
 
 from agent import cli
-from agent.config import DB_NAME
 from agent.testing.stub_llm import StubServer
-from tests.llm_support import MODEL, call_rows, label, make_project, suggestions
+from benchmarks.reliability import kill_resume
+from tests.llm_support import MODEL, label, make_project, suggestions
 
 ITEMS = 64
 CONCURRENCY = 16
@@ -65,95 +53,25 @@ def test_rerun_makes_no_calls_and_stale_relabels_after_a_guideline_edit(tmp_path
 # --- kill -9 --------------------------------------------------------------------------------
 
 
-def start_stub(latency: float) -> tuple[subprocess.Popen, str]:
-    """The stub LLM in its own process; returns it and its base URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agent.testing.stub_llm", "--port", "0", "--latency", str(latency)],
-        stdout=subprocess.PIPE,
-        text=True,
+def test_kill_9_mid_run_repays_at_most_the_calls_in_flight(tmp_path):
+    """The CLI killed with SIGKILL while calls are open, then run again: only the calls
+    that were in flight are paid again (at most one per worker), none that was committed."""
+    got = kill_resume.run(
+        items=ITEMS, concurrency=CONCURRENCY, latency=LATENCY, in_flight=IN_FLIGHT, workdir=tmp_path
     )
-    ready, _, _ = select.select([proc.stdout], [], [], 30)
-    line = proc.stdout.readline() if ready else ""
-    if not line.startswith("READY "):
-        proc.kill()
-        pytest.fail(f"stub LLM did not start: {line!r}")
-    return proc, line.split()[1]
+    seed, detail = got["seed"], got["detail"]
+    answered, before, after = set(detail["answered"]), detail["before"], detail["after"]
+    unanswered = {i for i, n in before.items() if n and i not in answered}
+    assert unanswered, f"seed {seed}"
 
-
-def stub_counts(base_url: str) -> tuple[int, dict[str, int]]:
-    got = httpx.get(base_url.removesuffix("/v1") + "/stub/calls", timeout=5).json()
-    return got["count"], got["attempts"]
-
-
-def wait_for_kill_moment(db: Path, base_url: str, committed: int, deadline: float) -> None:
-    """Poll until ``committed`` responses are in the call log and IN_FLIGHT calls are open."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-    query = "SELECT count(*), coalesce(sum(status = 'ok'), 0) FROM llm_calls"
-    try:
-        while time.monotonic() < deadline:
-            logged, ok = conn.execute(query).fetchone()
-            if ok < committed:  # cheap: the log alone, slowly while the CLI starts up
-                time.sleep(0.05 if logged == 0 else 0.005)
-                continue
-            received, _ = stub_counts(base_url)
-            if received - logged >= IN_FLIGHT:
-                return
-            time.sleep(0.005)
-    finally:
-        conn.close()
-    pytest.fail(f"never saw {committed} committed responses with {IN_FLIGHT} calls in flight")
-
-
-def test_kill_9_mid_run_resumes_without_repeating_committed_calls(tmp_path):
-    seed = int.from_bytes(os.urandom(4), "big")
-    committed_at_kill = random.Random(seed).randint(1, ITEMS - 2 * CONCURRENCY)
-    items = [{"id": f"item-{n:03d}", "text": f"message number {n}"} for n in range(ITEMS)]
-    project = make_project(tmp_path, items)
-    db = project.root / DB_NAME
-    stub, base_url = start_stub(LATENCY)
-    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
-    command = [sys.executable, "-m", "agent.cli", "label", "--model", MODEL]
-    command += ["--api-base", base_url, "--concurrency", str(CONCURRENCY)]
-    try:
-        run = subprocess.Popen(
-            [*command, "-p", str(project.root)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_for_kill_moment(db, base_url, committed_at_kill, time.monotonic() + 90)
-        finally:
-            os.kill(run.pid, signal.SIGKILL)
-            run.wait(timeout=10)
-        assert run.returncode == -signal.SIGKILL, f"the run ended before the kill (seed {seed})"
-
-        committed = {r["item_id"] for r in call_rows(db, "status = 'ok'")}
-        _, before = stub_counts(base_url)
-        unanswered = {i for i, n in before.items() if n and i not in committed}
-        assert len(committed) >= committed_at_kill and unanswered, f"seed {seed}"
-
-        rerun = label(project, base_url, concurrency=CONCURRENCY)
-        _, after = stub_counts(base_url)
-    finally:
-        stub.send_signal(signal.SIGTERM)
-        stub.wait(timeout=10)
-
-    assert rerun.failed == 0
-    repeated = {i for i in committed if after.get(i) != before.get(i)}
+    repeated = {i for i in answered if after.get(i) != before.get(i)}
     assert not repeated, f"committed responses asked again (seed {seed}): {sorted(repeated)}"
-    assert all(after[i] == before[i] + 1 for i in unanswered)
-    assert set(after) == {i["id"] for i in items}
-    with project.store.engine.connect() as conn:
-        per_item = Counter(
-            r[0]
-            for r in conn.exec_driver_sql(
-                "SELECT item_id FROM suggestions WHERE model = ?", (MODEL,)
-            )
-        )
-    assert per_item == Counter({i["id"]: 1 for i in items}), f"seed {seed}"
-    ok_calls = Counter(r["item_id"] for r in call_rows(db, "status = 'ok'"))
-    assert set(ok_calls.values()) == {1} and len(ok_calls) == ITEMS
+    assert all(after[i] == before[i] + 1 for i in unanswered), f"seed {seed}"
+    repaid = got["calls_repaid"]
+    assert repaid == got["in_flight_at_kill"] == len(unanswered) <= CONCURRENCY, f"seed {seed}"
+    assert len(after) == ITEMS and all(n == 1 for i, n in after.items() if i not in unanswered)
+    # one suggestion per item, none lost
+    assert (got["items_lost"], got["suggestions_stored"], got["rerun_failed"]) == (0, ITEMS, 0)
 
 
 def test_a_run_killed_after_a_reask_answer_was_committed_does_not_reask_again(tmp_path):
@@ -177,6 +95,45 @@ def test_a_run_killed_after_a_reask_answer_was_committed_does_not_reask_again(tm
     assert rerun.labeled == 1 and rerun.failed == 0
     again = suggestions(project)["odd"]
     assert again.status == "ok" and again.value.label == "refund"
+
+
+def test_a_run_killed_during_its_second_reask_goes_on_from_the_first(tmp_path):
+    """Answer, re-ask 1 (both out of the label set) committed, re-ask 2 in flight at the
+    kill: the rerun pays for re-ask 2 alone, asked with re-ask 1's answer and error."""
+    items = [{"id": "odd", "text": "message odd"}]
+    project = make_project(tmp_path, items)
+    script = {"odd": {"out_of_set": "spam", "out_of_set_attempts": 2}}
+    with StubServer(script) as stub:
+        assert label(project, stub.base_url).failed == 0
+        assert [c.outcome for c in stub.calls] == ["out_of_set", "out_of_set", "ok"]
+        with project.store.engine.begin() as conn:  # as if killed with re-ask 2 in flight
+            conn.exec_driver_sql("UPDATE routes SET suggestion_id = NULL")
+            conn.exec_driver_sql("DELETE FROM suggestions")
+            conn.exec_driver_sql("DELETE FROM llm_calls WHERE cache_key LIKE '%:reask2'")
+        stub.reset()
+        stub.script = {"odd": {"out_of_set": "eggs"}}  # and every answer is wrong now
+        rerun = label(project, stub.base_url)
+        assert [c.outcome for c in stub.calls] == ["out_of_set"]
+        asked = stub.calls[0].body["messages"]
+    assert '"spam"' in asked[-2]["content"] and "Unknown label 'spam'" in asked[-1]["content"]
+    assert rerun.failed == 1 and "spam" not in suggestions(project)["odd"].raw
+
+
+def test_self_consistency_samples_committed_by_a_killed_run_are_not_paid_again(tmp_path):
+    items = [{"id": "unsure", "text": "my card?"}]
+    project = make_project(tmp_path, items)
+    script = {"unsure": {"label": "card_arrival", "confidence": 0.5, "logprob_confidence": 0.5}}
+    with StubServer(script) as stub:
+        label(project, stub.base_url, self_consistency=3)
+        assert stub.calls.attempts("unsure") == 4
+        with project.store.engine.begin() as conn:  # as if killed before the suggestion
+            conn.exec_driver_sql("UPDATE routes SET suggestion_id = NULL")
+            conn.exec_driver_sql("DELETE FROM suggestions")
+        stub.calls.clear()
+        rerun = label(project, stub.base_url, self_consistency=3)
+        assert len(stub.calls) == 0, [c.key for c in stub.calls]
+    assert rerun.labeled == 1
+    assert suggestions(project)["unsure"].signals["self_consistency"] == pytest.approx(1.0)
 
 
 def test_jobs_are_planned_in_chunks_and_every_chunk_reuses_committed_answers(tmp_path, monkeypatch):

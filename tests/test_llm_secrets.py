@@ -127,3 +127,31 @@ def test_a_key_never_lands_in_the_database_logs_or_exports(
         # the whole key, and its random part alone (a partly masked key is a leak too)
         for secret in (key, key.removeprefix("sk-test-")):
             assert secret.encode() not in data, f"the API key leaked into {where}"
+
+
+@pytest.mark.parametrize("client", ["openai", "litellm"])
+def test_a_debug_traceback_of_a_rejected_key_shows_no_copy_of_it(
+    tmp_path, monkeypatch, capfd, client
+):
+    """LABELLOOP_DEBUG=1 prints the traceback of the 401, whose message (and its causes')
+    carries the key the server echoed: the key is removed, the rest kept."""
+    key = f"distinct-{uuid.uuid4().hex}"  # no known key shape: only its variable says so
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    monkeypatch.setenv("LABELLOOP_DEBUG", "1")
+    seen: list[str] = []
+    real_app = stub_llm.create_app
+    monkeypatch.setattr(stub_llm, "create_app", lambda state: leaky(real_app(state), seen))
+    project = make_project(tmp_path, [{"id": "i0", "text": "message 0"}])
+    config = project.root / "labelloop.toml"
+    settings = tomllib.loads(config.read_text())
+    settings["llm"]["client"] = client
+    config.write_text(tomli_w.dumps(settings))
+    args = ["label", "--model", MODEL, "-p", str(project.root)]
+    with StubServer(retry_after=0.01) as stub:
+        stub.script = {"*": {"fail": [401]}}
+        assert run_cli(monkeypatch, *args, "--api-base", stub.base_url) == 1
+    _, stderr = capfd.readouterr()
+    assert seen == [f"Bearer {key}"]  # the key went out, and came back in the error
+    assert "Traceback" in stderr and "AuthenticationError" in stderr and "RunAborted" in stderr
+    assert "you sent: Bearer [REDACTED]" in stderr
+    assert key not in stderr and key.removeprefix("distinct-") not in stderr

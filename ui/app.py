@@ -96,9 +96,10 @@ kbd { border: 1px solid var(--border-color-primary); border-radius: .25rem;
 """
 
 
-def build_app(project, accounts, service=None) -> gr.Blocks:
-    """The console for ``project``; ``accounts`` finds the user behind each request."""
-    console = Console(project, accounts, service)
+def build_app(project, accounts, service=None, files=None) -> gr.Blocks:
+    """The console for ``project``; ``accounts`` finds the user behind each request;
+    ``files`` is where exports are written (``ui.files.ConsoleFiles``)."""
+    console = Console(project, accounts, service, files)
     g = console.guideline
     with gr.Blocks(title=f"labelloop review: {g.task}", analytics_enabled=False) as app:
         gr.HTML(

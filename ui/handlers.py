@@ -9,11 +9,9 @@ JSON command (what the keys built up: the pick, spans, turn labels, reason, dura
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -54,11 +52,21 @@ class Screen:
 class Console:
     """The console's handlers over one project and its review service."""
 
-    def __init__(self, project, accounts, service: ReviewService | None = None):
+    def __init__(self, project, accounts, service: ReviewService | None = None, files=None) -> None:
         self.project = project
         self.accounts = accounts
         self.guideline: Guideline = project.guideline()
         self.service = service or ReviewService(project)
+        self._files = files
+
+    @property
+    def files(self):
+        """Where exports are written: the console's private folder (made on first use)."""
+        if self._files is None:
+            from ui.files import ConsoleFiles
+
+            self._files = ConsoleFiles(self.project.config.review.export_retention_minutes)
+        return self._files
 
     # --- who is asking ------------------------------------------------------------------
 
@@ -274,10 +282,9 @@ class Console:
         model = routing_state(self.project)["model"]
         stages = self.project.config.routing.cascade or ()
         suffix = {"hf": "", "csv": ".csv", "labelstudio": ".json", "conll": ".conll"}
-        out = Path(tempfile.mkdtemp(prefix="labelloop-export-"))
-        path = out / f"{self.guideline.task}{suffix.get(fmt, '.jsonl')}"
+        path = self.files.new_export(f"{self.guideline.task}{suffix.get(fmt, '.jsonl')}")
         export(self.project.store, path, fmt, None, model, stages, guideline=self.guideline)
-        return str(path)
+        return str(self.files.seal(path))
 
 
 # --- parsing what the browser sent -------------------------------------------------------

@@ -35,6 +35,7 @@ from agent.auth import (  # noqa: E402
 )
 from agent.errors import LabelloopError  # noqa: E402
 from ui import pages  # noqa: E402
+from ui.files import ConsoleFiles, UploadGuard  # noqa: E402
 from ui.proxy import PEER, AddressList, ForwardedMiddleware  # noqa: E402
 from ui.security import SecurityMiddleware  # noqa: E402
 from ui.throttle import LoginThrottle  # noqa: E402
@@ -80,12 +81,13 @@ def peer(request) -> str | None:
 def create_app(project, service=None, blocks: gr.Blocks | None = None) -> FastAPI:
     """The ASGI app: /login, /logout, the console's static script, and the Gradio Blocks."""
     from agent.review import ReviewService
-    from ui.app import CSS, build_app
+    from ui.app import build_app
 
     accounts = Accounts(project)
     service = service or ReviewService(project)
-    blocks = blocks or build_app(project, accounts, service)
-    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    review = project.config.review
+    files = ConsoleFiles(review.export_retention_minutes)
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=files.lifespan)
     _add_login_routes(app, project, accounts, service)
 
     @app.get("/session", include_in_schema=False)
@@ -99,10 +101,19 @@ def create_app(project, service=None, blocks: gr.Blocks | None = None) -> FastAP
     def console_js() -> FileResponse:
         return FileResponse(STATIC / "console.js", media_type="text/javascript")
 
-    limit = project.config.review.max_request_kb * 1024
+    limit = review.max_request_kb * 1024
+    app.add_middleware(UploadGuard, allowed=review.max_upload_kb > 0)
     app.add_middleware(SecurityMiddleware, max_body=limit, signed_in=accounts.name)
     # outermost: every layer inside sees the client, and SSO the peer, as ui.proxy says
-    app.add_middleware(ForwardedMiddleware, trusted=project.config.review.trusted_proxies)
+    app.add_middleware(ForwardedMiddleware, trusted=review.trusted_proxies)
+    with files.as_gradio_cache():  # Gradio's copies and uploads go to the private folder
+        blocks = blocks or build_app(project, accounts, service, files)
+        return _mount(app, blocks, accounts, min(review.max_upload_kb * 1024, limit))
+
+
+def _mount(app: FastAPI, blocks: gr.Blocks, accounts: Accounts, max_file_size: int) -> FastAPI:
+    from ui.app import CSS
+
     return gr.mount_gradio_app(
         app,
         blocks,
@@ -110,7 +121,7 @@ def create_app(project, service=None, blocks: gr.Blocks | None = None) -> FastAP
         auth_dependency=accounts.name,
         footer_links=[],
         run_history=False,
-        max_file_size=limit,
+        max_file_size=max_file_size,
         ssr_mode=False,
         mcp_server=False,
         pwa=False,

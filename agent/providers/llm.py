@@ -15,31 +15,36 @@ import asyncio
 import gc
 import hashlib
 import json
+import logging
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-import instructor
+import openai
 from pydantic import BaseModel, ValidationError
 from threadpoolctl import threadpool_limits
 
 from agent import prompting, schemas, signals
 from agent.fewshot import FewShotPool
 from agent.injection import detect_item_injection
-from agent.labeler import cache_key
+from agent.labeler import TRANSIENT_FAULT, cache_key
 from agent.providers import transport
 from agent.providers.base import Example, LabelContext
 from agent.providers.transport import ItemFault, Limits, litellm
 from agent.providers.wire import Reply, client_for, make_wire, provider_of
 from agent.redact import env_secrets, redact_item, redact_secrets
 from agent.types import Guideline, Item, LabelValue, Suggestion
+
+# instructor logs every failed call at ERROR: with no handler configured, Python would print
+# each to stderr between the progress lines. An application that configures logging sees them.
+logging.getLogger("instructor").addHandler(logging.NullHandler())
 
 DEFAULT_CONCURRENCY = 16
 #: rough answer length (label, rationale, section, confidence) for cost estimates
@@ -359,8 +364,8 @@ class _Feed:
     The first chunk is one job per worker, so the first calls leave as soon as those few
     are planned, not after the whole run; later chunks are planned when the ready ones run
     out, and memory holds a chunk of prompts, not the run's. Each chunk also looks up the
-    answers (and re-ask answers) already committed for its keys: a resumed run pays for
-    none of them."""
+    answers (and re-ask and self-consistency answers) already committed for its keys: a
+    resumed run pays for none of them."""
 
     def __init__(self, planner: Planner, items: Sequence[Item], log: CallLog, first: int):
         self.planner, self.log = planner, log
@@ -389,7 +394,11 @@ class _Feed:
         self.size = max(self.size, PLAN_CHUNK)
         jobs = self.planner.jobs(chunk)
         keys = [j.key for j in jobs]
-        self.reused.update(self.log.committed_responses(keys + [f"{k}:reask" for k in keys]))
+        p = self.planner.p
+        kinds = [reask_kind(n) for n in range(1, p.reasks + 1)]
+        kinds += [f"sample{n}" for n in range(p.self_consistency)]
+        extra = [f"{k}:{kind}" for k in keys for kind in kinds]
+        self.reused.update(self.log.committed_responses(keys + extra))
         self.ready.extend(jobs)
 
 
@@ -443,7 +452,7 @@ class _Runner:
             return await self.finish(job, raw)
         except ItemFault as fault:
             self.p.spend.errors += 1
-            return self.failed(job, str(fault), raw)
+            return self.failed(job, str(fault), raw, transient=fault.transient)
 
     async def call(self, job: Job, messages, kind: str, temperature: float | None = None) -> Reply:
         """One logical call with transport retries; every attempt goes to the call log, and
@@ -524,7 +533,7 @@ class _Runner:
         try:
             out = self.validate(job, content)
         except (ValidationError, ValueError) as exc:
-            out, content, tokens = self.reused_reask(job) or await self.reask(job, content, exc)
+            out, content, tokens = await self.reask(job, content, exc)
             if out is None:
                 self.p.spend.errors += 1
                 return self.failed(
@@ -540,63 +549,85 @@ class _Runner:
     def context(self, job: Job) -> dict[str, Any]:
         return schemas.validation_context(job.item, self.guideline)
 
-    def reused_reask(self, job: Job):
-        """A valid re-ask answer committed by an earlier (killed) run, if there is one."""
-        raw = self.reused.get(f"{job.key}:reask")
-        if raw is None:
-            return None
-        content, tokens = _content_and_logprobs(json.loads(raw))
-        try:
-            return self.validate(job, content), content, tokens
-        except (ValidationError, ValueError):  # the last one failed too: re-ask afresh
-            return None
+    def resumed_reask(self, job: Job) -> tuple[int, str | None, list | None]:
+        """The last re-ask answer an earlier (killed) run committed: how many re-ask calls
+        it had made, and that answer's content and logprobs; (0, None, None) if none."""
+        for n in range(self.p.reasks, 0, -1):
+            raw = self.reused.get(f"{job.key}:{reask_kind(n)}")
+            if raw is not None:
+                return n, *_content_and_logprobs(json.loads(raw))
+        return 0, None, None
 
     async def reask(self, job: Job, content: str | None, exc: Exception):
-        """Re-ask through instructor with the validation error; None when it still fails."""
-        if self.p.reasks <= 0:
+        """Re-ask through instructor with the validation error; None when it still fails.
+
+        Each call instructor makes goes through the same retry policy as the first call
+        (429s after their Retry-After, 5xx, timeouts): a fault that outlasts it fails the
+        item with that fault as its reason (``ItemFault``), not with the validation error.
+        """
+        done, answer, tokens = self.resumed_reask(job)
+        if done:  # a killed run's re-ask goes on from its last answer, never starts over
+            try:
+                return self.validate(job, answer), answer, tokens
+            except (ValidationError, ValueError) as err:
+                content, exc = answer, err
+        if self.p.reasks - done <= 0:
             return None, content, None
         messages = [
             *job.prompt.messages,
             {"role": "assistant", "content": content or ""},
             {"role": "user", "content": schemas.reask_message(exc)},
         ]
-        client = self.wire.reasker()
+        tries = _Tries(asked=done)
+        client = self.wire.reasker(lambda create: self._retrying(job, create, tries))
         request = self.request(messages, schema=False)  # instructor sets the schema
-        tries = self._logged_tries(job, request)
         try:
             # bind_context, not context=: instructor renders every message through Jinja
             # when given a context, which would rewrite items containing "{{" or "{%"
             with schemas.bind_context(job.item, self.guideline):
                 out, completion = await client.create_with_completion(
-                    response_model=self.out_model,
-                    max_retries=self.p.reasks - 1,
-                    hooks=tries.hooks,
-                    **request,
+                    response_model=self.out_model, max_retries=self.p.reasks - done - 1, **request
                 )
         except Exception as err:  # instructor's retry exception keeps the last completion
+            fault = transport.provider_fault(err)
+            if fault is not None:
+                raise _reask_fault(transport.classify(fault, self.p.model)) from fault
             if not tries.done:  # it failed before any call ended: log why
-                self.record(job, request, transport.Attempt(1, tries.started, None, err), "reask")
+                attempt = transport.Attempt(1, time.perf_counter(), None, err)
+                self.record(job, request, attempt, reask_kind(done + 1))
             final = tries.answers[-1] if tries.answers else None
             text = _content_and_logprobs(final.model_dump())[0] if final is not None else content
             return None, text, None
         text, tokens = _content_and_logprobs(completion.model_dump())
         return out, text, tokens
 
-    def _logged_tries(self, job: Job, request: dict) -> _Tries:
-        """Hooks that log every call instructor makes (each re-ask is billed), as it ends."""
-        tries = _Tries(hooks=instructor.hooks.Hooks())
+    def _retrying(self, job: Job, create: Callable, tries: _Tries) -> Callable:
+        """``create`` (the client's completion call, as instructor makes it) with the
+        transport's retries and rate limits; every attempt logged, and billed, as it ends."""
 
-        def ended(response=None, error=None) -> None:
-            tries.done += 1
-            attempt = transport.Attempt(tries.done, tries.started, response, error)
-            self.record(job, request, attempt, "reask")
-            if response is not None:
-                tries.answers.append(response)
+        async def create_with_retries(*args: Any, **request: Any) -> Any:
+            tokens = sum(len(str(m.get("content", ""))) for m in request["messages"]) // 4
+            tries.asked += 1
+            kind = reask_kind(tries.asked)  # each re-ask's answer has a key of its own
 
-        tries.hooks.on("completion:kwargs", lambda *_, **__: tries.restart())
-        tries.hooks.on("completion:response", lambda r: ended(response=r))
-        tries.hooks.on("completion:error", lambda e: ended(error=e))
-        return tries
+            async def send() -> Any:
+                await self.p.limits.acquire(tokens)
+                return await create(*args, **request)
+
+            def ended(attempt: transport.Attempt) -> None:
+                tries.done += 1  # numbered over the whole re-ask, as the call log shows it
+                self.record(job, request, replace(attempt, number=tries.done), kind)
+                if attempt.response is not None:
+                    tries.answers.append(attempt.response)
+
+            try:
+                return await transport.call_with_retries(
+                    send, attempts=self.p.attempts, on_attempt=ended, initial_wait=self.p.retry_wait
+                )
+            except openai.APIError as exc:  # past instructor's error log without the key
+                raise transport.ProviderFault(exc) from None
+
+        return create_with_retries
 
     async def suggestion(self, job: Job, out: BaseModel, content: str, tokens) -> Suggestion:
         value = schemas.to_value(out, self.guideline)
@@ -630,19 +661,31 @@ class _Runner:
         )
 
     async def consistency(self, job: Job, value: LabelValue) -> float | None:
-        """Share of k samples at temperature 1 that agree with the answer."""
+        """Share of k samples at temperature 1 that agree with the answer (a sample that a
+        killed run had committed is read again, not paid for again)."""
         agree = n = 0
         for k in range(self.p.self_consistency):
+            kind = f"sample{k}"
             try:
-                r = await self.call(job, job.prompt.messages, kind=f"sample{k}", temperature=1.0)
-                out = self.validate(job, _content_and_logprobs(r.data())[0])
+                raw = self.reused.get(f"{job.key}:{kind}")
+                if raw is None:
+                    reply = await self.call(job, job.prompt.messages, kind=kind, temperature=1.0)
+                    data = reply.data()
+                else:
+                    data = json.loads(raw)
+                out = self.validate(job, _content_and_logprobs(data)[0])
             except (ItemFault, ValidationError, ValueError):
                 continue
             n += 1
             agree += schemas.to_value(out, self.guideline).key() == value.key()
         return agree / n if n else None
 
-    def failed(self, job: Job, reason: str, raw: str | None) -> Suggestion:
+    def failed(self, job: Job, reason: str, raw: str | None, transient: bool = False) -> Suggestion:
+        """A failed suggestion; a ``transient`` one (the provider's fault outlasted the
+        retries) is labeled again by the next run."""
+        sig: dict[str, float | None] = {"injection": job.injection.score} if job.injection else {}
+        if transient:
+            sig[TRANSIENT_FAULT] = 1.0
         return Suggestion(
             item_id=job.item.id,
             model=self.p.model,
@@ -654,21 +697,30 @@ class _Runner:
             guideline_version=self.guideline.version,
             fewshot_ids=tuple(e.item.id for e in job.examples),
             cache_key=job.key,
-            signals={"injection": job.injection.score} if job.injection else {},
+            signals=sig,
         )
 
 
 @dataclass
 class _Tries:
-    """The calls of one instructor re-ask: how many ended, the answers, the current start."""
+    """The calls of one instructor re-ask: how many were asked (a resumed re-ask counts
+    the killed run's), how many attempts ended, and the answers."""
 
-    hooks: Any
+    asked: int = 0
     done: int = 0
     answers: list = field(default_factory=list)
-    started: float = field(default_factory=time.perf_counter)
 
-    def restart(self) -> None:
-        self.started = time.perf_counter()
+
+def reask_kind(n: int) -> str:
+    """The call log's kind (and cache key suffix) of a re-ask's n-th call."""
+    return "reask" if n == 1 else f"reask{n}"
+
+
+def _reask_fault(fault: BaseException) -> BaseException:
+    """A provider fault during a re-ask: a run abort as it is, an item's fault saying when."""
+    if isinstance(fault, ItemFault):
+        return ItemFault(f"re-asking after an invalid answer: {fault}", fault.transient)
+    return fault
 
 
 def logged_request(

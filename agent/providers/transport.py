@@ -41,7 +41,38 @@ class RunAborted(LabelloopError):
 
 
 class ItemFault(Exception):
-    """A fault specific to one item (too long for the context, bad request): no retry."""
+    """A fault specific to one item: one a retry cannot fix (too long for the context, a
+    bad request), or a ``transient`` one that outlasted every retry (429, 5xx, timeouts),
+    which the next run tries again."""
+
+    def __init__(self, message: str, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
+
+
+class ProviderFault(Exception):
+    """A provider's error on its way through code that logs what it catches (instructor
+    logs every failed call): the message has its credentials removed (servers may echo the
+    key), the error itself is in ``fault``."""
+
+    def __init__(self, fault: BaseException):
+        super().__init__(redact_secrets(short(fault), env_secrets()))
+        self.fault = fault
+
+
+def provider_fault(exc: BaseException) -> BaseException | None:
+    """The provider's error behind ``exc`` (itself, or a cause or context of it, as when
+    instructor wraps it), or None when no call to the provider failed."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return None
+        if isinstance(seen, ProviderFault):
+            return seen.fault
+        if isinstance(seen, openai.APIError):  # litellm's exceptions subclass these too
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def status_of(exc: BaseException) -> int | None:
@@ -120,6 +151,12 @@ def classify(exc: BaseException, model: str) -> BaseException:
     # the reason is stored with the item and shown in status and exports: servers may echo
     # the key in their error messages
     said = redact_secrets(short(exc), env_secrets())
+    if is_transient(exc):
+        return ItemFault(
+            f"{type(exc).__name__} on every attempt: {said} (a rerun of `labelloop label` "
+            "tries this item again)",
+            transient=True,
+        )
     if code is not None and 400 <= code < 500:
         return ItemFault(f"request refused ({code}): {said}")
     return ItemFault(f"{type(exc).__name__}: {said}")

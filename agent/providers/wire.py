@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
@@ -53,6 +54,20 @@ class Reply:
     @property
     def usage(self) -> dict:
         return self.data().get("usage") or {}
+
+
+#: what a re-ask's completion call is wrapped in (the runner adds retries and logging)
+Wrap = Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]
+
+
+def _same(create: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    return create
+
+
+def _instructor(create: Callable[..., Awaitable[Any]]):
+    """instructor over one OpenAI-shaped async completion function: the SDK's method or
+    ``litellm.acompletion`` take the same arguments and answer in the same shape."""
+    return instructor.from_litellm(create, mode=instructor.Mode.JSON_SCHEMA, async_client=True)
 
 
 def provider_of(model: str, api_base: str | None = None) -> str:
@@ -131,8 +146,9 @@ class OpenAIWire:
         reply.cost = price(self.model, reply.usage)
         return reply
 
-    def reasker(self):
-        return instructor.from_openai(self.client, mode=instructor.Mode.JSON_SCHEMA)
+    def reasker(self, wrap: Wrap = _same):
+        """instructor over the SDK's completion call, ``wrap``ped (retries, call log)."""
+        return _instructor(wrap(self.client.chat.completions.create))
 
     async def aclose(self) -> None:
         await self.client.close()
@@ -161,8 +177,9 @@ class LiteLLMWire:
     def reply_of(self, response: Any) -> Reply:
         return Reply(raw=response.model_dump_json(), cost=litellm_cost(response))
 
-    def reasker(self):
-        return instructor.from_litellm(litellm.acompletion, mode=instructor.Mode.JSON_SCHEMA)
+    def reasker(self, wrap: Wrap = _same):
+        """instructor over ``litellm.acompletion``, ``wrap``ped (retries, call log)."""
+        return _instructor(wrap(litellm.acompletion))
 
     async def aclose(self) -> None:
         return None

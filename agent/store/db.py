@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from pathlib import Path
@@ -73,6 +74,16 @@ def same_store(a: str, b: str) -> bool:
     return store_identity(a) == store_identity(b)
 
 
+def _create_private(path: Path) -> None:
+    """Create a new SQLite file readable and writable by its owner only (the store holds
+    reviewers' password hashes, sessions and the call log); SQLite gives the -wal and -shm
+    files it creates beside it the same permissions. An existing file keeps its own."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except (FileExistsError, FileNotFoundError):  # a missing folder: SQLite says so
+        pass
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -86,6 +97,9 @@ def create_engine(url: str) -> Engine:
     """An engine for the URL with the project's connection settings."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
+        path = sqlite_path(url)
+        if path is not None:
+            _create_private(path)
         engine = sa.create_engine(url, connect_args={"check_same_thread": False})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine

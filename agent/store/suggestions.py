@@ -81,6 +81,22 @@ class SuggestionsMixin:
         with self.engine.connect() as c:
             return {r.item_id: (r.prompt_version, r.guideline_version) for r in c.execute(q)}
 
+    def failed_with_signal(self, model: str, signal: str) -> set[str]:
+        """Items whose newest suggestion by ``model`` failed and carries ``signal``."""
+        sub = (
+            sa.select(sa.func.max(T_SUGG.c.id).label("id"))
+            .where(T_SUGG.c.model == model)
+            .group_by(T_SUGG.c.item_id)
+            .subquery()
+        )
+        q = (
+            sa.select(T_SUGG.c.item_id, T_SUGG.c.signals)
+            .join(sub, sub.c.id == T_SUGG.c.id)
+            .where(T_SUGG.c.status == "failed")
+        )
+        with self.engine.connect() as c:
+            return {r.item_id for r in c.execute(q) if signal in (r.signals or {})}
+
     def suggestion_totals(self) -> dict:
         """Suggestions made, failures and money spent, per model."""
         q = sa.select(
