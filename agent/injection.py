@@ -115,14 +115,12 @@ _B64 = re.compile(r"[a-z0-9+/]{16,}={0,2}", re.IGNORECASE)
 _PCT = re.compile(r"%[0-9a-f]{2}", re.IGNORECASE)
 
 
+_LATIN_MARKS = re.compile(r"(?<=[A-Za-z])[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff]+")
+
+
 def _strip_marks(text: str) -> str:
     """Accents and other combining marks dropped from Latin letters only."""
-    out: list[str] = []
-    for ch in unicodedata.normalize("NFKD", text):
-        if unicodedata.combining(ch) and out and out[-1].isascii():
-            continue
-        out.append(ch)
-    return unicodedata.normalize("NFC", "".join(out))
+    return unicodedata.normalize("NFC", _LATIN_MARKS.sub("", unicodedata.normalize("NFKD", text)))
 
 
 def _decoded_base64(text: str) -> list[str]:
@@ -235,8 +233,9 @@ _NOUN_ANCHOR = "label categor class intent annotation verdict gold truth expecte
 #: an anchor that any text with a character outside ASCII passes
 _NON_ASCII = "\x00"
 
-#: (rule, weight, anchors, pattern): the pattern is tried only on a view that contains one
-#: of the anchors (space-separated substrings: a cheap prefilter); views are case-folded;
+#: (rule, weight, anchors, pattern): the pattern is tried only on a view that holds one of
+#: the anchors (space-separated: a word's start, or a symbol; a cheap prefilter); views are
+#: case-folded;
 #: {LABEL} is a label or a snake_case name, {KNOWN} a label (see ``_compiled``): verbs
 #: that also take ordinary objects ("return", "use") dictate only a label of the guideline
 _RULES: tuple[tuple[str, float, str, str], ...] = (
@@ -244,8 +243,8 @@ _RULES: tuple[tuple[str, float, str, str], ...] = (
         "ignore_instructions",
         0.95,
         _RULES_ANCHOR,
-        rf"(?<!\bi\s)(?<!\bwe\s)(?<!they\s)(?<!\byou\s)(?<!\bi\sjust\s)"
-        rf"\b(?:ignore|ignoring|disregard|forget|override|bypass|overrule|discard|skip|drop"
+        rf"\b(?<!\bi\s)(?<!\bwe\s)(?<!they\s)(?<!\byou\s)(?<!\bi\sjust\s)"
+        rf"(?:ignore|ignoring|disregard|forget|override|bypass|overrule|discard|skip|drop"
         rf"|abandon|set\s+aside|never\s+mind|nevermind|don'?t\s+bother\s+with|instead\s+of"
         rf"\s+(?:following|using|applying|obeying)|do\s+not\s+(?:use"
         rf"|apply|follow|obey)|don'?t\s+(?:use|apply|follow|obey)|stop\s+following)\b"
@@ -294,7 +293,7 @@ _RULES: tuple[tuple[str, float, str, str], ...] = (
     (
         "role_change",
         0.8,
-        "now pretend act behave play imagin must will mode jailbr dan",
+        "now pretend act behave play role imagin must will mode jailbr dan",
         r"\b(?:from\s+now\s+on,?\s+(?:you\s+)?(?:are|will|must|shall|should|only|always)"
         r"|pretend\s+(?:to\s+be|you\s+are|that\s+you)|(?:act|behave)\s+(?:as|like)\s+(?:if\s+you"
         r"|an?\s+(?:ai|unrestricted|different|\w+\s+)?(?:bot|ai|annotator|labell?er|classifier"
@@ -313,7 +312,7 @@ _RULES: tuple[tuple[str, float, str, str], ...] = (
     (
         "reveal_prompt",
         0.8,
-        "instruction prompt guid rule",
+        "instruction prompt guid rule repeat",
         r"\b(?:reveal|print|show|repeat|leak|output|display|paste|list|translate|write|include"
         r"|dump|tell\s+me)\s+(?:me\s+)?(?:your|the\s+(?:full|hidden|initial|original|secret"
         r"|exact)|all\s+(?:your|the))\s+(?:(?:full|hidden|initial|original|secret|exact|system)\s+)*"
@@ -461,14 +460,19 @@ _RULES: tuple[tuple[str, float, str, str], ...] = (
         0.85,
         "right correct only real true proper",
         rf"{{LABEL}}\s*(?:is|'s)\s+(?:the\s+)?(?:right|correct|only|real|true|proper)\s+"
-        rf"(?:{_NOUN}|class|one|choice|answer)",
+        rf"(?:{_NOUN}|class|one|choice|answer)\b",
     ),
     (
         "dictate_label",
         0.85,
-        "obvious clear definite ticket case item",
-        r"{LABEL},?\s+(?:obviously|clearly|definitely)?,?\s*(?:use|pick|choose)\s+(?:that|this)"
-        r"|\b(?:is|it's|this\s+is)\s+(?:an?\s+)?{LABEL}\s+(?:ticket|case|item|message),?\s+"
+        "obvious clear definite",
+        r"{LABEL},?\s+(?:obviously|clearly|definitely)?,?\s*(?:use|pick|choose)\s+(?:that|this)\b",
+    ),
+    (
+        "dictate_label",
+        0.85,
+        "ticket case item message",
+        r"\b(?:is|it's|this\s+is)\s+(?:an?\s+)?{LABEL}\s+(?:ticket|case|item|message),?\s+"
         r"(?:label|tag|mark|classify)",
     ),
     (
@@ -503,8 +507,8 @@ _RULES: tuple[tuple[str, float, str, str], ...] = (
     (
         "ignore_instructions",
         0.9,
-        "instru istru regl regel regol regra indicacion directri pauta consign directive anweis richtlin"
-        " vorgab diretri linee polecen zasad wytyczn",
+        "instru istru regl regel regol regra indicacion directri pauta consign directive anweis"
+        " richtlin vorgab diretri linee polecen zasad wytyczn",
         r"\b(?:ignora|ignore|ignoren|ignorez|olvida|olvide|olviden|omite|desconsidera|desconsidere"
         r"|esqueca|esquece|oublie|oubliez|ignoriere|ignorieren|vergiss|vergessen|missachte"
         r"|dimentica|dimenticate|ignorate|negeer|vergeet|ignorera|glom|zignoruj|ignoruj|zapomnij)"
@@ -575,21 +579,48 @@ class InjectionFlag(Frozen):
     score: float
 
 
-def _label_spellings(labels: Sequence[str]) -> tuple[list[str], list[str]]:
-    """The labels' names, and their words (``card arrival``), as regex alternatives."""
+def _alternation(words: Iterable[str]) -> str:
+    """A regex matching any of the words, factored as a trie (an alternation of a hundred
+    labels tried at every position of a text is slow); a space matches any whitespace."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def walk(node: dict) -> str:
+        branches = [
+            (r"\s+" if ch == " " else re.escape(ch)) + walk(child)
+            for ch, child in sorted(node.items())
+            if ch
+        ]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+        return f"(?:{body})?" if "" in node else body
+
+    return walk(trie)
+
+
+def _label_spellings(labels: Sequence[str]) -> tuple[set[str], set[str]]:
+    """The labels' names, and their words (``card arrival``)."""
     names, words = set(), set()
     for name in labels:
         folded = name.casefold().rstrip("?!.")
         if len(folded) < 3:
             continue
-        names.add(re.escape(folded))
-        spaced = re.sub(r"[_\-]+", " ", folded).strip()
+        names.add(folded)
+        spaced = " ".join(re.sub(r"[_\-]+", " ", folded).split())
         if spaced != folded and len(spaced) >= 3:
-            words.add(r"\s+".join(map(re.escape, spaced.split())))
-    return sorted(names, key=len, reverse=True), sorted(words, key=len, reverse=True)
+            words.add(spaced)
+    return names, words
 
 
-Rule = tuple[str, float, re.Pattern[str]]
+#: a compiled rule: name, weight, pattern, and for a rule whose pattern starts with a label,
+#: that label (matched just before the rest of the pattern, found first: a label
+#: alternation tried at every position of a long text is slow)
+Rule = tuple[str, float, re.Pattern[str], re.Pattern[str] | None]
 _WORDS = re.compile(r"[^\W\d_]+")
 
 
@@ -613,12 +644,12 @@ class _Rules:
     def _word_mask(self, word: str) -> int:
         mask = 0
         for k, group in enumerate(self.words):
-            if any(a in word for a in group):
+            if word.startswith(group):
                 mask |= 1 << k
         return mask
 
     def mask(self, view: str) -> int:
-        """A bit per rule whose anchors the view holds (a word containing one, or its
+        """A bit per rule whose anchors the view holds (a word starting with one, or its
         first symbol)."""
         mask = 0 if view.isascii() else self.non_ascii
         for word in set(_WORDS.findall(view)):
@@ -637,16 +668,20 @@ def _compiled(labels: tuple[str, ...]) -> _Rules:
     names, words = _label_spellings(labels)
     label = known = _SNAKE
     if names:
-        either = "|".join(names + words)
-        bare = rf"(?:{'|'.join(names)})(?![a-z0-9_])"
+        either = _alternation(names | words)
+        bare = rf"{_alternation(names)}(?![a-z0-9_])"
         quoted = rf"[\"'`“‘«]\s*(?:{either})\s*[\"'`”’»]"
         known = rf"(?:{quoted}|[\"'`“‘«]?{bare})"
         label = rf"(?:{_SNAKE}|{quoted}|(?:{either})(?![a-z0-9_]))"
-    rules = tuple(
-        (name, weight, re.compile(pattern.replace(_LABEL_SLOT, label).replace(_KNOWN_SLOT, known)))
-        for name, weight, _, pattern in _RULES
-    )
-    return _Rules(rules, [tuple(anchors.split()) for _, _, anchors, _ in _RULES])
+    rules = []
+    for name, weight, _, pattern in _RULES:
+        head = None
+        if pattern.startswith(_LABEL_SLOT):
+            head = re.compile(rf"(?<![a-z0-9_])(?:{label})$")
+            pattern = pattern[len(_LABEL_SLOT) :]
+        filled = pattern.replace(_LABEL_SLOT, label).replace(_KNOWN_SLOT, known)
+        rules.append((name, weight, re.compile(filled), head))
+    return _Rules(tuple(rules), [tuple(anchors.split()) for _, _, anchors, _ in _RULES])
 
 
 def _identifiers(labels: Iterable[str]) -> tuple[str, ...]:
@@ -664,13 +699,27 @@ def _identifier_pattern(labels: tuple[str, ...]) -> re.Pattern[str] | None:
     names = _identifiers(labels)
     if not names:
         return None
-    alternation = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-    return re.compile(rf"(?<![a-z0-9])(?:{alternation})(?![a-z0-9])")
+    return re.compile(rf"(?<![a-z0-9]){_alternation(names)}(?![a-z0-9])")
 
 
 def _excerpt(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= MAX_MATCH else text[: MAX_MATCH - 1] + "…"
+
+
+def _search(view: str, pattern: re.Pattern[str], head: re.Pattern[str] | None) -> str | None:
+    """What the rule matches in the view, or None."""
+    if head is None:
+        found = pattern.search(view)
+        return None if found is None else found.group(0)
+    for tail in pattern.finditer(view):
+        start = tail.start()
+        while start > 0 and view[start - 1].isspace():
+            start -= 1
+        label = head.search(view, max(0, start - 120), start)
+        if label is not None:
+            return view[label.start() : tail.end()]
+    return None
 
 
 def _scan(texts: Iterable[str], labels: tuple[str, ...]) -> InjectionFlag | None:
@@ -684,15 +733,15 @@ def _scan(texts: Iterable[str], labels: tuple[str, ...]) -> InjectionFlag | None
             while mask:
                 low = mask & -mask
                 mask ^= low
-                name, weight, pattern = rules.rules[low.bit_length() - 1]
+                name, weight, pattern, head = rules.rules[low.bit_length() - 1]
                 if hits.get(name, 0.0) >= weight:
                     continue
-                found = pattern.search(view)
+                found = _search(view, pattern, head)
                 if found is None:
                     continue
                 hits[name] = weight
                 if best is None or weight > best[0]:
-                    best = (weight, name, found.group(0))
+                    best = (weight, name, found)
             if named is not None and "label_named" not in hits and (found := named.search(view)):
                 hits["label_named"] = LABEL_NAMED_WEIGHT
                 if best is None or LABEL_NAMED_WEIGHT > best[0]:

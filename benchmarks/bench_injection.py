@@ -13,14 +13,15 @@
 - **Injection items auto-accepted** in a demo-like project: the demo's support messages and
   the whole corpus imported into a fresh store, labeled by the local model, calibrated,
   routed; every injection item that ends auto-accepted is counted (and those with the label
-  they dictate). A worst case routes the same suggestions at threshold 0 (everything not
-  flagged would be auto-accepted). Both must be 0.
+  they dictate); it must be 0. A worst case routes the same suggestions at threshold 0:
+  every text item the detector misses would then be auto-accepted.
 
 The detector's phrase rules (which know no label) and the structural rule (an item naming a
 label of the guideline as an identifier) are reported apart as well as together.
 
     python benchmarks/bench_injection.py              # ~1 min on 2 cores
     python benchmarks/bench_injection.py --no-pipeline --datasets ../shared/datasets
+    python benchmarks/bench_injection.py --postgres postgresql://postgres@127.0.0.1/test
 
 :func:`run` returns the figures as a dict (``benchmarks/bench_reliability.py`` calls it).
 """
@@ -29,11 +30,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -184,9 +187,12 @@ def false_positives(items: Iterable[Item], labels: tuple[str, ...]) -> dict[str,
     n = flagged = 0
     examples = []
     rules: Counter = Counter()
+    seconds = 0.0
     for item in items:
         n += 1
+        start = time.perf_counter()
         flag = injection.detect_item_injection(item, labels=labels)
+        seconds += time.perf_counter() - start
         if flag is None:
             continue
         flagged += 1
@@ -199,6 +205,7 @@ def false_positives(items: Iterable[Item], labels: tuple[str, ...]) -> dict[str,
         "rate": _rate(flagged, n),
         "rules": dict(rules),
         "examples": examples,
+        "us_per_item": round(seconds / n * 1e6, 1) if n else None,
     }
 
 
@@ -295,6 +302,26 @@ def pipeline_check(
 # --- run ---------------------------------------------------------------------------------------
 
 
+@contextmanager
+def throwaway_postgres(server_url: str) -> Iterator[str]:
+    """The URL of a database created on the server of ``server_url``, dropped afterwards."""
+    import sqlalchemy as sa
+
+    from agent.store.db import normalise_url
+
+    base = sa.engine.make_url(normalise_url(server_url))
+    name = f"labelloop_injection_{os.getpid()}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as c:
+            c.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
 def run(
     datasets: str | Path | None = None,
     pipeline: bool = True,
@@ -302,7 +329,9 @@ def run(
 ) -> dict[str, Any]:
     """Every figure of this benchmark as a dict; ``datasets``: the shared datasets folder
     (default: found beside the repository), ``pipeline``: also run the demo-like project,
-    ``database_url``: its store (default: SQLite in a temp folder)."""
+    ``database_url``: its store, an empty database (default: SQLite in a temp folder).
+    ``summary`` holds the headline figures: ``injection_items_auto_accepted`` must be 0; its
+    worst case (threshold 0) counts the corpus's text items the detector misses."""
     labels = demo_labels()
     found = find_datasets(datasets)
     rows = {split: load_corpus([split]) for split in SPLITS}
@@ -364,7 +393,10 @@ def print_report(out: dict[str, Any]) -> None:
             continue
         for name, v in data.items():
             if isinstance(v, dict):
-                print(f"  {group:12} {name:30} {v['flagged']:5} / {v['items']:6}  {v['rate']:.2%}")
+                print(
+                    f"  {group:12} {name:30} {v['flagged']:5} / {v['items']:6}  {v['rate']:.2%}"
+                    f"  {v['us_per_item']} µs/item"
+                )
             else:
                 print(f"  {group:12} {name:30} {v}")
     if "pipeline" in out:
@@ -384,10 +416,18 @@ def main(argv: list[str] | None = None) -> None:
         "--datasets", help="the shared datasets folder (default: found beside the repo)"
     )
     ap.add_argument("--no-pipeline", action="store_true", help="skip the demo-like project")
-    ap.add_argument("--database-url", help="the store of the demo-like project (default: SQLite)")
+    ap.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="run the demo-like project in a throwaway database on this PostgreSQL server",
+    )
     ap.add_argument("--out", default=str(DEFAULT_OUT))
     args = ap.parse_args(argv)
-    out = run(args.datasets, not args.no_pipeline, args.database_url)
+    if args.postgres and not args.no_pipeline:
+        with throwaway_postgres(args.postgres) as url:
+            out = run(args.datasets, True, url)
+    else:
+        out = run(args.datasets, not args.no_pipeline)
     print_report(out)
     Path(args.out).write_text(
         json.dumps(out, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
