@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 
+from agent.injection import detect_item_injection
 from agent.providers.base import Example, LabelContext, Provider
 from agent.types import Frozen, Guideline, Item, Suggestion
 
@@ -129,9 +130,9 @@ def label_items(
     todo = list(_take(missing, limit))
     before = _values(store, provider.model, [i.id for i in todo]) if stale else {}
     if hasattr(provider, "stream"):
-        labeled, failed = asyncio.run(_stream(store, provider, todo, ctx, progress))
+        labeled, failed = asyncio.run(_stream(store, provider, todo, ctx, progress, guideline))
     else:
-        labeled, failed = _batches(store, provider, todo, ctx, batch_size, progress)
+        labeled, failed = _batches(store, provider, todo, ctx, batch_size, progress, guideline)
     spend = getattr(provider, "spend", None)
     changes = label_changes(before, _values(store, provider.model, list(before)))
     return LabelRun(
@@ -181,12 +182,18 @@ def _values(store, model: str, ids: list[str], chunk: int = 900) -> dict[str, st
     return out
 
 
-def _batches(store, provider, todo: list[Item], ctx, batch_size: int, progress) -> tuple[int, int]:
+def _batches(
+    store, provider, todo: list[Item], ctx, batch_size: int, progress, guideline: Guideline
+) -> tuple[int, int]:
     labeled = failed = 0
+    labels = guideline.label_names
     for i in range(0, len(todo), batch_size):
         batch = todo[i : i + batch_size]
         made = provider.label(batch, ctx)
-        suggestions = [_keyed(s, item, provider.model) for s, item in zip(made, batch, strict=True)]
+        suggestions = [
+            screened(_keyed(s, item, provider.model), item, labels)
+            for s, item in zip(made, batch, strict=True)
+        ]
         store.add_suggestions(suggestions)
         labeled += len(suggestions)
         failed += sum(s.status == "failed" for s in suggestions)
@@ -195,14 +202,17 @@ def _batches(store, provider, todo: list[Item], ctx, batch_size: int, progress) 
     return labeled, failed
 
 
-async def _stream(store, provider, todo: Sequence[Item], ctx, progress) -> tuple[int, int]:
+async def _stream(
+    store, provider, todo: Sequence[Item], ctx, progress, guideline: Guideline
+) -> tuple[int, int]:
     """Write suggestions in small batches as they arrive; what finished is kept on abort."""
     buffer: list[Suggestion] = []
     labeled = failed = 0
     last = time.monotonic()
+    items = {item.id: item for item in todo}
     try:
         async for s in provider.stream(todo, ctx, store):
-            buffer.append(s)
+            buffer.append(screened(s, items[s.item_id], guideline.label_names))
             labeled += 1
             failed += s.status == "failed"
             if len(buffer) >= FLUSH_EVERY or time.monotonic() - last > FLUSH_SECONDS:
@@ -214,6 +224,24 @@ async def _stream(store, provider, todo: Sequence[Item], ctx, progress) -> tuple
     finally:
         store.add_suggestions(buffer)
     return labeled, failed
+
+
+def screened(s: Suggestion, item: Item, labels: Sequence[str]) -> Suggestion:
+    """The suggestion with the item's prompt-injection flag (``signals["injection"]``, its
+    score) when the item looks like it instructs the labeler, whatever model made it:
+    routing never auto-accepts a flagged item (``routing.route_item``)."""
+    if s.signals.get("injection") is not None:
+        return s
+    flag = detect_item_injection(item, labels)
+    if flag is None:
+        return s
+    note = f" [flagged: possible prompt injection ({flag.rule})]"
+    return s.model_copy(
+        update={
+            "signals": {**s.signals, "injection": flag.score},
+            "rationale": (s.rationale or "") + note,
+        }
+    )
 
 
 def _keyed(s: Suggestion, item: Item, model: str) -> Suggestion:

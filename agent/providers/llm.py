@@ -342,7 +342,7 @@ class Planner:
             )
             params = {**p.params(), "fewshot": [e.item.id for e in examples]}
             key = cache_key(p.model, prompt.version, ctx.guideline.version, item, params)
-            flag = detect_item_injection(item)
+            flag = detect_item_injection(item, ctx.guideline.label_names)
             out.append(Job(item=item, examples=examples, prompt=prompt, key=key, injection=flag))
         return out
 
