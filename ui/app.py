@@ -46,7 +46,7 @@ mark.ll-span::after { content: attr(data-label); font-size: .65rem; vertical-ali
   margin-left: .15rem; color: #92400e; }
 mark.ll-span.ll-sel { outline: 2px solid #2563eb; }
 .ll-suggestion table, .ll-detail table { width: 100%; }
-.ll-suggestion th, .ll-detail th { text-align: left; width: 7rem; }
+.ll-suggestion th, .ll-detail th { text-align: left; width: 7rem; white-space: nowrap; }
 .ll-label { font-weight: 700; }
 .ll-blind, .ll-empty, .ll-none, .ll-failed { padding: .6rem; border-radius: .4rem;
   background: var(--block-background-fill); }

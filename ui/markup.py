@@ -31,6 +31,7 @@ def markup(value: str = "", **options) -> gr.Markdown:
         latex_delimiters=[],
         line_breaks=False,
         header_links=False,
+        padding=True,  # spaced as Gradio's HTML component was
         **options,
     )
 
