@@ -4,12 +4,14 @@ refuse reviewers; and the sign-in, cookie, CSP, size and origin rules of the ser
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
 import pytest
+from starlette.routing import Mount
 
 from agent.auth import SESSION_COOKIE
 from agent.types import Route
@@ -44,13 +46,41 @@ ARGS = {
 
 
 @pytest.fixture(scope="module")
-def console(tmp_path_factory):
+def console_project(tmp_path_factory):
     users = [("rita", "reviewer"), ("ada", "admin")]
     project = make_project(tmp_path_factory.mktemp("ep"), guideline(("refund", "other")), users)
     seed(project, texts("ep", 3, route=Route.ACTIVE))
-    with served(project) as url:
-        yield url
+    yield project
     project.store.close()
+
+
+@pytest.fixture(scope="module")
+def console(console_project):
+    with served(console_project) as url:
+        yield url
+
+
+def app_routes(routes, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(method, path template) of every route of an ASGI app, through mounts and routers."""
+    for route in routes:
+        if hasattr(route, "effective_route_contexts"):  # a router included in FastAPI's
+            yield from app_routes(route.effective_route_contexts(), prefix)
+        elif isinstance(route, Mount):
+            inner = getattr(route.app, "routes", None)
+            if inner is None:  # static files and the like: anything under the mount
+                yield "GET", f"{prefix}{route.path}/{{path}}"
+            else:
+                yield from app_routes(inner, prefix + route.path)
+        else:
+            for method in sorted(route.methods or ("GET",)):
+                yield method, prefix + route.path
+
+
+@pytest.fixture(scope="module")
+def routes(console_project) -> list[tuple[str, str]]:
+    from ui.server import create_app
+
+    return sorted(set(app_routes(create_app(console_project).routes)))
 
 
 @contextmanager
@@ -113,6 +143,66 @@ def test_no_endpoint_answers_without_a_session(console, dependencies):
         assert anonymous.get("/config").status_code == 401
 
 
+#: Gradio's routes that once answered without a session
+ONCE_OPEN = {
+    ("GET", "/openapi.json"),
+    ("GET", "/manifest.json"),
+    ("GET", "/gradio_api/app_id"),
+    ("GET", "/gradio_api/startup-events"),
+    ("GET", "/gradio_api/heartbeat/{session_hash}"),
+    ("POST", "/gradio_api/cancel"),
+    ("POST", "/gradio_api/reset"),
+}
+
+
+def test_every_route_of_the_app_refuses_a_request_without_a_live_session(console, routes):
+    from ui.security import PUBLIC
+
+    assert len(routes) > 60 and ONCE_OPEN <= set(routes)  # Gradio's routes were walked
+    assert PUBLIC <= set(routes)
+    with signed_in(console, "rita") as ended:
+        logged_out = ended.cookies[SESSION_COOKIE]
+        ended.get("/logout")  # its cookie no longer opens anything
+    for cookie in (None, "forged", logged_out):
+        with httpx.Client(base_url=console, timeout=20) as client:
+            if cookie:
+                client.cookies.set(SESSION_COOKIE, cookie)
+            for method, path in routes:
+                if (method, path) in PUBLIC:
+                    continue
+                url = re.sub(r"\{[^}]*\}", "x", path)
+                request = client.build_request(method, url, json={} if method == "POST" else None)
+                answer = client.send(request, stream=True)  # a heartbeat would never end
+                answer.close()
+                expected = 303 if (method, path) == ("GET", "/") else 401
+                assert answer.status_code == expected, (method, path, cookie)
+            # a page asked for by a browser goes to the sign-in form
+            page = client.get("/gradio_api/info", headers={"accept": "text/html"})
+            assert page.status_code == 303 and page.headers["location"] == "/login"
+
+
+def test_a_websocket_without_a_session_is_closed_before_it_opens():
+    import asyncio
+
+    from ui.security import SecurityMiddleware
+
+    async def app(scope, receive, send):
+        raise AssertionError("reached the app")
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "websocket.connect"}
+
+    middleware = SecurityMiddleware(app, max_body=1024, signed_in=lambda _: None)
+    scope = {"type": "websocket", "path": "/gradio_api/x", "headers": [], "client": ("1.2.3.4", 1)}
+    asyncio.run(middleware(scope, receive, send))
+    assert sent == [{"type": "websocket.close", "code": 1008}]
+
+
 def test_admin_endpoints_refuse_a_reviewer_and_serve_an_admin(console, dependencies):
     with signed_in(console, "rita") as reviewer, signed_in(console, "ada") as admin:
         for name in sorted(ADMIN_ONLY):
@@ -141,7 +231,7 @@ def test_pages_carry_a_csp_and_requests_are_size_and_origin_checked(console):
     with signed_in(console, "rita") as client:
         page = client.get("/", headers={"accept": "text/html"})
         policy = page.headers["content-security-policy"]
-        assert "script-src 'self' 'unsafe-eval' 'sha256-" in policy
+        assert "script-src 'self' 'sha256-" in policy and "unsafe-eval" not in policy
         assert "'unsafe-inline'" not in policy.split("script-src")[1]
         assert "img-src 'self' data: blob:" in policy and "connect-src 'self'" in policy
         assert page.headers["x-frame-options"] == "DENY"

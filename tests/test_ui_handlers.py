@@ -1,16 +1,20 @@
-"""The console without a browser: escaping, safe Markdown, commands, roles, security headers."""
+"""The console without a browser: escaping, safe Markdown, toasts, commands, roles, security
+headers."""
 
 from __future__ import annotations
 
+import ast
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from agent.errors import AccessDenied, LabelloopError
 from agent.review import REJECT_REASONS, ItemView
 from agent.types import Item, LabelValue, Message, Span, Suggestion
+from tests.conftest import add_items
 from tests.factories import guideline
 from ui import render
 from ui.handlers import AuthError, Console, filters, parse_command, parse_value
@@ -200,3 +204,89 @@ def test_csp_allows_the_pages_own_inline_scripts_by_hash_only():
     assert f"'sha256-{digest}'" in policy
     assert "'unsafe-inline'" not in policy.split("script-src")[1]
     assert "img-src 'self' data: blob:" in policy and "frame-ancestors 'none'" in policy
+
+
+HOSTILE_ID = '  <a href="http://evil.example/">prize</a><div style="position:fixed;inset:0">'
+UI = Path(__file__).resolve().parent.parent / "ui"
+
+
+def test_an_error_toast_shows_its_message_as_text():
+    from ui.markup import error
+
+    toast = error(LabelloopError(f"No item {HOSTILE_ID!r} in the store"), "Cannot do that")
+    assert "<" not in toast.message and ">" not in toast.message
+    assert "&lt;a href=&quot;http://evil.example/&quot;&gt;prize&lt;/a&gt;" in toast.message
+    assert toast.title == "Cannot do that"  # Gradio shows the title as text
+
+
+def _gradio_calls(names: set[str]) -> list[str]:
+    """``gr.<name>(...)`` calls in ui/, as 'file:innermost function'."""
+    found = set()
+
+    class Calls(ast.NodeVisitor):
+        def __init__(self, path: Path):
+            self.path, self.where = path, ["<module>"]
+
+        def visit_FunctionDef(self, node):
+            self.where.append(node.name)
+            self.generic_visit(node)
+            self.where.pop()
+
+        def visit_Call(self, node):
+            f = node.func
+            if isinstance(f, ast.Attribute) and f.attr in names:
+                if isinstance(f.value, ast.Name) and f.value.id in ("gr", "gradio"):
+                    found.add(f"{self.path.name}:{self.where[-1]}")
+            self.generic_visit(node)
+
+    for path in sorted(UI.glob("*.py")):
+        Calls(path).visit(ast.parse(path.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def test_toasts_are_made_only_by_the_escaping_choke_point():
+    # Gradio renders a toast's message as HTML: any other gr.Error/Warning/Info is unescaped
+    assert _gradio_calls({"Error", "Warning", "Info", "Success"}) == ["markup.py:error"]
+    # Gradio's HTML component needs 'unsafe-eval' (its template goes through Function())
+    assert _gradio_calls({"HTML"}) == []
+
+
+def test_the_html_shown_is_one_line_whatever_the_data_holds():
+    # Gradio's Markdown component shows it as one raw HTML block only while it has no blank
+    # line; after one, the rest would be read as Markdown (links and all)
+    from ui.markup import markup
+
+    text = "line one\n\n[a link](http://evil.example/)\n\n\tindented\r\n$$x$$"
+    item = Item(id="m\n\n1", text=text)
+    sugg = Suggestion(
+        item_id=item.id, model="m", value=LabelValue(label="refund"), confidence=0.5, rationale=text
+    )
+    shown = [
+        render.item_html(view(item, sugg)),
+        render.side_html(view(item, sugg)),
+        render.answers_html(item, sugg, []),
+        render.message_html(text),
+        render.dashboard_html({"note": text, "rows": [{"who": text}]}),
+        render.guideline_html(
+            guideline().model_copy(update={"text": f"# Guide\n\n{text}\n\n```\na\n\n\tb\n```"})
+        ),
+    ]
+    for html in shown:
+        assert "\n" not in html and "\t" not in html and "\r" not in html, html
+    assert (
+        'data-text="line one&#10;&#10;[a link](http://evil.example/)&#10;&#10;&#9;indented'
+        in shown[0]
+    )
+    assert "a&#10;&#10;&#9;b" in shown[-1]  # a code block keeps its lines and tab
+    box = markup(shown[0], elem_id="ll-x")
+    config = box.get_config()
+    assert box.get_block_name() == "markdown" and config["value"] == shown[0]
+    assert config["sanitize_html"] is False and config["latex_delimiters"] == []
+
+
+def test_an_id_from_the_browser_is_used_whole_when_the_store_has_it(project):
+    add_items(project.store, [Item(id=HOSTILE_ID, text="spaced"), Item(id="plain", text="p")])
+    console = Console(project, FakeAccounts(), FakeService())
+    assert console.item_id(HOSTILE_ID) == HOSTILE_ID
+    assert console.item_id("  plain \t") == "plain"
+    assert console.item_id(None) == ""

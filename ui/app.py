@@ -17,6 +17,7 @@ from agent.errors import AccessDenied, LabelloopError
 from agent.review import REJECT_REASONS
 from ui import render
 from ui.handlers import ROUTES, AuthError, Console, Screen, filters
+from ui.markup import error, markup
 
 #: concurrent runs of each event: reviewers must not wait for one another
 CONCURRENCY = 32
@@ -45,7 +46,7 @@ mark.ll-span::after { content: attr(data-label); font-size: .65rem; vertical-ali
   margin-left: .15rem; color: #92400e; }
 mark.ll-span.ll-sel { outline: 2px solid #2563eb; }
 .ll-suggestion table, .ll-detail table { width: 100%; }
-.ll-suggestion th, .ll-detail th { text-align: left; width: 7rem; }
+.ll-suggestion th, .ll-detail th { text-align: left; width: 7rem; white-space: nowrap; }
 .ll-label { font-weight: 700; }
 .ll-blind, .ll-empty, .ll-none, .ll-failed { padding: .6rem; border-radius: .4rem;
   background: var(--block-background-fill); }
@@ -102,10 +103,9 @@ def build_app(project, accounts, service=None, files=None) -> gr.Blocks:
     console = Console(project, accounts, service, files)
     g = console.guideline
     with gr.Blocks(title=f"labelloop review: {g.task}", analytics_enabled=False) as app:
-        gr.HTML(
+        markup(
             f'<div class="ll-top"><b>labelloop review · {render.esc(g.task)}</b> · '
-            '<a href="/logout" id="ll-logout">Log out</a></div>',
-            js_on_load=None,
+            '<a href="/logout" id="ll-logout">Log out</a></div>'
         )
         with gr.Tabs() as tabs:
             with gr.Tab("Review", id="review"):
@@ -134,14 +134,12 @@ def _review_tab(console: Console) -> list:
     g = console.guideline
     with gr.Row():
         with gr.Column(scale=3):
-            item = gr.HTML(elem_id="ll-item", js_on_load=None)
-            status = gr.HTML(elem_id="ll-status-box", js_on_load=None)
+            item = markup(elem_id="ll-item")
+            status = markup(elem_id="ll-status-box")
         with gr.Column(scale=2):
-            side = gr.HTML(elem_id="ll-side", js_on_load=None)
-            gr.HTML(render.picker_html(g, REJECT_REASONS), elem_id="ll-picker-box", js_on_load=None)
-    gr.HTML(
-        render.guideline_html(g), elem_id="ll-guideline", elem_classes="ll-closed", js_on_load=None
-    )
+            side = markup(elem_id="ll-side")
+            markup(render.picker_html(g, REJECT_REASONS), elem_id="ll-picker-box")
+    markup(render.guideline_html(g), elem_id="ll-guideline", elem_classes="ll-closed")
     command = gr.Textbox(visible="hidden", elem_id="ll-command", max_lines=1)
     go = gr.Button(visible="hidden", elem_id="ll-go")
     outputs = [item, side, status]
@@ -164,7 +162,7 @@ def _screen(fn: Callable, request) -> list:
     try:
         screen: Screen = fn(request)
     except AuthError as exc:
-        raise gr.Error(str(exc), title="Signed out") from exc
+        raise error(exc, "Signed out") from exc
     return [screen.item, screen.side, screen.status]
 
 
@@ -176,9 +174,9 @@ def _checked(fn: Callable) -> Callable:
         try:
             return fn(*args)
         except (AuthError, AccessDenied) as exc:
-            raise gr.Error(str(exc), title="Not allowed") from exc
+            raise error(exc, "Not allowed") from exc
         except LabelloopError as exc:
-            raise gr.Error(str(exc), title="Cannot do that") from exc
+            raise error(exc, "Cannot do that") from exc
 
     return run
 
@@ -187,7 +185,7 @@ def _edit_in_review(console: Console, adjudicate: bool) -> Callable:
     """A handler opening the chosen item in the review tab's editor, and showing that tab."""
 
     def open_editor(item_id: str | None, request: gr.Request):
-        screen = console.edit((item_id or "").strip(), adjudicate, request)
+        screen = console.edit(console.item_id(item_id), adjudicate, request)
         return screen.item, screen.side, screen.status, gr.Tabs(selected="review")
 
     open_editor.__name__ = "adj_edit" if adjudicate else "item_edit"
@@ -221,8 +219,8 @@ def _browse_tab(console: Console, editor: list):
         bulk_undo = gr.Button(
             "Undo my last bulk accept", visible=False, size="sm", elem_id="ll-bulk-undo"
         )
-    results = gr.HTML(elem_id="ll-browse", js_on_load=None)
-    note = gr.HTML(elem_id="ll-browse-note", js_on_load=None)
+    results = markup(elem_id="ll-browse")
+    note = markup(elem_id="ll-browse-note")
     plan = gr.State("")
     planned = gr.State(None)  # the filters the shown preview was made for
     with gr.Row(visible=False) as confirm_row:
@@ -232,7 +230,7 @@ def _browse_tab(console: Console, editor: list):
         open_id = gr.Textbox(label="Item id", elem_id="ll-open-id", scale=2)
         open_btn = gr.Button("Open", elem_id="ll-open", scale=0)
         edit_btn = gr.Button("Edit in the review tab", elem_id="ll-edit", scale=0)
-    detail = gr.HTML(elem_id="ll-detail", js_on_load=None)
+    detail = markup(elem_id="ll-detail")
     opened = gr.State("")  # the item the change form below was filled for
     with gr.Row():
         action = gr.Radio(
@@ -250,7 +248,7 @@ def _browse_tab(console: Console, editor: list):
         comment = gr.Textbox(label="Comment")
         change = gr.Button("Save change", elem_id="ll-change")
     # what became of the last Save change, beside the form (the item above can be long)
-    change_note = gr.HTML(elem_id="ll-change-note", js_on_load=None)
+    change_note = markup(elem_id="ll-change-note")
     form = [text, label, route, lo, hi, reviewer, since, until]
 
     def show(step: int):
@@ -262,7 +260,7 @@ def _browse_tab(console: Console, editor: list):
         return _checked(browse_page)
 
     def item_open(item_id: str, request: gr.Request):
-        item_id = item_id.strip()
+        item_id = console.item_id(item_id)
         html = console.detail(item_id, request)
         return (
             html,
@@ -273,7 +271,7 @@ def _browse_tab(console: Console, editor: list):
         )
 
     def item_change(item_id, act, lab, why, text, loaded, request: gr.Request):
-        item_id = item_id.strip()
+        item_id = console.item_id(item_id)
         try:
             done = console.change(item_id, act, lab, why, text, request, loaded)
         except (AuthError, AccessDenied):
@@ -331,7 +329,7 @@ def _adjudicate_tab(console: Console, editor: list) -> None:
     with gr.Row():
         refresh = gr.Button("Refresh list", scale=0, elem_id="ll-adj-refresh")
         ids = gr.Dropdown([], label="Waiting for adjudication", elem_id="ll-adj-ids", scale=2)
-    view = gr.HTML(elem_id="ll-adj-view", js_on_load=None)
+    view = markup(elem_id="ll-adj-view")
     with gr.Row():
         choice = gr.Radio([], label="Take this answer", elem_id="ll-adj-choice")
         label = gr.Dropdown(
@@ -345,7 +343,7 @@ def _adjudicate_tab(console: Console, editor: list) -> None:
     with gr.Row():
         decide = gr.Button("Decide", variant="primary", elem_id="ll-adj-decide")
         edit = gr.Button("Edit in the review tab", elem_id="ll-adj-edit")
-    note = gr.HTML(elem_id="ll-adj-note", js_on_load=None)
+    note = markup(elem_id="ll-adj-note")
 
     def adj_list(request: gr.Request):
         waiting = console.adjudication_ids(request)
@@ -374,7 +372,7 @@ def _adjudicate_tab(console: Console, editor: list) -> None:
 
 def _dashboard_tab(console: Console) -> None:
     refresh = gr.Button("Refresh", scale=0, elem_id="ll-dash-refresh")
-    board = gr.HTML(elem_id="ll-dashboard", js_on_load=None)
+    board = markup(elem_id="ll-dashboard")
     with gr.Row():
         fmt = gr.Dropdown(EXPORT_FORMATS, value="jsonl", label="Export format")
         export = gr.Button("Export", elem_id="ll-export")
@@ -383,9 +381,9 @@ def _dashboard_tab(console: Console) -> None:
         who = gr.Textbox(label="Reviewer to set", elem_id="ll-blind-who")
         blind = gr.Checkbox(label="Show this reviewer every item blind", elem_id="ll-blind-on")
         save = gr.Button("Save blind setting")
-    note = gr.HTML(js_on_load=None)
+    note = markup()
     with gr.Accordion("Guideline", open=False):
-        gr.HTML(render.guideline_html(console.guideline), js_on_load=None)
+        markup(render.guideline_html(console.guideline))
 
     def set_blind(name, on, request: gr.Request):
         return render.message_html(console.set_blind(name.strip(), bool(on), request))

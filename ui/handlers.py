@@ -172,6 +172,14 @@ class Console:
         user = self.user(request)
         return render.browse_html(self.service.browse(user.name, filters, page=max(0, page)))
 
+    def item_id(self, typed: str | None) -> str:
+        """The item an id from the browser's form names: as it is when the store has it (an
+        id may begin or end with spaces, and a clicked row sends it whole), else trimmed."""
+        typed = typed or ""
+        if typed != typed.strip() and self.project.store.get_item(typed) is not None:
+            return typed
+        return typed.strip()
+
     def detail(self, item_id: str, request) -> str:
         user = self.user(request)
         return render.detail_html(self.service.item_detail(user.name, item_id))

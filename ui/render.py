@@ -1,9 +1,10 @@
 """Everything the console shows, as HTML built from escaped pieces.
 
-Item text, turns, roles, rationales, guideline text, comments, labels and user names are
-all data, never markup: each goes through :func:`esc` (or, for guideline Markdown,
-through markdown-it with raw HTML and images off and only safe link schemes), so no
-tag, script or remote image from the data reaches the page.
+Item text, turns, roles, rationales, guideline text, comments, labels, item ids and user
+names are all data, never markup: each goes through :func:`esc` (or, for guideline
+Markdown, through markdown-it with raw HTML and images off and only safe link schemes), so
+no tag, script or remote image from the data reaches the page. Both write line breaks and
+tabs as references: the HTML is one line, as ``ui.markup`` needs.
 """
 
 from __future__ import annotations
@@ -50,13 +51,20 @@ REASON_TEXT = {
 
 
 def esc(text: object) -> str:
-    """Text as HTML text or attribute value; carriage returns kept as references."""
-    return html.escape(str(text), quote=True).replace("\r", "&#13;")
+    """Text as HTML text or attribute value, on one line: line breaks and tabs as references
+    (the console's boxes take one line of HTML, see ``ui.markup``)."""
+    return one_line(html.escape(str(text), quote=True))
+
+
+def one_line(markup: str) -> str:
+    """HTML with its line breaks and tabs as references, which the browser reads back as
+    the same characters (in text and attribute values; never put one inside a tag)."""
+    return markup.replace("\r", "&#13;").replace("\n", "&#10;").replace("\t", "&#9;")
 
 
 def markdown(text: str) -> str:
-    """Guideline Markdown as HTML with raw HTML escaped and no images."""
-    return _MD.render(text)
+    """Guideline Markdown as HTML with raw HTML escaped and no images, on one line."""
+    return one_line(_MD.render(text))
 
 
 def value_text(value: LabelValue | None) -> str:

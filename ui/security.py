@@ -6,7 +6,10 @@ One ASGI middleware in front of everything (the sign-in routes and the Gradio ap
   Content-Length or streamed;
 - a state-changing request whose ``Origin`` is another site is refused with 403 (the
   SameSite=Strict cookie already keeps it unauthenticated; this keeps it out entirely);
-- the console page without a session goes to the sign-in form instead of Gradio's 401;
+- nothing answers without a session (a live cookie or a trusted proxy's header) but the
+  sign-in form, sign-out and the favicon (``PUBLIC``): every Gradio route, Gradio's and
+  FastAPI's API documents and whatever route a later Gradio adds are refused with 401, and a
+  page asked for without one goes to the sign-in form;
 - every response gets a Content-Security-Policy. Gradio's page carries inline bootstrap
   scripts, so HTML pages are allowed exactly their own inline scripts by hash: injected
   inline scripts and event-handler attributes (``onerror=``) do not run, and images,
@@ -21,12 +24,23 @@ import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: (method, path) answered without a session: the sign-in form needs nothing else
+PUBLIC = frozenset(
+    {
+        ("GET", "/login"),
+        ("POST", "/login"),
+        ("GET", "/logout"),
+        ("POST", "/logout"),
+        ("GET", "/favicon.ico"),
+    }
+)
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script>", re.S | re.I)
 _BASE_POLICY = (
     "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
@@ -45,9 +59,9 @@ EXTRA_HEADERS = {
 def csp(script_hashes: list[str] | None = None) -> str:
     """The Content-Security-Policy, allowing the page's own inline scripts by hash."""
     allowed = " ".join(f"'sha256-{h}'" for h in script_hashes or [])
-    # Gradio's HTML component compiles its template with Function(); 'unsafe-eval' lets it.
+    # No 'unsafe-eval': the console shows its HTML through ui.markup, which compiles nothing.
     # Inline scripts and handler attributes stay blocked: only the hashed ones run.
-    return f"{_BASE_POLICY}; script-src 'self' 'unsafe-eval' {allowed}".rstrip()
+    return f"{_BASE_POLICY}; script-src 'self' {allowed}".rstrip()
 
 
 def inline_script_hashes(html: bytes) -> list[str]:
@@ -67,16 +81,23 @@ class BodyTooLarge(Exception):
 class SecurityMiddleware:
     """See the module docstring."""
 
-    def __init__(self, app: ASGIApp, max_body: int, signed_in: Callable[[Request], str | None]):
+    def __init__(
+        self, app: ASGIApp, max_body: int, signed_in: Callable[[HTTPConnection], str | None]
+    ):
         self.app = app
         self.max_body = max_body
         self.signed_in = signed_in
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and not await self._has_session(scope):
+            return await send({"type": "websocket.close", "code": 1008})
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = Headers(scope=scope)
         refusal = self._refusal(scope, headers)
+        if refusal is None and (scope["method"], scope["path"]) not in PUBLIC:
+            if not await self._has_session(scope):
+                refusal = _sign_in_first(scope, headers)
         if refusal is not None:
             return await refusal(scope, receive, send)
         if _is_page_request(scope, headers):
@@ -91,10 +112,11 @@ class SecurityMiddleware:
             return PlainTextResponse("Request too large", status_code=413)
         if scope["method"] in UNSAFE_METHODS and not _same_origin(headers):
             return PlainTextResponse("Cross-site request refused", status_code=403)
-        if scope["path"] == "/" and scope["method"] == "GET":
-            if self.signed_in(Request(scope)) is None:
-                return RedirectResponse("/login", status_code=303)
         return None
+
+    async def _has_session(self, scope: Scope) -> bool:
+        # the session lookup reads the store: off the event loop
+        return await run_in_threadpool(self.signed_in, HTTPConnection(scope)) is not None
 
     def _limited(self, receive: Receive) -> Receive:
         seen = 0
@@ -149,6 +171,12 @@ class SecurityMiddleware:
         except BodyTooLarge:
             if not started:  # a streamed body that outgrew the limit
                 await PlainTextResponse("Request too large", status_code=413)(scope, receive, send)
+
+
+def _sign_in_first(scope: Scope, headers: Headers):
+    if _is_page_request(scope, headers) or (scope["method"], scope["path"]) == ("GET", "/"):
+        return RedirectResponse("/login", status_code=303)
+    return JSONResponse({"detail": "Not signed in: sign in at /login"}, status_code=401)
 
 
 def _is_page_request(scope: Scope, headers: Headers) -> bool:

@@ -1,10 +1,11 @@
 """The console's web server: sign-in, sessions, security headers, and the Gradio app.
 
 The Gradio Blocks are mounted in a FastAPI app whose ``auth_dependency`` maps the
-session cookie (or a trusted proxy's header) to an account; Gradio then refuses every
-page, config and event call without one. Handlers check the account again themselves
-(``ui.guard``), because a role is a property of the account, not of the page a user saw.
-Which client a request comes from, and which peer connected, is ``ui.proxy``'s to say.
+session cookie (or a trusted proxy's header) to an account; in front of both, the security
+middleware refuses every request without one but the sign-in form's (``ui.security``).
+Handlers check the account again themselves (``ui.guard``), because a role is a property
+of the account, not of the page a user saw. Which client a request comes from, and which
+peer connected, is ``ui.proxy``'s to say.
 """
 
 from __future__ import annotations
