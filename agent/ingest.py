@@ -1,7 +1,8 @@
 """Import: rows read from a file, checked against the guideline, stored all or nothing.
 
-Checking (``parse_rows``) is pure; ``import_file`` streams the checked rows into the store
-in batches inside one transaction, applying the import rules (README.md, "Import formats").
+Checking (``parse_rows``) is pure; ``import_file`` stages the checked rows batch by batch,
+applying the import rules, then stores them in one short transaction (README.md, "Import
+formats"): reviewers' decisions never wait for the reading and checking.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, get_args
 import pydantic
 
 from agent.errors import ImportFileError
+from agent.import_checks import RowError, check_id, check_row, shown
 from agent.readers import (
     ROW_EXAMPLE,
     detect_format,
@@ -85,10 +87,6 @@ EXPORT_KEYS = frozenset(
 ACTIONS = get_args(ReviewAction)
 
 
-class RowError(ValueError):
-    """What is wrong with a row and how to fix it; the caller adds the file and line."""
-
-
 @dataclass(frozen=True)
 class ParsedRow:
     """A checked row: its line, its item, and the human reviews it carries."""
@@ -147,23 +145,33 @@ def import_file(
     progress: Callable[[int], None] | None = None,
     max_item_chars: int = MAX_ITEM_CHARS,
 ) -> ImportResult:
-    """Import a file's items and human labels in one transaction: any error imports nothing."""
+    """Import a file's items and human labels all or nothing: every row is read, checked
+    and staged first (no write lock held), then stored in one short transaction."""
     started = time.perf_counter()
     fmt = detect_format(path, fmt)
-    reviewer = reviewer or Path(path).stem
+    # a file name may hold bytes that are not UTF-8: the store keeps them as U+FFFD
+    reviewer = printable(reviewer or Path(path).stem)
     digest = file_sha256(path)
     rows = parse_rows(
         read_rows(path, fmt), guideline, path, fmt, reviewer, max_item_chars=max_item_chars
     )
     counts = _Counts()
-    with store.import_session(str(path), fmt, digest, reviewer, sample) as writer:
+    stored_path = printable(str(path))
+    with store.import_session(stored_path, fmt, digest, reviewer, sample) as writer:
         for batch in _batches(rows, batch_size):
-            _store_batch(writer, batch, counts, str(path), fmt)
+            _stage_batch(writer, batch, counts, str(path), fmt)
             if progress is not None:
                 progress(counts.rows)
-        writer.finish(counts.rows, counts.items_added, counts.reviews_added)
+        stored = writer.commit(counts.rows)
+    counts.reviews_existing += counts.reviews_staged - stored.reviews_added
     seconds = time.perf_counter() - started
-    return counts.result(seconds, writer.import_id)
+    return counts.result(seconds, stored)
+
+
+def printable(text: str) -> str:
+    """``text`` as a store keeps it: bytes of a file name that are not UTF-8 (Python's
+    surrogate escapes) become U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def parse_rows(
@@ -208,20 +216,18 @@ def file_sha256(path: str | Path) -> str:
 @dataclass
 class _Counts:
     rows: int = 0
-    items_added: int = 0
-    items_existing: int = 0
-    reviews_added: int = 0
+    reviews_staged: int = 0
     reviews_existing: int = 0
 
-    def result(self, seconds: float, import_id: int) -> ImportResult:
+    def result(self, seconds: float, stored) -> ImportResult:
         return ImportResult(
             rows=self.rows,
-            items_added=self.items_added,
-            items_existing=self.items_existing,
-            reviews_added=self.reviews_added,
+            items_added=stored.items_added,
+            items_existing=self.rows - stored.items_added,
+            reviews_added=stored.reviews_added,
             reviews_existing=self.reviews_existing,
             seconds=round(seconds, 3),
-            import_id=import_id,
+            import_id=stored.import_id,
         )
 
 
@@ -241,8 +247,8 @@ def _batches(rows: Iterator[ParsedRow], size: int) -> Iterator[list[ParsedRow]]:
         yield batch
 
 
-def _store_batch(writer, batch: list[ParsedRow], counts: _Counts, path: str, fmt: str) -> None:
-    """Apply the import rules to a batch and insert what is new."""
+def _stage_batch(writer, batch: list[ParsedRow], counts: _Counts, path: str, fmt: str) -> None:
+    """Apply the import rules to a batch and stage it."""
     ids = [p.item.id for p in batch]
     earlier = writer.staged_lines(ids)
     stored = writer.stored_hashes(ids)
@@ -257,17 +263,14 @@ def _store_batch(writer, batch: list[ParsedRow], counts: _Counts, path: str, fmt
             )
             raise row_error(path, fmt, p.line, message)
         lines[p.item.id] = p.line
-        values = item_to_values(p.item, writer.import_id, p.line)
-        if p.item.id not in stored:
-            items.append(values)
-        elif stored[p.item.id] != values["content_hash"]:
+        values = item_to_values(p.item, None, p.line)
+        if p.item.id in stored and stored[p.item.id] != values["content_hash"]:
             raise row_error(path, fmt, p.line, _changed_item(p.item))
+        items.append({**values, "is_new": p.item.id not in stored})
     reviews = _new_reviews(writer, batch, stored, counts)
-    writer.add([{"id": i, "line": n} for i, n in lines.items()], items, reviews)
+    writer.stage(items, reviews)
     counts.rows += len(batch)
-    counts.items_added += len(items)
-    counts.items_existing += len(batch) - len(items)
-    counts.reviews_added += len(reviews)
+    counts.reviews_staged += len(reviews)
 
 
 def _changed_item(item: Item) -> str:
@@ -288,7 +291,7 @@ def _new_reviews(writer, batch: list[ParsedRow], stored: dict, counts: _Counts) 
             if (r.item_id, r.reviewer) in reviewed:
                 counts.reviews_existing += 1
             else:
-                out.append(review_to_values(r, writer.import_id))
+                out.append({**review_to_values(r), "item_new": r.item_id not in stored})
     return out
 
 
@@ -297,6 +300,7 @@ def _new_reviews(writer, batch: list[ParsedRow], stored: dict, counts: _Counts) 
 
 def parse_row(raw: dict[str, Any], ctx: RowContext) -> tuple[Item, list[Review]]:
     """The item a raw row describes and the human reviews it carries; RowError if bad."""
+    check_row(raw)  # first: what follows may assume text a store can keep
     item_id = _item_id(raw.get("id"))
     body = _body(raw, ctx.guideline)
     _check_size(item_id, body, ctx.max_chars)
@@ -329,6 +333,7 @@ def _item_id(value: Any) -> str:
     item_id = str(value)
     if not item_id.strip():
         raise RowError("'id' is empty; give every row a unique id")
+    check_id(item_id)
     return item_id
 
 
@@ -389,7 +394,7 @@ def _target_turn(value: Any, messages: tuple[Message, ...]) -> int | None:
     n = len(messages)
     if not _is_int(value) or not 0 <= value < n:
         raise RowError(
-            f"'target_turn' is {value!r} but must be the index of a message, 0 to {n - 1}; "
+            f"'target_turn' is {shown(value)} but must be the index of a message, 0 to {n - 1}; "
             "fix it or remove it"
         )
     return value
@@ -408,7 +413,7 @@ def _meta(raw: dict[str, Any]) -> dict[str, Any]:
     for key in extra:
         if (close := _close_key(key)) is not None:
             raise RowError(
-                f"unknown field {key!r} (did you mean {close!r}?); rename it, or put extra "
+                f"unknown field {shown(key)} (did you mean {close!r}?); rename it, or put extra "
                 "fields under 'meta'"
             )
     # other fields are kept, as Label Studio keeps a task's extra data
@@ -547,14 +552,14 @@ def _annotations(raw: dict[str, Any], item: Item, ctx: RowContext) -> list[Revie
             raise RowError(f"{what} is not an object; write it as {example}")
         reviewer = _reviewer(a.get("reviewer"), what)
         if any(r.reviewer == reviewer for r in out):
-            raise RowError(f"{what}: {reviewer!r} has two annotations in this row; keep one")
+            raise RowError(f"{what}: {shown(reviewer)} has two annotations in this row; keep one")
         value = _value(a, item, ctx)
         if value is None and a.get("empty") is True:
             if ctx.shape not in EMPTY_RESULT:
                 continue
             value = EMPTY_RESULT[ctx.shape]
         if value is None:
-            raise RowError(f"{what} by {reviewer!r} has no label; give {_example(ctx, item)}")
+            raise RowError(f"{what} by {shown(reviewer)} has no label; give {_example(ctx, item)}")
         out.append(_review(item, reviewer, value, _time(a.get("time"), what, ctx.now)))
     return out
 
@@ -566,7 +571,9 @@ def _export_review(r: Any, i: int, item: Item, ctx: RowContext) -> Review:
         raise RowError(f"{what} is not an object; write it with reviewer, action, value and time")
     action = r.get("action", "import")
     if action not in ACTIONS:
-        raise RowError(f"{what} has unknown action {action!r}; use one of {', '.join(ACTIONS)}")
+        raise RowError(
+            f"{what} has unknown action {shown(action)}; use one of {', '.join(ACTIONS)}"
+        )
     value = r.get("value")
     if value is not None and not isinstance(value, dict):
         example = _example(ctx, item)
@@ -596,7 +603,8 @@ def _time(value: Any, what: str, default: datetime) -> datetime:
         at = value if isinstance(value, datetime) else datetime.fromisoformat(value)
     except (TypeError, ValueError):
         raise RowError(
-            f"{what}: 'time' {value!r} is not an ISO 8601 time; write it like 2024-05-01T12:00:00Z"
+            f"{what}: 'time' {shown(value)} is not an ISO 8601 time; "
+            "write it like 2024-05-01T12:00:00Z"
         ) from None
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
@@ -671,7 +679,7 @@ def unknown_label(name: str, g: Guideline) -> str:
     if len(names) <= LISTED_LABELS:
         listing = ", ".join(names)
     version = f" (guideline {g.version[:6]})" if g.version else ""
-    return f"unknown label {name!r}{hint} for task {g.task!r}{version}; use one of {listing}"
+    return f"unknown label {shown(name)}{hint} for task {g.task!r}{version}; use one of {listing}"
 
 
 def _names(value: Any, key: str, ctx: RowContext) -> list[str]:
@@ -692,7 +700,7 @@ def _span(s: Any, i: int, text: str, ctx: RowContext) -> Span:
     start, end = s.get("start"), s.get("end")
     if not _is_int(start) or not _is_int(end):
         raise RowError(
-            f"span {i} has start {start!r} and end {end!r}; give both as integers "
+            f"span {i} has start {shown(start)} and end {shown(end)}; give both as integers "
             "(character offsets into the text, counting from 0)"
         )
     if not 0 <= start < end <= len(text):
@@ -714,7 +722,7 @@ def _turns(value: Any, item: Item, ctx: RowContext) -> dict[int, str]:
         if not _is_int(turn) or turn not in users:
             here = ", ".join(map(str, users)) or "none"
             raise RowError(
-                f"'turns' names turn {key!r}, which is not a user message; use the index "
+                f"'turns' names turn {shown(key)}, which is not a user message; use the index "
                 f"of a user message in 'messages', counting from 0 (here: {here})"
             )
         out[turn] = _label(name, ctx)

@@ -13,12 +13,14 @@ import csv
 import json
 import re
 import string
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import unquote
 
 from agent.errors import ImportFileError
+from agent.import_checks import MAX_DEPTH
 
 FORMATS = ("jsonl", "csv", "parquet", "labelstudio")
 ALIASES = {"ndjson": "jsonl", "json": "labelstudio", "label-studio": "labelstudio", "pq": "parquet"}
@@ -44,7 +46,13 @@ LS_LOCAL_SAFE = frozenset(string.ascii_lowercase + string.digits + "_-.")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 CHUNK = 1 << 20
 CSV_FIELD_LIMIT = 1 << 24
+#: most columns a CSV header or a Parquet file may name (extra fields belong under meta)
+MAX_COLUMNS = 1000
 BOM = "\ufeff"
+#: what a spreadsheet would read as a formula at the start of a cell (OWASP, CSV injection);
+#: labelloop's CSV export puts a ``'`` before such a cell, and the CSV reader takes it off
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_ESCAPED_FORMULA = re.compile("'+[=+\\-@\t\r]")
 
 Row = tuple[int, dict[str, Any]]
 
@@ -129,6 +137,47 @@ def _decoded_lines(fh: BinaryIO, path: str | Path) -> Iterator[tuple[int, str]]:
         yield number, text.removeprefix(BOM) if number == 1 else text
 
 
+class JsonLimitError(ValueError):
+    """JSON Python's reader will not take: nested too deep, or a number too long."""
+
+
+def json_loads(text: str) -> Any:
+    """``json.loads``; beyond what it can read, a JsonLimitError saying what to change."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise JsonLimitError(too_deep()) from None
+    except ValueError:  # an integer over the digit limit of int(str)
+        raise JsonLimitError(too_long_number()) from None
+
+
+def too_deep() -> str:
+    return f"nested more than {MAX_DEPTH} levels deep; flatten it"
+
+
+def too_long_number() -> str:
+    return (
+        f"a number has more than {sys.get_int_max_str_digits():,} digits; "
+        "write long numbers as strings"
+    )
+
+
+def csv_cell(value: str) -> str:
+    """A CSV cell as written: a spreadsheet formula starting it is defused with a ``'``
+    (as is a ``'`` already before one, so that ``csv_value`` gives back what was written)."""
+    if value.startswith(FORMULA_START) or _ESCAPED_FORMULA.match(value):
+        return "'" + value
+    return value
+
+
+def csv_value(cell: str) -> str:
+    """What a CSV cell holds: one ``'`` before a formula's first character is a
+    spreadsheet's text marker (and what ``csv_cell`` adds), not part of the value."""
+    return cell[1:] if _ESCAPED_FORMULA.match(cell) else cell
+
+
 def json_kind(value: Any) -> str:
     """What a JSON value is, in JSON's words ('array', not 'list')."""
     kinds = {dict: "object", list: "array", str: "string", bool: "true/false", type(None): "null"}
@@ -166,7 +215,9 @@ def read_jsonl(path: str | Path) -> Iterator[Row]:
 
 def _json_object(text: str, path: str | Path, number: int) -> dict[str, Any]:
     try:
-        row = json.loads(text)
+        row = json_loads(text)
+    except JsonLimitError as e:
+        raise row_error(path, "jsonl", number, str(e)) from None
     except json.JSONDecodeError as e:
         hint = f"each line must be one JSON object such as {ROW_EXAMPLE}"
         if number == 1 and text.lstrip().startswith("["):
@@ -223,23 +274,36 @@ def _csv_records(reader, path: str | Path) -> Iterator[tuple[int, list[str]]]:
 
 
 def _csv_header(header: list[str], path: str | Path, line: int) -> list[str]:
-    columns = [name.strip() for name in header]
-    missing = [c for c in ("id", "text") if c not in columns]
-    if "messages" in columns and missing == ["text"]:
+    if len(header) > MAX_COLUMNS:
+        raise row_error(path, "csv", line, too_many_columns(len(header)))
+    columns = [csv_value(name.strip()) for name in header]
+    names = set(columns)
+    missing = [c for c in ("id", "text") if c not in names]
+    if "messages" in names and missing == ["text"]:
         missing = []
     if missing:
+        listed = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
         raise row_error(
             path,
             "csv",
             line,
             f"the header has no {missing[0]!r} column (it has "
-            f"{', '.join(columns)}); the first line must name the columns, e.g. "
+            f"{listed}); the first line must name the columns, e.g. "
             "id,text,label",
         )
-    dup = next((c for c in columns if columns.count(c) > 1), None)
-    if dup is not None:
-        raise row_error(path, "csv", line, f"the header names column {dup!r} twice; rename one")
+    if len(names) < len(columns):
+        seen: set[str] = set()
+        dup = next(c for c in columns if c in seen or seen.add(c))
+        message = f"the header names column {dup[:60]!r} twice; rename one"
+        raise row_error(path, "csv", line, message)
     return columns
+
+
+def too_many_columns(n: int) -> str:
+    return (
+        f"{n:,} columns, over the limit of {MAX_COLUMNS:,}; "
+        "put extra fields in one 'meta' column holding a JSON object"
+    )
 
 
 def _csv_row(columns: list[str], record: list[str], path: str | Path, line: int) -> dict:
@@ -252,9 +316,12 @@ def _csv_row(columns: list[str], record: list[str], path: str | Path, line: int)
             f"{len(columns)}; put double quotes around fields that hold commas",
         )
     row: dict[str, Any] = {}
-    for name, value in zip(columns, record, strict=False):
+    for name, cell in zip(columns, record, strict=False):
+        value = csv_value(cell)
         if name in ("id", "text"):
             row[name] = value
+        elif name == "label_source":  # marks a labelloop export, even where it is empty
+            row[name] = value.strip()
         elif value.strip():
             row[name] = _csv_value(name, value.strip(), path, line)
     return _flat_columns(row)
@@ -265,7 +332,9 @@ def _csv_value(name: str, value: str, path: str | Path, line: int) -> Any:
         return [v.strip() for v in value.split("|") if v.strip()]
     if name in JSON_COLUMNS or name == "labels":
         try:
-            return json.loads(value)
+            return json_loads(value)
+        except JsonLimitError as e:
+            raise row_error(path, "csv", line, f"column {name!r}: {e}") from None
         except json.JSONDecodeError as e:
             raise row_error(
                 path,
@@ -297,6 +366,10 @@ def read_parquet(path: str | Path, batch_size: int = 2048) -> Iterator[Row]:
             f"not a Parquet file ({e}); check the file, or pass --format", path=str(path)
         ) from None
     with pf:
+        if len(pf.schema_arrow) > MAX_COLUMNS:
+            raise ImportFileError(
+                f"the file has {too_many_columns(len(pf.schema_arrow))}", path=str(path)
+            )
         odd = [f.name for f in pf.schema_arrow if _not_json(f.type)]
         number = 0
         for batch in pf.iter_batches(batch_size=batch_size):
@@ -313,7 +386,9 @@ def _parquet_row(row: dict[str, Any], odd: list[str], path: str | Path, number: 
         row["meta"] = dict(meta)
     elif isinstance(meta, str) and meta.startswith("{"):  # JSON text (the hf export's)
         try:
-            row["meta"] = json.loads(meta)
+            row["meta"] = json_loads(meta)
+        except JsonLimitError as e:
+            raise row_error(path, "parquet", number, f"column 'meta': {e}") from None
         except json.JSONDecodeError:
             pass  # left as it is: ingest says what meta must be
     return _flat_columns(row)
@@ -373,7 +448,11 @@ def labelstudio_row(task: Any, path: str | Path, number: int) -> dict[str, Any]:
     if data is None:
         return task  # a plain import row in a JSON array
     if not isinstance(data, dict):
-        raise row_error(path, "labelstudio", number, "'data' must be an object holding the text")
+        message = (
+            f"'data' is a JSON {json_kind(data)}; a task holds its item in an object, "
+            'e.g. {"data": {"text": "..."}}'
+        )
+        raise row_error(path, "labelstudio", number, message)
     body = _ls_body_key(data, path, number)
     row: dict[str, Any] = {"id": data.get("id", task.get("id"))}
     value = data[body]
@@ -389,10 +468,41 @@ def labelstudio_row(task: Any, path: str | Path, number: int) -> dict[str, Any]:
         meta.update(task["meta"])
     if meta:
         row["meta"] = meta
-    annotations = [a for a in map(_ls_annotation, task.get("annotations") or ()) if a]
+    try:
+        annotations = _ls_annotations(task)
+    except _ShapeError as e:
+        raise row_error(path, "labelstudio", number, str(e)) from None
     if annotations:
         row["annotations"] = annotations
     return row
+
+
+class _ShapeError(ValueError):
+    """A Label Studio annotation not in the shape Label Studio exports."""
+
+
+def _ls_annotations(task: dict[str, Any]) -> list[dict[str, Any]]:
+    """The task's annotations (``completions`` in exports before Label Studio 1.0)."""
+    key = "annotations" if "annotations" in task or "completions" not in task else "completions"
+    listed = task.get(key)
+    if listed is None:
+        return []
+    if not isinstance(listed, list):
+        raise _ShapeError(
+            f"{key!r} is a JSON {json_kind(listed)}; Label Studio exports it as a list of "
+            "annotation objects: export the tasks from Label Studio again, or fix it"
+        )
+    out = []
+    for i, ann in enumerate(listed, 1):
+        if not isinstance(ann, dict):
+            raise _ShapeError(
+                f"annotation {i} is a JSON {json_kind(ann)}, not an object with a 'result' "
+                "list; export the tasks from Label Studio again, or fix it"
+            )
+        converted = _ls_annotation(ann, i)
+        if converted is not None:
+            out.append(converted)
+    return out
 
 
 def _ls_body_key(data: dict, path: str | Path, number: int) -> str:
@@ -421,21 +531,39 @@ def _ls_messages(value: list) -> list:
     ]
 
 
-def _ls_annotation(ann: Any) -> dict[str, Any] | None:
+def _ls_annotation(ann: dict[str, Any], i: int) -> dict[str, Any] | None:
     """An annotation as ``{"reviewer", "choices"|"spans", "time"}``; an empty result (nothing
     chosen, no region) as ``{"reviewer", "empty": True, ...}``: a decision that holds no
-    spans, or no labels, which ingest reads in the guideline's shape."""
-    if not isinstance(ann, dict) or ann.get("was_cancelled"):
+    spans, or no labels, which ingest reads in the guideline's shape. A cancelled one, and
+    one holding only regions of other tags (a text area, a rating), is no label: None."""
+    if ann.get("was_cancelled"):
         return None
+    results = ann.get("result")
+    if results is None:
+        results = []
+    if not isinstance(results, list):
+        raise _ShapeError(
+            f"annotation {i}: 'result' is a JSON {json_kind(results)}; Label Studio "
+            'exports it as a list of regions such as {"value": {"choices": ["NAME"]}}'
+        )
     choices: list[Any] = []
     spans: list[dict[str, Any]] = []
     other = False  # a region of another tag (a text area, a rating): not a label decision
-    for result in ann.get("result") or ():
+    for j, result in enumerate(results, 1):
         value = result.get("value") if isinstance(result, dict) else None
-        if isinstance(value, dict) and "choices" in value:
-            choices.extend(value["choices"] or ())
-        elif isinstance(value, dict) and "labels" in value:
-            spans.extend(_ls_spans(value))
+        if _other_region(result):  # a relation between regions has no value
+            other = True
+            continue
+        if not isinstance(value, dict):
+            raise _ShapeError(
+                f"annotation {i}, result {j} has no 'value' object; Label Studio writes "
+                'each region as {"value": {"choices": ["NAME"]}} or {"value": {"start": 0, '
+                '"end": 5, "labels": ["NAME"]}}'
+            )
+        if "choices" in value:
+            choices.extend(_ls_names(value["choices"], "choices", i, j))
+        elif "labels" in value:
+            spans.extend(_ls_spans(value, i, j))
         else:
             other = True
     if not choices and not spans and other:
@@ -451,11 +579,31 @@ def _ls_annotation(ann: Any) -> dict[str, Any] | None:
     return {**out, "time": time} if time else out
 
 
-def _ls_spans(value: dict[str, Any]) -> list[dict[str, Any]]:
+def _other_region(result: Any) -> bool:
+    """A region of a tag that holds no label and has no ``value`` (a relation)."""
+    return (
+        isinstance(result, dict)
+        and "value" not in result
+        and result.get("type") not in (None, "choices", "labels")
+    )
+
+
+def _ls_names(value: Any, key: str, i: int, j: int) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _ShapeError(
+            f"annotation {i}, result {j}: {key!r} is a JSON {json_kind(value)}; Label Studio "
+            f'writes it as a list of names, e.g. "{key}": ["NAME"]'
+        )
+    return value
+
+
+def _ls_spans(value: dict[str, Any], i: int, j: int) -> list[dict[str, Any]]:
     base = {"start": value.get("start"), "end": value.get("end")}
     if isinstance(value.get("text"), str):
         base["text"] = value["text"]
-    return [{**base, "label": name} for name in value.get("labels") or ()]
+    return [{**base, "label": name} for name in _ls_names(value["labels"], "labels", i, j)]
 
 
 def _ls_reviewer(completed_by: Any) -> str | None:
@@ -602,6 +750,8 @@ class _JsonArray:
             try:
                 value, self.pos = _DECODER.raw_decode(self.buf, self.pos)
                 return value
+            except RecursionError:
+                self._fail(number, too_deep())
             except json.JSONDecodeError as e:
                 # a value cut off by the buffer's end fails too: read twice as much, retry
                 if not _cut_off(e) or not self._more(max(CHUNK, len(self.buf) - self.pos)):
@@ -611,6 +761,8 @@ class _JsonArray:
                         f"not valid JSON ({e.msg} at line {line} column "
                         f"{e.colno}); fix the file or export it again",
                     )
+            except ValueError:  # an integer over the digit limit of int(str)
+                self._fail(number, too_long_number())
 
     def _line(self) -> int:
         return self.line_base + self.buf.count("\n", 0, self.pos) + 1

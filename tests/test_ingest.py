@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -287,6 +288,16 @@ def test_unknown_label_lists_a_long_label_set_in_part() -> None:
 # -- refused files: the error names file and line, the store is unchanged --------------------
 
 GOOD = {"id": "g1", "text": "Where is my card?"}
+
+
+def nest(n: int) -> list:
+    """``n`` lists, one inside the other."""
+    value: list = []
+    for _ in range(n - 1):
+        value = [value]
+    return value
+
+
 CONV = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
 
 BAD_ROWS = [
@@ -340,6 +351,30 @@ BAD_ROWS = [
      "did you mean 'labels'"),
     ("meta not an object", SINGLE, {"id": "b", "text": "t", "meta": [1]}, "'meta' is a JSON array"),
     ("duplicate id", SINGLE, {"id": "g1", "text": "again"}, "id 'g1' is also on line 1"),
+    # what one store keeps and the other refuses, or what crashed Python's JSON: refused alike
+    ("lone surrogate", SINGLE, {"id": "b", "text": "caf\ud800"},
+     "'text' at character 3 holds a lone surrogate (\\ud800)"),
+    ("lone surrogate in a meta key", SINGLE, {"id": "b", "text": "t", "meta": {"\udfff": 1}},
+     "the name of field 'meta.\\udfff'"),
+    ("NUL in text", SINGLE, {"id": "b", "text": "a\x00b"}, "holds a NUL character"),
+    ("NUL in a reviewer", SINGLE,
+     {"id": "b", "text": "t", "annotations": [{"reviewer": "x\x00", "label": "refund"}]},
+     "'annotations[0].reviewer' at character 1 holds a NUL character"),
+    ("NaN in meta", SINGLE, {"id": "b", "text": "t", "meta": {"k": float("nan")}},
+     "'meta.k' is NaN (JSON has no NaN or Infinity"),
+    ("Infinity in an extra field", SINGLE, {"id": "b", "text": "t", "n": float("inf")},
+     "'n' is Infinity"),
+    ("a number too large for a float", SINGLE, '{"id": "b", "text": "t", "meta": {"k": 1e999}}',
+     "'meta.k' is Infinity"),
+    ("5,000-digit id", SINGLE, '{"id": ' + "9" * 5000 + ', "text": "t"}',
+     "a number has more than 4,300 digits; write long numbers as strings"),
+    ("1 MB id", SINGLE, {"id": "i" * 1_000_000, "text": "t"},
+     "'id' has 1,000,000 characters, over the limit of 256"),
+    ("65 levels of nesting", SINGLE, {"id": "b", "text": "t", "meta": {"k": nest(63)}},
+     "...' is nested more than 64 levels deep; flatten it"),
+    ("100,000 levels of nesting", SINGLE,
+     '{"id": "b", "text": "t", "meta": ' + "[" * 100_000 + "]" * 100_000 + "}",
+     "nested more than 64 levels deep; flatten it"),
 ]  # fmt: skip
 
 
@@ -371,6 +406,20 @@ def test_bad_row_refuses_the_file(seeded: Store, tmp_path: Path, case, g, bad, f
     first = GOOD if g.unit == "text" else {"id": "g1", "messages": CONV}
     path = jsonl(tmp_path, "in.jsonl", first, bad, {"id": "g3", "text": "after"})
     assert_refused(seeded, g, path, 2, fragment)
+
+
+def test_64_levels_of_nesting_and_a_256_character_id_are_kept(store: Store, tmp_path) -> None:
+    row = {"id": "é" * 256, "text": "t", "meta": {"k": nest(62), "big": 10**30, "f": -0.0}}
+    assert import_file(store, SINGLE, jsonl(tmp_path, "edge.jsonl", row)).items_added == 1
+    assert store.get_item("é" * 256).meta == row["meta"]
+
+
+def test_a_file_name_that_is_not_utf8_imports(store: Store, tmp_path: Path) -> None:
+    name = os.fsdecode(b"caf\xe9.jsonl")  # Latin-1 bytes: Python names them by surrogates
+    path = jsonl(tmp_path, name, {"id": "n1", "text": "t", "label": "refund"})
+    assert import_file(store, SINGLE, path).reviews_added == 1
+    [review] = reviews(store)
+    assert review.reviewer == "caf\ufffd" and store.imports()[-1].path.endswith("caf\ufffd.jsonl")
 
 
 def test_bad_encoding_refuses_the_file(seeded: Store, tmp_path: Path) -> None:

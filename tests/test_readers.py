@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agent import readers
 from agent.errors import ImportFileError
@@ -175,6 +178,47 @@ def test_csv_bad_utf8(tmp_path: Path) -> None:
     fails(read_csv, path, f"{path}:3:", "not UTF-8", "re-save the file as UTF-8")
 
 
+def test_a_csv_header_of_100000_columns_is_refused_at_once(tmp_path: Path) -> None:
+    header = ",".join(["id", "text", *(f"c{i}" for i in range(100_000))])
+    path = write(tmp_path, "wide.csv", header + "\n1,hello\n")
+    started = time.perf_counter()
+    fails(read_csv, path, f"{path}:1:", "100,002 columns, over the limit of 1,000", "'meta'")
+    assert time.perf_counter() - started < 5  # checking each name against all took minutes
+
+
+def test_a_duplicate_among_many_columns_is_found(tmp_path: Path) -> None:
+    names = ["id", "text", *(f"c{i}" for i in range(997)), "c5"]
+    path = write(tmp_path, "dup.csv", ",".join(names) + "\n1,hello\n")
+    fails(read_csv, path, f"{path}:1:", "names column 'c5' twice")
+    ok = write(tmp_path, "ok.csv", ",".join(names[:-1]) + "\n1,hello\n")
+    assert list(read_csv(ok)) == [(2, {"id": "1", "text": "hello"})]
+
+
+@pytest.mark.parametrize(
+    ("written", "value"),
+    [
+        ("'=1+2", "=1+2"),
+        ("'-3", "-3"),
+        ("'\t@x", "\t@x"),
+        ("''=x", "'=x"),
+        ("'quoted'", "'quoted'"),
+    ],
+)
+def test_csv_takes_off_the_quote_before_a_formula(tmp_path: Path, written, value) -> None:
+    path = write(tmp_path, "f.csv", f'id,text,label\n"{written}","{written}",{written}\n')
+    [(_, row)] = read_csv(path)
+    assert row["id"] == row["text"] == value
+    assert row["label"] == value.strip()
+
+
+@settings(max_examples=60)
+@given(st.text())
+def test_a_defused_csv_cell_reads_back_as_written(value: str) -> None:
+    cell = readers.csv_cell(value)
+    assert not cell.startswith(readers.FORMULA_START)
+    assert readers.csv_value(cell) == value
+
+
 def test_csv_byte_order_mark(tmp_path: Path) -> None:
     path = write(tmp_path, "bom.csv", "\ufeffid,text\n1,x\n")
     assert list(read_csv(path)) == [(2, {"id": "1", "text": "x"})]
@@ -330,3 +374,44 @@ def test_labelstudio_data_without_a_text_field(tmp_path: Path) -> None:
 def test_labelstudio_bad_utf8_names_the_line(tmp_path: Path) -> None:
     path = write(tmp_path, "u.json", b'[\n{"id": 1, "data": {"text": "caf\xe9"}}\n]')
     fails(read_labelstudio, path, f"{path}:2:", "not UTF-8", "re-save the file as UTF-8")
+
+
+LS_SHAPES = [
+    # (case, the task's annotations, what the error says)
+    ("annotations an object", {"completed_by": 1, "result": []}, "'annotations' is a JSON object"),
+    ("an annotation a string", ["refund"], "annotation 1 is a JSON string"),
+    ("result an object", [{"result": {"value": {"choices": ["refund"]}}}],
+     "annotation 1: 'result' is a JSON object"),
+    ("a region without value", [{"result": [{"choices": ["refund"]}]}],
+     "annotation 1, result 1 has no 'value' object"),
+    ("choices a string", [{"result": [{"type": "choices", "value": {"choices": "refund"}}]}],
+     "annotation 1, result 1: 'choices' is a JSON string"),
+    ("labels a string",
+     [{"result": [{"value": {"start": 0, "end": 1, "labels": "refund"}}]}],
+     "annotation 1, result 1: 'labels' is a JSON string"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "annotations", "says"), LS_SHAPES, ids=[c[0] for c in LS_SHAPES])
+def test_labelstudio_annotations_in_another_shape_are_an_error(
+    tmp_path: Path, case, annotations, says
+) -> None:
+    tasks = [
+        {"id": 1, "data": {"text": "a"}},
+        {"id": 2, "data": {"text": "b"}, "annotations": annotations},
+    ]
+    path = write(tmp_path, "ls.json", json.dumps(tasks))
+    err = fails(read_labelstudio, path, f"{path}:2: task 2: {says}", "; ")
+    assert err.line == 2
+
+
+def test_labelstudio_completions_and_relations(tmp_path: Path) -> None:
+    """An export from before Label Studio 1.0 names annotations ``completions``; a relation
+    between regions has no value and is no label."""
+    result = [
+        {"type": "choices", "value": {"choices": ["refund"]}},
+        {"type": "relation", "from_id": "a", "to_id": "b", "direction": "right"},
+    ]
+    task = {"id": 1, "data": {"text": "a"}, "completions": [{"completed_by": 3, "result": result}]}
+    [(_, row)] = read_labelstudio(write(tmp_path, "old.json", json.dumps([task])))
+    assert row["annotations"] == [{"reviewer": "ls-user-3", "choices": ["refund"]}]

@@ -22,6 +22,9 @@ IDLE_PING_S = 30.0
 #: and one older than this is replaced (servers and proxies drop idle connections)
 IDLE_RECYCLE_S = 3600
 DEFAULT_PORTS = {"postgresql": 5432}
+#: how long a SQLite write waits for another to finish before it fails: longer than the
+#: longest write (an import's commit: a few seconds per 100,000s of rows on a busy host)
+BUSY_TIMEOUT_MS = 30_000
 
 
 def normalise_url(url: str) -> str:
@@ -89,7 +92,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cur.close()
 
 
