@@ -28,6 +28,7 @@ same reviewers and values.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -43,6 +44,25 @@ LS_USER = re.compile(r"ls-user-(\d+)")
 FROM_NAME = "label"
 TOKEN = re.compile(r"\S+")
 HF_BATCH = 1000
+
+
+def json_text(value: Any) -> str:
+    """``value`` as strict JSON: a NaN or infinity (which a store may hold from before
+    imports refused them) is written as null, so every export parses as JSON."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(value), ensure_ascii=False, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _final(record: ItemRecord) -> tuple[LabelValue | None, str | None]:
@@ -193,7 +213,7 @@ def write_labelstudio(fh, records: Iterable[ItemRecord], guideline: Guideline) -
     n = 0
     for rec in records:
         fh.write(",\n" if n else "\n")
-        fh.write(json.dumps(ls_task(rec, guideline), ensure_ascii=False))
+        fh.write(json_text(ls_task(rec, guideline)))
         n += 1
     fh.write("\n]\n")
     return n
@@ -272,9 +292,9 @@ def hf_row(record: ItemRecord) -> dict[str, Any]:
         "prompt_version": s.prompt_version if s else None,
         "guideline_version": s.guideline_version if s else None,
         "rationale": s.rationale if s else None,
-        "suggestion": json.dumps(suggestion, ensure_ascii=False) if s else None,
-        "reviews": json.dumps([review_json(r) for r in record.reviews], ensure_ascii=False),
-        "meta": json.dumps(item.meta, ensure_ascii=False) if item.meta else None,
+        "suggestion": json_text(suggestion) if s else None,
+        "reviews": json_text([review_json(r) for r in record.reviews]),
+        "meta": json_text(item.meta) if item.meta else None,
     }
 
 

