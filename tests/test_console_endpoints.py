@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from starlette.routing import Mount
 
 from agent.auth import SESSION_COOKIE
@@ -331,3 +332,27 @@ def test_an_unknown_name_costs_the_same_password_check(tmp_path, monkeypatch):
     assert auth.authenticate(project.store, "rita", "wrong-password") is None
     assert len(checked) == 2 and all(h.startswith("$argon2id$") for h in checked)
     project.store.close()
+
+
+def _locked(*_args, **_kwargs):
+    raise sa.exc.OperationalError(
+        "INSERT INTO reviews (item_id, reviewer) VALUES (?, ?)",
+        ("ep-secret-id", "rita"),
+        Exception("database is locked"),
+    )
+
+
+def test_a_store_failure_reaches_the_reviewer_without_its_sql(console, dependencies, monkeypatch):
+    from ui.handlers import Console
+
+    for method in ("command", "dashboard", "browse"):
+        monkeypatch.setattr(Console, method, _locked)
+    with signed_in(console, "ada") as admin:
+        for name in ("review_command", "dashboard", "browse_page"):
+            failed = call(admin, dependencies[name])
+            shown = json.dumps(failed["output"])
+            assert failed["success"] is False, name
+            for leak in ("INSERT", "ep-secret-id", "parameters", "locked"):
+                assert leak not in shown, (name, shown)
+        said = call(admin, dependencies["review_command"])["output"]["error"]
+        assert said.startswith("The store did not answer")

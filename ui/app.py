@@ -9,9 +9,11 @@ which finds the account behind the request again and checks its role.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 
 import gradio as gr
+import sqlalchemy as sa
 
 from agent.errors import AccessDenied, LabelloopError
 from agent.review import REJECT_REASONS
@@ -19,8 +21,11 @@ from ui import render
 from ui.handlers import ROUTES, AuthError, Console, Screen, filters
 from ui.markup import error, markup
 
+log = logging.getLogger(__name__)
 #: concurrent runs of each event: reviewers must not wait for one another
 CONCURRENCY = 32
+#: what a reviewer reads when the store fails; its SQL and parameters go to the log only
+STORE_FAILED = "The store did not answer (busy or unreachable), so nothing changed: try again."
 EXPORT_FORMATS = ["jsonl", "csv", "labelstudio", "hf", "conll"]
 
 CSS = """
@@ -163,7 +168,14 @@ def _screen(fn: Callable, request) -> list:
         screen: Screen = fn(request)
     except AuthError as exc:
         raise error(exc, "Signed out") from exc
+    except sa.exc.SQLAlchemyError as exc:
+        raise _store_failed(exc) from None
     return [screen.item, screen.side, screen.status]
+
+
+def _store_failed(exc: Exception) -> gr.Error:
+    log.error("store error in a console handler: %s", exc, exc_info=exc)
+    return error(STORE_FAILED, "Not saved")
 
 
 def _checked(fn: Callable) -> Callable:
@@ -177,6 +189,8 @@ def _checked(fn: Callable) -> Callable:
             raise error(exc, "Not allowed") from exc
         except LabelloopError as exc:
             raise error(exc, "Cannot do that") from exc
+        except sa.exc.SQLAlchemyError as exc:
+            raise _store_failed(exc) from None
 
     return run
 

@@ -122,6 +122,7 @@ def _mount(app: FastAPI, blocks: gr.Blocks, accounts: Accounts, max_file_size: i
         auth_dependency=accounts.name,
         footer_links=[],
         run_history=False,
+        show_error=False,  # an unexpected exception's text (SQL, paths) reaches the log only
         max_file_size=max_file_size,
         ssr_mode=False,
         mcp_server=False,
