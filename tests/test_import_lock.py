@@ -81,3 +81,29 @@ def test_console_decisions_during_an_import_never_fail(tmp_path: Path):
     assert found["decisions_during_import"] >= 10 and not found["ran_out_of_items"]
     # before staging, a decision waited for the whole import (2.5 s and more)
     assert found["wait_max_s"] < 2.0, found
+
+
+def test_a_store_busy_past_its_timeout_refuses_the_import_in_one_line(tmp_path, monkeypatch):
+    from agent.errors import ImportFileError
+    from agent.store import db
+
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 100)
+    path = tmp_path / "s.db"
+    store = Store.open(f"sqlite:///{path}")
+    other = sqlite3.connect(path, isolation_level=None)
+
+    def hold_the_lock(_rows: int) -> None:  # another writer, busy until after the commit
+        other.execute("BEGIN IMMEDIATE")
+
+    rows = rows_file(tmp_path / "in.jsonl", 50)
+    try:
+        import_file(store, guideline(), rows, progress=hold_the_lock)
+    except ImportFileError as exc:
+        assert str(exc).startswith(f"{rows}: the store stayed busy with another write")
+        assert str(exc).endswith("; run the import again")
+    else:
+        raise AssertionError("imported while another writer held the store")
+    other.execute("ROLLBACK")
+    assert (store.count_items(), len(store.imports())) == (0, 0)
+    other.close()
+    store.close()

@@ -31,6 +31,10 @@ RACE = (
     "another process added some of these items while the import ran; "
     "nothing was imported: run the import again"
 )
+BUSY = (
+    "the store stayed busy with another write until its timeout, so nothing was imported; "
+    "run the import again"
+)
 
 
 def _staging_tables() -> tuple[sa.Table, sa.Table]:
@@ -113,6 +117,8 @@ class ImportWriter:
                 return self._move(rows)
         except sa.exc.IntegrityError as exc:
             raise ImportFileError(RACE, path=self.meta["path"]) from exc
+        except sa.exc.OperationalError as exc:  # e.g. SQLite busy past its timeout
+            raise ImportFileError(BUSY, path=self.meta["path"]) from exc
 
     def _move(self, rows: int) -> Stored:
         conn = self.conn
