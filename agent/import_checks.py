@@ -34,8 +34,8 @@ def check_row(raw: dict[str, Any]) -> None:
             _check_text(value, where)
         elif isinstance(value, float) and not math.isfinite(value):
             raise RowError(
-                f"{_field(where)} is {json.dumps(value)} (JSON has no NaN or Infinity, and a number "
-                "this large reads as one); write a finite number, or null"
+                f"{_field(where)} is {json.dumps(value)} (JSON has no NaN or Infinity; a "
+                "number past 1.8e308 reads as Infinity); write a finite number, or null"
             )
         elif isinstance(value, dict | list):
             if depth > MAX_DEPTH:

@@ -361,7 +361,7 @@ BAD_ROWS = [
      {"id": "b", "text": "t", "annotations": [{"reviewer": "x\x00", "label": "refund"}]},
      "'annotations[0].reviewer' at character 1 holds a NUL character"),
     ("NaN in meta", SINGLE, {"id": "b", "text": "t", "meta": {"k": float("nan")}},
-     "'meta.k' is NaN (JSON has no NaN or Infinity"),
+     "'meta.k' is NaN (JSON has no NaN or Infinity; "),
     ("Infinity in an extra field", SINGLE, {"id": "b", "text": "t", "n": float("inf")},
      "'n' is Infinity"),
     ("a number too large for a float", SINGLE, '{"id": "b", "text": "t", "meta": {"k": 1e999}}',
