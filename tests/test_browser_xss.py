@@ -221,7 +221,11 @@ def test_every_view_renders_under_the_csp_with_no_violation(chromium, views):
             expect(page.locator("#ll-detail .ll-detail")).to_have_count(1)
             page.get_by_role("button", name="Edit in the review tab").click()
             expect(page.locator("#ll-item .ll-editing")).to_have_count(1)
+            # Space on the focused "Edit" button would press it again: leave it first
+            page.evaluate("document.activeElement.blur()")
             page.keyboard.press("Space")  # leave the editor
+            # its answer selects the review tab: wait for it before choosing another
+            expect(page.locator("#ll-item .ll-editing")).to_have_count(0)
             if user == "ada":
                 page.get_by_role("tab", name="Browse").click()
                 page.locator("#ll-bulk").click()
