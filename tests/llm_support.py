@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import contextmanager
 from pathlib import Path
 
 from agent import pipeline
@@ -163,3 +164,50 @@ def call_rows(db: Path, where: str = "1=1") -> list[sqlite3.Row]:
         return conn.execute(f"SELECT * FROM llm_calls WHERE {where} ORDER BY id").fetchall()
     finally:
         conn.close()
+
+
+def leaky(app, seen: list[str]):
+    """The stub, noting each request's Authorization header and echoing it in every error
+    body, as a careless server would (OpenAI's 401 echoes part of the key)."""
+
+    async def asgi(scope, receive, send):
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+        auth = dict(scope["headers"]).get(b"authorization", b"").decode()
+        seen.append(auth)
+        held: dict = {}
+
+        async def relay(message):
+            if message["type"] == "http.response.start" and message["status"] >= 400:
+                held.update(message)
+                return
+            if message["type"] == "http.response.body" and held:
+                body = json.loads(message["body"])
+                body["error"]["message"] += f" (you sent: {auth})"
+                data = json.dumps(body).encode()
+                headers = [(k, v) for k, v in held["headers"] if k != b"content-length"]
+                headers.append((b"content-length", str(len(data)).encode()))
+                await send({**held, "headers": headers})
+                await send({"type": "http.response.body", "body": data})
+                return
+            await send(message)
+
+        await app(scope, receive, relay)
+
+    return asgi
+
+
+@contextmanager
+def litellm_debug():
+    """litellm's debug logging on, and back as it was afterwards."""
+    from agent.providers.transport import litellm
+
+    loggers = [litellm._logging.verbose_logger, litellm._logging.verbose_router_logger]
+    loggers.append(litellm._logging.verbose_proxy_logger)
+    levels = [lg.level for lg in loggers]
+    litellm._turn_on_debug()
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)

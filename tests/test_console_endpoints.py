@@ -5,45 +5,17 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from starlette.routing import Mount
 
 from agent.auth import SESSION_COOKIE
 from agent.types import Route
+from tests import console_probes as probes
+from tests.console_probes import ADMIN_ONLY, SIGNED_IN, call, signed_in
 from tests.console_support import PASSWORD, make_project, seed, served, texts
 from tests.console_support import guideline_text as guideline
-
-ADMIN_ONLY = {
-    "bulk_preview",
-    "bulk_confirm",
-    "bulk_drop",
-    "bulk_undo_last",
-    "adj_list",
-    "adj_open",
-    "adj_decide",
-    "adj_list_1",
-    "dashboard",
-}
-ADMIN_ONLY |= {"export_file", "set_blind", "adj_edit"}
-SIGNED_IN = {"review_command", "review_load", "browse_page", "browse_page_1", "browse_page_2"}
-SIGNED_IN |= {"item_open", "item_change", "item_edit"}
-#: plausible arguments, so that a refusal is the role check and not a malformed call
-ARGS = {
-    "bulk_preview": ["", "", "", 0, 100, "", "", ""],
-    "bulk_confirm": ["0123", None, "", "", "", 0, 100, "", "", ""],
-    "adj_open": [None],
-    "adj_edit": [None],
-    "item_edit": ["ep0"],
-    "adj_decide": [None, None, "refund", "ok"],
-    "export_file": ["jsonl"],
-    "set_blind": ["rita", True],
-}
 
 
 @pytest.fixture(scope="module")
@@ -61,68 +33,20 @@ def console(console_project):
         yield url
 
 
-def app_routes(routes, prefix: str = "") -> Iterator[tuple[str, str]]:
-    """(method, path template) of every route of an ASGI app, through mounts and routers."""
-    for route in routes:
-        if hasattr(route, "effective_route_contexts"):  # a router included in FastAPI's
-            yield from app_routes(route.effective_route_contexts(), prefix)
-        elif isinstance(route, Mount):
-            inner = getattr(route.app, "routes", None)
-            if inner is None:  # static files and the like: anything under the mount
-                yield "GET", f"{prefix}{route.path}/{{path}}"
-            else:
-                yield from app_routes(inner, prefix + route.path)
-        else:
-            for method in sorted(route.methods or ("GET",)):
-                yield method, prefix + route.path
-
-
 @pytest.fixture(scope="module")
 def routes(console_project) -> list[tuple[str, str]]:
     from ui.server import create_app
 
-    return sorted(set(app_routes(create_app(console_project).routes)))
-
-
-@contextmanager
-def signed_in(url: str, name: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=url, timeout=20) as client:
-        r = client.post("/login", data={"username": name, "password": PASSWORD})
-        assert r.status_code == 303 and SESSION_COOKIE in client.cookies
-        yield client
+    return probes.app_routes(create_app(console_project))
 
 
 @pytest.fixture(scope="module")
 def dependencies(console) -> dict[str, dict]:
-    with signed_in(console, "ada") as admin:
-        config = admin.get("/config").json()
-    return {d["api_name"]: d for d in config["dependencies"] if d["backend_fn"]}
-
-
-def call(client: httpx.Client, dep: dict) -> dict:
-    """Run one event through Gradio's queue as the page does; the final message."""
-    session = uuid.uuid4().hex
-    data = ARGS.get(dep["api_name"].removesuffix("_1"))
-    body = {
-        "data": data if data is not None else [None] * len(dep["inputs"]),
-        "fn_index": dep["id"],
-        "session_hash": session,
-        "event_data": None,
-        "trigger_id": dep["targets"][0][0] if dep["targets"] else None,
-    }
-    join = client.post("/gradio_api/queue/join", json=body)
-    assert join.status_code == 200, join.text
-    with client.stream("GET", "/gradio_api/queue/data", params={"session_hash": session}) as r:
-        for line in r.iter_lines():
-            if line.startswith("data:"):
-                msg = json.loads(line[5:])
-                if msg.get("msg") == "process_completed":
-                    return msg
-    raise AssertionError(f"no answer for {dep['api_name']}")
+    return probes.dependencies(console)
 
 
 def test_every_endpoint_is_known_to_this_test(dependencies):
-    # a new event must be classified here, so that the checks below cover it
+    # a new event must be classified in tests/console_probes.py, so that the checks cover it
     assert set(dependencies) == ADMIN_ONLY | SIGNED_IN
 
 

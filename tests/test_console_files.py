@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 
 from agent.types import Route
+from tests.console_probes import call, signed_in
 from tests.console_support import guideline_text as guideline
 from tests.console_support import make_project, seed, served, texts
-from tests.test_console_endpoints import call, signed_in
 
 USERS = [("rita", "reviewer"), ("ada", "admin")]
 

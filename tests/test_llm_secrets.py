@@ -3,12 +3,10 @@ in the database (or its WAL), the logs, or any export."""
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import tomllib
 import uuid
-from contextlib import contextmanager
 
 import pytest
 import tomli_w
@@ -16,55 +14,9 @@ from typer.testing import CliRunner
 
 from agent import cli
 from agent.config import DB_NAME
-from agent.providers.transport import litellm
 from agent.testing import stub_llm
 from agent.testing.stub_llm import StubServer
-from tests.llm_support import MODEL, make_project
-
-
-def leaky(app, seen: list[str]):
-    """The stub, noting each request's Authorization header and echoing it in every error
-    body, as a careless server would (OpenAI's 401 echoes part of the key)."""
-
-    async def asgi(scope, receive, send):
-        if scope["type"] != "http":
-            return await app(scope, receive, send)
-        auth = dict(scope["headers"]).get(b"authorization", b"").decode()
-        seen.append(auth)
-        held: dict = {}
-
-        async def relay(message):
-            if message["type"] == "http.response.start" and message["status"] >= 400:
-                held.update(message)
-                return
-            if message["type"] == "http.response.body" and held:
-                body = json.loads(message["body"])
-                body["error"]["message"] += f" (you sent: {auth})"
-                data = json.dumps(body).encode()
-                headers = [(k, v) for k, v in held["headers"] if k != b"content-length"]
-                headers.append((b"content-length", str(len(data)).encode()))
-                await send({**held, "headers": headers})
-                await send({"type": "http.response.body", "body": data})
-                return
-            await send(message)
-
-        await app(scope, receive, relay)
-
-    return asgi
-
-
-@contextmanager
-def litellm_debug():
-    """litellm's debug logging on, and back as it was afterwards."""
-    loggers = [litellm._logging.verbose_logger, litellm._logging.verbose_router_logger]
-    loggers.append(litellm._logging.verbose_proxy_logger)
-    levels = [lg.level for lg in loggers]
-    litellm._turn_on_debug()
-    try:
-        yield
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
+from tests.llm_support import MODEL, leaky, litellm_debug, make_project
 
 
 def run_cli(monkeypatch, *args: str) -> int:
