@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agent import calibration, cascade, pipeline
+from agent.calibration_outlook import outlook
 from agent.config import Project
 from agent.errors import LabelloopError
 from agent.pipeline import ALARM_STATE
@@ -49,7 +50,8 @@ def calibrate(
     if not stages:
         model = model or pipeline.routing_state(project)["model"]
         report = calibrate_model(project, model, epsilon, delta, seed)
-        return report | {"routes": pipeline.route(project)}
+        routes = pipeline.route(project)
+        return report | {"routes": routes, "outlook": outlook(project, model)}
     if model is not None and model not in stages:
         raise LabelloopError(
             f"{model!r} is not a stage of the cascade in labelloop.toml: valid models are "
@@ -62,7 +64,13 @@ def calibrate(
     ]
     routes = pipeline.route(project)
     if model is not None:
-        return reports[0] | {"routes": routes, "stale_stages": _stale_after(project, model)}
+        stale = _stale_after(project, model)
+        return reports[0] | {
+            "routes": routes,
+            "stale_stages": stale,
+            "outlook": outlook(project, model),
+        }
+    reports = [r | {"outlook": outlook(project, r["model"])} for r in reports]
     return {"stages": reports, "guarantee": cascade_guarantee(reports), "routes": routes}
 
 
@@ -85,7 +93,7 @@ def calibrate_model(
         raise LabelloopError(f"No suggestions from {model} yet: {hint}")
     since = _fresh_since(store) if since is None else since
     pairs = _stage_pairs(project, model, prompt_version, guideline.version, since)
-    if len(pairs) < MIN_PAIRS or len({p.correct for p in pairs}) < 2:
+    if len(pairs) < MIN_PAIRS:  # all right (or all wrong) is evidence, not too little
         return _not_enough(project, model, pairs, epsilon, delta)
     # The walk starts where the calibrated scores of the test pairs (not their labels)
     # predict a pass is likeliest, never with fewer items than a pass needs: one early
@@ -97,16 +105,19 @@ def calibrate_model(
         delta,
         seed,
         start="predicted",
+        stream_items=_stream_items(store),
     )
     upstream = _upstream(project, model)
     versions = (prompt_version, guideline.version)
     run_id = _save_run(project, model, versions, pairs, result, delta, upstream)
     _apply(store, model, prompt_version, guideline.version, result.calibrator)
     report = _report(project, run_id, model, pairs, result)
+    old = pipeline.calibration_state(project, model)
     store.set_state(
         pipeline.calibration_key(model),
         {k: report[k] for k in STATE_KEYS}
         | {
+            "sample_rate": pipeline.grown_rate(project, old, report["more_reviews_needed"]),
             "calibrated": True,
             "prompt_version": prompt_version,
             "guideline_version": guideline.version,
@@ -117,7 +128,25 @@ def calibrate_model(
     return report
 
 
-STATE_KEYS = ("run_id", "model", "stage", "threshold", "epsilon", "delta", "coverage", "guarantee")
+STATE_KEYS = (
+    "run_id",
+    "model",
+    "stage",
+    "threshold",
+    "epsilon",
+    "delta",
+    "coverage",
+    "guarantee",
+    "calibration_pairs",
+    "more_reviews_needed",
+    "expected_coverage",
+)
+
+
+def _stream_items(store) -> int:
+    """The unreviewed items a threshold would apply to (the calibration sample aside)."""
+    counts = store.route_counts()
+    return sum(counts.get(r, 0) for r in pipeline.DRAWABLE_ROUTES if r != "calibration")
 
 
 def _stage(project: Project, model: str) -> int | None:
@@ -261,6 +290,8 @@ def _report(project: Project, run_id: int, model: str, pairs, result) -> dict[st
         "brier_after": result.brier_after,
         "method": result.calibrator.method,
         "more_reviews_needed": t.more_reviews_needed,
+        "expected_coverage": t.expected_coverage,
+        "reason": t.reason,
         "guarantee": calibration.guarantee_sentence(t),
         "plots": plots,
     }
@@ -288,9 +319,22 @@ def _plots(project: Project, run_id: int, result) -> dict[str, str]:
 def _not_enough(project: Project, model: str, pairs, epsilon: float, delta: float) -> dict:
     """Too few pairs to fit: nothing is auto-accepted, and we say how many are needed."""
     need = calibration.min_items_to_pass(epsilon, delta)
+    more = max(0, max(MIN_PAIRS, 2 * need) - len(pairs))
+    old = pipeline.calibration_state(project, model)
     project.store.set_state(
         pipeline.calibration_key(model),
-        {"calibrated": False, "model": model, "threshold": None, "reason": "too few pairs"},
+        {
+            "calibrated": False,
+            "model": model,
+            "threshold": None,
+            "reason": "too few pairs",
+            "epsilon": epsilon,
+            "delta": delta,
+            "calibration_pairs": len(pairs),
+            "more_reviews_needed": more,
+            "expected_coverage": None,
+            "sample_rate": pipeline.grown_rate(project, old, more),
+        },
     )
     return {
         "run_id": None,
@@ -302,11 +346,12 @@ def _not_enough(project: Project, model: str, pairs, epsilon: float, delta: floa
         "calibration_pairs": len(pairs),
         "coverage": 0.0,
         "skipped_calibration_items": project.store.skipped_calibration_items(),
-        "more_reviews_needed": max(MIN_PAIRS, 2 * need) - len(pairs),
+        "more_reviews_needed": more,
+        "expected_coverage": None,
         "guarantee": (
-            f"Nothing is auto-accepted: {len(pairs)} calibration pairs (with both right and "
-            f"wrong suggestions) are too few to fit; review the calibration queue "
-            f"(at least about {2 * need} pairs are needed)."
+            f"Nothing is auto-accepted: {len(pairs)} calibration pairs are too few to fit "
+            f"(at least {MIN_PAIRS}); review the calibration queue (about {2 * need} pairs "
+            "are needed for a threshold)."
         ),
     }
 

@@ -258,6 +258,8 @@ class ThresholdResult:
     min_items: int
     more_reviews_needed: int | None
     reason: str
+    #: the coverage expected once the more_reviews_needed are in (None: no estimate)
+    expected_coverage: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -277,11 +279,14 @@ def choose_threshold(
     delta: float,
     pair_share: float = 1.0,
     start_items: int | None = None,
+    stream_items: int | None = None,
 ) -> ThresholdResult:
     """The lowest threshold reached by fixed-sequence testing before its first failure."""
     # The walk starts at the highest threshold with at least min_items_to_pass items above
     # it (or start_items, when larger: any start chosen without the test labels keeps the
     # guarantee). pair_share: the share of new calibration reviews that land in this set.
+    # stream_items: the unreviewed items a threshold would apply to; with it, more reviews
+    # are asked for only while the items they are expected to gain exceed their number.
     _check(epsilon, delta)
     thresholds, n_above, errors = by_threshold(scores, correct)
     n_pairs, need = len(np.asarray(scores)), min_items_to_pass(epsilon, delta)
@@ -291,12 +296,20 @@ def choose_threshold(
     base = dict(n_pairs=n_pairs, epsilon=epsilon, delta=delta, min_items=need)
     base["tested"] = min(n_pass + 1, len(ok))
     if n_pass == 0:
-        more, why = _more_reviews(n_above, errors, n_pairs, epsilon, delta, pair_share)
+        more, expected, why = _more_reviews(
+            n_above, errors, n_pairs, epsilon, delta, pair_share, 0.0, stream_items
+        )
         if len(ok):
             why = _first_failure(n_above[start], errors[start], epsilon, delta) + why
         nothing = dict(n_above=0, errors_above=0, observed_accuracy=None, upper_bound=None)
         return ThresholdResult(
-            None, **nothing, coverage=0.0, more_reviews_needed=more, reason=why, **base
+            None,
+            **nothing,
+            coverage=0.0,
+            more_reviews_needed=more,
+            reason=why,
+            expected_coverage=expected,
+            **base,
         )
     i = start + n_pass - 1
     n, k = int(n_above[i]), int(errors[i])
@@ -306,12 +319,18 @@ def choose_threshold(
         f"{ub:.3f} <= ε = {epsilon:g} ({base['tested']} thresholds tested)"
     )
     found = dict(n_above=n, errors_above=k, observed_accuracy=1 - k / n, upper_bound=ub)
+    more, expected = 0, n / n_pairs
+    if stream_items is not None:  # a higher coverage the pairs suggest is worth reaching
+        more, expected = _growth(
+            n_above, errors, n_pairs, epsilon, delta, pair_share, n / n_pairs, stream_items
+        ) or (0, n / n_pairs)
     return ThresholdResult(
         float(thresholds[i]),
         **found,
         coverage=n / n_pairs,
-        more_reviews_needed=0,
+        more_reviews_needed=more,
         reason=why,
+        expected_coverage=expected,
         **base,
     )
 
@@ -347,38 +366,80 @@ def _items_needed(rate: np.ndarray, epsilon: float, delta: float) -> np.ndarray:
     return np.ceil(np.exp(hi))
 
 
-def _more_reviews(n_above, errors, n_pairs, epsilon, delta, pair_share) -> tuple[int | None, str]:
-    """An estimate of the calibration reviews still needed, and why (or why none would do)."""
+def _shares(n_above, errors, n_pairs, epsilon, delta, pair_share):
+    """Top shares of the pairs seen under ε (smoothed), with the reviews each would need."""
     need = min_items_to_pass(epsilon, delta)
-    if n_pairs < _PREFIX_MIN:
-        more = math.ceil((need - n_pairs) / pair_share)
-        return more, f"only {n_pairs} test pairs: at least {need} are needed above a threshold"
     keep = np.flatnonzero(n_above >= _PREFIX_MIN)
     keep = keep[np.unique(np.geomspace(1, len(keep), 40).astype(int) - 1)]  # a few shares
     n, e = n_above[keep], errors[keep]
     rate = (e + 0.5) / (n + 1)  # smoothed: a few items without error do not mean zero error
     good = rate < epsilon
-    if good.any():
-        total = np.maximum(_items_needed(rate[good], epsilon, delta), need) * n_pairs / n[good]
-        best = int(np.argmin(total))
-        if total[best] < _REVIEWS_CAP:
-            share, r = n[good][best] / n_pairs, rate[good][best]
-            more = math.ceil(max(total[best] - n_pairs, need) / pair_share)
-            return more, (
-                f"about {more} more calibration reviews would likely be needed (if the top "
-                f"{share:.0%} of items stays {r:.1%} wrong)"
+    total = np.maximum(_items_needed(rate[good], epsilon, delta), need) * n_pairs / n[good]
+    more = np.ceil(np.maximum(total - n_pairs, need) / pair_share)
+    return n, e, n[good] / n_pairs, rate[good], more, total < _REVIEWS_CAP
+
+
+def _growth(n_above, errors, n_pairs, epsilon, delta, pair_share, coverage, stream_items):
+    """(more reviews, expected coverage) where the items gained most exceed the reviews
+    spent; None when no share gains more items than it costs reviews."""
+    _, _, share, _, more, ok = _shares(n_above, errors, n_pairs, epsilon, delta, pair_share)
+    net = (share - coverage) * stream_items - more
+    net[~ok] = -np.inf
+    if not len(net) or net.max() <= 0:
+        return None
+    best = int(np.argmax(net))
+    return int(more[best]), float(share[best])
+
+
+def _more_reviews(
+    n_above, errors, n_pairs, epsilon, delta, pair_share, coverage=0.0, stream_items=None
+) -> tuple[int | None, float | None, str]:
+    """An estimate of the calibration reviews still needed, the coverage expected once they
+    are in, and why (or why none would do).
+
+    Without ``stream_items`` the fewest reviews that would likely pass; with it, the number
+    whose expected gain in auto-accepted items most exceeds it (0 when none gains more).
+    """
+    need = min_items_to_pass(epsilon, delta)
+    if n_pairs < _PREFIX_MIN:
+        more = math.ceil((need - n_pairs) / pair_share)
+        why = f"only {n_pairs} test pairs: at least {need} are needed above a threshold"
+        return more, None, why
+    n, e, share, rate, more, ok = _shares(n_above, errors, n_pairs, epsilon, delta, pair_share)
+    if ok.any():
+        if stream_items is None:
+            best = int(np.argmin(np.where(ok, more, np.inf)))
+        else:
+            grown = _growth(
+                n_above, errors, n_pairs, epsilon, delta, pair_share, coverage, stream_items
             )
+            if grown is None:
+                why = (
+                    f"more calibration reviews would cost more than the {stream_items} "
+                    "unreviewed items they could auto-accept: label the rest by hand"
+                )
+                return 0, coverage, why
+            best = int(np.flatnonzero(more == grown[0])[0])
+        m = int(more[best])
+        why = (
+            f"about {m} more calibration reviews would likely be needed (if the top "
+            f"{share[best]:.0%} of items stays {rate[best]:.1%} wrong)"
+        )
+        return m, float(share[best]), why
     top, wrong = int(n[0]), int(e[0])
     if clopper_pearson_lower(wrong, top, delta) > epsilon:  # evidence, not a small sample
-        return None, (
+        why = (
             f"even the {top} most confident test pairs are {wrong / top:.1%} wrong, above "
             f"ε = {epsilon:g}: the signals cannot support the target, so zero coverage is "
             "the honest answer"
         )
-    return None, (
+        return 0, 0.0, why
+    more = math.ceil(max(n_pairs, need) / pair_share)  # twice the evidence
+    why = (
         f"the {top} most confident test pairs ({wrong} wrong) are too few to tell whether "
-        f"ε = {epsilon:g} is reachable: review more calibration items"
+        f"ε = {epsilon:g} is reachable: about {more} more calibration reviews will tell"
     )
+    return more, None, why
 
 
 def _pct(x: float) -> str:
@@ -454,6 +515,7 @@ def fit_and_choose(
     fit_share: float = 0.5,
     method: str = "auto",
     start: str = "min_items",
+    stream_items: int | None = None,
 ) -> CalibrationResult:
     """Fit the calibrator on one part of the pairs, choose the threshold on the other."""
     # start: "min_items" walks from the highest threshold with min_items_to_pass items
@@ -476,7 +538,13 @@ def fit_and_choose(
     return CalibrationResult(
         calibrator=cal,
         threshold=choose_threshold(
-            after, y[test], epsilon, delta, pair_share=1 - fit_share, start_items=first
+            after,
+            y[test],
+            epsilon,
+            delta,
+            pair_share=1 - fit_share,
+            start_items=first,
+            stream_items=stream_items,
         ),
         fit_index=tuple(fit.tolist()),
         test_index=tuple(test.tolist()),

@@ -758,12 +758,14 @@ def _print_calibration(r: dict) -> None:
         ("ECE before / after", f"{num(r.get('ece_before'))} / {num(r.get('ece_after'))}"),
         ("Brier before / after", f"{num(r.get('brier_before'))} / {num(r.get('brier_after'))}"),
     ]
-    if r.get("more_reviews_needed"):
-        rows.append(("more calibration reviews likely needed", str(r["more_reviews_needed"])))
     for k, v in rows:
         table.add_row(k, v)
     out.print(table)
     out.print(r["guarantee"])
+    if r.get("threshold") is None and r.get("reason"):
+        out.print(f"Why: {r['reason']}")
+    if r.get("outlook"):
+        out.print(r["outlook"]["summary"])
     for name, path in (r.get("plots") or {}).items():
         out.print(f"{name.replace('_', '-')} plot: {path}")
 
@@ -800,16 +802,10 @@ def _print_status(d: dict) -> None:
     cal = d["calibration"]
     if d.get("cascade"):
         _print_cascade(d["cascade"])
-    elif cal.get("calibrated"):
-        out.print(
-            f"Calibration: run {cal['run_id']}, threshold {cal['threshold']}, "
-            f"coverage {cal['coverage']:.1%}. {cal['guarantee']}"
-        )
     else:
-        out.print(
-            "Calibration: not fitted yet; nothing is auto-accepted until "
-            "`labelloop calibrate` finds a threshold."
-        )
+        if cal.get("guarantee"):
+            out.print(f"Calibration: run {cal.get('run_id')}. {cal['guarantee']}")
+        out.print(d["calibration_outlook"]["summary"])
     if d.get("routing_note"):
         out.print(f"[yellow]Note:[/] {d['routing_note']}")
     alarm = d["audit_alarm"]

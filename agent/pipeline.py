@@ -254,20 +254,52 @@ def policy(
 def calibration_rate(project: Project, cal: dict) -> float:
     """The share of items drawn into the calibration queue.
 
-    A rate set in labelloop.toml is used as it is. Otherwise the sample is sized from ε, δ
-    and the coverage seen so far: enough uniform reviews that the test half can hold the
-    items a passing threshold needs (a prior of 50% coverage before any calibration).
+    A rate set in labelloop.toml is used as it is. Otherwise the rate the last calibration
+    grew the sample to (see ``grown_rate``); before any, the sample is sized from ε, δ and
+    a prior of 50% coverage: enough uniform reviews that the test half can hold the items
+    a passing threshold needs.
     """
     from agent.calibration import calibration_sample_size
 
     cfg = project.config.routing
     if cfg.calibration_rate is not None:
         return cfg.calibration_rate
+    if cal.get("sample_rate") is not None:
+        return float(cal["sample_rate"])
     epsilon, delta = cal.get("epsilon") or 0.05, cal.get("delta") or 0.05
-    coverage = cal.get("coverage") or 0.5
-    needed = calibration_sample_size(epsilon, delta, max(coverage, 0.05))
+    needed = calibration_sample_size(epsilon, delta, 0.5)
     items = max(project.store.count_items(), 1)
     return min(MAX_AUTO_RATE, max(MIN_AUTO_RATE, needed / items))
+
+
+#: the routes of labeled, unreviewed items the calibration draw may pick from
+DRAWABLE_ROUTES = ("calibration", "active", "audit", "auto_accepted")
+
+
+def grown_rate(project: Project, cal: dict, more: int) -> float:
+    """The calibration rate whose queue holds ``more`` blind reviews (never below the rate
+    in force, at most MAX_AUTO_RATE).
+
+    The same uniform draw per item decides membership, so a higher rate adds the next items
+    in draw order: the sample stays a uniform draw from the routed stream, and items drawn
+    before stay drawn.
+    """
+    now = calibration_rate(project, cal)
+    if project.config.routing.calibration_rate is not None or more <= 0:
+        return now
+    seed = project.config.routing.seed
+    draws = sorted(
+        d
+        for route in DRAWABLE_ROUTES
+        for item_id in project.store.queue_item_ids(route)
+        if (d := routing.uniform_draw(item_id, seed)) >= now
+    )
+    waiting = len(project.store.queue_item_ids("calibration"))
+    add = more - waiting
+    if add <= 0:
+        return now
+    rate = 1.0 if add >= len(draws) else (draws[add - 1] + draws[add]) / 2
+    return max(now, min(MAX_AUTO_RATE, rate))
 
 
 def stage_policies(project: Project) -> list[routing.RoutingPolicy]:

@@ -29,6 +29,7 @@ def dashboard(project, gold: dict[str, tuple[int, int]]) -> dict:
         "agreement": agreement(project.store, reviews, kind, status["model"]),
         "gold_accuracy": {k: {"correct": c, "total": n} for k, (c, n) in gold.items()},
         "calibration": status["calibration"],
+        "calibration_outlook": status["calibration_outlook"],
         "audit_alarm": status["audit_alarm"],
         "cost": {"llm": status["llm"], "suggestions": status["suggestions"]},
         # the figures of ``labelloop eval`` (without bootstrap intervals), same definitions,

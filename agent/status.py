@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent import cascade
+from agent.calibration_outlook import outlook
 from agent.config import Project
 from agent.pipeline import calibration_state, model_mismatch, routing_state, stage_policies
 from agent.types import QUEUE_ROUTES
@@ -30,6 +31,7 @@ def project_status(project: Project) -> dict:
         "llm": llm,
         "calibration": calibration_state(project, model)
         or {"calibrated": False, "policy": state.get("policy")},
+        "calibration_outlook": outlook(project, model),
         "cascade": cascade_status(project, llm),
         "audit_alarm": store.get_state("audit_alarm") or {"active": False},
         "routing_note": model_mismatch(project),

@@ -150,7 +150,7 @@ def test_nothing_passes_with_too_few_items():
 def test_hopeless_signals_say_so():
     rng = np.random.default_rng(0)
     r = choose_threshold(rng.random(400), rng.random(400) < 0.6, EPS, DELTA)
-    assert r.threshold is None and r.more_reviews_needed is None
+    assert r.threshold is None and r.more_reviews_needed == 0 and r.expected_coverage == 0
     assert "cannot support the target" in r.reason
 
 
@@ -159,8 +159,8 @@ def test_a_small_clean_top_is_too_few_to_tell_not_hopeless():
     scores = np.r_[np.full(12, 0.99), np.full(288, 0.5)]
     correct = np.r_[np.arange(12) > 0, rng.random(288) < 0.6]  # 1 wrong of the top 12
     r = choose_threshold(scores, correct, EPS, DELTA)
-    assert r.threshold is None and r.more_reviews_needed is None
-    assert "too few to tell" in r.reason
+    assert r.threshold is None and r.more_reviews_needed == 300  # twice the evidence
+    assert r.expected_coverage is None and "too few to tell" in r.reason
 
 
 def test_ties_are_accepted_or_refused_together():
