@@ -382,13 +382,18 @@ def _shares(n_above, errors, n_pairs, epsilon, delta, pair_share):
 def _growth(n_above, errors, n_pairs, epsilon, delta, pair_share, coverage, stream_items):
     """(more reviews, expected coverage) where the items gained most exceed the reviews
     spent; None when no share gains more items than it costs reviews."""
-    _, _, share, _, more, ok = _shares(n_above, errors, n_pairs, epsilon, delta, pair_share)
-    net = (share - coverage) * stream_items - more
-    net[~ok] = -np.inf
-    if not len(net) or net.max() <= 0:
-        return None
-    best = int(np.argmax(net))
-    return int(more[best]), float(share[best])
+    shares = _shares(n_above, errors, n_pairs, epsilon, delta, pair_share)
+    best = _best_gain(shares, coverage, stream_items)
+    return None if best is None else (int(shares[4][best]), float(shares[2][best]))
+
+
+def _best_gain(shares, coverage: float, stream_items: int) -> int | None:
+    """The index of the share whose expected gain most exceeds its reviews, if any does."""
+    _, _, share, _, more, ok = shares
+    # the reviewed items come out of the stream: they are labeled by hand either way
+    gained = (share - coverage) * np.maximum(stream_items - more, 0)
+    net = np.where(ok, gained - more, -np.inf)
+    return int(np.argmax(net)) if len(net) and net.max() > 0 else None
 
 
 def _more_reviews(
@@ -405,21 +410,19 @@ def _more_reviews(
         more = math.ceil((need - n_pairs) / pair_share)
         why = f"only {n_pairs} test pairs: at least {need} are needed above a threshold"
         return more, None, why
-    n, e, share, rate, more, ok = _shares(n_above, errors, n_pairs, epsilon, delta, pair_share)
+    shares = _shares(n_above, errors, n_pairs, epsilon, delta, pair_share)
+    n, e, share, rate, more, ok = shares
     if ok.any():
         if stream_items is None:
             best = int(np.argmin(np.where(ok, more, np.inf)))
         else:
-            grown = _growth(
-                n_above, errors, n_pairs, epsilon, delta, pair_share, coverage, stream_items
-            )
-            if grown is None:
+            best = _best_gain(shares, coverage, stream_items)
+            if best is None:
                 why = (
                     f"more calibration reviews would cost more than the {stream_items} "
                     "unreviewed items they could auto-accept: label the rest by hand"
                 )
                 return 0, coverage, why
-            best = int(np.flatnonzero(more == grown[0])[0])
         m = int(more[best])
         why = (
             f"about {m} more calibration reviews would likely be needed (if the top "

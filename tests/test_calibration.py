@@ -120,6 +120,28 @@ def test_walk_stops_at_the_first_failure_not_later():
     assert r.observed_accuracy == 1.0 and r.more_reviews_needed == 0
 
 
+def test_a_low_coverage_asks_for_more_only_while_it_pays_off():
+    # the walk ends at 59 of 300 items, yet the top 300 are 1% wrong: more pairs would
+    # likely certify far more, worth it on a large stream, not on a small one
+    scores, correct = _walk(300, [60, 61, 62])
+    big = choose_threshold(scores, correct, EPS, DELTA, stream_items=10_000)
+    assert big.coverage == pytest.approx(59 / 300)
+    assert big.more_reviews_needed > 0 and big.expected_coverage > 0.5
+    gained = (big.expected_coverage - big.coverage) * (10_000 - big.more_reviews_needed)
+    assert gained > big.more_reviews_needed
+    small = choose_threshold(scores, correct, EPS, DELTA, stream_items=50)
+    assert small.more_reviews_needed == 0 and small.expected_coverage == small.coverage
+
+
+def test_no_threshold_on_a_small_stream_stops_asking():
+    scores, correct = _walk(500, [1])  # one error among the 59 most confident
+    r = choose_threshold(scores, correct, EPS, DELTA, stream_items=20)
+    assert r.threshold is None and r.more_reviews_needed == 0 and r.expected_coverage == 0
+    assert "cost more than" in r.reason
+    r = choose_threshold(scores, correct, EPS, DELTA, stream_items=100_000)
+    assert r.more_reviews_needed > 0 and r.expected_coverage > 0.5
+
+
 def test_walk_goes_down_while_the_bound_holds():
     scores, correct = _walk(1000, [100, 300, 301, 302, 303, 304, 305, 306, 307, 308])
     r = choose_threshold(scores, correct, EPS, DELTA)
