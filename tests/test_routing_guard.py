@@ -204,7 +204,7 @@ def test_two_label_processes_never_pay_twice(tmp_path):
     codes = sorted(code for code, _ in results)
     assert codes in ([0, 0], [0, 1])  # the second one ran after the first, or refused
     refused = [err for code, err in results if code == 1]
-    assert all("Another labelloop label is working on this store" in e for e in refused)
+    assert all("Another labelloop label is working on this store" in e for e in refused), refused
 
 
 # --- what an LLM labels --------------------------------------------------------------------
