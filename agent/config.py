@@ -325,7 +325,11 @@ def write_model(project: Project, model: str) -> None:
         text = text[:top_end].rstrip("\n") + f"\n{line}\n\n" + text[top_end:].lstrip("\n")
     if tomllib.loads(text).get("model") != model:  # never leave a file that says otherwise
         raise ConfigError(f"{path}: could not set model = {model!r}; set it by hand")
-    path.write_text(text, encoding="utf-8")
+    # whole or not at all: a process reading the file meanwhile never sees half of it
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.chmod(tmp, path.stat().st_mode & 0o777)
+    os.replace(tmp, path)
     project.config = project.config.model_copy(update={"model": model})
 
 

@@ -68,8 +68,9 @@ def label(
     """
     guideline = project.guideline()
     provider = make_provider(project, model, provider_options)
-    routes = claims_routing(project, provider.model)
     with run_lock(project.store, f"label:{provider.model}", "labelloop label"):
+        # inside the lock: a run that refuses to start records no routing model
+        routes = claims_routing(project, provider.model)
         project.store.save_guideline(guideline)
         retention = project.config.llm.log_retention_days
         if retention:

@@ -190,6 +190,20 @@ def test_a_second_label_run_on_the_same_model_refuses_to_start(routed):
     assert routed.store.claim_run(f"label:{MODEL}", other, "x", datetime.now(UTC)) is None
 
 
+def test_a_label_run_that_refuses_to_start_records_no_routing_model(tmp_path):
+    project = make_project(tmp_path, ROWS[:5])
+    toml = (project.root / CONFIG_NAME).read_text()
+    other = "elsewhere:4242:abcdef12"
+    assert (
+        project.store.claim_run(f"label:{MODEL}", other, "labelloop label", datetime.now(UTC))
+        is None
+    )
+    with StubServer() as stub, pytest.raises(LabelloopError, match="Another labelloop label"):
+        label(project, stub.base_url, limit=3)
+    assert pipeline.recorded_model(project) is None
+    assert (project.root / CONFIG_NAME).read_text() == toml
+
+
 def test_two_label_processes_never_pay_twice(tmp_path):
     """Two `labelloop label` processes on one store and model: each item is paid once."""
     project = make_project(tmp_path, ROWS[:24])

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from agent.store.tables import StateRow, UserRow
 
@@ -48,8 +50,12 @@ class UsersMixin:
             return row.value if row is not None else default
 
     def set_state(self, key: str, value: dict) -> None:
-        with self.session() as s:
-            row = s.get(StateRow, key) or StateRow(key=key)
-            row.value, row.updated_at = value, datetime.now(UTC)
-            s.add(row)
-            s.commit()
+        """Write ``key`` in one statement: two processes setting it at once never collide."""
+        table = StateRow.__table__
+        ins = (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
+        ins = ins.values(key=key, value=value, updated_at=datetime.now(UTC))
+        ins = ins.on_conflict_do_update(
+            index_elements=["key"], set_={c: ins.excluded[c] for c in ("value", "updated_at")}
+        )
+        with self.engine.begin() as c:
+            c.execute(ins)
