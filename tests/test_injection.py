@@ -21,21 +21,12 @@ from agent.injection import (
 from agent.labeler import screened
 from agent.resources import demo_guideline
 from agent.types import Item, LabelValue, Message, Suggestion
+from benchmarks.bench_injection import corpus_item
 
 ROOT = Path(__file__).parents[1]
 DEMO = ROOT / "agent" / "data" / "demo" / "support-intent.jsonl"
 CORPUS = ROOT / "benchmarks" / "reliability" / "injection"
 DEMO_LABELS = tuple(load_guideline(demo_guideline()).label_names)
-
-
-def corpus_item(row: dict) -> Item:
-    raw = row["item"]
-    messages = raw.get("messages")
-    return Item(
-        id=raw["id"],
-        text=raw.get("text"),
-        messages=tuple(Message(**m) for m in messages) if messages is not None else None,
-    )
 
 
 ATTACKS = [

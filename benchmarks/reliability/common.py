@@ -18,30 +18,11 @@ import httpx
 from agent import pipeline
 from agent.config import Project, init_project
 from agent.store.db import normalise_url
+from tests.conftest import GUIDELINE
 
 ROOT = Path(__file__).resolve().parents[2]
 #: an OpenAI-compatible model string: sent to the stub's ``api_base`` as "stub-model"
 MODEL = "openai/stub-model"
-GUIDELINE = """\
----
-task: support-intent
-labels: [card_arrival, lost_or_stolen_card, refund]
----
-# Support intent
-
-Pick the customer's main request.
-
-## Labels
-
-### card_arrival
-The customer asks where their new card is.
-
-### lost_or_stolen_card
-The customer's card was lost or stolen.
-
-### refund
-The customer wants money back.
-"""
 
 
 def backend(store_url: str | None) -> str:
