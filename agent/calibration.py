@@ -3,10 +3,20 @@ with a guarantee. Pure functions over plain data: no I/O, no store.
 
 The guarantee (Learn-then-Test, fixed-sequence testing with one-sided Clopper-Pearson
 bounds): with probability >= 1-δ over the draw of the calibration pairs, at most ε of the
-auto-accepted labels are wrong, provided the pairs are a uniform random sample of the same
-stream as the items routed, labeled blind. The calibrator is fitted on one part of the pairs
-and the threshold chosen on the other, so the guarantee is not spent twice. ``correct`` is
-item-level exact match: for multi-label and spans the whole answer must equal the human's.
+labels at or above the threshold are wrong, provided the pairs are a uniform random sample
+of the same stream as the items routed, labeled blind.
+
+* One ordering signal (a provider with one probability, such as the local model's): the
+  order of items does not depend on any fit, so every pair tests the threshold. Candidate
+  thresholds are quantiles of the unlabeled stream's scores, fixed before any label is read,
+  and walked from high confidence down.
+* Several signals: a combiner is fitted on some pairs and the threshold tested on the others;
+  the fit gets what it needs (``fit_pairs``) and the test everything else.
+* The loop looks again and again as pairs grow: look k is tested at δ·2^-k, so all looks
+  together spend at most δ (``look_delta``).
+
+``correct`` is item-level exact match: for multi-label and spans the whole answer must equal
+the human's.
 """
 
 from __future__ import annotations
@@ -40,6 +50,12 @@ CLIP = 1e-4
 ISOTONIC_MIN_PAIRS = 1000
 METHODS = ("auto", "platt", "isotonic")
 STARTS = ("min_items", "predicted")
+#: signals that re-express the top probability (same order of items): never a second signal
+DERIVED = frozenset({"margin"})
+#: candidate thresholds: the stream's scores at this many coverage steps
+CANDIDATES = 200
+#: pairs a combiner of several signals is fitted on: at least this many, or this many per column
+FIT_MIN, FIT_PER_COLUMN = 100, 30
 #: smallest top share whose error rate the "more reviews" estimate trusts
 _PREFIX_MIN = 10
 _REVIEWS_CAP = 1_000_000
@@ -224,13 +240,32 @@ def min_items_to_pass(epsilon: float, delta: float) -> int:
     return n
 
 
+def look_delta(delta: float, look: int) -> float:
+    """The δ the k-th look of the loop (1-based) is tested at: δ·2^-k, so that every look
+    the loop will ever take spends at most δ in all."""
+    if look < 1:
+        raise ValueError(f"looks are counted from 1, got {look}")
+    return delta * 0.5**look
+
+
 def calibration_sample_size(
-    epsilon: float, delta: float, expected_coverage: float, fit_share: float = 0.5
+    epsilon: float,
+    delta: float,
+    expected_coverage: float,
+    fit_share: float = 0.0,
+    error_rate: float = 0.0,
 ) -> int:
-    """Calibration reviews needed for min_items_to_pass test pairs above the threshold."""
+    """Calibration reviews for a threshold covering ``expected_coverage`` to pass when the
+    items above it are ``error_rate`` wrong (0: the zero-error best case, min_items_to_pass
+    items above it)."""
     if not 0 < expected_coverage <= 1:
         raise ValueError(f"expected_coverage must be in (0, 1], got {expected_coverage}")
-    return math.ceil(min_items_to_pass(epsilon, delta) / expected_coverage / (1 - fit_share))
+    if not 0 <= error_rate < epsilon:
+        raise ValueError(f"error_rate must be in [0, epsilon), got {error_rate}")
+    above = min_items_to_pass(epsilon, delta)
+    if error_rate > 0:
+        above = max(above, int(_items_needed(np.array([error_rate]), epsilon, delta)[0]))
+    return math.ceil(above / expected_coverage / (1 - fit_share))
 
 
 def audit_alarm(n_audited: int, n_errors: int, epsilon: float, delta: float) -> bool:
@@ -260,6 +295,10 @@ class ThresholdResult:
     reason: str
     #: the coverage expected once the more_reviews_needed are in (None: no estimate)
     expected_coverage: float | None = None
+    #: the look of the loop this test is (1-based) and the δ all looks share; ``delta`` is
+    #: then this look's part, δ·2^-look (None: a test on its own, at ``delta``)
+    look: int | None = None
+    loop_delta: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -280,6 +319,8 @@ def choose_threshold(
     pair_share: float = 1.0,
     start_items: int | None = None,
     stream_items: int | None = None,
+    candidates=None,
+    delta_next: float | None = None,
 ) -> ThresholdResult:
     """The lowest threshold reached by fixed-sequence testing before its first failure."""
     # The walk starts at the highest threshold with at least min_items_to_pass items above
@@ -287,8 +328,15 @@ def choose_threshold(
     # guarantee). pair_share: the share of new calibration reviews that land in this set.
     # stream_items: the unreviewed items a threshold would apply to; with it, more reviews
     # are asked for only while the items they are expected to gain exceed their number.
+    # candidates: the thresholds to walk (see ``candidate_thresholds``), fixed before any
+    # label is read; by default every distinct pair score. delta_next: the δ the next look
+    # will be tested at, for the estimate of the reviews still needed (default δ).
     _check(epsilon, delta)
-    thresholds, n_above, errors = by_threshold(scores, correct)
+    if candidates is None:
+        thresholds, n_above, errors = by_threshold(scores, correct)
+    else:
+        thresholds, n_above, errors = at_candidates(scores, correct, candidates)
+    plan = delta if delta_next is None else delta_next
     n_pairs, need = len(np.asarray(scores)), min_items_to_pass(epsilon, delta)
     start = int(np.searchsorted(n_above, max(need, start_items or 0)))  # n_above grows
     ok = _passes(errors[start:], n_above[start:], epsilon, delta)
@@ -297,7 +345,7 @@ def choose_threshold(
     base["tested"] = min(n_pass + 1, len(ok))
     if n_pass == 0:
         more, expected, why = _more_reviews(
-            n_above, errors, n_pairs, epsilon, delta, pair_share, 0.0, stream_items
+            n_above, errors, n_pairs, epsilon, plan, pair_share, 0.0, stream_items
         )
         if len(ok):
             why = _first_failure(n_above[start], errors[start], epsilon, delta) + why
@@ -322,7 +370,7 @@ def choose_threshold(
     more, expected = 0, n / n_pairs
     if stream_items is not None:  # a higher coverage the pairs suggest is worth reaching
         more, expected = _growth(
-            n_above, errors, n_pairs, epsilon, delta, pair_share, n / n_pairs, stream_items
+            n_above, errors, n_pairs, epsilon, plan, pair_share, n / n_pairs, stream_items
         ) or (0, n / n_pairs)
     return ThresholdResult(
         float(thresholds[i]),
@@ -333,6 +381,32 @@ def choose_threshold(
         expected_coverage=expected,
         **base,
     )
+
+
+def candidate_thresholds(stream_scores, n: int = CANDIDATES) -> np.ndarray:
+    """Thresholds to walk, high to low: the unlabeled stream's scores at coverage 1/n, 2/n,
+    ..., 1 (distinct values). They depend on no label, so choosing among them by a test on
+    labeled pairs keeps the test's guarantee."""
+    s = np.sort(np.asarray(stream_scores, dtype=float))[::-1]
+    s = s[np.isfinite(s)]
+    if not len(s):
+        return s
+    at = np.ceil(np.arange(1, n + 1) / n * len(s)).astype(int) - 1
+    return np.unique(s[np.clip(at, 0, len(s) - 1)])[::-1]
+
+
+def at_candidates(scores, correct, candidates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate thresholds high to low with the pairs and errors at or above each (those
+    with no pair above are left out); a NaN score is above no threshold."""
+    s = np.asarray(scores, dtype=float)
+    wrong = 1.0 - np.asarray(correct, dtype=float)
+    t = np.sort(np.asarray(candidates, dtype=float))[::-1]
+    order = np.argsort(-np.where(np.isnan(s), -np.inf, s), kind="stable")
+    sorted_s, cum = s[order], np.r_[0.0, np.cumsum(wrong[order])]
+    # pairs with score >= t: sorted_s is descending, so count via the negated ascending copy
+    n_above = np.searchsorted(-np.where(np.isnan(sorted_s), -np.inf, sorted_s), -t, "right")
+    keep = n_above > 0
+    return t[keep], n_above[keep], cum[n_above[keep]]
 
 
 def predicted_start_items(scores, epsilon: float, delta: float) -> int:
@@ -450,20 +524,32 @@ def _pct(x: float) -> str:
 
 
 def guarantee_sentence(result: ThresholdResult) -> str:
-    """The guarantee in one sentence, with its assumption."""
+    """The guarantee in one sentence: its population, its assumption and, in a loop of
+    looks, how δ is shared between them."""
     assumption = (
-        "provided the calibration reviews are a uniform random sample of the same stream as "
-        "the items being routed (and were labeled without seeing the suggestion)."
+        "provided the calibration reviews are a uniform random draw from that stream (and "
+        "were labeled without seeing the suggestion)."
+    )
+    conf = result.delta if result.loop_delta is None else result.loop_delta
+    looks = ""
+    if result.look is not None:
+        looks = (
+            f" over every look the calibration loop takes (this is look {result.look}, "
+            f"tested at δ·2^-{result.look} = {_pct(result.delta)})"
+        )
+    population = (
+        "of the stream's labels at or above the threshold (every item the model labeled; "
+        "items people reviewed before they were drawn count as errors)"
     )
     if result.threshold is None:
         return (
             f"Nothing is auto-accepted: no threshold could be shown, with probability >= "
-            f"{_pct(1 - result.delta)}, to keep auto-accepted labels at most "
-            f"{_pct(result.epsilon)} wrong, {assumption}"
+            f"{_pct(1 - conf)}{looks}, to keep at most {_pct(result.epsilon)} {population} "
+            f"wrong, {assumption}"
         )
     return (
-        f"With probability >= {_pct(1 - result.delta)}, at most {_pct(result.epsilon)} of "
-        f"auto-accepted labels are wrong, {assumption}"
+        f"With probability >= {_pct(1 - conf)}{looks}, at most {_pct(result.epsilon)} "
+        f"{population} are wrong, {assumption}"
     )
 
 
@@ -472,7 +558,12 @@ def guarantee_sentence(result: ThresholdResult) -> str:
 
 @dataclass(frozen=True)
 class CalibrationResult:
-    """A fitted calibrator, its threshold, the split used, and metrics on the test part."""
+    """A calibrator, its threshold, the pairs it was fitted and tested on, and metrics.
+
+    With one ordering signal (``score_signal``) the threshold is on that signal and every
+    pair tests it: ``fit_index`` and ``test_index`` are then both every pair (the calibrator,
+    a monotone map, only turns the signal into a probability for people to read).
+    """
 
     calibrator: Calibrator
     threshold: ThresholdResult
@@ -488,10 +579,18 @@ class CalibrationResult:
     reliability_before: list[dict] = field(default_factory=list)
     reliability_after: list[dict] = field(default_factory=list)
     risk_coverage: dict[str, list[float]] = field(default_factory=dict)
+    score_signal: str | None = None
 
     @property
     def n_pairs(self) -> int:
-        return len(self.fit_index) + len(self.test_index)
+        return len(set(self.fit_index) | set(self.test_index))
+
+    def scores(self, signals_list: Sequence[Signals]) -> np.ndarray:
+        """What the threshold is compared with: the ordering signal, or the calibrated
+        probability when several signals were combined."""
+        if self.score_signal is not None:
+            return signal_scores(signals_list, self.score_signal)
+        return self.calibrator.predict(signals_list)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -509,46 +608,93 @@ def split_pairs(n: int, seed: int, fit_share: float) -> tuple[np.ndarray, np.nda
     return np.sort(perm[:n_fit]), np.sort(perm[n_fit:])
 
 
+def ordering_signals(signals_list: Sequence[Signals]) -> tuple[str, ...]:
+    """The signals that order items, judged from the signals alone (no label is read): the
+    usable ones, less those that only re-express another (``DERIVED``)."""
+    usable = usable_signals(signals_list)
+    return tuple(n for n in usable if n not in DERIVED) or usable
+
+
+def fit_pairs(n_pairs: int, n_columns: int) -> int:
+    """Pairs a combiner of several signals is fitted on: what the fit needs (FIT_MIN, or
+    FIT_PER_COLUMN per column), never more than half; the test gets the rest."""
+    return min(n_pairs // 2, max(FIT_MIN, FIT_PER_COLUMN * (n_columns + 1)))
+
+
+def signal_scores(signals_list: Sequence[Signals], name: str) -> np.ndarray:
+    """One signal per row; NaN (above no threshold) where missing."""
+    return _column(signals_list, name)
+
+
 def fit_and_choose(
     signals_list: Sequence[Signals],
     correct: Sequence[bool] | np.ndarray,
     epsilon: float,
     delta: float,
     seed: int = 0,
-    fit_share: float = 0.5,
+    fit_share: float | None = None,
     method: str = "auto",
     start: str = "min_items",
     stream_items: int | None = None,
+    stream_signals: Sequence[Signals] | None = None,
+    look: int | None = None,
 ) -> CalibrationResult:
-    """Fit the calibrator on one part of the pairs, choose the threshold on the other."""
-    # start: "min_items" walks from the highest threshold with min_items_to_pass items
-    # above it; "predicted" from where the calibrated test scores (not their labels)
-    # predict the best chance of passing: fewer walks end on one early error.
+    """Choose the auto-accept threshold on the pairs (and fit the calibrator).
+
+    One ordering signal: every pair tests a threshold on it. Several: a combiner is fitted
+    on ``fit_pairs`` of them (or ``fit_share``, when given) and the threshold tested on the
+    rest. ``stream_signals``: the unlabeled stream's signals, whose score quantiles are the
+    candidate thresholds. ``look``: the loop's look this is (tested at ``look_delta``).
+    """
+    # start: "min_items" walks from the highest threshold with min_items_to_pass pairs
+    # above it; "predicted" from where the test scores (not their labels) predict the best
+    # chance of passing: fewer walks end on one early error.
     _check(epsilon, delta)
     if start not in STARTS:
         raise ValueError(f"Unknown start {start!r}: valid are {STARTS}")
     y = np.asarray(correct, dtype=bool)
     if len(y) != len(signals_list):
         raise ValueError(f"{len(signals_list)} signal rows but {len(y)} outcomes")
-    fit, test = split_pairs(len(y), seed, fit_share)
-    cal = Calibrator.fit([signals_list[i] for i in fit], y[fit], method=method)
+    d_look = delta if look is None else look_delta(delta, look)
+    d_next = None if look is None else look_delta(delta, look + 1)
+    names = ordering_signals(stream_signals if stream_signals else signals_list)
+    single = len(names) == 1 and fit_share is None
+    if single:
+        fit = test = np.arange(len(y))
+        cal = Calibrator.fit(signals_list, y, method=method, names=names)
+        scores, share = signal_scores(signals_list, names[0]), 0.0
+        stream = None if stream_signals is None else signal_scores(stream_signals, names[0])
+    else:
+        share = fit_share
+        if share is None:
+            share = fit_pairs(len(y), len(names)) / max(len(y), 1)
+        fit, test = split_pairs(len(y), seed, min(max(share, 1e-9), 1 - 1e-9))
+        cal = Calibrator.fit([signals_list[i] for i in fit], y[fit], method=method)
+        scores = cal.predict([signals_list[i] for i in test])
+        stream = None if stream_signals is None else cal.predict(stream_signals)
     test_signals = [signals_list[i] for i in test]
     after = cal.predict(test_signals)
+    finite = scores[np.isfinite(scores)]
+    first = predicted_start_items(finite, epsilon, d_look) if start == "predicted" else None
+    result = choose_threshold(
+        scores,
+        y[test],
+        epsilon,
+        d_look,
+        pair_share=1 - share,
+        start_items=first,
+        stream_items=stream_items,
+        candidates=None if stream is None else candidate_thresholds(stream),
+        delta_next=d_next,
+    )
+    if look is not None:
+        result = replace(result, look=look, loop_delta=delta)
     raw = raw_probability(test_signals)
     has_raw = np.isfinite(raw)
-    first = predicted_start_items(after, epsilon, delta) if start == "predicted" else None
     before, y_raw = raw[has_raw], y[test][has_raw]
     return CalibrationResult(
         calibrator=cal,
-        threshold=choose_threshold(
-            after,
-            y[test],
-            epsilon,
-            delta,
-            pair_share=1 - fit_share,
-            start_items=first,
-            stream_items=stream_items,
-        ),
+        threshold=result,
         fit_index=tuple(fit.tolist()),
         test_index=tuple(test.tolist()),
         ece_before=ece(before, y_raw),
@@ -556,9 +702,10 @@ def fit_and_choose(
         brier_before=brier(before, y_raw),
         brier_after=brier(after, y[test]),
         seed=seed,
-        fit_share=fit_share,
+        fit_share=share,
         start=start,
         reliability_before=reliability_curve(before, y_raw),
         reliability_after=reliability_curve(after, y[test]),
         risk_coverage=risk_coverage(after, y[test]),
+        score_signal=names[0] if single else None,
     )

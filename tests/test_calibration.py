@@ -4,7 +4,7 @@ simulations of labelers with known accuracy curves that check the guarantee itse
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -16,14 +16,17 @@ from scipy.stats import binomtest
 from agent.calibration import (
     SIGNALS,
     Calibrator,
+    at_candidates,
     audit_alarm,
     calibration_sample_size,
+    candidate_thresholds,
     choose_threshold,
     clopper_pearson_lower,
     clopper_pearson_upper,
     features,
     fit_and_choose,
     guarantee_sentence,
+    look_delta,
     min_items_to_pass,
     predicted_start_items,
     raw_probability,
@@ -75,11 +78,16 @@ def test_min_items_is_the_smallest_n_without_errors_that_passes(eps, delta):
 
 
 def test_calibration_sample_size():
-    assert calibration_sample_size(0.05, 0.05, 1.0) == 118  # 59 test pairs, half the reviews
-    assert calibration_sample_size(0.05, 0.05, 0.5) == 236
-    assert calibration_sample_size(0.05, 0.05, 0.25, fit_share=0.0 + 0.5) == 472
-    with pytest.raises(ValueError, match="expected_coverage"):
+    assert calibration_sample_size(0.05, 0.05, 1.0) == 59  # every pair tests: 59 above
+    assert calibration_sample_size(0.05, 0.05, 0.5) == 118
+    assert calibration_sample_size(0.05, 0.05, 1.0, fit_share=0.5) == 118
+    # sized from the error rate seen, not the zero-error best case
+    seen = calibration_sample_size(0.05, 0.05, 0.5, error_rate=0.02)
+    assert seen > 2 * 118
+    with pytest.raises(ValueError):
         calibration_sample_size(0.05, 0.05, 0.0)
+    with pytest.raises(ValueError):
+        calibration_sample_size(0.05, 0.05, 0.5, error_rate=0.05)
 
 
 def test_audit_alarm_needs_evidence_not_a_wide_upper_bound():
@@ -245,10 +253,15 @@ def test_predicted_start_uses_scores_only_and_prefers_a_robust_start():
 def test_guarantee_sentence():
     r = choose_threshold(*_walk(200, []), EPS, DELTA)
     assert guarantee_sentence(r) == (
-        "With probability >= 95%, at most 5% of auto-accepted labels are wrong, provided the "
-        "calibration reviews are a uniform random sample of the same stream as the items being "
-        "routed (and were labeled without seeing the suggestion)."
+        "With probability >= 95%, at most 5% of the stream's labels at or above the threshold "
+        "(every item the model labeled; items people reviewed before they were drawn count as "
+        "errors) are wrong, provided the calibration reviews are a uniform random draw from "
+        "that stream (and were labeled without seeing the suggestion)."
     )
+    looked = choose_threshold(*_walk(400, []), EPS, look_delta(DELTA, 3))
+    looked = replace(looked, look=3, loop_delta=DELTA)
+    assert "With probability >= 95% over every look" in guarantee_sentence(looked)
+    assert "this is look 3, tested at δ·2^-3 = 0.62%" in guarantee_sentence(looked)
     assert "at most 2.5%" in guarantee_sentence(choose_threshold(*_walk(200, []), 0.025, 0.01))
     assert guarantee_sentence(choose_threshold(*_walk(20, []), EPS, DELTA)).startswith(
         "Nothing is auto-accepted"
@@ -352,7 +365,7 @@ def test_one_class_or_no_signal_gives_a_constant():
 
 def test_calibration_fixes_overconfidence():
     rows, correct = _miscalibrated(3000, 6)
-    r = fit_and_choose(rows, correct, EPS, DELTA, seed=1)
+    r = fit_and_choose(rows, correct, EPS, DELTA, seed=1, fit_share=0.5)
     assert r.ece_after < r.ece_before / 2 and r.brier_after < r.brier_before
     assert r.calibrator.method == "isotonic"
     assert sum(b["count"] for b in r.reliability_after) == 1500
@@ -363,10 +376,14 @@ def test_fit_and_choose_splits_disjointly_and_reproducibly():
     rows, correct = _miscalibrated(400, 7)
     r = fit_and_choose(rows, correct, EPS, DELTA, seed=3)
     assert sorted(r.fit_index + r.test_index) == list(range(400))
-    assert len(r.fit_index) == 200 and r.n_pairs == 400 and r.threshold.n_pairs == 200
+    # two signals: the fit gets what it needs (100 pairs), the test the other 300
+    assert len(r.fit_index) == 100 and r.n_pairs == 400 and r.threshold.n_pairs == 300
+    assert r.score_signal is None
     again = fit_and_choose(rows, correct, EPS, DELTA, seed=3)
     assert again.to_dict() == r.to_dict()
     assert fit_and_choose(rows, correct, EPS, DELTA, seed=4).fit_index != r.fit_index
+    half = fit_and_choose(rows, correct, EPS, DELTA, seed=3, fit_share=0.5)
+    assert len(half.fit_index) == 200 and half.threshold.n_pairs == 200
     out = json.loads(json.dumps(r.to_dict()))
     assert out["n_pairs"] == 400 and out["calibrator"]["method"] == "platt"
     # the test part's outcomes alone decide the threshold: changing a fit outcome cannot
@@ -392,11 +409,12 @@ class Stream:
         idx = rng.integers(0, len(self.p_correct), n)
         return [self.signals[i] for i in idx], rng.random(n) < self.p_correct[idx]
 
-    def true_error(self, cal: Calibrator, threshold: float | None) -> tuple[float, float]:
+    def true_error(self, result) -> tuple[float, float]:
         """(error, coverage) of the auto-accepted part of the whole stream."""
+        threshold = result.threshold.threshold
         if threshold is None:
             return 0.0, 0.0
-        accepted = cal.predict(self.signals) >= threshold
+        accepted = result.scores(self.signals) >= threshold
         return float(np.mean(1 - self.p_correct[accepted])), float(accepted.mean())
 
     def oracle(self, eps: float) -> float:
@@ -457,7 +475,7 @@ def simulate(stream: Stream, draws: int, sizes=SIZES, seed: int = 0, start="min_
         n = sizes[d % len(sizes)]
         rows, correct = stream.draw(n, rng)
         r = fit_and_choose(rows, correct, EPS, DELTA, seed=d, start=start)
-        out[d] = (*stream.true_error(r.calibrator, r.threshold.threshold), n)
+        out[d] = (*stream.true_error(r), n)
     return out
 
 
@@ -480,6 +498,34 @@ def test_guarantee_holds_at_its_sharpest_over_1000_draws():
     # above ε should come close to δ without exceeding it
     result = simulate(STREAMS["flat just above ε"](), 1000, seed=7)
     assert 0.01 <= np.mean(result[:, 0] > EPS) <= margin(1000)
+
+
+def test_one_signal_tests_every_pair_on_stream_quantiles():
+    rng = np.random.default_rng(5)
+    stream = [{"local_prob": float(v), "margin": float(v) / 2} for v in rng.beta(8, 1, 3000)]
+    rows = [stream[i] for i in rng.choice(3000, 400, replace=False)]
+    correct = rng.random(400) < np.array([r["local_prob"] for r in rows]) ** 0.5
+    r = fit_and_choose(rows, correct, EPS, DELTA, stream_signals=stream, look=2)
+    # margin re-expresses the top probability: one ordering signal, every pair tests it
+    assert r.score_signal == "local_prob" and r.threshold.n_pairs == 400
+    assert r.fit_index == r.test_index == tuple(range(400)) and r.fit_share == 0.0
+    assert r.threshold.delta == pytest.approx(DELTA / 4) and r.threshold.look == 2
+    # the threshold is one of the stream's quantiles, fixed before any label was read
+    if r.threshold.threshold is not None:
+        assert r.threshold.threshold in set(candidate_thresholds([s["local_prob"] for s in stream]))
+    # the routing score is the signal itself (a monotone map would not change the order)
+    assert np.array_equal(r.scores(rows), [x["local_prob"] for x in rows])
+
+
+def test_candidates_and_looks():
+    c = candidate_thresholds(np.linspace(0, 1, 1001), n=10)
+    assert len(c) == 10 and c[0] == 0.9 and c[-1] == 0.0 and np.all(np.diff(c) < 0)
+    assert [look_delta(0.05, k) for k in (1, 2, 3)] == [0.025, 0.0125, 0.00625]
+    assert sum(look_delta(0.05, k) for k in range(1, 60)) < 0.05
+    with pytest.raises(ValueError):
+        look_delta(0.05, 0)
+    t, n, e = at_candidates([0.9, 0.8, np.nan, 0.5], [True, False, True, True], [0.95, 0.85, 0.5])
+    assert t.tolist() == [0.85, 0.5] and n.tolist() == [1, 3] and e.tolist() == [0, 1]
 
 
 def test_easy_settings_reach_half_the_oracle(pooled):
