@@ -1,19 +1,26 @@
 """The calibration step: learn from blind reviews how far confidences can be trusted.
 
-Pairs (a routed suggestion and a blind human label on a uniformly drawn item) fit a
-calibrator on one half and choose the auto-accept threshold on the other, with a stated
-guarantee. The calibrated probability is written onto the model's suggestions, and
+Each run is one look of the calibration loop: the uniformly drawn items answered blind (see
+``agent.calibration_sample``), paired with the model's current suggestions, test an
+auto-accept threshold with a stated guarantee; look k is tested at δ·2^-k so that all looks
+together keep δ. With one ordering signal (the local model's probability) the threshold is
+on that signal and every pair tests it; with several, a combiner is fitted on some pairs and
+tested on the rest. The calibrated probability is written onto the model's suggestions, and
 routing then auto-accepts only what clears the threshold.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent import calibration, cascade, pipeline
+import numpy as np
+
+from agent import calibration, calibration_sample, cascade, pipeline
 from agent.calibration_outlook import outlook
 from agent.config import Project
 from agent.errors import LabelloopError
@@ -92,12 +99,21 @@ def calibrate_model(
             return {"model": model, "stage": _stage(project, model), "skipped": hint}
         raise LabelloopError(f"No suggestions from {model} yet: {hint}")
     since = _fresh_since(store) if since is None else since
-    pairs = _stage_pairs(project, model, prompt_version, guideline.version, since)
+    old = pipeline.calibration_state(project, model)
+    versions = (prompt_version, guideline.version)
+    sample = _sample(project, model, versions, since, old)
+    pairs = sample.pairs
     if len(pairs) < MIN_PAIRS:  # all right (or all wrong) is evidence, not too little
-        return _not_enough(project, model, pairs, epsilon, delta)
-    # The walk starts where the calibrated scores of the test pairs (not their labels)
-    # predict a pass is likeliest, never with fewer items than a pass needs: one early
-    # error at a tiny start would otherwise end the sequence. The guarantee is unchanged.
+        return _not_enough(project, model, pairs, epsilon, delta) | _draw_report(sample)
+    stream = [
+        s.signals
+        for s in store.latest_suggestions(model=model).values()
+        if (s.prompt_version, s.guideline_version) == versions and calibration_sample.usable(s)
+    ]
+    look, key = _look(old, versions, pairs, stream, epsilon, delta)
+    # The walk starts where the test scores (not their labels) predict a pass is likeliest,
+    # never with fewer items than a pass needs: one early error at a tiny start would
+    # otherwise end the sequence. The guarantee is unchanged.
     result = calibration.fit_and_choose(
         [p.suggestion.signals for p in pairs],
         [p.correct for p in pairs],
@@ -106,13 +122,13 @@ def calibrate_model(
         seed,
         start="predicted",
         stream_items=_stream_items(store),
+        stream_signals=stream,
+        look=look,
     )
     upstream = _upstream(project, model)
-    versions = (prompt_version, guideline.version)
     run_id = _save_run(project, model, versions, pairs, result, delta, upstream)
     _apply(store, model, prompt_version, guideline.version, result.calibrator)
-    report = _report(project, run_id, model, pairs, result)
-    old = pipeline.calibration_state(project, model)
+    report = _report(project, run_id, model, pairs, result) | _draw_report(sample)
     store.set_state(
         pipeline.calibration_key(model),
         {k: report[k] for k in STATE_KEYS}
@@ -122,10 +138,72 @@ def calibrate_model(
             "prompt_version": prompt_version,
             "guideline_version": guideline.version,
             "upstream": upstream,
+            "looks": look,
+            "look_key": key,
         },
     )
     _refitted(project, model)
     return report
+
+
+def _sample(project: Project, model: str, versions, since, cal: dict):
+    """The drawn items this look tests on (see ``agent.calibration_sample``); for a later
+    cascade stage, only items that reached it."""
+    store = project.store
+    pairs = _stage_pairs(project, model, *versions, since)
+    excluded: set[str] = set()
+    if since is not None:  # blind labels from before the alarm: the stream changed since
+        fresh = {p.suggestion.item_id for p in pairs}
+        excluded = {
+            p.suggestion.item_id
+            for p in _stage_pairs(project, model, *versions, None)
+            if p.suggestion.item_id not in fresh
+        }
+    latest = store.latest_suggestions(model=model)
+    reached = cascade.reached_items(store, pipeline.stage_policies(project), model)
+    if reached is not None:
+        latest = {i: s for i, s in latest.items() if i in reached}
+    return calibration_sample.draw_sample(
+        latest,
+        versions,
+        pairs,
+        reviewed=_reviewed_by_people(store),
+        skipped=store.skipped_calibration_item_ids(),
+        rate=pipeline.calibration_rate(project, cal),
+        seed=project.config.routing.seed,
+        excluded=excluded,
+    )
+
+
+def _reviewed_by_people(store) -> dict[str, str]:
+    """item -> where its standing label came from: "console" or "import"."""
+    return {i: r.source for i, r in store.final_reviews().items()}
+
+
+def _look(cal: dict, versions, pairs, stream, epsilon: float, delta: float) -> tuple[int, str]:
+    """This look's number and what it tests: the same pairs, scores and targets as the last
+    look give the same answer and spend nothing more; anything else is the next look."""
+    raw = calibration.raw_probability(stream)
+    digest = hashlib.sha256()
+    digest.update(json.dumps([*versions, epsilon, delta, len(stream)]).encode())
+    digest.update(np.sort(np.nan_to_num(raw, nan=-1.0)).tobytes())
+    for p in pairs:
+        digest.update(json.dumps([p.suggestion.item_id, p.correct, p.suggestion.id]).encode())
+    key = digest.hexdigest()[:32]
+    looks = int(cal.get("looks") or 0)
+    if cal.get("look_key") == key and looks:
+        return looks, key
+    return looks + 1, key
+
+
+def _draw_report(sample) -> dict[str, int]:
+    return {
+        "drawn": sample.drawn,
+        "answered_blind": sample.answered,
+        "counted_wrong": sample.counted_wrong,
+        "waiting_blind": sample.waiting,
+        "outdated_suggestions": sample.outdated,
+    }
 
 
 STATE_KEYS = (
@@ -140,6 +218,8 @@ STATE_KEYS = (
     "calibration_pairs",
     "more_reviews_needed",
     "expected_coverage",
+    "score_signal",
+    "look",
 )
 
 
@@ -163,13 +243,8 @@ def _upstream(project: Project, model: str) -> list[int | None]:
 
 
 def _stage_pairs(project: Project, model: str, prompt_version: str, guideline_version: str, since):
-    """Calibration pairs; for a later cascade stage, only on items that reached it."""
-    store, in_cascade = project.store, _stage(project, model) is not None
-    pairs = store.calibration_pairs(
-        model, prompt_version, guideline_version, since, any_routed=in_cascade
-    )
-    reached = cascade.reached_items(store, pipeline.stage_policies(project), model)
-    return pairs if reached is None else [p for p in pairs if p.suggestion.item_id in reached]
+    """Blind labels paired with the model's current suggestions."""
+    return project.store.calibration_pairs(model, prompt_version, guideline_version, since)
 
 
 def _refitted(project: Project, model: str) -> None:
@@ -248,6 +323,8 @@ def _save_run(project: Project, model, versions, pairs, result, delta, upstream)
             params={
                 "calibrator": result.calibrator.to_dict(),
                 "seed": result.seed,
+                "score_signal": result.score_signal,
+                "look": t.look,
                 "fit_item_ids": [ids[i] for i in result.fit_index],
                 "test_item_ids": [ids[i] for i in result.test_index],
                 "sources": dict(Counter(p.source for p in pairs)),
@@ -273,7 +350,7 @@ def _report(project: Project, run_id: int, model: str, pairs, result) -> dict[st
         "stage": _stage(project, model),
         "threshold": t.threshold,
         "epsilon": t.epsilon,
-        "delta": t.delta,
+        "delta": t.delta if t.loop_delta is None else t.loop_delta,
         "calibration_pairs": len(pairs),
         "fit_pairs": len(result.fit_index),
         "test_pairs": len(result.test_index),
@@ -291,6 +368,9 @@ def _report(project: Project, run_id: int, model: str, pairs, result) -> dict[st
         "method": result.calibrator.method,
         "more_reviews_needed": t.more_reviews_needed,
         "expected_coverage": t.expected_coverage,
+        "score_signal": result.score_signal,
+        "look": t.look,
+        "look_delta": t.delta,
         "reason": t.reason,
         "guarantee": calibration.guarantee_sentence(t),
         "plots": plots,
@@ -334,6 +414,9 @@ def _not_enough(project: Project, model: str, pairs, epsilon: float, delta: floa
             "more_reviews_needed": more,
             "expected_coverage": None,
             "sample_rate": pipeline.grown_rate(project, old, more),
+            # no test was made: the looks taken so far still count
+            "looks": old.get("looks", 0),
+            "look_key": old.get("look_key"),
         },
     )
     return {
@@ -363,3 +446,4 @@ def _now() -> str:
 def plots_dir(project: Project) -> Path:
     """Where calibration plots are written."""
     return project.root / "reports"
+

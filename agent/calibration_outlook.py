@@ -20,10 +20,10 @@ def outlook(project: Project, model: str | None = None) -> dict:
     more = max(0, int(cal.get("more_reviews_needed") or 0))
     expected = cal.get("expected_coverage")
     if more == 0 and expected is None:
-        expected = coverage if cal else None
+        expected = coverage if "calibration_pairs" in cal else None
     data = {
         "model": model,
-        "calibrated": bool(cal),
+        "calibrated": "calibration_pairs" in cal,
         "threshold": threshold,
         "coverage": coverage,
         "calibration_pairs": max(0, int(cal.get("calibration_pairs") or 0)),

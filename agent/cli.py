@@ -201,7 +201,24 @@ def label(
             "routing model (it shows what would change first)."
         )
         return
+    if run.retested is not None:
+        out.print(_retest_summary(run.retested))
     _print_routes(proj.store.route_counts())
+
+
+def _retest_summary(r: dict) -> str:
+    """What the re-test after a retrain found (nothing of the new version was auto-accepted
+    before it)."""
+    head = "The model was retrained: auto-acceptance was re-tested"
+    if r.get("threshold") is None:
+        return (
+            f"{head} on {r.get('calibration_pairs', 0)} calibration pairs and nothing is "
+            "auto-accepted until a threshold is certified again. " + (r.get("guarantee") or "")
+        )
+    return (
+        f"{head} on {r['calibration_pairs']} calibration pairs (look {r['look']}): threshold "
+        f"{r['threshold']:.3f} auto-accepts {r['coverage']:.0%} of items. {r['guarantee']}"
+    )
 
 
 @app.command()

@@ -42,6 +42,8 @@ class LabelRun(Frozen):
     #: stage), and the routing model
     routed: bool = True
     routing_model: str | None = None
+    #: the model's version changed under a calibration in force: the re-test's outcome
+    retested: dict | None = None
 
     @property
     def items_per_second(self) -> float:

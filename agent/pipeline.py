@@ -19,6 +19,8 @@ ROUTING_STATE = "routing"
 ROUTING_MODEL_STATE = "routing_model"
 #: bounds of the automatically sized calibration sample (share of items)
 MIN_AUTO_RATE, MAX_AUTO_RATE = 0.02, 0.5
+#: the embedded offline model
+LOCAL = "local"
 ALARM_STATE = "audit_alarm"
 
 
@@ -80,14 +82,44 @@ def label(
             guideline,
             provider,
             limit=limit,
-            stale=stale,
+            # the local model costs nothing: after new reviews (a new version) it refreshes
+            # every item, so blind labels pair with its current answers
+            stale=stale or provider.model == LOCAL,
             progress=progress,
             only=cascade.reached_items(project.store, stage_policies(project), provider.model),
             skip=not_needed(project, provider.model, reviewed),
         )
+    retest = None
     if routes:
+        retest = retest_after_retrain(project, provider.model)
         route(project)
-    return run.model_copy(update={"routed": routes, "routing_model": routing_model(project)})
+    update = {"routed": routes, "routing_model": routing_model(project), "retested": retest}
+    return run.model_copy(update=update)
+
+
+def retest_after_retrain(project: Project, model: str) -> dict | None:
+    """Re-test auto-acceptance when the model's suggestions changed version under a
+    calibration in force (the local model after new reviews).
+
+    Between the new suggestions and the re-test nothing of the new version is auto-accepted:
+    the threshold applies only to the version it was tested on. The re-test is a look of
+    the calibration loop like any other (``labelloop calibrate``), with the targets in force.
+    """
+    from agent.calibrate import calibrate_model, current_versions
+
+    cal = calibration_state(project, model)
+    if not cal.get("calibrated") or project.config.routing.cascade:
+        return None
+    guideline = project.guideline()
+    now = current_versions(project.store, model, guideline.version)
+    if now is None or (now, guideline.version) == (
+        cal.get("prompt_version"),
+        cal.get("guideline_version"),
+    ):
+        return None
+    report = calibrate_model(project, model, cal["epsilon"], cal["delta"])
+    keys = ("threshold", "coverage", "calibration_pairs", "look", "guarantee")
+    return {k: report.get(k) for k in keys}
 
 
 def claims_routing(project: Project, model: str) -> bool:
@@ -148,10 +180,15 @@ def not_needed(project: Project, model: str, reviewed: bool) -> set[str]:
     """Items an LLM need not label: those people decided, except calibration items (their
     pairs calibrate it). The local model labels everything: it costs nothing, and its
     cross-fitted answers on reviewed items are what it is measured on."""
-    if reviewed or model == "local":
+    if reviewed or model == LOCAL:
         return set()
     store = project.store
-    return store.reviewed_item_ids() - store.calibration_item_ids()
+    cal = calibration_state(project, model)
+    rate, seed = calibration_rate(project, cal), project.config.routing.seed
+    decided = store.reviewed_item_ids() - store.calibration_item_ids()
+    # items the calibration draw reached are in the sample whatever their review: their
+    # current suggestion is what the test counts
+    return {i for i in decided if routing.uniform_draw(i, seed) >= rate}
 
 
 def make_provider(project: Project, model: str | None, options: dict):
@@ -247,6 +284,7 @@ def policy(
             calibrated=True,
             prompt_version=cal.get("prompt_version"),
             guideline_version=cal.get("guideline_version"),
+            score_signal=cal.get("score_signal"),
             **rates,
         )
     return routing.RoutingPolicy(threshold=cfg.threshold, **rates)
@@ -256,11 +294,12 @@ def calibration_rate(project: Project, cal: dict) -> float:
     """The share of items drawn into the calibration queue.
 
     A rate set in labelloop.toml is used as it is. Otherwise the rate the last calibration
-    grew the sample to (see ``grown_rate``); before any, the sample is sized from ε, δ and
-    a prior of 50% coverage: enough uniform reviews that the test half can hold the items
-    a passing threshold needs.
+    grew the sample to (see ``grown_rate``); before any, the sample is sized for the first
+    look (tested at δ/2) to pass at 50% coverage with the error rate the model's own
+    probabilities claim for its more confident half (at least ε/10, at most ε/4). ``route``
+    keeps that first rate (``keep_rate``): the sample never shrinks.
     """
-    from agent.calibration import calibration_sample_size
+    from agent.calibration import calibration_sample_size, look_delta
 
     cfg = project.config.routing
     if cfg.calibration_rate is not None:
@@ -268,9 +307,37 @@ def calibration_rate(project: Project, cal: dict) -> float:
     if cal.get("sample_rate") is not None:
         return float(cal["sample_rate"])
     epsilon, delta = cal.get("epsilon") or 0.05, cal.get("delta") or 0.05
-    needed = calibration_sample_size(epsilon, delta, 0.5)
+    claimed = min(max(_claimed_error(project), epsilon / 10), epsilon / 4)
+    needed = calibration_sample_size(epsilon, look_delta(delta, 1), 0.5, error_rate=claimed)
     items = max(project.store.count_items(), 1)
     return min(MAX_AUTO_RATE, max(MIN_AUTO_RATE, needed / items))
+
+
+def _claimed_error(project: Project) -> float:
+    """The error the routing model's own probabilities claim for its more confident half of
+    the items (0 before it labeled anything)."""
+    import numpy as np
+
+    from agent.calibration import raw_probability
+
+    latest = project.store.latest_suggestions(model=routing_model(project))
+    signals = [s.signals for s in latest.values() if s.value is not None]
+    p = raw_probability(signals) if signals else np.zeros(0)
+    p = np.sort(p[np.isfinite(p)])[::-1]
+    return float(np.mean(1 - p[: max(1, len(p) // 2)])) if len(p) else 0.0
+
+
+def keep_rate(project: Project) -> None:
+    """Record the calibration rate each routing model's items are drawn at, before any
+    calibration grows it: a rate worked out again later (from a retrained model's claims)
+    could be lower, and the items drawn before would fall out of the sample."""
+    if project.config.routing.calibration_rate is not None:
+        return
+    for model in project.config.routing.cascade or [routing_model(project)]:
+        cal = calibration_state(project, model)
+        if cal.get("sample_rate") is None and project.store.has_suggestions(model):
+            rate = calibration_rate(project, cal)
+            project.store.set_state(calibration_key(model), cal | {"sample_rate": rate})
 
 
 #: the routes of labeled, unreviewed items the calibration draw may pick from
@@ -377,16 +444,23 @@ def route(project: Project) -> dict[str, int]:
     """
     store = project.store
     check_audit(project)
+    keep_rate(project)
     seen = store.route_snapshot()  # first: anything after it wins over this run
     decided, state = plan_routes(project)
     waiting = store.waiting_on_answers()
+    seed = project.config.routing.seed
     decisions, priorities = [], {}
     for d, s in decided:
         stored = seen.rows.get(d.item_id)
         if d.item_id in waiting or (d.route == Route.REVIEWED and stored and stored[0] == d.route):
             continue
         decisions.append(d)
-        priorities[d.item_id] = routing.priority(d, s)
+        # the calibration queue is met in draw order: what is answered is not chosen by it
+        priorities[d.item_id] = (
+            routing.uniform_draw(d.item_id, seed)
+            if d.route == Route.CALIBRATION
+            else routing.priority(d, s)
+        )
     store.apply_routes(decisions, priorities, seen)
     store.set_state(ROUTING_STATE, state)
     return store.route_counts()

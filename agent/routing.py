@@ -17,6 +17,7 @@ labeled it; the last stage an item reaches decides its route.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 
 from pydantic import Field
@@ -39,6 +40,8 @@ class RoutingPolicy(Frozen):
     seed: int = 0
     #: the model whose suggestions this policy routes (named in cascade reasons)
     model: str | None = None
+    #: the threshold is on this signal (one ordering signal), else on the calibrated probability
+    score_signal: str | None = None
     #: why nothing is auto-accepted when there is no threshold
     uncalibrated: str = "not calibrated yet: nothing is auto-accepted"
 
@@ -168,7 +171,12 @@ def score_of(suggestion: Suggestion, policy: RoutingPolicy) -> float | None:
         policy.prompt_version,
         policy.guideline_version,
     )
-    return suggestion.calibrated if same else None
+    if not same:
+        return None
+    if policy.score_signal is None:
+        return suggestion.calibrated
+    value = suggestion.signals.get(policy.score_signal)
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
 
 def confidence_of(suggestion: Suggestion) -> float:

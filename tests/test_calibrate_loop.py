@@ -79,7 +79,9 @@ def test_calibration_uses_calibration_queue_pairs_only(loop):
     used = set(run.params["fit_item_ids"]) | set(run.params["test_item_ids"])
     assert used and used <= set(reviewed["calibration"])
     assert not used & set(reviewed["active"])
-    assert not set(run.params["fit_item_ids"]) & set(run.params["test_item_ids"])
+    # one ordering signal (the local probability): every pair tests the threshold
+    assert run.params["score_signal"] == "local_prob"
+    assert set(run.params["fit_item_ids"]) == set(run.params["test_item_ids"]) == used
     assert report["calibration_pairs"] == len(used) == run.n_pairs
 
 

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.calibrate import calibrate
+from agent.calibration_sample import Sample
 from agent.cli import app
 from agent.config import load_project
 from agent.resources import demo_guideline, demo_sample
@@ -20,8 +21,8 @@ from agent.review_dashboard import dashboard
 
 runner = CliRunner()
 #: every LABEL_STEP-th intent of the demo sample, TRAIN_PER_LABEL seed reviews each
-LABEL_STEP = 2
-TRAIN_PER_LABEL = 5
+LABEL_STEP = 1
+TRAIN_PER_LABEL = 10
 MAX_ROUNDS = 8
 
 
@@ -119,7 +120,8 @@ def test_pairs_without_a_single_error_certify(walked, monkeypatch):
     project, *_ = walked
     latest = list(project.store.latest_suggestions(model="local").values())[:200]
     pairs = [SimpleNamespace(suggestion=s, correct=True, source="calibration") for s in latest]
-    monkeypatch.setattr("agent.calibrate._stage_pairs", lambda *a: pairs)
+    sample = Sample(pairs=pairs, drawn=200, answered=200)
+    monkeypatch.setattr("agent.calibrate._sample", lambda *a: sample)
     report = calibrate(project)
     assert report["calibration_pairs"] == 200 and report["errors_above"] == 0
     assert report["threshold"] is not None and report["error_upper_bound"] <= 0.05

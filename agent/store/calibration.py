@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
 
 from agent.store.base import review_from_row, suggestion_from_row
 from agent.store.routes import live_reviews
@@ -27,12 +26,23 @@ BLIND_CALIBRATION = (
 )
 
 
+#: decided blind reviews in the calibration or audit queue: neither saw the suggestion
+BLIND_DECIDED = (
+    ReviewRow.queue.in_(("calibration", "audit")),
+    ReviewRow.blind.is_(True),
+    ReviewRow.route_changed.is_(False),
+    ReviewRow.action.in_(DECIDED),
+    live_reviews(),
+)
+
+
 class Pair(Frozen):
-    """A model suggestion and a blind human label on a uniformly drawn item."""
+    """A model suggestion and a blind human label on an item."""
 
     suggestion: Suggestion
     review: Review
-    source: str  # "calibration" (console, blind) | "import" (a sample import)
+    #: "calibration" (console, blind) | "audit" (console, blind) | "import" (a sample import)
+    source: str
 
     @property
     def correct(self) -> bool:
@@ -50,48 +60,37 @@ class CalibrationMixin:
         since: datetime | None = None,
         any_routed: bool = False,
     ) -> list[Pair]:
-        """Pairs that may fit the calibrator and the threshold, one per item (latest review).
+        """Blind labels paired with the model's latest suggestion of the item, one per item
+        (its latest review), where that suggestion has the given versions.
 
-        Only blind reviews from the calibration queue, paired with the suggestion that was
-        routed there, and labels from imports marked as a uniform sample, paired with the
-        model's latest suggestion. Active-queue and audit reviews never enter. With
-        ``any_routed`` (a cascade stage), a blind calibration review of an item routed on
-        another stage's suggestion pairs with this model's latest suggestion: the label did
-        not depend on any suggestion.
+        Blind labels do not depend on any suggestion, so a label given while the item was
+        routed on an older version (or another model) pairs with the current one. Blind
+        reviews from the calibration and audit queues, and labels from imports marked as a
+        uniform sample; active-queue reviews never enter. ``any_routed`` is kept for
+        callers of the cascade; every blind label pairs with the model's latest suggestion.
         """
-        found = self._queue_pairs(model, since)
-        if any_routed:
-            found = sorted(found + self._other_stage_pairs(model, since), key=lambda p: p[0].id)
+        found = self._queue_pairs(model, since) + self._sample_pairs(model, since)
         pairs: dict[str, Pair] = {}
         reopened = self.reopened_items()
-        for review, sugg in found + self._sample_pairs(model, since):
+        for review, sugg in sorted(found, key=lambda p: p[0].id):
             if (
                 review.id > reopened.get(review.item_id, 0)
                 and sugg.prompt_version == prompt_version
                 and sugg.guideline_version == guideline_version
                 and review.item_id not in sugg.fewshot_ids
             ):
-                source = "import" if review.source == "import" else "calibration"
+                source = "import" if review.source == "import" else review.queue
                 pairs[review.item_id] = Pair(suggestion=sugg, review=review, source=source)
         return [pairs[k] for k in sorted(pairs)]
 
     def _queue_pairs(self, model: str, since):
+        """Blind calibration and audit reviews, with the model's latest suggestion."""
+        latest = _latest(model)
         q = (
             sa.select(ReviewRow, SuggestionRow)
-            .join(SuggestionRow, SuggestionRow.id == ReviewRow.suggestion_id)
-            .where(*BLIND_CALIBRATION, SuggestionRow.model == model)
-        )
-        return self._pairs(q, since)
-
-    def _other_stage_pairs(self, model: str, since):
-        """Blind calibration reviews not routed on ``model``, with its latest suggestion."""
-        routed, latest = aliased(SuggestionRow), _latest(model)
-        q = (
-            sa.select(ReviewRow, SuggestionRow)
-            .outerjoin(routed, routed.id == ReviewRow.suggestion_id)
             .join(SuggestionRow, SuggestionRow.item_id == ReviewRow.item_id)
             .join(latest, latest.c.id == SuggestionRow.id)
-            .where(*BLIND_CALIBRATION, sa.or_(routed.id.is_(None), routed.model != model))
+            .where(*BLIND_DECIDED)
         )
         return self._pairs(q, since)
 
@@ -125,6 +124,14 @@ class CalibrationMixin:
         )
         with self.engine.connect() as c:
             return set(c.execute(sa.union(queue, sample)).scalars())
+
+    def skipped_calibration_item_ids(self) -> set[str]:
+        """Calibration items a reviewer skipped: an outcome nobody may assume."""
+        q = sa.select(T_REVIEWS.c.item_id).distinct().where(
+            T_REVIEWS.c.queue == "calibration", T_REVIEWS.c.action == "skip"
+        )
+        with self.engine.connect() as c:
+            return set(c.execute(q).scalars())
 
     def skipped_calibration_items(self) -> int:
         """Calibration items a reviewer skipped (reported, never silently dropped)."""
