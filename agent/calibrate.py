@@ -446,4 +446,3 @@ def _now() -> str:
 def plots_dir(project: Project) -> Path:
     """Where calibration plots are written."""
     return project.root / "reports"
-

@@ -78,10 +78,10 @@ def draw_sample(
 
     ``latest``: the model's latest suggestion per item; ``versions``: (prompt, guideline)
     versions in force; ``pairs``: blind labels with current suggestions (the store's
-    ``calibration_pairs``); ``reviewed``: items people decided, with where the label came from ("console" or
-    "import"); ``skipped``: calibration
-    items a reviewer skipped; ``excluded``: items left out of this look's population (blind
-    labels given before an audit alarm: the stream has changed since).
+    ``calibration_pairs``); ``reviewed``: items people decided, with where the label came
+    from ("console" or "import"); ``skipped``: calibration items a reviewer skipped;
+    ``excluded``: items left out of this look's population (blind labels given before an
+    audit alarm: the stream has changed since).
     """
     by_item = {p.suggestion.item_id: p for p in pairs}
     out: dict[str, object] = {}
@@ -109,6 +109,4 @@ def draw_sample(
     outside = [p for i, p in by_item.items() if i not in out and p.source == "import"]
     for p in outside:
         out[p.suggestion.item_id] = p
-    return Sample(
-        pairs=[out[k] for k in sorted(out)], imported_outside=len(outside), **counts
-    )
+    return Sample(pairs=[out[k] for k in sorted(out)], imported_outside=len(outside), **counts)

@@ -127,8 +127,10 @@ class CalibrationMixin:
 
     def skipped_calibration_item_ids(self) -> set[str]:
         """Calibration items a reviewer skipped: an outcome nobody may assume."""
-        q = sa.select(T_REVIEWS.c.item_id).distinct().where(
-            T_REVIEWS.c.queue == "calibration", T_REVIEWS.c.action == "skip"
+        q = (
+            sa.select(T_REVIEWS.c.item_id)
+            .distinct()
+            .where(T_REVIEWS.c.queue == "calibration", T_REVIEWS.c.action == "skip")
         )
         with self.engine.connect() as c:
             return set(c.execute(q).scalars())
