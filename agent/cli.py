@@ -154,7 +154,9 @@ def label(
     dry_run: Annotated[
         bool, typer.Option(help="Show what would be labeled; spend nothing.")
     ] = False,
-    stale: Annotated[bool, typer.Option(help="Also relabel outdated suggestions.")] = False,
+    stale: Annotated[
+        bool, typer.Option(help="Also relabel outdated suggestions (the local model always does).")
+    ] = False,
     reviewed: Annotated[
         bool,
         typer.Option(
