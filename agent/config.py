@@ -42,6 +42,10 @@ class RoutingConfig(BaseModel):
     #: share of would-be auto-accepted items sent to the (blind) audit queue
     audit_rate: float = Field(0.02, ge=0.0, le=1.0)
     seed: int = 0
+    #: the active queue's order: "diverse" (the least certain first, spread over k-means
+    #: clusters of their embeddings), "uncertainty" (the least certain first) or "random";
+    #: see agent/active.py for the measurement behind the default
+    active_order: Literal["diverse", "uncertainty", "random"] = "diverse"
     #: models tried in turn, cheapest first (e.g. ["local", "gpt-4o-mini"]): each labels
     #: only what the stages before it could not auto-accept under their guarantee
     cascade: list[str] | None = None

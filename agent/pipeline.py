@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from agent import cascade, routing
+from agent import active, cascade, routing
 from agent.config import Project
 from agent.errors import ConfigError, LabelloopError
 from agent.labeler import LabelRun, Progress, label_items
@@ -436,7 +436,8 @@ def plan_routes(
 
 
 def route(project: Project) -> dict[str, int]:
-    """Route every item on its routing suggestion (in a cascade, through the stages).
+    """Route every item on its routing suggestion (in a cascade, through the stages); the
+    active queue in the order ``[routing] active_order`` names (see ``agent.active``).
 
     What routing read is compared with the store row by row as it writes: an item someone
     decided, undid or leased meanwhile keeps what that person did (see
@@ -449,7 +450,7 @@ def route(project: Project) -> dict[str, int]:
     decided, state = plan_routes(project)
     waiting = store.waiting_on_answers()
     seed = project.config.routing.seed
-    decisions, priorities = [], {}
+    decisions, priorities, queued = [], {}, {}
     for d, s in decided:
         stored = seen.rows.get(d.item_id)
         if d.item_id in waiting or (d.route == Route.REVIEWED and stored and stored[0] == d.route):
@@ -461,6 +462,10 @@ def route(project: Project) -> dict[str, int]:
             if d.route == Route.CALIBRATION
             else routing.priority(d, s)
         )
+        if active.reorderable(d, s):
+            queued[d.item_id] = priorities[d.item_id]
+    cfg = project.config.routing
+    priorities |= active.reorder(queued, cfg.active_order, active.item_vectors(store), seed)
     store.apply_routes(decisions, priorities, seen)
     store.set_state(ROUTING_STATE, state)
     return store.route_counts()
