@@ -125,58 +125,23 @@ def diverse_order(
 
 
 def cluster(vectors: np.ndarray, k: int, seed: int = 0, iterations: int = 25) -> np.ndarray:
-    """A k-means cluster label per row: k-means++ seeding (fixed seed), then Lloyd steps.
+    """A k-means cluster label per row (SciPy's ``kmeans2``: k-means++ seeding with a fixed
+    seed, then Lloyd steps). SciPy is loaded for calibration anyway; ``sklearn.cluster``
+    would cost about a second more in a fresh process for a pool of a few hundred rows."""
+    import warnings
 
-    Written out in numpy rather than taken from scikit-learn: importing ``sklearn.cluster``
-    costs about a second in a fresh process (`labelloop import`, `route`), more than the
-    rest of routing 3,000 items, for a pool of a few hundred rows that needs none of it.
-    """
+    from scipy.cluster.vq import kmeans2
+
     x = np.asarray(vectors, dtype=np.float64)
     n = len(x)
     if k <= 1 or n <= 1:
         return np.zeros(n, dtype=np.int64)
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(1):  # small matrices: more BLAS threads only thrash a busy machine
-        return _lloyd(x, x[_plus_plus(x, min(k, n), np.random.default_rng(seed))], iterations)
-
-
-def _lloyd(x: np.ndarray, centres: np.ndarray, iterations: int) -> np.ndarray:
-    """Lloyd's steps from the given centres until no label changes; the labels."""
-    labels = np.full(len(x), -1, dtype=np.int64)
-    for _ in range(iterations):
-        dist = (x * x).sum(axis=1)[:, None] - 2 * x @ centres.T + (centres**2).sum(axis=1)
-        new = dist.argmin(axis=1)
-        if np.array_equal(new, labels):
-            break
-        labels = new
-        counts = np.bincount(labels, minlength=len(centres))
-        sums = np.zeros_like(centres)
-        np.add.at(sums, labels, x)
-        filled = counts > 0  # an emptied cluster keeps its centre
-        centres[filled] = sums[filled] / counts[filled, None]
-    return labels
-
-
-def _plus_plus(x: np.ndarray, k: int, rng: np.random.Generator) -> list[int]:
-    """Greedy k-means++ seeding (Arthur and Vassilvitskii 2007; as scikit-learn does it):
-    each next centre is the best of 2 + log k candidates drawn with probability ~ squared
-    distance to the nearest centre so far."""
-    trials = 2 + int(np.log(k))
-    sq = (x * x).sum(axis=1)
-    picked = [int(rng.integers(len(x)))]
-    d2 = np.maximum(sq - 2 * x @ x[picked[0]] + sq[picked[0]], 0.0)
-    for _ in range(1, k):
-        total = d2.sum()
-        if total <= 0:  # fewer distinct rows than clusters
-            break
-        tries = rng.choice(len(x), size=trials, p=d2 / total)
-        to_tries = np.maximum(sq[tries, None] - 2 * x[tries] @ x.T + sq, 0.0)
-        near = np.minimum(d2, to_tries)
-        best = int(near.sum(axis=1).argmin())
-        picked.append(int(tries[best]))
-        d2 = near[best]
-    return picked
+    with threadpool_limits(1), warnings.catch_warnings():  # small matrices: one BLAS thread
+        warnings.simplefilter("ignore")  # an emptied cluster keeps its centre: fine here
+        _, labels = kmeans2(x, min(k, n), iter=iterations, minit="++", seed=seed)
+    return labels.astype(np.int64)
 
 
 def item_vectors(store) -> Vectors:
