@@ -25,7 +25,6 @@ from tests.loop_support import (
     overconfident,
     run_settings,
     simulate,
-    slope,
     summary,
     two_signals,
 )
@@ -35,7 +34,7 @@ SIX = (100, 200, 300, 400, 500, 600)
 GROWING = (150, 300, 600)
 TINY = (60, 100, 150)
 TEN = dict(epsilon=0.1, delta=0.1)
-UNIFORM, HIGH = stats.uniform(), stats.beta(20, 1)
+HIGH = stats.beta(20, 1)
 RETRAINED = dict(rounds=3, shift=0.3, noise=0.5)
 
 SUITE = (
@@ -44,14 +43,12 @@ SUITE = (
     Setting("flat 5.2%, retrained", partial(flat, 0.052, rounds=3), GROWING, coupling="round"),
     # scores that promise 2% errors: the "predicted" start begins deep, and still may not pass
     Setting("flat 5.1%, claims 98%", partial(flat, 0.051, claims=stats.beta(50, 1)), GROWING),
-    Setting("slope crossing ε", partial(curve, slope, UNIFORM, rounds=3, noise=0.3), GROWING),
     Setting("overconfident, retrained", partial(curve, overconfident, HIGH, **RETRAINED), GROWING),
     Setting("calibrated, retrained", partial(curve, calibrated, HIGH, **RETRAINED), GROWING),
     Setting("two signals, retrained", partial(two_signals, 1000, rounds=2, gain=0.3), (200, 400)),
     Setting("two signals, flat 5.1%", partial(two_signals, 1000, flat_error=0.051), (200, 400)),
     Setting("tiny: flat 5.1%", partial(flat, 0.051), TINY),
     Setting("tiny: flat 10.2%, ε=δ=0.1", partial(flat, 0.102), TINY, **TEN),
-    Setting("flat 10.2%, retrained, ε=δ=0.1", partial(flat, 0.102, rounds=3), GROWING, **TEN),
     Setting("grown by the estimate: flat 5.1%", partial(flat, 0.051), Growth(100, 200, 700, 4)),
 )
 BY_NAME = {s.name: s for s in SUITE}
