@@ -626,6 +626,17 @@ def signal_scores(signals_list: Sequence[Signals], name: str) -> np.ndarray:
     return _column(signals_list, name)
 
 
+def _cross_fitted(signals_list, y: np.ndarray, method: str, names, seed: int) -> np.ndarray:
+    """Each pair's calibrated probability from a calibrator fitted on the other half."""
+    out = np.empty(len(y))
+    a, b = split_pairs(len(y), seed, 0.5)
+    for fit, rest in ((a, b), (b, a)):
+        if len(rest):
+            part = Calibrator.fit([signals_list[i] for i in fit], y[fit], method, names)
+            out[rest] = part.predict([signals_list[i] for i in rest])
+    return out
+
+
 def fit_and_choose(
     signals_list: Sequence[Signals],
     correct: Sequence[bool] | np.ndarray,
@@ -673,7 +684,11 @@ def fit_and_choose(
         scores = cal.predict([signals_list[i] for i in test])
         stream = None if stream_signals is None else cal.predict(stream_signals)
     test_signals = [signals_list[i] for i in test]
-    after = cal.predict(test_signals)
+    # the metrics "after" are out of sample: with one signal the calibrator saw every pair,
+    # so each half is predicted by a calibrator fitted on the other
+    after = (
+        _cross_fitted(signals_list, y, method, names, seed) if single else cal.predict(test_signals)
+    )
     finite = scores[np.isfinite(scores)]
     first = predicted_start_items(finite, epsilon, d_look) if start == "predicted" else None
     result = choose_threshold(

@@ -763,14 +763,24 @@ def _print_calibration(r: dict) -> None:
         out.print(f"{stage}{r['model']}: not calibrated, {r['skipped']}")
         return
     table = Table("", "value", title=f"{stage}{r['model']}" if stage else None)
+    signal = r.get("score_signal")
+    pairs = (
+        f"{r['calibration_pairs']}, every one tests (one ordering signal: {signal})"
+        if signal
+        else f"{r['calibration_pairs']} ({r.get('fit_pairs', 0)} fit / "
+        f"{r.get('test_pairs', 0)} test)"
+    )
     rows = [
         ("model", r["model"]),
+        ("calibration pairs", pairs),
         (
-            "calibration pairs (fit / test)",
-            f"{r['calibration_pairs']} ({r.get('fit_pairs', 0)} / {r.get('test_pairs', 0)})",
+            "drawn: answered blind / counted wrong / waiting",
+            f"{r.get('drawn', 0)}: {r.get('answered_blind', 0)} / "
+            f"{r.get('counted_wrong', 0)} / {r.get('waiting_blind', 0)}",
         ),
         ("skipped calibration items", str(r.get("skipped_calibration_items", 0))),
-        ("threshold", num(r["threshold"])),
+        ("look (δ of this look)", f"{r.get('look') or 'n/a'} ({num(r.get('look_delta'), '{:g}')})"),
+        (f"threshold (on {signal})" if signal else "threshold", num(r["threshold"])),
         ("coverage (share auto-accepted)", num(r["coverage"], "{:.1%}")),
         ("observed accuracy above threshold", num(r.get("observed_accuracy"), "{:.1%}")),
         ("error upper bound", num(r.get("error_upper_bound"), "{:.1%}")),
@@ -785,6 +795,11 @@ def _print_calibration(r: dict) -> None:
         out.print(f"Why: {r['reason']}")
     if r.get("outlook"):
         out.print(r["outlook"]["summary"])
+    if r.get("outdated_suggestions"):
+        out.print(
+            f"{r['outdated_suggestions']} drawn items have a suggestion of another version and "
+            "wait: `labelloop label --stale` refreshes them."
+        )
     for name, path in (r.get("plots") or {}).items():
         out.print(f"{name.replace('_', '-')} plot: {path}")
 
