@@ -26,7 +26,7 @@ Reported per method, medians and quartiles over seeds:
   end) to finish the 3,080 items, against 3,080 by hand;
 - the true accuracy of auto-accepted items against gold in every round.
 
-    python benchmarks/bench_loop.py --quick                # 3 seeds, 6 rounds
+    python benchmarks/bench_loop.py --quick                # 3 seeds, 5 rounds
     python benchmarks/bench_loop.py --seeds 20 --jobs 2    # the full run
 """
 
@@ -494,10 +494,10 @@ def parse(argv: list[str] | None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, default=20)
     p.add_argument("--methods", default="baseline,current", help="baseline and/or current")
-    p.add_argument("--quick", action="store_true", help="3 seeds, 6 rounds")
+    p.add_argument("--quick", action="store_true", help="3 seeds, 5 rounds")
     p.add_argument("--jobs", type=int, default=2, help="processes at once")
-    p.add_argument("--rounds", type=int, default=20, help="most rounds per seed")
-    p.add_argument("--active", type=int, default=100, help="active items answered per round")
+    p.add_argument("--rounds", type=int, default=12, help="most review rounds per seed")
+    p.add_argument("--active", type=int, default=200, help="active items answered per round")
     p.add_argument("--stale", action="store_true", help="label --stale every round")
     p.add_argument("--baseline", default=BASELINE_COMMIT, help="commit of the baseline tree")
     p.add_argument("--data", type=Path, default=DATA)
@@ -509,7 +509,7 @@ def parse(argv: list[str] | None):
     p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
-        args.seeds, args.rounds = min(args.seeds, 3), min(args.rounds, 6)
+        args.seeds, args.rounds = min(args.seeds, 3), min(args.rounds, 5)
     return args
 
 
