@@ -171,7 +171,12 @@ def walk(project, gold: dict[str, str], args) -> tuple[list[dict], dict[str, int
         done = answer(project, gold, args.active)
         reviewed_in |= dict.fromkeys(done["ids"], k)
         blind, active = blind + done["blind"], active + done["active"]
+        row |= {"answered_blind": done["blind"], "answered_active": done["active"]}
         row["review_s"] = round(time.perf_counter() - t2, 2)
+        # the team is done once nothing is left for people under the calibration in force
+        row["left_after_review"] = left_for_people(project, gold)
+        if row["left_after_review"] == 0:
+            break
     return rounds, reviewed_in
 
 
@@ -183,7 +188,6 @@ def summary(report: dict) -> dict:
     got["outlook"] = {k: o.get(k) for k in ("waiting", "more_needed", "expected_coverage")}
     for k in ("error_upper_bound", "n_above", "errors_above", "expected_coverage", "reason"):
         got[k] = report.get(k)
-    got["guarantee"] = report.get("guarantee")
     return got
 
 
@@ -209,6 +213,12 @@ def routed_state(project, gold: dict[str, str]) -> dict:
         "model_accuracy_unreviewed": _ratio(sum(correct), len(correct)),
         "oracle_now": oracle_coverage(scores, correct, 1 - TARGET),
     }
+
+
+def left_for_people(project, gold: dict[str, str]) -> int:
+    """Stream items neither reviewed nor auto-accepted, as routed now."""
+    routes = project.store.routes()
+    return sum(routes.get(i) not in ("reviewed", "auto_accepted") for i in gold)
 
 
 def answer(project, gold: dict[str, str], active_batch: int) -> dict:
@@ -318,17 +328,18 @@ def seed_metrics(run: dict) -> dict:
     rounds, n = run["rounds"], len(run["final"]["ids"])
     last = rounds[-1]
     done = len(run["reviewed_in"])
+    left = last.get("left_after_review", last["left"])
     out = {
         "seed": run["seed"],
         "first_certified_blind": next(
             (r["blind"] for r in rounds if r["threshold"] is not None), None
         ),
         "rounds": len(rounds),
-        "finished": last["left"] == 0,
-        "to_finish": done + last["left"],
-        "blind_total": last["blind"],
-        "active_total": last["active"],
-        "by_hand_at_end": last["left"],
+        "finished": left == 0,
+        "to_finish": done + left,
+        "blind_total": last["blind"] + last.get("answered_blind", 0),
+        "active_total": last["active"] + last.get("answered_active", 0),
+        "by_hand_at_end": left,
         "auto_accepted_final": last["auto_accepted"],
         "auto_accuracy_final": auto_accuracy(last),
         "dataset_accuracy": 1 - (last["auto_accepted"] - last["auto_correct"]) / n,
@@ -341,6 +352,12 @@ def seed_metrics(run: dict) -> dict:
         "stalled_rounds": sum(
             r["threshold"] is None and not r["routes"].get("calibration") for r in rounds[:-1]
         ),
+        # a certified threshold lost at the next calibration: its items go back to people
+        "revoked": [
+            {"round": b["round"], "auto_accepted_before": a["auto_accepted"]}
+            for a, b in zip(rounds[:-1], rounds[1:], strict=True)
+            if a["threshold"] is not None and b["threshold"] is None
+        ],
         "seconds": run["seconds"],
         "cpu_seconds": run.get("cpu_seconds"),
         "seconds_per_round": run["seconds"] / len(rounds),
@@ -400,6 +417,7 @@ def method_summary(seeds: list[dict]) -> dict:
     out["seeds"] = len(seeds)
     out["finished"] = sum(s["finished"] for s in seeds)
     out["bad_rounds"] = {s["seed"]: s["bad_rounds"] for s in seeds if s["bad_rounds"]}
+    out["revoked"] = {s["seed"]: s["revoked"] for s in seeds if s["revoked"]}
     return out
 
 
@@ -487,6 +505,12 @@ def print_table(summaries: dict[str, dict]) -> None:
         print(
             f"{m}: {s['seeds']} seeds, finished {s['finished']}; rounds whose auto-accepted "
             f"items are < {TARGET:.0%} right (seed: {{round: accuracy}}): {bad}"
+        )
+        lost = {
+            k: [(r["round"], r["auto_accepted_before"]) for r in v] for k, v in s["revoked"].items()
+        }
+        print(
+            f"{m}: thresholds revoked (seed: [(round, auto-accepted items lost)]): {lost or 'none'}"
         )
 
 
