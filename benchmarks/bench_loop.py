@@ -39,12 +39,15 @@ import math
 import os
 import platform
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -435,10 +438,15 @@ def extract_baseline(commit: str, into: Path) -> Path:
 
 
 def run_one(method: str, tree: Path, seed: int, args, tmp: Path) -> dict:
-    """One (method, seed) in its own process; its raw trace."""
+    """One (method, seed) in its own process; its raw trace (a trace kept in ``--work``
+    from an earlier, interrupted run is read instead)."""
     work = tmp / f"{method}-{seed}"
-    work.mkdir()
     out = work / "trace.json"
+    if out.exists():
+        return json.loads(out.read_text(encoding="utf-8"))
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir()
     cmd = [
         sys.executable,
         str(Path(__file__).resolve()),
@@ -526,6 +534,7 @@ def parse(argv: list[str] | None):
     p.add_argument("--baseline", default=BASELINE_COMMIT, help="commit of the baseline tree")
     p.add_argument("--data", type=Path, default=DATA)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--work", type=Path, help="keep projects and traces here; resume from it")
     # one (method, seed) in this process
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--method", help=argparse.SUPPRESS)
@@ -543,8 +552,7 @@ def main(argv: list[str] | None = None) -> int:
         return worker(args)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="bench-loop-") as t:
-        tmp = Path(t)
+    with _workdir(args.work) as tmp:
         trees = {"baseline": extract_baseline(args.baseline, tmp / "baseline"), "current": ROOT}
         jobs = [(m, trees[m], s) for s in range(args.seeds) for m in methods]
         with ThreadPoolExecutor(args.jobs) as pool:
@@ -586,6 +594,17 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
     return 1 if failed else 0
+
+
+@contextmanager
+def _workdir(kept: Path | None) -> Iterator[Path]:
+    """``--work`` (kept: traces there survive an interrupted run), else a temporary folder."""
+    if kept is None:
+        with tempfile.TemporaryDirectory(prefix="bench-loop-") as t:
+            yield Path(t)
+        return
+    kept.mkdir(parents=True, exist_ok=True)
+    yield kept
 
 
 def _head() -> str:
