@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,13 +27,13 @@ from agent.config import Project
 from agent.errors import LabelloopError
 from agent.pipeline import ALARM_STATE
 from agent.store.tables import CalibrationRunRow
+from agent.types import Suggestion
 
 MIN_PAIRS = 20
 
 
-def current_versions(store, model: str, guideline_version: str) -> str | None:
+def current_versions(latest: Mapping[str, Suggestion], guideline_version: str) -> str | None:
     """The prompt version most of the model's latest suggestions were made under."""
-    latest = store.latest_suggestions(model=model)
     versions = Counter(
         s.prompt_version for s in latest.values() if s.guideline_version == guideline_version
     )
@@ -92,7 +93,8 @@ def calibrate_model(
 ) -> dict[str, Any]:
     """Calibrate one model's suggestions (a cascade stage: on items that reached it)."""
     store, guideline = project.store, project.guideline()
-    prompt_version = current_versions(store, model, guideline.version)
+    latest = store.latest_suggestions(model=model)  # read once: every step below uses it
+    prompt_version = current_versions(latest, guideline.version)
     if prompt_version is None:
         hint = f"run `labelloop label --model {model}` first"
         if skip_unlabeled:
@@ -101,13 +103,13 @@ def calibrate_model(
     since = _fresh_since(store) if since is None else since
     old = pipeline.calibration_state(project, model)
     versions = (prompt_version, guideline.version)
-    sample = _sample(project, model, versions, since, old)
+    sample = _sample(project, model, versions, since, old, latest)
     pairs = sample.pairs
     if len(pairs) < MIN_PAIRS:  # all right (or all wrong) is evidence, not too little
         return _not_enough(project, model, pairs, epsilon, delta) | _draw_report(sample)
     stream = [
         s.signals
-        for s in store.latest_suggestions(model=model).values()
+        for s in latest.values()
         if (s.prompt_version, s.guideline_version) == versions and calibration_sample.usable(s)
     ]
     look, key = _look(old, versions, pairs, stream, epsilon, delta)
@@ -127,7 +129,7 @@ def calibrate_model(
     )
     upstream = _upstream(project, model)
     run_id = _save_run(project, model, versions, pairs, result, delta, upstream)
-    _apply(store, model, prompt_version, guideline.version, result.calibrator)
+    _apply(store, latest, prompt_version, guideline.version, result.calibrator)
     report = _report(project, run_id, model, pairs, result) | _draw_report(sample)
     store.set_state(
         pipeline.calibration_key(model),
@@ -146,23 +148,23 @@ def calibrate_model(
     return report
 
 
-def _sample(project: Project, model: str, versions, since, cal: dict):
+def _sample(project: Project, model: str, versions, since, cal: dict, latest):
     """The drawn items this look tests on (see ``agent.calibration_sample``); for a later
     cascade stage, only items that reached it."""
     store = project.store
-    pairs = _stage_pairs(project, model, *versions, since)
+    pairs = store.calibration_pairs(model, *versions, since)
     excluded: set[str] = set()
     if since is not None:  # blind labels from before the alarm: the stream changed since
         fresh = {p.suggestion.item_id for p in pairs}
         excluded = {
             p.suggestion.item_id
-            for p in _stage_pairs(project, model, *versions, None)
+            for p in store.calibration_pairs(model, *versions, None)
             if p.suggestion.item_id not in fresh
         }
-    latest = store.latest_suggestions(model=model)
     reached = cascade.reached_items(store, pipeline.stage_policies(project), model)
     if reached is not None:
         latest = {i: s for i, s in latest.items() if i in reached}
+        pairs = [p for p in pairs if p.suggestion.item_id in reached]
     return calibration_sample.draw_sample(
         latest,
         versions,
@@ -242,11 +244,6 @@ def _upstream(project: Project, model: str) -> list[int | None]:
     return [pipeline.calibration_state(project, m).get("run_id") for m in before]
 
 
-def _stage_pairs(project: Project, model: str, prompt_version: str, guideline_version: str, since):
-    """Blind labels paired with the model's current suggestions."""
-    return project.store.calibration_pairs(model, prompt_version, guideline_version, since)
-
-
 def _refitted(project: Project, model: str) -> None:
     """Stop the audit alarm once every stage has been refitted since it was raised."""
     store = project.store
@@ -293,16 +290,18 @@ def _fresh_since(store) -> datetime | None:
     return None
 
 
-def _apply(store, model: str, prompt_version: str, guideline_version: str, calibrator) -> None:
-    latest = [
+def _apply(store, latest, prompt_version: str, guideline_version: str, calibrator) -> None:
+    """Write the calibrated probability onto the model's latest suggestions of these
+    versions."""
+    current = [
         s
-        for s in store.latest_suggestions(model=model).values()
+        for s in latest.values()
         if s.prompt_version == prompt_version
         and s.guideline_version == guideline_version
         and s.value is not None
     ]
-    probs = calibrator.predict([s.signals for s in latest]) if latest else []
-    store.set_calibrated({s.id: float(p) for s, p in zip(latest, probs, strict=True)})
+    probs = calibrator.predict([s.signals for s in current]) if current else []
+    store.set_calibrated({s.id: float(p) for s, p in zip(current, probs, strict=True)})
 
 
 def _save_run(project: Project, model, versions, pairs, result, delta, upstream) -> int:

@@ -12,6 +12,7 @@ from agent.config import Project
 from agent.errors import ConfigError, LabelloopError
 from agent.labeler import LabelRun, Progress, label_items
 from agent.providers import get_provider
+from agent.providers.local import MODEL as LOCAL
 from agent.types import Route, RouteDecision, Suggestion
 
 ROUTING_STATE = "routing"
@@ -19,8 +20,6 @@ ROUTING_STATE = "routing"
 ROUTING_MODEL_STATE = "routing_model"
 #: bounds of the automatically sized calibration sample (share of items)
 MIN_AUTO_RATE, MAX_AUTO_RATE = 0.02, 0.5
-#: the embedded offline model
-LOCAL = "local"
 ALARM_STATE = "audit_alarm"
 
 
@@ -111,7 +110,8 @@ def retest_after_retrain(project: Project, model: str) -> dict | None:
     if not cal.get("calibrated") or project.config.routing.cascade:
         return None
     guideline = project.guideline()
-    now = current_versions(project.store, model, guideline.version)
+    latest = project.store.latest_suggestions(model=model)
+    now = current_versions(latest, guideline.version)
     if now is None or (now, guideline.version) == (
         cal.get("prompt_version"),
         cal.get("guideline_version"),

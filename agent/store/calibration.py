@@ -58,7 +58,6 @@ class CalibrationMixin:
         prompt_version: str,
         guideline_version: str,
         since: datetime | None = None,
-        any_routed: bool = False,
     ) -> list[Pair]:
         """Blind labels paired with the model's latest suggestion of the item, one per item
         (its latest review), where that suggestion has the given versions.
@@ -66,8 +65,7 @@ class CalibrationMixin:
         Blind labels do not depend on any suggestion, so a label given while the item was
         routed on an older version (or another model) pairs with the current one. Blind
         reviews from the calibration and audit queues, and labels from imports marked as a
-        uniform sample; active-queue reviews never enter. ``any_routed`` is kept for
-        callers of the cascade; every blind label pairs with the model's latest suggestion.
+        uniform sample; active-queue reviews never enter.
         """
         found = self._queue_pairs(model, since) + self._sample_pairs(model, since)
         pairs: dict[str, Pair] = {}
