@@ -131,19 +131,21 @@ def calibrate_model(
     run_id = _save_run(project, model, versions, pairs, result, delta, upstream)
     _apply(store, latest, prompt_version, guideline.version, result.calibrator)
     report = _report(project, run_id, model, pairs, result) | _draw_report(sample)
-    store.set_state(
-        pipeline.calibration_key(model),
-        {k: report[k] for k in STATE_KEYS}
-        | {
-            "sample_rate": pipeline.grown_rate(project, old, report["more_reviews_needed"]),
-            "calibrated": True,
-            "prompt_version": prompt_version,
-            "guideline_version": guideline.version,
-            "upstream": upstream,
-            "looks": look,
-            "look_key": key,
-        },
-    )
+    state = {k: report[k] for k in STATE_KEYS} | {
+        "sample_rate": pipeline.grown_rate(project, old, report["more_reviews_needed"]),
+        "calibrated": True,
+        "prompt_version": prompt_version,
+        "guideline_version": guideline.version,
+        "upstream": upstream,
+        "looks": look,
+        "look_key": key,
+    }
+    if report["threshold"] is not None:
+        state["certified"] = {k: state[k] for k in pipeline.CERTIFIED_KEYS}
+    elif held := pipeline.certified(old | {"epsilon": epsilon, "delta": delta}, guideline.version):
+        state["certified"] = held
+        report["certified_in_force"] = held
+    store.set_state(pipeline.calibration_key(model), state)
     _refitted(project, model)
     return report
 
@@ -174,6 +176,7 @@ def _sample(project: Project, model: str, versions, since, cal: dict, latest):
         rate=pipeline.calibration_rate(project, cal),
         seed=project.config.routing.seed,
         excluded=excluded,
+        passed=pipeline.passed_by_active(project),
     )
 
 
@@ -204,6 +207,8 @@ def _draw_report(sample) -> dict[str, int]:
         "answered_blind": sample.answered,
         "counted_wrong": sample.counted_wrong,
         "waiting_blind": sample.waiting,
+        "reviewed_elsewhere": sample.reviewed_elsewhere,
+        "passed_active": sample.passed_active,
         "outdated_suggestions": sample.outdated,
     }
 

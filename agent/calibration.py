@@ -527,7 +527,7 @@ def guarantee_sentence(result: ThresholdResult) -> str:
     """The guarantee in one sentence: its population, its assumption and, in a loop of
     looks, how δ is shared between them."""
     assumption = (
-        "provided the calibration reviews are a uniform random draw from that stream (and "
+        "provided the calibration reviews are a uniform random draw from those items (and "
         "were labeled without seeing the suggestion)."
     )
     conf = result.delta if result.loop_delta is None else result.loop_delta
@@ -538,8 +538,8 @@ def guarantee_sentence(result: ThresholdResult) -> str:
             f"tested at δ·2^-{result.look} = {_pct(result.delta)})"
         )
     population = (
-        "of the stream's labels at or above the threshold (every item the model labeled; "
-        "items people reviewed before they were drawn count as errors)"
+        "of the labels at or above the threshold on the items people have not reviewed (those "
+        "auto-acceptance can reach; calibration items a reviewer skipped count as errors)"
     )
     if result.threshold is None:
         return (

@@ -8,15 +8,24 @@ non-negative integer; a coverage with no estimate is None in data and "unknown" 
 from __future__ import annotations
 
 from agent.config import Project
-from agent.pipeline import MAX_AUTO_RATE, calibration_rate, calibration_state, routing_model
+from agent.pipeline import (
+    MAX_AUTO_RATE,
+    calibration_rate,
+    calibration_state,
+    certified,
+    routing_model,
+)
 
 
 def outlook(project: Project, model: str | None = None) -> dict:
     """The calibration outlook of a model's suggestions (the routing model's by default)."""
     model = model or routing_model(project)
     cal = calibration_state(project, model)
-    threshold = cal.get("threshold") if cal.get("calibrated") else None
-    coverage = float(cal.get("coverage") or 0.0) if threshold is not None else 0.0
+    in_force = certified(cal, project.guideline().version) or {}
+    threshold = in_force.get("threshold")
+    coverage = float(in_force.get("coverage") or 0.0) if threshold is not None else 0.0
+    # certified by an earlier look, on an earlier version's labels: the last look passed none
+    held = threshold is not None and cal.get("threshold") is None
     more = max(0, int(cal.get("more_reviews_needed") or 0))
     expected = cal.get("expected_coverage")
     if more == 0 and expected is None:
@@ -26,6 +35,7 @@ def outlook(project: Project, model: str | None = None) -> dict:
         "calibrated": "calibration_pairs" in cal,
         "threshold": threshold,
         "coverage": coverage,
+        "held_from_look": in_force.get("look") if held else None,
         "calibration_pairs": max(0, int(cal.get("calibration_pairs") or 0)),
         "waiting": len(project.store.queue_item_ids("calibration")),
         "more_needed": more,
@@ -50,8 +60,18 @@ def summary(o: dict) -> str:
         if o["threshold"] is not None
         else "no threshold certified yet, nothing is auto-accepted"
     )
+    if o.get("held_from_look"):
+        now = (
+            f"the last look certified no threshold for the newest labels, so {now} with the "
+            f"labels of the model version look {o['held_from_look']} certified"
+        )
     head = f"Calibration on {o['calibration_pairs']} pairs: {now}. {waiting}; "
     if o["more_needed"] == 0:
+        if o["waiting"]:
+            return head + (
+                "they still count: answer them and run `labelloop calibrate`; no more "
+                "beyond them are expected to pay off."
+            )
         return head + "no more blind reviews are expected to pay off."
     text = head + (
         f"about {o['more_needed']} more blind reviews are expected to be needed, for an "

@@ -774,9 +774,13 @@ def _print_calibration(r: dict) -> None:
         ("model", r["model"]),
         ("calibration pairs", pairs),
         (
-            "drawn: answered blind / counted wrong / waiting",
+            "drawn: answered blind / skipped (counted wrong) / waiting",
             f"{r.get('drawn', 0)}: {r.get('answered_blind', 0)} / "
             f"{r.get('counted_wrong', 0)} / {r.get('waiting_blind', 0)}",
+        ),
+        (
+            "drawn, out of the population: reviewed elsewhere / passed by the active queue",
+            f"{r.get('reviewed_elsewhere', 0)} / {r.get('passed_active', 0)}",
         ),
         ("skipped calibration items", str(r.get("skipped_calibration_items", 0))),
         ("look (δ of this look)", f"{r.get('look') or 'n/a'} ({num(r.get('look_delta'), '{:g}')})"),
@@ -793,6 +797,13 @@ def _print_calibration(r: dict) -> None:
     out.print(r["guarantee"])
     if r.get("threshold") is None and r.get("reason"):
         out.print(f"Why: {r['reason']}")
+    if held := r.get("certified_in_force"):
+        out.print(
+            f"Still auto-accepted: the labels of the model version look {held['look']} "
+            f"certified, at or above {held['threshold']:.4f} on "
+            f"{held.get('score_signal') or 'the calibrated probability'}; that look's "
+            "guarantee stands, and the newer labels wait for a look that certifies them."
+        )
     if r.get("outlook"):
         out.print(r["outlook"]["summary"])
     if r.get("outdated_suggestions"):

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from agent import active, cascade, routing
+from agent import active, calibration_sample, cascade, routing
 from agent.config import Project
 from agent.errors import ConfigError, LabelloopError
 from agent.labeler import LabelRun, Progress, label_items
@@ -21,6 +21,9 @@ ROUTING_MODEL_STATE = "routing_model"
 #: bounds of the automatically sized calibration sample (share of items)
 MIN_AUTO_RATE, MAX_AUTO_RATE = 0.02, 0.5
 ALARM_STATE = "audit_alarm"
+#: the drawn items' shadow places in the active queue's order, and those it has passed
+#: (see ``agent.calibration_sample``)
+ACTIVE_PASS_STATE = "active_pass"
 
 
 def import_file(
@@ -90,8 +93,10 @@ def label(
         )
     retest = None
     if routes:
+        route(project)  # first: the re-test sizes its growth on the stream as routed now
         retest = retest_after_retrain(project, provider.model)
-        route(project)
+        if retest is not None:
+            route(project)
     update = {"routed": routes, "routing_model": routing_model(project), "retested": retest}
     return run.model_copy(update=update)
 
@@ -251,6 +256,38 @@ def calibration_key(model: str) -> str:
     return f"calibration:{model}"
 
 
+#: what a certified look leaves for routing (the calibration state's "certified")
+CERTIFIED_KEYS = (
+    "threshold",
+    "prompt_version",
+    "guideline_version",
+    "score_signal",
+    "look",
+    "run_id",
+    "coverage",
+    "epsilon",
+    "delta",
+)
+
+
+def certified(cal: dict, guideline_version: str) -> dict | None:
+    """The certification routing uses: the last look that certified a threshold, on the
+    labels of the model version it tested, for as long as the guideline is the one it was
+    tested under. A later look that certifies nothing (too few pairs for a retrained
+    model, say) does not take it back: each look's guarantee stands on its own share of δ,
+    and its version's labels stay auto-accepted until a look certifies the newer ones."""
+    if not cal.get("calibrated"):
+        return None
+    c = cal.get("certified")
+    if c is None and cal.get("threshold") is not None:  # states written before "certified"
+        c = {k: cal.get(k) for k in CERTIFIED_KEYS}
+    if not c or c.get("threshold") is None or c.get("guideline_version") != guideline_version:
+        return None
+    if (c.get("epsilon"), c.get("delta")) != (cal.get("epsilon"), cal.get("delta")):
+        return None  # another target: its certification says nothing of this one
+    return c
+
+
 def policy(
     project: Project, model: str | None = None, upstream: list | None = None
 ) -> routing.RoutingPolicy:
@@ -279,12 +316,13 @@ def policy(
             **rates,
         )
     if cal.get("calibrated"):
+        c = certified(cal, project.guideline().version) or {}
         return routing.RoutingPolicy(
-            threshold=cal.get("threshold"),
+            threshold=c.get("threshold"),
             calibrated=True,
-            prompt_version=cal.get("prompt_version"),
-            guideline_version=cal.get("guideline_version"),
-            score_signal=cal.get("score_signal"),
+            prompt_version=c.get("prompt_version", cal.get("prompt_version")),
+            guideline_version=c.get("guideline_version", cal.get("guideline_version")),
+            score_signal=c.get("score_signal", cal.get("score_signal")),
             **rates,
         )
     return routing.RoutingPolicy(threshold=cfg.threshold, **rates)
@@ -428,11 +466,29 @@ def plan_routes(
         return decided, {"model": model, "cascade": [p.model_dump() for p in stages]}
     rules = policy(project, model)
     suggestions = store.latest_suggestions(model=model)
-    decided = [
-        (routing.route_item(i, suggestions.get(i), i in reviewed, rules), suggestions.get(i))
-        for i in store.item_ids()
-    ]
+    tested = _certified_suggestions(store, model, rules, suggestions)
+    decided = []
+    for i in store.item_ids():
+        s = suggestions.get(i)
+        d = routing.route_item(i, s, i in reviewed, rules)
+        if d.route == Route.ACTIVE and i in tested:  # the certified version's label clears it
+            old = routing.route_item(i, tested[i], False, rules)
+            if old.route in (Route.AUTO_ACCEPTED, Route.AUDIT):
+                d, s = old, tested[i]
+        decided.append((d, s))
     return decided, {"model": model, "policy": rules.model_dump()}
+
+
+def _certified_suggestions(
+    store, model: str, rules: routing.RoutingPolicy, latest: dict[str, Suggestion]
+) -> dict[str, Suggestion]:
+    """Suggestions of the certified version for items whose latest suggestion is of
+    another (a retrained model): what the threshold in force was tested on."""
+    if rules.threshold is None or rules.prompt_version is None:
+        return {}
+    versions = (rules.prompt_version, rules.guideline_version)
+    other = [i for i, s in latest.items() if (s.prompt_version, s.guideline_version) != versions]
+    return store.version_suggestions(model, *versions, other) if other else {}
 
 
 def route(project: Project) -> dict[str, int]:
@@ -446,8 +502,10 @@ def route(project: Project) -> dict[str, int]:
     store = project.store
     check_audit(project)
     keep_rate(project)
+    passed = passed_by_active(project)  # the order about to be replaced, as reviewers met it
     seen = store.route_snapshot()  # first: anything after it wins over this run
     decided, state = plan_routes(project)
+    decided, shadow = _draw_twins(decided, state, passed, store.calibration_item_ids())
     waiting = store.waiting_on_answers()
     seed = project.config.routing.seed
     decisions, priorities, queued = [], {}, {}
@@ -465,10 +523,51 @@ def route(project: Project) -> dict[str, int]:
         if active.reorderable(d, s):
             queued[d.item_id] = priorities[d.item_id]
     cfg = project.config.routing
-    priorities |= active.reorder(queued, cfg.active_order, active.item_vectors(store), seed)
-    store.apply_routes(decisions, priorities, seen)
+    ordered = active.reorder(queued | shadow, cfg.active_order, active.item_vectors(store), seed)
+    shadow = {i: ordered.pop(i) for i in shadow}
+    store.apply_routes(decisions, priorities | ordered, seen)
     store.set_state(ROUTING_STATE, state)
+    store.set_state(
+        ACTIVE_PASS_STATE,
+        {"since": datetime.now(UTC).isoformat(), "shadow": shadow, "passed": sorted(passed)},
+    )
     return store.route_counts()
+
+
+def passed_by_active(project: Project) -> set[str]:
+    """The drawn items the active queue has passed so far (see ``agent.calibration_sample``)."""
+    state = project.store.get_state(ACTIVE_PASS_STATE) or {}
+    passed = set(state.get("passed", []))
+    if state.get("shadow"):
+        head, reached = project.store.active_frontier(datetime.fromisoformat(state["since"]))
+        passed |= calibration_sample.passed_by_active(state["shadow"], head, reached)
+    return passed
+
+
+def _draw_twins(decided, state: dict, passed: set[str], blind: set[str]):
+    """(decided, shadow): the calibration draw's items as if they had not been drawn.
+
+    A drawn item (waiting, or answered blind: in ``blind``) gets a shadow priority, its
+    place in the active queue's order had it not been drawn; one the active queue has
+    passed has left the draw's population, so if it still waits for a blind answer it is
+    routed as its undrawn twin would be. Not for a cascade (its draw is per stage).
+    """
+    if "policy" not in state:
+        return decided, {}
+    rules = routing.RoutingPolicy.model_validate(state["policy"])
+    undrawn = rules.model_copy(update={"calibration_rate": 0.0})
+    out, shadow = [], {}
+    for d, s in decided:
+        drawn = routing.in_calibration_sample(d.item_id, rules)
+        if drawn and (d.route == Route.CALIBRATION or d.item_id in blind):
+            twin = routing.route_item(d.item_id, s, False, undrawn)
+            if d.item_id not in passed:
+                if active.reorderable(twin, s):
+                    shadow[d.item_id] = routing.priority(twin, s)
+            elif d.route == Route.CALIBRATION:
+                d = twin
+        out.append((d, s))
+    return out, shadow
 
 
 def route_changes(project: Project, model: str) -> Counter:

@@ -4,9 +4,12 @@ A stream of items whose model is retrained between rounds (each round its own si
 KNOWN P(suggestion correct) per item); a calibration sample that is the prefix of one
 uniform draw order over the stream, growing round by round (by a schedule, or by what the
 last look asked for); blind labels re-paired each round with the current model's
-suggestion; each round a look of ``fit_and_choose`` whose threshold is deployed. A draw
-fails when any round's deployed threshold has a true error above ε: the mean of
-1 - P(correct) over the items not in the sample at or above it (the expectation over the
+suggestion; each round a look of ``fit_and_choose`` whose threshold is deployed (a look
+that certifies nothing leaves the last certified one deployed, on its own version's
+labels); optionally an active queue that takes the least confident items out of the
+population after each look, with the shadow that passes drawn items. A draw fails when any
+round's deployed threshold has a true error above ε: the mean of 1 - P(correct) over the
+items of the population outside the sample at or above it (the expectation over the
 population, not one realisation of it).
 
 The stream is fixed per setting and only the draw (order and outcomes) varies: the guarantee
@@ -123,6 +126,20 @@ def curve(
     return _one_signal(s, accuracy(s))
 
 
+def persistent(
+    size: int = 3000, rounds: int = 3, noise: float = 0.8, bias: float = 3.0, seed: int = 0
+) -> Population:
+    """Hard items stay hard: P(correct) = expit(2·ease + ``bias``) is the item's own, and
+    each retrained round sees the ease through fresh noise. An item the active queue found
+    uncertain once may look sure after a retrain and still be wrong as often as before:
+    the case where the items the queue took out differ from those left at every score."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=size)
+    scores = special.expit(1.5 * z + 2.5 + noise * rng.normal(size=(rounds, size)))
+    p = np.broadcast_to(special.expit(2 * z + bias), (rounds, size)).copy()
+    return _one_signal(scores, p)
+
+
 def two_signals(
     size: int = 3000, rounds: int = 1, gain: float = 0.0, seed: int = 0, flat_error=None
 ) -> Population:
@@ -184,6 +201,10 @@ class Setting:
     split: bool = True
     #: where the walk starts (``fit_and_choose``'s ``start``; ``calibrate`` uses "predicted")
     start: str = "predicted"
+    #: items the active queue gives people after each look: the least confident undrawn
+    #: items not auto-accepted leave the population, and drawn items whose shadow place
+    #: the queue has passed leave the sample (``agent.calibration_sample``)
+    active: int = 0
 
     @property
     def looks(self) -> int:
@@ -225,12 +246,13 @@ def margin(draws: int, delta: float) -> float:
     return delta + 3 * np.sqrt(delta * (1 - delta) / draws)
 
 
-def _look(pop: Population, r: int, idx, y, s: Setting, k: int, d: int, via: str, cands):
+def _look(pop: Population, r: int, idx, y, s: Setting, k: int, d: int, via: str, cands, reviewed):
     """One look: (threshold result, stream scores it is compared with)."""
     delta = look_delta(s.delta, k) if s.split else s.delta
     # the unreviewed items only size the next growth (the threshold does not depend on them),
     # and estimating that costs more than the walk: only a loop grown by it passes them
-    unreviewed = pop.size - len(idx) if isinstance(s.sizes, Growth) else None
+    left = pop.size - len(idx) - int(reviewed.sum())
+    unreviewed = left if isinstance(s.sizes, Growth) else None
     if via == "walk":
         scores = pop.scores[r][idx]
         first = None
@@ -264,34 +286,71 @@ def _look(pop: Population, r: int, idx, y, s: Setting, k: int, d: int, via: str,
     return fitted.threshold, fitted.scores(rows)
 
 
-def _deployed(pop: Population, r: int, scores, threshold, idx) -> tuple[float, float]:
-    """(true error, coverage) of a threshold over the items not in the sample."""
+def _deployed(pop: Population, r: int, scores, threshold, out) -> tuple[float, float]:
+    """(true error, coverage) of a threshold over the population left outside the sample
+    (``out``: the drawn and the reviewed items)."""
     if threshold is None:
         return 0.0, 0.0
     accepted = scores >= threshold
-    accepted[idx] = False
+    accepted[out] = False
     n = int(accepted.sum())
     if not n:
         return 0.0, 0.0
-    return float(np.mean(1 - pop.p[r][accepted])), n / (pop.size - len(idx))
+    return float(np.mean(1 - pop.p[r][accepted])), n / (pop.size - int(out.sum()))
+
+
+def _active_round(scores, accepted, drawn, reviewed, passed, active: int) -> None:
+    """The active queue after a look: people review the ``active`` least confident undrawn
+    items not auto-accepted (``reviewed``); drawn items, never in the queue, whose shadow
+    place lies ahead of the last item reviewed are passed (``passed``). In place."""
+    queue = np.flatnonzero(~accepted & ~reviewed & ~drawn)
+    order = queue[np.argsort(np.nan_to_num(scores[queue], nan=-np.inf), kind="stable")]
+    served = order[:active]
+    if not len(served):
+        return
+    reviewed[served] = True
+    reached = np.nan_to_num(scores[served], nan=-np.inf).max()
+    shadow = ~accepted & drawn & ~reviewed & ~passed
+    head = np.nan_to_num(scores[order[active:]], nan=-np.inf).min(initial=np.inf)
+    ahead = np.nan_to_num(scores, nan=-np.inf) < min(reached, head)
+    passed[shadow & ahead] = True
 
 
 def one_draw(pop: Population, s: Setting, d: int, seed: int, via: str, cands) -> np.ndarray:
-    """One whole loop; rows: error, coverage, pairs, threshold; a column per look."""
+    """One whole loop; rows: error, coverage, pairs, threshold; a column per look.
+
+    A look that certifies nothing leaves the last certified threshold deployed, on the
+    scores and outcomes of the model version it was tested on (``calibrate`` keeps the
+    last certification in force); its true error is taken over the population as it is
+    at each later look."""
     rng = np.random.default_rng([seed, d])
     order = rng.permutation(pop.size)[: s.most_pairs]
     u = rng.random((s.looks if s.coupling == "round" else 1, len(order)))
     out = np.zeros((4, s.looks))
+    reviewed, passed = np.zeros(pop.size, bool), np.zeros(pop.size, bool)
+    held = None  # (round, scores, threshold) of the last certified look
     n = s.sizes.first if isinstance(s.sizes, Growth) else s.sizes[0]
     for k in range(s.looks):
         if not isinstance(s.sizes, Growth):
             n = s.sizes[k]
         r = min(k, pop.rounds - 1)  # the model version this round
-        idx = order[:n]
-        y = u[k if s.coupling == "round" else 0, :n] < pop.p[r][idx]
-        result, scores = _look(pop, r, idx, y, s, k + 1, d, via, cands)
-        t = result.threshold
-        out[:, k] = (*_deployed(pop, r, scores, t, idx), n, np.nan if t is None else t)
+        keep = ~reviewed[order[:n]] & ~passed[order[:n]]  # still in the population
+        idx = order[:n][keep]
+        y = u[k if s.coupling == "round" else 0, :n][keep] < pop.p[r][idx]
+        result, scores = _look(pop, r, idx, y, s, k + 1, d, via, cands, reviewed)
+        if result.threshold is not None:
+            held = (r, scores, result.threshold)
+        drawn = np.zeros(pop.size, bool)
+        drawn[order[:n]] = True
+        if held is None:
+            deployed, accepted = (0.0, 0.0), np.zeros(pop.size, bool)
+        else:
+            hr, hs, ht = held
+            deployed = _deployed(pop, hr, hs, ht, drawn | reviewed)
+            accepted = np.nan_to_num(hs, nan=-np.inf) >= ht
+        out[:, k] = (*deployed, len(idx), np.nan if held is None else held[2])
+        if s.active:
+            _active_round(scores, accepted, drawn, reviewed, passed, s.active)
         if isinstance(s.sizes, Growth):
             n = min(n + min(result.more_reviews_needed or 0, s.sizes.cap), s.sizes.most)
     return out

@@ -253,10 +253,11 @@ def test_predicted_start_uses_scores_only_and_prefers_a_robust_start():
 def test_guarantee_sentence():
     r = choose_threshold(*_walk(200, []), EPS, DELTA)
     assert guarantee_sentence(r) == (
-        "With probability >= 95%, at most 5% of the stream's labels at or above the threshold "
-        "(every item the model labeled; items people reviewed before they were drawn count as "
-        "errors) are wrong, provided the calibration reviews are a uniform random draw from "
-        "that stream (and were labeled without seeing the suggestion)."
+        "With probability >= 95%, at most 5% of the labels at or above the threshold on the "
+        "items people have not reviewed (those auto-acceptance can reach; calibration items a "
+        "reviewer skipped count as errors) are wrong, provided the calibration reviews are a "
+        "uniform random draw from those items (and were labeled without seeing the "
+        "suggestion)."
     )
     looked = choose_threshold(*_walk(400, []), EPS, look_delta(DELTA, 3))
     looked = replace(looked, look=3, loop_delta=DELTA)

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
 
+from agent import pipeline
 from agent.calibrate import calibrate
 from agent.calibration_sample import Sample
 from agent.cli import app
 from agent.config import load_project
-from agent.pipeline import calibration_state
+from agent.pipeline import ACTIVE_PASS_STATE, calibration_key, calibration_state, route
 from agent.resources import demo_guideline, demo_sample
 from agent.review_dashboard import dashboard
 
@@ -122,7 +124,11 @@ def test_pairs_without_a_single_error_certify(walked, monkeypatch):
     pairs = [SimpleNamespace(suggestion=s, correct=True, source="calibration") for s in latest]
     sample = Sample(pairs=pairs, drawn=200, answered=200)
     monkeypatch.setattr("agent.calibrate._sample", lambda *a: sample)
+    key = calibration_key("local")
+    kept = project.store.get_state(key)
     report = calibrate(project)
+    project.store.set_state(key, kept)  # a made-up sample: its certification must not stay
+    route(project)
     assert report["calibration_pairs"] == 200 and report["errors_above"] == 0
     assert report["threshold"] is not None and report["error_upper_bound"] <= 0.05
     assert report["more_reviews_needed"] >= 0 and report["outlook"]["more_needed"] >= 0
@@ -165,3 +171,94 @@ def test_blind_labels_survive_retraining_and_auto_acceptance_is_retested(walked,
 def _gold_rows():
     rows = [json.loads(x) for x in demo_sample().read_text(encoding="utf-8").splitlines()]
     return rows
+
+
+def _serve_active(project, gold: dict, n: int) -> list[str]:
+    """A reviewer in the console: whatever blind items wait, then ``n`` active items in
+    queue order, each answered from gold; the active items served."""
+    from agent.auth import add_user
+    from agent.review import ReviewService
+
+    if project.store.get_user("lead") is None:
+        add_user(project.store, "lead", "reviewer", "lead-password-0")
+    service = ReviewService(project, background_prefetch=False)
+    served: list[str] = []
+    try:
+        while len(served) < n and (view := service.next_item("lead")) is not None:
+            truth = gold[view.item.id]["label"]
+            shown = view.suggestion.value.label if view.suggestion is not None else None
+            action = "accept" if shown == truth else "fix"
+            service.decide("lead", view.item.id, action, value=truth)
+            if view.queue == "active":
+                served.append(view.item.id)
+        service.release("lead")
+    finally:
+        service.close()
+    return served
+
+
+def test_the_active_queue_passes_drawn_items_where_it_would_have_served_them(walked):
+    """Drawn items have shadow places in the active queue's order; once the queue is past
+    one (every item ahead of it gone, one behind it decided) it has left the population
+    as its undrawn twins have: out of the pairs, and out of the calibration queue."""
+    project, *_ = walked
+    store = project.store
+    route(project)
+    state = store.get_state(ACTIVE_PASS_STATE)
+    shadow = state["shadow"]
+    assert shadow and not set(shadow) & set(store.queue_item_ids("active"))
+    gold = {r["id"]: r for r in _gold_rows()}
+    served = _serve_active(project, gold, 40)
+    assert len(served) == 40
+    head, reached = store.active_frontier(datetime.fromisoformat(state["since"]))
+    behind = {i for i, p in shadow.items() if p < reached and (head is None or p < head)}
+    assert behind and len(behind) < len(shadow)  # past some drawn items, not past all
+    assert pipeline.passed_by_active(project) == set(state["passed"]) | behind
+    report = calibrate(project)
+    assert report["passed_active"] == len(set(state["passed"]) | behind)
+    run = store.latest_calibration_run(model="local")
+    assert not behind & set(run.params["test_item_ids"])
+    assert not behind & set(store.queue_item_ids("calibration"))  # routed as undrawn twins
+    assert set(store.get_state(ACTIVE_PASS_STATE)["passed"]) >= behind
+
+
+def test_a_look_that_certifies_nothing_keeps_the_last_certified_labels(walked, monkeypatch):
+    """After a retrain whose look certifies nothing, the labels of the version the last
+    certified look tested stay auto-accepted, in routes and in exports, and every place
+    that reports calibration says so."""
+    project, *_ = walked
+    p, store = str(project.root), project.store
+
+    def made_up(correct: bool) -> Sample:  # pairs whose outcome the test decides
+        latest = list(store.latest_suggestions(model="local").values())[:200]
+        pairs = [
+            SimpleNamespace(suggestion=s, correct=correct, source="calibration") for s in latest
+        ]
+        return Sample(pairs=pairs, drawn=len(pairs), answered=len(pairs))
+
+    monkeypatch.setattr("agent.calibrate._sample", lambda *a: made_up(True))
+    first = calibrate(project)
+    assert first["threshold"] is not None
+    tested = first["look"]
+    old_version = calibration_state(project, "local")["prompt_version"]
+    gold = {r["id"]: r for r in _gold_rows()}
+    _serve_active(project, gold, 20)  # new reviews: the next label retrains the model
+    monkeypatch.setattr("agent.calibrate._sample", lambda *a: made_up(False))
+    cli("label", "-p", p)  # the re-test of the retrained model is a look that fails
+    latest = store.latest_suggestions(model="local")
+    assert {s.prompt_version for s in latest.values()} != {old_version}
+    state = calibration_state(project, "local")
+    assert state["threshold"] is None and state["certified"]["look"] == tested
+    assert state["certified"]["prompt_version"] == old_version
+    routes = store.routes_for(store.queue_item_ids("auto_accepted"))
+    assert routes, "the certified labels are still auto-accepted"
+    routed = {s.id: s for s in store.suggestions_by_id([r.suggestion_id for r in routes.values()])}
+    assert {s.prompt_version for s in routed.values()} == {old_version}
+    records = {r.item.id: r for r in store.iter_records(model="local")}
+    for item_id, r in routes.items():
+        assert records[item_id].suggestion.id == r.suggestion_id  # what an export shows
+    outlook = json.loads(cli("status", "--json", "-p", p))["calibration_outlook"]
+    assert outlook["held_from_look"] == tested and outlook["threshold"] is not None
+    assert f"the labels of the model version look {tested} certified" in outlook["summary"]
+    shown = " ".join(cli("calibrate", "-p", p).split())
+    assert f"Still auto-accepted: the labels of the model version look {tested}" in shown

@@ -23,6 +23,7 @@ from tests.loop_support import (
     flat,
     margin,
     overconfident,
+    persistent,
     run_settings,
     simulate,
     summary,
@@ -50,6 +51,11 @@ SUITE = (
     Setting("tiny: flat 5.1%", partial(flat, 0.051), TINY),
     Setting("tiny: flat 10.2%, ε=δ=0.1", partial(flat, 0.102), TINY, **TEN),
     Setting("grown by the estimate: flat 5.1%", partial(flat, 0.051), Growth(100, 200, 700, 4)),
+    # the active queue takes the least confident items out after every look, and passes
+    # drawn items by their shadow place: flat (any acceptance fails) and hard items that
+    # stay hard while retrained scores move
+    Setting("active queue: flat 5.1%, retrained", partial(flat, 0.051, rounds=3), SIX, active=300),
+    Setting("active queue: hard items stay hard", persistent, GROWING, active=300),
 )
 BY_NAME = {s.name: s for s in SUITE}
 
@@ -87,6 +93,7 @@ def test_it_still_auto_accepts_where_it_can(outcomes):
     assert outcomes["overconfident, retrained"]["coverage_last"] > 0.3
     assert outcomes["calibrated, retrained"]["coverage_last"] > 0.5
     assert outcomes["two signals, retrained"]["coverage_last"] > 0.1
+    assert outcomes["active queue: hard items stay hard"]["coverage_last"] > 0.2
 
 
 def test_the_sample_grows_by_the_estimate(outcomes):

@@ -88,6 +88,43 @@ def test_suggestions_keep_every_signal_and_latest_wins(store):
     assert store.latest_suggestions(item_ids=["c1"])["c1"].value.turns == {0: "a"}
 
 
+def test_suggestions_of_one_version_newest_per_item(store):
+    add_items(store, ITEMS)
+    base = Suggestion(item_id="t1", model="local", value=LabelValue(label="a"))
+    v1 = base.model_copy(update={"prompt_version": "p1", "guideline_version": "g1"})
+    store.add_suggestions([v1, v1.model_copy(update={"value": LabelValue(label="b")})])
+    store.add_suggestions([v1.model_copy(update={"prompt_version": "p2"})])  # newest overall
+    store.add_suggestions([v1.model_copy(update={"item_id": "t2", "model": "other"})])
+    got = store.version_suggestions("local", "p1", "g1", ["t1", "t2", "c1"])
+    assert list(got) == ["t1"] and got["t1"].value.label == "b"
+    assert store.latest_suggestions(model="local")["t1"].prompt_version == "p2"
+    assert store.version_suggestions("local", "p1", "g2", ["t1"]) == {}
+
+
+def test_active_frontier_reads_the_queue_head_and_the_deepest_decision(store):
+    add_items(store, ITEMS)
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    assert store.active_frontier(start) == (None, None)
+    active = [RouteDecision(item_id=i, route=Route.ACTIVE, reason="low") for i in ("t1", "t2")]
+    failed = RouteDecision(item_id="c1", route=Route.FAILED, reason="x")
+    store.set_routes([*active, failed], priorities={"t1": 0.2, "t2": 0.6, "c1": -1.0})
+    assert store.active_frontier(start) == (pytest.approx(0.2), None)
+    store.add_review(Review(item_id="t1", reviewer="ann", action="skip", queue="active"))
+    assert store.active_frontier(start) == (pytest.approx(0.2), None)  # a skip serves nothing
+    store.add_review(
+        Review(
+            item_id="t1",
+            reviewer="ann",
+            action="accept",
+            queue="active",
+            value=LabelValue(label="a"),
+        )
+    )
+    assert store.active_frontier(start) == (pytest.approx(0.6), pytest.approx(0.2))
+    later = datetime.now(UTC) + timedelta(seconds=5)
+    assert store.active_frontier(later) == (pytest.approx(0.6), None)  # decided before
+
+
 def test_reviews_are_append_only_and_route_to_reviewed(store):
     add_items(store, ITEMS)
     store.set_routes([RouteDecision(item_id="t1", route=Route.ACTIVE, reason="low")])

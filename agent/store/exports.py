@@ -16,7 +16,7 @@ from agent.store.base import (
 )
 from agent.store.routes import live_reviews
 from agent.store.tables import ItemRow, ReviewRow, RouteRow, SuggestionRow
-from agent.types import Item, Review, Suggestion
+from agent.types import Item, Review, Route, Suggestion
 
 T_ITEMS = ItemRow.__table__
 T_ROUTES = RouteRow.__table__
@@ -58,8 +58,9 @@ class ExportsMixin:
     ) -> Iterator[ItemRecord]:
         """Every item (or those waiting in ``queue``) with its suggestion, route and reviews.
 
-        The suggestion is ``model``'s latest or, in a cascade (``stages``), the one the item
-        was routed on, else the latest of the last stage that labeled it.
+        The suggestion is the one an auto-accepted (or audited) item was routed on, else
+        ``model``'s latest; in a cascade (``stages``), the one the item was routed on, else
+        the latest of the last stage that labeled it.
 
         Three queries a page: the items with their route and the id of the suggestion to
         show, those suggestions, and the items' reviews.
@@ -109,8 +110,20 @@ def records_query(model: str | None, stages: Sequence[str]) -> sa.Select:
             .scalar_subquery(),
             *(_latest_id(stage) for stage in reversed(stages)),
         )
-    else:
-        shown = _latest_id(model)
+    else:  # an auto-accepted label is the one its threshold was tested on (an earlier
+        # version's while a retrained model waits for a look that certifies its labels)
+        routed = T_SUGG.alias("routed")
+        tested = (
+            sa.select(routed.c.id)
+            .where(
+                routed.c.id == T_ROUTES.c.suggestion_id,
+                routed.c.item_id == T_ITEMS.c.id,
+                T_ROUTES.c.route.in_((Route.AUTO_ACCEPTED.value, Route.AUDIT.value)),
+                *([routed.c.model == model] if model is not None else []),
+            )
+            .scalar_subquery()
+        )
+        shown = sa.func.coalesce(tested, _latest_id(model))
     return sa.select(
         *ITEM_FIELDS, T_ROUTES.c.route, T_ROUTES.c.reason, shown.label("suggestion_id")
     ).select_from(T_ITEMS.outerjoin(T_ROUTES, T_ROUTES.c.item_id == T_ITEMS.c.id))

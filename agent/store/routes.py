@@ -126,6 +126,27 @@ class RoutesMixin:
         counts["unlabeled"] += total - sum(counts.values())
         return counts
 
+    def active_frontier(self, since: datetime) -> tuple[float | None, float | None]:
+        """Where the active queue stands: (head, reached). ``head`` is the lowest priority
+        still waiting in it (failures, at negative priorities, aside; None: nothing waits);
+        ``reached`` the highest priority of an item decided from it since ``since`` (None:
+        no decision since)."""
+        decided = (
+            sa.select(sa.func.max(T_ROUTES.c.priority))
+            .join(T_REVIEWS, T_REVIEWS.c.item_id == T_ROUTES.c.item_id)
+            .where(
+                T_REVIEWS.c.queue == "active",
+                T_REVIEWS.c.action != "skip",
+                T_REVIEWS.c.created_at >= since,
+                live_reviews(),
+            )
+        )
+        waiting = sa.select(sa.func.min(T_ROUTES.c.priority)).where(
+            T_ROUTES.c.route == Route.ACTIVE.value, T_ROUTES.c.priority >= 0
+        )
+        with self.engine.connect() as c:
+            return c.execute(waiting).scalar(), c.execute(decided).scalar()
+
     def queue_item_ids(self, queue: str) -> list[str]:
         """Items waiting in a review queue, in the order reviewers get them."""
         routes = QUEUE_ROUTES.get(queue, (queue,))
