@@ -60,7 +60,7 @@ DEFAULT_OUT = ROOT / "benchmarks" / "results" / "loop.json"
 #: calibrate.py before the calibration rework
 BASELINE_COMMIT = "60d001b"
 TARGET, DELTA = 0.95, 0.05
-CHECKPOINTS = (200, 400, 800)
+CHECKPOINTS = (200, 300, 400, 800)
 REVIEWER = "sim"
 
 
@@ -203,7 +203,10 @@ def routed_state(project, gold: dict[str, str]) -> dict:
     for r in routes.values():
         counts[r] += 1
     auto = [i for i, r in routes.items() if r == "auto_accepted"]
-    right = sum(_label(latest.get(i)) == gold[i] for i in auto)
+    # an auto-accepted label is the suggestion the item was routed on (it may be of an
+    # earlier model version than the latest)
+    routed = routed_suggestions(store, auto)
+    right = sum(_label(routed.get(i)) == gold[i] for i in auto)
     unreviewed = [i for i in gold if routes.get(i) != "reviewed"]
     scores = [_confidence(latest.get(i)) for i in unreviewed]
     correct = [_label(latest.get(i)) == gold[i] for i in unreviewed]
@@ -215,7 +218,24 @@ def routed_state(project, gold: dict[str, str]) -> dict:
         "auto_correct": right,
         "model_accuracy_unreviewed": _ratio(sum(correct), len(correct)),
         "oracle_now": oracle_coverage(scores, correct, 1 - TARGET),
+        "one_test": {
+            str(c): one_test_coverage(scores, correct, c, 1 - TARGET, DELTA) for c in CHECKPOINTS
+        },
     }
+
+
+def routed_suggestions(store, item_ids: list[str]) -> dict:
+    """item -> the suggestion its route row names."""
+    import sqlalchemy as sa
+
+    from agent.store.tables import RouteRow
+
+    with store.session() as s:
+        rows = s.exec(sa.select(RouteRow.item_id, RouteRow.suggestion_id)).all()
+    sid = {i: x for i, x in rows if x is not None}
+    wanted = set(item_ids)
+    by_id = {x.id: x for x in store.suggestions_by_id([sid[i] for i in wanted if i in sid])}
+    return {i: by_id.get(sid.get(i)) for i in wanted}
 
 
 def left_for_people(project, gold: dict[str, str]) -> int:
@@ -301,6 +321,47 @@ def oracle_coverage(scores, correct, epsilon: float) -> float:
     return best / n
 
 
+def one_test_coverage(
+    scores, correct, pairs: int, epsilon: float, delta: float, draws: int = 100
+) -> tuple[float, float]:
+    """The reference for what ``pairs`` blind reviews can certify with this model: the
+    median coverage (over ``draws`` seeded draws), and the share of draws that certify
+    anything, of one fixed-sequence Clopper-Pearson test
+    at the full δ, on ``pairs`` items drawn uniformly from these (the items still
+    unreviewed). Its thresholds are 200 quantiles of the items' scores, walked down to the
+    first failure from the start a pass is likeliest to cover most, chosen knowing every
+    item's gold (not the drawn pairs', so each test stays valid). One look, no δ spent
+    before, the best start: a loop of looks can only do worse, so the gap between the two
+    is the method's and the gap to the oracle the model's."""
+    import numpy as np
+    from scipy import special, stats
+
+    s, ok = np.asarray(scores, dtype=float), np.asarray(correct, dtype=bool)
+    if len(s) < pairs or not len(s):
+        return 0.0, 0.0
+    order = np.argsort(-s, kind="stable")
+    at = np.unique(np.ceil(np.arange(1, 201) / 200 * len(s)).astype(int) - 1)
+    cands = np.unique(s[order][at])[::-1]  # high to low
+    share = np.array([np.mean(s >= t) for t in cands])
+    error = np.array([1 - np.mean(ok[s >= t]) for t in cands])
+    n = np.maximum(np.round(pairs * share), 1)
+    kmax = stats.binom.ppf(delta, n, epsilon)  # the most errors a pass allows, +1 at most
+    kmax = np.where(special.bdtr(kmax, n, epsilon) <= delta, kmax, kmax - 1)
+    chance = np.where(kmax >= 0, special.bdtr(np.maximum(kmax, 0), n, error), 0.0)
+    first = int(np.argmax(share * chance))
+    rng = np.random.default_rng(len(s))
+    got = []
+    for _ in range(draws):
+        pick = rng.choice(len(s), pairs, replace=False)
+        ps, wrong = s[pick], ~ok[pick]
+        above = ps[None, :] >= cands[first:, None]
+        k, m = (above & wrong[None, :]).sum(1), above.sum(1)
+        passes = (m > 0) & (special.bdtr(k, m, epsilon) <= delta)
+        n_pass = len(passes) if passes.all() else int(np.argmin(passes))
+        got.append(float(share[first + n_pass - 1]) if n_pass else 0.0)
+    return float(np.median(got)), float(np.mean(np.array(got) > 0))
+
+
 def certified_coverage(row: dict) -> float:
     """The share of the unreviewed stream routed past people (auto-accepted or audited)."""
     routed = row["routes"].get("auto_accepted", 0) + row["routes"].get("audit", 0)
@@ -355,11 +416,11 @@ def seed_metrics(run: dict) -> dict:
         "stalled_rounds": sum(
             r["threshold"] is None and not r["routes"].get("calibration") for r in rounds[:-1]
         ),
-        # a certified threshold lost at the next calibration: its items go back to people
+        # auto-acceptance lost at the next calibration: its items go back to people
         "revoked": [
             {"round": b["round"], "auto_accepted_before": a["auto_accepted"]}
             for a, b in zip(rounds[:-1], rounds[1:], strict=True)
-            if a["threshold"] is not None and b["threshold"] is None
+            if a["auto_accepted"] and not b["auto_accepted"]
         ],
         "seconds": run["seconds"],
         "cpu_seconds": run.get("cpu_seconds"),
@@ -372,6 +433,10 @@ def seed_metrics(run: dict) -> dict:
         out[f"oracle@{c}"] = oracle
         out[f"ratio@{c}"] = _ratio(cov, oracle)
         out[f"ratio_now@{c}"] = _ratio(cov, r["oracle_now"])
+        if str(c) in r.get("one_test", {}):  # older traces lack the reference
+            median, certifies = r["one_test"][str(c)]
+            out[f"one_test@{c}"] = _ratio(median, oracle)
+            out[f"one_test_certifies@{c}"] = certifies
     return out
 
 
@@ -401,7 +466,11 @@ def _quantile(ordered: list[float], q: float) -> float:
 
 SUMMARY_KEYS = (
     "first_certified_blind",
-    *(f"{p}@{c}" for c in CHECKPOINTS for p in ("ratio", "ratio_now", "coverage", "oracle")),
+    *(
+        f"{p}@{c}"
+        for c in CHECKPOINTS
+        for p in ("ratio", "ratio_now", "coverage", "oracle", "one_test", "one_test_certifies")
+    ),
     "to_finish",
     "blind_total",
     "active_total",
@@ -487,6 +556,8 @@ TABLE = (
     *((f"coverage / oracle now, {c} blind", f"ratio_now@{c}", ".2f") for c in CHECKPOINTS),
     *((f"certified coverage, {c} blind", f"coverage@{c}", ".2f") for c in CHECKPOINTS),
     *((f"oracle coverage, {c} blind", f"oracle@{c}", ".2f") for c in CHECKPOINTS),
+    *((f"one test on {c} pairs / oracle", f"one_test@{c}", ".2f") for c in CHECKPOINTS),
+    *((f"one test on {c} pairs certifies", f"one_test_certifies@{c}", ".2f") for c in CHECKPOINTS),
     ("human reviews to finish 3,080", "to_finish", ".0f"),
     ("  blind (calibration + audit)", "blind_total", ".0f"),
     ("  active", "active_total", ".0f"),

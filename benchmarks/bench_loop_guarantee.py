@@ -40,6 +40,7 @@ from tests.loop_support import (  # noqa: E402
     flat,
     non_monotone,
     overconfident,
+    persistent,
     run_settings,
     slope,
     summary,
@@ -119,6 +120,45 @@ def settings() -> list[Setting]:
             "grown: two signals, retrained, 4 looks",
             partial(two_signals, rounds=4, gain=0.3),
             Growth(200, 300, 1400, 4),
+        ),
+        # the active queue takes 200 items after each look, and passes drawn items by their
+        # shadow place in its order (any acceptance fails the flat settings)
+        Setting(
+            "active queue: flat 5.1%, retrained, anew, 6 looks",
+            partial(flat, 0.051, rounds=6),
+            SIX,
+            coupling="round",
+            active=200,
+        ),
+        Setting(
+            "active queue: flat 5.1%, grown, 6 looks",
+            partial(flat, 0.051, rounds=6),
+            Growth(100, 200, 1000, 6),
+            active=200,
+        ),
+        Setting(
+            "active queue: hard items stay hard, 6 looks",
+            partial(persistent, rounds=6),
+            SIX,
+            active=200,
+        ),
+        Setting(
+            "active queue: hard items stay hard, noisier, grown, 6 looks",
+            partial(persistent, rounds=6, noise=1.5, bias=2.5),
+            Growth(150, 300, 1500, 6),
+            active=200,
+        ),
+        Setting(
+            "active queue: slope, retrained, 8 looks",
+            partial(curve, slope, UNIFORM, rounds=8, **retrained),
+            EIGHT,
+            active=200,
+        ),
+        Setting(
+            "active queue: two signals, retrained, 4 looks",
+            partial(two_signals, rounds=4, gain=0.3),
+            FOUR,
+            active=200,
         ),
         Setting("10,000 items: flat 5.1%, 8 looks", partial(flat, 0.051, 10_000), LARGE),
         Setting(
