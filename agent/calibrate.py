@@ -142,7 +142,7 @@ def calibrate_model(
     }
     if report["threshold"] is not None:
         state["certified"] = {k: state[k] for k in pipeline.CERTIFIED_KEYS}
-    elif held := pipeline.certified(old | {"epsilon": epsilon, "delta": delta}, guideline.version):
+    elif held := _held(project, old, epsilon, delta):
         state["certified"] = held
         report["certified_in_force"] = held
     store.set_state(pipeline.calibration_key(model), state)
@@ -405,10 +405,14 @@ def _not_enough(project: Project, model: str, pairs, epsilon: float, delta: floa
     need = calibration.min_items_to_pass(epsilon, delta)
     more = max(0, max(MIN_PAIRS, 2 * need) - len(pairs))
     old = pipeline.calibration_state(project, model)
+    # the population can shrink under a sample (people review what is left): a look that
+    # tests nothing takes back no certification
+    held = _held(project, old, epsilon, delta)
     project.store.set_state(
         pipeline.calibration_key(model),
         {
-            "calibrated": False,
+            "calibrated": held is not None,
+            **({"certified": held} if held else {}),
             "model": model,
             "threshold": None,
             "reason": "too few pairs",
@@ -423,6 +427,10 @@ def _not_enough(project: Project, model: str, pairs, epsilon: float, delta: floa
             "look_key": old.get("look_key"),
         },
     )
+    few = (
+        f"{len(pairs)} calibration pairs are too few to fit (at least {MIN_PAIRS}); review "
+        f"the calibration queue (about {2 * need} pairs are needed for a threshold)."
+    )
     return {
         "run_id": None,
         "model": model,
@@ -435,12 +443,18 @@ def _not_enough(project: Project, model: str, pairs, epsilon: float, delta: floa
         "skipped_calibration_items": project.store.skipped_calibration_items(),
         "more_reviews_needed": more,
         "expected_coverage": None,
-        "guarantee": (
-            f"Nothing is auto-accepted: {len(pairs)} calibration pairs are too few to fit "
-            f"(at least {MIN_PAIRS}); review the calibration queue (about {2 * need} pairs "
-            "are needed for a threshold)."
-        ),
+        "guarantee": few if held else f"Nothing is auto-accepted: {few}",
+        **({"certified_in_force": held} if held else {}),
     }
+
+
+def _held(project: Project, old: dict, epsilon: float, delta: float) -> dict | None:
+    """The certification of an earlier look that stays in force (not in a cascade: a stage
+    routes on its latest suggestions only)."""
+    if project.config.routing.cascade:
+        return None
+    now = old | {"epsilon": epsilon, "delta": delta}
+    return pipeline.certified(now, project.guideline().version)
 
 
 def _now() -> str:

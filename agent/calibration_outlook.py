@@ -21,7 +21,10 @@ def outlook(project: Project, model: str | None = None) -> dict:
     """The calibration outlook of a model's suggestions (the routing model's by default)."""
     model = model or routing_model(project)
     cal = calibration_state(project, model)
-    in_force = certified(cal, project.guideline().version) or {}
+    if project.config.routing.cascade:  # a stage routes on its latest suggestions only
+        in_force = cal if cal.get("calibrated") else {}
+    else:
+        in_force = certified(cal, project.guideline().version) or {}
     threshold = in_force.get("threshold")
     coverage = float(in_force.get("coverage") or 0.0) if threshold is not None else 0.0
     # certified by an earlier look, on an earlier version's labels: the last look passed none

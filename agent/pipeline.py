@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 
 from agent import active, calibration_sample, cascade, routing
 from agent.config import Project
@@ -316,7 +317,8 @@ def policy(
             **rates,
         )
     if cal.get("calibrated"):
-        c = certified(cal, project.guideline().version) or {}
+        # a cascade stage routes on its latest suggestions only: no earlier version is kept
+        c = (certified(cal, project.guideline().version) if upstream is None else cal) or {}
         return routing.RoutingPolicy(
             threshold=c.get("threshold"),
             calibrated=True,
@@ -457,26 +459,39 @@ def plan_routes(
     """Every item's route on the routing model's suggestions (``model``'s when given; in a
     cascade, through the stages), and the routing state it was decided under; writes
     nothing."""
+    decided, state, _ = _plan(project, model)
+    return decided, state
+
+
+#: how an item would be routed had it not been drawn: (decision, suggestion routed on)
+Twin = Callable[[str, Suggestion | None], tuple[RouteDecision, Suggestion | None]]
+
+
+def _plan(project: Project, model: str | None = None):
+    """``plan_routes``, and (one routing model) how an undrawn twin of an item is routed."""
     store = project.store
     reviewed = store.reviewed_item_ids()
     stages = stage_policies(project) if model is None else []
     model = model or routing_model(project)
     if stages:
         decided = cascade.walk(store, stages, reviewed).decided
-        return decided, {"model": model, "cascade": [p.model_dump() for p in stages]}
+        return decided, {"model": model, "cascade": [p.model_dump() for p in stages]}, None
     rules = policy(project, model)
     suggestions = store.latest_suggestions(model=model)
     tested = _certified_suggestions(store, model, rules, suggestions)
-    decided = []
-    for i in store.item_ids():
-        s = suggestions.get(i)
-        d = routing.route_item(i, s, i in reviewed, rules)
+
+    def decide(i: str, s: Suggestion | None, was_reviewed: bool, rules=rules):
+        d = routing.route_item(i, s, was_reviewed, rules)
         if d.route == Route.ACTIVE and i in tested:  # the certified version's label clears it
             old = routing.route_item(i, tested[i], False, rules)
             if old.route in (Route.AUTO_ACCEPTED, Route.AUDIT):
-                d, s = old, tested[i]
-        decided.append((d, s))
-    return decided, {"model": model, "policy": rules.model_dump()}
+                return old, tested[i]
+        return d, s
+
+    decided = [decide(i, suggestions.get(i), i in reviewed) for i in store.item_ids()]
+    undrawn = rules.model_copy(update={"calibration_rate": 0.0})
+    twin = partial(decide, was_reviewed=False, rules=undrawn)
+    return decided, {"model": model, "policy": rules.model_dump()}, twin
 
 
 def _certified_suggestions(
@@ -487,8 +502,11 @@ def _certified_suggestions(
     if rules.threshold is None or rules.prompt_version is None:
         return {}
     versions = (rules.prompt_version, rules.guideline_version)
-    other = [i for i, s in latest.items() if (s.prompt_version, s.guideline_version) != versions]
-    return store.version_suggestions(model, *versions, other) if other else {}
+    other = {i for i, s in latest.items() if (s.prompt_version, s.guideline_version) != versions}
+    if not other:
+        return {}
+    tested = store.version_suggestions(model, *versions)
+    return {i: s for i, s in tested.items() if i in other}
 
 
 def route(project: Project) -> dict[str, int]:
@@ -504,8 +522,8 @@ def route(project: Project) -> dict[str, int]:
     keep_rate(project)
     passed = passed_by_active(project)  # the order about to be replaced, as reviewers met it
     seen = store.route_snapshot()  # first: anything after it wins over this run
-    decided, state = plan_routes(project)
-    decided, shadow = _draw_twins(decided, state, passed, store.calibration_item_ids())
+    decided, state, twin = _plan(project)
+    decided, shadow = _draw_twins(decided, state, twin, passed, store.calibration_item_ids())
     waiting = store.waiting_on_answers()
     seed = project.config.routing.seed
     decisions, priorities, queued = [], {}, {}
@@ -544,28 +562,27 @@ def passed_by_active(project: Project) -> set[str]:
     return passed
 
 
-def _draw_twins(decided, state: dict, passed: set[str], blind: set[str]):
+def _draw_twins(decided, state: dict, twin: Twin | None, passed: set[str], blind: set[str]):
     """(decided, shadow): the calibration draw's items as if they had not been drawn.
 
-    A drawn item (waiting, or answered blind: in ``blind``) gets a shadow priority, its
-    place in the active queue's order had it not been drawn; one the active queue has
-    passed has left the draw's population, so if it still waits for a blind answer it is
-    routed as its undrawn twin would be. Not for a cascade (its draw is per stage).
+    A drawn item (waiting, or answered blind: in ``blind``) that its undrawn twin would
+    have in the active queue gets a shadow priority, its place in the queue's order; one
+    the active queue has passed has left the draw's population, so if it still waits for
+    a blind answer it is routed as its twin. Not for a cascade (its draw is per stage).
     """
-    if "policy" not in state:
+    if twin is None:
         return decided, {}
     rules = routing.RoutingPolicy.model_validate(state["policy"])
-    undrawn = rules.model_copy(update={"calibration_rate": 0.0})
     out, shadow = [], {}
     for d, s in decided:
         drawn = routing.in_calibration_sample(d.item_id, rules)
         if drawn and (d.route == Route.CALIBRATION or d.item_id in blind):
-            twin = routing.route_item(d.item_id, s, False, undrawn)
+            t, ts = twin(d.item_id, s)
             if d.item_id not in passed:
-                if active.reorderable(twin, s):
-                    shadow[d.item_id] = routing.priority(twin, s)
+                if active.reorderable(t, ts):
+                    shadow[d.item_id] = routing.priority(t, ts)
             elif d.route == Route.CALIBRATION:
-                d = twin
+                d, s = t, ts
         out.append((d, s))
     return out, shadow
 

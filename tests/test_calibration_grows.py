@@ -262,3 +262,18 @@ def test_a_look_that_certifies_nothing_keeps_the_last_certified_labels(walked, m
     assert f"the labels of the model version look {tested} certified" in outlook["summary"]
     shown = " ".join(cli("calibrate", "-p", p).split())
     assert f"Still auto-accepted: the labels of the model version look {tested}" in shown
+    # a drawn item whose twin the certified labels would auto-accept has no shadow place
+    route(project)
+    held = calibration_state(project, "local")["certified"]
+    tested_labels = store.version_suggestions("local", old_version, held["guideline_version"])
+    signal = held["score_signal"]
+    clears = {i for i, s in tested_labels.items() if s.signals.get(signal, -1) >= held["threshold"]}
+    assert clears and not clears & set(store.get_state(ACTIVE_PASS_STATE)["shadow"])
+    # too few pairs to test anything (the population shrank under the sample): still kept
+    few = made_up(False)
+    monkeypatch.setattr("agent.calibrate._sample", lambda *a: Sample(pairs=few.pairs[:10]))
+    report = calibrate(project)
+    assert report["threshold"] is None and report["certified_in_force"]["look"] == tested
+    # (the calibration queue grows by what it asks for, from auto-accepted items too)
+    assert 0 < store.route_counts()["auto_accepted"] <= len(routes)
+    assert pipeline.policy(project).threshold == held["threshold"]

@@ -95,10 +95,10 @@ def test_suggestions_of_one_version_newest_per_item(store):
     store.add_suggestions([v1, v1.model_copy(update={"value": LabelValue(label="b")})])
     store.add_suggestions([v1.model_copy(update={"prompt_version": "p2"})])  # newest overall
     store.add_suggestions([v1.model_copy(update={"item_id": "t2", "model": "other"})])
-    got = store.version_suggestions("local", "p1", "g1", ["t1", "t2", "c1"])
+    got = store.version_suggestions("local", "p1", "g1")
     assert list(got) == ["t1"] and got["t1"].value.label == "b"
     assert store.latest_suggestions(model="local")["t1"].prompt_version == "p2"
-    assert store.version_suggestions("local", "p1", "g2", ["t1"]) == {}
+    assert store.version_suggestions("local", "p1", "g2") == {}
 
 
 def test_active_frontier_reads_the_queue_head_and_the_deepest_decision(store):

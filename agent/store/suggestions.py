@@ -40,26 +40,22 @@ class SuggestionsMixin:
             return {r.item_id: suggestion_from_row(r) for r in s.exec(q).scalars()}
 
     def version_suggestions(
-        self, model: str, prompt_version: str, guideline_version: str, item_ids: Sequence[str]
+        self, model: str, prompt_version: str, guideline_version: str
     ) -> dict[str, Suggestion]:
         """The newest suggestion per item made by ``model`` under these versions."""
-        out: dict[str, Suggestion] = {}
-        for k in range(0, len(item_ids), 900):
-            latest = (
-                sa.select(T_SUGG.c.item_id, sa.func.max(T_SUGG.c.id).label("id"))
-                .where(
-                    T_SUGG.c.model == model,
-                    T_SUGG.c.prompt_version == prompt_version,
-                    T_SUGG.c.guideline_version == guideline_version,
-                    T_SUGG.c.item_id.in_(list(item_ids[k : k + 900])),
-                )
-                .group_by(T_SUGG.c.item_id)
-                .subquery()
+        latest = (
+            sa.select(T_SUGG.c.item_id, sa.func.max(T_SUGG.c.id).label("id"))
+            .where(
+                T_SUGG.c.model == model,
+                T_SUGG.c.prompt_version == prompt_version,
+                T_SUGG.c.guideline_version == guideline_version,
             )
-            q = sa.select(SuggestionRow).join(latest, latest.c.id == SuggestionRow.id)
-            with self.session() as s:
-                out |= {r.item_id: suggestion_from_row(r) for r in s.exec(q).scalars()}
-        return out
+            .group_by(T_SUGG.c.item_id)
+            .subquery()
+        )
+        q = sa.select(SuggestionRow).join(latest, latest.c.id == SuggestionRow.id)
+        with self.session() as s:
+            return {r.item_id: suggestion_from_row(r) for r in s.exec(q).scalars()}
 
     def suggestions_for(self, item_id: str) -> list[Suggestion]:
         """Every suggestion made for an item, oldest first."""
