@@ -123,14 +123,14 @@ def test_routing_never_overwrites_a_decision_made_while_it_ran(backend, monkeypa
     svc = ReviewService(backend, background_prefetch=False)
     view = svc.next_item("ann")
     assert view.queue == "calibration"
-    plan = pipeline.plan_routes
+    plan = pipeline._plan
 
     def plan_then_decide(project, model=None):
         planned = plan(project, model)  # routing has read the store ...
         svc.decide("ann", view.item.id, "fix", "card_arrival")  # ... a person decides ...
         return planned  # ... and routing writes what it read before
 
-    monkeypatch.setattr(pipeline, "plan_routes", plan_then_decide)
+    monkeypatch.setattr(pipeline, "_plan", plan_then_decide)
     pipeline.route(backend)
     assert backend.store.get_route(view.item.id).route == "reviewed"
     monkeypatch.undo()
