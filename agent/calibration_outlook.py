@@ -65,8 +65,10 @@ def summary(o: dict) -> str:
     )
     if o.get("held_from_look"):
         now = (
-            f"the last look certified no threshold for the newest labels, so {now} with the "
-            f"labels of the model version look {o['held_from_look']} certified"
+            "the newest labels are not certified yet (the last look passed no threshold); "
+            f"threshold {o['threshold']:.3f}, certified at look {o['held_from_look']}, still "
+            f"auto-accepts {_pct(o['coverage'])} of items with the labels of the model "
+            "version it tested"
         )
     head = f"Calibration on {o['calibration_pairs']} pairs: {now}. {waiting}; "
     if o["more_needed"] == 0:

@@ -259,7 +259,7 @@ def test_a_look_that_certifies_nothing_keeps_the_last_certified_labels(walked, m
         assert records[item_id].suggestion.id == r.suggestion_id  # what an export shows
     outlook = json.loads(cli("status", "--json", "-p", p))["calibration_outlook"]
     assert outlook["held_from_look"] == tested and outlook["threshold"] is not None
-    assert f"the labels of the model version look {tested} certified" in outlook["summary"]
+    assert f"certified at look {tested}, still auto-accepts" in outlook["summary"]
     shown = " ".join(cli("calibrate", "-p", p).split())
     assert f"Still auto-accepted: the labels of the model version look {tested}" in shown
     # a drawn item whose twin the certified labels would auto-accept has no shadow place
