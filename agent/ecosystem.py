@@ -37,6 +37,7 @@ from xml.sax.saxutils import quoteattr
 
 from agent.errors import LabelloopError
 from agent.readers import ls_email
+from agent.standing import final_label, review_json, suggestion_json
 from agent.store import ItemRecord
 from agent.types import DECISIVE, Guideline, Item, LabelValue, Review, Span, current_reviews
 
@@ -63,12 +64,6 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_finite(v) for v in value]
     return value
-
-
-def _final(record: ItemRecord) -> tuple[LabelValue | None, str | None]:
-    from agent.export import final_label
-
-    return final_label(record)
 
 
 # -- Label Studio --------------------------------------------------------------------------
@@ -262,10 +257,8 @@ def _spans(spans: tuple[Span, ...] | None) -> list[dict] | None:
 
 
 def hf_row(record: ItemRecord) -> dict[str, Any]:
-    from agent.export import review_json, suggestion_json
-
     item = record.item
-    value, source = _final(record)
+    value, source = final_label(record)
     s = record.suggestion
     sv = s.value if s is not None else None
     suggestion = suggestion_json(record)
@@ -399,7 +392,7 @@ def write_conll(fh, records: Iterable[ItemRecord]) -> int:
     n = 0
     for rec in records:
         text = rec.item.render_plain()
-        value, source = _final(rec)
+        value, source = final_label(rec)
         spans = value.spans or () if value else ()
         lines = [
             f"# id = {rec.item.id}\n",

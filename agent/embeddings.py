@@ -1,4 +1,5 @@
-"""Sentence embeddings for the offline model: wordllama, loaded once from the installed package.
+"""Sentence embeddings for the offline model: wordllama, loaded once from the installed package,
+and what of an item is embedded (its text, its target turn, or each user turn).
 
 The weights ship inside the ``wordllama`` wheel, so nothing is ever downloaded.
 """
@@ -9,10 +10,13 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from agent.types import USER_ROLES, Item
 
 _MODEL: Any = None
 _LOCK = threading.Lock()
@@ -123,3 +127,49 @@ def _token_sums(batch: list[str]) -> np.ndarray:
     mask = np.array([e.attention_mask for e in encoded], dtype=np.float32).reshape(ids.shape)
     np.clip(ids, 0, m.embedding.shape[0] - 1, out=ids)
     return np.einsum("bld,bl->bd", m.embedding[ids], mask)
+
+
+# --- what of an item is embedded ------------------------------------------------------
+
+#: weight of the preceding turn when embedding a conversation turn
+CONTEXT_WEIGHT = 0.2
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One thing to classify: an item, or one user turn of it (``turn`` set)."""
+
+    row: int
+    turn: int | None
+    text: str
+    context: str | None = None
+
+
+def units_of(item: Item, row: int, per_turn: bool) -> list[Unit]:
+    """What of an item is embedded: its text, its target turn, or each user turn."""
+    msgs = item.messages
+    if msgs is None:
+        return [Unit(row, None, item.text or "")]
+    if per_turn:
+        return [
+            Unit(row, i, m.content, msgs[i - 1].content if i > 0 else None)
+            for i, m in enumerate(msgs)
+            if m.role.lower() in USER_ROLES
+        ]
+    if item.target_turn is not None and 0 <= item.target_turn < len(msgs):
+        t = item.target_turn
+        return [Unit(row, None, msgs[t].content, msgs[t - 1].content if t > 0 else None)]
+    user = [m.content for m in msgs if m.role.lower() in USER_ROLES] or [m.content for m in msgs]
+    return [Unit(row, None, "\n".join(user))]
+
+
+def embed_units(units: Sequence[Unit]) -> np.ndarray:
+    """Embeddings of the units, a little of the preceding turn mixed in where there is one."""
+    ctx_rows = [i for i, u in enumerate(units) if u.context]
+    vecs = embed([u.text for u in units] + [units[i].context for i in ctx_rows])
+    out = vecs[: len(units)].copy()
+    if ctx_rows:
+        out[ctx_rows] += CONTEXT_WEIGHT * vecs[len(units) :]
+        norms = np.linalg.norm(out[ctx_rows], axis=1, keepdims=True)
+        out[ctx_rows] /= np.maximum(norms, 1e-12)
+    return out

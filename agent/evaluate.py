@@ -11,7 +11,7 @@ from agent.errors import LabelloopError
 from agent.pipeline import routing_state
 from agent.types import DECISIVE, REOPEN, Guideline, LabelValue, Review, Suggestion
 from evals.aggregate import final_labels
-from evals.report import EvalInput, Prediction, build_report, headline
+from evals.report import EvalInput, Prediction, build_report, dashboard_figures, headline
 from evals.report_render import to_html, to_markdown, write_plots
 
 ADJUDICATION = "adjudication"
@@ -149,6 +149,12 @@ def write_report(figures: dict, out: Path) -> dict[str, Path]:
         (out / name).write_text(text, encoding="utf-8")
         written[name] = out / name
     return written
+
+
+def headline_figures(project: Project) -> dict:
+    """The report's headline figures for a project, without bootstrap intervals (see
+    ``evals.report.dashboard_figures``)."""
+    return dashboard_figures(gather(project, n_boot=0), project.guideline().task)
 
 
 def dashboard_report(project: Project, reviews=None) -> tuple[dict, dict[str, bytes]]:

@@ -28,8 +28,8 @@ from itertools import pairwise
 import numpy as np
 
 from agent import embeddings
+from agent.embeddings import embed_units, units_of
 from agent.providers.base import Example
-from agent.providers.local import _embed_units, _units
 from agent.types import Item
 
 #: cosine similarity at or above which two items count as the same item
@@ -49,7 +49,7 @@ def item_vectors(items: Sequence[Item]) -> np.ndarray:
     """One L2-normalised embedding row per item, made the way the local model makes them."""
     if not items:
         return np.zeros((0, embeddings.dim()), dtype=np.float32)
-    return _embed_units([_units(item, row, per_turn=False)[0] for row, item in enumerate(items)])
+    return embed_units([units_of(item, row, per_turn=False)[0] for row, item in enumerate(items)])
 
 
 def ids(examples: Iterable[Example]) -> tuple[str, ...]:

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 
 from agent.injection import detect_item_injection
-from agent.providers.base import Example, LabelContext, Provider
+from agent.providers.base import TRANSIENT_FAULT, Example, LabelContext, Provider, cache_key
 from agent.types import Frozen, Guideline, Item, Suggestion
 
 Progress = Callable[..., None]  # progress(done, total, cost_usd=..., errors=...)
 FLUSH_EVERY = 32
 FLUSH_SECONDS = 0.5
-#: the signal a failed suggestion carries when the provider's fault (429, 5xx, timeout)
-#: outlasted the retries: the item is labeled again by the next run
-TRANSIENT_FAULT = "transient_fault"
 
 
 class LabelRun(Frozen):
@@ -73,14 +68,6 @@ def label_context(store, guideline: Guideline) -> LabelContext:
         examples=without_eval_leaks(training_examples(store), eval_items),
         excluded_ids=frozenset(frozen),
     )
-
-
-def cache_key(model: str, version: str, guideline_version: str, item: Item, params: dict) -> str:
-    """What makes a suggestion reusable: model, versions, the item's content, parameters."""
-    raw = json.dumps(
-        [model, version, guideline_version, item.content_hash(), params], sort_keys=True
-    )
-    return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
 def items_to_label(

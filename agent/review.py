@@ -28,7 +28,6 @@ from datetime import UTC, datetime, timedelta
 
 from agent import review_browse, review_bulk, review_dashboard
 from agent.errors import AccessDenied, LabelloopError, ReviewConflict
-from agent.export import final_label
 from agent.review_access import (
     ItemState,
     Viewer,
@@ -68,6 +67,7 @@ from agent.review_views import (
     SimilarExample,
     ValueInput,
 )
+from agent.standing import final_label
 from agent.store.review_queue import Lease, RouteChange, browse_label
 from agent.types import QUEUE_ROUTES, QUEUES, Guideline, Review, Suggestion
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from agent.export import final_label
 from agent.review_views import Answer, BrowseFilters, BrowsePage, BrowseRow, ItemDetail
+from agent.standing import final_label
 from agent.store import ItemRecord
 from agent.store.base import aware, value_from_json
 from agent.types import Review

@@ -46,8 +46,7 @@ from pydantic import (
     model_validator,
 )
 
-from agent.providers.local import USER_ROLES
-from agent.types import Guideline, Item, LabelValue, Span
+from agent.types import USER_ROLES, Guideline, Item, LabelValue, Span
 
 #: the answer meaning "no label of the guideline fits" (offered when allow_abstain is set)
 NONE_OF_THESE = "none_of_these"

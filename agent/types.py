@@ -36,6 +36,8 @@ class Route(StrEnum):
 QUEUES: tuple[str, ...] = ("calibration", "audit", "active", "adjudication")
 
 #: The routes whose items wait in each queue: failed items wait in ``active`` too.
+#: roles whose turns are labeled for ``unit: turn`` (and embedded for whole conversations)
+USER_ROLES = frozenset({"user", "human", "customer"})
 QUEUE_ROUTES: dict[str, tuple[str, ...]] = {
     "calibration": ("calibration",),
     "audit": ("audit",),

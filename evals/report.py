@@ -263,12 +263,12 @@ def _unit_agreement(units: Sequence[list]) -> float | None:
 # --- console dashboard ---------------------------------------------------------------------------
 
 
-def dashboard_figures(source: Any) -> dict:
+def dashboard_figures(data: EvalInput, task: str | None = None) -> dict:
     """The report's headline figures, without bootstrap intervals, for the console dashboard.
 
-    ``source``: a project (anything with ``.store``, gathered by ``agent.evaluate.gather``)
-    or an ``EvalInput``. Returns plain data (JSON-ready; a figure is None when there is
-    nothing to compute it on)::
+    ``data``: what ``agent.evaluate.gather`` collects from a project (its bootstrap, if any,
+    is left out); ``task``: the guideline's task name. Returns plain data (JSON-ready; a
+    figure is None when there is nothing to compute it on)::
 
         {
           "task": str | None, "kind": "single" | "multi" | "spans", "labels": [str],
@@ -289,13 +289,7 @@ def dashboard_figures(source: Any) -> dict:
           },
         }
     """
-    task = None
-    if not isinstance(source, EvalInput):
-        from agent.evaluate import gather
-
-        task = source.guideline().task
-        source = gather(source, n_boot=0)
-    data = source if source.n_boot == 0 else _no_bootstrap(source)
+    data = data if data.n_boot == 0 else _no_bootstrap(data)
     return headline(build_report(data), task)
 
 

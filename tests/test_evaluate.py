@@ -110,10 +110,10 @@ def test_reviewer_pairs_and_overall(project):
 
 
 def test_dashboard_figures_are_the_reports_point_values(project):
-    from evals.report import dashboard_figures
+    from agent.evaluate import headline_figures
 
     full = evaluate(project, n_boot=50)
-    dash = dashboard_figures(project)
+    dash = headline_figures(project)
     assert dash["task"] == full["task"] and dash["consensus_items"] == 10
     local, report = dash["models"]["local"], full["models"]["local"]
     assert local["n"] == 10 and local["accuracy"] == pytest.approx(0.8)

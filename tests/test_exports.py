@@ -13,9 +13,10 @@ import pytest
 
 from agent.ecosystem import read_conll
 from agent.errors import LabelloopError
-from agent.export import export, labelstudio_config_path, review_json
+from agent.export import export, labelstudio_config_path
 from agent.ingest import import_file
 from agent.readers import ls_email, reviewer_of_email
+from agent.standing import review_json
 from agent.store import Store
 from agent.types import (
     LabelValue,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -66,3 +68,16 @@ def get_provider(model: str, **options) -> Provider:
         return _FALLBACK[0](model=model, **options)
     known = ", ".join(sorted(_REGISTRY))
     raise ConfigError(f"Unknown model {model!r}: available models are {known}")
+
+
+#: the signal a failed suggestion carries when the provider's fault (429, 5xx, timeout)
+#: outlasted the retries: the item is labeled again by the next run
+TRANSIENT_FAULT = "transient_fault"
+
+
+def cache_key(model: str, version: str, guideline_version: str, item: Item, params: dict) -> str:
+    """What makes a suggestion reusable: model, versions, the item's content, parameters."""
+    raw = json.dumps(
+        [model, version, guideline_version, item.content_hash(), params], sort_keys=True
+    )
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]

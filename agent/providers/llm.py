@@ -34,9 +34,8 @@ from threadpoolctl import threadpool_limits
 from agent import prompting, schemas, signals
 from agent.fewshot import FewShotPool
 from agent.injection import detect_item_injection
-from agent.labeler import TRANSIENT_FAULT, cache_key
 from agent.providers import transport
-from agent.providers.base import Example, LabelContext
+from agent.providers.base import TRANSIENT_FAULT, Example, LabelContext, cache_key
 from agent.providers.transport import ItemFault, Limits, litellm
 from agent.providers.wire import Reply, client_for, make_wire, provider_of
 from agent.redact import env_secrets, redact_item, redact_secrets

@@ -33,8 +33,6 @@ TEMPERATURE = 0.05
 EXAMPLE_WEIGHT = 0.5
 #: how hard a close counter-example pushes an item away from a label
 COUNTER_WEIGHT = 0.5
-#: weight of the preceding turn when embedding a conversation turn
-CONTEXT_WEIGHT = 0.2
 #: multi-label zero-shot: labels within MULTI_MARGIN of the best score get p >= 0.5
 MULTI_MARGIN = 0.05
 MULTI_SCALE = 0.02
@@ -45,8 +43,6 @@ GUIDELINE_ROW_WEIGHT = 1.0
 PRIOR_WEIGHT = 0.5
 PRIOR_HALF = 1.0
 FOLDS = 5
-#: roles whose turns are labeled for ``unit: turn`` (and embedded for whole conversations)
-USER_ROLES = frozenset({"user", "human", "customer"})
 _QUOTE = 60
 _CACHE_SIZE = 4
 
@@ -95,46 +91,6 @@ def _guideline_key(g: Guideline) -> str:
 
 
 # ---------------------------------------------------------------- what gets embedded
-
-
-@dataclass(frozen=True)
-class _Unit:
-    """One thing to classify: an item, or one user turn of it (``turn`` set)."""
-
-    row: int
-    turn: int | None
-    text: str
-    context: str | None = None
-
-
-def _units(item: Item, row: int, per_turn: bool) -> list[_Unit]:
-    """What of an item is embedded: its text, its target turn, or each user turn."""
-    msgs = item.messages
-    if msgs is None:
-        return [_Unit(row, None, item.text or "")]
-    if per_turn:
-        return [
-            _Unit(row, i, m.content, msgs[i - 1].content if i > 0 else None)
-            for i, m in enumerate(msgs)
-            if m.role.lower() in USER_ROLES
-        ]
-    if item.target_turn is not None and 0 <= item.target_turn < len(msgs):
-        t = item.target_turn
-        return [_Unit(row, None, msgs[t].content, msgs[t - 1].content if t > 0 else None)]
-    user = [m.content for m in msgs if m.role.lower() in USER_ROLES] or [m.content for m in msgs]
-    return [_Unit(row, None, "\n".join(user))]
-
-
-def _embed_units(units: Sequence[_Unit]) -> np.ndarray:
-    """Embeddings of the units, a little of the preceding turn mixed in where there is one."""
-    ctx_rows = [i for i, u in enumerate(units) if u.context]
-    vecs = embeddings.embed([u.text for u in units] + [units[i].context for i in ctx_rows])
-    out = vecs[: len(units)].copy()
-    if ctx_rows:
-        out[ctx_rows] += CONTEXT_WEIGHT * vecs[len(units) :]
-        norms = np.linalg.norm(out[ctx_rows], axis=1, keepdims=True)
-        out[ctx_rows] /= np.maximum(norms, 1e-12)
-    return out
 
 
 # ---------------------------------------------------------------- zero-shot from the guideline
@@ -247,7 +203,9 @@ class _Training:
         return len({tuple(r) for r in self.y.tolist()})
 
 
-def _example_rows(ex: Example, g: Guideline, index: dict[str, int]) -> list[tuple[_Unit, object]]:
+def _example_rows(
+    ex: Example, g: Guideline, index: dict[str, int]
+) -> list[tuple[embeddings.Unit, object]]:
     """The (unit, target) training rows one reviewed example gives (none if unusable)."""
     v = ex.value
     if v.abstain:
@@ -256,9 +214,9 @@ def _example_rows(ex: Example, g: Guideline, index: dict[str, int]) -> list[tupl
         turns = dict(v.turns or {})
         if not turns and v.label is not None and ex.item.target_turn is not None:
             turns = {ex.item.target_turn: v.label}
-        units = {u.turn: u for u in _units(ex.item, 0, per_turn=True)}
+        units = {u.turn: u for u in embeddings.units_of(ex.item, 0, per_turn=True)}
         return [(units[t], index[lab]) for t, lab in turns.items() if t in units and lab in index]
-    unit = _units(ex.item, 0, per_turn=False)[0]
+    unit = embeddings.units_of(ex.item, 0, per_turn=False)[0]
     if _is_multi(g):
         names = v.labels if v.labels is not None else ((v.label,) if v.label else None)
         if names is None or any(n not in index for n in names):
@@ -279,7 +237,7 @@ def _fold_of(item_id: str, seed: int, k: int) -> int:
 def _training(ctx: LabelContext, index: dict[str, int]) -> _Training | None:
     """Training rows from the reviews, sorted by item id so example order does not matter."""
     g = ctx.guideline
-    rows: list[tuple[str, _Unit, object]] = []
+    rows: list[tuple[str, embeddings.Unit, object]] = []
     for ex in sorted(ctx.examples, key=lambda e: (e.item.id, e.value.key())):
         rows.extend((ex.item.id, u, t) for u, t in _example_rows(ex, g, index))
     if not rows:
@@ -293,7 +251,7 @@ def _training(ctx: LabelContext, index: dict[str, int]) -> _Training | None:
     else:
         y = np.array([t for _, _, t in rows], dtype=np.int64)
     return _Training(
-        x=_embed_units([r[1] for r in rows]),
+        x=embeddings.embed_units([r[1] for r in rows]),
         y=y,
         ids=ids,
         texts=[r[1].text for r in rows],
@@ -482,13 +440,17 @@ class LocalProvider:
         version = self.version(ctx)
         state = _state(ctx, version)
         per_turn = ctx.guideline.unit == "turn"
-        units = [u for row, item in enumerate(items) for u in _units(item, row, per_turn)]
+        units = [
+            u for row, item in enumerate(items) for u in embeddings.units_of(item, row, per_turn)
+        ]
         pred = _predict(state, items, units, ctx)
         return _suggestions(items, units, pred, state, ctx, version)
 
 
-def _predict(state: _State, items: Sequence[Item], units: list[_Unit], ctx: LabelContext) -> _Pred:
-    x = _embed_units(units)
+def _predict(
+    state: _State, items: Sequence[Item], units: list[embeddings.Unit], ctx: LabelContext
+) -> _Pred:
+    x = embeddings.embed_units(units)
     zs = _zero_shot(state.space, x)
     multi = _is_multi(ctx.guideline)
     zs_probs = _zero_shot_probs(zs, multi)
@@ -619,7 +581,7 @@ def _signals(p, margin, zs_p, fold, n_reviews) -> dict[str, float | None]:
 
 def _suggestions(
     items: Sequence[Item],
-    units: list[_Unit],
+    units: list[embeddings.Unit],
     pred: _Pred,
     state: _State,
     ctx: LabelContext,
@@ -686,7 +648,7 @@ def _multi_suggestions(items, pred: _Pred, explainer: _Explainer, base: dict) ->
 
 
 def _turn_suggestions(
-    items, units: list[_Unit], pred: _Pred, explainer: _Explainer, base: dict
+    items, units: list[embeddings.Unit], pred: _Pred, explainer: _Explainer, base: dict
 ) -> list:
     """One label per user turn; confidence is the product of the turns' probabilities."""
     names, n_rev = explainer.state.space.names, explainer.n_reviews
