@@ -78,7 +78,7 @@ def run_case(tmp: Path, big: int, normal: int, limit: int) -> dict:
     pipeline.import_file(project, items)
     project.store.close()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "agent.cli", "label", "--project", str(tmp / name)]
+    cmd = [sys.executable, "-m", "ui.cli", "label", "--project", str(tmp / name)]
     peak, seconds = peak_of(cmd, env)
     return {
         "big_item_chars": big,

@@ -241,7 +241,7 @@ def cli_progress(spec: dict):
     """The progress bar ``labelloop label`` shows, drawn to a terminal that goes nowhere."""
     from rich.console import Console
 
-    from agent import cli
+    from ui import cli
 
     cli.err = Console(file=open(os.devnull, "w"), force_terminal=True, width=120)  # noqa: SIM115
     bar = cli._progress(f"Labeling with {spec['model']}")

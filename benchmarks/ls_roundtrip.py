@@ -207,7 +207,7 @@ def labelloop(*args: str) -> str:
     """Run the labelloop CLI of this checkout; its output."""
     env = {k: v for k, v in os.environ.items() if k != "LABELLOOP_DATABASE_URL"}
     env["PYTHONPATH"] = str(ROOT)
-    cmd = [sys.executable, "-m", "agent.cli", *args]
+    cmd = [sys.executable, "-m", "ui.cli", *args]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
     if done.returncode:
         raise SystemExit(f"labelloop {' '.join(args)} failed:\n{done.stdout}{done.stderr}")

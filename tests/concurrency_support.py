@@ -538,7 +538,7 @@ def console_process(root: Path, timeout: float = 90.0) -> Iterator[str]:
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
     }
-    cmd = [sys.executable, "-m", "agent.cli", "review", "--port", str(port), "-p", str(root)]
+    cmd = [sys.executable, "-m", "ui.cli", "review", "--port", str(port), "-p", str(root)]
     log_path = root.parent / f"console-{port}.log"
     with open(log_path, "w") as log:
         console = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -13,10 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.auth import add_user
-from agent.cli import app
 from agent.config import load_project
 from agent.resources import demo_guideline, demo_sample
 from agent.review import ReviewService
+from ui.cli import app
 
 runner = CliRunner()
 

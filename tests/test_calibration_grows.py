@@ -16,11 +16,11 @@ from typer.testing import CliRunner
 from agent import pipeline
 from agent.calibrate import calibrate
 from agent.calibration_sample import Sample
-from agent.cli import app
 from agent.config import load_project
 from agent.pipeline import ACTIVE_PASS_STATE, calibration_key, calibration_state, route
 from agent.resources import demo_guideline, demo_sample
 from agent.review_dashboard import dashboard
+from ui.cli import app
 
 runner = CliRunner()
 #: every LABEL_STEP-th intent of the demo sample, TRAIN_PER_LABEL seed reviews each

@@ -18,7 +18,6 @@ from typer.testing import CliRunner
 
 from agent import cascade
 from agent.auth import add_user
-from agent.cli import app
 from agent.config import RoutingConfig, load_project
 from agent.pipeline import stage_policies
 from agent.resources import demo_guideline, demo_sample
@@ -33,6 +32,7 @@ from agent.routing import (
 )
 from agent.testing.stub_llm import StubServer
 from agent.types import LabelValue, Route, Suggestion
+from ui.cli import app
 
 # --- the stage walk (pure) ------------------------------------------------------------------
 

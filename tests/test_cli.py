@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
 from agent.config import load_project
 from agent.errors import LabelloopError
 from agent.resources import demo_guideline, demo_sample
 from agent.store.review_queue import RouteChange
 from agent.types import LabelValue, Review
+from ui.cli import app
 
 runner = CliRunner()
 
@@ -197,7 +197,7 @@ def test_users_disable_enable_and_delete(project_dir):
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "agent.cli", *args],
+        [sys.executable, "-m", "ui.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

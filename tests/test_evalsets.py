@@ -7,11 +7,11 @@ from collections import Counter
 import pytest
 from typer.testing import CliRunner
 
-from agent import cli, evalsets
 from agent.errors import LabelloopError
 from agent.labeler import label_context
 from agent.types import LabelValue, Review
 from tests.llm_support import make_project
+from ui import cli, evalsets
 
 LABELS = ("card_arrival", "lost_or_stolen_card", "refund")
 

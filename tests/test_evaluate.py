@@ -9,11 +9,11 @@ from sklearn.metrics import cohen_kappa_score
 from typer.testing import CliRunner
 
 from agent import pipeline
-from agent.cli import app
 from agent.config import init_project
 from agent.evaluate import evaluate
 from agent.types import LabelValue, Suggestion
 from evals.report import EvalInput, Prediction, build_report
+from ui.cli import app
 
 GUIDELINE = """---
 task: tickets

@@ -8,12 +8,12 @@ import pytest
 import tomli_w
 from typer.testing import CliRunner
 
-from agent import cli
 from agent.config import load_project
 from agent.feedback import confused, suggest
 from agent.testing.stub_llm import StubServer
 from agent.types import LabelValue, Review, Suggestion
 from tests.llm_support import MODEL, make_project
+from ui import cli
 
 
 def _pair(item: str, text: str, ann: str, bob: str) -> dict:

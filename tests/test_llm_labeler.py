@@ -15,7 +15,6 @@ from types import SimpleNamespace
 import pytest
 from typer.testing import CliRunner
 
-from agent import cli
 from agent.testing.stub_llm import StubServer
 from benchmarks.reliability import faults as reliability_faults
 from tests.llm_support import (
@@ -27,6 +26,7 @@ from tests.llm_support import (
     make_project,
     suggestions,
 )
+from ui import cli
 
 
 @pytest.fixture(autouse=True)

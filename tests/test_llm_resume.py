@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from agent import cli
 from agent.testing.stub_llm import StubServer
 from benchmarks.reliability import kill_resume
 from tests.llm_support import MODEL, label, make_project, suggestions
+from ui import cli
 
 ITEMS = 64
 CONCURRENCY = 16

@@ -12,11 +12,11 @@ import pytest
 import tomli_w
 from typer.testing import CliRunner
 
-from agent import cli
 from agent.config import DB_NAME
 from agent.testing import stub_llm
 from agent.testing.stub_llm import StubServer
 from tests.llm_support import MODEL, leaky, litellm_debug, make_project
+from ui import cli
 
 
 def run_cli(monkeypatch, *args: str) -> int:

@@ -9,11 +9,11 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from agent.cli import app
 from agent.config import load_project
 from agent.errors import ConfigError
 from agent.providers import get_provider
 from agent.resources import demo_guideline, demo_sample
+from ui.cli import app
 
 runner = CliRunner()
 UNPLACEABLE = ("mistral-7b", "claude-3-5-haiku", "acme/model-1")
@@ -89,7 +89,7 @@ def labeled(tmp_path_factory) -> Path:
     ids=["label", "dry-run", "api-base", "eval"],
 )
 def test_cli_stops_before_any_row(labeled, args, monkeypatch, capsys) -> None:
-    from agent.cli import main
+    from ui.cli import main
 
     before = rows(labeled)
     assert before["routes"] and before["suggestions"]

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app, main
 from agent.config import DB_NAME, init_project, load_project
 from agent.errors import ConfigError, StoreError
 from agent.resources import demo_guideline
 from agent.store.db import same_store, sqlite_url, without_password
 from tests.services import postgres_database
+from ui.cli import app, main
 
 runner = CliRunner()
 ENV = "LABELLOOP_DATABASE_URL"

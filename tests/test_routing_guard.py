@@ -209,7 +209,7 @@ def test_two_label_processes_never_pay_twice(tmp_path):
     """Two `labelloop label` processes on one store and model: each item is paid once."""
     project = make_project(tmp_path, ROWS[:24])
     with StubServer(latency=0.05) as stub:
-        cmd = [sys.executable, "-m", "agent.cli", "label", "--model", MODEL, "--api-base"]
+        cmd = [sys.executable, "-m", "ui.cli", "label", "--model", MODEL, "--api-base"]
         cmd += [stub.base_url, "--concurrency", "2", "-p", str(project.root)]
         env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
         runs = [subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True) for _ in "ab"]

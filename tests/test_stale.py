@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from agent import cli
 from agent.testing.stub_llm import StubServer
 from tests.llm_support import MODEL, label, make_project
+from ui import cli
 
 ROWS = [{"id": f"s{i}", "text": f"customer note {i}"} for i in range(5)]
 

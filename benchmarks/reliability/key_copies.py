@@ -118,7 +118,7 @@ def _main(name: str, args: list[str], steps: dict) -> dict[str, bytes]:
     """``labelloop ARGS`` through its entry point, as a shell runs it: what it writes to
     stdout and stderr (file descriptors, so loggers' own handlers are caught too), and the
     traceback Python prints when an error escapes (``LABELLOOP_DEBUG=1`` lets it)."""
-    from agent import cli
+    from ui import cli
 
     t0 = time.perf_counter()
     argv = sys.argv
@@ -153,7 +153,7 @@ def _command(name: str, args: list[str]) -> dict[str, bytes]:
     """``labelloop ARGS`` in this process (a command that needs no key); its output."""
     from typer.testing import CliRunner
 
-    from agent import cli
+    from ui import cli
 
     result = CliRunner().invoke(cli.app, args)
     if result.exit_code != 0:

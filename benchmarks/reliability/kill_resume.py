@@ -98,7 +98,7 @@ def _kill_mid_run(
 ) -> None:
     """Start ``labelloop label`` and SIGKILL it once ``committed`` answers are logged with
     ``in_flight`` calls open."""
-    command = [sys.executable, "-m", "agent.cli", "label", "--model", MODEL]
+    command = [sys.executable, "-m", "ui.cli", "label", "--model", MODEL]
     command += ["--api-base", stub.base_url, "--concurrency", str(concurrency)]
     command += ["-p", str(project.root)]
     child = subprocess.Popen(
