@@ -9,12 +9,13 @@ from scipy.stats import binomtest
 from statsmodels.stats.contingency_tables import mcnemar
 from typer.testing import CliRunner
 
+from agent import evalrun, evalsets
 from agent.errors import ConfigError, LabelloopError
 from agent.resources import prompts_dir
 from agent.testing.stub_llm import StubServer
 from evals.compare import mcnemar_exact, paired_difference
 from tests.llm_support import MODEL, make_project
-from ui import cli, evalrun, evalsets
+from ui import cli
 
 LABELS = ("card_arrival", "lost_or_stolen_card", "refund")
 GOLD = {f"q{i}": LABELS[i % 3] for i in range(10)}

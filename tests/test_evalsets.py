@@ -7,11 +7,12 @@ from collections import Counter
 import pytest
 from typer.testing import CliRunner
 
+from agent import evalsets
 from agent.errors import LabelloopError
 from agent.labeler import label_context
 from agent.types import LabelValue, Review
 from tests.llm_support import make_project
-from ui import cli, evalsets
+from ui import cli
 
 LABELS = ("card_arrival", "lost_or_stolen_card", "refund")
 

@@ -8,12 +8,13 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from agent import evalrun, evalsets, labelmap
 from agent.errors import LabelloopError
 from agent.export import export
 from agent.guideline import parse_guideline
 from agent.types import LabelValue, Review, Span, Suggestion
 from tests.llm_support import make_project
-from ui import cli, evalrun, evalsets, labelmap
+from ui import cli
 
 GUIDELINE = """\
 ---
