@@ -12,7 +12,7 @@ from agent.pipeline import (
     MAX_AUTO_RATE,
     calibration_rate,
     calibration_state,
-    certified,
+    in_force,
     routing_model,
 )
 
@@ -21,12 +21,9 @@ def outlook(project: Project, model: str | None = None) -> dict:
     """The calibration outlook of a model's suggestions (the routing model's by default)."""
     model = model or routing_model(project)
     cal = calibration_state(project, model)
-    if project.config.routing.cascade:  # a stage routes on its latest suggestions only
-        in_force = cal if cal.get("calibrated") else {}
-    else:
-        in_force = certified(cal, project.guideline().version) or {}
-    threshold = in_force.get("threshold")
-    coverage = float(in_force.get("coverage") or 0.0) if threshold is not None else 0.0
+    applied = in_force(project, cal)
+    threshold = applied.get("threshold")
+    coverage = float(applied.get("coverage") or 0.0) if threshold is not None else 0.0
     # certified by an earlier look, on an earlier version's labels: the last look passed none
     held = threshold is not None and cal.get("threshold") is None
     more = max(0, int(cal.get("more_reviews_needed") or 0))
@@ -38,7 +35,7 @@ def outlook(project: Project, model: str | None = None) -> dict:
         "calibrated": "calibration_pairs" in cal,
         "threshold": threshold,
         "coverage": coverage,
-        "held_from_look": in_force.get("look") if held else None,
+        "held_from_look": applied.get("look") if held else None,
         "calibration_pairs": max(0, int(cal.get("calibration_pairs") or 0)),
         "waiting": len(project.store.queue_item_ids("calibration")),
         "more_needed": more,

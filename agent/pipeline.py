@@ -289,6 +289,15 @@ def certified(cal: dict, guideline_version: str) -> dict | None:
     return c
 
 
+def in_force(project: Project, cal: dict) -> dict:
+    """What of a calibration state routing applies ({} when nothing): the last certified
+    look (``certified``); in a cascade the state itself, as a stage routes on its latest
+    suggestions only and keeps no earlier version's."""
+    if project.config.routing.cascade:
+        return cal if cal.get("calibrated") else {}
+    return certified(cal, project.guideline().version) or {}
+
+
 def policy(
     project: Project, model: str | None = None, upstream: list | None = None
 ) -> routing.RoutingPolicy:
@@ -317,8 +326,7 @@ def policy(
             **rates,
         )
     if cal.get("calibrated"):
-        # a cascade stage routes on its latest suggestions only: no earlier version is kept
-        c = (certified(cal, project.guideline().version) if upstream is None else cal) or {}
+        c = in_force(project, cal)
         return routing.RoutingPolicy(
             threshold=c.get("threshold"),
             calibrated=True,

@@ -103,30 +103,26 @@ class ExportsMixin:
 def records_query(model: str | None, stages: Sequence[str]) -> sa.Select:
     """Items with their route and ``suggestion_id``: the suggestion an export shows."""
     if stages:
-        routed = T_SUGG.alias("routed")
-        shown = sa.func.coalesce(
-            sa.select(routed.c.id)
-            .where(routed.c.id == T_ROUTES.c.suggestion_id, routed.c.item_id == T_ITEMS.c.id)
-            .scalar_subquery(),
-            *(_latest_id(stage) for stage in reversed(stages)),
-        )
+        shown = sa.func.coalesce(_routed_id(), *(_latest_id(stage) for stage in reversed(stages)))
     else:  # an auto-accepted label is the one its threshold was tested on (an earlier
         # version's while a retrained model waits for a look that certifies its labels)
-        routed = T_SUGG.alias("routed")
-        tested = (
-            sa.select(routed.c.id)
-            .where(
-                routed.c.id == T_ROUTES.c.suggestion_id,
-                routed.c.item_id == T_ITEMS.c.id,
-                T_ROUTES.c.route.in_((Route.AUTO_ACCEPTED.value, Route.AUDIT.value)),
-                *([routed.c.model == model] if model is not None else []),
-            )
-            .scalar_subquery()
-        )
-        shown = sa.func.coalesce(tested, _latest_id(model))
+        accepted = T_ROUTES.c.route.in_((Route.AUTO_ACCEPTED.value, Route.AUDIT.value))
+        shown = sa.func.coalesce(_routed_id(accepted, model=model), _latest_id(model))
     return sa.select(
         *ITEM_FIELDS, T_ROUTES.c.route, T_ROUTES.c.reason, shown.label("suggestion_id")
     ).select_from(T_ITEMS.outerjoin(T_ROUTES, T_ROUTES.c.item_id == T_ITEMS.c.id))
+
+
+def _routed_id(*where, model: str | None = None):
+    """The id of the suggestion the item's route row names (by ``model`` when given, and
+    where ``where`` holds), per item row."""
+    s = T_SUGG.alias("routed")
+    q = sa.select(s.c.id).where(
+        s.c.id == T_ROUTES.c.suggestion_id, s.c.item_id == T_ITEMS.c.id, *where
+    )
+    if model is not None:
+        q = q.where(s.c.model == model)
+    return q.scalar_subquery()
 
 
 def _latest_id(model: str | None):
