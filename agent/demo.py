@@ -7,14 +7,14 @@ import random
 import shutil
 from pathlib import Path
 
-from agent import pipeline
-from agent.auth import add_user
-from agent.calibrate import calibrate
-from agent.config import Project, init_project
-from agent.errors import ConfigError
-from agent.resources import demo_guideline, demo_sample
-from agent.types import Frozen
-from evals.metrics import accuracy
+from labelloop import loop
+from labelloop.core.errors import ConfigError
+from labelloop.core.resources import demo_guideline, demo_sample
+from labelloop.core.types import Frozen, Route
+from labelloop.evals.metrics import accuracy
+from labelloop.project import Project, init_project
+from labelloop.review.auth import add_user
+from labelloop.route.calibrate import calibrate
 
 MARKER = ".labelloop-demo"
 DEMO_USER = "demo"
@@ -77,10 +77,10 @@ def build_demo(
     project = init_project(root, demo_guideline())
     reviewed, unlabeled, gold = split_sample(root, reviewed_share, seed)
     # The gold third is a uniform random sample labeled without suggestions: it calibrates.
-    imported = pipeline.import_file(project, reviewed, reviewer="gold", sample=True)
-    pipeline.import_file(project, unlabeled)
+    imported = loop.import_file(project, reviewed, reviewer="gold", sample=True)
+    loop.import_file(project, unlabeled)
     add_user(project.store, DEMO_USER, "admin", DEMO_PASSWORD)
-    run = pipeline.label(project, progress=progress)
+    run = loop.label(project, progress=progress)
     calibrated = calibrate(project)
     return project, summarise(project, imported.reviews_added, run, gold, calibrated)
 
@@ -94,10 +94,10 @@ def summarise(
     pairs, auto = [], []
     for rec in store.iter_records(model=run.model):
         s = rec.suggestion
-        if rec.route == "reviewed" or s is None or s.value is None:
+        if rec.route == Route.REVIEWED or s is None or s.value is None:
             continue
         pairs.append((s.value.label, gold[rec.item.id]))
-        if rec.route == "auto_accepted":
+        if rec.route == Route.AUTO_ACCEPTED:
             auto.append(pairs[-1])
     return DemoSummary(
         project=str(project.root),

@@ -3,7 +3,7 @@
 Each seed starts from 10 reviews per intent drawn (seeded) from the train split; the stream
 is the test split (3,080 items). A round labels the stream with the local model, takes the
 next BATCH items of the active queue in each order (``diverse``, ``uncertainty``,
-``random``, as ``agent.active.reorder`` orders them) among the items not reviewed yet,
+``random``, as ``labelloop.route.active.reorder`` orders them) among the items not reviewed yet,
 reviews them with their gold labels, and retrains, until N = 800 active reviews. After each
 N it scores:
 
@@ -15,7 +15,7 @@ N it scores:
   items for every order: the model's quality, whichever items were picked);
 - ``intents``: distinct gold intents among the active reviews.
 
-It also times ``pipeline.route()`` on a project of the 3,080 test items (labeled by the local
+It also times ``router.route()`` on a project of the 3,080 test items (labeled by the local
 model) in each order: the time a diverse order adds to routing.
 
     python benchmarks/bench_active.py                 # 5 seeds, 5 to 12 min on 2 cores (load)
@@ -43,9 +43,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent import active, routing  # noqa: E402
-from agent.providers.base import Example, LabelContext  # noqa: E402
-from agent.types import Item, LabelValue, Route, RouteDecision  # noqa: E402
+from labelloop.core.types import Item, LabelValue, Route, RouteDecision  # noqa: E402
+from labelloop.label.providers.base import Example, LabelContext  # noqa: E402
+from labelloop.route import active  # noqa: E402
+from labelloop.route import rules as routing  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "banking77"
 DEFAULT_GUIDELINE = ROOT / "guidelines" / "support-intent.md"
@@ -88,9 +89,9 @@ def accuracy(suggestions, rows: list[dict]) -> float:
 def run_seed(job: tuple[int, dict]) -> dict:
     """Every order's rounds for one seed: {order: {N: {metric: value}}}, and seconds taken."""
     seed, cfg = job
-    from agent.fewshot import item_vectors
-    from agent.guideline import load_guideline
-    from agent.providers.local import LocalProvider
+    from labelloop.core.guideline import load_guideline
+    from labelloop.label.fewshot import item_vectors
+    from labelloop.label.providers.local import LocalProvider
 
     start = time.perf_counter()
     guideline = load_guideline(cfg["guideline"])
@@ -176,27 +177,29 @@ def summarise(runs: list[dict], orders, checkpoints) -> dict:
 
 ROUTE_TIMER = """
 import json, sys, time
-from agent.config import load_project
-from agent import pipeline
+from labelloop.project import load_project
+from labelloop import loop
+from labelloop.route import router
 project = load_project(sys.argv[1])
 cfg = project.config
 routing_cfg = cfg.routing.model_copy(update={"active_order": sys.argv[2]})
 project.config = cfg.model_copy(update={"routing": routing_cfg})
 project.store.count_items()  # the store opened: not the time measured
-t = time.perf_counter(); pipeline.route(project); cold = time.perf_counter() - t
+t = time.perf_counter(); router.route(project); cold = time.perf_counter() - t
 print(json.dumps(cold))
 """
 
 
 def route_timing(cfg: dict, repeat: int) -> dict:
-    """Seconds of ``pipeline.route()`` per order on a project of the test split (10 reviews
+    """Seconds of ``router.route()`` per order on a project of the test split (10 reviews
     per intent imported, then labeled by the local model): ``cold`` in a fresh process
     (what `labelloop import` pays: embedding model and scikit-learn loaded), ``warm`` in
     the process that labeled (what `labelloop label` pays). Orders are timed in turn,
     ``repeat`` times, and the best time of each is kept: other load on the machine only
     ever adds time."""
-    from agent import pipeline
-    from agent.config import init_project
+    from labelloop import loop
+    from labelloop.project import init_project
+    from labelloop.route import router
 
     stream = load_split(Path(cfg["data"]) / "test.csv", "test")
     train = load_split(Path(cfg["data"]) / "train.csv", "train")
@@ -206,8 +209,8 @@ def route_timing(cfg: dict, repeat: int) -> dict:
         data = Path(tmp) / "items.jsonl"
         data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
         project = init_project(Path(tmp) / "p", cfg["guideline"])
-        pipeline.import_file(project, data)
-        pipeline.label(project, "local")
+        loop.import_file(project, data)
+        loop.label(project, "local")
         out: dict = {"items": len(stream), "active_items": project.store.route_counts()["active"]}
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         base = project.config
@@ -216,9 +219,9 @@ def route_timing(cfg: dict, repeat: int) -> dict:
             for order in ORDERS:
                 routing_cfg = base.routing.model_copy(update={"active_order": order})
                 project.config = base.model_copy(update={"routing": routing_cfg})
-                pipeline.route(project)  # the order's priorities written: steady state next
+                router.route(project)  # the order's priorities written: steady state next
                 start = time.perf_counter()
-                pipeline.route(project)
+                router.route(project)
                 times[order]["warm"].append(time.perf_counter() - start)
                 cmd = [sys.executable, "-c", ROUTE_TIMER, str(project.root), order]
                 done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)

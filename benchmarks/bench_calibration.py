@@ -31,8 +31,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent.calibration import fit_and_choose, guarantee_sentence  # noqa: E402
-from evals.calibration import oracle_coverage, plot_reliability, plot_risk_coverage  # noqa: E402
+from labelloop.evals.calibration import oracle_coverage, plot_reliability, plot_risk_coverage  # noqa: E402
+from labelloop.route.calibrator import fit_and_choose, guarantee_sentence  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets"
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "calibration.json"
@@ -73,9 +73,9 @@ def local_labeler(data: Path, guideline: Path, per_label: int, seed: int):
     """The local model's signals and correctness on the BANKING77 test split."""
     from bench_labeler import file_guideline, load_rows, names_guideline, sample_examples
 
-    from agent.providers.base import LabelContext
-    from agent.providers.local import LocalProvider
-    from agent.types import Item
+    from labelloop.core.types import Item
+    from labelloop.label.providers.base import LabelContext
+    from labelloop.label.providers.local import LocalProvider
 
     train, test = load_rows(data)
     g = file_guideline(guideline) or names_guideline(data)

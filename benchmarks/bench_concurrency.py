@@ -18,7 +18,7 @@ every 5 s and a bulk accept (or its undo) every 15 s.
 
 It reports items decided, decisions per second, p50/p95 of a decision (``decide()``, or the
 HTTP round trip) and the broken promises counted from the store afterwards
-(tests/concurrency_support.py; all must be 0): items decided twice outside overlap, overlap
+(tests/support/concurrency.py; all must be 0): items decided twice outside overlap, overlap
 items with more reviewers than they need, reviews lost or duplicated, undo rows not as
 undone, undos that did not restore, refusals on items the reviewer held, calibration pairs
 from items that moved, items with two calibration pairs, and errors.
@@ -48,7 +48,7 @@ DEFAULT_OUT = ROOT / "benchmarks" / "results" / "concurrency.json"
 
 def one_run(load, server_url: str | None) -> dict:
     """Build, run and check one day on PostgreSQL (``server_url``) or SQLite (None)."""
-    from tests.concurrency_support import build, check, figures, run
+    from tests.support.concurrency import build, check, figures, run
 
     with tempfile.TemporaryDirectory(prefix="labelloop-bench-conc-") as tmp:
         with database(server_url) as url:
@@ -73,7 +73,7 @@ def one_run(load, server_url: str | None) -> dict:
 
 
 def main() -> None:
-    from tests.concurrency_support import Load
+    from tests.support.concurrency import Load
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--postgres", metavar="URL", help="a PostgreSQL server to run against")

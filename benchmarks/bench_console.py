@@ -38,12 +38,12 @@ BATCH = 20_000
 
 def build(root: Path, n: int, database_url: str | None = None):
     """A project with ``n`` active items, each with a suggestion, and one reviewer."""
-    from agent.auth import add_user
-    from agent.config import init_project
-    from agent.types import Item, LabelValue, Route, RouteDecision, Suggestion
+    from labelloop.core.types import Item, LabelValue, Route, RouteDecision, Suggestion
+    from labelloop.project import init_project
+    from labelloop.review.auth import add_user
     from tests.conftest import add_items
-    from tests.console_support import PASSWORD
-    from tests.console_support import guideline_text as guideline
+    from tests.support.console import PASSWORD
+    from tests.support.console import guideline_text as guideline
 
     path = root / "guideline.md"
     path.write_text(guideline(LABELS), encoding="utf-8")
@@ -83,7 +83,7 @@ def measure(url: str, keys: int) -> list[float]:
     from playwright.sync_api import expect, sync_playwright
 
     from tests.conftest import CHROMIUM_ARGS, chromium_path
-    from tests.console_support import Browser
+    from tests.support.console import Browser
 
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
@@ -123,7 +123,7 @@ def main() -> None:
     )
     args = ap.parse_args()
 
-    from tests.console_support import served
+    from tests.support.console import served
 
     with tempfile.TemporaryDirectory() as tmp, database(args.postgres) as database_url:
         t0 = time.perf_counter()
@@ -161,7 +161,7 @@ def database(server_url: str | None):
         yield None
         return
     os.environ["LABELLOOP_TEST_POSTGRES_URL"] = server_url
-    from tests.services import postgres_database
+    from tests.support.services import postgres_database
 
     with postgres_database() as url:
         yield url

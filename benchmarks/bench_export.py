@@ -38,7 +38,7 @@ BATCH = 20_000
 
 
 def guideline(kind: str = "single"):
-    from agent.types import Guideline, LabelDef
+    from labelloop.core.types import Guideline, LabelDef
 
     return Guideline(
         task="bench", labels=tuple(LabelDef(name=n) for n in LABELS), kind=kind, version="bench"
@@ -49,9 +49,9 @@ def build(db: Path, n: int, tmp: Path) -> dict:
     """A store of n imported items with one local-model suggestion each; build timings."""
     import sqlalchemy as sa
 
-    from agent.ingest import import_file
-    from agent.store import Store
-    from agent.store.tables import SuggestionRow
+    from labelloop.ingest.importer import import_file
+    from labelloop.store import Store
+    from labelloop.store.tables import SuggestionRow
 
     rows = tmp / f"rows_{n}.jsonl"
     generate(rows, n)
@@ -91,8 +91,8 @@ def _suggestion(item_id: str, rnd: random.Random, now: float) -> dict:
 
 def run_one(db: Path, fmt: str, out: Path) -> dict:
     """Export the store at ``db`` in ``fmt`` (in this process); the measurements."""
-    from agent.export import export
-    from agent.store import Store
+    from labelloop.export.writer import export
+    from labelloop.store import Store
 
     store = Store.open(f"sqlite:///{db}")
     g = guideline("spans" if fmt == "conll" else "single")

@@ -73,9 +73,9 @@ class RssSampler(threading.Thread):
 
 def run_one(path: Path, url: str) -> dict:
     """Import ``path`` into a fresh store at ``url`` (in this process); the measurements."""
-    from agent.ingest import import_file
-    from agent.store import Store
-    from agent.types import Guideline, LabelDef
+    from labelloop.core.types import Guideline, LabelDef
+    from labelloop.ingest.importer import import_file
+    from labelloop.store import Store
 
     guideline = Guideline(
         task="bench", labels=tuple(LabelDef(name=n) for n in LABELS), version="bench"
@@ -119,7 +119,7 @@ def postgres_run(path: Path, server_url: str) -> dict:
     """Import into a throwaway database created on the server of ``server_url``."""
     import sqlalchemy as sa
 
-    from agent.store.db import normalise_url
+    from labelloop.store.db import normalise_url
 
     base = sa.engine.make_url(normalise_url(server_url))
     name = f"labelloop_bench_{os.getpid()}"

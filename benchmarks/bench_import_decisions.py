@@ -60,7 +60,7 @@ def run(
 
 
 def _project(root: Path, items: int, reviewers: int, store_url: str | None, seed: int):
-    from tests.concurrency_support import Load, build
+    from tests.support.concurrency import Load, build
 
     load = Load(items=items, clients=reviewers, overlap=0.0, seed=seed)
     return build(root, load, store_url)
@@ -70,7 +70,7 @@ def _generate(path: Path, n: int, seed: int) -> None:
     """N JSONL rows of 8-24 words (ids ``r0000000``..., never the project's); every tenth
     carries one of the project's labels."""
     from benchmarks.bench_import import WORDS
-    from tests.concurrency_support import LABELS
+    from tests.support.concurrency import LABELS
 
     rnd = random.Random(seed)
     with path.open("w", encoding="utf-8") as fh:
@@ -99,8 +99,8 @@ def decisions_during(
     """Run ``work`` (an import) while ``reviewers`` (``r01``...) decide and undo through
     review services of their own, as one console process serving them; what ``work``
     returned, with the waits and failures of the console's writes made meanwhile."""
-    from agent.config import load_project
-    from agent.review import ReviewService
+    from labelloop.project import load_project
+    from labelloop.review.service import ReviewService
 
     seats = [
         Reviewer(f"r{k + 1:02d}", ReviewService(load_project(project.root)), think, seed + k)
@@ -145,12 +145,12 @@ def decisions_during(
 def child_import(root: Path, path: Path) -> dict:
     """``labelloop import PATH`` in this process: store, then route; how long each step
     took, and how long it wrote (the times a SQLite store's write lock is held)."""
-    from agent import pipeline
-    from agent.config import load_project
-    from agent.errors import LabelloopError
-    from agent.ingest import import_file
-    from agent.store import Store
-    from agent.store.imports import ImportWriter
+    from labelloop.core.errors import LabelloopError
+    from labelloop.ingest.importer import import_file
+    from labelloop.project import load_project
+    from labelloop.route import router
+    from labelloop.store import Store
+    from labelloop.store.imports import ImportWriter
 
     project = load_project(root)
     timers = {"commit": [], "route_write": []}
@@ -170,7 +170,7 @@ def child_import(root: Path, path: Path) -> dict:
         )
         out.update(rows=result.rows, store_seconds=round(time.perf_counter() - t0, 2))
         t1 = time.perf_counter()
-        pipeline.route(project)
+        router.route(project)
         out["route_seconds"] = round(time.perf_counter() - t1, 2)
     except LabelloopError as exc:
         out["import_error"] = str(exc)[:300]
@@ -195,7 +195,7 @@ class Reviewer:
     """Decides items back to back (``think`` s apart), timing each ``decide()``."""
 
     def __init__(self, name: str, service, think: float, seed: int):
-        from tests.concurrency_support import LABELS
+        from tests.support.concurrency import LABELS
 
         self.name, self.service, self.think = name, service, think
         self.labels = LABELS
@@ -228,7 +228,7 @@ class Reviewer:
 
     def _timed(self, act):
         """Run one console write; its result, or None when it was refused or failed."""
-        from agent.errors import ReviewConflict
+        from labelloop.core.errors import ReviewConflict
 
         t0 = time.perf_counter()
         try:

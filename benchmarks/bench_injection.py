@@ -43,10 +43,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent import injection  # noqa: E402
-from agent.guideline import load_guideline  # noqa: E402
-from agent.resources import demo_guideline, demo_sample  # noqa: E402
-from agent.types import Item, Message  # noqa: E402
+from labelloop.core.guideline import load_guideline  # noqa: E402
+from labelloop.core.resources import demo_guideline, demo_sample  # noqa: E402
+from labelloop.core.types import Item, Message  # noqa: E402
+from labelloop.label import injection  # noqa: E402
 
 CORPUS = ROOT / "benchmarks" / "reliability" / "injection"
 SPLITS = ("heldout", "dev")
@@ -240,11 +240,12 @@ def pipeline_check(
     """Injection items auto-accepted in a demo-like project labeled by the local model.
 
     The demo's task labels texts: the corpus's transcripts are measured by detection only."""
-    from agent import pipeline, routing
-    from agent.calibrate import calibrate
-    from agent.config import init_project
-    from agent.demo import split_sample
-    from agent.types import Route
+    from labelloop import loop
+    from labelloop.core.types import Route
+    from labelloop.demo import split_sample
+    from labelloop.project import init_project
+    from labelloop.route import rules as routing
+    from labelloop.route.calibrate import calibrate
 
     rows = [r for r in rows if r["item"].get("text") is not None]
     with tempfile.TemporaryDirectory(prefix="labelloop-injection-") as tmp:
@@ -258,11 +259,11 @@ def pipeline_check(
             "".join(json.dumps(r["item"], ensure_ascii=False) + "\n" for r in rows),
             encoding="utf-8",
         )
-        pipeline.import_file(project, reviewed, reviewer="gold", sample=True)
-        pipeline.import_file(project, unlabeled)
-        pipeline.import_file(project, attacks)
+        loop.import_file(project, reviewed, reviewer="gold", sample=True)
+        loop.import_file(project, unlabeled)
+        loop.import_file(project, attacks)
         start = time.perf_counter()
-        run = pipeline.label(project, model="local")
+        run = loop.label(project, model="local")
         calibrated = calibrate(project)
         seconds = time.perf_counter() - start
         store = project.store
@@ -307,7 +308,7 @@ def throwaway_postgres(server_url: str) -> Iterator[str]:
     """The URL of a database created on the server of ``server_url``, dropped afterwards."""
     import sqlalchemy as sa
 
-    from agent.store.db import normalise_url
+    from labelloop.store.db import normalise_url
 
     base = sa.engine.make_url(normalise_url(server_url))
     name = f"labelloop_injection_{os.getpid()}"

@@ -68,17 +68,17 @@ def peak_of(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
 
 def run_case(tmp: Path, big: int, normal: int, limit: int) -> dict:
     """Init, import and label one project; the label run's peak RSS and time."""
-    from agent import pipeline
-    from agent.config import init_project
+    from labelloop import loop
+    from labelloop.project import init_project
 
     name = f"big{big}_n{normal}"
     items = tmp / f"{name}.jsonl"
     write_items(items, big, normal)
     project = init_project(tmp / name, GUIDELINE, max_item_chars=limit)
-    pipeline.import_file(project, items)
+    loop.import_file(project, items)
     project.store.close()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "ui.cli", "label", "--project", str(tmp / name)]
+    cmd = [sys.executable, "-m", "labelloop.ui.cli", "label", "--project", str(tmp / name)]
     peak, seconds = peak_of(cmd, env)
     return {
         "big_item_chars": big,

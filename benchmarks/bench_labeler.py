@@ -23,9 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent.providers.base import Example, LabelContext, get_provider  # noqa: E402
-from agent.providers.local import LocalProvider  # noqa: E402
-from agent.types import Guideline, Item, LabelDef, LabelValue  # noqa: E402
+from labelloop.core.types import Guideline, Item, LabelDef, LabelValue  # noqa: E402
+from labelloop.label.providers.base import Example, LabelContext, get_provider  # noqa: E402
+from labelloop.label.providers.local import LocalProvider  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "banking77" / "banking77.jsonl"
 DEFAULT_GUIDELINE = ROOT / "guidelines" / "support-intent.md"
@@ -60,7 +60,7 @@ def names_guideline(path: Path) -> Guideline:
 
 def file_guideline(path: Path) -> Guideline | None:
     try:
-        from agent.guideline import load_guideline
+        from labelloop.core.guideline import load_guideline
     except ImportError:
         return None
     return load_guideline(path) if path.exists() else None

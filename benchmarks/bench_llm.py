@@ -1,7 +1,7 @@
 """Benchmark LLM labeling throughput and the labeler's own CPU cost against the stub LLM.
 
-Runs ``agent.pipeline.label`` (the code path of ``labelloop label``) on a fresh temporary
-project per setting, against ``python -m agent.testing.stub_llm`` running in its own process
+Runs ``labelloop.loop.label`` (the code path of ``labelloop label``) on a fresh temporary
+project per setting, against ``python -m labelloop.testing.stub_llm`` running in its own process
 with a fixed latency per call (1 s by default). For each concurrency it reports items/s,
 the ratio to the limit ``concurrency / latency``, p50/p95 call latency from the call log,
 and the labeling process's CPU ms per item (``time.process_time()``); a cProfile pass splits
@@ -79,13 +79,13 @@ def write_items(path: Path, rows: list[dict], n: int, per_label: int) -> None:
 
 
 def make_project(tmp: Path, guideline: Path, data: Path, n: int, per_label: int):
-    from agent import pipeline
-    from agent.config import init_project
+    from labelloop import loop
+    from labelloop.project import init_project
 
     project = init_project(tmp / "project", guideline)
     items = tmp / "items.jsonl"
     write_items(items, load_demo(data), n, per_label)
-    pipeline.import_file(project, items, reviewer="bench")
+    loop.import_file(project, items, reviewer="bench")
     return project
 
 
@@ -96,7 +96,7 @@ class Stub:
     """The stub LLM in its own process."""
 
     def __init__(self, latency: float, labels: list[str]):
-        cmd = [sys.executable, "-m", "agent.testing.stub_llm", "--port", "0"]
+        cmd = [sys.executable, "-m", "labelloop.testing.stub_llm", "--port", "0"]
         cmd += ["--latency", str(latency), "--labels", ",".join(labels)]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline().strip()
@@ -208,7 +208,7 @@ def split_profile(stats: pstats.Stats, items: int) -> dict:
         "Planner.jobs (few-shot + render)": ("agent/providers/llm.py", "jobs"),
         "_Runner.finish (parse + signals)": ("agent/providers/llm.py", "finish"),
         "_Runner.record (log row)": ("agent/providers/llm.py", "record"),
-        "pipeline.route": ("agent/pipeline.py", "route"),
+        "router.route": ("agent/pipeline.py", "route"),
     }
     cumulative = dict.fromkeys(entries, 0.0)
     rows = []
@@ -241,7 +241,7 @@ def cli_progress(spec: dict):
     """The progress bar ``labelloop label`` shows, drawn to a terminal that goes nowhere."""
     from rich.console import Console
 
-    from ui import cli
+    from labelloop.ui import cli
 
     cli.err = Console(file=open(os.devnull, "w"), force_terminal=True, width=120)  # noqa: SIM115
     bar = cli._progress(f"Labeling with {spec['model']}")
@@ -266,9 +266,9 @@ def can_client(spec: dict, guideline) -> None:
     """
     import asyncio
 
-    from agent import prompting, schemas
-    from agent.providers import wire
-    from agent.types import Item
+    from labelloop.core.types import Item
+    from labelloop.label import prompting, schemas
+    from labelloop.label.providers import wire
 
     prompt = prompting.render(guideline, Item(id="canned", text="Where is my new card?"))
 
@@ -302,9 +302,10 @@ def child(spec: dict) -> dict:
 
     import sqlalchemy as sa
 
+    from labelloop import loop
+
     c0 = time.process_time()
-    from agent import pipeline
-    from agent.providers import llm  # imports litellm: process start-up, measured apart
+    from labelloop.label.providers import llm  # imports litellm: process start-up, measured apart
 
     startup_cpu = time.process_time() - c0
     with tempfile.TemporaryDirectory(prefix="bench-llm-") as d:
@@ -326,7 +327,7 @@ def child(spec: dict) -> dict:
 
         # instrumentation only: the same functions, timed
         llm.Planner.jobs = timed("plan", llm.Planner.jobs)
-        pipeline.route = timed("route", pipeline.route)
+        loop.route = timed("route", loop.route)
         if spec.get("canned"):
             can_client(spec, project.guideline())
         done_at: list[float] = []
@@ -351,7 +352,7 @@ def child(spec: dict) -> dict:
         cpu0, wall0, main0 = time.process_time(), time.perf_counter(), time.thread_time()
         if profiler:
             profiler.enable()
-        run = pipeline.label(
+        run = loop.label(
             project,
             spec["model"],
             api_base=spec["api_base"],
@@ -459,10 +460,10 @@ def run_child(spec: dict) -> dict:
 
 def token_report(guideline: Path, data: Path, per_label: int, sample: int, k_shot: int) -> dict:
     """Prompt tokens per item with and without few-shot examples; the static prefix's share."""
-    from agent import pipeline
-    from agent.labeler import training_examples
-    from agent.providers.base import LabelContext
-    from agent.providers.transport import litellm
+    from labelloop.label import labeler
+    from labelloop.label.labeler import training_examples
+    from labelloop.label.providers.base import LabelContext
+    from labelloop.label.providers.transport import litellm
 
     with tempfile.TemporaryDirectory(prefix="bench-llm-tok-") as d:
         project = make_project(Path(d), guideline, data, sample, per_label)
@@ -471,7 +472,7 @@ def token_report(guideline: Path, data: Path, per_label: int, sample: int, k_sho
         items = list(project.store.iter_items())[:sample]
         out = {"tokenizer_model": TOKEN_MODEL, "sample_items": len(items), "labels": len(g.labels)}
         for k in (0, k_shot):
-            provider = pipeline.make_provider(project, "openai/stub-model", {"k_shot": k})
+            provider = labeler.make_provider(project, "openai/stub-model", {"k_shot": k})
             jobs = provider.plan(items, ctx)
             totals = [
                 litellm.token_counter(model=TOKEN_MODEL, messages=list(j.prompt.messages))
@@ -573,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    from agent.guideline import load_guideline
+    from labelloop.core.guideline import load_guideline
 
     g = load_guideline(args.guideline)
     stub = Stub(args.latency, [label.name for label in g.labels])

@@ -109,13 +109,13 @@ def _write_jsonl(path: Path, rows) -> None:
 
 def worker(args) -> int:
     """Build the project in the working directory, walk the loop, write the raw trace."""
-    import agent
-    from agent import pipeline
-    from agent.auth import add_user
-    from agent.config import init_project
+    import labelloop
+    from labelloop import loop
+    from labelloop.project import init_project
+    from labelloop.review.auth import add_user
 
-    tree = Path(agent.__file__).resolve().parents[1]
-    assert tree == Path(args.tree).resolve(), f"agent/ imported from {tree}, not {args.tree}"
+    tree = Path(labelloop.__file__).resolve().parents[1]
+    assert tree == Path(args.tree).resolve(), f"labelloop imported from {tree}, not {args.tree}"
     started = time.perf_counter()
     data, here = Path(args.data), Path.cwd()
     names = json.loads((data / "categories.json").read_text(encoding="utf-8"))
@@ -128,8 +128,8 @@ def worker(args) -> int:
     project = init_project(
         here / "p", here / "guideline.md", review={"overlap": 0.0, "similar_k": 0}
     )
-    pipeline.import_file(project, here / "seed.jsonl", reviewer="seed")
-    pipeline.import_file(project, here / "stream.jsonl")
+    loop.import_file(project, here / "seed.jsonl", reviewer="seed")
+    loop.import_file(project, here / "stream.jsonl")
     add_user(project.store, REVIEWER, "reviewer", "sim-password-0")
     setup = time.perf_counter() - started
     rounds, reviewed_in = walk(project, gold, args)
@@ -152,15 +152,15 @@ def worker(args) -> int:
 def walk(project, gold: dict[str, str], args) -> tuple[list[dict], dict[str, int]]:
     """Up to ``args.rounds`` rounds of label -> calibrate -> review, and a closing label ->
     calibrate; the trace, and the round each item was reviewed in."""
-    from agent import pipeline
-    from agent.calibrate import calibrate
+    from labelloop import loop
+    from labelloop.route.calibrate import calibrate
 
     rounds: list[dict] = []
     reviewed_in: dict[str, int] = {}
     blind = active = 0
     for k in range(args.rounds + 1):
         t0 = time.perf_counter()
-        pipeline.label(project, stale=args.stale)
+        loop.label(project, stale=args.stale)
         t1 = time.perf_counter()
         report = calibrate(project, target_accuracy=TARGET, delta=DELTA)
         t2 = time.perf_counter()
@@ -228,7 +228,7 @@ def routed_suggestions(store, item_ids: list[str]) -> dict:
     """item -> the suggestion its route row names."""
     import sqlalchemy as sa
 
-    from agent.store.tables import RouteRow
+    from labelloop.store.tables import RouteRow
 
     with store.session() as s:
         rows = s.exec(sa.select(RouteRow.item_id, RouteRow.suggestion_id)).all()
@@ -247,7 +247,7 @@ def left_for_people(project, gold: dict[str, str]) -> int:
 def answer(project, gold: dict[str, str], active_batch: int) -> dict:
     """The simulated reviewer in the console: every calibration and audit item (blind),
     then ``active_batch`` active items in queue order, each answered from gold."""
-    from agent.review import ReviewService
+    from labelloop.review.service import ReviewService
 
     service = ReviewService(project, background_prefetch=False)
     ids: list[str] = []
@@ -272,9 +272,9 @@ def answer(project, gold: dict[str, str], active_batch: int) -> dict:
 def final_scores(project, gold: dict[str, str], stale: bool) -> dict:
     """The final model (trained on every review of the run) on every stream item: its
     confidence and whether its label is right; reviewed items are predicted cross-fitted."""
-    from agent import pipeline
+    from labelloop import loop
 
-    pipeline.label(project, stale=True)
+    loop.label(project, stale=True)
     latest = project.store.latest_suggestions(model="local")
     ids = sorted(gold)
     return {

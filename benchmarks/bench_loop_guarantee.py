@@ -3,12 +3,12 @@
 Each setting is a stream with KNOWN P(correct) per item, its model retrained between rounds
 or not, and a calibration sample that grows as the prefix of one uniform draw order (by a
 schedule, or by what each look asks for). Every round is a look of
-``agent.calibration.fit_and_choose`` at δ·2^-k; its threshold is deployed, and a draw fails
+``labelloop.route.calibrator.fit_and_choose`` at δ·2^-k; its threshold is deployed, and a draw fails
 when any round's threshold has a true error (mean 1 - P(correct) over the items not in the
 sample at or above it) above ε. The share of failing draws must stay at or below
 δ + 3·√(δ(1-δ)/N). Rows marked "contrast" test every look at the full δ instead, to show
 what splitting δ buys; they are not held to the bound. The simulation itself is
-``tests/loop_support.py``; the suite runs smaller settings (``tests/test_loop_guarantee.py``).
+``tests/support/loop.py``; the suite runs smaller settings (``tests/flows/test_loop_guarantee.py``).
 
     python benchmarks/bench_loop_guarantee.py            # from the repository root
     python benchmarks/bench_loop_guarantee.py --quick    # 200 draws a setting
@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from scipy import stats  # noqa: E402
 
-from tests.loop_support import (  # noqa: E402
+from tests.support.loop import (  # noqa: E402
     VIAS,
     Growth,
     Setting,

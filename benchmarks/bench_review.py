@@ -3,7 +3,7 @@
 Builds a store of N items (10k, 100k and 1M by default) with one suggestion each, routed
 as a calibrated project would be (60% auto-accepted, 25% active, 5% failed, 3%
 calibration, 2% audit, 5% reviewed with a review each), then measures with
-``agent.review.ReviewService``:
+``labelloop.review.service.ReviewService``:
 
 - **next item**: ``decide()`` from call to return: it records the review, releases the
   lease and hands back the prefetched item (renewing its lease); the item after that is
@@ -99,8 +99,8 @@ def load(store, n: int) -> None:
     """Insert N items with suggestions, routes and reviews, a batch per transaction."""
     import sqlalchemy as sa
 
-    from agent.store.imports import _copy
-    from agent.store.tables import ItemRow, ReviewRow, RouteRow, SuggestionRow
+    from labelloop.store.imports import _copy
+    from labelloop.store.tables import ItemRow, ReviewRow, RouteRow, SuggestionRow
 
     t_items, t_sugg = ItemRow.__table__, SuggestionRow.__table__
     t_routes, t_reviews = RouteRow.__table__, ReviewRow.__table__
@@ -210,7 +210,7 @@ def next_item_latency(service, decisions: int, think: float) -> dict:
 
 
 def browse_filters():
-    from agent.review_views import BrowseFilters
+    from labelloop.review.views import BrowseFilters
 
     return {
         "none": BrowseFilters(),
@@ -240,9 +240,9 @@ def browse_latency(service, repeat: int) -> dict:
 
 
 def run(url: str, n: int, decisions: int, repeat: int, similar_k: int) -> dict:
-    from agent.auth import add_user
-    from agent.config import init_project
-    from agent.review import ReviewService
+    from labelloop.project import init_project
+    from labelloop.review.auth import add_user
+    from labelloop.review.service import ReviewService
 
     with tempfile.TemporaryDirectory(prefix="labelloop-bench-review-") as tmp:
         g = Path(tmp) / "guideline.md"
@@ -277,7 +277,7 @@ def postgres_url(server_url: str):
     """(url of a throwaway database, a function that drops it)."""
     import sqlalchemy as sa
 
-    from agent.store.db import normalise_url
+    from labelloop.store.db import normalise_url
 
     base = sa.engine.make_url(normalise_url(server_url))
     name = f"labelloop_bench_review_{os.getpid()}"

@@ -207,7 +207,7 @@ def labelloop(*args: str) -> str:
     """Run the labelloop CLI of this checkout; its output."""
     env = {k: v for k, v in os.environ.items() if k != "LABELLOOP_DATABASE_URL"}
     env["PYTHONPATH"] = str(ROOT)
-    cmd = [sys.executable, "-m", "ui.cli", *args]
+    cmd = [sys.executable, "-m", "labelloop.ui.cli", *args]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
     if done.returncode:
         raise SystemExit(f"labelloop {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
@@ -268,7 +268,7 @@ def decision(kind: str, spans: list[dict[str, Any]], rnd: random.Random) -> dict
 def console_reviews(store, kind: str, rnd: random.Random) -> None:
     """Suggestions from the routing model, and console decisions: accepts of the suggestion
     ("no spans" among them), a reviewer changing her mind, rejects and skips."""
-    from agent.types import Review, Suggestion
+    from labelloop.core.types import Review, Suggestion
 
     suggestions, reviews = [], []
     for item in store.iter_items():
@@ -291,7 +291,7 @@ def console_reviews(store, kind: str, rnd: random.Random) -> None:
 
 
 def random_value(kind: str, text: str, rnd: random.Random):
-    from agent.types import LabelValue, Span
+    from labelloop.core.types import LabelValue, Span
 
     if kind == "spans":
         picked = rnd.sample(span_text_spans(text), rnd.choice((0, 1, 2)))
@@ -316,7 +316,7 @@ def span_text_spans(text: str) -> list[dict[str, Any]]:
 def decisions(store) -> dict[tuple[str, str], str]:
     """(item, reviewer) -> the value key of the reviewer's latest decisive review that
     Label Studio can hold: what the export should carry."""
-    from agent.types import DECISIVE
+    from labelloop.core.types import DECISIVE
 
     latest: dict[tuple[str, str], Any] = {}
     for r in store.iter_reviews():
@@ -343,7 +343,7 @@ def run_shape(
 ) -> dict[str, Any]:
     """One task shape's round trip; ``probes`` gets Label Studio's verdicts on the file
     before its users exist and in the old ``username`` form (first shape only)."""
-    from agent.config import load_project
+    from labelloop.project import load_project
 
     rnd = random.Random(f"{seed}:{kind}")
     g = guideline_file(tmp / f"{kind}.md", kind)
@@ -433,7 +433,7 @@ def file_counts(tasks: list[dict]) -> dict[str, int]:
 
 def username_form(tasks: list[dict]) -> list[dict]:
     """The file as labelloop wrote it before: names without ``@`` as ``{"username": ...}``."""
-    from agent.readers import reviewer_of_email
+    from labelloop.ingest.readers import reviewer_of_email
 
     out = json.loads(json.dumps(tasks))
     for a in annotations(out):
@@ -482,7 +482,7 @@ def read_back(ls: LabelStudio, pid: int) -> list[dict]:
 
 def plain_reviews(store, users: dict[int, str]) -> dict[tuple[str, str], str]:
     """Reviews of the plain export (``ls-user-N``) named by the user's email, mapped back."""
-    from agent.readers import reviewer_of_email
+    from labelloop.ingest.readers import reviewer_of_email
 
     out = {}
     for (item, reviewer), key in review_keys(store).items():

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from evals.agreement import _codes, _observed, _present
+from labelloop.evals.agreement import _codes, _observed, _present
 
 Label = Hashable
 Annotations = Mapping[Any, Mapping[Any, Label | None]]

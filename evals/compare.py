@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import binomtest
 
-from evals import agreement as ag
-from evals.report import BOOTSTRAP, compare
+from labelloop.evals import agreement as ag
+from labelloop.evals.report import BOOTSTRAP, compare
 
 Value = Hashable
 

@@ -15,9 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from evals import agreement as ag
-from evals.aggregate import final_labels
-from evals.calibration import brier, ece, oracle_coverage, reliability_curve, risk_coverage
+from labelloop.evals import agreement as ag
+from labelloop.evals.aggregate import final_labels
+from labelloop.evals.calibration import (
+    brier,
+    ece,
+    oracle_coverage,
+    reliability_curve,
+    risk_coverage,
+)
 
 Value = Hashable
 #: accuracy the selective-labeling coverage is reported at
@@ -266,8 +272,8 @@ def _unit_agreement(units: Sequence[list]) -> float | None:
 def dashboard_figures(data: EvalInput, task: str | None = None) -> dict:
     """The report's headline figures, without bootstrap intervals, for the console dashboard.
 
-    ``data``: what ``agent.evaluate.gather`` collects from a project (its bootstrap, if any,
-    is left out); ``task``: the guideline's task name. Returns plain data (JSON-ready; a
+    ``data``: what ``labelloop.learn.evaluate.gather`` collects from a project (its bootstrap,
+    if any, is left out); ``task``: the guideline's task name. Returns plain data (JSON-ready; a
     figure is None when there is nothing to compute it on)::
 
         {

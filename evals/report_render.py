@@ -6,7 +6,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from evals.calibration import _figure, _save, plot_reliability, plot_risk_coverage
+from labelloop.evals.calibration import _figure, _save, plot_reliability, plot_risk_coverage
 
 Section = tuple[str, list[str], list[list[str]]]  # title, header, rows
 

@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from agent.auth import add_user
-from agent.config import Project, init_project
-from agent.store.base import item_to_values
-from agent.store.tables import ItemRow
-from agent.types import Item, LabelValue, Route, RouteDecision, Suggestion
-from tests.services import require_or_skip
+from labelloop.core.types import Item, LabelValue, Route, RouteDecision, Suggestion
+from labelloop.project import Project, init_project
+from labelloop.review.auth import add_user
+from labelloop.store.base import item_to_values
+from labelloop.store.tables import ItemRow
+from tests.support.services import require_or_skip
 
 # --- projects ---------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 The review tab is driven by ``ui/static/console.js``: keys build up a decision in the page
 (the pick, spans, turn labels, a reject reason) and send it as one JSON command through a
-hidden textbox and button. Every event handler goes through ``ui.handlers.Console``,
+hidden textbox and button. Every event handler goes through ``labelloop.ui.handlers.Console``,
 which finds the account behind the request again and checks its role.
 """
 
@@ -15,11 +15,11 @@ from collections.abc import Callable
 import gradio as gr
 import sqlalchemy as sa
 
-from agent.errors import AccessDenied, LabelloopError
-from agent.review import REJECT_REASONS
-from ui import render
-from ui.handlers import ROUTES, AuthError, Console, Screen, filters
-from ui.markup import error, markup
+from labelloop.core.errors import AccessDenied, LabelloopError
+from labelloop.review.service import REJECT_REASONS
+from labelloop.ui import render
+from labelloop.ui.handlers import ROUTES, AuthError, Console, Screen, filters
+from labelloop.ui.markup import error, markup
 
 log = logging.getLogger(__name__)
 #: concurrent runs of each event: reviewers must not wait for one another
@@ -104,7 +104,7 @@ kbd { border: 1px solid var(--border-color-primary); border-radius: .25rem;
 
 def build_app(project, accounts, service=None, files=None) -> gr.Blocks:
     """The console for ``project``; ``accounts`` finds the user behind each request;
-    ``files`` is where exports are written (``ui.files.ConsoleFiles``)."""
+    ``files`` is where exports are written (``labelloop.ui.files.ConsoleFiles``)."""
     console = Console(project, accounts, service, files)
     g = console.guideline
     with gr.Blocks(title=f"labelloop review: {g.task}", analytics_enabled=False) as app:

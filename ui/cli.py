@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agent.errors import LabelloopError
+from labelloop.core.errors import LabelloopError
 
 app = typer.Typer(
     name="labelloop",
@@ -53,7 +53,7 @@ InputFormatOpt = Annotated[
 
 
 def _project(project: Path | None):
-    from agent.config import load_project
+    from labelloop.project import load_project
 
     return load_project(project)
 
@@ -68,7 +68,7 @@ def demo(
     port: Annotated[int, typer.Option(help="Console port.")] = 7860,
 ) -> None:
     """Build a demo project from the bundled sample, label it offline, route, open the console."""
-    from agent.demo import build_demo
+    from labelloop.demo import build_demo
 
     with _progress("Labeling with the local model") as progress:
         project, summary = build_demo(dir, progress=progress)
@@ -97,7 +97,7 @@ def init(
     ] = None,
 ) -> None:
     """Create a project: DIR/labelloop.toml and a copy of the guideline."""
-    from agent.config import init_project
+    from labelloop.project import init_project
 
     named = {"model": model} if model else {}
     project = init_project(dir, guideline, database_url=database_url, **named)
@@ -128,9 +128,9 @@ def import_(
     project: ProjectOpt = None,
 ) -> None:
     """Import items; labels present in the file become human reviews. All or nothing."""
-    from agent import pipeline
+    from labelloop import loop
 
-    r = pipeline.import_file(_project(project), file, fmt=format, reviewer=reviewer, sample=sample)
+    r = loop.import_file(_project(project), file, fmt=format, reviewer=reviewer, sample=sample)
     out.print(
         f"Imported {file}: {r.rows} rows, {r.items_added} new items "
         f"({r.items_existing} already there), {r.reviews_added} reviews added "
@@ -169,7 +169,7 @@ def label(
 ) -> None:
     """Propose labels for items that have none from this model; route them when it is the
     routing model (the first run of a project makes it so)."""
-    from agent import pipeline
+    from labelloop import loop
 
     proj = _project(project)
     options = {
@@ -179,10 +179,10 @@ def label(
     }
     flags = {"limit": limit, "stale": stale, "reviewed": reviewed}
     if dry_run:
-        out.print(pipeline.dry_run(proj, model, **flags, **options))
+        out.print(loop.dry_run(proj, model, **flags, **options))
         return
     with _progress(f"Labeling with {proj.model(model)}") as progress:
-        run = pipeline.label(proj, model, progress=progress, **flags, **options)
+        run = loop.label(proj, model, progress=progress, **flags, **options)
     out.print(
         f"Labeled {run.labeled} items with {run.model} in {run.seconds:.1f}s "
         f"({run.items_per_second:.1f} items/s), {run.failed} failed"
@@ -231,16 +231,18 @@ def route(
 ) -> None:
     """Make MODEL the routing model (labelloop.toml) and route on its suggestions; shows the
     route changes."""
-    from agent import pipeline
+    from labelloop.core.types import Route
+    from labelloop.route import router
+    from labelloop.route import state as route_state
 
     proj = _project(project)
-    before = pipeline.routing_model(proj)
-    changes = pipeline.switch_routing_model(proj, model, apply=not dry_run)
+    before = route_state.routing_model(proj)
+    changes = router.switch_routing_model(proj, model, apply=not dry_run)
     table = Table("from", "to", "items", title=f"Routes: {before} -> {model}")
     for (a, b), n in sorted(changes.items(), key=lambda kv: -kv[1]):
         table.add_row(a, b, str(n))
     out.print(table if changes else "No route changes.")
-    unrouted = sum(n for (_, to), n in changes.items() if to == "unlabeled")
+    unrouted = sum(n for (_, to), n in changes.items() if to == Route.UNLABELED)
     if unrouted:
         out.print(
             f"[yellow]{unrouted} items have no suggestion from {model} and "
@@ -275,7 +277,7 @@ def calibrate(
     project: ProjectOpt = None,
 ) -> None:
     """Fit calibration on blind calibration reviews, choose the auto-accept threshold, route."""
-    from agent.calibrate import calibrate as run_calibrate
+    from labelloop.route.calibrate import calibrate as run_calibrate
 
     report = run_calibrate(_project(project), target_accuracy, delta, model=model)
     if json_:
@@ -313,7 +315,7 @@ def users_add(
     project: ProjectOpt = None,
 ) -> None:
     """Create a console account (or reset its password and role)."""
-    from agent.auth import add_user
+    from labelloop.review.auth import add_user
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -342,7 +344,7 @@ NameArg = Annotated[str, typer.Argument(help="Login name.")]
 @users_app.command("disable")
 def users_disable(name: NameArg, project: ProjectOpt = None) -> None:
     """Stop an account signing in: its sessions end and its items go back to the queues."""
-    from agent.auth import disable_user
+    from labelloop.review.auth import disable_user
 
     disable_user(_project(project).store, name)
     out.print(f"User {name} disabled and signed out.")
@@ -351,7 +353,7 @@ def users_disable(name: NameArg, project: ProjectOpt = None) -> None:
 @users_app.command("enable")
 def users_enable(name: NameArg, project: ProjectOpt = None) -> None:
     """Let a disabled account sign in again."""
-    from agent.auth import disable_user
+    from labelloop.review.auth import disable_user
 
     disable_user(_project(project).store, name, disabled=False)
     out.print(f"User {name} enabled.")
@@ -360,7 +362,7 @@ def users_enable(name: NameArg, project: ProjectOpt = None) -> None:
 @users_app.command("delete")
 def users_delete(name: NameArg, project: ProjectOpt = None) -> None:
     """Remove an account's login; the reviews it made stay, under its name."""
-    from agent.auth import delete_user
+    from labelloop.review.auth import delete_user
 
     delete_user(_project(project).store, name)
     out.print(f"User {name} deleted; their reviews stay.")
@@ -377,7 +379,7 @@ def gold_add(
     project: ProjectOpt = None,
 ) -> None:
     """Make the file's items gold, its labels their known answers (items already imported)."""
-    from agent.review_gold import add_gold_file
+    from labelloop.review.gold import add_gold_file
 
     n = add_gold_file(_project(project), file, by, fmt=format)
     out.print(f"{n} gold items saved from {file}.")
@@ -393,7 +395,7 @@ def gold_from_import(
     project: ProjectOpt = None,
 ) -> None:
     """Make the labeled items of an import gold (default: the imports marked --sample)."""
-    from agent import review_gold
+    from labelloop.review import gold as review_gold
 
     n = review_gold.gold_from_import(_project(project), by, import_id)
     source = "sample imports" if import_id is None else f"import {import_id}"
@@ -418,8 +420,8 @@ def export(
     project: ProjectOpt = None,
 ) -> None:
     """Export items with suggestions, routes, final labels and reviews."""
-    from agent.export import export as run_export
-    from agent.pipeline import routing_state
+    from labelloop.export.writer import export as run_export
+    from labelloop.route.state import routing_state
 
     proj = _project(project)
     model, stages = routing_state(proj)["model"], proj.config.routing.cascade or ()
@@ -431,7 +433,7 @@ def export(
 @app.command()
 def status(json_: JsonOpt = False, project: ProjectOpt = None) -> None:
     """Counts per route and queue, spend, calibration state, audit alarm."""
-    from agent.status import project_status
+    from labelloop.route.status import project_status
 
     data = project_status(_project(project))
     if json_:
@@ -468,7 +470,7 @@ def eval_(
 ) -> None:
     """Agreement (model vs people, people vs people) and calibration report; with
     --evalset, runs on a frozen eval set side by side."""
-    from agent.evaluate import evaluate, write_report
+    from labelloop.learn.evaluate import evaluate, write_report
 
     if evalset is not None:
         _eval_set_runs(_project(project), evalset, model, prompt_version, api_base, compare, json_)
@@ -486,8 +488,8 @@ def eval_(
 
 
 def _eval_set_runs(proj, name, model, prompt_version, api_base, runs, json_: bool) -> None:
-    from agent import evalrun
-    from evals.compare import to_markdown
+    from labelloop.evals.compare import to_markdown
+    from labelloop.learn import evalrun
 
     if model or prompt_version:
         options = {"api_base": api_base} if api_base else {}
@@ -515,7 +517,7 @@ def evalset_create(
     project: ProjectOpt = None,
 ) -> None:
     """Freeze reviewed items and their consensus labels as a new version of an eval set."""
-    from agent import evalsets
+    from labelloop.learn import evalsets
 
     es = evalsets.create(_project(project), name, size=size, stratify=stratify, seed=seed)
     out.print(
@@ -527,7 +529,7 @@ def evalset_create(
 @evalset_app.command("list")
 def evalset_list(json_: JsonOpt = False, project: ProjectOpt = None) -> None:
     """Every version of every eval set."""
-    from agent import evalsets
+    from labelloop.learn import evalsets
 
     rows = evalsets.listing(_project(project))
     if json_:
@@ -548,7 +550,7 @@ def evalset_show(
     project: ProjectOpt = None,
 ) -> None:
     """One eval set version: how it was drawn, its gold labels, its runs."""
-    from agent import evalsets
+    from labelloop.learn import evalsets
 
     data = evalsets.show(_project(project), name, version)
     if json_:
@@ -577,7 +579,7 @@ def labels_rename(
     project: ProjectOpt = None,
 ) -> None:
     """Rename a label in the guideline, the reviews and the suggestions."""
-    from agent import labelmap
+    from labelloop.learn import labelmap
 
     _print_mapping(labelmap.rename(_project(project), old, new))
 
@@ -589,7 +591,7 @@ def labels_merge(
     project: ProjectOpt = None,
 ) -> None:
     """Merge labels into one, in the guideline, the reviews and the suggestions."""
-    from agent import labelmap
+    from labelloop.learn import labelmap
 
     _print_mapping(labelmap.merge(_project(project), sources, into))
 
@@ -601,7 +603,7 @@ def labels_split(
     project: ProjectOpt = None,
 ) -> None:
     """Split a label: the guideline gets one section per new label; its items go to people."""
-    from agent import labelmap
+    from labelloop.learn import labelmap
 
     names = [n.strip() for n in into.split(",") if n.strip()]
     _print_mapping(labelmap.split(_project(project), old, names))
@@ -628,7 +630,7 @@ def guidelines_suggest(
 ) -> None:
     """Label pairs most confused (model vs people, people vs people), with examples and
     comments; with an LLM configured, a proposed clarification for each."""
-    from agent.feedback import suggest
+    from labelloop.learn.feedback import suggest
 
     data = suggest(_project(project), top=top)
     if json_:
@@ -655,7 +657,7 @@ def _print_feedback(d: dict) -> None:
 
 
 def _print_eval(f: dict) -> None:
-    from evals.report_render import fmt
+    from labelloop.evals.report_render import fmt
 
     c = f["consensus"]
     out.print(
@@ -685,7 +687,7 @@ def _print_eval(f: dict) -> None:
 
 
 def _serve(project, host: str, port: int) -> None:
-    from ui.server import serve
+    from labelloop.ui.server import serve
 
     out.print(f"Review console on http://{host}:{port} (Ctrl+C to stop)")
     serve(project, host, port)
@@ -910,7 +912,7 @@ def main() -> None:
 
 
 def _redacted(text: str) -> str:
-    from agent.redact import env_secrets, redact_secrets
+    from labelloop.label.redact import env_secrets, redact_secrets
 
     return redact_secrets(text, env_secrets())
 

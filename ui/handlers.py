@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-from agent.errors import AccessDenied, LabelloopError, ReviewConflict
-from agent.review import ACTIONS, REJECT_REASONS, BrowseFilters, ReviewService
-from agent.types import Guideline, LabelValue
-from ui import render
+from labelloop.core.errors import AccessDenied, LabelloopError, ReviewConflict
+from labelloop.core.types import Guideline, LabelValue, Route
+from labelloop.review.service import ACTIONS, REJECT_REASONS, BrowseFilters, ReviewService
+from labelloop.ui import render
 
 SIGNED_OUT = "Your session has ended: sign in again."
 EMPTY = (
@@ -32,8 +32,7 @@ STALE_PREVIEW = (
 #: a decision command is a few hundred bytes; anything much bigger is not from the console
 MAX_COMMAND = 64 * 1024
 MAX_COMMENT = 2000
-ROUTES = ("", "unlabeled", "auto_accepted", "calibration", "audit", "active")
-ROUTES += ("adjudication", "failed", "reviewed")
+ROUTES = ("", *Route)
 
 
 class AuthError(LabelloopError):
@@ -63,7 +62,7 @@ class Console:
     def files(self):
         """Where exports are written: the console's private folder (made on first use)."""
         if self._files is None:
-            from ui.files import ConsoleFiles
+            from labelloop.ui.files import ConsoleFiles
 
             self._files = ConsoleFiles(self.project.config.review.export_retention_minutes)
         return self._files
@@ -283,8 +282,8 @@ class Console:
 
     def export(self, fmt: str, request) -> str:
         """Admin: the project's labeled data as a file to download."""
-        from agent.export import export
-        from agent.pipeline import routing_state
+        from labelloop.export.writer import export
+        from labelloop.route.state import routing_state
 
         self.user(request, admin=True)
         model = routing_state(self.project)["model"]

@@ -1,12 +1,12 @@
 """Where the console hands Gradio text that the page shows as HTML: boxes and error toasts.
 
-**Boxes.** :func:`markup` shows the HTML built by ``ui.render`` as it is, under a CSP
+**Boxes.** :func:`markup` shows the HTML built by ``labelloop.ui.render`` as it is, under a CSP
 without ``'unsafe-eval'``. Gradio's own HTML component compiles a Handlebars template with
 ``Function()`` on every update, which such a policy blocks: it would show nothing. Its
 Markdown component inserts an HTML block as it is, compiling nothing, when Markdown, LaTeX
 and sanitising are off and the value is one HTML block. A Markdown HTML block that starts
 with ``<div`` ends at the first blank line, after which the rest would be read as
-Markdown; so ``ui.render`` writes every line break and tab as a character reference
+Markdown; so ``labelloop.ui.render`` writes every line break and tab as a character reference
 (``&#10;``, ``&#9;``), which the browser reads back as the same character, in text and in
 attribute values alike: its HTML is one line, one block, whatever the data holds.
 
@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ui.render import esc
+from labelloop.ui.render import esc
 
 
 def markup(value: str = "", **options) -> gr.Markdown:
-    """A box showing HTML from ``ui.render`` as it is; ``options`` are Gradio's (``elem_id``,
-    ``visible``, ...). Every value it is given must come from ``ui.render``."""
+    """A box showing HTML from ``labelloop.ui.render`` as it is; ``options`` are Gradio's
+    (``elem_id``, ``visible``, ...). Every value it is given must come from
+    ``labelloop.ui.render``."""
     return gr.Markdown(
         value,
         sanitize_html=False,  # built from escaped pieces, on one line (see above)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ui.render import esc
+from labelloop.ui.render import esc
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; background: #f4f5f7; margin: 0; }

@@ -4,7 +4,7 @@ Item text, turns, roles, rationales, guideline text, comments, labels, item ids 
 names are all data, never markup: each goes through :func:`esc` (or, for guideline
 Markdown, through markdown-it with raw HTML and images off and only safe link schemes), so
 no tag, script or remote image from the data reaches the page. Both write line breaks and
-tabs as references: the HTML is one line, as ``ui.markup`` needs.
+tabs as references: the HTML is one line, as ``labelloop.ui.markup`` needs.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from markdown_it import MarkdownIt
 
-from agent.review_views import ADJUDICATION_QUEUE, BROWSER_QUEUE
-from agent.schemas import user_turns
-from agent.types import Guideline, Item, LabelValue, Span, Suggestion
+from labelloop.core.types import Guideline, Item, LabelValue, Span, Suggestion
+from labelloop.label.schemas import user_turns
+from labelloop.review.views import ADJUDICATION_QUEUE, BROWSER_QUEUE
 
 #: raw HTML is escaped, images are not rendered, and markdown-it refuses javascript:,
 #: vbscript:, file: and data: links
@@ -52,7 +52,7 @@ REASON_TEXT = {
 
 def esc(text: object) -> str:
     """Text as HTML text or attribute value, on one line: line breaks and tabs as references
-    (the console's boxes take one line of HTML, see ``ui.markup``)."""
+    (the console's boxes take one line of HTML, see ``labelloop.ui.markup``)."""
     return one_line(html.escape(str(text), quote=True))
 
 

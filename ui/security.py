@@ -59,7 +59,8 @@ EXTRA_HEADERS = {
 def csp(script_hashes: list[str] | None = None) -> str:
     """The Content-Security-Policy, allowing the page's own inline scripts by hash."""
     allowed = " ".join(f"'sha256-{h}'" for h in script_hashes or [])
-    # No 'unsafe-eval': the console shows its HTML through ui.markup, which compiles nothing.
+    # No 'unsafe-eval': the console shows its HTML through labelloop.ui.markup, which compiles
+    # nothing.
     # Inline scripts and handler attributes stay blocked: only the hashed ones run.
     return f"{_BASE_POLICY}; script-src 'self' {allowed}".rstrip()
 

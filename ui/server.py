@@ -2,10 +2,10 @@
 
 The Gradio Blocks are mounted in a FastAPI app whose ``auth_dependency`` maps the
 session cookie (or a trusted proxy's header) to an account; in front of both, the security
-middleware refuses every request without one but the sign-in form's (``ui.security``).
-Handlers check the account again themselves (``ui.guard``), because a role is a property
+middleware refuses every request without one but the sign-in form's (``labelloop.ui.security``).
+Handlers check the account again themselves (``labelloop.ui.guard``), because a role is a property
 of the account, not of the page a user saw. Which client a request comes from, and which
-peer connected, is ``ui.proxy``'s to say.
+peer connected, is ``labelloop.ui.proxy``'s to say.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse  # noqa: E402
 from starlette.concurrency import run_in_threadpool  # noqa: E402
 
-from agent.auth import (  # noqa: E402
+from labelloop.core.errors import LabelloopError  # noqa: E402
+from labelloop.review.auth import (  # noqa: E402
     SESSION_COOKIE,
     SessionPolicy,
     authenticate,
@@ -34,12 +35,11 @@ from agent.auth import (  # noqa: E402
     session_user,
     start_session,
 )
-from agent.errors import LabelloopError  # noqa: E402
-from ui import pages  # noqa: E402
-from ui.files import ConsoleFiles, UploadGuard  # noqa: E402
-from ui.proxy import PEER, AddressList, ForwardedMiddleware  # noqa: E402
-from ui.security import SecurityMiddleware  # noqa: E402
-from ui.throttle import LoginThrottle  # noqa: E402
+from labelloop.ui import pages  # noqa: E402
+from labelloop.ui.files import ConsoleFiles, UploadGuard  # noqa: E402
+from labelloop.ui.proxy import PEER, AddressList, ForwardedMiddleware  # noqa: E402
+from labelloop.ui.security import SecurityMiddleware  # noqa: E402
+from labelloop.ui.throttle import LoginThrottle  # noqa: E402
 
 STATIC = Path(__file__).parent / "static"
 #: concurrent event runs per handler: reviewers must not queue behind each other
@@ -81,8 +81,8 @@ def peer(request) -> str | None:
 
 def create_app(project, service=None, blocks: gr.Blocks | None = None) -> FastAPI:
     """The ASGI app: /login, /logout, the console's static script, and the Gradio Blocks."""
-    from agent.review import ReviewService
-    from ui.app import build_app
+    from labelloop.review.service import ReviewService
+    from labelloop.ui.app import build_app
 
     accounts = Accounts(project)
     service = service or ReviewService(project)
@@ -105,7 +105,7 @@ def create_app(project, service=None, blocks: gr.Blocks | None = None) -> FastAP
     limit = review.max_request_kb * 1024
     app.add_middleware(UploadGuard, allowed=review.max_upload_kb > 0)
     app.add_middleware(SecurityMiddleware, max_body=limit, signed_in=accounts.name)
-    # outermost: every layer inside sees the client, and SSO the peer, as ui.proxy says
+    # outermost: every layer inside sees the client, and SSO the peer, as labelloop.ui.proxy says
     app.add_middleware(ForwardedMiddleware, trusted=review.trusted_proxies)
     with files.as_gradio_cache():  # Gradio's copies and uploads go to the private folder
         blocks = blocks or build_app(project, accounts, service, files)
@@ -113,7 +113,7 @@ def create_app(project, service=None, blocks: gr.Blocks | None = None) -> FastAP
 
 
 def _mount(app: FastAPI, blocks: gr.Blocks, accounts: Accounts, max_file_size: int) -> FastAPI:
-    from ui.app import CSS
+    from labelloop.ui.app import CSS
 
     return gr.mount_gradio_app(
         app,
@@ -148,7 +148,7 @@ def _add_login_routes(app: FastAPI, project, accounts: Accounts, service) -> Non
     async def login(request: Request):
         form = await request.form()
         name, password = str(form.get("username", "")), str(form.get("password", ""))
-        address = request.client.host if request.client else "unknown"  # see ui.proxy
+        address = request.client.host if request.client else "unknown"  # see labelloop.ui.proxy
         wait = throttle.wait(name, address)
         if wait:
             error = f"Too many failed sign-ins: try again in {math.ceil(wait / 60)} min."
@@ -215,7 +215,7 @@ def serve(
             "No console accounts yet: add one with `labelloop users add NAME --role reviewer`"
         )
     app = create_app(project)
-    # proxy headers are read by ui.proxy, from [review] trusted_proxies only
+    # proxy headers are read by labelloop.ui.proxy, from [review] trusted_proxies only
     config = uvicorn.Config(
         app,
         host=host,

@@ -22,7 +22,7 @@ address locks out only the accounts that have not yet signed in from it.
 
 The counts and known addresses live in the console process (``limits``' moving windows and
 a bounded table in memory): a restart forgets them. The client address is the one
-``ui.proxy`` derives (the peer, or what a trusted proxy forwards).
+``labelloop.ui.proxy`` derives (the peer, or what a trusted proxy forwards).
 """
 
 from __future__ import annotations

@@ -1,21 +1,21 @@
 """The store: all SQL lives in this package."""
 
-from agent.store.base import StoreBase
-from agent.store.browse import BrowseMixin
-from agent.store.calibration import CalibrationMixin, Pair
-from agent.store.calls import CallsMixin
-from agent.store.evalsets import EvalRun, EvalSet, EvalSetsMixin, RunAnswer
-from agent.store.exports import ExportsMixin, ItemRecord
-from agent.store.imports import ImportsMixin
-from agent.store.items import ItemsMixin
-from agent.store.locks import LocksMixin
-from agent.store.mappings import MappingsMixin
-from agent.store.review_queue import ReviewQueueMixin
-from agent.store.reviews import ReviewsMixin
-from agent.store.routes import RoutesMixin
-from agent.store.sessions import SessionsMixin
-from agent.store.suggestions import SuggestionsMixin
-from agent.store.users import UsersMixin
+from labelloop.store.base import StoreBase
+from labelloop.store.browse import BrowseMixin
+from labelloop.store.calibration import CalibrationMixin, Pair
+from labelloop.store.calls import CallsMixin
+from labelloop.store.evalsets import EvalRun, EvalSet, EvalSetsMixin, RunAnswer
+from labelloop.store.exports import ExportsMixin
+from labelloop.store.imports import ImportsMixin
+from labelloop.store.items import ItemsMixin
+from labelloop.store.locks import LocksMixin
+from labelloop.store.mappings import MappingsMixin
+from labelloop.store.review_queue import ReviewQueueMixin
+from labelloop.store.reviews import ReviewsMixin
+from labelloop.store.routes import RoutesMixin
+from labelloop.store.sessions import SessionsMixin
+from labelloop.store.suggestions import SuggestionsMixin
+from labelloop.store.users import UsersMixin
 
 
 class Store(
@@ -39,4 +39,4 @@ class Store(
     """Items, suggestions, routes, reviews, users and state behind one object."""
 
 
-__all__ = ["EvalRun", "EvalSet", "ItemRecord", "Pair", "RunAnswer", "Store"]
+__all__ = ["EvalRun", "EvalSet", "Pair", "RunAnswer", "Store"]

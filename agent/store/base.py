@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
-from agent.store.db import create_engine, migrate
-from agent.store.tables import ItemRow, ReviewRow, SuggestionRow
-from agent.types import Item, LabelValue, Message, Review, Suggestion
+from labelloop.core.types import Item, LabelValue, Message, Review, Suggestion
+from labelloop.store.db import create_engine, migrate
+from labelloop.store.tables import ItemRow, ReviewRow, SuggestionRow
 
 
 def aware(dt: datetime | None) -> datetime | None:

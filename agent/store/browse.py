@@ -17,8 +17,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from agent.store.routes import live_reviews, lock_routes
-from agent.store.tables import (
+from labelloop.core.types import QUEUE_ROUTES
+from labelloop.store.routes import live_reviews, lock_routes
+from labelloop.store.tables import (
     BulkActionRow,
     GoldRow,
     ItemRow,
@@ -27,7 +28,6 @@ from agent.store.tables import (
     RouteRow,
     SuggestionRow,
 )
-from agent.types import QUEUE_ROUTES
 
 T_ITEMS = ItemRow.__table__
 T_ROUTES = RouteRow.__table__
@@ -262,7 +262,7 @@ def _gold():
 
 
 def _model_visible(visible: str):
-    """Items whose model answer a reviewer may filter on (see ``agent.review_access``):
+    """Items whose model answer a reviewer may filter on (see ``labelloop.review.access``):
     decided ones only, or (``open``) also those waiting outside the blind queues."""
     if visible == "reviewed":
         return T_ROUTES.c.route == "reviewed"

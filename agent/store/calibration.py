@@ -6,10 +6,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from agent.store.base import review_from_row, suggestion_from_row
-from agent.store.routes import live_reviews
-from agent.store.tables import CalibrationRunRow, ImportRow, ReviewRow, SuggestionRow
-from agent.types import Frozen, Review, Suggestion
+from labelloop.core.types import Frozen, Review, Suggestion
+from labelloop.store.base import review_from_row, suggestion_from_row
+from labelloop.store.routes import live_reviews
+from labelloop.store.tables import CalibrationRunRow, ImportRow, ReviewRow, SuggestionRow
 
 T_REVIEWS = ReviewRow.__table__
 T_SUGG = SuggestionRow.__table__

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from agent.store.tables import LLMCallRow, PromptPrefixRow
+from labelloop.store.tables import LLMCallRow, PromptPrefixRow
 
 T_CALLS = LLMCallRow.__table__
 T_PREFIX = PromptPrefixRow.__table__

@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
-from agent.errors import StoreError
+from labelloop.core.errors import StoreError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: a pooled server connection unused this long is pinged before it is handed out again

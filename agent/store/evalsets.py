@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from agent.store.base import aware, value_from_json
-from agent.store.tables import EvalRunItemRow, EvalRunRow, EvalSetItemRow, EvalSetRow
-from agent.types import Frozen, LabelValue
+from labelloop.core.types import Frozen, LabelValue
+from labelloop.store.base import aware, value_from_json
+from labelloop.store.tables import EvalRunItemRow, EvalRunRow, EvalSetItemRow, EvalSetRow
 
 T_SETS = EvalSetRow.__table__
 T_SET_ITEMS = EvalSetItemRow.__table__

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from agent.store.base import (
+from labelloop.core.types import ItemRecord, Review, Route
+from labelloop.store.base import (
     item_from_row,
     json_or_null,
     review_from_row,
     suggestion_from_row,
     value_text,
 )
-from agent.store.routes import live_reviews
-from agent.store.tables import ItemRow, ReviewRow, RouteRow, SuggestionRow
-from agent.types import Item, Review, Route, Suggestion
+from labelloop.store.routes import live_reviews
+from labelloop.store.tables import ItemRow, ReviewRow, RouteRow, SuggestionRow
 
 T_ITEMS = ItemRow.__table__
 T_ROUTES = RouteRow.__table__
@@ -30,18 +29,6 @@ ITEM_FIELDS = [
     T_ITEMS.c.target_turn,
     json_or_null(T_ITEMS.c.meta),
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class ItemRecord:
-    """An item with its routing suggestion, route and reviews: a plain holder of parts
-    validated on their own (one per exported row, so it costs nothing to build)."""
-
-    item: Item
-    suggestion: Suggestion | None = None
-    route: str = "unlabeled"
-    route_reason: str = ""
-    reviews: tuple[Review, ...] = ()
 
 
 class ExportsMixin:

@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from agent.errors import ImportFileError
-from agent.store.tables import ImportRow, ItemRow, ReviewRow
+from labelloop.core.errors import ImportFileError
+from labelloop.store.tables import ImportRow, ItemRow, ReviewRow
 
 T_IMPORTS = ImportRow.__table__
 T_ITEMS = ItemRow.__table__

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Iterator
 
 import sqlalchemy as sa
 
-from agent.store.base import item_from_row
-from agent.store.routes import live_reviews
-from agent.store.tables import GuidelineRow, ItemRow, ReviewRow
-from agent.types import REOPEN, Guideline, Item
+from labelloop.core.types import REOPEN, Guideline, Item
+from labelloop.store.base import item_from_row
+from labelloop.store.routes import live_reviews
+from labelloop.store.tables import GuidelineRow, ItemRow, ReviewRow
 
 T_ITEMS = ItemRow.__table__
 #: import order, NULL-safe; the expressions of the ``ix_items_import_order`` index, with
@@ -61,7 +61,7 @@ class ItemsMixin:
         ``ix_items_import_order`` index), so a page costs the same at the end of a million
         items as at the start, and memory holds one page.
         """
-        from agent.store.tables import RouteRow
+        from labelloop.store.tables import RouteRow
 
         t_routes = RouteRow.__table__
         q = sa.select(T_ITEMS)
@@ -150,7 +150,7 @@ def _chunks(seq: list, n: int) -> Iterator[list]:
 
 
 def _frozen_items_query():
-    from agent.store.tables import EvalSetItemRow, EvalSetRow
+    from labelloop.store.tables import EvalSetItemRow, EvalSetRow
 
     t_items, t_sets = EvalSetItemRow.__table__, EvalSetRow.__table__
     return (

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from agent.store.tables import RunLockRow
+from labelloop.store.tables import RunLockRow
 
 T_LOCKS = RunLockRow.__table__
 #: a claim lasts this long without renewal

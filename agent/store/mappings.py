@@ -20,14 +20,14 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from agent.store.base import (
+from labelloop.core.types import REOPEN, LabelValue, Review, Suggestion
+from labelloop.store.base import (
     review_from_row,
     review_to_values,
     suggestion_from_row,
     suggestion_to_values,
 )
-from agent.store.tables import LabelMappingRow, ReviewRow, SuggestionRow
-from agent.types import REOPEN, LabelValue, Review, Suggestion
+from labelloop.store.tables import LabelMappingRow, ReviewRow, SuggestionRow
 
 T_MAPPINGS = LabelMappingRow.__table__
 T_REVIEWS = ReviewRow.__table__

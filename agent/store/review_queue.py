@@ -9,9 +9,10 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 
-from agent.errors import ReviewConflict
-from agent.store import review_sql as sql
-from agent.store.base import (
+from labelloop.core.errors import ReviewConflict
+from labelloop.core.types import Item, LabelValue, Review, Suggestion
+from labelloop.store import review_sql as sql
+from labelloop.store.base import (
     aware,
     item_from_row,
     review_from_row,
@@ -19,10 +20,9 @@ from agent.store.base import (
     suggestion_from_row,
     value_from_json,
 )
-from agent.store.review_sql import GOLD, T_GOLD, T_ITEMS, T_LEASES, T_REVIEWS, T_ROUTES
-from agent.store.routes import browse_label, live_reviews, lock_routes
-from agent.store.tables import GoldRow, ReviewRow
-from agent.types import Item, LabelValue, Review, Suggestion
+from labelloop.store.review_sql import GOLD, T_GOLD, T_ITEMS, T_LEASES, T_REVIEWS, T_ROUTES
+from labelloop.store.routes import browse_label, live_reviews, lock_routes
+from labelloop.store.tables import GoldRow, ReviewRow
 
 #: attempts when another reviewer takes the same item at the same moment
 RETRIES = 8
@@ -338,7 +338,7 @@ class ReviewQueueMixin:
 
     def import_answers(self, import_id: int | None) -> dict[str, LabelValue]:
         """Item -> label from an import's reviews (default: every import marked as a sample)."""
-        from agent.store.tables import ImportRow
+        from labelloop.store.tables import ImportRow
 
         t_imp = ImportRow.__table__
         q = sa.select(T_REVIEWS.c.item_id, T_REVIEWS.c.value).where(

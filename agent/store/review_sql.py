@@ -18,9 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from agent.store.routes import live_reviews
-from agent.store.tables import GoldRow, ItemRow, LeaseRow, ReviewRow, RouteRow, SuggestionRow
-from agent.types import QUEUE_ROUTES
+from labelloop.core.types import QUEUE_ROUTES
+from labelloop.store.routes import live_reviews
+from labelloop.store.tables import GoldRow, ItemRow, LeaseRow, ReviewRow, RouteRow, SuggestionRow
 
 T_LEASES = LeaseRow.__table__
 T_ROUTES = RouteRow.__table__

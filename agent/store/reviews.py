@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from agent.store.base import review_from_row, review_to_values
-from agent.store.routes import live_reviews
-from agent.store.tables import LeaseRow, ReviewRow, RouteRow
-from agent.types import DECISIVE, REOPEN, Review, Route
+from labelloop.core.standing import standing_review
+from labelloop.core.types import DECISIVE, REOPEN, Review, Route
+from labelloop.store.base import review_from_row, review_to_values
+from labelloop.store.routes import live_reviews
+from labelloop.store.tables import LeaseRow, ReviewRow, RouteRow
 
 T_REVIEWS = ReviewRow.__table__
 T_LEASES = LeaseRow.__table__
@@ -62,9 +63,29 @@ class ReviewsMixin:
                 yield review_from_row(r)
 
     def final_reviews(self) -> dict[str, Review]:
-        """Per item, the review whose label stands: an adjudication, else the latest decisive
-        one (accept, fix or import) since the item was last reopened; reviewers' answers on
-        gold items never replace it."""
+        """Per item, the review whose label stands (``labelloop.core.standing``, the rule
+        exports use): none while the item waits in a review queue; an adjudication, else the
+        latest decisive review since the item was last reopened; reviewers' answers on gold
+        items never."""
+        by_item: dict[str, list[Review]] = {}
+        for r in self.iter_reviews():
+            by_item.setdefault(r.item_id, []).append(r)
+        q = sa.select(T_ROUTES.c.item_id, T_ROUTES.c.route).where(
+            T_ROUTES.c.item_id.in_(sa.select(T_REVIEWS.c.item_id).distinct())
+        )
+        with self.engine.connect() as c:
+            routes = dict(c.execute(q).all())
+        out = {}
+        for item_id, reviews in by_item.items():
+            stands = standing_review(reviews, routes.get(item_id))
+            if stands is not None:
+                out[item_id] = stands
+        return out
+
+    def human_decisions(self) -> dict[str, Review]:
+        """Per item people decided or are deciding, their latest decisive review since it
+        was last reopened (an adjudication over any other; a gold answer only when nothing
+        else): who has looked at an item, which calibration needs; not which label stands."""
         out: dict[str, Review] = {}
         for r in self.iter_reviews():
             if r.action == REOPEN:

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from agent.store.base import value_from_json
-from agent.store.tables import ItemRow, LeaseRow, ReviewRow, RouteRow, SuggestionRow
-from agent.types import DECISIVE, QUEUE_ROUTES, LabelValue, Route, RouteDecision
+from labelloop.core.types import DECISIVE, QUEUE_ROUTES, REOPEN, LabelValue, Route, RouteDecision
+from labelloop.store.base import value_from_json
+from labelloop.store.tables import ItemRow, LeaseRow, ReviewRow, RouteRow, SuggestionRow
 
 T_ROUTES = RouteRow.__table__
 T_ITEMS = ItemRow.__table__
@@ -300,6 +300,8 @@ def _add_browse_columns(c, rows: list[dict]) -> None:
             .where(
                 T_REVIEWS.c.item_id.in_(ids[i : i + 900]),
                 T_REVIEWS.c.action.in_(DECISIVE),
+                T_REVIEWS.c.queue.is_distinct_from("gold"),
+                T_REVIEWS.c.id > _last_reopen(),
                 live_reviews(),
             )
             .order_by(_adjudicated_last(), T_REVIEWS.c.id)
@@ -309,6 +311,21 @@ def _add_browse_columns(c, rows: list[dict]) -> None:
     for r in rows:
         r.setdefault("label", None)
         r.setdefault("confidence", None)
+
+
+def _last_reopen():
+    """The id of the review's item's last live ``reopen`` (0 if none): the label that
+    stands is decided after it (``labelloop.core.standing``)."""
+    reopen = T_REVIEWS.alias("reopen")
+    return (
+        sa.select(sa.func.coalesce(sa.func.max(reopen.c.id), 0))
+        .where(
+            reopen.c.item_id == T_REVIEWS.c.item_id,
+            reopen.c.action == REOPEN,
+            live_reviews(reopen),
+        )
+        .scalar_subquery()
+    )
 
 
 def _adjudicated_last():

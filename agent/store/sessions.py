@@ -10,8 +10,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from agent.store.base import aware
-from agent.types import utcnow
+from labelloop.core.types import utcnow
+from labelloop.store.base import aware
 
 
 class SessionRow(SQLModel, table=True):

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-from agent.store.base import suggestion_from_row, suggestion_to_values
-from agent.store.tables import SuggestionRow
-from agent.types import Suggestion
+from labelloop.core.types import Suggestion
+from labelloop.store.base import suggestion_from_row, suggestion_to_values
+from labelloop.store.tables import SuggestionRow
 
 T_SUGG = SuggestionRow.__table__
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
-from agent.types import utcnow
+from labelloop.core.types import utcnow
 
 
 def _json(nullable: bool = True) -> Any:

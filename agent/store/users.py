@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from agent.store.tables import StateRow, UserRow
+from labelloop.store.tables import StateRow, UserRow
 
 T_USERS = UserRow.__table__
 

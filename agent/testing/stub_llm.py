@@ -2,7 +2,7 @@
 
 Tests run it in-process with ``StubServer``; benchmarks run it as a process::
 
-    python -m agent.testing.stub_llm --port 0 --latency 1.0 --script script.yaml
+    python -m labelloop.testing.stub_llm --port 0 --latency 1.0 --script script.yaml
     # prints: READY http://127.0.0.1:PORT/v1
 
 Each request is about one item: the ``<item id="...">text</item>`` in the last user message

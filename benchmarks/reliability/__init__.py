@@ -14,5 +14,5 @@ ran or became markup in the console; ``access``: access checks the console accep
 it should refuse; ``key_copies``: copies of a distinctive API key in the store, its WAL,
 exports, logs and console pages; ``concurrency``: items decided twice or lost by
 concurrent reviewers beside routing. ``faults`` and ``kill_resume`` label through the local
-stub LLM (``agent.testing.stub_llm``).
+stub LLM (``labelloop.testing.stub_llm``).
 """

@@ -1,12 +1,13 @@
 """Access checks accepted that should be refused, over HTTP against a served console.
 
-The probes are ``tests/console_probes.py`` (tests/test_access_probes.py runs them too, less
+The probes are ``tests/support/console_probes.py`` (tests/console/test_access_probes.py runs
+them too, less
 the sign-in throttle's): every route of the app with no session, a forged cookie, a
 logged-out, an expired and an idle session; every Gradio event through the queue with the
 same cookies; every admin event called by a reviewer; every state-changing route from
 another origin; file routes asked for files outside what they serve; and wrong passwords
 from a new ``X-Forwarded-For`` each, beyond the account's limit. Only the sign-in routes
-(``ui.security.PUBLIC``) may answer anyone.
+(``labelloop.ui.security.PUBLIC``) may answer anyone.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from pathlib import Path
 
 
 def run(store_url: str, workdir: Path) -> dict:
-    from agent.types import Route
-    from tests import console_probes as probes
-    from tests.console_support import guideline_text, make_project, seed, texts
+    from labelloop.core.types import Route
+    from tests.support import console_probes as probes
+    from tests.support.console import guideline_text, make_project, seed, texts
 
     guideline = guideline_text(("refund", "other"))
     project = make_project(workdir, guideline, probes.ACCOUNTS, database_url=store_url)

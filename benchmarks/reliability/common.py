@@ -15,9 +15,9 @@ from pathlib import Path
 
 import httpx
 
-from agent import pipeline
-from agent.config import Project, init_project
-from agent.store.db import normalise_url
+from labelloop import loop
+from labelloop.project import Project, init_project
+from labelloop.store.db import normalise_url
 from tests.conftest import GUIDELINE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +46,7 @@ def make_project(root: Path, rows: list[dict], store_url: str | None = None) -> 
     project = init_project(root / "project", guideline, **store)
     items = root / "items.jsonl"
     items.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    pipeline.import_file(project, items)
+    loop.import_file(project, items)
     return project
 
 
@@ -73,8 +73,8 @@ class Stub:
 
 @contextmanager
 def stub_process(latency: float = 0.0, script: Path | None = None) -> Iterator[Stub]:
-    """``python -m agent.testing.stub_llm`` with ``latency`` seconds per answer."""
-    command = [sys.executable, "-m", "agent.testing.stub_llm", "--port", "0"]
+    """``python -m labelloop.testing.stub_llm`` with ``latency`` seconds per answer."""
+    command = [sys.executable, "-m", "labelloop.testing.stub_llm", "--port", "0"]
     command += ["--latency", str(latency), "--retry-after", "0.05", "--log-level", "critical"]
     if script is not None:
         command += ["--script", str(script)]

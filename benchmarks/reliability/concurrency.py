@@ -1,6 +1,6 @@
 """Items decided twice or lost with concurrent reviewers and routing.
 
-A short review day of ``benchmarks/bench_concurrency.py`` (``tests/concurrency_support.py``):
+A short review day of ``benchmarks/bench_concurrency.py`` (``tests/support/concurrency.py``):
 6 reviewer clients (2 of them through a console served over HTTP, the others calling a
 review service in this process, 2 sharing one) decide, fix, reject, skip and undo as fast as
 items come for 20 s, over 300 items labeled by the local model, while ``labelloop label
@@ -19,8 +19,8 @@ from pathlib import Path
 
 
 def run(store_url: str, workdir: Path, deep: bool = False) -> dict:
-    from tests.concurrency_support import Load, build, check, figures
-    from tests.concurrency_support import run as review_day
+    from tests.support.concurrency import Load, build, check, figures
+    from tests.support.concurrency import run as review_day
 
     if deep:
         load = Load(

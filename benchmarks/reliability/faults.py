@@ -21,8 +21,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from agent import pipeline
 from benchmarks.reliability.common import MODEL, backend, item_rows, make_project, stub_process
+from labelloop import loop
 
 FAULTS = (429, 500, 502, 503, "timeout", "drop_connection", "malformed")
 #: a fault list this long has one chance in 4^12 of not ending at the rate of 0.25
@@ -68,9 +68,9 @@ def run(
         project = make_project(Path(tmp), rows, store_url)
         try:
             with stub_process(script=path) as stub:
-                first = pipeline.label(project, MODEL, api_base=stub.base_url, **options)
+                first = loop.label(project, MODEL, api_base=stub.base_url, **options)
                 after_first = project.store.latest_suggestions(model=MODEL)
-                second = pipeline.label(project, MODEL, api_base=stub.base_url, **options)
+                second = loop.label(project, MODEL, api_base=stub.base_url, **options)
                 calls, _ = stub.counts()
             latest = project.store.latest_suggestions(model=MODEL)
         finally:

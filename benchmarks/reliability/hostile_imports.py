@@ -100,7 +100,7 @@ def corpus(folder: Path) -> dict[Path, int | None]:
 def run(store_url: str | None = None) -> dict:
     """Import every hostile file into the store at ``store_url`` (None: a fresh SQLite
     file); how many were refused as they must be, tracebacks, and files that changed it."""
-    from agent.store import Store
+    from labelloop.store import Store
 
     with tempfile.TemporaryDirectory(prefix="labelloop-hostile-") as tmp:
         store = Store.open(store_url or f"sqlite:///{tmp}/hostile.db")
@@ -111,7 +111,7 @@ def run(store_url: str | None = None) -> dict:
 
 
 def _run(store, tmp: Path) -> dict:
-    from agent.ingest import import_file
+    from labelloop.ingest.importer import import_file
 
     seed = tmp / "seed.jsonl"
     seed.write_text(GOOD + '{"id": "ok2", "text": "Money back, please.", "label": "refund"}\n')
@@ -141,7 +141,7 @@ def _run(store, tmp: Path) -> dict:
 def _import(import_file, store, path: Path, line: int | None) -> tuple[str, str]:
     """(verdict, what was said): refused as it must be, refused with another message,
     accepted, or a traceback."""
-    from agent.errors import ImportFileError
+    from labelloop.core.errors import ImportFileError
 
     try:
         import_file(store, _guideline(), path, reviewer="hostile", max_item_chars=100_000)
@@ -163,7 +163,7 @@ def _state(store) -> tuple:
 
 
 def _guideline():
-    from agent.types import Guideline, LabelDef
+    from labelloop.core.types import Guideline, LabelDef
 
     labels = tuple(LabelDef(name=n) for n in LABELS)
     return Guideline(task="hostile", labels=labels, version="hostile")

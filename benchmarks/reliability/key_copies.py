@@ -3,7 +3,7 @@
 A unique fake key (``distinct-`` and 32 random hex digits: no known key shape) is the
 provider key of ``labelloop label`` runs (through its entry point) with every debug switch on
 (``LABELLOOP_DEBUG=1``, ``LITELLM_LOG=DEBUG``), against the stub LLM wrapped as a careless
-server: it echoes the ``Authorization`` header it got in every error body (tests/llm_support.py
+server: it echoes the ``Authorization`` header it got in every error body (tests/support/llm.py
 ``leaky``). The runs: every call refused with a 401 (the run stops), then 429s that are
 retried and one item refused with a 400 (its error is stored); with the ``openai`` client and
 with litellm, each as its own model. Then, in this process, ``labelloop export`` in each
@@ -33,7 +33,7 @@ from pathlib import Path
 
 import tomli_w
 
-from agent.store.db import sqlite_path
+from labelloop.store.db import sqlite_path
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "openai/stub-model"
@@ -41,8 +41,8 @@ CLIENTS = ("openai", "litellm")
 
 
 def run(store_url: str, workdir: Path, deep: bool = False) -> dict:
-    from agent.testing import stub_llm
-    from tests.llm_support import leaky, make_project
+    from labelloop.testing import stub_llm
+    from tests.support.llm import leaky, make_project
 
     key = f"distinct-{uuid.uuid4().hex}"  # no known key shape: only its variable says so
     secrets = (key.encode(), key.removeprefix("distinct-").encode())
@@ -118,7 +118,7 @@ def _main(name: str, args: list[str], steps: dict) -> dict[str, bytes]:
     """``labelloop ARGS`` through its entry point, as a shell runs it: what it writes to
     stdout and stderr (file descriptors, so loggers' own handlers are caught too), and the
     traceback Python prints when an error escapes (``LABELLOOP_DEBUG=1`` lets it)."""
-    from ui import cli
+    from labelloop.ui import cli
 
     t0 = time.perf_counter()
     argv = sys.argv
@@ -153,7 +153,7 @@ def _command(name: str, args: list[str]) -> dict[str, bytes]:
     """``labelloop ARGS`` in this process (a command that needs no key); its output."""
     from typer.testing import CliRunner
 
-    from ui import cli
+    from labelloop.ui import cli
 
     result = CliRunner().invoke(cli.app, args)
     if result.exit_code != 0:
@@ -166,9 +166,9 @@ def _console(project) -> dict[str, bytes]:
     its own export, and what the console logged meanwhile."""
     import httpx
 
-    from agent.auth import add_user
-    from tests.console_probes import call, dependencies, served_app, signed_in
-    from tests.console_support import PASSWORD
+    from labelloop.review.auth import add_user
+    from tests.support.console import PASSWORD
+    from tests.support.console_probes import call, dependencies, served_app, signed_in
 
     add_user(project.store, "ada", "admin", PASSWORD)
     record = _Capture()

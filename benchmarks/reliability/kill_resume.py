@@ -23,7 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from agent import pipeline
 from benchmarks.reliability.common import (
     MODEL,
     ROOT,
@@ -34,6 +33,7 @@ from benchmarks.reliability.common import (
     make_project,
     stub_process,
 )
+from labelloop import loop
 
 
 def run(
@@ -64,9 +64,7 @@ def run(
                 received, before = stub.counts()
                 logged = project.store.llm_totals_by_model().get(MODEL, {}).get("calls", 0)
                 answered = _answered(project, [r["id"] for r in rows])
-                rerun = pipeline.label(
-                    project, MODEL, api_base=stub.base_url, concurrency=concurrency
-                )
+                rerun = loop.label(project, MODEL, api_base=stub.base_url, concurrency=concurrency)
                 total, after = stub.counts()
             latest = project.store.latest_suggestions(model=MODEL)
             made = project.store.suggestion_totals().get(MODEL, {}).get("suggestions", 0)
@@ -98,7 +96,7 @@ def _kill_mid_run(
 ) -> None:
     """Start ``labelloop label`` and SIGKILL it once ``committed`` answers are logged with
     ``in_flight`` calls open."""
-    command = [sys.executable, "-m", "ui.cli", "label", "--model", MODEL]
+    command = [sys.executable, "-m", "labelloop.ui.cli", "label", "--model", MODEL]
     command += ["--api-base", stub.base_url, "--concurrency", str(concurrency)]
     command += ["-p", str(project.root)]
     child = subprocess.Popen(

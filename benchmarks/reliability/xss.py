@@ -1,6 +1,6 @@
 """XSS payloads executed in the console, in Chromium.
 
-The corpus ``corpus/xss_payloads.txt`` (one payload a line; tests/test_browser_xss.py reads
+The corpus ``corpus/xss_payloads.txt`` (one payload a line; tests/console/test_browser_xss.py reads
 the same file) goes into every field the console shows: item texts, rationales, the
 guideline, reject comments, a user name, and item ids typed into the item browser (the
 error that names an unknown id). ``tests/xss_support.walk`` shows each to a reviewer and an
@@ -19,7 +19,7 @@ def run(store_url: str, workdir: Path) -> dict:
     from playwright.sync_api import sync_playwright
 
     from tests.conftest import CHROMIUM_ARGS, chromium_path
-    from tests.xss_support import PAYLOADS, hostile_project, walk
+    from tests.support.xss import PAYLOADS, hostile_project, walk
 
     path = chromium_path()
     if path is None:

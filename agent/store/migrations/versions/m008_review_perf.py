@@ -12,7 +12,7 @@ Revises: m006
 
 from alembic import op
 
-from agent.store.migrations.versions import m006_review_console as m006
+from labelloop.store.migrations.versions import m006_review_console as m006
 
 revision = "m008"
 down_revision = "m007"

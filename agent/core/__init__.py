@@ -1,0 +1,1 @@
+"""Domain types, errors, guidelines, configuration and the one rule for which label stands."""

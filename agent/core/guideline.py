@@ -1,0 +1,545 @@
+"""Guideline files: YAML front matter plus Markdown, parsed into a ``Guideline``.
+
+Layout (see ``guidelines/template.md``)::
+
+    ---
+    task: support-intent
+    kind: single
+    ---
+    # Title
+    General instructions (any sections but ``## Labels``).
+    ## Labels
+    ### card_arrival
+    Definition.
+    - Example: I am still waiting on my card?
+    - Counter-example: My card was stolen. (lost_or_stolen_card)
+
+Every error is a ``GuidelineError`` carrying the 1-based line of the file. HTML comments
+(``<!-- ... -->``) in the Markdown are notes for guideline authors: they are left out of
+the instructions and definitions (they stay in ``text``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any, NoReturn
+
+import yaml
+
+from labelloop.core.errors import GuidelineError
+from labelloop.core.types import Guideline, LabelDef
+
+FRONT_KEYS = ("task", "unit", "kind", "labels", "scale", "allow_abstain")
+CHOICES: dict[str, tuple[str, ...]] = {
+    "unit": ("text", "conversation", "turn"),
+    "kind": ("single", "multi", "spans"),
+    "scale": ("nominal", "ordinal"),
+}
+
+_HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*))?$")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_EXAMPLE = re.compile(
+    r"^\s*[-*+]\s+(?:\*\*|__)?(?P<kind>counter[- _]?examples?|examples?)(?:\*\*|__)?"
+    r"\s*:(?:\*\*|__)?\s*(?P<text>.*)$",
+    re.IGNORECASE,
+)
+_NESTED_BULLET = re.compile(r"^\s+[-*+]\s+(.*)$")
+_TARGET = re.compile(r"^(?P<text>.*?)\s*\(\s*`?(?P<label>[^()\s,`]+)`?\s*\)$")
+_BAD_NAME = re.compile(r"[\s,()]")
+_QUOTES = {'"': '"', "\u201c": "\u201d"}
+
+
+@dataclass
+class _Front:
+    """What the front matter says, with the file line of each key and label."""
+
+    data: dict[str, Any]
+    first: int  # line of the opening '---'
+    end: int  # 0-based index of the closing '---'
+    key_lines: dict[str, int] = field(default_factory=dict)
+    label_lines: list[int] = field(default_factory=list)
+
+    def line(self, key: str) -> int:
+        return self.key_lines.get(key, self.first)
+
+
+@dataclass
+class _Section:
+    """One ``### name`` section under ``## Labels``."""
+
+    name: str
+    line: int
+    body: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Body:
+    title: str = ""
+    instructions: list[str] = field(default_factory=list)
+    labels_line: int | None = None
+    sections: list[_Section] = field(default_factory=list)
+
+
+def normalise(text: str) -> str:
+    """Canonical text: \\n line endings, no trailing spaces or blank lines, one final \\n."""
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    lines = [line.rstrip() for line in text.split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def guideline_version(text: str) -> str:
+    """The version of a guideline text: 12 hex chars of the sha256 of its normalised form."""
+    return hashlib.sha256(normalise(text).encode("utf-8")).hexdigest()[:12]
+
+
+def load_guideline(path: str | PathLike[str]) -> Guideline:
+    """Read and parse a UTF-8 guideline file."""
+    where = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        reason = e.strerror or str(e)
+        raise GuidelineError(
+            f"cannot read the guideline file ({reason}): check the path, or copy "
+            "guidelines/template.md to start one",
+            path=where,
+        ) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise GuidelineError(
+            f"the file is not UTF-8 text (byte 0x{raw[e.start]:02x}): re-save it as UTF-8, "
+            f"e.g. `iconv -f latin1 -t utf-8 {where} > fixed.md`",
+            path=where,
+            line=line,
+        ) from None
+    return parse_guideline(text, where).model_copy(update={"path": where})
+
+
+def parse_guideline(text: str, source: str = "<guideline>") -> Guideline:
+    """Parse guideline text; ``source`` names it in error messages."""
+    norm = normalise(text)
+    lines = norm.split("\n")[:-1] if norm else []
+    front = _read_front(lines, source)
+    _check_front(front, source)
+    body = _split_body(_body_lines(lines, front.end + 1, source), source)
+    data = front.data
+    labels = _build_labels(front, body, source)
+    return Guideline(
+        task=data["task"],
+        unit=data.get("unit", "text"),
+        kind=data.get("kind", "single"),
+        labels=labels,
+        scale=data.get("scale", "nominal"),
+        allow_abstain=data.get("allow_abstain", False),
+        title=body.title,
+        instructions="\n".join(body.instructions).strip("\n"),
+        text=norm,
+        version=guideline_version(norm),
+    )
+
+
+def _fail(source: str, line: int, message: str) -> NoReturn:
+    raise GuidelineError(message, path=source, line=line)
+
+
+def _hint(word: str, valid: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, valid, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _listing(names: list[str], limit: int = 20) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
+
+
+# -- front matter -------------------------------------------------------------------------
+
+
+def _read_front(lines: list[str], src: str) -> _Front:
+    start = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if start is None or lines[start] != "---":
+        _fail(
+            src,
+            (start or 0) + 1,
+            "missing front matter: a guideline starts with a '---' line, then `task: NAME` "
+            "(and optionally unit, kind, labels, scale, allow_abstain), then a closing '---' "
+            "line; see guidelines/template.md",
+        )
+    end = next((i for i in range(start + 1, len(lines)) if lines[i] == "---"), None)
+    if end is None:
+        _fail(
+            src,
+            start + 1,
+            "the front matter opened here is never closed: add a '---' line after its last key",
+        )
+    front = _Front(data={}, first=start + 1, end=end)
+    _load_yaml("\n".join(lines[start + 1 : end]), front, src)
+    return front
+
+
+def _load_yaml(block: str, front: _Front, src: str) -> None:
+    offset = front.first + 1  # file line of the block's first line
+    loader = yaml.SafeLoader(block)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        problem = getattr(e, "problem", None) or str(e)
+        _fail(
+            src,
+            offset + mark.line if mark else front.first,
+            f"invalid YAML in the front matter: {problem}; fix the syntax "
+            "(indent with spaces, not tabs; quote values that contain ': ' or ' #')",
+        )
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode | None):
+        _fail(
+            src,
+            offset + node.start_mark.line if node else front.first,
+            "the front matter must be `key: value` lines: " + ", ".join(FRONT_KEYS),
+        )
+    front.data = data
+    for key_node, value_node in node.value if node else ():
+        key = str(key_node.value)
+        line = offset + key_node.start_mark.line
+        if key in front.key_lines:
+            _fail(
+                src,
+                line,
+                f"front-matter key '{key}' appears twice (first at line "
+                f"{front.key_lines[key]}): keep one",
+            )
+        front.key_lines[key] = line
+        if key == "labels" and isinstance(value_node, yaml.SequenceNode):
+            front.label_lines = [offset + n.start_mark.line for n in value_node.value]
+
+
+def _check_front(front: _Front, src: str) -> None:
+    data = front.data
+    for key in data:
+        if key not in FRONT_KEYS:
+            _fail(
+                src,
+                front.line(str(key)),
+                f"unknown front-matter key '{key}'"
+                f"{_hint(str(key), FRONT_KEYS)}: valid keys are {', '.join(FRONT_KEYS)}",
+            )
+    if "task" not in data:
+        _fail(
+            src,
+            front.first,
+            "missing `task` in the front matter: add a line like "
+            "`task: support-intent` (the name of the task)",
+        )
+    if not isinstance(data["task"], str) or not data["task"].strip():
+        _fail(
+            src, front.line("task"), "`task` must be a non-empty name, e.g. `task: support-intent`"
+        )
+    for key, valid in CHOICES.items():
+        if key in data and data[key] not in valid:
+            _fail(
+                src, front.line(key), f"invalid {key} '{data[key]}': use one of {', '.join(valid)}"
+            )
+    if "allow_abstain" in data and not isinstance(data["allow_abstain"], bool):
+        _fail(
+            src,
+            front.line("allow_abstain"),
+            f"allow_abstain must be true or false, not '{data['allow_abstain']}'",
+        )
+    if "labels" in data:
+        data["labels"] = _front_labels(front, src)
+
+
+def _front_labels(front: _Front, src: str) -> list[str]:
+    value, line = front.data["labels"], front.line("labels")
+    if not isinstance(value, list):
+        _fail(
+            src,
+            line,
+            "`labels` must be a list of label names, e.g. "
+            "`labels: [card_arrival, lost_or_stolen_card]`",
+        )
+    if not value:
+        _fail(
+            src,
+            line,
+            "`labels` is empty: list the label names, or remove the key to take "
+            "them from the `### name` sections under `## Labels`",
+        )
+    names: list[str] = []
+    for item, item_line in zip(value, front.label_lines, strict=True):
+        # Whole numbers are fine for ordinal scales (1-5); YAML's yes/no/null are not names.
+        if isinstance(item, int) and not isinstance(item, bool):
+            item = str(item)
+        if not isinstance(item, str):
+            _fail(
+                src,
+                item_line,
+                f"label {item!r} in `labels` is not a name: `labels` must "
+                'be a list of strings (quote values YAML reads as true/false/null, e.g. "yes")',
+            )
+        _check_name(item, item_line, src)
+        if item in names:
+            first = front.label_lines[names.index(item)]
+            _fail(
+                src,
+                item_line,
+                f"label '{item}' is listed twice in `labels` (first at line {first}): remove one",
+            )
+        names.append(item)
+    return names
+
+
+def _check_name(name: str, line: int, src: str) -> None:
+    if not name or _BAD_NAME.search(name):
+        shown = f"'{name}'" if name else "(empty)"
+        _fail(
+            src,
+            line,
+            f"invalid label name {shown}: a label name is one word with no "
+            "spaces, commas or parentheses, e.g. card_arrival rather than 'card arrival'",
+        )
+
+
+# -- Markdown body ------------------------------------------------------------------------
+
+
+def _heading(text: str) -> tuple[int, str] | None:
+    m = _HEADING.match(text)
+    if not m:
+        return None
+    title = re.sub(r"(?:^|\s+)#+$", "", (m[2] or "").strip()).strip()
+    return len(m[1]), title
+
+
+def _drop_comments(text: str, inside: bool) -> tuple[str, bool, bool]:
+    """``text`` without HTML comments, whether a comment is still open, whether one was seen."""
+    out, seen = "", inside
+    while text:
+        if inside:
+            end = text.find("-->")
+            if end < 0:
+                return out, True, True
+            text, inside = text[end + 3 :], False
+        else:
+            start = text.find("<!--")
+            if start < 0:
+                return out + text, False, seen
+            out, text, inside, seen = out + text[:start], text[start + 4 :], True, True
+    return out, inside, seen
+
+
+def _body_lines(lines: list[str], first: int, src: str) -> list[tuple[int, str, Any]]:
+    """(line number, text, heading or None) per body line; code fences hold no headings."""
+    out: list[tuple[int, str, Any]] = []
+    fence, comment_at = "", 0
+    for i in range(first, len(lines)):
+        text = lines[i]
+        if not fence:
+            was_open = bool(comment_at)
+            text, still_open, seen = _drop_comments(text, was_open)
+            comment_at = (comment_at or i + 1) if still_open else 0
+            text = text.rstrip()
+            if seen and not text.strip():
+                continue
+        m = _FENCE.match(text)
+        if fence:
+            if m and m[1][0] == fence[0] and len(m[1]) >= len(fence) and m.end() == len(text):
+                fence = ""
+            out.append((i + 1, text, None))
+        else:
+            fence = m[1] if m else ""
+            out.append((i + 1, text, None if m else _heading(text)))
+    if comment_at:
+        _fail(src, comment_at, "the HTML comment opened here is never closed: add '-->'")
+    return out
+
+
+def _split_body(lines: list[tuple[int, str, Any]], src: str) -> _Body:
+    body, section, in_labels, seen_heading = _Body(), None, False, False
+    for no, text, head in lines:
+        if head and head[0] <= 2:
+            in_labels = head[0] == 2 and head[1].rstrip(":").strip().lower() == "labels"
+            if in_labels and body.labels_line:
+                _fail(
+                    src,
+                    no,
+                    "a second '## Labels' section (the first is at line "
+                    f"{body.labels_line}): put every label under one '## Labels' heading",
+                )
+            if in_labels:
+                body.labels_line, section, seen_heading = no, None, True
+                continue
+            if head[0] == 1 and not seen_heading:
+                body.title, seen_heading = head[1], True
+                continue
+        seen_heading = seen_heading or head is not None
+        if in_labels and head and head[0] == 3:
+            section = _new_section(head[1], no, body.sections, src)
+        elif in_labels and section:
+            section.body.append((no, text))
+        elif text.strip() or (body.instructions and body.instructions[-1].strip()):
+            # general instructions (and any text under '## Labels' before its first label);
+            # runs of blank lines, left where comments or '## Labels' were, become one
+            body.instructions.append(text)
+    return body
+
+
+def _new_section(heading: str, line: int, sections: list[_Section], src: str) -> _Section:
+    name = heading.strip("`").strip()
+    _check_name(name, line, src)
+    for other in sections:
+        if other.name == name:
+            _fail(
+                src,
+                line,
+                f"the label section '### {name}' appears twice (first at line "
+                f"{other.line}): merge the two sections",
+            )
+    sections.append(_Section(name, line))
+    return sections[-1]
+
+
+# -- label sections -----------------------------------------------------------------------
+
+
+@dataclass
+class _Parsed:
+    definition: list[str] = field(default_factory=list)
+    examples: list[list[Any]] = field(default_factory=list)  # [kind, text, line]
+
+
+def _parse_section(section: _Section, src: str) -> _Parsed:
+    """Split a label section into definition lines and (counter-)examples."""
+    out, header, last_is_item = _Parsed(), None, False
+    for no, text in section.body:
+        m = _EXAMPLE.match(text)
+        nested = _NESTED_BULLET.match(text)
+        if m:
+            _close_header(header, out, src)
+            kind = "counter" if m["kind"].lower().startswith("c") else "example"
+            header = [kind, no, 0] if not m["text"].strip() else None
+            if not header:
+                out.examples.append([kind, m["text"], no])
+            last_is_item = header is None
+        elif header and nested:  # "- Examples:" followed by indented bullets
+            out.examples.append([header[0], nested[1], no])
+            header[2] += 1
+            last_is_item = True
+        elif last_is_item and text[:1].isspace() and text.strip():  # wrapped example line
+            out.examples[-1][1] += " " + text.strip()
+        elif not text.strip():
+            last_is_item = False
+            if out.definition and out.definition[-1]:  # keep paragraph breaks, once
+                out.definition.append("")
+        else:
+            _close_header(header, out, src)
+            header, last_is_item = None, False
+            out.definition.append(text)
+    _close_header(header, out, src)
+    return out
+
+
+def _close_header(header: list[Any] | None, out: _Parsed, src: str) -> None:
+    if header and not header[2]:
+        word = "Counter-example" if header[0] == "counter" else "Example"
+        _fail(
+            src,
+            header[1],
+            f"empty {word}: write its text after the colon, or as indented "
+            "'- ' bullets on the lines below it",
+        )
+
+
+def _unquote(text: str) -> str:
+    text = text.strip()
+    if len(text) >= 2 and _QUOTES.get(text[0]) == text[-1]:
+        return text[1:-1].strip()
+    return text
+
+
+def _label_def(
+    name: str, line: int, section: _Section | None, names: list[str], src: str
+) -> LabelDef:
+    if section is None:
+        return LabelDef(name=name, line=line)
+    parsed = _parse_section(section, src)
+    examples, counters = [], []
+    for kind, text, no in parsed.examples:
+        if kind == "example":
+            examples.append(_unquote(text))
+            continue
+        m = _TARGET.match(text.strip())
+        target = m["label"] if m else None
+        if target is not None and target not in names:
+            _fail(
+                src,
+                no,
+                f"the counter-example names an unknown label '{target}'"
+                f"{_hint(target, names)}: valid labels are {_listing(names)} (if the "
+                "parentheses are part of the text, add the label after them)",
+            )
+        if target == name:
+            _fail(
+                src,
+                no,
+                f"a counter-example under '### {name}' says it belongs to "
+                f"'{name}' itself: name the label it belongs to, or make it an Example",
+            )
+        counter = _unquote(m["text"] if m else text)
+        if not counter:
+            _fail(src, no, "empty Counter-example: write its text before the (label)")
+        counters.append((counter, target))
+    definition = "\n".join(parsed.definition).strip("\n")
+    return LabelDef(
+        name=name,
+        definition=definition,
+        examples=tuple(examples),
+        counter_examples=tuple(counters),
+        line=section.line,
+    )
+
+
+def _build_labels(front: _Front, body: _Body, src: str) -> tuple[LabelDef, ...]:
+    listed = front.data.get("labels")
+    if listed is not None:
+        for section in body.sections:
+            if section.name not in listed:
+                _fail(
+                    src,
+                    section.line,
+                    f"the label section '### {section.name}' is not in "
+                    f"the front-matter `labels` list{_hint(section.name, listed)}: add it "
+                    f"to `labels` or fix the name; listed labels are {_listing(listed)}",
+                )
+        order = list(zip(listed, front.label_lines, strict=True))
+    else:
+        order = [(s.name, s.line) for s in body.sections]
+    if not order:
+        _fail(
+            src,
+            body.labels_line or front.first,
+            "no labels: add `labels: [a, b]` to the "
+            "front matter, or a '## Labels' section with one '### label_name' per label",
+        )
+    if front.data.get("kind", "single") == "single" and len(order) < 2:
+        _fail(
+            src,
+            order[0][1],
+            f"kind: single needs at least 2 labels, found only "
+            f"'{order[0][0]}': add another label, or use kind: multi or kind: spans",
+        )
+    names = [name for name, _ in order]
+    sections = {s.name: s for s in body.sections}
+    return tuple(_label_def(n, line, sections.get(n), names, src) for n, line in order)

@@ -1,0 +1,287 @@
+"""Domain types: frozen pydantic models that flow between pipeline stages.
+
+Tables live in ``labelloop.store.tables``; the store converts between the two.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Route(StrEnum):
+    """Where an item stands; one vocabulary in the store, CLI, console and exports."""
+
+    UNLABELED = "unlabeled"
+    AUTO_ACCEPTED = "auto_accepted"
+    CALIBRATION = "calibration"
+    AUDIT = "audit"
+    ACTIVE = "active"
+    ADJUDICATION = "adjudication"
+    FAILED = "failed"
+    REVIEWED = "reviewed"
+
+
+class Queue(StrEnum):
+    """Where a review is made: the four queues items wait in, gold items mixed into them,
+    and the item browser (a decision changed outside the queues)."""
+
+    CALIBRATION = "calibration"
+    AUDIT = "audit"
+    ACTIVE = "active"
+    ADJUDICATION = "adjudication"
+    GOLD = "gold"
+    BROWSER = "browser"
+
+
+#: Queues a reviewer can be served from (and ``export --queue`` accepts).
+QUEUES: tuple[Queue, ...] = (Queue.CALIBRATION, Queue.AUDIT, Queue.ACTIVE, Queue.ADJUDICATION)
+
+#: The routes whose items wait in each queue: failed items wait in ``active`` too.
+#: roles whose turns are labeled for ``unit: turn`` (and embedded for whole conversations)
+USER_ROLES = frozenset({"user", "human", "customer"})
+QUEUE_ROUTES: dict[Queue, tuple[Route, ...]] = {
+    Queue.CALIBRATION: (Route.CALIBRATION,),
+    Queue.AUDIT: (Route.AUDIT,),
+    Queue.ACTIVE: (Route.ACTIVE, Route.FAILED),
+    Queue.ADJUDICATION: (Route.ADJUDICATION,),
+}
+
+#: ``reopen``: the item's earlier decisions no longer hold (its label was split); people
+#: decide it again. Written by ``labelloop labels split``, never by a reviewer.
+#: ``undo``: takes back the review named in ``supersedes`` (the console's Backspace).
+ReviewAction = Literal["accept", "fix", "reject", "skip", "import", "undo", "reopen"]
+#: actions that decide a label (with a value)
+DECISIVE: tuple[str, ...] = ("accept", "fix", "import")
+REOPEN = "reopen"
+LabelSource = Literal["human", "model", "adjudicated"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Message(Frozen):
+    role: str
+    content: str
+
+
+class Item(Frozen):
+    """A unit to label: a text, or a chat transcript (optionally one target turn of it)."""
+
+    id: str
+    text: str | None = None
+    messages: tuple[Message, ...] | None = None
+    target_turn: int | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def is_conversation(self) -> bool:
+        return self.messages is not None
+
+    def content_hash(self) -> str:
+        """Hash of what is labeled (not of meta): same id + same hash = same item."""
+        return content_hash(self.text, self.messages, self.target_turn)
+
+    def render_plain(self) -> str:
+        """The item as plain text: the text, or one ``role: content`` line per turn."""
+        if self.text is not None:
+            return self.text
+        return "\n".join(f"{m.role}: {m.content}" for m in self.messages or ())
+
+
+def content_hash(
+    text: str | None, messages: tuple[Message, ...] | list | None, target_turn: int | None
+) -> str:
+    if text is not None:
+        payload: Any = ["t", text]
+    else:
+        msgs = [
+            [m.role, m.content] if isinstance(m, Message) else [m["role"], m["content"]]
+            for m in messages or ()
+        ]
+        payload = ["m", msgs, target_turn]
+    raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+class Span(Frozen):
+    start: int
+    end: int
+    label: str
+    text: str | None = None
+
+
+class LabelValue(Frozen):
+    """A label decision in any task shape; exactly the field of the guideline's kind is set.
+
+    ``turns`` maps a user turn's index to its label for ``unit: turn`` guidelines.
+    ``abstain`` is the model saying none of the labels applies.
+    """
+
+    label: str | None = None
+    labels: tuple[str, ...] | None = None
+    spans: tuple[Span, ...] | None = None
+    turns: dict[int, str] | None = None
+    abstain: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+
+    def key(self) -> str:
+        """A canonical string for exact-match comparison (sets sorted, spans ordered)."""
+        d = self.as_dict()
+        if "labels" in d:
+            d["labels"] = sorted(d["labels"])
+        if "spans" in d:
+            d["spans"] = sorted(([s["start"], s["end"], s["label"]] for s in d["spans"]), key=tuple)
+        return json.dumps(d, sort_keys=True, separators=(",", ":"))
+
+    def names(self) -> list[str]:
+        """Every label name used in this value."""
+        out: list[str] = []
+        if self.label:
+            out.append(self.label)
+        out.extend(self.labels or ())
+        out.extend(s.label for s in self.spans or ())
+        out.extend((self.turns or {}).values())
+        return out
+
+    def short(self) -> str:
+        """A compact human-readable form for tables and the console."""
+        if self.abstain:
+            return "(none of these)"
+        if self.label is not None:
+            return self.label
+        if self.labels is not None:
+            return ", ".join(self.labels) or "(no labels)"
+        if self.turns is not None:
+            return "; ".join(f"turn {k}: {v}" for k, v in sorted(self.turns.items()))
+        if self.spans is not None:
+            return "; ".join(f"{s.label}[{s.start}:{s.end}]" for s in self.spans) or "(no spans)"
+        return ""
+
+
+class Suggestion(Frozen):
+    """A model's proposed label with its provenance and every confidence signal."""
+
+    item_id: str
+    model: str
+    value: LabelValue | None
+    confidence: float | None = None
+    calibrated: float | None = None
+    rationale: str = ""
+    signals: dict[str, float | None] = Field(default_factory=dict)
+    prompt_version: str = ""
+    guideline_version: str = ""
+    fewshot_ids: tuple[str, ...] = ()
+    cache_key: str = ""
+    status: Literal["ok", "failed"] = "ok"
+    error: str | None = None
+    raw: str | None = None
+    cost_usd: float = 0.0
+    created_at: datetime = Field(default_factory=utcnow)
+    id: int | None = None
+
+
+class Review(Frozen):
+    """A person's decision on an item; append-only (a changed mind is a new review)."""
+
+    item_id: str
+    reviewer: str
+    action: ReviewAction
+    value: LabelValue | None = None
+    queue: str | None = None
+    blind: bool = False
+    suggestion_id: int | None = None
+    duration_ms: int | None = None
+    reason: str | None = None
+    comment: str | None = None
+    #: ``mapping``: a copy of an earlier review with its labels renamed or merged
+    source: Literal["console", "import", "mapping"] = "console"
+    #: an ``undo`` takes back the review with this id
+    supersedes: int | None = None
+    #: recorded by a bulk accept in the item browser (``bulk_id`` names which)
+    bulk: bool = False
+    bulk_id: int | None = None
+    #: the item's route changed while it was leased: never a calibration pair
+    route_changed: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    id: int | None = None
+
+
+def current_reviews(reviews: Sequence[Review]) -> list[Review]:
+    """An item's reviews (oldest first) made after its last ``reopen``: those that still hold."""
+    cut = max((i + 1 for i, r in enumerate(reviews) if r.action == REOPEN), default=0)
+    return list(reviews[cut:])
+
+
+class RouteDecision(Frozen):
+    """The routing step's verdict for one item."""
+
+    item_id: str
+    route: Route
+    reason: str
+    suggestion_id: int | None = None
+
+
+class LabelDef(Frozen):
+    """One label's section of a guideline."""
+
+    name: str
+    definition: str = ""
+    examples: tuple[str, ...] = ()
+    #: (text, the label it belongs to instead, if the guideline names one)
+    counter_examples: tuple[tuple[str, str | None], ...] = ()
+    line: int = 0
+
+
+class Guideline(Frozen):
+    """A parsed guideline file; ``version`` is the hash of its normalised text."""
+
+    task: str
+    unit: Literal["text", "conversation", "turn"] = "text"
+    kind: Literal["single", "multi", "spans"] = "single"
+    labels: tuple[LabelDef, ...]
+    scale: Literal["nominal", "ordinal"] = "nominal"
+    allow_abstain: bool = False
+    title: str = ""
+    #: general instructions: every section except ``## Labels``, as Markdown
+    instructions: str = ""
+    #: the whole normalised file text (shown in the console)
+    text: str = ""
+    version: str = ""
+    path: str | None = None
+
+    @property
+    def label_names(self) -> list[str]:
+        return [lab.name for lab in self.labels]
+
+    def label(self, name: str) -> LabelDef:
+        for lab in self.labels:
+            if lab.name == name:
+                return lab
+        raise KeyError(name)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRecord:
+    """An item with its routing suggestion, route and reviews: a plain holder of parts
+    validated on their own (one per exported row, so it costs nothing to build)."""
+
+    item: Item
+    suggestion: Suggestion | None = None
+    route: str = "unlabeled"
+    route_reason: str = ""
+    reviews: tuple[Review, ...] = ()

@@ -1,0 +1,1 @@
+"""Export: labeled data with provenance, one writer per format."""

@@ -1,0 +1,117 @@
+"""CoNLL/BIO export of span labels (and the reader that checks a round trip)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from labelloop.core.errors import LabelloopError
+from labelloop.core.standing import final_label
+from labelloop.core.types import (
+    Guideline,
+    ItemRecord,
+    Span,
+)
+
+TOKEN = re.compile(r"\S+")
+
+
+def check_conll(guideline: Guideline) -> None:
+    if guideline.kind != "spans":
+        raise LabelloopError(
+            f"conll export needs a span guideline (kind: spans); task {guideline.task!r} "
+            f"is kind: {guideline.kind}; use --format jsonl or csv"
+        )
+
+
+def bio_tags(text: str, spans: Iterable[Span]) -> list[tuple[str, int, int, str]]:
+    """Whitespace tokens of ``text`` as ``(token, start, end, tag)``; a token in a span is
+    tagged ``B-``/``I-`` its label (the earliest span wins where spans overlap)."""
+    ordered = sorted(spans, key=lambda s: (s.start, s.end))
+    out: list[tuple[str, int, int, str]] = []
+    prev: Span | None = None
+    for m in TOKEN.finditer(text):
+        start, end = m.span()
+        hit = _overlapping(ordered, start, end) if ordered else None
+        if hit is None:
+            tag = "O"
+        else:
+            tag = f"{'I' if hit is prev else 'B'}-{hit.label}"
+        prev = hit
+        out.append((m.group(), start, end, tag))
+    return out
+
+
+def _overlapping(ordered: list[Span], start: int, end: int) -> Span | None:
+    return next((s for s in ordered if start < s.end and end > s.start), None)
+
+
+def write_conll(fh, records: Iterable[ItemRecord]) -> int:
+    """``# id = ...`` and ``# text = ...`` comments, one ``token<TAB>TAG`` line a token, a
+    blank line between items. Items without a final label are written all ``O`` with
+    ``# label_source = none``."""
+    n = 0
+    for rec in records:
+        text = rec.item.render_plain()
+        value, source = final_label(rec)
+        spans = value.spans or () if value else ()
+        lines = [
+            f"# id = {rec.item.id}\n",
+            f"# text = {_one_line(text)}\n",
+            f"# label_source = {source or 'none'}\n",
+            *(f"{token}\t{tag}\n" for token, _, _, tag in bio_tags(text, spans)),
+            "\n",
+        ]
+        fh.write("".join(lines))  # one write an item, not one a token
+        n += 1
+    return n
+
+
+def _one_line(text: str) -> str:
+    # same length, same whitespace positions: token offsets stay valid
+    return re.sub(r"\s", " ", text)
+
+
+def read_conll(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Parse a CoNLL export back: ``{"id", "text", "label_source", "spans"}`` per item, the
+    spans' offsets taken from the ``# text`` line's whitespace tokens."""
+    with open(path, encoding="utf-8") as fh:
+        block: list[str] = []
+        for line in fh:
+            line = line.rstrip("\n")
+            if line:
+                block.append(line)
+            elif block:
+                yield _conll_item(block)
+                block = []
+        if block:
+            yield _conll_item(block)
+
+
+def _conll_item(lines: list[str]) -> dict[str, Any]:
+    meta = {}
+    tags = []
+    for line in lines:
+        if line.startswith("# ") and " = " in line:
+            key, _, val = line[2:].partition(" = ")
+            meta[key] = val
+        else:
+            tags.append(line.rsplit("\t", 1)[1])
+    tokens = list(TOKEN.finditer(meta.get("text", "")))
+    spans: list[dict[str, Any]] = []
+    for m, tag in zip(tokens, tags, strict=True):
+        if tag == "O":
+            continue
+        kind, _, label = tag.partition("-")
+        if kind == "I" and spans and spans[-1]["label"] == label:
+            spans[-1]["end"] = m.end()
+        else:
+            spans.append({"start": m.start(), "end": m.end(), "label": label})
+    return {
+        "id": meta.get("id"),
+        "text": meta.get("text"),
+        "label_source": meta.get("label_source"),
+        "spans": spans,
+    }

@@ -1,0 +1,195 @@
+"""Label Studio export: a JSON array of tasks, written as the records stream.
+
+Label Studio: ``OUT`` is a JSON array of tasks and ``OUT`` with suffix ``.config.xml`` the
+labeling config whose tag names the results use. Text items are ``data.text`` (a ``<Text>``
+tag); conversations are ``data.dialogue``, a list of ``{"author", "text"}`` as Label
+Studio's ``<Paragraphs layout="dialogue" nameKey="author" textKey="text">`` expects. The
+routing suggestion is the task's one prediction (``model_version``, ``score``); each
+reviewer's latest decisive review is an annotation, "no spans" and "no labels" included
+(an empty ``result``, as Label Studio saves a submission with nothing marked). A
+single-label config's ``<Choices>`` is ``required``: an empty result there would hold no
+label, and the import skips it.
+
+``completed_by`` is what Label Studio's import accepts: ``{"email": ...}``, or a user id.
+Label Studio resolves either to one of its users and refuses the file if it has none
+(unless ``LABEL_STUDIO_ALLOW_IMPORT_TASKS_WITH_UNKNOWN_EMAILS`` is set; it then credits
+the importing user). A reviewer named by an email keeps it; one imported from Label Studio
+as ``ls-user-N`` is user id N again; any other name ``NAME`` is the email
+``NAME@labelloop.invalid`` (a reserved domain; ``labelloop.ingest.readers.ls_email``
+percent-encodes what an address cannot hold and upper-case letters, which Label Studio
+lower-cases), and
+labelloop's Label Studio import maps such an email back to ``NAME``. So the file imports
+back into labelloop, directly or through a Label Studio that has those users, with the
+same reviewers and values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+from labelloop.core.errors import LabelloopError
+from labelloop.core.types import (
+    DECISIVE,
+    Guideline,
+    Item,
+    ItemRecord,
+    LabelValue,
+    Review,
+    Span,
+    current_reviews,
+)
+from labelloop.export.values import json_text
+from labelloop.ingest.readers import ls_email
+
+LS_USER = re.compile(r"ls-user-(\d+)")
+
+
+FROM_NAME = "label"
+
+
+def check_labelstudio(guideline: Guideline) -> None:
+    """Refuse the shapes Label Studio's simple tags cannot hold without loss."""
+    if guideline.unit == "turn":
+        raise LabelloopError(
+            "labelstudio export does not support unit: turn (per-turn labels); use --format jsonl"
+        )
+    if guideline.kind == "spans" and guideline.unit != "text":
+        raise LabelloopError(
+            "labelstudio export of spans needs unit: text; use --format jsonl for conversations"
+        )
+
+
+def labelstudio_config(guideline: Guideline) -> str:
+    """The ``<View>`` labeling config matching the exported tasks' tag names."""
+    to_name = _ls_to_name(guideline)
+    if guideline.unit == "text":
+        obj = '  <Text name="text" value="$text"/>'
+    else:
+        obj = (
+            '  <Paragraphs name="dialogue" value="$dialogue" layout="dialogue"'
+            ' nameKey="author" textKey="text"/>'
+        )
+    if guideline.kind == "spans":
+        inner = "\n".join(f"    <Label value={quoteattr(n)}/>" for n in guideline.label_names)
+        control = f'  <Labels name="{FROM_NAME}" toName="{to_name}">\n{inner}\n  </Labels>'
+    else:
+        # a single-label answer needs its one label ("no labels" is a multi-label answer)
+        single = 'choice="single" required="true"'
+        choice = single if guideline.kind == "single" else 'choice="multiple"'
+        inner = "\n".join(f"    <Choice value={quoteattr(n)}/>" for n in guideline.label_names)
+        control = (
+            f'  <Choices name="{FROM_NAME}" toName="{to_name}" {choice}>\n{inner}\n  </Choices>'
+        )
+    return f"<View>\n{obj}\n{control}\n</View>\n"
+
+
+def _ls_to_name(guideline: Guideline) -> str:
+    return "text" if guideline.unit == "text" else "dialogue"
+
+
+def ls_result(value: LabelValue | None, item: Item, to_name: str) -> list[dict[str, Any]] | None:
+    """A label value as Label Studio result regions: ``[]`` for no spans or no labels, None
+    for what Label Studio cannot hold (no value, a model's abstention, per-turn labels)."""
+    if value is None or value.abstain:
+        return None
+    base = {"from_name": FROM_NAME, "to_name": to_name}
+    if value.label is not None:
+        return [{"id": "r0", **base, "type": "choices", "value": {"choices": [value.label]}}]
+    if value.labels is not None:
+        choices = {"choices": list(value.labels)}
+        return [{"id": "r0", **base, "type": "choices", "value": choices}] if value.labels else []
+    if value.spans is not None:
+        return [
+            {
+                "id": f"r{i}",
+                **base,
+                "type": "labels",
+                "value": _ls_span(s),
+            }
+            for i, s in enumerate(value.spans)
+        ]
+    return None
+
+
+def _ls_span(s: Span) -> dict[str, Any]:
+    # the covered text only where labelloop has one: Label Studio reads it from the offsets
+    out: dict[str, Any] = {"start": s.start, "end": s.end, "labels": [s.label]}
+    return {**out, "text": s.text} if s.text is not None else out
+
+
+def completed_by(reviewer: str) -> int | dict[str, str]:
+    """How Label Studio names a reviewer: its user id for ``ls-user-N``, else an email
+    (``labelloop.ingest.readers`` reads each form back)."""
+    m = LS_USER.fullmatch(reviewer)
+    if m:
+        return int(m.group(1))
+    return {"email": ls_email(reviewer)}
+
+
+def ls_annotations(record: ItemRecord, to_name: str) -> list[dict[str, Any]]:
+    """Each reviewer's latest decisive review, in first-review order (one whose value Label
+    Studio cannot hold, such as an abstention, is left out rather than an older one shown)."""
+    latest: dict[str, Review] = {}
+    for r in current_reviews(record.reviews):
+        if r.action in DECISIVE and r.value is not None:
+            latest.pop(r.reviewer, None)
+            latest[r.reviewer] = r
+    out = []
+    for r in latest.values():
+        result = ls_result(r.value, record.item, to_name)
+        if result is None:
+            continue
+        ann: dict[str, Any] = {
+            "completed_by": completed_by(r.reviewer),
+            "result": result,
+            "was_cancelled": False,
+            "ground_truth": False,
+            "created_at": r.created_at.isoformat(),
+            "updated_at": r.created_at.isoformat(),
+            "lead_time": r.duration_ms / 1000 if r.duration_ms is not None else None,
+        }
+        out.append(ann)
+    return out
+
+
+def ls_task(record: ItemRecord, guideline: Guideline) -> dict[str, Any]:
+    """One Label Studio task: data, the suggestion as a prediction, reviews as annotations."""
+    item = record.item
+    to_name = _ls_to_name(guideline)
+    data: dict[str, Any] = {"id": item.id}
+    if item.text is not None:
+        data["text"] = item.text
+    else:
+        data["dialogue"] = [{"author": m.role, "text": m.content} for m in item.messages or ()]
+        if item.target_turn is not None:
+            data["target_turn"] = item.target_turn
+    task: dict[str, Any] = {"data": data}
+    if item.meta:
+        task["meta"] = item.meta
+    predictions = []
+    s = record.suggestion
+    if s is not None and s.value is not None:
+        result = ls_result(s.value, item, to_name)
+        score = s.calibrated if s.calibrated is not None else s.confidence
+        if result is not None:
+            for region in result:
+                region["score"] = score
+            predictions.append({"model_version": s.model, "score": score, "result": result})
+    task["predictions"] = predictions
+    task["annotations"] = ls_annotations(record, to_name)
+    return task
+
+
+def write_labelstudio(fh, records: Iterable[ItemRecord], guideline: Guideline) -> int:
+    """Stream a JSON array of tasks to ``fh``; returns the number of tasks."""
+    fh.write("[")
+    n = 0
+    for rec in records:
+        fh.write(",\n" if n else "\n")
+        fh.write(json_text(ls_task(rec, guideline)))
+        n += 1
+    fh.write("\n]\n")
+    return n

@@ -1,0 +1,243 @@
+"""Export labeled data with provenance, streaming a page at a time.
+
+JSONL and CSV here; Label Studio, Hugging Face (Parquet) and CoNLL in their own modules.
+
+An export of a blind queue (calibration, audit) is work handed to people who must label
+without seeing any answer: its rows hold the items alone (text or messages, meta) in the
+import-row shape, the label left empty, so the labeled file imports back with
+``import --sample``. No suggestion, model, confidence, rationale, route or review is written.
+
+A CSV cell a spreadsheet would run as a formula (one starting with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return) is written with a ``'`` before it, as OWASP advises
+against CSV injection; labelloop's CSV import takes that ``'`` off again. JSON is strict:
+a NaN a store kept from before imports refused it is written as null.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from labelloop.core.errors import LabelloopError
+from labelloop.core.standing import final_label, review_json, suggestion_json
+from labelloop.core.types import (
+    DECISIVE,
+    QUEUES,
+    Guideline,
+    ItemRecord,
+    current_reviews,
+)
+from labelloop.export import conll, huggingface, labelstudio, values
+from labelloop.ingest.readers import csv_cell
+from labelloop.review.views import BLIND_QUEUES
+
+if TYPE_CHECKING:
+    from labelloop.store import Store
+
+FORMATS = ("jsonl", "csv", "labelstudio", "hf", "conll")
+CSV_COLUMNS = [
+    "id", "text", "label", "labels", "label_source", "route", "suggested",
+    "confidence", "model", "rationale", "reviewers", "reviewed_at",
+]  # fmt: skip
+#: the import key of each task shape's answer (``unit: turn`` answers per turn)
+VALUE_KEYS = {"single": "label", "multi": "labels", "spans": "spans", "turns": "turns"}
+
+
+def item_json(item) -> dict[str, Any]:
+    """The item as an import row holds it: id, text or messages (and target turn), meta."""
+    row: dict[str, Any] = {"id": item.id}
+    if item.text is not None:
+        row["text"] = item.text
+    else:
+        row["messages"] = [m.model_dump() for m in item.messages or ()]
+        if item.target_turn is not None:
+            row["target_turn"] = item.target_turn
+    if item.meta:
+        row["meta"] = item.meta
+    return row
+
+
+def record_json(record: ItemRecord) -> dict[str, Any]:
+    """One export row: the item, the suggestion, the route, the final label, the reviews."""
+    row = item_json(record.item)
+    row["suggestion"] = suggestion_json(record)
+    row["route"] = record.route
+    value, source = final_label(record)
+    if value is not None:
+        row.update(value.as_dict())
+    row["label_source"] = source
+    row["reviews"] = [review_json(r) for r in record.reviews]
+    return row
+
+
+def csv_row(record: ItemRecord) -> dict[str, Any]:
+    value, source = final_label(record)
+    s = record.suggestion
+    decisive = [r for r in current_reviews(record.reviews) if r.action in DECISIVE]
+    return {
+        "id": record.item.id,
+        "text": record.item.render_plain(),
+        "label": value.label if value and value.label else "",
+        "labels": json.dumps(list(value.labels)) if value and value.labels is not None else "",
+        "label_source": source or "",
+        "route": record.route,
+        "suggested": s.value.short() if s and s.value else "",
+        "confidence": "" if s is None or s.confidence is None else f"{_conf(s):.4f}",
+        "model": s.model if s else "",
+        "rationale": s.rationale if s else "",
+        "reviewers": "|".join(sorted({r.reviewer for r in decisive})),
+        "reviewed_at": decisive[-1].created_at.isoformat() if decisive else "",
+    }
+
+
+def _conf(s) -> float:
+    return s.calibrated if s.calibrated is not None else s.confidence
+
+
+def export(
+    store: Store,
+    out: str | Path,
+    fmt: str = "jsonl",
+    queue: str | None = None,
+    model: str | None = None,
+    stages: Sequence[str] = (),
+    guideline: Guideline | None = None,
+) -> int:
+    """Write every item (or one queue's) to ``out``; returns the number of rows.
+
+    ``labelstudio`` and ``conll`` need the ``guideline`` (label names, kind); ``hf`` writes a
+    folder ``out/``; ``labelstudio`` also writes its labeling config beside ``out``.
+
+    The suggestion shown is ``model``'s latest or, in a cascade (``stages``), the one each
+    item was routed on.
+    """
+    if fmt not in FORMATS:
+        raise LabelloopError(
+            f"Unknown export format {fmt!r}: valid formats are {', '.join(FORMATS)}"
+        )
+    if queue is not None and queue not in QUEUES:
+        raise LabelloopError(f"Unknown queue {queue!r}: valid queues are {', '.join(QUEUES)}")
+    if fmt in ("labelstudio", "conll") and guideline is None:
+        raise LabelloopError(f"the {fmt} export needs the project's guideline")
+    if fmt == "labelstudio":
+        labelstudio.check_labelstudio(guideline)
+    elif fmt == "conll":
+        conll.check_conll(guideline)
+    blind = queue in BLIND_QUEUES
+    if blind and fmt == "csv" and guideline is None:
+        raise LabelloopError("the csv export of a blind queue needs the project's guideline")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    records = store.iter_records(model=model, queue=queue, stages=stages)
+    if blind:  # the items alone: whatever else a record holds could give the answer away
+        records = (ItemRecord(item=r.item) for r in records)
+    if fmt == "hf":
+        row = (
+            partial(blind_hf_row, columns=huggingface.hf_schema().names)
+            if blind
+            else huggingface.hf_row
+        )
+        return huggingface.write_hf(out, records, guideline, row=row)
+    tmp = out.with_name(out.name + ".part")
+    with tmp.open("w", encoding="utf-8", newline="") as fh:
+        if fmt == "labelstudio":
+            n = labelstudio.write_labelstudio(fh, records, guideline)
+        elif fmt == "conll":
+            n = conll.write_conll(fh, records)
+        elif blind:
+            write = _write_blind_jsonl if fmt == "jsonl" else _write_blind_csv
+            n = write(fh, records, guideline)
+        else:
+            n = _write_jsonl(fh, records) if fmt == "jsonl" else _write_csv(fh, records)
+    if fmt == "labelstudio":
+        labelstudio_config_path(out).write_text(labelstudio.labelstudio_config(guideline), "utf-8")
+    tmp.replace(out)  # a reader never sees half a file
+    return n
+
+
+def labelstudio_config_path(out: str | Path) -> Path:
+    """Where the labelstudio export writes its labeling config: ``OUT`` as ``.config.xml``."""
+    return Path(out).with_suffix(".config.xml")
+
+
+def _write_jsonl(fh, records) -> int:
+    n = 0
+    for rec in records:
+        fh.write(values.json_text(record_json(rec)) + "\n")
+        n += 1
+    return n
+
+
+def _write_csv(fh, records) -> int:
+    writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    n = 0
+    for rec in records:
+        writer.writerow({k: csv_cell(v) for k, v in csv_row(rec).items()})
+        n += 1
+    return n
+
+
+# -- blind queues: the items alone -----------------------------------------------------------
+
+
+def value_key(guideline: Guideline) -> str:
+    """The import key that holds an answer to the guideline: label, labels, spans or turns."""
+    return VALUE_KEYS["turns" if guideline.unit == "turn" else guideline.kind]
+
+
+def blind_row(record: ItemRecord, guideline: Guideline | None) -> dict[str, Any]:
+    """An import row holding the item alone, its answer key (if known) left empty."""
+    row = item_json(record.item)
+    if guideline is not None:
+        row[value_key(guideline)] = None
+    return row
+
+
+def blind_csv_columns(guideline: Guideline) -> list[str]:
+    body = ["text"] if guideline.unit == "text" else ["messages", "target_turn"]
+    return ["id", *body, "meta", value_key(guideline)]
+
+
+def blind_hf_row(record: ItemRecord, columns: Sequence[str]) -> dict[str, Any]:
+    """A Hugging Face row of the item alone: every label, suggestion and review column null."""
+    row = dict.fromkeys(columns)
+    item = record.item
+    row.update(id=item.id, text=item.text, target_turn=item.target_turn)
+    if item.messages:
+        row["messages"] = [m.model_dump() for m in item.messages]
+    if item.meta:
+        row["meta"] = values.json_text(item.meta)
+    return row
+
+
+def _write_blind_jsonl(fh, records, guideline: Guideline | None) -> int:
+    n = 0
+    for rec in records:
+        fh.write(values.json_text(blind_row(rec, guideline)) + "\n")
+        n += 1
+    return n
+
+
+def _write_blind_csv(fh, records, guideline: Guideline) -> int:
+    columns = blind_csv_columns(guideline)
+    writer = csv.DictWriter(fh, fieldnames=columns)
+    writer.writeheader()
+    n = 0
+    for rec in records:
+        row = blind_row(rec, guideline)
+        writer.writerow({k: _csv_cell(row.get(k)) for k in columns})
+        n += 1
+    return n
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | dict):
+        return csv_cell(values.json_text(value))
+    return csv_cell(str(value))

@@ -1,0 +1,732 @@
+"""Import: rows read from a file, checked against the guideline, stored all or nothing.
+
+Checking (``parse_rows``) is pure; ``import_file`` stages the checked rows batch by batch,
+applying the import rules, then stores them in one short transaction (README.md, "Import
+formats"): reviewers' decisions never wait for the reading and checking.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, get_args
+
+import pydantic
+
+from labelloop.core.errors import ImportFileError
+from labelloop.core.types import (
+    Frozen,
+    Guideline,
+    Item,
+    LabelValue,
+    Message,
+    Review,
+    ReviewAction,
+    Span,
+    utcnow,
+)
+from labelloop.ingest.checks import RowError, check_id, check_row, shown
+from labelloop.ingest.readers import (
+    ROW_EXAMPLE,
+    detect_format,
+    json_kind,
+    open_binary,
+    read_rows,
+    row_error,
+    where,
+)
+from labelloop.store.base import item_to_values, review_to_values
+
+if TYPE_CHECKING:
+    from labelloop.store import Store
+
+BATCH = 2000
+LISTED_LABELS = 12
+#: the default of ``max_item_chars`` in labelloop.toml: larger items are refused
+MAX_ITEM_CHARS = 100_000
+VALUE_KEYS = ("label", "labels", "spans", "turns", "choices", "abstain")
+#: which value keys each task shape takes (``choices`` comes from Label Studio)
+ACCEPTS = {
+    "single": ("label", "choices"),
+    "multi": ("labels", "choices"),
+    "spans": ("spans",),
+    "turns": ("turns", "label"),
+}
+#: what a Label Studio annotation with an empty result decides, by task shape; in a
+#: single-label or per-turn task it holds no label and is not imported
+EMPTY_RESULT = {"multi": LabelValue(labels=()), "spans": LabelValue(spans=())}
+SPAN_EXAMPLE = '{"start": 0, "end": 5, "label": "NAME"}'
+EXAMPLES = {
+    "single": '"label": "NAME"',
+    "multi": '"labels": ["NAME", ...]',
+    "spans": f'"spans": [{SPAN_EXAMPLE}]',
+    "turns": '"turns": {"0": "NAME"} (index of a user message: label)',
+}
+#: what an empty file of each format must hold instead
+EMPTY_HINTS = {
+    "jsonl": f"one JSON object a line, such as {ROW_EXAMPLE}",
+    "csv": "a header line naming the columns (id,text[,label]) and one row a line",
+    "parquet": "one row per item, with the JSONL fields as columns",
+    "labelstudio": 'a JSON array of tasks, such as [{"data": {"text": "..."}}]',
+}
+META_EXAMPLE = '{"source": "web"}'
+MESSAGE_EXAMPLE = '[{"role": "user", "content": "..."}]'
+MESSAGE_LABEL_EXAMPLE = '{"role": "user", "content": "...", "label": "NAME"}'
+ITEM_KEYS = frozenset({"id", "text", "messages", "target_turn", "meta"})
+REVIEW_KEYS = frozenset({*VALUE_KEYS, "annotations", "reviews", "label_source"})
+KNOWN_KEYS = ITEM_KEYS | REVIEW_KEYS
+#: fields of a labelloop export (JSONL or CSV, told by ``label_source``) that are
+#: recomputed, never imported
+EXPORT_KEYS = frozenset(
+    {"suggestion", "route", "suggested", "confidence", "model", "rationale", "reviewers"}
+    | {"reviewed_at"}
+)
+ACTIONS = get_args(ReviewAction)
+
+
+@dataclass(frozen=True)
+class ParsedRow:
+    """A checked row: its line, its item, and the human reviews it carries."""
+
+    line: int
+    item: Item
+    reviews: list[Review]
+
+
+class ImportResult(Frozen):
+    """What an import did: rows read, items and reviews added or already there."""
+
+    rows: int
+    items_added: int
+    items_existing: int
+    reviews_added: int
+    reviews_existing: int
+    seconds: float
+    import_id: int
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class RowContext:
+    """What checking a row needs: the guideline, and who the file's own labels are by."""
+
+    guideline: Guideline
+    reviewer: str
+    now: datetime
+    labels: frozenset[str]
+    shape: str  # single | multi | spans | turns
+    max_chars: int = MAX_ITEM_CHARS
+
+    @classmethod
+    def of(cls, guideline: Guideline, reviewer: str, max_chars: int = MAX_ITEM_CHARS) -> RowContext:
+        shape = "turns" if guideline.unit == "turn" else guideline.kind
+        labels = frozenset(guideline.label_names)
+        return cls(guideline, reviewer, utcnow(), labels, shape, max_chars)
+
+
+# -- the whole file ------------------------------------------------------------------------
+
+
+def import_file(
+    store: Store,
+    guideline: Guideline,
+    path: str | Path,
+    fmt: str | None = None,
+    reviewer: str | None = None,
+    *,
+    sample: bool = False,
+    batch_size: int = BATCH,
+    progress: Callable[[int], None] | None = None,
+    max_item_chars: int = MAX_ITEM_CHARS,
+) -> ImportResult:
+    """Import a file's items and human labels all or nothing: every row is read, checked
+    and staged first (no write lock held), then stored in one short transaction."""
+    started = time.perf_counter()
+    fmt = detect_format(path, fmt)
+    # a file name may hold bytes that are not UTF-8: the store keeps them as U+FFFD
+    reviewer = printable(reviewer or Path(path).stem)
+    digest = file_sha256(path)
+    rows = parse_rows(
+        read_rows(path, fmt), guideline, path, fmt, reviewer, max_item_chars=max_item_chars
+    )
+    counts = _Counts()
+    stored_path = printable(str(path))
+    with store.import_session(stored_path, fmt, digest, reviewer, sample) as writer:
+        for batch in _batches(rows, batch_size):
+            _stage_batch(writer, batch, counts, str(path), fmt)
+            if progress is not None:
+                progress(counts.rows)
+        stored = writer.commit(counts.rows)
+    counts.reviews_existing += counts.reviews_staged - stored.reviews_added
+    seconds = time.perf_counter() - started
+    return counts.result(seconds, stored)
+
+
+def printable(text: str) -> str:
+    """``text`` as a store keeps it: bytes of a file name that are not UTF-8 (Python's
+    surrogate escapes) become U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def parse_rows(
+    rows: Iterable[tuple[int, dict[str, Any]]],
+    guideline: Guideline,
+    path: str | Path,
+    fmt: str,
+    reviewer: str,
+    *,
+    max_item_chars: int = MAX_ITEM_CHARS,
+) -> Iterator[ParsedRow]:
+    """Check each raw row against the guideline; the first bad one raises ImportFileError,
+    and so does a file without rows."""
+    ctx = RowContext.of(guideline, reviewer, max_item_chars)
+    empty = True
+    for number, raw in rows:
+        empty = False
+        try:
+            item, reviews = parse_row(raw, ctx)
+        except RowError as e:
+            raise row_error(path, fmt, number, str(e)) from None
+        except pydantic.ValidationError as e:
+            err = e.errors()[0]
+            field = ".".join(str(p) for p in err["loc"])
+            message = f"invalid {field}: {err['msg']}; fix the value"
+            raise row_error(path, fmt, number, message) from None
+        yield ParsedRow(number, item, reviews)
+    if empty:
+        message = f"no rows to import; the file must hold {EMPTY_HINTS[fmt]}"
+        raise ImportFileError(message, path=str(path))
+
+
+def file_sha256(path: str | Path) -> str:
+    """The file's SHA-256, read in chunks."""
+    digest = hashlib.sha256()
+    with open_binary(path) as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class _Counts:
+    rows: int = 0
+    reviews_staged: int = 0
+    reviews_existing: int = 0
+
+    def result(self, seconds: float, stored) -> ImportResult:
+        return ImportResult(
+            rows=self.rows,
+            items_added=stored.items_added,
+            items_existing=self.rows - stored.items_added,
+            reviews_added=stored.reviews_added,
+            reviews_existing=self.reviews_existing,
+            seconds=round(seconds, 3),
+            import_id=stored.import_id,
+        )
+
+
+def _batches(rows: Iterator[ParsedRow], size: int) -> Iterator[list[ParsedRow]]:
+    batch: list[ParsedRow] = []
+    try:
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+    except ImportFileError:
+        if batch:  # the rows before a bad one are checked first: errors come in file order
+            yield batch
+        raise
+    if batch:
+        yield batch
+
+
+def _stage_batch(writer, batch: list[ParsedRow], counts: _Counts, path: str, fmt: str) -> None:
+    """Apply the import rules to a batch and stage it."""
+    ids = [p.item.id for p in batch]
+    earlier = writer.staged_lines(ids)
+    stored = writer.stored_hashes(ids)
+    lines: dict[str, int] = {}
+    items = []
+    for p in batch:  # in file order, so the first problem is the one reported
+        first = earlier.get(p.item.id) or lines.get(p.item.id)
+        if first is not None:
+            message = (
+                f"id {p.item.id!r} is also on {where(fmt, first)}; ids must be unique "
+                "within a file: remove the repeated row or give it another id"
+            )
+            raise row_error(path, fmt, p.line, message)
+        lines[p.item.id] = p.line
+        values = item_to_values(p.item, None, p.line)
+        if p.item.id in stored and stored[p.item.id] != values["content_hash"]:
+            raise row_error(path, fmt, p.line, _changed_item(p.item))
+        items.append({**values, "is_new": p.item.id not in stored})
+    reviews = _new_reviews(writer, batch, stored, counts)
+    writer.stage(items, reviews)
+    counts.rows += len(batch)
+    counts.reviews_staged += len(reviews)
+
+
+def _changed_item(item: Item) -> str:
+    what = "text" if item.text is not None else "conversation"
+    return (
+        f"id {item.id!r} is already in the project with a different {what}; give this "
+        f"item a new id, or make its {what} match the one imported before"
+    )
+
+
+def _new_reviews(writer, batch: list[ParsedRow], stored: dict, counts: _Counts) -> list[dict]:
+    """Reviews to add: all of a new item's; of a stored item, those by a new reviewer."""
+    has_reviews = [p.item.id for p in batch if p.reviews and p.item.id in stored]
+    reviewed = writer.reviewed_by(has_reviews) if has_reviews else set()
+    out = []
+    for p in batch:
+        for r in p.reviews:
+            if (r.item_id, r.reviewer) in reviewed:
+                counts.reviews_existing += 1
+            else:
+                out.append({**review_to_values(r), "item_new": r.item_id not in stored})
+    return out
+
+
+# -- one row -------------------------------------------------------------------------------
+
+
+def parse_row(raw: dict[str, Any], ctx: RowContext) -> tuple[Item, list[Review]]:
+    """The item a raw row describes and the human reviews it carries; RowError if bad."""
+    check_row(raw)  # first: what follows may assume text a store can keep
+    item_id = _item_id(raw.get("id"))
+    body = _body(raw, ctx.guideline)
+    _check_size(item_id, body, ctx.max_chars)
+    item = Item(id=item_id, **body, meta=_meta(raw))
+    raw = _with_message_labels(raw, item, ctx)
+    if raw.keys().isdisjoint(REVIEW_KEYS):
+        return item, []
+    return item, _reviews(raw, item, ctx)
+
+
+def _check_size(item_id: str, body: dict[str, Any], limit: int) -> None:
+    """Refuse an item over ``max_item_chars``: one such item can exhaust a labeler's memory."""
+    if body.get("text") is not None:
+        what, size = "text", len(body["text"])
+    else:
+        what, size = "messages", sum(len(m.content) for m in body["messages"])
+    if size > limit:
+        raise RowError(
+            f"item {item_id!r} has {size:,} characters of {what}, over the limit of "
+            f"{limit:,} (max_item_chars); split it into smaller items, or raise "
+            "max_item_chars in labelloop.toml"
+        )
+
+
+def _item_id(value: Any) -> str:
+    if value is None:
+        raise RowError(f"missing 'id'; every row needs a unique id, e.g. {ROW_EXAMPLE}")
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise RowError(f"'id' is a JSON {json_kind(value)}; write it as a string or an integer")
+    item_id = str(value)
+    if not item_id.strip():
+        raise RowError("'id' is empty; give every row a unique id")
+    check_id(item_id)
+    return item_id
+
+
+def _body(raw: dict[str, Any], g: Guideline) -> dict[str, Any]:
+    text, messages = raw.get("text"), raw.get("messages")
+    if text is not None and messages is not None:
+        raise RowError("the row has both 'text' and 'messages'; keep one")
+    if g.unit == "text":
+        if messages is not None:
+            raise RowError(
+                f"the row has 'messages' but task {g.task!r} labels texts (unit: text); "
+                "give 'text', or use a guideline with unit: conversation"
+            )
+        if raw.get("target_turn") is not None:
+            raise RowError("'target_turn' only applies to 'messages'; remove it")
+        return {"text": _text(text)}
+    if messages is None:
+        hint = "the row has 'text' but" if text is not None else "missing 'messages':"
+        raise RowError(
+            f"{hint} task {g.task!r} labels conversations (unit: {g.unit}); "
+            f"give 'messages': {MESSAGE_EXAMPLE}"
+        )
+    msgs = _messages(messages)
+    return {"messages": msgs, "target_turn": _target_turn(raw.get("target_turn"), msgs)}
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        raise RowError(f"missing 'text'; every row needs the text to label, e.g. {ROW_EXAMPLE}")
+    if not isinstance(value, str):
+        raise RowError(f"'text' must be a string, not a JSON {json_kind(value)}; quote it")
+    if not value.strip():
+        raise RowError("empty 'text'; fill in the text to label, or remove the row")
+    return value
+
+
+def _messages(value: Any) -> tuple[Message, ...]:
+    if not isinstance(value, list) or not value:
+        raise RowError(f"'messages' is not a non-empty list; write it as {MESSAGE_EXAMPLE}")
+    out = []
+    for i, m in enumerate(value):
+        m = m if isinstance(m, dict) else {}
+        role, content = m.get("role"), m.get("content")
+        if content is None:
+            content = m.get("text")
+        if not isinstance(role, str) or not role or not isinstance(content, str):
+            raise RowError(
+                f"message {i} needs a 'role' and a 'content' (or 'text') string; "
+                f"write each message as {MESSAGE_EXAMPLE[1:-1]}"
+            )
+        out.append(Message(role=role, content=content))
+    return tuple(out)
+
+
+def _target_turn(value: Any, messages: tuple[Message, ...]) -> int | None:
+    if value is None:
+        return None
+    n = len(messages)
+    if not _is_int(value) or not 0 <= value < n:
+        raise RowError(
+            f"'target_turn' is {shown(value)} but must be the index of a message, 0 to {n - 1}; "
+            "fix it or remove it"
+        )
+    return value
+
+
+def _meta(raw: dict[str, Any]) -> dict[str, Any]:
+    meta = raw.get("meta")
+    if meta is not None and not isinstance(meta, dict):
+        kind = json_kind(meta)
+        raise RowError(f"'meta' is a JSON {kind}; write it as an object such as {META_EXAMPLE}")
+    extra = raw.keys() - KNOWN_KEYS
+    if extra and "label_source" in raw:
+        extra -= EXPORT_KEYS
+    if not extra:
+        return meta or {}
+    for key in extra:
+        if (close := _close_key(key)) is not None:
+            raise RowError(
+                f"unknown field {shown(key)} (did you mean {close!r}?); rename it, or put extra "
+                "fields under 'meta'"
+            )
+    # other fields are kept, as Label Studio keeps a task's extra data
+    return {**{k: raw[k] for k in sorted(extra)}, **(meta or {})}
+
+
+@lru_cache(maxsize=256)
+def _close_key(key: str) -> str | None:
+    close = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _user_turns(item: Item) -> list[int]:
+    """Indices of the messages a per-turn task labels."""
+    return [i for i, m in enumerate(item.messages or ()) if m.role == "user"]
+
+
+# -- labels written on messages ------------------------------------------------------------
+
+
+def _with_message_labels(raw: dict[str, Any], item: Item, ctx: RowContext) -> dict[str, Any]:
+    """The row with labels written on its messages as its ``turns`` (unit: turn only):
+    a label on a message is never dropped without a word."""
+    found = _message_values(raw.get("messages"))
+    if not found:
+        return raw
+    g = ctx.guideline
+    if ctx.shape != "turns":
+        index, key = found[0]
+        raise RowError(
+            f"message {index} has {key!r}, but task {g.task!r} labels whole conversations "
+            f"(unit: {g.unit}); put the label on the row instead: {_example(ctx, item)}"
+        )
+    other = [(i, k) for i, k in found if k != "label"]
+    if other:
+        index, key = other[0]
+        raise RowError(
+            f"message {index} has {key!r}; task {g.task!r} (unit: turn) takes one 'label' "
+            f"on each user message, e.g. {MESSAGE_LABEL_EXAMPLE}"
+        )
+    given = [k for k in VALUE_KEYS if raw.get(k) is not None]
+    if given:
+        raise RowError(f"the row has both {given[0]!r} and labels on its messages; keep one")
+    return {**raw, "turns": _message_turns(raw["messages"], {i for i, _ in found}, item, ctx)}
+
+
+def _message_values(messages: Any) -> list[tuple[int, str]]:
+    """(index, key) of each label value written on a message."""
+    if not isinstance(messages, list):
+        return []
+    return [
+        (i, k)
+        for i, m in enumerate(messages)
+        if isinstance(m, dict)
+        for k in VALUE_KEYS
+        if m.get(k) is not None
+    ]
+
+
+def _message_turns(
+    messages: list[dict[str, Any]], labeled: set[int], item: Item, ctx: RowContext
+) -> dict[int, str]:
+    """Per-turn labels from the messages: every user message labeled, no other one."""
+    users = _user_turns(item)
+    stray = sorted(labeled - set(users))
+    if stray:
+        role = messages[stray[0]]["role"]
+        raise RowError(
+            f"message {stray[0]} ({role}) has a 'label', but only user messages are "
+            "labeled (unit: turn); remove it"
+        )
+    missing = [i for i in users if i not in labeled]
+    if missing:
+        raise RowError(
+            f"only {len(labeled)} of the {len(users)} user messages have a 'label' "
+            f"(message {missing[0]} has none); give every user message a 'label', "
+            "or leave them all out"
+        )
+    turns = {}
+    for i in users:
+        try:
+            turns[i] = _label(messages[i]["label"], ctx)
+        except RowError as e:
+            raise RowError(f"message {i}: {e}") from None
+    return turns
+
+
+# -- the reviews a row carries -------------------------------------------------------------
+
+
+def _reviews(raw: dict[str, Any], item: Item, ctx: RowContext) -> list[Review]:
+    if "label_source" in raw or "reviews" in raw:
+        out = [_export_review(r, i, item, ctx) for i, r in _listed(raw, "reviews")]
+        # an export's final label is a model's, or restates its reviews: only a human
+        # label without the reviews behind it is news
+        if not out and raw.get("label_source") in ("human", "adjudicated"):
+            out = _own_review(raw, item, ctx)
+    else:
+        out = _own_review(raw, item, ctx)
+    return out + _annotations(raw, item, ctx)
+
+
+def _own_review(raw: dict[str, Any], item: Item, ctx: RowContext) -> list[Review]:
+    value = _value(raw, item, ctx)
+    if value is None:
+        return []
+    return [_review(item, ctx.reviewer, value, ctx.now)]
+
+
+def _review(item: Item, reviewer: str, value: LabelValue | None, at: datetime, **kw) -> Review:
+    kw.setdefault("action", "import")
+    return Review(
+        item_id=item.id, reviewer=reviewer, value=value, source="import", created_at=at, **kw
+    )
+
+
+def _listed(raw: dict[str, Any], key: str) -> Iterator[tuple[int, Any]]:
+    value = raw.get(key)
+    if value is None:
+        return iter(())
+    if not isinstance(value, list):
+        raise RowError(f"'{key}' is a JSON {json_kind(value)}; write it as a list of objects")
+    return enumerate(value, 1)
+
+
+def _annotations(raw: dict[str, Any], item: Item, ctx: RowContext) -> list[Review]:
+    out: list[Review] = []
+    for i, a in _listed(raw, "annotations"):
+        what = f"annotation {i}"
+        if not isinstance(a, dict):
+            example = f'{{"reviewer": "ann1", {_example(ctx, item)}}}'
+            raise RowError(f"{what} is not an object; write it as {example}")
+        reviewer = _reviewer(a.get("reviewer"), what)
+        if any(r.reviewer == reviewer for r in out):
+            raise RowError(f"{what}: {shown(reviewer)} has two annotations in this row; keep one")
+        value = _value(a, item, ctx)
+        if value is None and a.get("empty") is True:
+            if ctx.shape not in EMPTY_RESULT:
+                continue
+            value = EMPTY_RESULT[ctx.shape]
+        if value is None:
+            raise RowError(f"{what} by {shown(reviewer)} has no label; give {_example(ctx, item)}")
+        out.append(_review(item, reviewer, value, _time(a.get("time"), what, ctx.now)))
+    return out
+
+
+def _export_review(r: Any, i: int, item: Item, ctx: RowContext) -> Review:
+    """A review from a labelloop export: reviewer, action, value and time are kept."""
+    what = f"review {i}"
+    if not isinstance(r, dict):
+        raise RowError(f"{what} is not an object; write it with reviewer, action, value and time")
+    action = r.get("action", "import")
+    if action not in ACTIONS:
+        raise RowError(
+            f"{what} has unknown action {shown(action)}; use one of {', '.join(ACTIONS)}"
+        )
+    value = r.get("value")
+    if value is not None and not isinstance(value, dict):
+        example = _example(ctx, item)
+        raise RowError(f"{what}: 'value' is not an object; write it as {{{example}}}")
+    extra = {k: r[k] for k in ("queue", "reason", "comment", "duration_ms") if r.get(k) is not None}
+    return _review(
+        item,
+        _reviewer(r.get("reviewer"), what),
+        _value(value, item, ctx) if value else None,
+        _time(r.get("time"), what, ctx.now),
+        action=action,
+        blind=bool(r.get("blind", False)),
+        **extra,
+    )
+
+
+def _reviewer(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise RowError(f'{what} has no \'reviewer\'; name who made it, e.g. "reviewer": "ann1"')
+    return value
+
+
+def _time(value: Any, what: str, default: datetime) -> datetime:
+    if value is None:
+        return default
+    try:
+        at = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise RowError(
+            f"{what}: 'time' {shown(value)} is not an ISO 8601 time; "
+            "write it like 2024-05-01T12:00:00Z"
+        ) from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+# -- label values --------------------------------------------------------------------------
+
+
+def _value(d: dict[str, Any], item: Item, ctx: RowContext) -> LabelValue | None:
+    """The label value in ``d`` in the guideline's shape, checked; None if it has none."""
+    given = [k for k in VALUE_KEYS if d.get(k) is not None]
+    accepted = ACCEPTS[ctx.shape]
+    wrong = [k for k in given if k not in accepted and k != "abstain"]
+    # a Label Studio annotation may carry choices beside its spans
+    if wrong and not (wrong == ["choices"] and len(given) > 1):
+        raise RowError(_shape_error(wrong[0], item, ctx))
+    keys = [k for k in given if k in accepted]
+    if len(keys) > 1:
+        raise RowError(f"both {keys[0]!r} and {keys[1]!r} are given; keep one")
+    if not keys:
+        return LabelValue(abstain=True) if d.get("abstain") is True else None
+    return _parse_value(keys[0], d[keys[0]], item, ctx)
+
+
+def _parse_value(key: str, value: Any, item: Item, ctx: RowContext) -> LabelValue:
+    if key == "label" and ctx.shape == "turns":
+        if item.target_turn is None:
+            raise RowError(f"'label' needs a 'target_turn' here; or give {_example(ctx, item)}")
+        return LabelValue(turns={item.target_turn: _label(value, ctx)})
+    if key == "label":
+        return LabelValue(label=_label(value, ctx))
+    if key == "choices" and ctx.shape == "single":
+        names = _names(value, key, ctx)
+        if len(names) != 1:
+            raise RowError(f"{len(names)} choices for a single-label task; keep one")
+        return LabelValue(label=names[0])
+    if key in ("labels", "choices"):
+        return LabelValue(labels=tuple(dict.fromkeys(_names(value, key, ctx))))
+    if key == "spans":
+        return LabelValue(spans=_spans(value, item.render_plain(), ctx))
+    return LabelValue(turns=_turns(value, item, ctx))
+
+
+def _shape_error(key: str, item: Item, ctx: RowContext) -> str:
+    g = ctx.guideline
+    shape = f"kind: {g.kind}" + (", unit: turn" if ctx.shape == "turns" else "")
+    return f"{key!r} does not fit task {g.task!r} ({shape}); give {_example(ctx, item)}"
+
+
+def _example(ctx: RowContext, item: Item) -> str:
+    """How to write a label in the guideline's shape; per turn, with this row's user turns."""
+    users = _user_turns(item)[:2]
+    if ctx.shape != "turns" or not users:
+        return EXAMPLES[ctx.shape]
+    pairs = ", ".join(f'"{i}": "NAME"' for i in users)
+    return f'"turns": {{{pairs}}} (index of a user message: label)'
+
+
+def _label(name: Any, ctx: RowContext) -> str:
+    if not isinstance(name, str):
+        raise RowError(f"a label is a JSON {json_kind(name)}; write label names as strings")
+    if name not in ctx.labels:
+        raise RowError(unknown_label(name, ctx.guideline))
+    return name
+
+
+def unknown_label(name: str, g: Guideline) -> str:
+    """'unknown label ...; use one of ...', listing a long label set only in part."""
+    names = g.label_names
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    listing = ", ".join(names[:8]) + f", ... ({len(names)} in all, see the guideline)"
+    if len(names) <= LISTED_LABELS:
+        listing = ", ".join(names)
+    version = f" (guideline {g.version[:6]})" if g.version else ""
+    return f"unknown label {shown(name)}{hint} for task {g.task!r}{version}; use one of {listing}"
+
+
+def _names(value: Any, key: str, ctx: RowContext) -> list[str]:
+    if not isinstance(value, list):
+        raise RowError(f"{key!r} is a JSON {json_kind(value)}; write it as a list of label names")
+    return [_label(v, ctx) for v in value]
+
+
+def _spans(value: Any, text: str, ctx: RowContext) -> tuple[Span, ...]:
+    if not isinstance(value, list):
+        raise RowError(f"'spans' is not a list; write it as [{SPAN_EXAMPLE}]")
+    return tuple(_span(s, i, text, ctx) for i, s in enumerate(value))
+
+
+def _span(s: Any, i: int, text: str, ctx: RowContext) -> Span:
+    if not isinstance(s, dict):
+        raise RowError(f"span {i} is not an object; write it as {SPAN_EXAMPLE}")
+    start, end = s.get("start"), s.get("end")
+    if not _is_int(start) or not _is_int(end):
+        raise RowError(
+            f"span {i} has start {shown(start)} and end {shown(end)}; give both as integers "
+            "(character offsets into the text, counting from 0)"
+        )
+    if not 0 <= start < end <= len(text):
+        raise RowError(
+            f"span {i} [{start}:{end}] does not lie within the text (length {len(text)}); "
+            "offsets count characters from 0, with start < end <= length"
+        )
+    covered = s.get("text") if isinstance(s.get("text"), str) else None
+    return Span(start=start, end=end, label=_label(s.get("label"), ctx), text=covered)
+
+
+def _turns(value: Any, item: Item, ctx: RowContext) -> dict[int, str]:
+    if not isinstance(value, dict):
+        raise RowError(f"'turns' is not an object; write it as {_example(ctx, item)}")
+    users = _user_turns(item)
+    out: dict[int, str] = {}
+    for key, name in value.items():
+        turn = int(key) if isinstance(key, str) and key.isdigit() else key
+        if not _is_int(turn) or turn not in users:
+            here = ", ".join(map(str, users)) or "none"
+            raise RowError(
+                f"'turns' names turn {shown(key)}, which is not a user message; use the index "
+                f"of a user message in 'messages', counting from 0 (here: {here})"
+            )
+        out[turn] = _label(name, ctx)
+    return out

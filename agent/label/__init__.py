@@ -1,0 +1,1 @@
+"""Labeling: prompts, output schemas, confidence signals, few-shot examples, providers."""

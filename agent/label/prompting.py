@@ -1,0 +1,264 @@
+"""Prompts: a guideline, few-shot examples and one item rendered as chat messages.
+
+The messages are ordered for provider prompt caching:
+
+1. a ``system`` message, the static prefix: role and task, the guideline's instructions and
+   labels, the output rules; identical for every item of a guideline version;
+2. few-shot examples as user/assistant pairs (the answer is the JSON the schema expects);
+3. the item as the last ``user`` message, between ``<item id="...">`` and ``</item>``
+   markers (the stub LLM finds items by that tag), its text made unable to close them.
+
+The text itself lives in ``prompts/<shape>.v1.jinja``; its version is the template name
+plus a hash of the file, so editing a template changes the version of every prompt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from pydantic import ValidationError
+
+from labelloop.core.resources import prompts_dir
+from labelloop.core.types import Frozen, Guideline, Item, LabelValue
+from labelloop.label.providers.base import Example
+from labelloop.label.schemas import (
+    answer_json,
+    item_text,
+    neutralise,
+    output_model,
+    shape,
+    user_turns,
+    validation_context,
+)
+
+TEMPLATES = {
+    "single": "classify.v1.jinja",
+    "multi": "classify.v1.jinja",
+    "spans": "spans.v1.jinja",
+    "turns": "turns.v1.jinja",
+}
+#: the verbalized confidence shown in few-shot answers (reviewed labels)
+EXAMPLE_CONFIDENCE = 90
+
+_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
+_FENCE = re.compile(r"^ {0,3}(?:`{3,}|~{3,})")
+
+
+class RenderedPrompt(Frozen):
+    """The messages for one item, in OpenAI chat format, and what produced them."""
+
+    messages: tuple[dict[str, Any], ...]
+    #: e.g. ``classify.v1:1a2b3c4d``: the template and a hash of its file
+    version: str
+    #: length of the static prefix (the system message), the part providers can cache
+    static_chars: int
+    template: str
+
+
+def template_name(guideline: Guideline) -> str:
+    """The template for the guideline's task shape."""
+    return TEMPLATES[shape(guideline)]
+
+
+def prompt_version(guideline: Guideline, template: Path | None = None) -> str:
+    """The template name and the first 8 hex digits of the sha256 of the template file.
+
+    ``template``: a template file to use instead of the shipped one for the task's shape
+    (another prompt version, e.g. ``classify.v2.jinja`` in the project's ``prompts/``).
+    """
+    path = _template_path(guideline, template)
+    return f"{path.name.removesuffix('.jinja')}:{_file_digest(path)}"
+
+
+def render(
+    guideline: Guideline,
+    item: Item,
+    examples: Sequence[Example] = (),
+    *,
+    memo: dict[Any, tuple[Any, Any]] | None = None,
+    template: Path | None = None,
+) -> RenderedPrompt:
+    """The chat messages that ask a model to label one item (deterministic).
+
+    ``memo``: a dict kept across the renders of one batch, so that the static prefix and each
+    example's messages are looked up by object identity, and rendered once, not once per item
+    (hashing a 77-label guideline for the prefix cache costs more than rendering an item).
+    ``template``: a template file other than the shipped one (see ``prompt_version``).
+    """
+    path = _template_path(guideline, template)
+    version = prompt_version(guideline, template)
+    if memo is None:
+        system = _system_prompt(guideline, str(path), version)
+    else:
+        seen = memo.get(("system", version))
+        if seen is None or seen[0] is not guideline:
+            made = _system_prompt(guideline, str(path), version)
+            seen = memo[("system", version)] = (guideline, made)
+        system = seen[1]
+    messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
+    for example in examples:
+        if memo is None:
+            messages += _example_messages(guideline, example, path)
+            continue
+        seen = memo.get(id(example))
+        if seen is None or seen[0] is not example:  # keyed by identity; holds the example
+            made = tuple(_example_messages(guideline, example, path))
+            seen = memo[id(example)] = (example, made)
+        messages += [dict(m) for m in seen[1]]
+    messages.append({"role": "user", "content": item_message(guideline, item, path)})
+    return RenderedPrompt(
+        messages=tuple(messages), version=version, static_chars=len(system), template=path.name
+    )
+
+
+def item_message(guideline: Guideline, item: Item, template: Path | None = None) -> str:
+    """The user message that presents one item, spotlighted between item markers."""
+    macro = _template(_template_path(guideline, template)).module.item
+    return str(macro(_item_view(guideline, item))).strip()
+
+
+# --- templates -------------------------------------------------------------------------------
+
+
+def _template_path(guideline: Guideline, template: Path | None = None) -> Path:
+    return Path(template) if template is not None else prompts_dir() / template_name(guideline)
+
+
+def _file_digest(path: Path) -> str:
+    stat = path.stat()  # a template edited on disk gets a new key, hence a new version
+    return _digest_of(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=16)
+def _digest_of(path: str, mtime_ns: int, size: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:8]
+
+
+@lru_cache(maxsize=4)
+def _environment(directory: str) -> Environment:
+    return Environment(
+        loader=FileSystemLoader(directory),
+        undefined=StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _template(path: Path):
+    return _environment(str(path.parent)).get_template(path.name)
+
+
+@lru_cache(maxsize=32)
+def _system_prompt(guideline: Guideline, path: str, version: str) -> str:
+    """The static prefix; ``version`` is in the key so an edited template is re-rendered."""
+    macro = _template(Path(path)).module.system
+    return str(macro(guideline, instruction_headings(guideline.instructions))).strip()
+
+
+def instruction_headings(markdown: str) -> list[str]:
+    """The headings of the guideline's general instructions, in order (not in code blocks)."""
+    out, fenced = [], False
+    for line in markdown.splitlines():
+        if _FENCE.match(line):
+            fenced = not fenced
+        elif not fenced and (m := _HEADING.match(line)):
+            out.append(m[1].strip())
+    return out
+
+
+# --- items and examples ---------------------------------------------------------------------
+
+
+def _item_view(guideline: Guideline, item: Item) -> dict[str, Any]:
+    """What the item macro shows: the text, or the turns, with markers made inert."""
+    view: dict[str, Any] = {"id": html.escape(item.id, quote=True), "text": None, "turns": None}
+    view |= {"target": None, "target_role": None, "user_turns": []}
+    kind = shape(guideline)
+    if kind == "spans":  # offsets count in exactly the text shown
+        return view | {"text": neutralise(item_text(item))}
+    if item.messages is None:
+        if kind == "turns":
+            raise ValueError(
+                f"item {item.id!r} is a plain text, but task {guideline.task!r} labels each "
+                "user turn of a conversation (unit: turn): import it with `messages`"
+            )
+        return view | {"text": neutralise(item.text or "")}
+    view["turns"] = [
+        {"index": i, "role": neutralise(m.role), "content": _turn_content(m.content)}
+        for i, m in enumerate(item.messages)
+    ]
+    if kind == "turns":
+        view["user_turns"] = user_turns(item)
+        if not view["user_turns"]:
+            raise ValueError(f"item {item.id!r} has no user turn to label (roles: user, human)")
+    elif item.target_turn is not None:
+        if not 0 <= item.target_turn < len(item.messages):
+            raise ValueError(
+                f"item {item.id!r}: target_turn {item.target_turn} is not a turn of its "
+                f"conversation (turns 0 to {len(item.messages) - 1})"
+            )
+        view["target"] = item.target_turn
+        view["target_role"] = view["turns"][item.target_turn]["role"]
+    return view
+
+
+def _turn_content(content: str) -> str:
+    """A turn on one line: further lines indented, so no line can pose as a new turn."""
+    lines = neutralise(content).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n    ".join(lines)
+
+
+def _example_messages(
+    guideline: Guideline, example: Example, template: Path | None = None
+) -> list[dict[str, Any]]:
+    """A few-shot pair: the example item as the user, its reviewed answer as the assistant."""
+    value = example.value
+    answer = answer_json(
+        value,
+        guideline,
+        rationale=_example_rationale(value),
+        section=_example_section(value, guideline),
+        confidence=EXAMPLE_CONFIDENCE,
+        item=example.item,
+    )
+    model = output_model(guideline)
+    try:
+        parsed = model.model_validate(answer, context=validation_context(example.item, guideline))
+    except ValidationError as e:
+        raise ValueError(
+            f"few-shot example {example.item.id!r} does not fit task {guideline.task!r}: {e}"
+        ) from None
+    return [
+        {"role": "user", "content": item_message(guideline, example.item, template)},
+        {
+            "role": "assistant",
+            "content": json.dumps(parsed.model_dump(mode="json"), ensure_ascii=False),
+        },
+    ]
+
+
+def _example_rationale(value: LabelValue) -> str:
+    names = list(dict.fromkeys(value.names()))
+    if value.abstain and not names:
+        return "No label of the guideline fits this item."
+    if value.spans is not None:
+        return "Each span fits the definition of its label in the guideline."
+    if value.turns is not None:
+        return "Each user turn fits the definition of its label in the guideline."
+    if len(names) == 1:
+        return f"The item fits the definition of {names[0]} in the guideline."
+    return f"The item fits the definitions of {', '.join(names)} in the guideline."
+
+
+def _example_section(value: LabelValue, guideline: Guideline) -> str:
+    names = value.names()
+    return names[0] if names else "Labels"

@@ -1,0 +1,428 @@
+"""Output schemas: the pydantic models an LLM fills in, built from a guideline.
+
+One model per task shape (see ``shape``)::
+
+    single  {"label": L, ...}                        L: a label, or "none_of_these"
+    multi   {"labels": [L, ...], ...}                empty only when abstaining is allowed
+    spans   {"spans": [{"text", "label", "start", "end"}], ...}
+    turns   {"turns": [{"turn", "label"}], ...}      unit: turn, one label per user turn
+
+Every model then has ``guideline_section``, ``rationale`` and ``confidence`` (0-100).
+
+Field order: the label field comes FIRST. The label's tokens are then the model's first
+decision, conditioned on the prompt only. Were the rationale written first (chain of
+thought), the label would follow from the model's own text and its token probability would
+sit near 1.0 for almost every item, which ruins logprobs as a confidence signal; with a
+large guideline prefix, thinking aloud before a classification gains little, and reasoning
+models think before answering anyway. The rationale justifies the choice, and the
+verbalized confidence comes last, after the model has explained itself. (Logprob signals
+find the label by its JSON key, so ``labelloop.label.signals`` works with either order.)
+
+Validators read the item and guideline from pydantic's validation context
+(``model_validate(data, context=validation_context(item, guideline))``), or, when no
+context is given, from ``bind_context`` (see there for why a provider using instructor
+wants that). Without either, span offsets and turn coverage are not checked.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import difflib
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    model_validator,
+)
+
+from labelloop.core.types import USER_ROLES, Guideline, Item, LabelValue, Span
+
+#: the answer meaning "no label of the guideline fits" (offered when allow_abstain is set)
+NONE_OF_THESE = "none_of_these"
+#: how many valid labels an out-of-set error lists
+_LISTED = 8
+
+Shape = Literal["single", "multi", "spans", "turns"]
+
+_MARKER = re.compile(r"<(?=\s*/?\s*item\b)", re.IGNORECASE)
+_bound: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "labelloop_validation_context", default=None
+)
+
+
+def shape(guideline: Guideline) -> Shape:
+    """The task shape: spans (kind: spans), turns (unit: turn), else single or multi."""
+    if guideline.kind == "spans":
+        return "spans"
+    if guideline.unit == "turn":
+        return "turns"
+    return guideline.kind
+
+
+def label_choices(guideline: Guideline) -> tuple[str, ...]:
+    """The values the label field may take: the labels, plus "none_of_these" if abstaining."""
+    names = tuple(guideline.label_names)
+    if guideline.allow_abstain and shape(guideline) in ("single", "turns"):
+        if NONE_OF_THESE not in names:
+            names += (NONE_OF_THESE,)
+    return names
+
+
+def item_text(item: Item) -> str:
+    """The text span offsets count in: the text, or the transcript as ``role: content`` lines."""
+    return item.render_plain()
+
+
+def neutralise(text: str) -> str:
+    """The text with every ``<item``/``</item`` made inert, so it cannot close its delimiter.
+
+    Only the ``<`` changes (to U+2039, a look-alike), so offsets into the text stay valid.
+    """
+    return _MARKER.sub("\u2039", text)
+
+
+def user_turns(item: Item) -> list[int]:
+    """Indices of the item's user turns (the ones a ``unit: turn`` guideline labels)."""
+    return [i for i, m in enumerate(item.messages or ()) if m.role.lower() in USER_ROLES]
+
+
+def validation_context(item: Item, guideline: Guideline) -> dict[str, Any]:
+    """The validation context the output models' validators read."""
+    return {"item": item, "guideline": guideline}
+
+
+@contextmanager
+def bind_context(item: Item, guideline: Guideline) -> Iterator[None]:
+    """Validate outputs against this item inside the block, without passing ``context=``.
+
+    instructor's ``context=`` is also rendered into every message as a Jinja template,
+    which would rewrite items that contain ``{{``, ``{%`` or ``{#``; a provider calls
+    instructor without it, inside this block (a ContextVar: safe across asyncio tasks).
+    """
+    token = _bound.set(validation_context(item, guideline))
+    try:
+        yield
+    finally:
+        _bound.reset(token)
+
+
+def _context(info: ValidationInfo) -> Mapping[str, Any]:
+    ctx = info.context if isinstance(info.context, Mapping) else None
+    return ctx if ctx is not None else (_bound.get() or {})
+
+
+# --- label values ------------------------------------------------------------------------
+
+
+def unknown_label_message(value: Any, guideline: Guideline) -> str:
+    """An error for a value outside the label set that says what to answer instead."""
+    choices = label_choices(guideline)
+    version = f" (guideline {guideline.version})" if guideline.version else ""
+    close = difflib.get_close_matches(str(value), choices, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    shown = ", ".join(choices[:_LISTED])
+    more = f" and {len(choices) - _LISTED} more" if len(choices) > _LISTED else ""
+    return (
+        f"Unknown label {value!r} for task {guideline.task!r}{version}: {hint}valid labels "
+        f"are {shown}{more}; answer with a label exactly as written in the guideline"
+    )
+
+
+def _label_type(guideline: Guideline) -> Any:
+    """``Literal[<choices>]`` whose out-of-set error names the task and valid labels."""
+    choices = label_choices(guideline)
+    allowed = frozenset(choices)
+
+    def check(value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # ordinal labels such as "1".."5" answered as numbers
+        if isinstance(value, str) and value in allowed:
+            return value
+        raise ValueError(unknown_label_message(value, guideline))
+
+    return Annotated[Literal[choices], BeforeValidator(check)]
+
+
+def _label_set_check(guideline: Guideline) -> Any:
+    """Drops repeated labels; refuses an empty set unless the guideline allows abstaining."""
+
+    def check(labels: list[str]) -> list[str]:
+        if not labels and not guideline.allow_abstain:
+            raise ValueError(
+                f"no labels chosen: every item of task {guideline.task!r} gets at least one "
+                "label (this guideline does not allow abstaining); choose the labels that fit"
+            )
+        return list(dict.fromkeys(labels))
+
+    return check
+
+
+def _percent(value: Any) -> Any:
+    """Confidence as an integer percent: 0.85 becomes 85, 85.0 becomes 85."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, float) and 0.0 < value < 1.0:
+        return round(value * 100)
+    return value
+
+
+Confidence = Annotated[int, BeforeValidator(_percent)]
+
+
+# --- model bases: validators only, so create_model decides the field order ---------------
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _SpanOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _check_offsets(self, info: ValidationInfo) -> _SpanOut:
+        item = _context(info).get("item")
+        if item is not None:
+            start, end, text = _locate(self.text, self.start, self.end, item)
+            self.start, self.end, self.text = start, end, text
+        return self
+
+
+class _TurnLabel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _TurnsAnswer(_Answer):
+    @model_validator(mode="after")
+    def _check_turns(self, info: ValidationInfo) -> _TurnsAnswer:
+        item = _context(info).get("item")
+        problems = turn_problems([t.turn for t in self.turns], item)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _locate(text: str, start: int, end: int, item: Item) -> tuple[int, int, str]:
+    """Offsets that make ``item_text(item)[start:end] == text``, repaired from the text."""
+    full = item_text(item)
+    if 0 <= start <= end <= len(full) and full[start:end] == text and text:
+        return start, end, text
+    seen = neutralise(full)  # the item as the model saw it: same length
+    for candidate in dict.fromkeys((text, text.strip())):
+        hits = _occurrences(full, candidate) | _occurrences(seen, candidate)
+        if candidate and hits:
+            best = min(hits, key=lambda i: (abs(i - start), i))
+            return best, best + len(candidate), full[best : best + len(candidate)]
+    if not text.strip():
+        raise ValueError("a span has empty text: copy each span's passage from the item")
+    raise ValueError(
+        f"the span text {text!r} does not occur in the item: copy each span's text exactly, "
+        "character for character, from the text between the item markers, and give its "
+        "start and end offsets in that text"
+    )
+
+
+def _occurrences(haystack: str, needle: str) -> set[int]:
+    out, at = set(), haystack.find(needle) if needle else -1
+    while at >= 0:
+        out.add(at)
+        at = haystack.find(needle, at + 1)
+    return out
+
+
+def turn_problems(turns: list[int], item: Item | None) -> list[str]:
+    """What is wrong with the labeled turn indices (empty when each user turn has one)."""
+    problems = [
+        f"turn {t} is labeled twice" for t in sorted({t for t in turns if turns.count(t) > 1})
+    ]
+    if item is None:
+        return problems
+    users, n = user_turns(item), len(item.messages or ())
+    listing = ", ".join(map(str, users))
+    for t in dict.fromkeys(turns):
+        if not 0 <= t < n:
+            problems.append(f"there is no turn {t} (the conversation has turns 0 to {n - 1})")
+        elif t not in users:
+            role = item.messages[t].role
+            problems.append(f"turn {t} is not a user turn (its role is {role})")
+    missing = [t for t in users if t not in turns]
+    if missing:
+        problems.append(f"user turn(s) {', '.join(map(str, missing))} have no label")
+    if problems:
+        problems.append(f"give each user turn ({listing}) exactly one label")
+    return problems
+
+
+# --- the models ----------------------------------------------------------------------------
+
+
+def _common_fields(guideline: Guideline) -> dict[str, Any]:
+    first = guideline.labels[0].name
+    return {
+        "guideline_section": (
+            str,
+            Field(
+                description="The heading of the guideline section relied on most, without "
+                f"the # marks: a label name (e.g. {first!r}) or an instruction heading."
+            ),
+        ),
+        "rationale": (
+            str,
+            Field(description="One or two short sentences: the decisive words and the rule."),
+        ),
+        "confidence": (
+            Confidence,
+            Field(
+                ge=0,
+                le=100,
+                description="0-100: how likely a careful annotator gives the same answer.",
+            ),
+        ),
+    }
+
+
+@lru_cache(maxsize=32)
+def output_model(guideline: Guideline) -> type[BaseModel]:
+    """The pydantic model an LLM fills in for this guideline (cached per guideline)."""
+    name, fields = _label_field(guideline)
+    base = _TurnsAnswer if shape(guideline) == "turns" else _Answer
+    doc = f"The answer for one item of the labeling task {guideline.task!r}."
+    return create_model(name, __base__=base, __doc__=doc, **fields, **_common_fields(guideline))
+
+
+def _label_field(guideline: Guideline) -> tuple[str, dict[str, Any]]:
+    """The model's name and its first field: label, labels, spans or turns."""
+    label, kind = _label_type(guideline), shape(guideline)
+    if kind == "single":
+        field = Field(description="The one label the guideline gives the item.")
+        return "LabelAnswer", {"label": (label, field)}
+    if kind == "multi":
+        labels = Annotated[list[label], AfterValidator(_label_set_check(guideline))]
+        field = Field(
+            description="Every label the guideline gives the item, each once.",
+            json_schema_extra={} if guideline.allow_abstain else {"minItems": 1},
+        )
+        return "LabelsAnswer", {"labels": (labels, field)}
+    if kind == "spans":
+        span = create_model(
+            "SpanOut",
+            __base__=_SpanOut,
+            text=(str, Field(description="The passage, copied exactly from the item.")),
+            label=(label, Field(description="The label of the passage.")),
+            start=(int, Field(description="Offset of the passage's first character.")),
+            end=(int, Field(description="Offset just after its last character.")),
+        )
+        field = Field(description="Every labeled passage of the item, in order.")
+        return "SpansAnswer", {"spans": (list[span], field)}
+    turn = create_model(
+        "TurnLabel",
+        __base__=_TurnLabel,
+        turn=(int, Field(description="The N of the user turn's [turn N] line.")),
+        label=(label, Field(description="The label of that turn.")),
+    )
+    field = Field(description="One entry per user turn, in order.")
+    return "TurnsAnswer", {"turns": (list[turn], field)}
+
+
+def response_format(guideline: Guideline) -> dict[str, Any]:
+    """The ``response_format`` of a strict JSON-schema request (content carries logprobs)."""
+    model = output_model(guideline)
+    schema = model.model_json_schema()  # already strict: closed objects, all fields required
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": model.__name__, "schema": schema, "strict": True},
+    }
+
+
+def reask_message(error: Exception) -> str:
+    """The user message that asks the model to fix an answer that failed validation."""
+    if isinstance(error, ValidationError):
+        problems = [
+            f"- {'.'.join(map(str, e['loc'])) or 'answer'}: "
+            + e["msg"].removeprefix("Value error, ")
+            for e in error.errors(include_url=False)
+        ]
+    else:
+        problems = [f"- {error}"]
+    return (
+        "Your answer does not follow the rules:\n"
+        + "\n".join(problems)
+        + "\nAnswer again for the same item with one JSON object that follows the response "
+        "schema, correcting these problems."
+    )
+
+
+# --- between outputs and label values -------------------------------------------------------
+
+
+def to_value(output: BaseModel, guideline: Guideline) -> LabelValue:
+    """The label decision in an output; abstaining gives ``LabelValue(abstain=True)``.
+
+    For turns, a turn answered "none_of_these" is left out and the value abstains.
+    """
+    kind = shape(guideline)
+    names = set(guideline.label_names)
+    if kind == "single":
+        if output.label not in names:
+            return LabelValue(abstain=True)
+        return LabelValue(label=output.label)
+    if kind == "multi":
+        labels = tuple(dict.fromkeys(output.labels))
+        return LabelValue(labels=labels) if labels else LabelValue(abstain=True)
+    if kind == "spans":
+        spans = {(s.start, s.end, s.label): s.text for s in output.spans}
+        ordered = sorted(spans.items())
+        return LabelValue(
+            spans=tuple(Span(start=a, end=b, label=c, text=t) for (a, b, c), t in ordered)
+        )
+    turns = {t.turn: t.label for t in output.turns}
+    kept = {k: v for k, v in sorted(turns.items()) if v in names}
+    return LabelValue(turns=kept, abstain=len(kept) < len(turns))
+
+
+def answer_json(
+    value: LabelValue,
+    guideline: Guideline,
+    rationale: str = "",
+    section: str = "",
+    confidence: int = 90,
+    *,
+    item: Item | None = None,
+) -> dict[str, Any]:
+    """The answer object ``output_model(guideline)`` expects for a value (fields in order).
+
+    ``item`` fills in span texts a value lacks and, for an abstaining turns value, the user
+    turns it left out (as "none_of_these").
+    """
+    tail = {"guideline_section": section, "rationale": rationale, "confidence": confidence}
+    kind = shape(guideline)
+    if kind == "single":
+        return {"label": NONE_OF_THESE if value.abstain else value.label, **tail}
+    if kind == "multi":
+        return {"labels": [] if value.abstain else list(value.labels or ()), **tail}
+    if kind == "spans":
+        return {"spans": [_span_json(s, item) for s in value.spans or ()], **tail}
+    turns = dict(value.turns or {})
+    if value.abstain and item is not None:
+        turns = {t: turns.get(t, NONE_OF_THESE) for t in user_turns(item)}
+    return {"turns": [{"turn": t, "label": lab} for t, lab in sorted(turns.items())], **tail}
+
+
+def _span_json(span: Span, item: Item | None) -> dict[str, Any]:
+    text = span.text
+    if text is None:
+        if item is None:
+            raise ValueError(f"span {span.start}:{span.end} has no text: pass item= to answer_json")
+        text = item_text(item)[span.start : span.end]
+    return {"text": text, "label": span.label, "start": span.start, "end": span.end}

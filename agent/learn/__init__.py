@@ -1,0 +1,1 @@
+"""Learning from reviews: evaluation, frozen eval sets and runs, guideline feedback, label maps."""

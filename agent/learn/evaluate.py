@@ -1,0 +1,168 @@
+"""``labelloop eval``: gather reviews and suggestions from the store, report, write files."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from labelloop.core.errors import LabelloopError
+from labelloop.core.types import DECISIVE, REOPEN, Guideline, LabelValue, Queue, Review, Suggestion
+from labelloop.evals.aggregate import final_labels
+from labelloop.evals.report import EvalInput, Prediction, build_report, dashboard_figures, headline
+from labelloop.evals.report_render import to_html, to_markdown, write_plots
+from labelloop.project import Project
+from labelloop.route.state import routing_state
+
+ADJUDICATION = Queue.ADJUDICATION
+
+
+def comparable(value: LabelValue | None, kind: str):
+    """A hashable form of a label value for the guideline's kind (None when it has none)."""
+    if value is None or value.abstain:
+        return None
+    if kind == "multi":
+        return tuple(sorted(value.labels or ()))
+    if kind == "spans":
+        return tuple(sorted((s.start, s.end, s.label) for s in value.spans or ()))
+    return value.label
+
+
+def gather(project: Project, n_boot: int = 1000, reviews=None) -> EvalInput:
+    """Each reviewer's latest decisive review per item, adjudications, each model's labels.
+
+    ``reviews``: every review, oldest first, when the caller has read them already."""
+    guideline: Guideline = project.guideline()
+    store = project.store
+    reviews = store.iter_reviews() if reviews is None else reviews
+    annotations, adjudicated, weeks = _reviews(reviews, guideline.kind)
+    models = {
+        model: _predictions(store.latest_suggestions(model=model), guideline.kind)
+        for model in sorted(store.suggestion_totals())
+    }
+    return EvalInput(
+        labels=guideline.label_names,
+        kind=guideline.kind,
+        scale=guideline.scale,
+        annotations=annotations,
+        adjudicated=adjudicated,
+        models=models,
+        weeks=weeks,
+        routing_model=routing_state(project).get("model"),
+        n_boot=n_boot,
+    )
+
+
+def decisions(reviews, kind: str) -> tuple[dict[str, dict[str, Review]], dict[str, Review]]:
+    """Per item, each reviewer's latest decisive review and the latest adjudication.
+
+    Reviews come oldest first; a ``reopen`` (a split label) forgets the item's earlier ones.
+    """
+    annotations: dict[str, dict[str, Review]] = {}
+    adjudicated: dict[str, Review] = {}
+    for r in reviews:
+        if r.action == REOPEN:
+            annotations.pop(r.item_id, None)
+            adjudicated.pop(r.item_id, None)
+            continue
+        if r.action not in DECISIVE or comparable(r.value, kind) is None:
+            continue
+        if r.queue == ADJUDICATION:
+            adjudicated[r.item_id] = r
+        else:
+            annotations.setdefault(r.item_id, {})[r.reviewer] = r
+    return annotations, adjudicated
+
+
+def consensus_reviews(reviews, kind: str) -> dict[str, Review]:
+    """Per item, the review that carries its consensus label: the adjudication when it
+    agrees, else the latest review agreeing with the majority (tied items are left out)."""
+    by_reviewer, adjudications = decisions(reviews, kind)
+    voted = final_labels(*_values(by_reviewer, adjudications, kind))
+    out = {}
+    for i, v in voted.items():
+        if v is None:
+            continue
+        made = list(by_reviewer.get(i, {}).values())
+        made += [adjudications[i]] if i in adjudications else []
+        agreeing = [r for r in made if comparable(r.value, kind) == v]
+        out[i] = max(agreeing, key=lambda r: (r.queue == ADJUDICATION, r.id or 0))
+    return out
+
+
+def _values(by_reviewer: dict, adjudications: dict, kind: str) -> tuple[dict, dict]:
+    annotations = {
+        i: {who: comparable(r.value, kind) for who, r in votes.items()}
+        for i, votes in by_reviewer.items()
+    }
+    return annotations, {i: comparable(r.value, kind) for i, r in adjudications.items()}
+
+
+def _reviews(reviews, kind: str) -> tuple[dict, dict, dict]:
+    by_reviewer, adjudications = decisions(reviews, kind)
+    annotations, adjudicated = _values(by_reviewer, adjudications, kind)
+    weeks = {}
+    for i in annotations.keys() | adjudicated.keys():
+        made = list(by_reviewer.get(i, {}).values())
+        made += [adjudications[i]] if i in adjudications else []
+        weeks[i] = _week(max(made, key=lambda r: r.id or 0))
+    return annotations, adjudicated, weeks
+
+
+def _week(r: Review) -> str:
+    year, week, _ = r.created_at.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _predictions(suggestions: dict[str, Suggestion], kind: str) -> dict[str, Prediction]:
+    return {
+        item: Prediction(
+            comparable(s.value, kind), s.calibrated if s.calibrated is not None else s.confidence
+        )
+        for item, s in suggestions.items()
+        if s.status == "ok"
+    }
+
+
+def evaluate(project: Project, n_boot: int = 1000) -> dict:
+    """The agreement and calibration report's figures, as plain data."""
+    figures = build_report(gather(project, n_boot))
+    return {"task": project.guideline().task, **figures}
+
+
+def write_report(figures: dict, out: Path) -> dict[str, Path]:
+    """report.md, report.html and the PNG plots in ``out``; returns what was written."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LabelloopError(
+            f"Cannot write the report to {out}: {exc}; pick another --out"
+        ) from exc
+    plots = write_plots(figures, out)
+    written = {name: out / file for name, file in plots.items()}
+    for name, text in (
+        ("report.md", to_markdown(figures, plots)),
+        ("report.html", to_html(figures, plots)),
+        ("report.json", json.dumps(figures, indent=2, default=str)),
+    ):
+        (out / name).write_text(text, encoding="utf-8")
+        written[name] = out / name
+    return written
+
+
+def headline_figures(project: Project) -> dict:
+    """The report's headline figures for a project, without bootstrap intervals (see
+    ``labelloop.evals.report.dashboard_figures``)."""
+    return dashboard_figures(gather(project, n_boot=0), project.guideline().task)
+
+
+def dashboard_report(project: Project, reviews=None) -> tuple[dict, dict[str, bytes]]:
+    """The report's headline figures (``labelloop.evals.report.dashboard_figures``) and its plots as
+    PNG bytes (name -> image), for the console dashboard: one pass over the store (none
+    over the reviews when the caller gives them)."""
+    figures = build_report(gather(project, n_boot=0, reviews=reviews))
+    with tempfile.TemporaryDirectory(prefix="labelloop-plots-") as d:
+        files = write_plots(figures, Path(d))
+        plots = {name: (Path(d) / f).read_bytes() for name, f in files.items()}
+    return headline(figures, project.guideline().task), plots

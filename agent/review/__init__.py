@@ -1,0 +1,1 @@
+"""Review: the service the console drives, its rules, views, browser, dashboard, accounts."""

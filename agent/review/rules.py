@@ -1,0 +1,170 @@
+"""The review's pure rules: where a decision sends an item, what a console answer means,
+whether it is whole, which guideline section a suggestion cites. No I/O here."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from labelloop.core.errors import LabelloopError
+from labelloop.core.types import (
+    QUEUE_ROUTES,
+    Guideline,
+    Item,
+    LabelValue,
+    Queue,
+    Review,
+    Route,
+    Suggestion,
+)
+from labelloop.label.schemas import item_text, turn_problems
+from labelloop.review.views import (
+    ACTIONS,
+    ADJUDICATION_QUEUE,
+    GOLD_QUEUE,
+    REJECT_REASONS,
+    GuidelineSection,
+    ValueInput,
+)
+from labelloop.store.review_queue import RouteChange, browse_label
+
+_SECTION_NOTE = re.compile(r"\[guideline: ([^\]]+)\]")
+
+
+def answer_key(review: Review) -> str:
+    """What two answers must share to agree: the value, or the fact of rejecting."""
+    if review.action == "reject" or review.value is None:
+        return "reject"
+    return review.value.key()
+
+
+def route_after(
+    queue: str, review: Review, earlier: Sequence[Review], overlap: bool, needed: int
+) -> RouteChange:
+    """Where a decision sends the item: nowhere (skip, gold, overlap still short of answers),
+    to ``reviewed``, or to ``adjudication`` when overlap answers disagree."""
+    label = browse_label(review.value) if review.action != "reject" else None
+    if review.action == "skip" or queue == GOLD_QUEUE:
+        return RouteChange(None)
+    if queue == ADJUDICATION_QUEUE:
+        return RouteChange(Route.REVIEWED, f"adjudicated by {review.reviewer}", label)
+    if not overlap:
+        return RouteChange(Route.REVIEWED, f"{review.action} by {review.reviewer}", label)
+    latest = {r.reviewer: r for r in [*earlier, review]}
+    if len(latest) < needed:
+        return RouteChange(None)
+    if len({answer_key(r) for r in latest.values()}) == 1:
+        return RouteChange(Route.REVIEWED, f"{len(latest)} reviewers agree", label)
+    who = ", ".join(sorted(latest))
+    return RouteChange(Route.ADJUDICATION, f"overlap reviewers disagree ({who})")
+
+
+def queue_route(queue: str, suggestion: Suggestion | None) -> str:
+    """The route an item goes back to when a decision on it is undone."""
+    if queue == Queue.ACTIVE and (suggestion is None or suggestion.status == "failed"):
+        return Route.FAILED
+    return QUEUE_ROUTES.get(queue, (queue,))[0]
+
+
+def cited_section(guideline: Guideline, suggestion: Suggestion | None) -> GuidelineSection | None:
+    """The guideline section the suggestion cites (``[guideline: X]`` in its rationale), else
+    the section of the label it suggests."""
+    if suggestion is None:
+        return None
+    cited = _SECTION_NOTE.search(suggestion.rationale or "")
+    names = [cited.group(1).strip().lstrip("#").strip()] if cited else []
+    names += suggestion.value.names()[:1] if suggestion.value is not None else []
+    for name in names:
+        if name in guideline.label_names:
+            lab = guideline.label(name)
+            lines = [lab.definition, *(f"- Example: {e}" for e in lab.examples)]
+            lines += [_counter(text, other) for text, other in lab.counter_examples]
+            return GuidelineSection(heading=name, text="\n".join(x for x in lines if x))
+        text = _general_section(guideline.instructions, name)
+        if text is not None:
+            return GuidelineSection(heading=name, text=text)
+    return None
+
+
+def _counter(text: str, other: str | None) -> str:
+    return f"- Counter-example: {text}" + (f" ({other})" if other else "")
+
+
+def _general_section(markdown: str, heading: str) -> str | None:
+    """The body under a ``#``-heading named ``heading`` in the general instructions."""
+    lines = markdown.splitlines()
+    for i, line in enumerate(lines):
+        m = re.match(r"^(#+)\s+(.*?)\s*$", line)
+        if m and m.group(2).casefold() == heading.casefold():
+            body = []
+            for nxt in lines[i + 1 :]:
+                n = re.match(r"^(#+)\s", nxt)
+                if n and len(n.group(1)) <= len(m.group(1)):
+                    break
+                body.append(nxt)
+            return "\n".join(body).strip()
+    return None
+
+
+def to_value(guideline: Guideline, value: ValueInput) -> LabelValue:
+    """A console answer as a ``LabelValue``; refuses labels the guideline does not have."""
+    if value is None:
+        raise LabelloopError("Pick a label first")
+    if isinstance(value, LabelValue):
+        out = value
+    elif isinstance(value, str):
+        out = LabelValue(labels=(value,)) if guideline.kind == "multi" else LabelValue(label=value)
+    else:
+        names = tuple(dict.fromkeys(value))
+        if guideline.kind != "multi" and len(names) != 1:
+            raise LabelloopError("Pick exactly one label")
+        out = LabelValue(labels=names) if guideline.kind == "multi" else LabelValue(label=names[0])
+    valid = guideline.label_names
+    for name in out.names():
+        if name not in valid:
+            raise LabelloopError(
+                f"Unknown label {name!r} for task {guideline.task!r} (guideline "
+                f"{guideline.version}): valid labels are {', '.join(valid)}"
+            )
+    return out
+
+
+def check_complete(guideline: Guideline, item: Item, value: LabelValue) -> None:
+    """Refuse an answer that does not answer the whole item: every labelable turn of a
+    transcript, spans inside the text, at least one label."""
+    if value.abstain:
+        return
+    if guideline.unit == "turn":
+        problems = turn_problems(list((value.turns or {}).keys()), item)
+        if value.turns is None or problems:
+            raise LabelloopError(
+                "Incomplete turn labels: " + "; ".join(problems or ["no turn is labeled"])
+            )
+    elif guideline.kind == "spans":
+        text = item_text(item)
+        for s in value.spans if value.spans is not None else ():
+            if not 0 <= s.start < s.end <= len(text):
+                raise LabelloopError(
+                    f"Span {s.label}[{s.start}:{s.end}] is outside the item's text "
+                    f"(0 to {len(text)}): select it again"
+                )
+        if value.spans is None:
+            raise LabelloopError("A span answer lists its spans (none is an answer too)")
+    elif guideline.kind == "multi" and not value.labels:
+        raise LabelloopError("Pick at least one label")
+    elif guideline.kind == "single" and not value.label:
+        raise LabelloopError("Pick a label first")
+
+
+def check_reason(action: str, reason: str | None, comment: str | None) -> None:
+    """Rejects need a reason from the taxonomy, and ``other`` a comment."""
+    if action not in ACTIONS:
+        raise LabelloopError(f"Unknown action {action!r}: valid actions are {', '.join(ACTIONS)}")
+    if action != "reject":
+        return
+    if reason not in REJECT_REASONS:
+        raise LabelloopError(
+            f"Reject needs a reason: one of {', '.join(REJECT_REASONS)} (got {reason!r})"
+        )
+    if reason == "other" and not (comment or "").strip():
+        raise LabelloopError("Rejecting for 'other' needs a comment saying why")

@@ -1,0 +1,1 @@
+"""Routing and calibration: where each labeled item goes, and the guarantee behind it."""

@@ -1,0 +1,91 @@
+"""Where calibration stands, in one place: what ``calibrate``, ``status`` and the dashboard say.
+
+How many blind reviews wait in the calibration queue, how many more the last calibration
+expects to be needed, and the coverage expected once they are in. Every count is a
+non-negative integer; a coverage with no estimate is None in data and "unknown" in text.
+"""
+
+from __future__ import annotations
+
+from labelloop.core.types import Queue
+from labelloop.project import Project
+from labelloop.route.state import (
+    MAX_AUTO_RATE,
+    calibration_rate,
+    calibration_state,
+    in_force,
+    routing_model,
+)
+
+
+def outlook(project: Project, model: str | None = None) -> dict:
+    """The calibration outlook of a model's suggestions (the routing model's by default)."""
+    model = model or routing_model(project)
+    cal = calibration_state(project, model)
+    applied = in_force(project, cal)
+    threshold = applied.get("threshold")
+    coverage = float(applied.get("coverage") or 0.0) if threshold is not None else 0.0
+    # certified by an earlier look, on an earlier version's labels: the last look passed none
+    held = threshold is not None and cal.get("threshold") is None
+    more = max(0, int(cal.get("more_reviews_needed") or 0))
+    expected = cal.get("expected_coverage")
+    if more == 0 and expected is None:
+        expected = coverage if "calibration_pairs" in cal else None
+    data = {
+        "model": model,
+        "calibrated": "calibration_pairs" in cal,
+        "threshold": threshold,
+        "coverage": coverage,
+        "held_from_look": applied.get("look") if held else None,
+        "calibration_pairs": max(0, int(cal.get("calibration_pairs") or 0)),
+        "waiting": len(project.store.queue_item_ids(Queue.CALIBRATION)),
+        "more_needed": more,
+        "expected_coverage": None if expected is None else float(expected),
+        "calibration_rate": calibration_rate(project, cal),
+        "rate_fixed": project.config.routing.calibration_rate is not None,
+    }
+    return data | {"summary": summary(data)}
+
+
+def _pct(x: float | None) -> str:
+    return "unknown" if x is None else f"{x:.0%}"
+
+
+def summary(o: dict) -> str:
+    """The outlook in two or three sentences, the same wherever it is shown."""
+    waiting = f"{o['waiting']} blind reviews waiting in the calibration queue"
+    if not o["calibrated"]:
+        return f"Not calibrated yet: {waiting}; run `labelloop calibrate` once they are in."
+    now = (
+        f"threshold {o['threshold']:.3f} auto-accepts {_pct(o['coverage'])} of items"
+        if o["threshold"] is not None
+        else "no threshold certified yet, nothing is auto-accepted"
+    )
+    if o.get("held_from_look"):
+        now = (
+            "the newest labels are not certified yet (the last look passed no threshold); "
+            f"threshold {o['threshold']:.3f}, certified at look {o['held_from_look']}, still "
+            f"auto-accepts {_pct(o['coverage'])} of items with the labels of the model "
+            "version it tested"
+        )
+    head = f"Calibration on {o['calibration_pairs']} pairs: {now}. {waiting}; "
+    if o["more_needed"] == 0:
+        if o["waiting"]:
+            return head + (
+                "they still count: answer them and run `labelloop calibrate`; no more "
+                "beyond them are expected to pay off."
+            )
+        return head + "no more blind reviews are expected to pay off."
+    text = head + (
+        f"about {o['more_needed']} more blind reviews are expected to be needed, for an "
+        f"expected coverage of {_pct(o['expected_coverage'])} once they are in; run "
+        "`labelloop calibrate` then."
+    )
+    if o["rate_fixed"] and o["waiting"] < o["more_needed"]:
+        text += (
+            f" calibration_rate = {o['calibration_rate']:g} in labelloop.toml keeps the queue "
+            "from growing: raise it or remove it."
+        )
+    elif o["waiting"] < o["more_needed"] and o["calibration_rate"] >= MAX_AUTO_RATE:
+        text += f" The calibration sample is at its cap of {MAX_AUTO_RATE:.0%} of items."
+    return text

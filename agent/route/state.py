@@ -1,0 +1,305 @@
+"""Routing state kept in the store: the routing model, the calibration in force per model,
+the audit alarm and the active queue's pass over the calibration draw."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from labelloop.core.types import Queue, Route
+from labelloop.project import Project
+from labelloop.route import rules as routing
+
+ROUTING_STATE = "routing"
+
+
+#: the model the store routes on (set by the first label run and `labelloop route`)
+ROUTING_MODEL_STATE = "routing_model"
+
+
+#: bounds of the automatically sized calibration sample (share of items)
+MIN_AUTO_RATE, MAX_AUTO_RATE = 0.02, 0.5
+
+
+ALARM_STATE = "audit_alarm"
+
+
+#: the drawn items' shadow places in the active queue's order, and those it has passed
+#: (see ``labelloop.route.sample``)
+ACTIVE_PASS_STATE = "active_pass"
+
+
+def claims_routing(project: Project, model: str) -> bool:
+    """Whether ``model``'s suggestions route: it is the routing model or a cascade stage.
+    A project that routes on no model yet takes the first one labeled with (recorded, and
+    named in labelloop.toml when the file names none)."""
+    if project.config.routing.cascade:
+        return model in project.config.routing.cascade
+    if recorded_model(project) is None and project.config.model in (None, model):
+        set_routing_model(project, model)
+    return model == routing_model(project)
+
+
+def recorded_model(project: Project) -> str | None:
+    """The model the store routes on, as the first ``label`` run or ``labelloop route``
+    recorded it (for a project routed before that record existed: the model it last
+    routed on, if that model has suggestions)."""
+    store = project.store
+    got = (store.get_state(ROUTING_MODEL_STATE) or {}).get("model")
+    if got is None:
+        legacy = (store.get_state(ROUTING_STATE) or {}).get("model")
+        got = legacy if legacy and store.has_suggestions(legacy) else None
+    return got
+
+
+def routing_model(project: Project) -> str:
+    """The model whose suggestions route items: the cascade's first stage, else the one the
+    store routes on, else ``model`` in labelloop.toml, else the local model. A different
+    ``model`` in labelloop.toml takes over only through ``labelloop route --model``."""
+    cascade_ = project.config.routing.cascade
+    if cascade_:
+        return cascade_[0]
+    return recorded_model(project) or project.config.model or "local"
+
+
+def model_mismatch(project: Project) -> str | None:
+    """A note when labelloop.toml names another model than the one items are routed on."""
+    named, routed = project.config.model, routing_model(project)
+    if named is None or named == routed or project.config.routing.cascade:
+        return None
+    return (
+        f"labelloop.toml names {named}, but items are routed on {routed}'s suggestions: "
+        f"`labelloop route --model {named}` switches (it shows what changes first)"
+    )
+
+
+def set_routing_model(project: Project, model: str) -> None:
+    """Route on ``model`` from now on: recorded in the store, and named in labelloop.toml
+    (its one ``model = ...`` line, comments kept)."""
+    from labelloop.project import write_model
+
+    if project.config.model != model:
+        write_model(project, model)
+    project.store.set_state(ROUTING_MODEL_STATE, {"model": model})
+
+
+def routing_state(project: Project) -> dict:
+    """The routing model and the policy last routed with."""
+    return {**(project.store.get_state(ROUTING_STATE) or {}), "model": routing_model(project)}
+
+
+def calibration_state(project: Project, model: str) -> dict:
+    """The calibration in force for a model's suggestions ({} when there is none)."""
+    store = project.store
+    state = store.get_state(calibration_key(model))
+    if state is None:  # projects calibrated before states were kept per model
+        legacy = store.get_state("calibration") or {}
+        state = legacy if legacy.get("model") == model else {}
+    return state
+
+
+def calibration_key(model: str) -> str:
+    return f"calibration:{model}"
+
+
+#: what a certified look leaves for routing (the calibration state's "certified")
+CERTIFIED_KEYS = (
+    "threshold",
+    "prompt_version",
+    "guideline_version",
+    "score_signal",
+    "look",
+    "run_id",
+    "coverage",
+    "epsilon",
+    "delta",
+)
+
+
+def certified(cal: dict, guideline_version: str) -> dict | None:
+    """The certification routing uses: the last look that certified a threshold, on the
+    labels of the model version it tested, for as long as the guideline is the one it was
+    tested under. A later look that certifies nothing (too few pairs for a retrained
+    model, say) does not take it back: each look's guarantee stands on its own share of δ,
+    and its version's labels stay auto-accepted until a look certifies the newer ones."""
+    if not cal.get("calibrated"):
+        return None
+    c = cal.get("certified")
+    if c is None and cal.get("threshold") is not None:  # states written before "certified"
+        c = {k: cal.get(k) for k in CERTIFIED_KEYS}
+    if not c or c.get("threshold") is None or c.get("guideline_version") != guideline_version:
+        return None
+    if (c.get("epsilon"), c.get("delta")) != (cal.get("epsilon"), cal.get("delta")):
+        return None  # another target: its certification says nothing of this one
+    return c
+
+
+def in_force(project: Project, cal: dict) -> dict:
+    """What of a calibration state routing applies ({} when nothing): the last certified
+    look (``certified``); in a cascade the state itself, as a stage routes on its latest
+    suggestions only and keeps no earlier version's."""
+    if project.config.routing.cascade:
+        return cal if cal.get("calibrated") else {}
+    return certified(cal, project.guideline().version) or {}
+
+
+def policy(
+    project: Project, model: str | None = None, upstream: list | None = None
+) -> routing.RoutingPolicy:
+    """The routing policy for a model's suggestions: its calibrated threshold, alarm, rates.
+
+    ``upstream``: in a cascade, the calibration runs of the stages before this one; a stage
+    calibrated under other runs of those stages auto-accepts nothing.
+    """
+    store, cfg = project.store, project.config.routing
+    model = model or routing_model(project)
+    cal = calibration_state(project, model)
+    raised = store.get_state(ALARM_STATE) or {}
+    # a cascade stage refitted on fresh reviews since the alarm auto-accepts again
+    alarm = raised.get("active", False) and model not in raised.get("refitted", [])
+    rates = {
+        "calibration_rate": calibration_rate(project, cal),
+        "audit_rate": cfg.audit_rate,
+        "seed": cfg.seed,
+        "alarm": alarm,
+        "model": model,
+    }
+    if cal.get("calibrated") and upstream is not None and cal.get("upstream", []) != upstream:
+        return routing.RoutingPolicy(
+            uncalibrated="calibrated before the stages ahead of it were recalibrated: "
+            "run `labelloop calibrate`",
+            **rates,
+        )
+    if cal.get("calibrated"):
+        c = in_force(project, cal)
+        return routing.RoutingPolicy(
+            threshold=c.get("threshold"),
+            calibrated=True,
+            prompt_version=c.get("prompt_version", cal.get("prompt_version")),
+            guideline_version=c.get("guideline_version", cal.get("guideline_version")),
+            score_signal=c.get("score_signal", cal.get("score_signal")),
+            **rates,
+        )
+    return routing.RoutingPolicy(threshold=cfg.threshold, **rates)
+
+
+def calibration_rate(project: Project, cal: dict) -> float:
+    """The share of items drawn into the calibration queue.
+
+    A rate set in labelloop.toml is used as it is. Otherwise the rate the last calibration
+    grew the sample to (see ``grown_rate``); before any, the sample is sized for the first
+    look (tested at δ/2) to pass at 50% coverage with the error rate the model's own
+    probabilities claim for its more confident half (at least ε/10, at most ε/4). ``route``
+    keeps that first rate (``keep_rate``): the sample never shrinks.
+    """
+    from labelloop.route.calibrator import calibration_sample_size, look_delta
+
+    cfg = project.config.routing
+    if cfg.calibration_rate is not None:
+        return cfg.calibration_rate
+    if cal.get("sample_rate") is not None:
+        return float(cal["sample_rate"])
+    epsilon, delta = cal.get("epsilon") or 0.05, cal.get("delta") or 0.05
+    claimed = min(max(_claimed_error(project), epsilon / 10), epsilon / 4)
+    needed = calibration_sample_size(epsilon, look_delta(delta, 1), 0.5, error_rate=claimed)
+    items = max(project.store.count_items(), 1)
+    return min(MAX_AUTO_RATE, max(MIN_AUTO_RATE, needed / items))
+
+
+def _claimed_error(project: Project) -> float:
+    """The error the routing model's own probabilities claim for its more confident half of
+    the items (0 before it labeled anything)."""
+    import numpy as np
+
+    from labelloop.route.calibrator import raw_probability
+
+    latest = project.store.latest_suggestions(model=routing_model(project))
+    signals = [s.signals for s in latest.values() if s.value is not None]
+    p = raw_probability(signals) if signals else np.zeros(0)
+    p = np.sort(p[np.isfinite(p)])[::-1]
+    return float(np.mean(1 - p[: max(1, len(p) // 2)])) if len(p) else 0.0
+
+
+def keep_rate(project: Project) -> None:
+    """Record the calibration rate each routing model's items are drawn at, before any
+    calibration grows it: a rate worked out again later (from a retrained model's claims)
+    could be lower, and the items drawn before would fall out of the sample."""
+    if project.config.routing.calibration_rate is not None:
+        return
+    for model in project.config.routing.cascade or [routing_model(project)]:
+        cal = calibration_state(project, model)
+        if cal.get("sample_rate") is None and project.store.has_suggestions(model):
+            rate = calibration_rate(project, cal)
+            project.store.set_state(calibration_key(model), cal | {"sample_rate": rate})
+
+
+#: the routes of labeled, unreviewed items the calibration draw may pick from
+DRAWABLE_ROUTES = (Route.CALIBRATION, Route.ACTIVE, Route.AUDIT, Route.AUTO_ACCEPTED)
+
+
+def grown_rate(project: Project, cal: dict, more: int) -> float:
+    """The calibration rate whose queue holds ``more`` blind reviews (never below the rate
+    in force, at most MAX_AUTO_RATE).
+
+    The same uniform draw per item decides membership, so a higher rate adds the next items
+    in draw order: the sample stays a uniform draw from the routed stream, and items drawn
+    before stay drawn.
+    """
+    now = calibration_rate(project, cal)
+    if project.config.routing.calibration_rate is not None or more <= 0:
+        return now
+    seed = project.config.routing.seed
+    draws = sorted(
+        d
+        for route in DRAWABLE_ROUTES
+        for item_id in project.store.queue_item_ids(route)
+        if (d := routing.uniform_draw(item_id, seed)) >= now
+    )
+    waiting = len(project.store.queue_item_ids(Queue.CALIBRATION))
+    add = more - waiting
+    if add <= 0:
+        return now
+    rate = 1.0 if add >= len(draws) else (draws[add - 1] + draws[add]) / 2
+    return max(now, min(MAX_AUTO_RATE, rate))
+
+
+def stage_policies(project: Project) -> list[routing.RoutingPolicy]:
+    """Each cascade stage's policy, cheapest first; empty without a cascade."""
+    out, upstream = [], []
+    for model in project.config.routing.cascade or []:
+        out.append(policy(project, model, upstream=upstream))
+        upstream = [*upstream, calibration_state(project, model).get("run_id")]
+    return out
+
+
+def check_audit(project: Project) -> dict:
+    """Raise the audit alarm on evidence that auto-accepted labels err more than promised."""
+    from labelloop.route.calibrator import audit_alarm
+
+    store = project.store
+    alarm = store.get_state(ALARM_STATE) or {"active": False}
+    if alarm.get("active"):
+        return alarm
+    cleared = alarm.get("cleared_at")
+    since = datetime.fromisoformat(cleared) if cleared else None
+    stages = project.config.routing.cascade
+    for k, model in enumerate(stages or [routing_model(project)]):
+        cal = calibration_state(project, model)
+        if not cal.get("calibrated"):
+            continue
+        n, wrong = store.audit_outcomes(since, model=model if stages else None)
+        if n and audit_alarm(n, wrong, cal["epsilon"], cal["delta"]):
+            where = f"stage {k + 1} ({model}): " if stages else ""
+            alarm = {
+                "active": True,
+                "raised_at": datetime.now(UTC).isoformat(),
+                "model": model,
+                "audited": n,
+                "wrong": wrong,
+                "reason": f"{where}{wrong} of {n} audited auto-accepted labels were "
+                f"wrong: the error is above {cal['epsilon']:.0%} with "
+                f"{1 - cal['delta']:.0%} confidence; run `labelloop calibrate` after fresh "
+                "calibration reviews",
+            }
+            store.set_state(ALARM_STATE, alarm)
+            return alarm
+    return alarm

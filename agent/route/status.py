@@ -1,0 +1,58 @@
+"""``labelloop status``: counts per route and queue, spend, calibration and audit state."""
+
+from __future__ import annotations
+
+from labelloop.core.types import QUEUE_ROUTES
+from labelloop.project import Project
+from labelloop.route import cascade
+from labelloop.route.outlook import outlook
+from labelloop.route.state import calibration_state, model_mismatch, routing_state, stage_policies
+
+
+def project_status(project: Project) -> dict:
+    """Everything ``status`` shows, as plain data."""
+    store = project.store
+    guideline = project.guideline()
+    routes = store.route_counts()
+    state = routing_state(project)
+    model = state.get("model", project.model())
+    llm = store.llm_totals_by_model()
+    return {
+        "project": str(project.root),
+        "task": guideline.task,
+        "guideline_version": guideline.version,
+        "model": model,
+        "items": sum(routes.values()),
+        "reviews": store.count_reviews(),
+        "routes": routes,
+        "queues": {q: sum(routes.get(r, 0) for r in rs) for q, rs in QUEUE_ROUTES.items()},
+        "failures": [{"reason": r, "items": n} for r, n in store.route_reasons("failed")],
+        "suggestions": store.suggestion_totals(),
+        "llm": llm,
+        "calibration": calibration_state(project, model)
+        or {"calibrated": False, "policy": state.get("policy")},
+        "calibration_outlook": outlook(project, model),
+        "cascade": cascade_status(project, llm),
+        "audit_alarm": store.get_state("audit_alarm") or {"active": False},
+        "routing_note": model_mismatch(project),
+    }
+
+
+def cascade_status(project: Project, llm_totals: dict[str, dict]) -> dict | None:
+    """Per stage: items reached, labeled, kept and auto-accepted; the LLM calls saved."""
+    policies = stage_policies(project)
+    if not policies:
+        return None
+    store = project.store
+    walk = cascade.walk(store, policies, store.reviewed_item_ids())
+    stages = [t.as_dict(k + 1) for k, t in enumerate(walk.tally)]
+    for stage, p in zip(stages, policies, strict=True):
+        cal = calibration_state(project, p.model)
+        stage["calibration"] = {
+            "calibrated": p.calibrated,
+            "threshold": p.threshold,
+            "run_id": cal.get("run_id"),
+            "coverage": cal.get("coverage"),
+            "why_not": None if p.calibrated else p.uncalibrated,
+        }
+    return {"stages": stages, "saved": cascade.savings(stages, llm_totals)}

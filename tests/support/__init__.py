@@ -1,0 +1,1 @@
+"""The tests' shared helpers: factories, services, stub LLM runs, console drivers."""

@@ -1,0 +1,92 @@
+"""Which label stands for an item: one rule (``labelloop.core.standing``), the export's.
+
+The store's ``final_reviews`` (the labeler's teaching examples) and the item browser's
+label column used to decide it on their own; where they disagreed with the export, the
+export's rule now decides for all three. Each case below is one of those disagreements."""
+
+from __future__ import annotations
+
+import pytest
+
+from labelloop.core.standing import final_label
+from labelloop.core.types import Item, Route
+from labelloop.project import init_project
+from labelloop.review.auth import add_user
+from labelloop.review.service import ReviewService
+from labelloop.route import router
+from tests.conftest import add_routed
+
+
+@pytest.fixture
+def proj(tmp_path, guideline_file):
+    p = init_project(tmp_path / "p", guideline_file)
+    for name in ("ann", "bob"):
+        add_user(p.store, name, "reviewer", "a long enough password")
+    add_user(p.store, "ada", "admin", "a long enough password")
+    p.config.review.overlap = 0.0
+    p.config.review.similar_k = 0
+    yield p
+    p.store.close()
+
+
+def seed(p, n: int, route: Route = Route.ACTIVE) -> list[str]:
+    ids = [f"i{k:03d}" for k in range(n)]
+    add_routed(
+        p, [(Item(id=i, text=f"where is my card {i}"), "card_arrival", 0.7, route) for i in ids]
+    )
+    return ids
+
+
+def three_ways(p, item_id: str):
+    """(export's label, the store's standing review's label, the browser's label column)."""
+    (record,) = [r for r in p.store.iter_records("local") if r.item.id == item_id]
+    value, _ = final_label(record)
+    stands = p.store.final_reviews().get(item_id)
+    route = p.store.get_route(item_id)
+    short = lambda v: None if v is None else v.label  # noqa: E731
+    browser = route.label if route.route == Route.REVIEWED.value else None
+    return short(value), short(stands.value if stands else None), browser
+
+
+def test_a_reviewer_change_after_adjudication_leaves_the_adjudicated_label(proj):
+    proj.config.review.overlap = 1.0
+    (item,) = seed(proj, 1)
+    svc = ReviewService(proj, background_prefetch=False)
+    svc.next_item("ann")
+    svc.decide("ann", item, "accept")
+    svc.next_item("bob")
+    svc.decide("bob", item, "fix", value="refund")
+    svc.adjudicate("ada", item, "refund")
+    svc.change_decision("ann", item, "fix", value="lost_or_stolen_card")
+    # the browser column used to show ann's later answer
+    assert three_ways(proj, item) == ("refund", "refund", "refund")
+
+
+def test_an_item_waiting_for_its_second_answer_has_no_label_yet(proj):
+    proj.config.review.overlap = 1.0
+    (item,) = seed(proj, 1)
+    svc = ReviewService(proj, background_prefetch=False)
+    svc.next_item("ann")
+    svc.decide("ann", item, "fix", value="refund")
+    assert proj.store.get_route(item).route == "active"
+    # the labeler used to learn ann's answer before the pair was complete
+    assert three_ways(proj, item) == (None, None, None)
+    svc.next_item("bob")
+    svc.decide("bob", item, "fix", value="lost_or_stolen_card")
+    assert proj.store.get_route(item).route == "adjudication"
+    assert three_ways(proj, item) == (None, None, None)  # two answers that disagree: still none
+
+
+def test_an_answer_on_a_gold_item_decides_nothing(proj):
+    (item,) = seed(proj, 1)
+    svc = ReviewService(proj, background_prefetch=False)
+    svc.next_item("ann")
+    svc.decide("ann", item, "fix", value="refund")
+    proj.config.review.gold_rate = 1.0
+    svc.add_gold("ada", {item: "refund"})
+    view = svc.next_item("bob")
+    assert view.gold and view.item.id == item
+    svc.decide("bob", item, "fix", value="lost_or_stolen_card")
+    router.route(proj)  # routing rewrites the browser's column from the reviews
+    # the browser used to show bob's answer on the gold item as the item's label
+    assert three_ways(proj, item) == ("refund", "refund", "refund")
