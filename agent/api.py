@@ -231,9 +231,9 @@ def export_items(
     """Write items with suggestions, routes, final labels and reviews to ``out``
     (``labelloop export``); returns the number of rows."""
     from labelloop.export.writer import export as run
-    from labelloop.route.state import routing_state
+    from labelloop.route.state import routing_model
 
-    model, stages = routing_state(project)["model"], project.config.routing.cascade or ()
+    model, stages = routing_model(project), project.config.routing.cascade or ()
     return run(project.store, out, format, queue, model, stages, guideline=project.guideline())
 
 

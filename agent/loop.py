@@ -111,17 +111,17 @@ def retest_after_retrain(project: Project, model: str) -> dict | None:
     from labelloop.route.calibrate import calibrate_model, current_versions
 
     cal = calibration_state(project, model)
-    if not cal.get("calibrated") or project.config.routing.cascade:
+    if not cal.calibrated or project.config.routing.cascade:
         return None
     guideline = project.guideline()
     latest = project.store.latest_suggestions(model=model)
     now = current_versions(latest, guideline.version)
     if now is None or (now, guideline.version) == (
-        cal.get("prompt_version"),
-        cal.get("guideline_version"),
+        cal.prompt_version,
+        cal.guideline_version,
     ):
         return None
-    report = calibrate_model(project, model, cal["epsilon"], cal["delta"])
+    report = calibrate_model(project, model, cal.epsilon, cal.delta)
     keys = ("threshold", "coverage", "calibration_pairs", "look", "guarantee")
     return {k: report.get(k) for k in keys}
 

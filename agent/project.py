@@ -47,7 +47,7 @@ class RoutingConfig(BaseModel):
     seed: int = 0
     #: the active queue's order: "diverse" (the least certain first, spread over k-means
     #: clusters of their embeddings), "uncertainty" (the least certain first) or "random";
-    #: see agent/active.py for the measurement behind the default
+    #: see agent/route/active.py for the measurement behind the default
     active_order: Literal["diverse", "uncertainty", "random"] = "diverse"
     #: models tried in turn, cheapest first (e.g. ["local", "gpt-4o-mini"]): each labels
     #: only what the stages before it could not auto-accept under their guarantee

@@ -201,14 +201,14 @@ def split_profile(stats: pstats.Stats, items: int) -> dict:
     parts: dict[str, float] = defaultdict(float)
     entries = {
         "litellm.acompletion (whole call path)": ("litellm/utils.py", "wrapper_async"),
-        "client send (either client)": ("agent/providers/wire.py", "send"),
+        "client send (either client)": ("agent/label/providers/wire.py", "send"),
         "litellm success logging (worker task)": ("litellm_logging.py", "async_success_handler"),
         "store.log_call": ("agent/store/calls.py", "log_call"),
         "store.add_suggestions": ("agent/store/suggestions.py", "add_suggestions"),
-        "Planner.jobs (few-shot + render)": ("agent/providers/llm.py", "jobs"),
-        "_Runner.finish (parse + signals)": ("agent/providers/llm.py", "finish"),
-        "_Runner.record (log row)": ("agent/providers/llm.py", "record"),
-        "router.route": ("agent/pipeline.py", "route"),
+        "Planner.jobs (few-shot + render)": ("agent/label/providers/llm.py", "jobs"),
+        "_Runner.finish (parse + signals)": ("agent/label/providers/llm.py", "finish"),
+        "_Runner.record (log row)": ("agent/label/providers/llm.py", "record"),
+        "router.route": ("agent/route/router.py", "route"),
     }
     cumulative = dict.fromkeys(entries, 0.0)
     rows = []

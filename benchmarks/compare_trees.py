@@ -28,16 +28,18 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+BANKING77 = ROOT.parent / "shared" / "datasets" / "banking77" / "banking77.jsonl"
 
 #: name -> (script args, how to read the figure from its JSON, "time" or "rate")
 BENCHES = {
     "import rows/s": (
-        ["bench_import.py", "--rows", "20000", "--compare", "0"],
+        ["bench_import.py", "--rows", "50000", "--compare", "0"],
         lambda d: d["runs"][0]["rows_per_s"],
         "rate",
     ),
     "labeler items/s": (
-        ["bench_labeler.py", "--shots", "10", "--no-full", "--throughput-items", "5000"],
+        ["bench_labeler.py", "--shots", "10", "--no-full", "--throughput-items", "5000"]
+        + ["--data", str(BANKING77)],
         lambda d: d["throughput"][0]["items_per_second"],
         "rate",
     ),
@@ -57,14 +59,17 @@ BENCHES = {
         "time",
     ),
     "export jsonl rows/s": (
-        ["bench_export.py", "--rows", "20000", "--compare", "0", "--formats", "jsonl,csv"],
+        ["bench_export.py", "--rows", "50000", "--compare", "0", "--formats", "jsonl,csv"],
         lambda d: d["runs"][0]["rows_per_s"],
         "rate",
     ),
     "export csv rows/s": (None, lambda d: d["runs"][1]["rows_per_s"], "rate"),
 }
 #: a figure read from another benchmark's output
-SHARED = {"review browse p50 ms": "review next item p50 ms", "export csv rows/s": "export jsonl rows/s"}
+SHARED = {
+    "review browse p50 ms": "review next item p50 ms",
+    "export csv rows/s": "export jsonl rows/s",
+}
 
 
 def layout(tree: Path, where: Path) -> dict[str, str]:

@@ -421,10 +421,10 @@ def export(
 ) -> None:
     """Export items with suggestions, routes, final labels and reviews."""
     from labelloop.export.writer import export as run_export
-    from labelloop.route.state import routing_state
+    from labelloop.route.state import routing_model
 
     proj = _project(project)
-    model, stages = routing_state(proj)["model"], proj.config.routing.cascade or ()
+    model, stages = routing_model(proj), proj.config.routing.cascade or ()
     g = proj.guideline()
     n = run_export(proj.store, out_path, format, queue, model, stages, guideline=g)
     out.print(f"Wrote {n} rows to {out_path}")

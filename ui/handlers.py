@@ -32,7 +32,7 @@ STALE_PREVIEW = (
 #: a decision command is a few hundred bytes; anything much bigger is not from the console
 MAX_COMMAND = 64 * 1024
 MAX_COMMENT = 2000
-ROUTES = ("", *Route)
+ROUTES = ("", *(r.value for r in Route))
 
 
 class AuthError(LabelloopError):
@@ -283,10 +283,10 @@ class Console:
     def export(self, fmt: str, request) -> str:
         """Admin: the project's labeled data as a file to download."""
         from labelloop.export.writer import export
-        from labelloop.route.state import routing_state
+        from labelloop.route.state import routing_model
 
         self.user(request, admin=True)
-        model = routing_state(self.project)["model"]
+        model = routing_model(self.project)
         stages = self.project.config.routing.cascade or ()
         suffix = {"hf": "", "csv": ".csv", "labelstudio": ".json", "conll": ".conll"}
         path = self.files.new_export(f"{self.guideline.task}{suffix.get(fmt, '.jsonl')}")

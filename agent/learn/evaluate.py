@@ -12,7 +12,7 @@ from labelloop.evals.aggregate import final_labels
 from labelloop.evals.report import EvalInput, Prediction, build_report, dashboard_figures, headline
 from labelloop.evals.report_render import to_html, to_markdown, write_plots
 from labelloop.project import Project
-from labelloop.route.state import routing_state
+from labelloop.route.state import routing_model
 
 ADJUDICATION = Queue.ADJUDICATION
 
@@ -48,7 +48,7 @@ def gather(project: Project, n_boot: int = 1000, reviews=None) -> EvalInput:
         adjudicated=adjudicated,
         models=models,
         weeks=weeks,
-        routing_model=routing_state(project).get("model"),
+        routing_model=routing_model(project),
         n_boot=n_boot,
     )
 

@@ -19,7 +19,7 @@ from labelloop.core.errors import LabelloopError
 from labelloop.core.types import Guideline, LabelValue
 from labelloop.learn.evaluate import consensus_reviews, decisions
 from labelloop.project import Project
-from labelloop.route.state import routing_state
+from labelloop.route.state import routing_model
 
 if TYPE_CHECKING:
     from labelloop.store import Store
@@ -63,7 +63,7 @@ def suggest(project: Project, top: int = 5) -> dict:
     reviews = list(store.iter_reviews())
     by_reviewer, _ = decisions(reviews, g.kind)
     gold = consensus_reviews(reviews, g.kind)
-    model = routing_state(project)["model"]
+    model = routing_model(project)
     suggested = store.latest_suggestions(model=model)
     model_side = (
         (i, {model: suggested[i].value, "people": r.value})

@@ -267,7 +267,7 @@ def _apply(
     project: Project, kind: str, mapping: dict, targets: list[str], text: str, note: str
 ) -> dict:
     from labelloop.route.router import route
-    from labelloop.route.state import routing_state
+    from labelloop.route.state import routing_model
 
     before = project.guideline()
     path = Path(project.guideline_path)
@@ -283,7 +283,7 @@ def _apply(
             "guideline_before": before.version,
             "guideline_after": after.version,
         }
-        model = routing_state(project)["model"]
+        model = routing_model(project)
         remap = lambda v: remap_value(v, mapping)  # noqa: E731
         row = project.store.apply_label_mapping(record, frozenset(mapping), remap, note, model)
     except BaseException:

@@ -29,7 +29,7 @@ from labelloop.route import cascade, router
 from labelloop.route import sample as calibration_sample
 from labelloop.route import state as route_state
 from labelloop.route.outlook import outlook
-from labelloop.route.state import ALARM_STATE
+from labelloop.route.state import AuditAlarm, CalibrationState, Certification
 from labelloop.store.tables import CalibrationRunRow
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def calibrate(
         raise LabelloopError("--target-accuracy and --delta must be between 0 and 1 (exclusive)")
     epsilon, stages = round(1 - target_accuracy, 10), project.config.routing.cascade or []
     if not stages:
-        model = model or route_state.routing_state(project)["model"]
+        model = model or route_state.routing_model(project)
         report = calibrate_model(project, model, epsilon, delta, seed)
         routes = router.route(project)
         return report | {"routes": routes, "outlook": outlook(project, model)}
@@ -137,26 +137,27 @@ def calibrate_model(
     run_id = _save_run(project, model, versions, pairs, result, delta, upstream)
     _apply(store, latest, prompt_version, guideline.version, result.calibrator)
     report = _report(project, run_id, model, pairs, result) | _draw_report(sample)
-    state = {k: report[k] for k in STATE_KEYS} | {
-        "sample_rate": route_state.grown_rate(project, old, report["more_reviews_needed"]),
-        "calibrated": True,
-        "prompt_version": prompt_version,
-        "guideline_version": guideline.version,
-        "upstream": upstream,
-        "looks": look,
-        "look_key": key,
-    }
+    state = CalibrationState(
+        **{k: report[k] for k in STATE_KEYS},
+        sample_rate=route_state.grown_rate(project, old, report["more_reviews_needed"]),
+        calibrated=True,
+        prompt_version=prompt_version,
+        guideline_version=guideline.version,
+        upstream=upstream,
+        looks=look,
+        look_key=key,
+    )
     if report["threshold"] is not None:
-        state["certified"] = {k: state[k] for k in route_state.CERTIFIED_KEYS}
+        state = state.model_copy(update={"certified": route_state.certification_of(state)})
     elif held := _held(project, old, epsilon, delta):
-        state["certified"] = held
-        report["certified_in_force"] = held
-    store.set_state(route_state.calibration_key(model), state)
+        state = state.model_copy(update={"certified": held})
+        report["certified_in_force"] = held.stored()
+    route_state.save_calibration_state(project, model, state)
     _refitted(project, model)
     return report
 
 
-def _sample(project: Project, model: str, versions, since, cal: dict, latest):
+def _sample(project: Project, model: str, versions, since, cal: CalibrationState, latest):
     """The drawn items this look tests on (see ``labelloop.route.sample``); for a later
     cascade stage, only items that reached it."""
     store = project.store
@@ -192,7 +193,9 @@ def _reviewed_by_people(store: Store) -> dict[str, str]:
     return {i: r.source for i, r in store.human_decisions().items()}
 
 
-def _look(cal: dict, versions, pairs, stream, epsilon: float, delta: float) -> tuple[int, str]:
+def _look(
+    cal: CalibrationState, versions, pairs, stream, epsilon: float, delta: float
+) -> tuple[int, str]:
     """This look's number and what it tests: the same pairs, scores and targets as the last
     look give the same answer and spend nothing more; anything else is the next look."""
     raw = calibration.raw_probability(stream)
@@ -202,8 +205,8 @@ def _look(cal: dict, versions, pairs, stream, epsilon: float, delta: float) -> t
     for p in pairs:
         digest.update(json.dumps([p.suggestion.item_id, p.correct, p.suggestion.id]).encode())
     key = digest.hexdigest()[:32]
-    looks = int(cal.get("looks") or 0)
-    if cal.get("look_key") == key and looks:
+    looks = int(cal.looks or 0)
+    if cal.look_key == key and looks:
         return looks, key
     return looks + 1, key
 
@@ -253,19 +256,19 @@ def _upstream(project: Project, model: str) -> list[int | None]:
     """The calibration runs in force for the cascade stages before the model's."""
     stages = project.config.routing.cascade or []
     before = stages[: stages.index(model)] if model in stages else []
-    return [route_state.calibration_state(project, m).get("run_id") for m in before]
+    return [route_state.calibration_state(project, m).run_id for m in before]
 
 
 def _refitted(project: Project, model: str) -> None:
     """Stop the audit alarm once every stage has been refitted since it was raised."""
     store = project.store
-    alarm = store.get_state(ALARM_STATE) or {}
-    done = sorted({*alarm.get("refitted", []), model})
+    alarm = route_state.audit_alarm_state(store)
+    done = sorted({*alarm.refitted, model})
     stages = project.config.routing.cascade or [model]
-    if alarm.get("active") and not set(stages) <= set(done):
-        store.set_state(ALARM_STATE, alarm | {"refitted": done})
+    if alarm.active and not set(stages) <= set(done):
+        route_state.save_audit_alarm(store, alarm.model_copy(update={"refitted": done}))
     else:
-        store.set_state(ALARM_STATE, {"active": False, "cleared_at": _now()})
+        route_state.save_audit_alarm(store, AuditAlarm(active=False, cleared_at=_now()))
 
 
 def _stale_after(project: Project, model: str) -> list[str]:
@@ -275,7 +278,7 @@ def _stale_after(project: Project, model: str) -> list[str]:
         for p in route_state.stage_policies(project)
         if p.model != model
         and not p.calibrated
-        and route_state.calibration_state(project, p.model).get("calibrated")
+        and route_state.calibration_state(project, p.model).calibrated
     ]
 
 
@@ -296,9 +299,9 @@ def cascade_guarantee(reports: list[dict]) -> str:
 
 def _fresh_since(store: Store) -> datetime | None:
     """After an audit alarm, only calibration reviews made since it count."""
-    alarm = store.get_state(ALARM_STATE) or {}
-    if alarm.get("active") and alarm.get("raised_at"):
-        return datetime.fromisoformat(alarm["raised_at"])
+    alarm = route_state.audit_alarm_state(store)
+    if alarm.active and alarm.raised_at:
+        return datetime.fromisoformat(alarm.raised_at)
     return None
 
 
@@ -415,25 +418,23 @@ def _not_enough(project: Project, model: str, pairs, epsilon: float, delta: floa
     # the population can shrink under a sample (people review what is left): a look that
     # tests nothing takes back no certification
     held = _held(project, old, epsilon, delta)
-    project.store.set_state(
-        route_state.calibration_key(model),
-        {
-            "calibrated": held is not None,
-            **({"certified": held} if held else {}),
-            "model": model,
-            "threshold": None,
-            "reason": "too few pairs",
-            "epsilon": epsilon,
-            "delta": delta,
-            "calibration_pairs": len(pairs),
-            "more_reviews_needed": more,
-            "expected_coverage": None,
-            "sample_rate": route_state.grown_rate(project, old, more),
-            # no test was made: the looks taken so far still count
-            "looks": old.get("looks", 0),
-            "look_key": old.get("look_key"),
-        },
+    state = CalibrationState(
+        calibrated=held is not None,
+        **({"certified": held} if held else {}),
+        model=model,
+        threshold=None,
+        reason="too few pairs",
+        epsilon=epsilon,
+        delta=delta,
+        calibration_pairs=len(pairs),
+        more_reviews_needed=more,
+        expected_coverage=None,
+        sample_rate=route_state.grown_rate(project, old, more),
+        # no test was made: the looks taken so far still count
+        looks=old.looks,
+        look_key=old.look_key,
     )
+    route_state.save_calibration_state(project, model, state)
     few = (
         f"{len(pairs)} calibration pairs are too few to fit (at least {MIN_PAIRS}); review "
         f"the calibration queue (about {2 * need} pairs are needed for a threshold)."
@@ -451,16 +452,18 @@ def _not_enough(project: Project, model: str, pairs, epsilon: float, delta: floa
         "more_reviews_needed": more,
         "expected_coverage": None,
         "guarantee": few if held else f"Nothing is auto-accepted: {few}",
-        **({"certified_in_force": held} if held else {}),
+        **({"certified_in_force": held.stored()} if held else {}),
     }
 
 
-def _held(project: Project, old: dict, epsilon: float, delta: float) -> dict | None:
+def _held(
+    project: Project, old: CalibrationState, epsilon: float, delta: float
+) -> Certification | None:
     """The certification of an earlier look that stays in force (not in a cascade: a stage
     routes on its latest suggestions only)."""
     if project.config.routing.cascade:
         return None
-    now = old | {"epsilon": epsilon, "delta": delta}
+    now = old.model_copy(update={"epsilon": epsilon, "delta": delta})
     return route_state.certified(now, project.guideline().version)
 
 

@@ -23,21 +23,22 @@ def outlook(project: Project, model: str | None = None) -> dict:
     model = model or routing_model(project)
     cal = calibration_state(project, model)
     applied = in_force(project, cal)
-    threshold = applied.get("threshold")
-    coverage = float(applied.get("coverage") or 0.0) if threshold is not None else 0.0
+    threshold = applied.threshold if applied else None
+    coverage = float(applied.coverage or 0.0) if applied and threshold is not None else 0.0
     # certified by an earlier look, on an earlier version's labels: the last look passed none
-    held = threshold is not None and cal.get("threshold") is None
-    more = max(0, int(cal.get("more_reviews_needed") or 0))
-    expected = cal.get("expected_coverage")
+    held = threshold is not None and cal.threshold is None
+    more = max(0, int(cal.more_reviews_needed or 0))
+    looked = cal.calibration_pairs is not None
+    expected = cal.expected_coverage
     if more == 0 and expected is None:
-        expected = coverage if "calibration_pairs" in cal else None
+        expected = coverage if looked else None
     data = {
         "model": model,
-        "calibrated": "calibration_pairs" in cal,
+        "calibrated": looked,
         "threshold": threshold,
         "coverage": coverage,
-        "held_from_look": applied.get("look") if held else None,
-        "calibration_pairs": max(0, int(cal.get("calibration_pairs") or 0)),
+        "held_from_look": applied.look if held and applied else None,
+        "calibration_pairs": max(0, int(cal.calibration_pairs or 0)),
         "waiting": len(project.store.queue_item_ids(Queue.CALIBRATION)),
         "more_needed": more,
         "expected_coverage": None if expected is None else float(expected),

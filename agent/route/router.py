@@ -17,6 +17,7 @@ from labelloop.route import sample as calibration_sample
 from labelloop.route.state import (
     ACTIVE_PASS_STATE,
     ROUTING_STATE,
+    RoutingState,
     check_audit,
     keep_rate,
     policy,
@@ -34,7 +35,7 @@ Twin = Callable[[str, Suggestion | None], tuple[RouteDecision, Suggestion | None
 
 def plan_routes(
     project: Project, model: str | None = None
-) -> tuple[list[tuple[RouteDecision, Suggestion | None]], dict]:
+) -> tuple[list[tuple[RouteDecision, Suggestion | None]], RoutingState]:
     """Every item's route on the routing model's suggestions (``model``'s when given; in a
     cascade, through the stages), and the routing state it was decided under; writes
     nothing."""
@@ -50,7 +51,7 @@ def _plan(project: Project, model: str | None = None):
     model = model or routing_model(project)
     if stages:
         decided = cascade.walk(store, stages, reviewed).decided
-        return decided, {"model": model, "cascade": [p.model_dump() for p in stages]}, None
+        return decided, RoutingState(model=model, cascade=stages), None
     rules = policy(project, model)
     suggestions = store.latest_suggestions(model=model)
     tested = _certified_suggestions(store, model, rules, suggestions)
@@ -66,7 +67,7 @@ def _plan(project: Project, model: str | None = None):
     decided = [decide(i, suggestions.get(i), i in reviewed) for i in store.item_ids()]
     undrawn = rules.model_copy(update={"calibration_rate": 0.0})
     twin = partial(decide, was_reviewed=False, rules=undrawn)
-    return decided, {"model": model, "policy": rules.model_dump()}, twin
+    return decided, RoutingState(model=model, policy=rules), twin
 
 
 def _certified_suggestions(
@@ -119,7 +120,7 @@ def route(project: Project) -> dict[str, int]:
     ordered = active.reorder(queued | shadow, cfg.active_order, active.item_vectors(store), seed)
     shadow = {i: ordered.pop(i) for i in shadow}
     store.apply_routes(decisions, priorities | ordered, seen)
-    store.set_state(ROUTING_STATE, state)
+    store.set_state(ROUTING_STATE, state.stored())
     store.set_state(
         ACTIVE_PASS_STATE,
         {"since": datetime.now(UTC).isoformat(), "shadow": shadow, "passed": sorted(passed)},
@@ -137,7 +138,7 @@ def passed_by_active(project: Project) -> set[str]:
     return passed
 
 
-def _draw_twins(decided, state: dict, twin: Twin | None, passed: set[str], blind: set[str]):
+def _draw_twins(decided, state: RoutingState, twin: Twin | None, passed: set[str], blind: set[str]):
     """(decided, shadow): the calibration draw's items as if they had not been drawn.
 
     A drawn item (waiting, or answered blind: in ``blind``) that its undrawn twin would
@@ -147,7 +148,7 @@ def _draw_twins(decided, state: dict, twin: Twin | None, passed: set[str], blind
     """
     if twin is None:
         return decided, {}
-    rules = routing.RoutingPolicy.model_validate(state["policy"])
+    rules = state.policy
     out, shadow = [], {}
     for d, s in decided:
         drawn = routing.in_calibration_sample(d.item_id, rules)

@@ -4,12 +4,99 @@ the audit alarm and the active queue's pass over the calibration draw."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
 
 from labelloop.core.types import Queue, Route
 from labelloop.project import Project
 from labelloop.route import rules as routing
 
+if TYPE_CHECKING:
+    from labelloop.store import Store
+
 ROUTING_STATE = "routing"
+
+
+class _Stored(BaseModel):
+    """State kept in the store as JSON: read back as it was written (keys of older versions
+    included), written with the keys that were set."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    def stored(self) -> dict[str, Any]:
+        """The keys that were set, each whole (a nested policy with its defaults too)."""
+        dump = self.model_dump(mode="json")
+        return {k: v for k, v in dump.items() if k in self.model_fields_set}
+
+
+class RoutingState(_Stored):
+    """The routing model and the policy the store was last routed with (a cascade: each
+    stage's)."""
+
+    model: str
+    policy: routing.RoutingPolicy | None = None
+    cascade: list[routing.RoutingPolicy] | None = None
+
+
+class Certification(_Stored):
+    """What a certified look leaves for routing: its threshold on the labels of the model
+    version it tested, under the targets it was tested at."""
+
+    threshold: float | None = None
+    prompt_version: str | None = None
+    guideline_version: str | None = None
+    score_signal: str | None = None
+    look: int | None = None
+    run_id: int | None = None
+    coverage: float | None = None
+    epsilon: float | None = None
+    delta: float | None = None
+
+
+class CalibrationState(_Stored):
+    """The calibration in force for one model's suggestions, as the last look left it
+    (``labelloop.route.calibrate``). Nothing set: never calibrated, no sample rate kept."""
+
+    calibrated: bool = False
+    model: str | None = None
+    stage: int | None = None
+    run_id: int | None = None
+    threshold: float | None = None
+    epsilon: float | None = None
+    delta: float | None = None
+    coverage: float | None = None
+    guarantee: str | None = None
+    reason: str | None = None
+    #: set by every look (None: no look yet, only a kept sample rate)
+    calibration_pairs: int | None = None
+    more_reviews_needed: int | None = None
+    expected_coverage: float | None = None
+    score_signal: str | None = None
+    look: int | None = None
+    sample_rate: float | None = None
+    prompt_version: str | None = None
+    guideline_version: str | None = None
+    #: in a cascade, the calibration runs of the stages before this one
+    upstream: list[int | None] = []
+    looks: int = 0
+    look_key: str | None = None
+    certified: Certification | None = None
+
+
+class AuditAlarm(_Stored):
+    """The audit alarm: raised when audited auto-accepted labels err more than promised,
+    cleared once every routing model is recalibrated on fresh reviews."""
+
+    active: bool = False
+    raised_at: str | None = None
+    cleared_at: str | None = None
+    model: str | None = None
+    audited: int | None = None
+    wrong: int | None = None
+    reason: str | None = None
+    #: cascade stages refitted since the alarm was raised
+    refitted: list[str] = []
 
 
 #: the model the store routes on (set by the first label run and `labelloop route`)
@@ -82,19 +169,32 @@ def set_routing_model(project: Project, model: str) -> None:
     project.store.set_state(ROUTING_MODEL_STATE, {"model": model})
 
 
-def routing_state(project: Project) -> dict:
+def routing_state(project: Project) -> RoutingState:
     """The routing model and the policy last routed with."""
-    return {**(project.store.get_state(ROUTING_STATE) or {}), "model": routing_model(project)}
+    stored = project.store.get_state(ROUTING_STATE) or {}
+    return RoutingState.model_validate({**stored, "model": routing_model(project)})
 
 
-def calibration_state(project: Project, model: str) -> dict:
-    """The calibration in force for a model's suggestions ({} when there is none)."""
+def calibration_state(project: Project, model: str) -> CalibrationState:
+    """The calibration in force for a model's suggestions (nothing set when there is none)."""
     store = project.store
     state = store.get_state(calibration_key(model))
     if state is None:  # projects calibrated before states were kept per model
         legacy = store.get_state("calibration") or {}
         state = legacy if legacy.get("model") == model else {}
-    return state
+    return CalibrationState.model_validate(state)
+
+
+def save_calibration_state(project: Project, model: str, state: CalibrationState) -> None:
+    project.store.set_state(calibration_key(model), state.stored())
+
+
+def audit_alarm_state(store: Store) -> AuditAlarm:
+    return AuditAlarm.model_validate(store.get_state(ALARM_STATE) or {})
+
+
+def save_audit_alarm(store: Store, alarm: AuditAlarm) -> None:
+    store.set_state(ALARM_STATE, alarm.stored())
 
 
 def calibration_key(model: str) -> str:
@@ -102,44 +202,39 @@ def calibration_key(model: str) -> str:
 
 
 #: what a certified look leaves for routing (the calibration state's "certified")
-CERTIFIED_KEYS = (
-    "threshold",
-    "prompt_version",
-    "guideline_version",
-    "score_signal",
-    "look",
-    "run_id",
-    "coverage",
-    "epsilon",
-    "delta",
-)
+CERTIFIED_KEYS = tuple(Certification.model_fields)
 
 
-def certified(cal: dict, guideline_version: str) -> dict | None:
+def certification_of(cal: CalibrationState) -> Certification:
+    """The certification a look's own state holds (its threshold, versions and targets)."""
+    return Certification(**{k: getattr(cal, k) for k in CERTIFIED_KEYS})
+
+
+def certified(cal: CalibrationState, guideline_version: str) -> Certification | None:
     """The certification routing uses: the last look that certified a threshold, on the
     labels of the model version it tested, for as long as the guideline is the one it was
     tested under. A later look that certifies nothing (too few pairs for a retrained
     model, say) does not take it back: each look's guarantee stands on its own share of δ,
     and its version's labels stay auto-accepted until a look certifies the newer ones."""
-    if not cal.get("calibrated"):
+    if not cal.calibrated:
         return None
-    c = cal.get("certified")
-    if c is None and cal.get("threshold") is not None:  # states written before "certified"
-        c = {k: cal.get(k) for k in CERTIFIED_KEYS}
-    if not c or c.get("threshold") is None or c.get("guideline_version") != guideline_version:
+    c = cal.certified
+    if c is None and cal.threshold is not None:  # states written before "certified"
+        c = certification_of(cal)
+    if c is None or c.threshold is None or c.guideline_version != guideline_version:
         return None
-    if (c.get("epsilon"), c.get("delta")) != (cal.get("epsilon"), cal.get("delta")):
+    if (c.epsilon, c.delta) != (cal.epsilon, cal.delta):
         return None  # another target: its certification says nothing of this one
     return c
 
 
-def in_force(project: Project, cal: dict) -> dict:
-    """What of a calibration state routing applies ({} when nothing): the last certified
-    look (``certified``); in a cascade the state itself, as a stage routes on its latest
+def in_force(project: Project, cal: CalibrationState) -> Certification | None:
+    """What of a calibration state routing applies (None when nothing): the last certified
+    look (``certified``); in a cascade the state's own look, as a stage routes on its latest
     suggestions only and keeps no earlier version's."""
     if project.config.routing.cascade:
-        return cal if cal.get("calibrated") else {}
-    return certified(cal, project.guideline().version) or {}
+        return certification_of(cal) if cal.calibrated else None
+    return certified(cal, project.guideline().version)
 
 
 def policy(
@@ -153,9 +248,9 @@ def policy(
     store, cfg = project.store, project.config.routing
     model = model or routing_model(project)
     cal = calibration_state(project, model)
-    raised = store.get_state(ALARM_STATE) or {}
+    raised = audit_alarm_state(store)
     # a cascade stage refitted on fresh reviews since the alarm auto-accepts again
-    alarm = raised.get("active", False) and model not in raised.get("refitted", [])
+    alarm = raised.active and model not in raised.refitted
     rates = {
         "calibration_rate": calibration_rate(project, cal),
         "audit_rate": cfg.audit_rate,
@@ -163,26 +258,26 @@ def policy(
         "alarm": alarm,
         "model": model,
     }
-    if cal.get("calibrated") and upstream is not None and cal.get("upstream", []) != upstream:
+    if cal.calibrated and upstream is not None and cal.upstream != upstream:
         return routing.RoutingPolicy(
             uncalibrated="calibrated before the stages ahead of it were recalibrated: "
             "run `labelloop calibrate`",
             **rates,
         )
-    if cal.get("calibrated"):
-        c = in_force(project, cal)
+    if cal.calibrated:
+        c = in_force(project, cal) or cal  # nothing in force: the versions last looked at
         return routing.RoutingPolicy(
-            threshold=c.get("threshold"),
+            threshold=c.threshold if c is not cal else None,
             calibrated=True,
-            prompt_version=c.get("prompt_version", cal.get("prompt_version")),
-            guideline_version=c.get("guideline_version", cal.get("guideline_version")),
-            score_signal=c.get("score_signal", cal.get("score_signal")),
+            prompt_version=c.prompt_version,
+            guideline_version=c.guideline_version,
+            score_signal=c.score_signal,
             **rates,
         )
     return routing.RoutingPolicy(threshold=cfg.threshold, **rates)
 
 
-def calibration_rate(project: Project, cal: dict) -> float:
+def calibration_rate(project: Project, cal: CalibrationState) -> float:
     """The share of items drawn into the calibration queue.
 
     A rate set in labelloop.toml is used as it is. Otherwise the rate the last calibration
@@ -196,9 +291,9 @@ def calibration_rate(project: Project, cal: dict) -> float:
     cfg = project.config.routing
     if cfg.calibration_rate is not None:
         return cfg.calibration_rate
-    if cal.get("sample_rate") is not None:
-        return float(cal["sample_rate"])
-    epsilon, delta = cal.get("epsilon") or 0.05, cal.get("delta") or 0.05
+    if cal.sample_rate is not None:
+        return float(cal.sample_rate)
+    epsilon, delta = cal.epsilon or 0.05, cal.delta or 0.05
     claimed = min(max(_claimed_error(project), epsilon / 10), epsilon / 4)
     needed = calibration_sample_size(epsilon, look_delta(delta, 1), 0.5, error_rate=claimed)
     items = max(project.store.count_items(), 1)
@@ -227,16 +322,16 @@ def keep_rate(project: Project) -> None:
         return
     for model in project.config.routing.cascade or [routing_model(project)]:
         cal = calibration_state(project, model)
-        if cal.get("sample_rate") is None and project.store.has_suggestions(model):
+        if cal.sample_rate is None and project.store.has_suggestions(model):
             rate = calibration_rate(project, cal)
-            project.store.set_state(calibration_key(model), cal | {"sample_rate": rate})
+            save_calibration_state(project, model, cal.model_copy(update={"sample_rate": rate}))
 
 
 #: the routes of labeled, unreviewed items the calibration draw may pick from
 DRAWABLE_ROUTES = (Route.CALIBRATION, Route.ACTIVE, Route.AUDIT, Route.AUTO_ACCEPTED)
 
 
-def grown_rate(project: Project, cal: dict, more: int) -> float:
+def grown_rate(project: Project, cal: CalibrationState, more: int) -> float:
     """The calibration rate whose queue holds ``more`` blind reviews (never below the rate
     in force, at most MAX_AUTO_RATE).
 
@@ -267,39 +362,38 @@ def stage_policies(project: Project) -> list[routing.RoutingPolicy]:
     out, upstream = [], []
     for model in project.config.routing.cascade or []:
         out.append(policy(project, model, upstream=upstream))
-        upstream = [*upstream, calibration_state(project, model).get("run_id")]
+        upstream = [*upstream, calibration_state(project, model).run_id]
     return out
 
 
-def check_audit(project: Project) -> dict:
+def check_audit(project: Project) -> AuditAlarm:
     """Raise the audit alarm on evidence that auto-accepted labels err more than promised."""
     from labelloop.route.calibrator import audit_alarm
 
     store = project.store
-    alarm = store.get_state(ALARM_STATE) or {"active": False}
-    if alarm.get("active"):
+    alarm = audit_alarm_state(store)
+    if alarm.active:
         return alarm
-    cleared = alarm.get("cleared_at")
-    since = datetime.fromisoformat(cleared) if cleared else None
+    since = datetime.fromisoformat(alarm.cleared_at) if alarm.cleared_at else None
     stages = project.config.routing.cascade
     for k, model in enumerate(stages or [routing_model(project)]):
         cal = calibration_state(project, model)
-        if not cal.get("calibrated"):
+        if not cal.calibrated:
             continue
         n, wrong = store.audit_outcomes(since, model=model if stages else None)
-        if n and audit_alarm(n, wrong, cal["epsilon"], cal["delta"]):
+        if n and audit_alarm(n, wrong, cal.epsilon, cal.delta):
             where = f"stage {k + 1} ({model}): " if stages else ""
-            alarm = {
-                "active": True,
-                "raised_at": datetime.now(UTC).isoformat(),
-                "model": model,
-                "audited": n,
-                "wrong": wrong,
-                "reason": f"{where}{wrong} of {n} audited auto-accepted labels were "
-                f"wrong: the error is above {cal['epsilon']:.0%} with "
-                f"{1 - cal['delta']:.0%} confidence; run `labelloop calibrate` after fresh "
+            alarm = AuditAlarm(
+                active=True,
+                raised_at=datetime.now(UTC).isoformat(),
+                model=model,
+                audited=n,
+                wrong=wrong,
+                reason=f"{where}{wrong} of {n} audited auto-accepted labels were "
+                f"wrong: the error is above {cal.epsilon:.0%} with "
+                f"{1 - cal.delta:.0%} confidence; run `labelloop calibrate` after fresh "
                 "calibration reviews",
-            }
-            store.set_state(ALARM_STATE, alarm)
+            )
+            save_audit_alarm(store, alarm)
             return alarm
     return alarm

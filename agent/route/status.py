@@ -6,7 +6,13 @@ from labelloop.core.types import QUEUE_ROUTES
 from labelloop.project import Project
 from labelloop.route import cascade
 from labelloop.route.outlook import outlook
-from labelloop.route.state import calibration_state, model_mismatch, routing_state, stage_policies
+from labelloop.route.state import (
+    audit_alarm_state,
+    calibration_state,
+    model_mismatch,
+    routing_state,
+    stage_policies,
+)
 
 
 def project_status(project: Project) -> dict:
@@ -15,7 +21,7 @@ def project_status(project: Project) -> dict:
     guideline = project.guideline()
     routes = store.route_counts()
     state = routing_state(project)
-    model = state.get("model", project.model())
+    model = state.model
     llm = store.llm_totals_by_model()
     return {
         "project": str(project.root),
@@ -29,11 +35,11 @@ def project_status(project: Project) -> dict:
         "failures": [{"reason": r, "items": n} for r, n in store.route_reasons("failed")],
         "suggestions": store.suggestion_totals(),
         "llm": llm,
-        "calibration": calibration_state(project, model)
-        or {"calibrated": False, "policy": state.get("policy")},
+        "calibration": calibration_state(project, model).stored()
+        or {"calibrated": False, "policy": state.stored().get("policy")},
         "calibration_outlook": outlook(project, model),
         "cascade": cascade_status(project, llm),
-        "audit_alarm": store.get_state("audit_alarm") or {"active": False},
+        "audit_alarm": audit_alarm_state(store).stored() or {"active": False},
         "routing_note": model_mismatch(project),
     }
 
@@ -51,8 +57,8 @@ def cascade_status(project: Project, llm_totals: dict[str, dict]) -> dict | None
         stage["calibration"] = {
             "calibrated": p.calibrated,
             "threshold": p.threshold,
-            "run_id": cal.get("run_id"),
-            "coverage": cal.get("coverage"),
+            "run_id": cal.run_id,
+            "coverage": cal.coverage,
             "why_not": None if p.calibrated else p.uncalibrated,
         }
     return {"stages": stages, "saved": cascade.savings(stages, llm_totals)}

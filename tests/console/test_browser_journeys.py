@@ -32,7 +32,7 @@ import pytest
 from labelloop.core.types import Item, LabelValue, Message, Route, Span
 from labelloop.export.writer import export
 from labelloop.review.service import share_hit
-from labelloop.route.state import routing_state
+from labelloop.route.state import routing_model
 from tests.support.console import Browser, make_project, seed, select_in_item, served, shown_item
 from tests.support.console import guideline_text as guideline
 from tests.support.services import postgres_database
@@ -123,7 +123,7 @@ class Ledger:
         self.steps += 1
         p = self.project
         path = self.out / f"step-{self.steps:02d}.jsonl"
-        model = routing_state(p)["model"]
+        model = routing_model(p)
         stages = p.config.routing.cascade or ()
         export(p.store, path, "jsonl", None, model, stages, guideline=p.guideline())
         rows = {r["id"]: r for r in map(json.loads, path.read_text("utf-8").splitlines())}

@@ -151,7 +151,7 @@ def test_blind_labels_survive_retraining_and_auto_acceptance_is_retested(walked,
     project, rounds, _ = walked
     p, store = str(project.root), project.store
     before = calibrate(project)
-    old_version = calibration_state(project, "local")["prompt_version"]
+    old_version = calibration_state(project, "local").prompt_version
     active = store.queue_item_ids("active")[:40]
     gold = {r["id"]: r for r in _gold_rows()}
     _write(tmp_path / "active.jsonl", [gold[i] for i in active])
@@ -161,7 +161,7 @@ def test_blind_labels_survive_retraining_and_auto_acceptance_is_retested(walked,
     latest = store.latest_suggestions(model="local")
     versions = {s.prompt_version for s in latest.values()}
     assert len(versions) == 1 and versions != {old_version}
-    assert calibration_state(project, "local")["prompt_version"] in versions
+    assert calibration_state(project, "local").prompt_version in versions
     after = json.loads(cli("status", "--json", "-p", p))["calibration_outlook"]
     retest = calibrate(project)
     assert retest["look"] == before["look"] + 1  # the re-test in `label` was that look
@@ -242,7 +242,7 @@ def test_a_look_that_certifies_nothing_keeps_the_last_certified_labels(walked, m
     first = calibrate(project)
     assert first["threshold"] is not None
     tested = first["look"]
-    old_version = calibration_state(project, "local")["prompt_version"]
+    old_version = calibration_state(project, "local").prompt_version
     gold = {r["id"]: r for r in _gold_rows()}
     _serve_active(project, gold, 20)  # new reviews: the next label retrains the model
     monkeypatch.setattr("labelloop.route.calibrate._sample", lambda *a: made_up(False))
@@ -250,8 +250,8 @@ def test_a_look_that_certifies_nothing_keeps_the_last_certified_labels(walked, m
     latest = store.latest_suggestions(model="local")
     assert {s.prompt_version for s in latest.values()} != {old_version}
     state = calibration_state(project, "local")
-    assert state["threshold"] is None and state["certified"]["look"] == tested
-    assert state["certified"]["prompt_version"] == old_version
+    assert state.threshold is None and state.certified.look == tested
+    assert state.certified.prompt_version == old_version
     routes = store.routes_for(store.queue_item_ids("auto_accepted"))
     assert routes, "the certified labels are still auto-accepted"
     routed = {s.id: s for s in store.suggestions_by_id([r.suggestion_id for r in routes.values()])}
@@ -266,10 +266,10 @@ def test_a_look_that_certifies_nothing_keeps_the_last_certified_labels(walked, m
     assert f"Still auto-accepted: the labels of the model version look {tested}" in shown
     # a drawn item whose twin the certified labels would auto-accept has no shadow place
     route(project)
-    held = calibration_state(project, "local")["certified"]
-    tested_labels = store.version_suggestions("local", old_version, held["guideline_version"])
-    signal = held["score_signal"]
-    clears = {i for i, s in tested_labels.items() if s.signals.get(signal, -1) >= held["threshold"]}
+    held = calibration_state(project, "local").certified
+    tested_labels = store.version_suggestions("local", old_version, held.guideline_version)
+    signal = held.score_signal
+    clears = {i for i, s in tested_labels.items() if s.signals.get(signal, -1) >= held.threshold}
     assert clears and not clears & set(store.get_state(ACTIVE_PASS_STATE)["shadow"])
     # too few pairs to test anything (the population shrank under the sample): still kept
     few = made_up(False)
@@ -280,4 +280,4 @@ def test_a_look_that_certifies_nothing_keeps_the_last_certified_labels(walked, m
     assert report["threshold"] is None and report["certified_in_force"]["look"] == tested
     # (the calibration queue grows by what it asks for, from auto-accepted items too)
     assert 0 < store.route_counts()["auto_accepted"] <= len(routes)
-    assert route_state.policy(project).threshold == held["threshold"]
+    assert route_state.policy(project).threshold == held.threshold
