@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from labelloop.core.errors import LabelloopError
+from labelloop.core.records import CalibrationRun
 from labelloop.core.types import Route, Suggestion
 from labelloop.project import Project
 from labelloop.route import calibrator as calibration
@@ -30,7 +31,6 @@ from labelloop.route import sample as calibration_sample
 from labelloop.route import state as route_state
 from labelloop.route.outlook import outlook
 from labelloop.route.state import AuditAlarm, CalibrationState, Certification
-from labelloop.store.tables import CalibrationRunRow
 
 if TYPE_CHECKING:
     from labelloop.store import Store
@@ -324,7 +324,7 @@ def _save_run(project: Project, model, versions, pairs, result, delta, upstream)
     ids = [p.suggestion.item_id for p in pairs]
     stage = {"stage": _stage(project, model), "upstream_run_ids": upstream} if upstream else {}
     return project.store.save_calibration_run(
-        CalibrationRunRow(
+        CalibrationRun(
             model=model,
             prompt_version=versions[0],
             guideline_version=versions[1],

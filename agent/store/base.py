@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -15,6 +17,8 @@ from sqlmodel import Session
 from labelloop.core.types import Item, LabelValue, Message, Review, Suggestion
 from labelloop.store.db import create_engine, migrate
 from labelloop.store.tables import ItemRow, ReviewRow, SuggestionRow
+
+R = TypeVar("R")
 
 
 def aware(dt: datetime | None) -> datetime | None:
@@ -210,3 +214,9 @@ class StoreBase:
 
 
 ITEM_COLUMNS = ItemRow.__table__.c
+
+
+def to_record(cls: type[R], row: Any, **given: Any) -> R:
+    """A frozen record (``labelloop.core.records``) from a row with the same field names."""
+    values = {f.name: getattr(row, f.name) for f in dataclass_fields(cls) if f.name not in given}
+    return cls(**values, **given)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 
 import sqlalchemy as sa
 
+from labelloop.core.records import CalibrationRun
 from labelloop.core.types import Frozen, Review, Suggestion
-from labelloop.store.base import review_from_row, suggestion_from_row
+from labelloop.store.base import review_from_row, suggestion_from_row, to_record
 from labelloop.store.routes import live_reviews
 from labelloop.store.tables import CalibrationRunRow, ImportRow, ReviewRow, SuggestionRow
 
@@ -141,18 +143,22 @@ class CalibrationMixin:
         with self.engine.connect() as c:
             return c.execute(q).scalar_one()
 
-    def save_calibration_run(self, row: CalibrationRunRow) -> int:
+    def save_calibration_run(self, run: CalibrationRun) -> int:
+        """Store a new run; returns its id."""
+        values = {f.name: getattr(run, f.name) for f in dataclass_fields(run)}
+        row = CalibrationRunRow(**{k: v for k, v in values.items() if v is not None})
         with self.session() as s:
             s.add(row)
             s.commit()
             return row.id
 
-    def latest_calibration_run(self, model: str | None = None) -> CalibrationRunRow | None:
+    def latest_calibration_run(self, model: str | None = None) -> CalibrationRun | None:
         q = sa.select(CalibrationRunRow).order_by(CalibrationRunRow.id.desc()).limit(1)
         if model is not None:
             q = q.where(CalibrationRunRow.model == model)
         with self.session() as s:
-            return s.exec(q).scalars().first()
+            row = s.exec(q).scalars().first()
+            return None if row is None else to_record(CalibrationRun, row)
 
     def set_calibrated(self, probabilities: dict[int, float | None]) -> None:
         """Store calibrated P(correct) on suggestions, by suggestion id."""

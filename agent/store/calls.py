@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from labelloop.core.records import LLMCall
+from labelloop.store.base import to_record
 from labelloop.store.tables import LLMCallRow, PromptPrefixRow
 
 T_CALLS = LLMCallRow.__table__
@@ -41,10 +43,10 @@ class CallsMixin:
                 out.update((k, r) for k, r in c.execute(q))
         return out
 
-    def calls_for(self, item_id: str) -> list[LLMCallRow]:
+    def calls_for(self, item_id: str) -> list[LLMCall]:
         with self.session() as s:
             q = sa.select(LLMCallRow).where(LLMCallRow.item_id == item_id).order_by(LLMCallRow.id)
-            return list(s.exec(q).scalars())
+            return [to_record(LLMCall, r) for r in s.exec(q).scalars()]
 
     def prune_calls(self, older_than_days: int) -> int:
         """Delete call-log rows older than the retention period; returns how many."""

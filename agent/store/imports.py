@@ -21,6 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from labelloop.core.errors import ImportFileError
+from labelloop.core.records import ImportRecord
+from labelloop.store.base import to_record
 from labelloop.store.tables import ImportRow, ItemRow, ReviewRow
 
 T_IMPORTS = ImportRow.__table__
@@ -177,10 +179,11 @@ class ImportsMixin:
                     conn.rollback()
                 _drop_staging(conn)
 
-    def imports(self) -> list[ImportRow]:
+    def imports(self) -> list[ImportRecord]:
         """Every import so far, oldest first."""
         with self.session() as s:
-            return list(s.exec(sa.select(ImportRow).order_by(ImportRow.id)).scalars())
+            rows = s.exec(sa.select(ImportRow).order_by(ImportRow.id)).scalars()
+            return [to_record(ImportRecord, r) for r in rows]
 
 
 def _insert(conn: Connection, statement) -> int:

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from labelloop.core.records import RunLock
 from labelloop.store.tables import RunLockRow
 
 T_LOCKS = RunLockRow.__table__
@@ -48,7 +49,7 @@ def _dead_here(holder: str) -> bool:
 
 
 class LocksMixin:
-    def claim_run(self, name: str, holder: str, detail: str, now: datetime) -> RunLockRow | None:
+    def claim_run(self, name: str, holder: str, detail: str, now: datetime) -> RunLock | None:
         """Take ``name`` for ``holder``; None when taken, else the live claim in the way."""
         values = {
             "name": name,
@@ -75,7 +76,7 @@ class LocksMixin:
                     .values(values)
                 )
                 return None
-        return RunLockRow(**row._mapping)
+        return RunLock(**row._mapping)
 
     def renew_run(self, name: str, holder: str, now: datetime) -> bool:
         with self.engine.begin() as c:
@@ -91,7 +92,7 @@ class LocksMixin:
             c.execute(sa.delete(T_LOCKS).where(T_LOCKS.c.name == name, T_LOCKS.c.holder == holder))
 
     @contextmanager
-    def run_lock(self, name: str, detail: str) -> Iterator[RunLockRow | None]:
+    def run_lock(self, name: str, detail: str) -> Iterator[RunLock | None]:
         """Hold ``name`` while the block runs, renewed every ``TTL / 4``; yields None, or
         the other process's claim (and holds nothing) when it is taken."""
         holder = holder_name()

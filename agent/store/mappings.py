@@ -20,12 +20,14 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from labelloop.core.records import LabelMapping
 from labelloop.core.types import REOPEN, LabelValue, Review, Suggestion
 from labelloop.store.base import (
     review_from_row,
     review_to_values,
     suggestion_from_row,
     suggestion_to_values,
+    to_record,
 )
 from labelloop.store.tables import LabelMappingRow, ReviewRow, SuggestionRow
 
@@ -78,13 +80,13 @@ class MappingsMixin:
             c.execute(sa.update(T_MAPPINGS).where(T_MAPPINGS.c.id == mapping_id).values(counts))
         return self.label_mappings()[-1]
 
-    def label_mappings(self, since: datetime | None = None) -> list[LabelMappingRow]:
+    def label_mappings(self, since: datetime | None = None) -> list[LabelMapping]:
         """Recorded mappings, oldest first (made after ``since`` when given)."""
         q = sa.select(LabelMappingRow).order_by(LabelMappingRow.id)
         if since is not None:
             q = q.where(LabelMappingRow.created_at > since)
         with self.session() as s:
-            return list(s.exec(q).scalars())
+            return [to_record(LabelMapping, r) for r in s.exec(q).scalars()]
 
     def _latest_per_reviewer(self) -> dict[str, list[tuple[Review, int | None]]]:
         """item -> each reviewer's latest review (and its import) since the item's last

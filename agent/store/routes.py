@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from labelloop.core.records import ItemRoute
 from labelloop.core.types import DECISIVE, QUEUE_ROUTES, REOPEN, LabelValue, Route, RouteDecision
-from labelloop.store.base import value_from_json
+from labelloop.store.base import to_record, value_from_json
 from labelloop.store.tables import ItemRow, LeaseRow, ReviewRow, RouteRow, SuggestionRow
 
 T_ROUTES = RouteRow.__table__
@@ -107,9 +108,10 @@ class RoutesMixin:
                 written += c.execute(_guarded_update(), moved).rowcount
         return RouteWrite(written=written, kept=len(changed) - written)
 
-    def get_route(self, item_id: str) -> RouteRow | None:
+    def get_route(self, item_id: str) -> ItemRoute | None:
         with self.session() as s:
-            return s.get(RouteRow, item_id)
+            row = s.get(RouteRow, item_id)
+            return None if row is None else _item_route(row)
 
     def routes(self) -> dict[str, str]:
         with self.engine.connect() as c:
@@ -154,13 +156,13 @@ class RoutesMixin:
         with self.engine.connect() as c:
             return list(c.execute(q.order_by(T_ROUTES.c.priority, T_ROUTES.c.item_id)).scalars())
 
-    def routes_for(self, item_ids: Sequence[str]) -> dict[str, RouteRow]:
-        """item id -> its route row, for the ids given."""
-        out: dict[str, RouteRow] = {}
+    def routes_for(self, item_ids: Sequence[str]) -> dict[str, ItemRoute]:
+        """item id -> its route, for the ids given."""
+        out: dict[str, ItemRoute] = {}
         with self.session() as s:
             for i in range(0, len(item_ids), 900):
                 q = sa.select(RouteRow).where(RouteRow.item_id.in_(item_ids[i : i + 900]))
-                out.update((r.item_id, r) for r in s.exec(q).scalars())
+                out.update((r.item_id, _item_route(r)) for r in s.exec(q).scalars())
         return out
 
     def route_reasons(self, route: str, limit: int = 5) -> list[tuple[str, int]]:
@@ -262,6 +264,10 @@ def _insert_new(c, dialect: str, rows: list[dict]) -> int:
         return 0
     ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(T_ROUTES)
     return c.execute(ins.on_conflict_do_nothing(index_elements=["item_id"]), rows).rowcount
+
+
+def _item_route(row: RouteRow) -> ItemRoute:
+    return to_record(ItemRoute, row, route=Route(row.route))
 
 
 def browse_label(value: LabelValue | None) -> str | None:

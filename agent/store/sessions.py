@@ -10,6 +10,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from labelloop.core.records import LoginSession
 from labelloop.core.types import utcnow
 from labelloop.store.base import aware
 
@@ -41,14 +42,14 @@ class SessionsMixin:
                 )
             )
 
-    def get_session(self, token_hash: str) -> SessionRow | None:
+    def get_session(self, token_hash: str) -> LoginSession | None:
         with self.engine.connect() as c:
             row = c.execute(
                 sa.select(T_SESSIONS).where(T_SESSIONS.c.token_hash == token_hash)
             ).one_or_none()
         if row is None:
             return None
-        return SessionRow(
+        return LoginSession(
             token_hash=row.token_hash,
             username=row.username,
             created_at=aware(row.created_at),

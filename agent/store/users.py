@@ -8,6 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from labelloop.core.records import Account
+from labelloop.store.base import to_record
 from labelloop.store.tables import StateRow, UserRow
 
 T_USERS = UserRow.__table__
@@ -25,9 +27,10 @@ class UsersMixin:
             s.add(row)
             s.commit()
 
-    def get_user(self, name: str) -> UserRow | None:
+    def get_user(self, name: str) -> Account | None:
         with self.session() as s:
-            return s.exec(sa.select(UserRow).where(UserRow.name == name)).scalar_one_or_none()
+            row = s.exec(sa.select(UserRow).where(UserRow.name == name)).scalar_one_or_none()
+            return None if row is None else to_record(Account, row)
 
     def set_user_disabled(self, name: str, disabled: bool) -> bool:
         """Disable or enable an account; False when there is none of that name."""
@@ -40,9 +43,10 @@ class UsersMixin:
         with self.engine.begin() as c:
             return c.execute(sa.delete(T_USERS).where(T_USERS.c.name == name)).rowcount > 0
 
-    def list_users(self) -> list[UserRow]:
+    def list_users(self) -> list[Account]:
         with self.session() as s:
-            return list(s.exec(sa.select(UserRow).order_by(UserRow.name)).scalars())
+            rows = s.exec(sa.select(UserRow).order_by(UserRow.name)).scalars()
+            return [to_record(Account, r) for r in rows]
 
     def get_state(self, key: str, default: dict | None = None) -> dict | None:
         with self.session() as s:
