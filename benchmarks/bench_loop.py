@@ -49,6 +49,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the shared datasets folder beside the checkout (or beside a folder of worktrees)
@@ -107,15 +108,58 @@ def _write_jsonl(path: Path, rows) -> None:
 # --- one (method, seed): runs in its own process, on its own code tree --------------------------
 
 
+def tree_path(tree: Path, where: Path) -> str:
+    """PYTHONPATH that imports ``tree``: as installed (``labelloop``, its ``agent/`` with
+    ``ui/`` and ``evals/`` inside, laid out with links in ``where``), or, for a tree from
+    before that name, the tree itself."""
+    if not (tree / "agent" / "api.py").exists():
+        return str(tree)
+    pkg = where / "site" / "labelloop"
+    pkg.mkdir(parents=True, exist_ok=True)
+    for entry in [*(tree / "agent").iterdir(), tree / "ui", tree / "evals"]:
+        if entry.name != "__pycache__" and not (pkg / entry.name).exists():
+            (pkg / entry.name).symlink_to(entry.resolve())
+    return os.pathsep.join([str(where / "site"), str(tree)])
+
+
+def stages() -> SimpleNamespace:
+    """The entry points the harness drives, from the tree on the path: the ``labelloop``
+    package, or a tree from before that name (``agent`` at the top, the loop in
+    ``agent.pipeline``). The same functions under both names."""
+    try:
+        import labelloop as package
+        from labelloop import loop
+        from labelloop.project import init_project
+        from labelloop.review.auth import add_user
+        from labelloop.review.service import ReviewService
+        from labelloop.route.calibrate import calibrate
+        from labelloop.store.tables import RouteRow
+    except ImportError:
+        from agent.auth import add_user
+        from agent.calibrate import calibrate
+        from agent.config import init_project
+
+        import agent as package
+        from agent import pipeline as loop
+        from agent.review import ReviewService
+        from agent.store.tables import RouteRow
+    return SimpleNamespace(
+        package=package,
+        loop=loop,
+        init_project=init_project,
+        add_user=add_user,
+        ReviewService=ReviewService,
+        calibrate=calibrate,
+        RouteRow=RouteRow,
+    )
+
+
 def worker(args) -> int:
     """Build the project in the working directory, walk the loop, write the raw trace."""
-    import labelloop
-    from labelloop import loop
-    from labelloop.project import init_project
-    from labelloop.review.auth import add_user
-
-    tree = Path(labelloop.__file__).resolve().parents[1]
-    assert tree == Path(args.tree).resolve(), f"labelloop imported from {tree}, not {args.tree}"
+    api = stages()
+    loop, init_project, add_user = api.loop, api.init_project, api.add_user
+    tree = Path(api.package.__file__).resolve().parents[1]
+    assert tree == Path(args.tree).resolve(), f"the loop imported from {tree}, not {args.tree}"
     started = time.perf_counter()
     data, here = Path(args.data), Path.cwd()
     names = json.loads((data / "categories.json").read_text(encoding="utf-8"))
@@ -152,8 +196,7 @@ def worker(args) -> int:
 def walk(project, gold: dict[str, str], args) -> tuple[list[dict], dict[str, int]]:
     """Up to ``args.rounds`` rounds of label -> calibrate -> review, and a closing label ->
     calibrate; the trace, and the round each item was reviewed in."""
-    from labelloop import loop
-    from labelloop.route.calibrate import calibrate
+    loop, calibrate = stages().loop, stages().calibrate
 
     rounds: list[dict] = []
     reviewed_in: dict[str, int] = {}
@@ -228,7 +271,7 @@ def routed_suggestions(store, item_ids: list[str]) -> dict:
     """item -> the suggestion its route row names."""
     import sqlalchemy as sa
 
-    from labelloop.store.tables import RouteRow
+    RouteRow = stages().RouteRow  # noqa: N806
 
     with store.session() as s:
         rows = s.exec(sa.select(RouteRow.item_id, RouteRow.suggestion_id)).all()
@@ -247,9 +290,7 @@ def left_for_people(project, gold: dict[str, str]) -> int:
 def answer(project, gold: dict[str, str], active_batch: int) -> dict:
     """The simulated reviewer in the console: every calibration and audit item (blind),
     then ``active_batch`` active items in queue order, each answered from gold."""
-    from labelloop.review.service import ReviewService
-
-    service = ReviewService(project, background_prefetch=False)
+    service = stages().ReviewService(project, background_prefetch=False)
     ids: list[str] = []
     blind = active = 0
     try:
@@ -272,9 +313,7 @@ def answer(project, gold: dict[str, str], active_batch: int) -> dict:
 def final_scores(project, gold: dict[str, str], stale: bool) -> dict:
     """The final model (trained on every review of the run) on every stream item: its
     confidence and whether its label is right; reviewed items are predicted cross-fitted."""
-    from labelloop import loop
-
-    loop.label(project, stale=True)
+    stages().loop.label(project, stale=True)
     latest = project.store.latest_suggestions(model="local")
     ids = sorted(gold)
     return {
@@ -529,7 +568,7 @@ def run_one(method: str, tree: Path, seed: int, args, tmp: Path) -> dict:
         f"--out={out}",
         *(["--stale"] if args.stale else []),
     ]
-    env = os.environ | {"PYTHONPATH": str(tree), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    env = os.environ | {"PYTHONPATH": tree_path(tree, work), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     env |= dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"), "1")
     log = work / "log.txt"
     with log.open("w") as fh:

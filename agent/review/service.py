@@ -13,7 +13,12 @@ the anchoring of reviewers on the model can be measured. Gold items (known answe
 :meth:`ReviewService.add_gold`) are mixed in at ``gold_rate``.
 
 Every decision is one append-only review row. Roles are checked here too: admin-only
-methods take the acting user and raise :class:`labelloop.core.errors.AccessDenied` for anyone else.
+methods take the acting user and raise :class:`labelloop.core.errors.AccessDenied` for anyone
+else.
+
+This module is the review stream (leases, decisions, undo, the prefetch); the item browser's
+methods are in ``labelloop.review.editing`` and an admin's in ``labelloop.review.admin``, both
+mixed into :class:`ReviewService`.
 """
 
 from __future__ import annotations
@@ -21,25 +26,17 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from labelloop.core.errors import AccessDenied, LabelloopError, ReviewConflict
-from labelloop.core.standing import final_label, standing_review
-from labelloop.core.types import QUEUE_ROUTES, QUEUES, Guideline, Queue, Review, Route, Suggestion
-from labelloop.review import browse as review_browse
-from labelloop.review import bulk as review_bulk
-from labelloop.review import dashboard as review_dashboard
+from labelloop.core.types import QUEUE_ROUTES, QUEUES, Guideline, Queue, Review, Suggestion, utcnow
 from labelloop.review.access import (
-    ItemState,
-    Viewer,
-    refuses_change,
     share_hit,
-    shows_model,
-    shows_others,
 )
+from labelloop.review.admin import BLIND_STATE, AdminActions
+from labelloop.review.editing import Editing
 from labelloop.review.rules import (
     check_complete,
     check_reason,
@@ -53,7 +50,6 @@ from labelloop.review.views import (
     ACTIONS,
     ADJUDICATION_QUEUE,
     BLIND_QUEUES,
-    BROWSER_QUEUE,
     GOLD_QUEUE,
     REJECT_REASONS,
     Action,
@@ -95,7 +91,6 @@ __all__ = [
     "share_hit",
 ]
 
-BLIND_STATE = "review:blind_reviewers"
 #: seconds a server process keeps an account's role and the blind setting before reading
 #: them again (a disabled account is refused within this time)
 SETTINGS_TTL = 5.0
@@ -115,7 +110,7 @@ class _Slot:
     editing: ItemView | None = None
 
 
-class ReviewService:
+class ReviewService(Editing, AdminActions):
     """The review console's backend over one project; thread-safe, one per server process."""
 
     def __init__(
@@ -308,301 +303,13 @@ class ReviewService:
             self.store.release_lease(reviewer)
             self._slots.pop(reviewer, None)
 
-    def set_blind(self, admin: str, reviewer: str, blind: bool) -> None:
-        """Admin: show ``reviewer`` every item blind (or stop doing so)."""
-        self.require_admin(admin)
-        self.user(reviewer)
-        names = set(self._blind_reviewers())
-        names = names | {reviewer} if blind else names - {reviewer}
-        self.store.set_state(BLIND_STATE, {"reviewers": sorted(names)})
-        self._blind = None
-        with self._lock(reviewer):
-            self._slots.pop(reviewer, None)  # prepared views used the old setting
-
     # --- gold ------------------------------------------------------------------------------
-
-    def add_gold(self, admin: str, answers: Mapping[str, ValueInput]) -> int:
-        """Admin: make items gold with their known answers; returns how many were added."""
-        self.require_admin(admin)
-        guideline = self.guideline()
-        values = {item: to_value(guideline, v) for item, v in answers.items()}
-        try:
-            return self.store.add_gold(values, source="console", by=admin)
-        except KeyError as exc:
-            raise LabelloopError(f"No item {exc.args[0]!r} in the store: import it first") from exc
-
-    def gold_from_import(self, admin: str, import_id: int | None = None) -> int:
-        """Admin: labels of an import (default: every import marked ``--sample``) become gold."""
-        self.require_admin(admin)
-        answers = self.store.import_answers(import_id)
-        source = f"import {import_id}" if import_id is not None else "sample imports"
-        return self.store.add_gold(answers, source=source, by=admin)
-
-    def gold_accuracy(self, admin: str) -> dict[str, tuple[int, int]]:
-        """Admin: reviewer -> (correct, total) on gold items."""
-        self.require_admin(admin)
-        out: dict[str, list[int]] = {}
-        for review, gold in self.store.gold_answers():
-            tally = out.setdefault(review.reviewer, [0, 0])
-            tally[0] += review.value is not None and review.value.key() == gold.key()
-            tally[1] += review.action != "skip"
-        return {name: (c, n) for name, (c, n) in sorted(out.items()) if n}
 
     # --- adjudication ----------------------------------------------------------------------
 
-    def adjudication_items(self, admin: str, limit: int = 100) -> list[str]:
-        """Admin: item ids waiting for adjudication, in queue order."""
-        self.require_admin(admin)
-        return self.store.queue_item_ids(ADJUDICATION_QUEUE)[:limit]
-
-    def adjudication_view(self, admin: str, item_id: str) -> AdjudicationView:
-        """Admin: every answer on the item, with the suggestion and comments."""
-        self.require_admin(admin)
-        ctx = self._context(item_id)
-        guideline = self.guideline()
-        answers = review_browse.answers(self.store, item_id, standing=True)
-        return AdjudicationView(
-            item=ctx.item,
-            suggestion=ctx.suggestion,
-            answers=tuple(a for a in answers if a.action in ("accept", "fix", "reject")),
-            labels=tuple(guideline.label_names),
-            kind=guideline.kind,
-        )
-
-    def adjudicate(
-        self, admin: str, item_id: str, value: ValueInput, comment: str | None = None
-    ) -> Review:
-        """Admin: the final label of an item waiting for adjudication; it wins over every
-        other review of the item."""
-        self.require_admin(admin)
-        ctx = self._context(item_id)
-        if ctx.route != ADJUDICATION_QUEUE:
-            raise LabelloopError(
-                f"Item {item_id!r} is not waiting for adjudication (route: "
-                f"{ctx.route or 'unlabeled'}): refresh the list"
-            )
-        self._may_change(self.viewer(admin), item_id, ctx)
-        guideline = self.guideline()
-        val = to_value(guideline, value)
-        check_complete(guideline, ctx.item, val)
-        sugg = ctx.suggestion
-        same = sugg is not None and sugg.value is not None and sugg.value.key() == val.key()
-        review = Review(
-            item_id=item_id,
-            reviewer=admin,
-            action="accept" if same else "fix",
-            value=val,
-            queue=ADJUDICATION_QUEUE,
-            suggestion_id=sugg.id if sugg else None,
-            comment=comment,
-        )
-        change = route_after(ADJUDICATION_QUEUE, review, [], False, 1)
-        stored, _ = self.store.record_decision(review, change, needs_lease=False)
-        self._forget(admin, item_id)
-        return stored
-
     # --- item browser ----------------------------------------------------------------------
 
-    def viewer(self, name: str) -> Viewer:
-        """The account ``name`` as the access rules see it."""
-        row = self.user(name)
-        return Viewer(name, row.role, blind=name in self._blind_reviewers())
-
-    def item_state(self, item_id: str, ctx=None, holder: bool = True) -> ItemState:
-        """What the access rules read about an item (``ctx``: its lease context, if read)."""
-        ctx = ctx or self._context(item_id)
-        route = ctx.route or Route.UNLABELED
-        return ItemState(
-            route=route,
-            gold=ctx.gold is not None,
-            holder=self.store.lease_holder(item_id, _now()) if holder else None,
-            blind_share=self._in_blind_share(item_id),
-        )
-
-    def browse(
-        self, user: str, filters: BrowseFilters, page: int = 0, page_size: int = 30
-    ) -> BrowsePage:
-        """A page of items matching the filters, in id order, with a capped total; for
-        reviewers, without the model's answer where it is shown blind."""
-        viewer = self.viewer(user)
-        if not viewer.admin:
-            strict = viewer.blind or self.config.blind_share > 0
-            filters = replace(filters, visible="reviewed" if strict else "open")
-        got = review_browse.browse(self.store, filters, self.guideline().kind, page, page_size)
-        if viewer.admin:
-            return got
-        rows = tuple(
-            row if shows_model(viewer, self._row_state(row)) else review_browse.masked(row)
-            for row in got.rows
-        )
-        return replace(got, rows=rows)
-
-    def _row_state(self, row) -> ItemState:
-        return ItemState(
-            route=row.route, gold=row.gold, blind_share=self._in_blind_share(row.item_id)
-        )
-
-    def item_detail(self, user: str, item_id: str) -> ItemDetail:
-        """The item with every suggestion and review (for reviewers, what they may see)."""
-        viewer = self.viewer(user)
-        detail = review_browse.item_detail(self.store, item_id)
-        if detail is None:
-            raise LabelloopError(f"No item {item_id!r} in the store")
-        if viewer.admin:
-            return detail
-        state = ItemState(
-            route=detail.route,
-            gold=detail.gold is not None,
-            blind_share=self._in_blind_share(item_id),
-        )
-        model, others = shows_model(viewer, state), shows_others(viewer, state)
-        return review_browse.seen_by(detail, user, model, others)
-
-    def _may_change(self, viewer: Viewer, item_id: str, ctx) -> None:
-        why = refuses_change(viewer, self.item_state(item_id, ctx))
-        if why is not None:
-            raise LabelloopError(f"Item {item_id!r} cannot be changed here: {why}")
-
-    def change_decision(
-        self,
-        user: str,
-        item_id: str,
-        action: Action,
-        value: ValueInput = None,
-        reason: str | None = None,
-        comment: str | None = None,
-    ) -> Review:
-        """A new review row that replaces the user's earlier decision on an item nobody
-        else holds (reviewers: on items that wait for nobody; see ``labelloop.review.access``).
-        A decision equal to the human label the item has already changes nothing and is
-        refused."""
-        viewer = self.viewer(user)
-        check_reason(action, reason, comment)
-        if action == "skip":
-            raise LabelloopError("Skip is for the queue: in the browser accept, fix or reject")
-        ctx = self._context(item_id)
-        self._may_change(viewer, item_id, ctx)
-        view = self._view_of(
-            user, ctx, BROWSER_QUEUE, blind=False, gold=False, overlap=False, similar=False
-        )
-        review = self._review(view, action, value, reason, comment, None)
-        self._refuse_no_change(ctx, review)
-        # the browser's label is the one that stands after it (an adjudication outranks it)
-        stands = standing_review([*self.store.iter_reviews([item_id]), review], Route.REVIEWED)
-        label = browse_label(stands.value) if stands is not None else None
-        change = RouteChange(Route.REVIEWED, f"changed by {user}", label)
-        if ctx.route is None:
-            change = RouteChange(None)
-        stored, _ = self.store.record_decision(review, change, needs_lease=False)
-        self._forget(user, item_id)
-        return stored
-
-    def _refuse_no_change(self, ctx, review: Review) -> None:
-        route = self.store.get_route(ctx.item.id)
-        final, source = final_label(review_browse.item_record(self.store, ctx, route))
-        if review.action == "reject" or source not in ("human", "adjudicated"):
-            return
-        if final is not None and review.value is not None and final.key() == review.value.key():
-            raise LabelloopError(
-                f"Item {ctx.item.id!r} already has {final.short()} ({source}): nothing to "
-                "change; pick another label or action"
-            )
-
-    def edit(self, user: str, item_id: str, adjudicate: bool = False) -> ItemView:
-        """Open a decided item in the review editor, starting from its final answer (or,
-        for an adjudication, its latest answer): spans and turn labels are edited there,
-        and the next decision on it is recorded as ``change_decision`` or ``adjudicate``
-        would. Skip leaves the editor without a decision."""
-        role = (self.require_admin(user) if adjudicate else self.user(user)).role
-        ctx = self._context(item_id)
-        if adjudicate and ctx.route != ADJUDICATION_QUEUE:
-            raise LabelloopError(
-                f"Item {item_id!r} is not waiting for adjudication (route: "
-                f"{ctx.route or 'unlabeled'}): refresh the list"
-            )
-        viewer = self.viewer(user)
-        self._may_change(viewer, item_id, ctx)
-        queue = ADJUDICATION_QUEUE if adjudicate else BROWSER_QUEUE
-        blind = not shows_model(viewer, self.item_state(item_id, ctx, holder=False))
-        view = self._view_of(user, ctx, queue, blind=blind, gold=False, overlap=False)
-        if adjudicate:
-            answers = review_browse.answers(self.store, item_id, standing=True)
-            start = next((a.value for a in reversed(answers) if a.value is not None), None)
-        else:
-            route = self.store.get_route(item_id)
-            start = final_label(review_browse.item_record(self.store, ctx, route))[0]
-        view = replace(view, start=start)
-        with self._lock(user):
-            self._slot(user, role).editing = view
-        return view
-
-    def _end_edit(self, user: str, item_id: str) -> ItemView | None:
-        """The view being edited, taken out of the editor, when ``item_id`` is it."""
-        with self._lock(user):
-            slot = self._slots.get(user)
-            if slot is None or slot.editing is None or slot.editing.item.id != item_id:
-                return None
-            view, slot.editing = slot.editing, None
-            return view
-
-    def _decide_edit(self, view: ItemView, action, value, reason, comment) -> Outcome:
-        user, item_id = view.reviewer, view.item.id
-        if action == "skip":
-            review = Review(item_id=item_id, reviewer=user, action="skip", queue=view.queue)
-            return Outcome(review=review, next=self.next_item(user))
-        if action == "accept" and value is None:  # kept the answer the editor started from
-            value = view.start
-            if value is None and view.suggestion is not None:
-                value = view.suggestion.value
-        try:
-            if view.queue == ADJUDICATION_QUEUE:
-                if action == "reject":
-                    raise LabelloopError("An adjudication decides a label: fix it, or skip")
-                review = self.adjudicate(user, item_id, value, comment)
-            else:
-                action = "fix" if action == "accept" and value is not None else action
-                review = self.change_decision(user, item_id, action, value, reason, comment)
-        except LabelloopError:
-            with self._lock(user):  # not saved: the item stays open in the editor
-                self._slot(user, self.user(user).role).editing = view
-            raise
-        return Outcome(review=review, next=self.next_item(user))
-
-    def bulk_preview(self, admin: str, filters: BrowseFilters) -> BulkPlan:
-        """Admin: what a bulk accept on these filters would do, to confirm (``bulk_accept``
-        with the plan's token); see ``labelloop.review.bulk``."""
-        self.require_admin(admin)
-        kind, overlap = self.guideline().kind, self.config.overlap
-        plan = review_bulk.plan(self.store, admin, filters, kind, overlap, _now())
-        with self._guard:
-            self._plans[admin] = plan
-        return plan
-
-    def bulk_accept(self, admin: str, token: str) -> BulkResult:
-        """Admin: accept the suggestions of the previewed plan ``token``, recorded as one bulk
-        accept; items that changed since the preview are left as they are and listed."""
-        self.require_admin(admin)
-        with self._guard:
-            plan = self._plans.get(admin)
-            if plan is None or plan.token != token:
-                raise LabelloopError(
-                    "That preview is no longer current: preview the bulk accept again"
-                )
-            del self._plans[admin]
-        return review_bulk.accept(self.store, admin, plan, _now())
-
-    def undo_bulk(self, admin: str) -> BulkResult:
-        """Admin: take back your latest bulk accept on every item nobody changed since;
-        the others are listed with why they were kept."""
-        self.require_admin(admin)
-        return review_bulk.undo(self.store, admin, _now())
-
     # --- dashboard -------------------------------------------------------------------------
-
-    def dashboard(self, admin: str) -> dict:
-        """Admin: progress, throughput, agreement, calibration, audit alarm and cost."""
-        self.require_admin(admin)
-        return review_dashboard.dashboard(self.project, self.gold_accuracy(admin))
 
     # --- internals -------------------------------------------------------------------------
 
@@ -614,12 +321,12 @@ class ReviewService:
         """The reviewer's slot, reloaded from the leases in the store when not held here."""
         slot = self._slots.setdefault(reviewer, _Slot())
         if not slot.loaded:
-            leases = self.store.leases_of(reviewer, _now())
+            leases = self.store.leases_of(reviewer, utcnow())
             views = [v for v in (self._view(reviewer, lease) for lease in leases) if v is not None]
             slot.current = views[0] if views else None
             slot.prefetched = views[1] if len(views) > 1 else None
             slot.loaded = True
-        elif slot.current is not None and slot.current.leased_until <= _now():
+        elif slot.current is not None and slot.current.leased_until <= utcnow():
             self._slots.pop(reviewer)
             return self._slot(reviewer, role)
         return slot
@@ -631,7 +338,7 @@ class ReviewService:
     def _lease_view(self, reviewer: str, role: str) -> ItemView | None:
         gold = self.config.gold_rate > 0 and self._rng.random() < self.config.gold_rate
         got = self.store.lease_next(
-            reviewer, self._queues(role), self.config.lease_seconds, _now(), gold_first=gold
+            reviewer, self._queues(role), self.config.lease_seconds, utcnow(), gold_first=gold
         )
         return self._view(reviewer, *got) if got is not None else None
 
@@ -676,7 +383,7 @@ class ReviewService:
             labels=tuple(guideline.label_names),
             kind=guideline.kind,
             unit=guideline.unit,
-            leased_until=_now(),
+            leased_until=utcnow(),
         )
 
     def _review(self, view, action, value, reason, comment, duration_ms) -> Review:
@@ -705,7 +412,7 @@ class ReviewService:
             duration_ms=max(0, int(duration_ms)) if duration_ms is not None else None,
             reason=reason if action == "reject" else None,
             comment=comment,
-            created_at=_now(),
+            created_at=utcnow(),
         )
 
     def _context(self, item_id: str):
@@ -732,10 +439,6 @@ class ReviewService:
             if slot and any(v and v.item.id == item_id for v in (slot.current, slot.prefetched)):
                 self.store.release_lease(user, item_id)
                 self._slots.pop(user, None)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _confidence(s: Suggestion | None) -> float | None:
