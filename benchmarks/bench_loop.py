@@ -108,11 +108,16 @@ def _write_jsonl(path: Path, rows) -> None:
 # --- one (method, seed): runs in its own process, on its own code tree --------------------------
 
 
+def labelloop_layout(tree: Path) -> bool:
+    """Whether ``tree`` is the ``labelloop`` package (else a tree from before that name)."""
+    return (tree / "agent" / "api.py").exists()
+
+
 def tree_path(tree: Path, where: Path) -> str:
     """PYTHONPATH that imports ``tree``: as installed (``labelloop``, its ``agent/`` with
     ``ui/`` and ``evals/`` inside, laid out with links in ``where``), or, for a tree from
     before that name, the tree itself."""
-    if not (tree / "agent" / "api.py").exists():
+    if not labelloop_layout(tree):
         return str(tree)
     pkg = where / "site" / "labelloop"
     pkg.mkdir(parents=True, exist_ok=True)
@@ -123,10 +128,10 @@ def tree_path(tree: Path, where: Path) -> str:
 
 
 def stages() -> SimpleNamespace:
-    """The entry points the harness drives, from the tree on the path: the ``labelloop``
-    package, or a tree from before that name (``agent`` at the top, the loop in
-    ``agent.pipeline``). The same functions under both names."""
-    try:
+    """The entry points the harness drives, from the worker's tree (``BENCH_LOOP_TREE``):
+    the ``labelloop`` package, or a tree from before that name (``agent`` at the top, the
+    loop in ``agent.pipeline``). The same functions under both names."""
+    if labelloop_layout(Path(os.environ["BENCH_LOOP_TREE"])):
         import labelloop as package
         from labelloop import loop
         from labelloop.project import init_project
@@ -134,7 +139,7 @@ def stages() -> SimpleNamespace:
         from labelloop.review.service import ReviewService
         from labelloop.route.calibrate import calibrate
         from labelloop.store.tables import RouteRow
-    except ImportError:
+    else:
         from agent.auth import add_user
         from agent.calibrate import calibrate
         from agent.config import init_project
@@ -568,7 +573,8 @@ def run_one(method: str, tree: Path, seed: int, args, tmp: Path) -> dict:
         f"--out={out}",
         *(["--stale"] if args.stale else []),
     ]
-    env = os.environ | {"PYTHONPATH": tree_path(tree, work), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    env = os.environ | {"PYTHONPATH": tree_path(tree, work), "BENCH_LOOP_TREE": str(tree)}
+    env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     env |= dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"), "1")
     log = work / "log.txt"
     with log.open("w") as fh:
