@@ -28,16 +28,21 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from labelloop.core.errors import AccessDenied, ImportFileError, LabelloopError
 from labelloop.ingest.importer import ImportResult
 from labelloop.label.labeler import LabelRun
 from labelloop.project import Project, init_project, load_project
 from labelloop.review.views import ItemView, Outcome, ValueInput
+
+#: a project, or the folder that holds one
+ProjectLike = Project | str | Path
 
 __all__ = [
     "Calibration",
     "ImportResult",
     "LabelRun",
     "Project",
+    "ProjectLike",
     "ReviewSession",
     "Status",
     "add_user",
@@ -61,12 +66,24 @@ def create_project(root: str | Path, guideline: str | Path, **settings: Any) -> 
 
 
 def open_project(root: str | Path | None = None) -> Project:
-    """The project in ``root`` (else ``LABELLOOP_PROJECT``, else the current folder)."""
+    """The project in ``root`` (else ``LABELLOOP_PROJECT``, else the current folder).
+    A folder without one is refused: ``create_project`` makes one."""
     return load_project(root)
 
 
+def _project(project: ProjectLike) -> Project:
+    if isinstance(project, Project):
+        return project
+    if isinstance(project, str | Path):
+        return load_project(project)
+    raise TypeError(
+        f"expected a labelloop Project or a project folder, got {type(project).__name__}: "
+        "use labelloop.open_project(FOLDER) or labelloop.create_project(FOLDER, guideline=...)"
+    )
+
+
 def import_file(
-    project: Project,
+    project: ProjectLike,
     path: str | Path,
     *,
     format: str | None = None,
@@ -77,11 +94,11 @@ def import_file(
     against the guideline and stored all or nothing, then routed."""
     from labelloop.loop import import_file as run
 
-    return run(project, path, fmt=format, reviewer=reviewer, sample=sample)
+    return run(_project(project), path, fmt=format, reviewer=reviewer, sample=sample)
 
 
 def import_rows(
-    project: Project,
+    project: ProjectLike,
     rows: Iterable[Mapping[str, Any]],
     *,
     reviewer: str | None = None,
@@ -90,17 +107,25 @@ def import_rows(
     """Import rows shaped as the lines of an import file (``{"id", "text", "label"?, ...}``).
 
     The rows go through the same checks as a file: a bad row raises an error naming its
-    line (the row's position, from 1) and nothing is stored."""
+    position (``row 1`` is the first) and nothing is stored."""
+    if isinstance(rows, Mapping) or isinstance(rows, str | bytes):
+        raise TypeError("rows must be a list (or other iterable) of row dicts: wrap one row in [ ]")
+    project = _project(project)
     with tempfile.TemporaryDirectory(prefix="labelloop-rows-") as tmp:
         path = Path(tmp) / "rows.jsonl"
         with path.open("w", encoding="utf-8") as fh:
-            for row in rows:
+            for n, row in enumerate(rows, 1):
+                if not isinstance(row, Mapping):
+                    raise TypeError(f"row {n} is a {type(row).__name__}, not a dict of fields")
                 fh.write(json.dumps(dict(row), ensure_ascii=False) + "\n")
-        return import_file(project, path, format="jsonl", reviewer=reviewer, sample=sample)
+        try:
+            return import_file(project, path, format="jsonl", reviewer=reviewer, sample=sample)
+        except ImportFileError as exc:  # name rows, not the temporary file they passed through
+            raise ImportFileError(str(exc).replace(f"{path}:", "row ")) from None
 
 
 def label_items(
-    project: Project,
+    project: ProjectLike,
     model: str | None = None,
     *,
     limit: int | None = None,
@@ -112,6 +137,7 @@ def label_items(
     them (``labelloop label``)."""
     from labelloop.loop import label as run
 
+    project = _project(project)
     return run(project, model, limit=limit, stale=stale, reviewed=reviewed, **provider_options)
 
 
@@ -119,9 +145,10 @@ def label_items(
 class Calibration:
     """What a look of the calibration loop decided (``labelloop calibrate``).
 
-    ``threshold`` is None when nothing could be certified at the target; ``guarantee`` is
-    the sentence that states what is certified; ``details`` holds everything the command
-    prints (read-only)."""
+    ``threshold`` is None when nothing could be certified at the target (then
+    ``more_reviews_needed`` says about how many more blind reviews a threshold needs);
+    ``guarantee`` is the sentence that states what is certified; ``details`` holds
+    everything the command prints (read-only)."""
 
     model: str | None
     threshold: float | None
@@ -138,16 +165,28 @@ class Calibration:
 
 
 def calibrate(
-    project: Project,
+    project: ProjectLike,
     target_accuracy: float = 0.95,
     delta: float = 0.05,
     *,
     model: str | None = None,
 ) -> Calibration:
     """Learn from blind reviews how far confidences can be trusted; auto-accept what is
-    certified at ``target_accuracy`` with probability at least ``1 - delta``."""
+    certified at ``target_accuracy`` with probability at least ``1 - delta``.
+
+    The evidence is the calibration queue's blind reviews (a uniform draw of the labeled
+    items, answered without seeing the model's label): review them first
+    (``review_session``). Items are routed again with the result: at or above the
+    threshold auto-accepted (a share audited), below it to people. With too few blind
+    reviews nothing is auto-accepted and the result says how many more are needed.
+    ``model``: one cascade stage only (default: the routing model, or every stage).
+    """
     from labelloop.route.calibrate import calibrate as run
 
+    for name, value in (("target_accuracy", target_accuracy), ("delta", delta)):
+        if not 0 < value < 1:
+            raise LabelloopError(f"{name} must be between 0 and 1 (exclusive), got {value}")
+    project = _project(project)
     report = run(project, target_accuracy=target_accuracy, delta=delta, model=model)
     top = report["stages"][0] if "stages" in report else report
     return Calibration(
@@ -162,12 +201,12 @@ def calibrate(
     )
 
 
-def add_user(project: Project, name: str, role: str, password: str) -> None:
+def add_user(project: ProjectLike, name: str, role: str, password: str) -> None:
     """Create or update a console account (``labelloop users add``): ``role`` is
     ``reviewer`` or ``admin``."""
     from labelloop.review.auth import add_user as run
 
-    run(project.store, name, role, password)
+    run(_project(project).store, name, role, password)
 
 
 class ReviewSession:
@@ -177,12 +216,19 @@ class ReviewSession:
     The reviewer must have an account (``labelloop users add``); close the session (or use
     it as a context manager) to release the item it holds."""
 
-    def __init__(self, project: Project, reviewer: str) -> None:
+    def __init__(self, project: ProjectLike, reviewer: str) -> None:
         from labelloop.review.service import ReviewService
 
         self.reviewer = reviewer
-        self._service = ReviewService(project, background_prefetch=False)
-        self._service.user(reviewer)  # an unknown or disabled reviewer fails here
+        self._service = ReviewService(_project(project), background_prefetch=False)
+        try:
+            self._service.user(reviewer)  # an unknown or disabled reviewer fails here
+        except AccessDenied as exc:
+            self._service.close()
+            raise AccessDenied(
+                f"{exc}; add the account first: labelloop.add_user(project, {reviewer!r}, "
+                "'reviewer', PASSWORD) (or `labelloop users add`)"
+            ) from None
 
     def next(self) -> ItemView | None:
         """The item to decide now (the same one until it is decided); None when none waits."""
@@ -216,7 +262,7 @@ class ReviewSession:
 
 
 @contextmanager
-def review_session(project: Project, reviewer: str) -> Iterator[ReviewSession]:
+def review_session(project: ProjectLike, reviewer: str) -> Iterator[ReviewSession]:
     """A review session for ``reviewer``, released when the block ends."""
     session = ReviewSession(project, reviewer)
     try:
@@ -226,21 +272,30 @@ def review_session(project: Project, reviewer: str) -> Iterator[ReviewSession]:
 
 
 def export_items(
-    project: Project, out: str | Path, format: str = "jsonl", *, queue: str | None = None
+    project: ProjectLike,
+    out: str | Path,
+    format: str | None = None,
+    *,
+    queue: str | None = None,
 ) -> int:
     """Write items with suggestions, routes, final labels and reviews to ``out``
-    (``labelloop export``); returns the number of rows."""
+    (``labelloop export``); returns the number of rows. ``format``: jsonl, csv,
+    labelstudio, hf or conll; by default csv for a ``.csv`` file, else jsonl."""
     from labelloop.export.writer import export as run
     from labelloop.route.state import routing_model
 
+    project = _project(project)
+    fmt = format or ("csv" if Path(out).suffix.lower() == ".csv" else "jsonl")
     model, stages = routing_model(project), project.config.routing.cascade or ()
-    return run(project.store, out, format, queue, model, stages, guideline=project.guideline())
+    return run(project.store, out, fmt, queue, model, stages, guideline=project.guideline())
 
 
 @dataclass(frozen=True)
 class Status:
-    """Where a project stands (``labelloop status``); ``details`` is everything
-    ``status --json`` prints (read-only)."""
+    """Where a project stands (``labelloop status``): items per route and per review queue,
+    reviews, and the calibration in force. ``calibrated``: a calibration has been fitted;
+    ``threshold``: the confidence at or above which labels are auto-accepted (None: nothing
+    is). ``details`` is everything ``status --json`` prints (read-only)."""
 
     task: str
     model: str
@@ -252,12 +307,16 @@ class Status:
     threshold: float | None
     details: Mapping[str, Any] = field(repr=False)
 
+    @property
+    def auto_accepts(self) -> bool:
+        return self.threshold is not None
 
-def status(project: Project) -> Status:
+
+def status(project: ProjectLike) -> Status:
     """Counts per route and queue, calibration and spend."""
     from labelloop.route.status import project_status
 
-    data = project_status(project)
+    data = project_status(_project(project))
     cal = data["calibration"]
     return Status(
         task=data["task"],
@@ -267,6 +326,6 @@ def status(project: Project) -> Status:
         routes=MappingProxyType(dict(data["routes"])),
         queues=MappingProxyType(dict(data["queues"])),
         calibrated=bool(cal.get("calibrated")),
-        threshold=cal.get("threshold") if cal.get("calibrated") else None,
+        threshold=data["calibration_outlook"]["threshold"],
         details=MappingProxyType(data),
     )

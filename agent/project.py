@@ -177,6 +177,9 @@ class Project:
         self.root = root
         self.config = config
 
+    def __repr__(self) -> str:
+        return f"Project({str(self.root)!r})"
+
     @property
     def guideline_path(self) -> Path:
         return (self.root / self.config.guideline).resolve()

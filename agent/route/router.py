@@ -101,11 +101,13 @@ def route(project: Project) -> dict[str, int]:
     decided, state, twin = _plan(project)
     decided, shadow = _draw_twins(decided, state, twin, passed, store.calibration_item_ids())
     waiting = store.waiting_on_answers()
+    relabel = store.reviewed_since_routed()  # their browser label may be out of date
     seed = project.config.routing.seed
     decisions, priorities, queued = [], {}, {}
     for d, s in decided:
         stored = seen.rows.get(d.item_id)
-        if d.item_id in waiting or (d.route == Route.REVIEWED and stored and stored[0] == d.route):
+        unchanged = d.route == Route.REVIEWED and stored and stored[0] == d.route
+        if d.item_id in waiting or (unchanged and d.item_id not in relabel):
             continue
         decisions.append(d)
         # the calibration queue is met in draw order: what is answered is not chosen by it

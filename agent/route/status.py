@@ -31,7 +31,7 @@ def project_status(project: Project) -> dict:
         "items": sum(routes.values()),
         "reviews": store.count_reviews(),
         "routes": routes,
-        "queues": {q: sum(routes.get(r, 0) for r in rs) for q, rs in QUEUE_ROUTES.items()},
+        "queues": {q.value: sum(routes.get(r, 0) for r in rs) for q, rs in QUEUE_ROUTES.items()},
         "failures": [{"reason": r, "items": n} for r, n in store.route_reasons("failed")],
         "suggestions": store.suggestion_totals(),
         "llm": llm,

@@ -113,6 +113,21 @@ class RoutesMixin:
             row = s.get(RouteRow, item_id)
             return None if row is None else _item_route(row)
 
+    def reviewed_since_routed(self) -> set[str]:
+        """Reviewed items with a review newer than their route row (a second annotator's
+        import, say): the label the item browser shows for them is routing's to refresh."""
+        q = (
+            sa.select(T_REVIEWS.c.item_id)
+            .distinct()
+            .join(T_ROUTES, T_ROUTES.c.item_id == T_REVIEWS.c.item_id)
+            .where(
+                T_ROUTES.c.route == Route.REVIEWED.value,
+                T_REVIEWS.c.created_at > T_ROUTES.c.updated_at,
+            )
+        )
+        with self.engine.connect() as c:
+            return set(c.execute(q).scalars())
+
     def routes(self) -> dict[str, str]:
         with self.engine.connect() as c:
             return dict(c.execute(sa.select(T_ROUTES.c.item_id, T_ROUTES.c.route)).all())

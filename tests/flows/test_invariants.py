@@ -25,6 +25,8 @@ calibrate, route, export), in any order, on SQLite and PostgreSQL. After every s
    the same store, which holds what the steps wrote.
 9. **Exports say what people decided**: each row's final label and its source are those
    of the item's standing reviews.
+10. **One rule for which label stands**: the export's final label, the review the labeler
+    learns from (``store.final_reviews``) and the item browser's label column agree.
 
 Counterexamples hypothesis found and shrank are kept below as plain regression tests.
 """
@@ -59,6 +61,7 @@ from labelloop.review.views import BrowseFilters
 from labelloop.route import router
 from labelloop.route import state as route_state
 from labelloop.route.calibrate import calibrate
+from labelloop.store.routes import browse_label
 from labelloop.ui.handlers import Console
 from tests.support.services import postgres_database
 
@@ -591,6 +594,20 @@ class Loop(RuleBasedStateMachine):
                 and r.source == "console"
             ):
                 assert r.id in self.clean_screens, r
+
+    @invariant()
+    def one_rule_for_which_label_stands(self):
+        # the export, the labeler's teaching examples and the browser's label column agree
+        stands = self.store.final_reviews()
+        routes = self.store.routes_for(self.store.item_ids())
+        for record in self.store.iter_records(route_state.routing_model(self.project)):
+            value, source = final_label(record)
+            human = value if source in ("human", "adjudicated") else None
+            mine = stands.get(record.item.id)
+            assert (mine.value if mine else None) == human, record.item.id
+            route = routes.get(record.item.id)
+            if route is not None and route.route == "reviewed" and human is not None:
+                assert route.label == browse_label(human), (record.item.id, route.label)
 
     @invariant()
     def answers_are_complete(self):

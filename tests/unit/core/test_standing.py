@@ -6,8 +6,11 @@ export's rule now decides for all three. Each case below is one of those disagre
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from labelloop import loop
 from labelloop.core.standing import final_label
 from labelloop.core.types import Item, Route
 from labelloop.project import init_project
@@ -89,4 +92,15 @@ def test_an_answer_on_a_gold_item_decides_nothing(proj):
     svc.decide("bob", item, "fix", value="lost_or_stolen_card")
     router.route(proj)  # routing rewrites the browser's column from the reviews
     # the browser used to show bob's answer on the gold item as the item's label
+    assert three_ways(proj, item) == ("refund", "refund", "refund")
+
+
+def test_a_second_annotators_import_shows_in_the_browser(proj, tmp_path):
+    (item,) = seed(proj, 1)
+    for who, label in (("carl", "card_arrival"), ("sam", "refund")):
+        path = tmp_path / f"{who}.jsonl"
+        row = {"id": item, "text": f"where is my card {item}", "label": label}
+        path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+        loop.import_file(proj, path, reviewer=who)
+    # the browser's column kept the first file's label while exports showed the second's
     assert three_ways(proj, item) == ("refund", "refund", "refund")
