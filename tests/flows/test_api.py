@@ -72,3 +72,23 @@ def test_a_review_session_refuses_an_unknown_reviewer(tmp_path):
     project = labelloop.create_project(tmp_path / "p", guideline=demo_guideline())
     with pytest.raises(labelloop.LabelloopError, match="nobody"):
         labelloop.review_session(project, "nobody").__enter__()
+
+
+def test_mistakes_get_errors_that_name_the_row_and_the_fix(tmp_path):
+    from labelloop.core.resources import demo_guideline
+
+    project = labelloop.create_project(tmp_path / "p", guideline=demo_guideline())
+    with pytest.raises(labelloop.LabelloopError, match=r"^row 2: missing 'id'"):
+        labelloop.import_rows(project, [{"id": "a", "text": "where is my card"}, {"text": "x"}])
+    with pytest.raises(TypeError, match="wrap one row"):
+        labelloop.import_rows(project, {"id": "a", "text": "where is my card"})
+    with pytest.raises(labelloop.LabelloopError, match=r"labelloop\.add_user\(project, 'bob'"):
+        labelloop.review_session(project, "bob").__enter__()
+    with pytest.raises(labelloop.LabelloopError, match="target_accuracy must be between 0 and 1"):
+        labelloop.calibrate(project, target_accuracy=95)
+    assert labelloop.status(project).items == 0  # nothing of the refused rows was stored
+    # a folder stands for its project; an out.csv file gets CSV
+    labelloop.import_rows(tmp_path / "p", [{"id": "a", "text": "where is my card"}])
+    assert labelloop.export_items(str(tmp_path / "p"), tmp_path / "out.csv") == 1
+    header = (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header.startswith("id,text,label")
