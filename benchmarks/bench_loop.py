@@ -119,12 +119,9 @@ def tree_path(tree: Path, where: Path) -> str:
     before that name, the tree itself."""
     if not labelloop_layout(tree):
         return str(tree)
-    pkg = where / "site" / "labelloop"
-    pkg.mkdir(parents=True, exist_ok=True)
-    for entry in [*(tree / "agent").iterdir(), tree / "ui", tree / "evals"]:
-        if entry.name != "__pycache__" and not (pkg / entry.name).exists():
-            (pkg / entry.name).symlink_to(entry.resolve())
-    return os.pathsep.join([str(where / "site"), str(tree)])
+    from tests.support.layout import installed_layout
+
+    return os.pathsep.join([str(installed_layout(tree, where / "site")), str(tree)])
 
 
 def stages() -> SimpleNamespace:
@@ -666,6 +663,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if args.worker:
         return worker(args)
+    sys.path.insert(0, str(ROOT))  # the harness (never a worker, which runs its own tree)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     started = time.perf_counter()
     with _workdir(args.work) as tmp:

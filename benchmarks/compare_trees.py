@@ -28,6 +28,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.layout import installed_layout  # noqa: E402
+
 BANKING77 = ROOT.parent / "shared" / "datasets" / "banking77" / "banking77.jsonl"
 
 #: name -> (script args, how to read the figure from its JSON, "time" or "rate")
@@ -74,15 +78,7 @@ SHARED = {
 
 def layout(tree: Path, where: Path) -> dict[str, str]:
     """The environment that imports ``tree`` as installed."""
-    pkg = where / "labelloop"
-    pkg.mkdir(parents=True)
-    for entry in (tree / "agent").iterdir():
-        if entry.name != "__pycache__":
-            (pkg / entry.name).symlink_to(entry)
-    for name in ("ui", "evals"):
-        if not (pkg / name).exists():
-            (pkg / name).symlink_to(tree / name)
-    path = os.pathsep.join([str(where), str(tree)])
+    path = os.pathsep.join([str(installed_layout(tree, where)), str(tree)])
     return {**os.environ, "PYTHONPATH": path, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
 
 

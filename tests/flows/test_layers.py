@@ -13,25 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.layout import installed_layout
 from tests.support.paths import ROOT
-
-
-def installed_layout(where: Path) -> Path:
-    """``where/labelloop``: agent/'s entries, with ui/ and evals/ inside, as a wheel has them."""
-    pkg = where / "labelloop"
-    pkg.mkdir(parents=True)
-    for entry in (ROOT / "agent").iterdir():
-        if entry.name != "__pycache__":
-            (pkg / entry.name).symlink_to(entry)
-    for name in ("ui", "evals"):
-        (pkg / name).symlink_to(ROOT / name)
-    return where
 
 
 def lint_imports(tmp_path: Path, config: Path, site: Path | None = None):
     """``lint-imports`` over ``site`` (default: the installed layout), from outside the
     repository."""
-    site = site or installed_layout(tmp_path / "site")
+    site = site or installed_layout(ROOT, tmp_path / "site")
     exe = shutil.which("lint-imports") or str(Path(sys.executable).parent / "lint-imports")
     return subprocess.run(
         [exe, "--no-cache", str(config)],
@@ -71,7 +60,7 @@ def test_an_upward_import_breaks_the_layers(tmp_path):
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     config = tmp_path / "pyproject.toml"
     config.write_text(text, encoding="utf-8")
-    site = installed_layout(tmp_path / "site")
+    site = installed_layout(ROOT, tmp_path / "site")
     core = site / "labelloop" / "core"
     core.unlink()
     core.mkdir()
