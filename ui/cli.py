@@ -420,13 +420,9 @@ def export(
     project: ProjectOpt = None,
 ) -> None:
     """Export items with suggestions, routes, final labels and reviews."""
-    from labelloop.export.writer import export as run_export
-    from labelloop.route.state import routing_model
+    from labelloop.api import export_items
 
-    proj = _project(project)
-    model, stages = routing_model(proj), proj.config.routing.cascade or ()
-    g = proj.guideline()
-    n = run_export(proj.store, out_path, format, queue, model, stages, guideline=g)
+    n = export_items(_project(project), out_path, format, queue=queue)
     out.print(f"Wrote {n} rows to {out_path}")
 
 

@@ -201,13 +201,9 @@ def calibration_key(model: str) -> str:
     return f"calibration:{model}"
 
 
-#: what a certified look leaves for routing (the calibration state's "certified")
-CERTIFIED_KEYS = tuple(Certification.model_fields)
-
-
 def certification_of(cal: CalibrationState) -> Certification:
     """The certification a look's own state holds (its threshold, versions and targets)."""
-    return Certification(**{k: getattr(cal, k) for k in CERTIFIED_KEYS})
+    return Certification(**{k: getattr(cal, k) for k in Certification.model_fields})
 
 
 def certified(cal: CalibrationState, guideline_version: str) -> Certification | None:
@@ -265,13 +261,14 @@ def policy(
             **rates,
         )
     if cal.calibrated:
-        c = in_force(project, cal) or cal  # nothing in force: the versions last looked at
+        c = in_force(project, cal)
+        tested = c or cal  # nothing in force: the versions the last look tested
         return routing.RoutingPolicy(
-            threshold=c.threshold if c is not cal else None,
+            threshold=c.threshold if c else None,
             calibrated=True,
-            prompt_version=c.prompt_version,
-            guideline_version=c.guideline_version,
-            score_signal=c.score_signal,
+            prompt_version=tested.prompt_version,
+            guideline_version=tested.guideline_version,
+            score_signal=tested.score_signal,
             **rates,
         )
     return routing.RoutingPolicy(threshold=cfg.threshold, **rates)
