@@ -32,12 +32,12 @@ from typing import Any, NoReturn
 import yaml
 
 from labelloop.core.errors import GuidelineError
-from labelloop.core.types import Guideline, LabelDef
+from labelloop.core.types import JUDGE_KINDS, Guideline, LabelDef
 
-FRONT_KEYS = ("task", "unit", "kind", "labels", "scale", "allow_abstain")
+FRONT_KEYS = ("task", "unit", "kind", "labels", "scale", "allow_abstain", "allow_tie")
 CHOICES: dict[str, tuple[str, ...]] = {
     "unit": ("text", "conversation", "turn"),
-    "kind": ("single", "multi", "spans"),
+    "kind": ("single", "multi", "spans", "pairwise", "rating", "ranking"),
     "scale": ("nominal", "ordinal"),
 }
 
@@ -133,13 +133,15 @@ def parse_guideline(text: str, source: str = "<guideline>") -> Guideline:
     body = _split_body(_body_lines(lines, front.end + 1, source), source)
     data = front.data
     labels = _build_labels(front, body, source)
+    kind = data.get("kind", "single")
     return Guideline(
         task=data["task"],
-        unit=data.get("unit", "text"),
-        kind=data.get("kind", "single"),
+        unit=data.get("unit", "conversation" if kind in JUDGE_KINDS else "text"),
+        kind=kind,
         labels=labels,
-        scale=data.get("scale", "nominal"),
+        scale=data.get("scale", "ordinal" if kind == "rating" else "nominal"),
         allow_abstain=data.get("allow_abstain", False),
+        allow_tie=data.get("allow_tie", False),
         title=body.title,
         instructions="\n".join(body.instructions).strip("\n"),
         text=norm,
@@ -251,11 +253,29 @@ def _check_front(front: _Front, src: str) -> None:
             _fail(
                 src, front.line(key), f"invalid {key} '{data[key]}': use one of {', '.join(valid)}"
             )
-    if "allow_abstain" in data and not isinstance(data["allow_abstain"], bool):
+    for flag in ("allow_abstain", "allow_tie"):
+        if flag in data and not isinstance(data[flag], bool):
+            _fail(src, front.line(flag), f"{flag} must be true or false, not '{data[flag]}'")
+    kind = data.get("kind", "single")
+    if "allow_tie" in data and kind != "pairwise":
         _fail(
             src,
-            front.line("allow_abstain"),
-            f"allow_abstain must be true or false, not '{data['allow_abstain']}'",
+            front.line("allow_tie"),
+            f"allow_tie applies to kind: pairwise only (this task is kind: {kind}); remove it",
+        )
+    if kind in JUDGE_KINDS and data.get("unit", "conversation") == "turn":
+        _fail(
+            src,
+            front.line("unit"),
+            f"kind: {kind} judges the replies to a conversation: use unit: conversation "
+            "(or unit: text), not unit: turn",
+        )
+    if kind in ("pairwise", "ranking") and "labels" in data:
+        _fail(
+            src,
+            front.line("labels"),
+            f"kind: {kind} answers with reply ids, so it has no labels: remove `labels` "
+            "(describe what makes a reply better in the instructions)",
         )
     if "labels" in data:
         data["labels"] = _front_labels(front, src)
@@ -512,6 +532,18 @@ def _label_def(
 
 
 def _build_labels(front: _Front, body: _Body, src: str) -> tuple[LabelDef, ...]:
+    kind = front.data.get("kind", "single")
+    if kind in ("pairwise", "ranking"):
+        if body.sections:
+            first = body.sections[0]
+            _fail(
+                src,
+                first.line,
+                f"kind: {kind} answers with reply ids, so '### {first.name}' under "
+                "'## Labels' is not a label: move the text into the instructions "
+                "(e.g. under '## Criteria')",
+            )
+        return ()
     listed = front.data.get("labels")
     if listed is not None:
         for section in body.sections:
@@ -531,13 +563,18 @@ def _build_labels(front: _Front, body: _Body, src: str) -> tuple[LabelDef, ...]:
             src,
             body.labels_line or front.first,
             "no labels: add `labels: [a, b]` to the "
-            "front matter, or a '## Labels' section with one '### label_name' per label",
+            "front matter, or a '## Labels' section with one '### label_name' per label"
+            + (
+                " (for kind: rating, the scale: `labels: [1, 2, 3, 4, 5]`)"
+                if kind == "rating"
+                else ""
+            ),
         )
-    if front.data.get("kind", "single") == "single" and len(order) < 2:
+    if kind in ("single", "rating") and len(order) < 2:
         _fail(
             src,
             order[0][1],
-            f"kind: single needs at least 2 labels, found only "
+            f"kind: {kind} needs at least 2 labels, found only "
             f"'{order[0][0]}': add another label, or use kind: multi or kind: spans",
         )
     names = [name for name, _ in order]

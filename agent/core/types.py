@@ -77,14 +77,41 @@ class Message(Frozen):
     content: str
 
 
+class Reply(Frozen):
+    """One reply to judge (``kind: pairwise | rating | ranking``): its id is the answer's
+    value; ``model`` names who wrote it and is never shown to a judge or a reviewer."""
+
+    id: str
+    content: str | None = None
+    messages: tuple[Message, ...] | None = None
+    model: str | None = None
+
+    def render_plain(self) -> str:
+        if self.content is not None:
+            return self.content
+        return "\n".join(f"{m.role}: {m.content}" for m in self.messages or ())
+
+
+#: the pairwise answer when neither reply is better (``allow_tie: true``)
+TIE = "tie"
+#: guideline kinds that judge an item's replies instead of labeling the item
+JUDGE_KINDS = frozenset({"pairwise", "rating", "ranking"})
+
+
 class Item(Frozen):
-    """A unit to label: a text, or a chat transcript (optionally one target turn of it)."""
+    """A unit to label: a text, or a chat transcript (optionally one target turn of it);
+    with ``replies``, the replies to that conversation a judging task compares."""
 
     id: str
     text: str | None = None
     messages: tuple[Message, ...] | None = None
     target_turn: int | None = None
+    replies: tuple[Reply, ...] | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def reply_ids(self) -> tuple[str, ...]:
+        return tuple(r.id for r in self.replies or ())
 
     @property
     def is_conversation(self) -> bool:
@@ -92,7 +119,7 @@ class Item(Frozen):
 
     def content_hash(self) -> str:
         """Hash of what is labeled (not of meta): same id + same hash = same item."""
-        return content_hash(self.text, self.messages, self.target_turn)
+        return content_hash(self.text, self.messages, self.target_turn, self.replies)
 
     def render_plain(self) -> str:
         """The item as plain text: the text, or one ``role: content`` line per turn."""
@@ -102,7 +129,10 @@ class Item(Frozen):
 
 
 def content_hash(
-    text: str | None, messages: tuple[Message, ...] | list | None, target_turn: int | None
+    text: str | None,
+    messages: tuple[Message, ...] | list | None,
+    target_turn: int | None,
+    replies: tuple[Reply, ...] | list | None = None,
 ) -> str:
     if text is not None:
         payload: Any = ["t", text]
@@ -112,6 +142,11 @@ def content_hash(
             for m in messages or ()
         ]
         payload = ["m", msgs, target_turn]
+    if replies:  # the replies judged are part of what is labeled (their models are not)
+        rows = [r if isinstance(r, Reply) else Reply.model_validate(r) for r in replies]
+        payload.append(
+            [[r.id, r.content, [[m.role, m.content] for m in r.messages or ()]] for r in rows]
+        )
     raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
@@ -134,6 +169,9 @@ class LabelValue(Frozen):
     labels: tuple[str, ...] | None = None
     spans: tuple[Span, ...] | None = None
     turns: dict[int, str] | None = None
+    #: ``kind: rating``: reply id -> a value of the scale; ``kind: ranking``: reply ids, best first
+    ratings: dict[str, int | str] | None = None
+    ranking: tuple[str, ...] | None = None
     abstain: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -156,6 +194,7 @@ class LabelValue(Frozen):
         out.extend(self.labels or ())
         out.extend(s.label for s in self.spans or ())
         out.extend((self.turns or {}).values())
+        out.extend(str(v) for v in (self.ratings or {}).values())
         return out
 
     def short(self) -> str:
@@ -170,6 +209,10 @@ class LabelValue(Frozen):
             return "; ".join(f"turn {k}: {v}" for k, v in sorted(self.turns.items()))
         if self.spans is not None:
             return "; ".join(f"{s.label}[{s.start}:{s.end}]" for s in self.spans) or "(no spans)"
+        if self.ratings is not None:
+            return ", ".join(f"{k}: {v}" for k, v in sorted(self.ratings.items()))
+        if self.ranking is not None:
+            return " > ".join(self.ranking)
         return ""
 
 
@@ -252,8 +295,12 @@ class Guideline(Frozen):
 
     task: str
     unit: Literal["text", "conversation", "turn"] = "text"
-    kind: Literal["single", "multi", "spans"] = "single"
+    kind: Literal["single", "multi", "spans", "pairwise", "rating", "ranking"] = "single"
+    #: ``kind: rating``: the scale's values, lowest first; ``pairwise``/``ranking``: none
+    #: (the answer names reply ids)
     labels: tuple[LabelDef, ...]
+    #: ``kind: pairwise``: "tie" is an answer
+    allow_tie: bool = False
     scale: Literal["nominal", "ordinal"] = "nominal"
     allow_abstain: bool = False
     title: str = ""
@@ -267,6 +314,18 @@ class Guideline(Frozen):
     @property
     def label_names(self) -> list[str]:
         return [lab.name for lab in self.labels]
+
+    @property
+    def judges(self) -> bool:
+        """Whether the task judges an item's replies (pairwise, rating, ranking)."""
+        return self.kind in JUDGE_KINDS
+
+    def choices(self, item: Item) -> list[str]:
+        """The answers an item may get: the labels, or for a pairwise task its reply ids
+        (and "tie" where allowed)."""
+        if self.kind == "pairwise":
+            return [*item.reply_ids, *((TIE,) if self.allow_tie else ())]
+        return self.label_names
 
     def label(self, name: str) -> LabelDef:
         for lab in self.labels:

@@ -41,6 +41,14 @@ from labelloop.ingest.readers import (
     row_error,
     where,
 )
+from labelloop.ingest.replies import (
+    contract_row,
+    pairwise_value,
+    parse_replies,
+    ranking_value,
+    rating_value,
+    reply_chars,
+)
 from labelloop.store.base import item_to_values, review_to_values
 
 if TYPE_CHECKING:
@@ -50,13 +58,16 @@ BATCH = 2000
 LISTED_LABELS = 12
 #: the default of ``max_item_chars`` in labelloop.toml: larger items are refused
 MAX_ITEM_CHARS = 100_000
-VALUE_KEYS = ("label", "labels", "spans", "turns", "choices", "abstain")
+VALUE_KEYS = ("label", "labels", "spans", "turns", "choices", "ratings", "ranking", "abstain")
 #: which value keys each task shape takes (``choices`` comes from Label Studio)
 ACCEPTS = {
     "single": ("label", "choices"),
     "multi": ("labels", "choices"),
     "spans": ("spans",),
     "turns": ("turns", "label"),
+    "pairwise": ("label", "choices"),
+    "rating": ("ratings",),
+    "ranking": ("ranking",),
 }
 #: what a Label Studio annotation with an empty result decides, by task shape; in a
 #: single-label or per-turn task it holds no label and is not imported
@@ -67,6 +78,9 @@ EXAMPLES = {
     "multi": '"labels": ["NAME", ...]',
     "spans": f'"spans": [{SPAN_EXAMPLE}]',
     "turns": '"turns": {"0": "NAME"} (index of a user message: label)',
+    "pairwise": '"label": "a" (the better reply\'s id)',
+    "rating": '"ratings": {"a": 4, "b": 2}',
+    "ranking": '"ranking": ["b", "a"] (reply ids, best first)',
 }
 #: what an empty file of each format must hold instead
 EMPTY_HINTS = {
@@ -78,7 +92,7 @@ EMPTY_HINTS = {
 META_EXAMPLE = '{"source": "web"}'
 MESSAGE_EXAMPLE = '[{"role": "user", "content": "..."}]'
 MESSAGE_LABEL_EXAMPLE = '{"role": "user", "content": "...", "label": "NAME"}'
-ITEM_KEYS = frozenset({"id", "text", "messages", "target_turn", "meta"})
+ITEM_KEYS = frozenset({"id", "text", "messages", "target_turn", "replies", "meta"})
 REVIEW_KEYS = frozenset({*VALUE_KEYS, "annotations", "reviews", "label_source"})
 KNOWN_KEYS = ITEM_KEYS | REVIEW_KEYS
 #: fields of a labelloop export (JSONL or CSV, told by ``label_source``) that are
@@ -123,7 +137,7 @@ class RowContext:
     reviewer: str
     now: datetime
     labels: frozenset[str]
-    shape: str  # single | multi | spans | turns
+    shape: str  # single | multi | spans | turns | pairwise | rating | ranking
     max_chars: int = MAX_ITEM_CHARS
 
     @classmethod
@@ -305,7 +319,16 @@ def parse_row(raw: dict[str, Any], ctx: RowContext) -> tuple[Item, list[Review]]
     """The item a raw row describes and the human reviews it carries; RowError if bad."""
     check_row(raw)  # first: what follows may assume text a store can keep
     item_id = _item_id(raw.get("id"))
+    if ctx.guideline.judges:
+        raw = contract_row(raw, ctx.guideline)
     body = _body(raw, ctx.guideline)
+    if ctx.guideline.judges:
+        body["replies"] = parse_replies(raw.get("replies"), ctx.guideline)
+    elif raw.get("replies") is not None:
+        raise RowError(
+            f"the row has 'replies' but task {ctx.guideline.task!r} is kind: "
+            f"{ctx.guideline.kind}; judging replies needs kind: pairwise, rating or ranking"
+        )
     _check_size(item_id, body, ctx.max_chars)
     item = Item(id=item_id, **body, meta=_meta(raw))
     raw = _with_message_labels(raw, item, ctx)
@@ -320,6 +343,8 @@ def _check_size(item_id: str, body: dict[str, Any], limit: int) -> None:
         what, size = "text", len(body["text"])
     else:
         what, size = "messages", sum(len(m.content) for m in body["messages"])
+    if body.get("replies"):
+        what, size = f"{what} and replies", size + reply_chars(body["replies"])
     if size > limit:
         raise RowError(
             f"item {item_id!r} has {size:,} characters of {what}, over the limit of "
@@ -632,6 +657,16 @@ def _value(d: dict[str, Any], item: Item, ctx: RowContext) -> LabelValue | None:
 
 
 def _parse_value(key: str, value: Any, item: Item, ctx: RowContext) -> LabelValue:
+    if ctx.shape == "pairwise":
+        if key == "choices":
+            if not isinstance(value, list) or len(value) != 1:
+                raise RowError("a pairwise answer is one reply id (or tie); keep one choice")
+            value = value[0]
+        return pairwise_value(value, item, ctx.guideline)
+    if ctx.shape == "rating":
+        return rating_value(value, item, ctx.guideline)
+    if ctx.shape == "ranking":
+        return ranking_value(value, item, ctx.guideline)
     if key == "label" and ctx.shape == "turns":
         if item.target_turn is None:
             raise RowError(f"'label' needs a 'target_turn' here; or give {_example(ctx, item)}")

@@ -44,6 +44,7 @@ TEMPLATES = {
     "multi": "classify.v1.jinja",
     "spans": "spans.v1.jinja",
     "turns": "turns.v1.jinja",
+    "pairwise": "pairwise.v1.jinja",
 }
 #: the verbalized confidence shown in few-shot answers (reviewed labels)
 EXAMPLE_CONFIDENCE = 90
@@ -85,6 +86,7 @@ def render(
     *,
     memo: dict[Any, tuple[Any, Any]] | None = None,
     template: Path | None = None,
+    order: Sequence[str] | None = None,
 ) -> RenderedPrompt:
     """The chat messages that ask a model to label one item (deterministic).
 
@@ -92,6 +94,8 @@ def render(
     example's messages are looked up by object identity, and rendered once, not once per item
     (hashing a 77-label guideline for the prefix cache costs more than rendering an item).
     ``template``: a template file other than the shipped one (see ``prompt_version``).
+    ``order``: the reply ids of a judging task in the order to show them (default: the
+    item's own order); the replies are shown by position only, never by id or model.
     """
     path = _template_path(guideline, template)
     version = prompt_version(guideline, template)
@@ -113,16 +117,21 @@ def render(
             made = tuple(_example_messages(guideline, example, path))
             seen = memo[id(example)] = (example, made)
         messages += [dict(m) for m in seen[1]]
-    messages.append({"role": "user", "content": item_message(guideline, item, path)})
+    messages.append({"role": "user", "content": item_message(guideline, item, path, order)})
     return RenderedPrompt(
         messages=tuple(messages), version=version, static_chars=len(system), template=path.name
     )
 
 
-def item_message(guideline: Guideline, item: Item, template: Path | None = None) -> str:
+def item_message(
+    guideline: Guideline,
+    item: Item,
+    template: Path | None = None,
+    order: Sequence[str] | None = None,
+) -> str:
     """The user message that presents one item, spotlighted between item markers."""
     macro = _template(_template_path(guideline, template)).module.item
-    return str(macro(_item_view(guideline, item))).strip()
+    return str(macro(_item_view(guideline, item, order))).strip()
 
 
 # --- templates -------------------------------------------------------------------------------
@@ -178,11 +187,23 @@ def instruction_headings(markdown: str) -> list[str]:
 # --- items and examples ---------------------------------------------------------------------
 
 
-def _item_view(guideline: Guideline, item: Item) -> dict[str, Any]:
-    """What the item macro shows: the text, or the turns, with markers made inert."""
+def _item_view(
+    guideline: Guideline, item: Item, order: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """What the item macro shows: the text, or the turns, with markers made inert; for a
+    judging task, the replies in ``order`` (by position: no id, no model)."""
     view: dict[str, Any] = {"id": html.escape(item.id, quote=True), "text": None, "turns": None}
-    view |= {"target": None, "target_role": None, "user_turns": []}
+    view |= {"target": None, "target_role": None, "user_turns": [], "replies": []}
     kind = shape(guideline)
+    if kind == "pairwise":
+        if not item.replies:
+            raise ValueError(f"item {item.id!r} has no replies to judge")
+        by_id = {r.id: r for r in item.replies}
+        ids = list(order) if order is not None else list(item.reply_ids)
+        view["replies"] = [
+            {"position": n, "content": _turn_content(by_id[rid].render_plain())}
+            for n, rid in enumerate(ids, 1)
+        ]
     if kind == "spans":  # offsets count in exactly the text shown
         return view | {"text": neutralise(item_text(item))}
     if item.messages is None:

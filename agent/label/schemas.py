@@ -53,7 +53,10 @@ NONE_OF_THESE = "none_of_these"
 #: how many valid labels an out-of-set error lists
 _LISTED = 8
 
-Shape = Literal["single", "multi", "spans", "turns"]
+Shape = Literal["single", "multi", "spans", "turns", "pairwise"]
+#: a pairwise answer names a position as the prompt showed it, never a reply id: "1" is
+#: the reply shown first (``labelloop.label.judging`` maps it back to the reply's id)
+POSITIONS = ("1", "2")
 
 _MARKER = re.compile(r"<(?=\s*/?\s*item\b)", re.IGNORECASE)
 _bound: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
@@ -65,6 +68,13 @@ def shape(guideline: Guideline) -> Shape:
     """The task shape: spans (kind: spans), turns (unit: turn), else single or multi."""
     if guideline.kind == "spans":
         return "spans"
+    if guideline.kind == "pairwise":
+        return "pairwise"
+    if guideline.kind in ("rating", "ranking"):
+        raise ValueError(
+            f"task {guideline.task!r} is kind: {guideline.kind}: LLM judges answer pairwise "
+            "tasks; rating and ranking tasks are reviewed by people"
+        )
     if guideline.unit == "turn":
         return "turns"
     return guideline.kind
@@ -72,6 +82,8 @@ def shape(guideline: Guideline) -> Shape:
 
 def label_choices(guideline: Guideline) -> tuple[str, ...]:
     """The values the label field may take: the labels, plus "none_of_these" if abstaining."""
+    if guideline.kind == "pairwise":
+        return POSITIONS + (("tie",) if guideline.allow_tie else ())
     names = tuple(guideline.label_names)
     if guideline.allow_abstain and shape(guideline) in ("single", "turns"):
         if NONE_OF_THESE not in names:
@@ -268,7 +280,7 @@ def turn_problems(turns: list[int], item: Item | None) -> list[str]:
 
 
 def _common_fields(guideline: Guideline) -> dict[str, Any]:
-    first = guideline.labels[0].name
+    first = guideline.labels[0].name if guideline.labels else "Criteria"
     return {
         "guideline_section": (
             str,
@@ -304,6 +316,10 @@ def output_model(guideline: Guideline) -> type[BaseModel]:
 def _label_field(guideline: Guideline) -> tuple[str, dict[str, Any]]:
     """The model's name and its first field: label, labels, spans or turns."""
     label, kind = _label_type(guideline), shape(guideline)
+    if kind == "pairwise":
+        tie = ', or "tie" when neither is better' if guideline.allow_tie else ""
+        field = Field(description=f'The better reply: "1" (shown first) or "2"{tie}.')
+        return "PairwiseAnswer", {"label": (label, field)}
     if kind == "single":
         field = Field(description="The one label the guideline gives the item.")
         return "LabelAnswer", {"label": (label, field)}
@@ -373,6 +389,8 @@ def to_value(output: BaseModel, guideline: Guideline) -> LabelValue:
     """
     kind = shape(guideline)
     names = set(guideline.label_names)
+    if kind == "pairwise":  # a position: the caller maps it to the reply shown there
+        return LabelValue(label=output.label)
     if kind == "single":
         if output.label not in names:
             return LabelValue(abstain=True)
@@ -407,6 +425,10 @@ def answer_json(
     """
     tail = {"guideline_section": section, "rationale": rationale, "confidence": confidence}
     kind = shape(guideline)
+    if kind == "pairwise":  # few-shot examples are shown in the item's own reply order
+        ids = list(item.reply_ids) if item is not None else ["a", "b"]
+        shown = value.label if value.label == "tie" else POSITIONS[ids.index(value.label)]
+        return {"label": shown, **tail}
     if kind == "single":
         return {"label": NONE_OF_THESE if value.abstain else value.label, **tail}
     if kind == "multi":

@@ -42,6 +42,7 @@ SIGNALS = (
     "local_prob",
     "margin",
     "agreement",
+    "order_agreement",
 )
 #: the model's own probability, first available wins (the "before calibration" score)
 RAW_PROBABILITY = ("logprob_renorm", "logprob_prob", "local_prob", "verbalized")

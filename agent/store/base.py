@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
-from labelloop.core.types import Item, LabelValue, Message, Review, Suggestion
+from labelloop.core.types import Item, LabelValue, Message, Reply, Review, Suggestion
 from labelloop.store.db import create_engine, migrate
 from labelloop.store.tables import ItemRow, ReviewRow, SuggestionRow
 
@@ -30,11 +30,13 @@ def aware(dt: datetime | None) -> datetime | None:
 
 def item_from_row(row) -> Item:
     msgs = row.messages
+    replies = getattr(row, "replies", None)
     return Item(
         id=row.id,
         text=row.text,
         messages=tuple(Message(**m) for m in msgs) if msgs is not None else None,
         target_turn=row.target_turn,
+        replies=tuple(Reply.model_validate(r) for r in replies) if replies else None,
         meta=row.meta or {},
     )
 
@@ -46,6 +48,9 @@ def item_to_values(item: Item, import_id: int | None = None, line: int | None = 
         "text": item.text,
         "messages": [m.model_dump() for m in item.messages] if item.messages else None,
         "target_turn": item.target_turn,
+        "replies": [r.model_dump(exclude_none=True) for r in item.replies]
+        if item.replies
+        else None,
         "meta": item.meta or None,
         "content_hash": item.content_hash(),
         "import_id": import_id,

@@ -27,6 +27,7 @@ ITEM_FIELDS = [
     T_ITEMS.c.text,
     json_or_null(T_ITEMS.c.messages),
     T_ITEMS.c.target_turn,
+    json_or_null(T_ITEMS.c.replies),
     json_or_null(T_ITEMS.c.meta),
 ]
 

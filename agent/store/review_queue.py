@@ -398,6 +398,7 @@ def _context_of(row) -> LeaseContext:
         text=row.i_text,
         messages=row.i_messages,
         target_turn=row.i_target_turn,
+        replies=row.i_replies,
         meta=row.i_meta,
     )
     return LeaseContext(

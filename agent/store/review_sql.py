@@ -41,7 +41,10 @@ UNTIL = sa.bindparam("until", type_=T_LEASES.c.expires_at.type)
 
 def context_columns() -> list:
     """The columns of a leased item's view: item (``i_``), route, suggestion, gold."""
-    item = [T_ITEMS.c[k].label(f"i_{k}") for k in ("id", "text", "messages", "target_turn", "meta")]
+    item = [
+        T_ITEMS.c[k].label(f"i_{k}")
+        for k in ("id", "text", "messages", "target_turn", "replies", "meta")
+    ]
     return [*item, T_ROUTES.c.route, *T_SUGG.c, T_GOLD.c.value.label("gold")]
 
 

@@ -46,6 +46,7 @@ class ItemRow(SQLModel, table=True):
     text: str | None = Field(default=None, sa_column=Column(Text))
     messages: list | None = _json()
     target_turn: int | None = None
+    replies: list | None = _json()
     meta: dict | None = _json()
     content_hash: str
     import_id: int | None = Field(default=None, foreign_key="imports.id")

@@ -10,6 +10,11 @@ that has one (a re-ask comes after it), or the whole last user message when none
 A script maps an item id, its exact text or its ``text_key`` to an entry (see
 ``ENTRY_KEYS``); the ``"*"`` entry applies to every item. With no entry, the stub picks
 a label from the request's JSON schema deterministically.
+
+A judge's recorded verdict: ``{"replies": {"a": TEXT, "b": TEXT}, "verdict": "a"}`` (a reply
+id or "tie"), or one verdict per order shown, ``"verdict": {"ab": "a", "ba": "b"}``. The stub
+finds the replies' texts in the prompt, so it knows the order they were shown in, and
+answers with the position ("1", "2") where the verdict's reply was shown.
 Attempts are counted per item, so ``{"fail": [429, 429]}`` means two rate limits, then OK.
 """
 
@@ -44,7 +49,7 @@ DEFAULT_ITEM_PATTERN = r'<item\s+id="(?P<id>[^"]*)"[^>]*>(?P<text>.*?)</item>'
 DEFAULT_ENTRY = "*"
 ANSWER_KEYS = frozenset(
     {"label", "labels", "spans", "answer", "confidence", "logprob_confidence", "label_probs"}
-    | {"rationale", "abstain", "as_tool"}
+    | {"rationale", "abstain", "as_tool", "verdict", "replies"}
 )
 FAULT_KEYS = frozenset(
     {"latency", "fail", "retry_after", "timeout", "timeout_seconds", "malformed"}
@@ -406,9 +411,36 @@ def default_label(labels: list[str], text: str) -> str:
     return labels[int(digest, 16) % len(labels)]
 
 
+def shown_order(replies: Mapping[str, str], text: str) -> list[str]:
+    """The reply ids in the order their texts occur in the prompt (whitespace ignored)."""
+    flat = " ".join(text.split())
+    at = {}
+    for rid, reply in replies.items():
+        pos = flat.find(" ".join(reply.split()))
+        if pos < 0:
+            raise ScriptError(f"reply {rid!r} of the script is not in the prompt")
+        at[rid] = pos
+    return sorted(at, key=at.__getitem__)
+
+
+def verdict_position(entry: dict[str, Any], text: str) -> str:
+    """A recorded verdict (a reply id, or one per order) as the position it was shown at."""
+    order = shown_order(entry.get("replies") or {}, text)
+    verdict = entry["verdict"]
+    if isinstance(verdict, Mapping):
+        verdict = verdict.get("".join(order))
+        if verdict is None:
+            raise ScriptError(f"no verdict recorded for the order {''.join(order)!r}")
+    if verdict == "tie":
+        return "tie"
+    return str(order.index(verdict) + 1)
+
+
 def make_draft(entry: dict[str, Any], labels: list[str], item: ItemRef, answer_no: int) -> Draft:
     """The item's decision: scripted where the entry says so, deterministic defaults otherwise."""
     label = entry.get("label") or next(iter(entry.get("labels") or []), None)
+    if label is None and entry.get("verdict") is not None:
+        label = verdict_position(entry, item.text)
     label = label or default_label(labels, item.text)
     chosen = list(entry.get("labels") or [label])
     spans = [dict(s) for s in entry.get("spans") or []]

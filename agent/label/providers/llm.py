@@ -32,7 +32,7 @@ from pydantic import BaseModel, ValidationError
 from threadpoolctl import threadpool_limits
 
 from labelloop.core.types import Guideline, Item, LabelValue, Suggestion
-from labelloop.label import prompting, schemas, signals
+from labelloop.label import judging, prompting, schemas, signals
 from labelloop.label.fewshot import FewShotPool
 from labelloop.label.injection import detect_item_injection
 from labelloop.label.providers import transport
@@ -48,6 +48,8 @@ logging.getLogger("instructor").addHandler(logging.NullHandler())
 DEFAULT_CONCURRENCY = 16
 #: rough answer length (label, rationale, section, confidence) for cost estimates
 OUTPUT_TOKENS = 80
+#: the call log's kind (and cache key suffix) of a pairwise item's reversed-order call
+SWAP = "swap"
 
 
 class CallLog(Protocol):
@@ -80,6 +82,8 @@ class Job:
     prompt: prompting.RenderedPrompt
     key: str
     injection: Any = None
+    #: a pairwise item's second showing: the replies in reverse order (``judging.orders``)
+    swapped: prompting.RenderedPrompt | None = None
 
 
 @dataclass
@@ -94,10 +98,13 @@ class Spend:
     in_flight: int = 0
     #: the price of one call estimated from the prompt, until answers tell the real one
     estimate: float = 0.0
+    #: calls one item makes (2 for a pairwise item: one per order)
+    calls_per_item: int = 1
 
     def expected_next(self) -> float:
+        """What the next item is expected to cost: its calls at the dearest recent price."""
         recent = self.costs[-50:]
-        return max(recent) if recent else self.estimate
+        return (max(recent) if recent else self.estimate) * self.calls_per_item
 
 
 class LLMProvider:
@@ -170,16 +177,23 @@ class LLMProvider:
         mean_in = sum(counts) / len(counts)
         static = litellm.token_counter(model=self.model, messages=[jobs[0].prompt.messages[0]])
         shown = "\n\n".join(f"--- {m['role']} ---\n{m['content']}" for m in jobs[0].prompt.messages)
+        per = calls_per_item(ctx.guideline)
         try:
             cin, cout = litellm.cost_per_token(
                 model=self.model, prompt_tokens=int(mean_in), completion_tokens=OUTPUT_TOKENS
             )
-            cost = f"about ${(cin + cout) * len(items):.2f} (${cin + cout:.5f} per item)"
+            each = (cin + cout) * per
+            cost = f"about ${each * len(items):.2f} (${each:.5f} per item)"
         except Exception:
             cost = f"unknown: litellm has no price for {self.model!r}"
+        calls = (
+            f" {per} calls per item (each pair is judged in both orders): {per * len(items)} calls."
+            if per > 1
+            else ""
+        )
         return (
             f"{shown}\n\n--- estimate ---\nWould label {len(items)} items with {self.model} "
-            f"(prompt {jobs[0].prompt.version}). Prompt tokens per item: {mean_in:.0f} on a "
+            f"(prompt {jobs[0].prompt.version}).{calls} Prompt tokens per call: {mean_in:.0f} on a "
             f"sample of {len(jobs)}, of which {static} are the static prefix that providers "
             f"can cache; about {OUTPUT_TOKENS} output tokens. Cost: {cost}. "
             "Nothing was sent or spent."
@@ -204,6 +218,7 @@ class LLMProvider:
             feed = _Feed(Planner(self, ctx), items, log, first=self.concurrency)
             first = feed.peek()
             self._save_prefix(first.prompt, log)
+            self.spend.calls_per_item = calls_per_item(ctx.guideline)
             if self.max_cost is not None:
                 self.spend.estimate = self.estimate_cost(first.prompt)
             results: asyncio.Queue = asyncio.Queue()
@@ -342,7 +357,26 @@ class Planner:
             params = {**p.params(), "fewshot": [e.item.id for e in examples]}
             key = cache_key(p.model, prompt.version, ctx.guideline.version, item, params)
             flag = detect_item_injection(item, ctx.guideline.label_names)
-            out.append(Job(item=item, examples=examples, prompt=prompt, key=key, injection=flag))
+            swapped = None
+            if ctx.guideline.kind == "pairwise":
+                swapped = prompting.render(
+                    ctx.guideline,
+                    shown,
+                    examples,
+                    memo=self.memo,
+                    template=p.template,
+                    order=judging.orders(item)[1],
+                )
+            out.append(
+                Job(
+                    item=item,
+                    examples=examples,
+                    prompt=prompt,
+                    key=key,
+                    injection=flag,
+                    swapped=swapped,
+                )
+            )
         return out
 
 
@@ -396,6 +430,8 @@ class _Feed:
         p = self.planner.p
         kinds = [reask_kind(n) for n in range(1, p.reasks + 1)]
         kinds += [f"sample{n}" for n in range(p.self_consistency)]
+        if self.planner.ctx.guideline.kind == "pairwise":
+            kinds.append(SWAP)
         extra = [f"{k}:{kind}" for k in keys for kind in kinds]
         self.reused.update(self.log.committed_responses(keys + extra))
         self.ready.extend(jobs)
@@ -630,11 +666,19 @@ class _Runner:
 
     async def suggestion(self, job: Job, out: BaseModel, content: str, tokens) -> Suggestion:
         value = schemas.to_value(out, self.guideline)
-        sig = signals.value_signals(tokens, value, self.guideline.label_names)
-        sig["verbalized"] = _verbalized(out)
+        if job.swapped is not None:  # pairwise: a position, judged again in the other order
+            choices = schemas.label_choices(self.guideline)
+            sig = signals.value_signals(tokens, value, choices)
+            sig["verbalized"] = _verbalized(out)
+            mine = judging.from_position(value, judging.orders(job.item)[0])
+            other, other_sig = await self.swapped(job, choices)
+            value, sig = judging.combine(mine, sig, other, other_sig, len(choices))
+        else:
+            sig = signals.value_signals(tokens, value, self.guideline.label_names)
+            sig["verbalized"] = _verbalized(out)
         if job.injection is not None:
             sig["injection"] = job.injection.score
-        if self.p.self_consistency and _in_band(sig, self.p.band):
+        if self.p.self_consistency and job.swapped is None and _in_band(sig, self.p.band):
             sig["self_consistency"] = await self.consistency(job, value)
         conf = next(
             (
@@ -658,6 +702,25 @@ class _Runner:
             raw=content,
             cost_usd=0.0,
         )
+
+    async def swapped(self, job: Job, choices) -> tuple[LabelValue | None, dict | None]:
+        """The verdict (as a reply id) and signals of the item shown in reverse order; None
+        when that call fails or its answer is invalid (no re-ask: the first order stands)."""
+        try:
+            raw = self.reused.get(f"{job.key}:{SWAP}")
+            if raw is None:
+                reply = await self.call(job, job.swapped.messages, kind=SWAP)
+                data = reply.data()
+            else:
+                data = json.loads(raw)
+            content, tokens = _content_and_logprobs(data)
+            out = self.validate(job, content)
+        except (ItemFault, ValidationError, ValueError):
+            return None, None
+        value = schemas.to_value(out, self.guideline)
+        sig = signals.value_signals(tokens, value, choices)
+        sig["verbalized"] = _verbalized(out)
+        return judging.from_position(value, judging.orders(job.item)[1]), sig
 
     async def consistency(self, job: Job, value: LabelValue) -> float | None:
         """Share of k samples at temperature 1 that agree with the answer (a sample that a
@@ -708,6 +771,11 @@ class _Tries:
     asked: int = 0
     done: int = 0
     answers: list = field(default_factory=list)
+
+
+def calls_per_item(guideline: Guideline) -> int:
+    """Calls one item costs before re-asks: a pairwise item is judged in both orders."""
+    return 2 if guideline.kind == "pairwise" else 1
 
 
 def reask_kind(n: int) -> str:

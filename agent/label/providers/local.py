@@ -57,6 +57,11 @@ def _is_multi(g: Guideline) -> bool:
 
 
 def _check_kind(guideline: Guideline) -> None:
+    if guideline.kind in ("rating", "ranking"):
+        raise ConfigError(
+            f"The local model judges pairwise tasks only, not kind: {guideline.kind} (task "
+            f"{guideline.task!r}): review these items in the console (labelloop serve)"
+        )
     if guideline.kind == "spans":
         raise ConfigError(
             f"The local model cannot label spans (task {guideline.task!r}): "
@@ -438,6 +443,10 @@ class LocalProvider:
         if not items:
             return []
         version = self.version(ctx)
+        if ctx.guideline.kind == "pairwise":
+            from labelloop.label.providers.local_judge import judge
+
+            return judge(items, ctx, version)
         state = _state(ctx, version)
         per_turn = ctx.guideline.unit == "turn"
         units = [

@@ -203,7 +203,9 @@ def test_project_from_older_version_opens(backend, tmp_path):
         migrate(engine, "m001")
         assert current_revision(engine) == "m001"
         with engine.begin() as c:
-            c.execute(sa.insert(T_ITEMS), [item_to_values(ITEMS[0])])
+            # the columns m001 had (replies came with m010)
+            row = {k: v for k, v in item_to_values(ITEMS[0]).items() if k != "replies"}
+            c.execute(sa.insert(T_ITEMS), [row])
         engine.dispose()
         s = Store.open(url)
         assert current_revision(s.engine) == head_revision() != "m001"

@@ -1,0 +1,71 @@
+"""Judging replies in both orders: positions shown to a judge, mapped back to reply ids, and
+the two orders' verdicts combined into one suggestion.
+
+A judge sees "Reply 1" and "Reply 2", never ids or models, and answers with a position. Each
+pairwise item is judged twice, in the item's order and reversed; both answers are mapped back
+to reply ids, so a consistent judge gives the same id both times. When it does not (position
+bias), ``order_agreement`` is 0 and the confidence drops: each order's probability of the
+final verdict is averaged, and an order that chose the other reply gives the final verdict
+only what it left over. The final verdict is the one given in the item's own order.
+Pure functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from labelloop.core.types import TIE, Item, LabelValue
+
+#: the probability signals that are averaged across the two orders
+ORDER_AVERAGED = ("logprob_renorm", "logprob_prob", "verbalized")
+#: the signal saying whether the two orders gave the same verdict (1.0) or not (0.0)
+ORDER_AGREEMENT = "order_agreement"
+
+
+def orders(item: Item) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The two orders a pairwise item is shown in: its own, then reversed."""
+    ids = item.reply_ids
+    return ids, tuple(reversed(ids))
+
+
+def from_position(value: LabelValue, order: Sequence[str]) -> LabelValue:
+    """A positional answer ("1", "2" or "tie") as the reply id shown at that position."""
+    if value.label is None or value.label == TIE:
+        return value
+    return LabelValue(label=order[int(value.label) - 1])
+
+
+def to_position(value: LabelValue, order: Sequence[str]) -> str:
+    """The position a reply-id answer has in ``order`` ("tie" stays "tie")."""
+    if value.label == TIE:
+        return TIE
+    return str(list(order).index(value.label) + 1)
+
+
+def combine(
+    first: LabelValue,
+    first_signals: Mapping[str, float | None],
+    second: LabelValue | None,
+    second_signals: Mapping[str, float | None] | None,
+    n_choices: int,
+) -> tuple[LabelValue, dict[str, float | None]]:
+    """The verdict of both orders (answers already mapped to reply ids) and its signals.
+
+    ``second`` None: the reversed order failed; the first order's signals stand and
+    ``order_agreement`` is missing (None), so a calibrator never reads it as agreement.
+    """
+    signals: dict[str, float | None] = dict(first_signals)
+    if second is None or second_signals is None:
+        signals[ORDER_AGREEMENT] = None
+        return first, signals
+    agree = first.key() == second.key()
+    signals[ORDER_AGREEMENT] = 1.0 if agree else 0.0
+    for name in ORDER_AVERAGED:
+        p1, p2 = first_signals.get(name), second_signals.get(name)
+        if p1 is None or p2 is None:
+            continue
+        # the second order's probability of the final verdict: its own if it agrees, else
+        # an even share of what it left to the other answers
+        p2_final = p2 if agree else (1.0 - p2) / max(1, n_choices - 1)
+        signals[name] = (p1 + p2_final) / 2
+    return first, signals

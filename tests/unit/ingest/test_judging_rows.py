@@ -1,0 +1,216 @@
+"""Judging tasks: guidelines of kind pairwise, rating and ranking, and their import rows (the
+contract's ``replies`` and the common preference layouts), with errors naming the line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from labelloop import api
+from labelloop.core.errors import GuidelineError, ImportFileError
+from labelloop.core.guideline import parse_guideline
+from labelloop.core.types import LabelValue
+from labelloop.ingest.checks import RowError
+from labelloop.ingest.importer import RowContext, parse_row
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "judging"
+
+PAIRWISE = """\
+---
+task: reply-preference
+kind: pairwise
+allow_tie: true
+---
+# Which reply is better?
+
+Pick the reply that follows the user's instruction more faithfully.
+"""
+PAIRWISE_NO_TIE = PAIRWISE.replace("allow_tie: true\n", "")
+RATING = """\
+---
+task: helpfulness
+kind: rating
+labels: [1, 2, 3, 4, 5]
+---
+# Helpfulness
+
+## Labels
+
+### 1
+Useless or harmful.
+
+### 5
+Fully answers the request.
+"""
+RANKING = "---\ntask: order\nkind: ranking\n---\nBest reply first.\n"
+
+
+def ctx(text: str) -> RowContext:
+    return RowContext.of(parse_guideline(text, "g.md"), "import")
+
+
+def row(**kw) -> dict:
+    base = {
+        "id": "p1",
+        "messages": [{"role": "user", "content": "Name a prime."}],
+        "replies": [
+            {"id": "a", "content": "7", "model": "m1"},
+            {"id": "b", "content": "8", "model": "m2"},
+        ],
+    }
+    return base | kw
+
+
+def refused(raw: dict, text: str = PAIRWISE) -> str:
+    with pytest.raises(RowError) as info:
+        parse_row(raw, ctx(text))
+    return str(info.value)
+
+
+# -- guidelines ---------------------------------------------------------------------------
+
+
+def test_judging_guidelines_parse_with_their_defaults():
+    g = parse_guideline(PAIRWISE, "g.md")
+    assert (g.kind, g.unit, g.allow_tie, g.labels, g.judges) == (
+        "pairwise",
+        "conversation",
+        True,
+        (),
+        True,
+    )
+    r = parse_guideline(RATING, "g.md")
+    assert (r.kind, r.scale, r.label_names) == ("rating", "ordinal", ["1", "2", "3", "4", "5"])
+    assert r.label("5").definition == "Fully answers the request."
+    assert parse_guideline(RANKING, "g.md").labels == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("---\ntask: t\nkind: pairwise\nlabels: [a, b]\n---\n", 4, "has no labels"),
+        ("---\ntask: t\nallow_tie: true\nlabels: [a, b]\n---\n", 3, "pairwise only"),
+        ("---\ntask: t\nkind: pairwise\nallow_tie: maybe\n---\n", 4, "true or false"),
+        ("---\ntask: t\nkind: ranking\nunit: turn\n---\n", 4, "unit: conversation"),
+        ("---\ntask: t\nkind: rating\n---\n# R\n", 1, "labels: [1, 2, 3, 4, 5]"),
+        ("---\ntask: t\nkind: pairwise\n---\n## Labels\n### a\nx\n", 6, "instructions"),
+    ],
+)
+def test_judging_guideline_errors_name_the_line_and_the_fix(text, line, words):
+    with pytest.raises(GuidelineError) as info:
+        parse_guideline(text, "g.md")
+    assert info.value.line == line
+    assert words in str(info.value)
+
+
+# -- rows -----------------------------------------------------------------------------------
+
+
+def test_a_contract_row_keeps_its_replies_and_answer():
+    item, reviews = parse_row(row(label="b"), ctx(PAIRWISE))
+    assert item.reply_ids == ("a", "b")
+    assert [r.model for r in item.replies] == ["m1", "m2"]
+    assert [r.value for r in reviews] == [LabelValue(label="b")]
+    # the replies are part of what is labeled: other replies, another item
+    other, _ = parse_row(
+        row(replies=[{"id": "a", "content": "7"}, {"id": "b", "content": "9"}]), ctx(PAIRWISE)
+    )
+    assert other.content_hash() != item.content_hash()
+
+
+def test_ratings_and_rankings_are_checked_against_the_replies_and_scale():
+    item, reviews = parse_row(row(ratings={"a": 5, "b": "2"}), ctx(RATING))
+    assert reviews[0].value == LabelValue(ratings={"a": 5, "b": 2})
+    _, reviews = parse_row(row(ranking=["b", "a"]), ctx(RANKING))
+    assert reviews[0].value.ranking == ("b", "a")
+    assert "not on the scale" in refused(row(ratings={"a": 6, "b": 1}), RATING)
+    assert "no value for reply 'b'" in refused(row(ratings={"a": 5}), RATING)
+    assert "every reply id once" in refused(row(ranking=["a", "a"]), RANKING)
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        (row(label="c"), "not a reply of this item"),
+        (row(replies=[{"id": "a", "content": "7"}]), "at least 2 replies"),
+        (row(replies=[{"id": "a", "content": "7"}, {"id": "a", "content": "8"}]), "own id"),
+        (row(replies=[{"id": "tie", "content": "7"}, {"id": "b", "content": "8"}]), "not 'tie'"),
+        (row(replies=None), "give 'replies'"),
+        (row(replies=[{"id": "a", "text": "7"}, {"id": "b", "content": "8"}]), "unknown field"),
+        (
+            row(replies=[{"id": i, "content": i} for i in "abc"]),
+            "exactly 2 replies",
+        ),
+        ({"id": "x", "prompt": "p", "chosen": "c"}, "both 'chosen' and 'rejected'"),
+        ({"id": "x", "prompt": "p", "chosen": "c", "rejected": "r", "response_a": "z"}, "mixes"),
+    ],
+)
+def test_bad_judging_rows_say_what_to_fix(raw, words):
+    assert words in refused(raw)
+
+
+def test_a_tie_needs_allow_tie():
+    assert "allow_tie: true" in refused(row(label="tie"), PAIRWISE_NO_TIE)
+    _, reviews = parse_row(row(label="tie"), ctx(PAIRWISE))
+    assert reviews[0].value == LabelValue(label="tie")
+
+
+def test_chosen_rejected_rows_store_the_winner_in_either_position():
+    """The chosen reply lands first or second by the id's hash, never always first: a judge
+    that always picks the first reply must not look perfect on such a file."""
+    winners = set()
+    for n in range(20):
+        raw = {"id": f"x{n}", "prompt": "hi", "chosen": "Hello!", "rejected": "Go away."}
+        item, reviews = parse_row(raw, ctx(PAIRWISE))
+        by_id = {r.id: r.content for r in item.replies}
+        assert by_id[reviews[0].value.label] == "Hello!"
+        winners.add(reviews[0].value.label)
+        again, _ = parse_row(raw, ctx(PAIRWISE))
+        assert again == item  # the same on every import
+    assert winners == {"a", "b"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "label"),
+    [
+        ({"winner": "model_b"}, "b"),
+        ({"winner": "tie (bothbad)"}, "tie"),
+        ({"winner_model_a": 1, "winner_model_b": 0, "winner_tie": 0}, "a"),
+    ],
+)
+def test_response_ab_rows_read_the_winner(extra, label):
+    raw = {"id": "x", "prompt": "p", "response_a": "1", "response_b": "2"}
+    raw |= {"model_a": "m1", "model_b": "m2"} | extra
+    item, reviews = parse_row(raw, ctx(PAIRWISE))
+    assert [r.model for r in item.replies] == ["m1", "m2"]
+    assert reviews[0].value.label == label
+
+
+def test_the_pandalm_sample_imports_with_one_review_per_annotator(tmp_path):
+    guideline = tmp_path / "g.md"
+    guideline.write_text(PAIRWISE, encoding="utf-8")
+    project = api.create_project(tmp_path / "p", guideline)
+    result = api.import_file(project, FIXTURES / "pandalm_sample.jsonl")
+    assert (result.items_added, result.reviews_added) == (40, 120)
+    first = json.loads((FIXTURES / "pandalm_sample.jsonl").read_text().splitlines()[0])
+    item = project.store.get_item(first["id"])
+    assert [r.content for r in item.replies] == [first["reply_a"], first["reply_b"]]
+    assert "llm_judgments" in item.meta  # other fields are kept, as for any row
+
+
+def test_a_bad_preference_row_names_its_line(tmp_path):
+    guideline = tmp_path / "g.md"
+    guideline.write_text(PAIRWISE_NO_TIE, encoding="utf-8")
+    project = api.create_project(tmp_path / "p", guideline)
+    rows = [
+        {"id": "1", "prompt": "p", "response_a": "x", "response_b": "y", "winner": "model_a"},
+        {"id": "2", "prompt": "p", "response_a": "x", "response_b": "y", "winner": "tie"},
+    ]
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    with pytest.raises(ImportFileError) as info:
+        api.import_file(project, path)
+    assert f"{path}:2:" in str(info.value) and "allow_tie: true" in str(info.value)
+    assert project.store.count_items() == 0  # all or nothing
