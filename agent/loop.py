@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from labelloop.core.errors import ConfigError, LabelloopError
+from labelloop.core.errors import LabelloopError
 from labelloop.label.labeler import LabelRun, Progress, label_items, make_provider
 from labelloop.label.providers.local import MODEL as LOCAL
 from labelloop.project import Project
@@ -70,11 +70,6 @@ def label(
     works at a time (a second refuses to start rather than pay for the same items).
     """
     guideline = project.guideline()
-    if guideline.kind in ("rating", "ranking"):
-        raise ConfigError(
-            f"task {guideline.task!r} is kind: {guideline.kind}: judges answer pairwise tasks "
-            "only, so far; people rate and rank these items in the console (labelloop serve)"
-        )
     provider = make_provider(project, model, provider_options)
     with run_lock(project.store, f"label:{provider.model}", "labelloop label"):
         # inside the lock: a run that refuses to start records no routing model

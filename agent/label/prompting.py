@@ -45,6 +45,8 @@ TEMPLATES = {
     "spans": "spans.v1.jinja",
     "turns": "turns.v1.jinja",
     "pairwise": "pairwise.v1.jinja",
+    "rating": "rating.v1.jinja",
+    "ranking": "ranking.v1.jinja",
 }
 #: the verbalized confidence shown in few-shot answers (reviewed labels)
 EXAMPLE_CONFIDENCE = 90
@@ -195,7 +197,7 @@ def _item_view(
     view: dict[str, Any] = {"id": html.escape(item.id, quote=True), "text": None, "turns": None}
     view |= {"target": None, "target_role": None, "user_turns": [], "replies": []}
     kind = shape(guideline)
-    if kind == "pairwise":
+    if kind in ("pairwise", "rating", "ranking"):
         if not item.replies:
             raise ValueError(f"item {item.id!r} has no replies to judge")
         by_id = {r.id: r for r in item.replies}

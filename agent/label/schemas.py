@@ -53,7 +53,7 @@ NONE_OF_THESE = "none_of_these"
 #: how many valid labels an out-of-set error lists
 _LISTED = 8
 
-Shape = Literal["single", "multi", "spans", "turns", "pairwise"]
+Shape = Literal["single", "multi", "spans", "turns", "pairwise", "rating", "ranking"]
 #: a pairwise answer names a position as the prompt showed it, never a reply id: "1" is
 #: the reply shown first (``labelloop.label.judging`` maps it back to the reply's id)
 POSITIONS = ("1", "2")
@@ -68,13 +68,8 @@ def shape(guideline: Guideline) -> Shape:
     """The task shape: spans (kind: spans), turns (unit: turn), else single or multi."""
     if guideline.kind == "spans":
         return "spans"
-    if guideline.kind == "pairwise":
-        return "pairwise"
-    if guideline.kind in ("rating", "ranking"):
-        raise ValueError(
-            f"task {guideline.task!r} is kind: {guideline.kind}: LLM judges answer pairwise "
-            "tasks; rating and ranking tasks are reviewed by people"
-        )
+    if guideline.kind in ("pairwise", "rating", "ranking"):
+        return guideline.kind
     if guideline.unit == "turn":
         return "turns"
     return guideline.kind
@@ -215,6 +210,52 @@ class _TurnLabel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class _ReplyRating(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def positions(item: Item | None) -> list[str]:
+    """The positions a judge names an item's replies by: "1", "2", ... as shown."""
+    return [str(n) for n in range(1, len(item.replies or ()) + 1)] if item is not None else []
+
+
+def position_problems(named: list[str], item: Item | None, what: str) -> list[str]:
+    """What is wrong with the reply positions an answer names (each reply exactly once)."""
+    problems = [f"Reply {p} is {what} twice" for p in sorted(set(named)) if named.count(p) > 1]
+    if item is None:
+        return problems
+    shown = positions(item)
+    problems += [
+        f"there is no Reply {p} (replies 1 to {len(shown)})" for p in named if p not in shown
+    ]
+    missing = [p for p in shown if p not in named]
+    if missing:
+        problems.append(f"Reply {', '.join(missing)} not {what}")
+    if problems:
+        problems.append(f"give every reply (1 to {len(shown)}) exactly once")
+    return problems
+
+
+class _RatingAnswer(_Answer):
+    @model_validator(mode="after")
+    def _check_replies(self, info: ValidationInfo) -> _RatingAnswer:
+        item = _context(info).get("item")
+        problems = position_problems([r.reply for r in self.ratings], item, "rated")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class _RankingAnswer(_Answer):
+    @model_validator(mode="after")
+    def _check_replies(self, info: ValidationInfo) -> _RankingAnswer:
+        item = _context(info).get("item")
+        problems = position_problems(list(self.ranking), item, "ranked")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
 class _TurnsAnswer(_Answer):
     @model_validator(mode="after")
     def _check_turns(self, info: ValidationInfo) -> _TurnsAnswer:
@@ -308,7 +349,8 @@ def _common_fields(guideline: Guideline) -> dict[str, Any]:
 def output_model(guideline: Guideline) -> type[BaseModel]:
     """The pydantic model an LLM fills in for this guideline (cached per guideline)."""
     name, fields = _label_field(guideline)
-    base = _TurnsAnswer if shape(guideline) == "turns" else _Answer
+    bases = {"turns": _TurnsAnswer, "rating": _RatingAnswer, "ranking": _RankingAnswer}
+    base = bases.get(shape(guideline), _Answer)
     doc = f"The answer for one item of the labeling task {guideline.task!r}."
     return create_model(name, __base__=base, __doc__=doc, **fields, **_common_fields(guideline))
 
@@ -320,6 +362,18 @@ def _label_field(guideline: Guideline) -> tuple[str, dict[str, Any]]:
         tie = ', or "tie" when neither is better' if guideline.allow_tie else ""
         field = Field(description=f'The better reply: "1" (shown first) or "2"{tie}.')
         return "PairwiseAnswer", {"label": (label, field)}
+    if kind == "rating":
+        rating = create_model(
+            "ReplyRating",
+            __base__=_ReplyRating,
+            reply=(str, Field(description='The reply\'s position as shown: "1", "2", ...')),
+            rating=(label, Field(description="Its value on the guideline's scale.")),
+        )
+        field = Field(description="One entry per reply, in the order shown.")
+        return "RatingAnswer", {"ratings": (list[rating], field)}
+    if kind == "ranking":
+        field = Field(description='The replies\' positions ("1", "2", ...), best first.')
+        return "RankingAnswer", {"ranking": (list[str], field)}
     if kind == "single":
         field = Field(description="The one label the guideline gives the item.")
         return "LabelAnswer", {"label": (label, field)}
@@ -391,6 +445,10 @@ def to_value(output: BaseModel, guideline: Guideline) -> LabelValue:
     names = set(guideline.label_names)
     if kind == "pairwise":  # a position: the caller maps it to the reply shown there
         return LabelValue(label=output.label)
+    if kind == "rating":  # positions too (``labelloop.label.judging.from_position``)
+        return LabelValue(ratings={r.reply: _scale_value(r.rating) for r in output.ratings})
+    if kind == "ranking":
+        return LabelValue(ranking=tuple(output.ranking))
     if kind == "single":
         if output.label not in names:
             return LabelValue(abstain=True)
@@ -409,6 +467,11 @@ def to_value(output: BaseModel, guideline: Guideline) -> LabelValue:
     return LabelValue(turns=kept, abstain=len(kept) < len(turns))
 
 
+def _scale_value(value: str) -> int | str:
+    """A scale value as ratings store it: a whole number where it is one."""
+    return int(value) if value.lstrip("-").isdigit() else value
+
+
 def answer_json(
     value: LabelValue,
     guideline: Guideline,
@@ -425,8 +488,16 @@ def answer_json(
     """
     tail = {"guideline_section": section, "rationale": rationale, "confidence": confidence}
     kind = shape(guideline)
-    if kind == "pairwise":  # few-shot examples are shown in the item's own reply order
+    if kind in ("pairwise", "rating", "ranking"):  # examples show replies in their own order
         ids = list(item.reply_ids) if item is not None else ["a", "b"]
+        if kind == "rating":
+            rated = [
+                {"reply": str(ids.index(r) + 1), "rating": str(v)}
+                for r, v in (value.ratings or {}).items()
+            ]
+            return {"ratings": sorted(rated, key=lambda r: int(r["reply"])), **tail}
+        if kind == "ranking":
+            return {"ranking": [str(ids.index(r) + 1) for r in value.ranking or ()], **tail}
         shown = value.label if value.label == "tie" else POSITIONS[ids.index(value.label)]
         return {"label": shown, **tail}
     if kind == "single":

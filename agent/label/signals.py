@@ -78,8 +78,8 @@ def value_signals(content_tokens: Any, value: LabelValue | None, labels: Sequenc
     ``labels`` are the guideline's label names; an abstention answered as
     "none_of_these" is scored against them plus that answer.
     """
-    if value is None:
-        return missing()
+    if value is None or value.ratings is not None or value.ranking is not None:
+        return missing()  # a judge's ratings or ranking: its verbalized confidence only
     if value.spans is not None or value.turns is not None:
         return all_labels_logprob_signals(content_tokens)
     if value.labels is not None:

@@ -14,7 +14,9 @@ a label from the request's JSON schema deterministically.
 A judge's recorded verdict: ``{"replies": {"a": TEXT, "b": TEXT}, "verdict": "a"}`` (a reply
 id or "tie"), or one verdict per order shown, ``"verdict": {"ab": "a", "ba": "b"}``. The stub
 finds the replies' texts in the prompt, so it knows the order they were shown in, and
-answers with the position ("1", "2") where the verdict's reply was shown.
+answers with the position ("1", "2") where the verdict's reply was shown. Recorded ratings
+(``"ratings": {"a": 4, "b": 2}``) and rankings (``"ranking": ["b", "a"]``) are answered
+the same way, by the positions the replies were shown at.
 Attempts are counted per item, so ``{"fail": [429, 429]}`` means two rate limits, then OK.
 """
 
@@ -49,7 +51,7 @@ DEFAULT_ITEM_PATTERN = r'<item\s+id="(?P<id>[^"]*)"[^>]*>(?P<text>.*?)</item>'
 DEFAULT_ENTRY = "*"
 ANSWER_KEYS = frozenset(
     {"label", "labels", "spans", "answer", "confidence", "logprob_confidence", "label_probs"}
-    | {"rationale", "abstain", "as_tool", "verdict", "replies"}
+    | {"rationale", "abstain", "as_tool", "verdict", "replies", "ratings", "ranking"}
 )
 FAULT_KEYS = frozenset(
     {"latency", "fail", "retry_after", "timeout", "timeout_seconds", "malformed"}
@@ -436,6 +438,21 @@ def verdict_position(entry: dict[str, Any], text: str) -> str:
     return str(order.index(verdict) + 1)
 
 
+def judged_answer(entry: dict[str, Any], text: str) -> dict[str, Any]:
+    """A recorded rating or ranking, by reply id, as the answer by positions shown."""
+    order = shown_order(entry.get("replies") or {}, text)
+    at = {rid: str(n) for n, rid in enumerate(order, 1)}
+    tail = {
+        "guideline_section": "",
+        "rationale": entry.get("rationale", "Recorded judgment (stub answer)."),
+        "confidence": round(100 * float(entry.get("confidence", DEFAULT_CONFIDENCE))),
+    }
+    if "ratings" in entry:
+        rated = [{"reply": at[r], "rating": str(v)} for r, v in entry["ratings"].items()]
+        return {"ratings": sorted(rated, key=lambda r: r["reply"]), **tail}
+    return {"ranking": [at[r] for r in entry["ranking"]], **tail}
+
+
 def make_draft(entry: dict[str, Any], labels: list[str], item: ItemRef, answer_no: int) -> Draft:
     """The item's decision: scripted where the entry says so, deterministic defaults otherwise."""
     label = entry.get("label") or next(iter(entry.get("labels") or []), None)
@@ -726,6 +743,8 @@ def completion_for(
         # a server that answers through a tool call whatever the request asked for
         shape = Shape("tool", shape.schema, str(entry["as_tool"]))
     labels = schema_labels(shape.schema) or list(state.labels)
+    if ("ratings" in entry or "ranking" in entry) and "answer" not in entry:
+        entry = {**entry, "answer": judged_answer(entry, item.text)}
     draft = make_draft(entry, labels, item, answer_no)
     text = json.dumps(build_answer(entry, shape.schema, draft), ensure_ascii=False)
     if malformed:

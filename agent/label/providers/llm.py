@@ -358,7 +358,7 @@ class Planner:
             key = cache_key(p.model, prompt.version, ctx.guideline.version, item, params)
             flag = detect_item_injection(item, ctx.guideline.label_names)
             swapped = None
-            if ctx.guideline.kind == "pairwise":
+            if ctx.guideline.judges:
                 swapped = prompting.render(
                     ctx.guideline,
                     shown,
@@ -430,7 +430,7 @@ class _Feed:
         p = self.planner.p
         kinds = [reask_kind(n) for n in range(1, p.reasks + 1)]
         kinds += [f"sample{n}" for n in range(p.self_consistency)]
-        if self.planner.ctx.guideline.kind == "pairwise":
+        if self.planner.ctx.guideline.judges:
             kinds.append(SWAP)
         extra = [f"{k}:{kind}" for k in keys for kind in kinds]
         self.reused.update(self.log.committed_responses(keys + extra))
@@ -666,13 +666,16 @@ class _Runner:
 
     async def suggestion(self, job: Job, out: BaseModel, content: str, tokens) -> Suggestion:
         value = schemas.to_value(out, self.guideline)
-        if job.swapped is not None:  # pairwise: a position, judged again in the other order
+        if job.swapped is not None:  # judging: positions, judged again in the other order
             choices = schemas.label_choices(self.guideline)
             sig = signals.value_signals(tokens, value, choices)
             sig["verbalized"] = _verbalized(out)
             mine = judging.from_position(value, judging.orders(job.item)[0])
             other, other_sig = await self.swapped(job, choices)
-            value, sig = judging.combine(mine, sig, other, other_sig, len(choices))
+            space = judging.answer_space(
+                self.guideline.kind, len(job.item.replies or ()), len(choices)
+            )
+            value, sig = judging.combine(mine, sig, other, other_sig, space)
         else:
             sig = signals.value_signals(tokens, value, self.guideline.label_names)
             sig["verbalized"] = _verbalized(out)
@@ -774,8 +777,8 @@ class _Tries:
 
 
 def calls_per_item(guideline: Guideline) -> int:
-    """Calls one item costs before re-asks: a pairwise item is judged in both orders."""
-    return 2 if guideline.kind == "pairwise" else 1
+    """Calls one item costs before re-asks: a judged item is judged in both reply orders."""
+    return 2 if guideline.judges else 1
 
 
 def reask_kind(n: int) -> str:

@@ -16,7 +16,7 @@ from labelloop.label import judging
 from labelloop.label.labeler import label_context, make_provider
 from labelloop.route.rules import RoutingPolicy, route_item
 from labelloop.testing.stub_llm import StubServer
-from tests.unit.ingest.test_judging_rows import PAIRWISE_NO_TIE, RATING
+from tests.unit.ingest.test_judging_rows import PAIRWISE_NO_TIE, RANKING, RATING
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "judging"
 MODEL = "openai/stub-model"
@@ -41,6 +41,7 @@ def recorded(row: dict, model: str = "GPT-4") -> dict[str, str]:
 
 
 def project_of(tmp_path: Path, rows: list[dict], guideline: str = PAIRWISE_NO_TIE):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "g.md"
     path.write_text(guideline, encoding="utf-8")
     project = api.create_project(tmp_path / "p", path)
@@ -142,15 +143,46 @@ def test_dry_run_counts_two_calls_per_pair(tmp_path):
     assert "[Reply 1]" in text and "[Reply 2]" in text
 
 
-def test_rating_tasks_are_refused_by_judges_with_the_way_forward(tmp_path):
-    rows = [
-        {
-            "id": "r1",
-            "prompt": "p",
-            "replies": [{"id": "a", "content": "x"}, {"id": "b", "content": "y"}],
-        }
-    ]
-    project = project_of(tmp_path, rows, RATING)
+def three(n: int) -> dict:
+    return {
+        "id": f"r{n}",
+        "prompt": f"Question {n}",
+        "replies": [{"id": rid, "content": f"Answer {rid} to {n}"} for rid in ("a", "b", "c")],
+    }
+
+
+def test_ratings_and_rankings_are_judged_in_both_orders_by_reply_id(tmp_path):
+    rows = [three(n) for n in range(3)]
+    texts = [{rid: f"Answer {rid} to {n}" for rid in "abc"} for n in range(3)]
+    rating = project_of(tmp_path / "rating", rows, RATING)
+    script = {
+        "r0": {"replies": texts[0], "ratings": {"a": 5, "b": 1, "c": 3}},
+        "r1": {"replies": texts[1], "ratings": {"a": 2, "b": 2, "c": 4}},
+        "r2": {"replies": texts[2], "answer": {"ratings": [{"reply": "1", "rating": "9"}]}},
+    }
+    with StubServer(script) as stub:
+        run = api.label_items(rating, MODEL, api_base=stub.base_url, retry_wait=0.01, reasks=0)
+    got = rating.store.latest_suggestions(model=MODEL)
+    assert got["r0"].value == LabelValue(ratings={"a": 5, "b": 1, "c": 3})
+    assert got["r0"].signals["order_agreement"] == 1.0
+    assert got["r1"].value == LabelValue(ratings={"a": 2, "b": 2, "c": 4})
+    assert got["r2"].status == "failed"  # off the scale, and not every reply rated
+    assert run.calls == 5  # the failed item is not asked again in the other order
+    ranking = project_of(tmp_path / "ranking", rows, RANKING)
+    script = {
+        "r0": {"replies": texts[0], "ranking": ["c", "a", "b"]},
+        "r1": {"replies": texts[1], "ranking": ["b", "c", "a"]},
+    }
+    with StubServer(script) as stub:
+        api.label_items(ranking, MODEL, api_base=stub.base_url, retry_wait=0.01, limit=2)
+    got = ranking.store.latest_suggestions(model=MODEL)
+    assert got["r0"].value == LabelValue(ranking=("c", "a", "b"))
+    assert got["r1"].value == LabelValue(ranking=("b", "c", "a"))
+    assert got["r0"].signals["order_agreement"] == 1.0
+
+
+def test_the_embedded_model_refuses_ratings_with_the_way_forward(tmp_path):
+    project = project_of(tmp_path, [three(0)], RATING)
     with pytest.raises(ConfigError, match="console"):
         api.label_items(project)
 
