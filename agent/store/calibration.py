@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
 
 import sqlalchemy as sa
 
 from labelloop.core.records import CalibrationRun
-from labelloop.core.types import Frozen, Review, Suggestion
+from labelloop.core.types import Frozen, LabelValue, Review, Suggestion
 from labelloop.store.base import review_from_row, suggestion_from_row, to_record
 from labelloop.store.routes import live_reviews
 from labelloop.store.tables import CalibrationRunRow, ImportRow, ReviewRow, SuggestionRow
@@ -60,6 +61,7 @@ class CalibrationMixin:
         prompt_version: str,
         guideline_version: str,
         since: datetime | None = None,
+        consensus: Callable[[list[Review]], LabelValue | None] | None = None,
     ) -> list[Pair]:
         """Blind labels paired with the model's latest suggestion of the item, one per item
         (its latest review), where that suggestion has the given versions.
@@ -68,9 +70,14 @@ class CalibrationMixin:
         routed on an older version (or another model) pairs with the current one. Blind
         reviews from the calibration and audit queues, and labels from imports marked as a
         uniform sample; active-queue reviews never enter.
+
+        ``consensus``: the label of an item several people labeled blind, from their reviews
+        (oldest first); None leaves the item out (no consensus). Without it, the latest
+        review's label.
         """
         found = self._queue_pairs(model, since) + self._sample_pairs(model, since)
         pairs: dict[str, Pair] = {}
+        votes: dict[str, list[Review]] = {}
         reopened = self.reopened_items()
         for review, sugg in sorted(found, key=lambda p: p[0].id):
             if (
@@ -81,6 +88,16 @@ class CalibrationMixin:
             ):
                 source = "import" if review.source == "import" else review.queue
                 pairs[review.item_id] = Pair(suggestion=sugg, review=review, source=source)
+                votes.setdefault(review.item_id, []).append(review)
+        if consensus is not None:
+            for item_id, reviews in votes.items():
+                value = consensus(reviews)
+                if value is None:
+                    del pairs[item_id]
+                else:
+                    pair = pairs[item_id]
+                    agreed = pair.review.model_copy(update={"value": value})
+                    pairs[item_id] = pair.model_copy(update={"review": agreed})
         return [pairs[k] for k in sorted(pairs)]
 
     def _queue_pairs(self, model: str, since):

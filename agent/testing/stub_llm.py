@@ -413,12 +413,27 @@ def default_label(labels: list[str], text: str) -> str:
     return labels[int(digest, 16) % len(labels)]
 
 
+_REPLY_MARK = re.compile(r"^\[Reply (\d+)\] ?", re.M)
+
+
 def shown_order(replies: Mapping[str, str], text: str) -> list[str]:
-    """The reply ids in the order their texts occur in the prompt (whitespace ignored)."""
+    """The reply ids in the order the prompt shows their texts: the ``[Reply N]`` sections
+    matched to the replies' texts (whitespace ignored), else where each text first occurs."""
+    norm = {rid: " ".join(reply.split()) for rid, reply in replies.items()}
+    marks = list(_REPLY_MARK.finditer(text))
+    if marks:
+        ends = [m.start() for m in marks[1:]] + [text.find("</item>", marks[-1].end())]
+        shown = [
+            " ".join(text[m.end() : e if e >= 0 else None].split())
+            for m, e in zip(marks, ends, strict=True)
+        ]
+        order = [next((rid for rid, t in norm.items() if t == seg), None) for seg in shown]
+        if None not in order and sorted(order) == sorted(norm):
+            return order  # type: ignore[return-value]
     flat = " ".join(text.split())
     at = {}
-    for rid, reply in replies.items():
-        pos = flat.find(" ".join(reply.split()))
+    for rid, reply in norm.items():
+        pos = flat.find(reply)
         if pos < 0:
             raise ScriptError(f"reply {rid!r} of the script is not in the prompt")
         at[rid] = pos

@@ -1,0 +1,36 @@
+"""The people's consensus on a judged item (``kind: pairwise | rating | ranking``): what a
+judgment must equal to be correct (the design contract, "Pairwise, rating and ranking items").
+
+The majority of the people who judged it, one vote each (a person's latest); an even split is
+"tie" where the pairwise task allows ties, and otherwise there is no consensus: the item is
+not a calibration pair. Ratings and rankings agree only when equal as a whole. Pure.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from labelloop.core.types import TIE, Guideline, LabelValue, Review
+
+
+def consensus_value(values: Sequence[LabelValue], guideline: Guideline) -> LabelValue | None:
+    """The majority value, or on a split "tie" (pairwise, ``allow_tie``) or None."""
+    if not values:
+        return None
+    counts = Counter(v.key() for v in values)
+    top = counts.most_common()
+    if len(top) == 1 or top[0][1] > top[1][1]:
+        return next(v for v in values if v.key() == top[0][0])
+    if guideline.kind == "pairwise" and guideline.allow_tie:
+        return LabelValue(label=TIE)
+    return None
+
+
+def people_consensus(reviews: Sequence[Review], guideline: Guideline) -> LabelValue | None:
+    """The consensus of the reviewers' latest decisions (``reviews`` oldest first)."""
+    latest: dict[str, LabelValue] = {}
+    for r in reviews:
+        if r.value is not None:
+            latest[r.reviewer] = r.value
+    return consensus_value(list(latest.values()), guideline)

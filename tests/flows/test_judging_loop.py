@@ -1,0 +1,123 @@
+"""The judging loop end to end: preference rows imported as a uniform sample, judged on the
+stub from recorded verdicts, calibrated against the people's consensus, exported and
+imported again."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from labelloop import api
+from labelloop.core.consensus import consensus_value
+from labelloop.core.guideline import parse_guideline
+from labelloop.core.types import LabelValue
+from labelloop.route.calibrate import _consensus
+from labelloop.testing.stub_llm import StubServer
+from tests.unit.ingest.test_judging_rows import PAIRWISE, PAIRWISE_NO_TIE
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "judging"
+MODEL = "openai/stub-model"
+
+
+@pytest.fixture(autouse=True)
+def _key(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+
+
+def project_of(root: Path, guideline: str):
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "g.md").write_text(guideline, encoding="utf-8")
+    return api.create_project(root / "p", root / "g.md")
+
+
+def test_consensus_is_the_majority_and_a_split_is_a_tie_only_where_allowed():
+    tie, no_tie = parse_guideline(PAIRWISE, "g"), parse_guideline(PAIRWISE_NO_TIE, "g")
+    a, b = LabelValue(label="a"), LabelValue(label="b")
+    assert consensus_value([a, b, a], no_tie) == a
+    assert consensus_value([a, b], tie) == LabelValue(label="tie")
+    assert consensus_value([a, b], no_tie) is None
+    assert consensus_value([], tie) is None
+
+
+def test_calibration_pairs_of_a_pairwise_task_are_judged_against_the_consensus(tmp_path):
+    rows = [json.loads(line) for line in (FIXTURES / "pandalm_sample.jsonl").open()]
+    project = project_of(tmp_path, PAIRWISE)
+    api.import_file(project, FIXTURES / "pandalm_sample.jsonl", sample=True)
+    verdicts = {}
+    for r in rows:
+        v = next(j["choice"] for j in r["llm_judgments"] if j["model"] == "gpt-3.5-turbo")
+        if v is not None:
+            verdicts[r["id"]] = v.lower()
+    script = {
+        r["id"]: {"replies": {"a": r["reply_a"], "b": r["reply_b"]}, "verdict": verdicts[r["id"]]}
+        for r in rows
+        if r["id"] in verdicts
+    }
+    with StubServer(script) as stub:
+        api.label_items(project, MODEL, api_base=stub.base_url, reviewed=True, retry_wait=0.01)
+    g = project.guideline()
+    latest = project.store.latest_suggestions(model=MODEL)
+    s = next(iter(latest.values()))
+    pairs = project.store.calibration_pairs(
+        MODEL, s.prompt_version, s.guideline_version, consensus=_consensus(g)
+    )
+    people = {
+        r["id"]: consensus_value(
+            [LabelValue(label=j["choice"].lower()) for j in r["human_judgments"]], g
+        )
+        for r in rows
+    }
+    judged = [i for i in verdicts if latest[i].status == "ok"]
+    assert len(pairs) == len(rows)  # every item has a majority (three annotators)
+    for p in pairs:
+        item_id = p.suggestion.item_id
+        assert p.review.value == people[item_id]
+        if item_id in verdicts:  # (the stub answers the rest by default)
+            assert p.correct == (verdicts[item_id] == people[item_id].label)
+    # the last annotator alone would disagree with the consensus on some items
+    last = {r["id"]: r["human_judgments"][-1]["choice"].lower() for r in rows}
+    assert any(last[i] != people[i].label for i in judged)
+    report = api.calibrate(project, 0.8, model=MODEL)
+    assert report.calibration_pairs == len(pairs)
+
+
+def test_a_split_without_ties_is_no_calibration_pair(tmp_path):
+    project = project_of(tmp_path, PAIRWISE_NO_TIE)
+    rows = [
+        {
+            "id": "split",
+            "prompt": "p",
+            "reply_a": "x",
+            "reply_b": "y",
+            "human_judgments": [
+                {"annotator": "u", "choice": "A"},
+                {"annotator": "v", "choice": "B"},
+            ],
+        },
+        {
+            "id": "agreed",
+            "prompt": "q",
+            "reply_a": "x",
+            "reply_b": "y",
+            "human_judgments": [
+                {"annotator": "u", "choice": "B"},
+                {"annotator": "v", "choice": "B"},
+            ],
+        },
+    ]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    api.import_file(project, path, sample=True)
+    script = {
+        "split": {"replies": {"a": "x", "b": "y"}, "verdict": "a"},
+        "agreed": {"replies": {"a": "x", "b": "y"}, "verdict": "b"},
+    }
+    with StubServer(script) as stub:
+        api.label_items(project, MODEL, api_base=stub.base_url, reviewed=True, retry_wait=0.01)
+    s = project.store.latest_suggestions(model=MODEL)["agreed"]
+    pairs = project.store.calibration_pairs(
+        MODEL, s.prompt_version, s.guideline_version, consensus=_consensus(project.guideline())
+    )
+    assert [(p.suggestion.item_id, p.correct) for p in pairs] == [("agreed", True)]
