@@ -150,6 +150,9 @@ class LLMConfig(BaseModel):
     redact: bool = False
     #: extra samples at temperature 1 for items whose confidence is in the uncertain band
     self_consistency: int = Field(0, ge=0, le=20)
+    #: judging tasks: this many more answers, each with few-shot examples of one reviewer
+    #: only ("simulated annotators"); their agreement with the verdict is a signal
+    simulated_annotators: int = Field(0, ge=0, le=10)
     #: delete call-log rows older than this many days at the start of each run
     log_retention_days: int | None = Field(90, ge=1)
 

@@ -16,11 +16,26 @@ import math
 from collections.abc import Mapping, Sequence
 
 from labelloop.core.types import TIE, Item, LabelValue
+from labelloop.label.providers.base import Example
 
 #: the probability signals that are averaged across the two orders
 ORDER_AVERAGED = ("logprob_renorm", "logprob_prob", "verbalized")
 #: the signal saying whether the two orders gave the same verdict (1.0) or not (0.0)
 ORDER_AGREEMENT = "order_agreement"
+#: the share of simulated annotators whose answer is the verdict
+SIMULATED = "simulated_agreement"
+
+
+def by_reviewer(examples: Sequence[Example], k: int) -> list[list[Example]]:
+    """The reviewed examples of the k reviewers with the most, one list each: a simulated
+    annotator sees one reviewer's examples only."""
+    if k <= 0:
+        return []
+    groups: dict[str, list[Example]] = {}
+    for e in examples:
+        groups.setdefault(e.reviewer or "", []).append(e)
+    ranked = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    return [group for _, group in ranked[:k]]
 
 
 def orders(item: Item) -> tuple[tuple[str, ...], tuple[str, ...]]:

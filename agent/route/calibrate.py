@@ -396,7 +396,7 @@ def _report(project: Project, run_id: int, model: str, pairs, result) -> dict[st
         "look": t.look,
         "look_delta": t.delta,
         "reason": t.reason,
-        "guarantee": calibration.guarantee_sentence(t),
+        "guarantee": calibration.guarantee_sentence(t, judging=project.guideline().judges),
         "plots": plots,
     }
 

@@ -43,6 +43,7 @@ SIGNALS = (
     "margin",
     "agreement",
     "order_agreement",
+    "simulated_agreement",
 )
 #: the model's own probability, first available wins (the "before calibration" score)
 RAW_PROBABILITY = ("logprob_renorm", "logprob_prob", "local_prob", "verbalized")
@@ -524,9 +525,10 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f}".rstrip("0").rstrip(".") + "%"
 
 
-def guarantee_sentence(result: ThresholdResult) -> str:
+def guarantee_sentence(result: ThresholdResult, judging: bool = False) -> str:
     """The guarantee in one sentence: its population, its assumption and, in a loop of
-    looks, how δ is shared between them."""
+    looks, how δ is shared between them. ``judging``: the labels are judgments of replies,
+    wrong when they differ from the people's consensus."""
     assumption = (
         "provided the calibration reviews are a uniform random draw from those items (and "
         "were labeled without seeing the suggestion)."
@@ -542,6 +544,13 @@ def guarantee_sentence(result: ThresholdResult) -> str:
         "of the labels at or above the threshold on the items people have not reviewed (those "
         "auto-acceptance can reach; calibration items a reviewer skipped count as errors)"
     )
+    if judging:
+        population = (
+            "of the judgments at or above the threshold on the items people have not judged "
+            "(those auto-acceptance can reach; calibration items a reviewer skipped count as "
+            "errors), against the consensus of the people who would judge them (their "
+            "majority; an even split is a tie where ties are allowed)"
+        )
     if result.threshold is None:
         return (
             f"Nothing is auto-accepted: no threshold could be shown, with probability >= "

@@ -82,8 +82,10 @@ class Job:
     prompt: prompting.RenderedPrompt
     key: str
     injection: Any = None
-    #: a pairwise item's second showing: the replies in reverse order (``judging.orders``)
+    #: a judged item's second showing: the replies in reverse order (``judging.orders``)
     swapped: prompting.RenderedPrompt | None = None
+    #: simulated annotators: the item with few-shot examples of one reviewer each
+    annotators: tuple[prompting.RenderedPrompt, ...] = ()
 
 
 @dataclass
@@ -127,6 +129,7 @@ class LLMProvider:
         redact: bool = False,
         self_consistency: int = 0,
         consistency_band: tuple[float, float] = (0.0, 0.9),
+        simulated_annotators: int = 0,
         retry_wait: float = 1.0,
         client: str = "auto",
         prompt_template: str | None = None,
@@ -143,6 +146,7 @@ class LLMProvider:
         self.attempts, self.reasks, self.k_shot = attempts, reasks, k_shot
         self.logprobs, self.redact = logprobs, redact
         self.self_consistency, self.band = self_consistency, consistency_band
+        self.annotators = simulated_annotators
         self.retry_wait = retry_wait
         #: a template file other than the shipped one (``--prompt-version``)
         self.template = Path(prompt_template) if prompt_template else None
@@ -165,7 +169,10 @@ class LLMProvider:
 
     def params(self) -> dict[str, Any]:
         """What changes an answer besides the prompt: part of the cache key."""
-        return {"temperature": self.temperature, "k": self.k_shot, "redact": self.redact}
+        out = {"temperature": self.temperature, "k": self.k_shot, "redact": self.redact}
+        if self.annotators:
+            out["annotators"] = self.annotators
+        return out
 
     def preview(self, items: Sequence[Item], ctx: LabelContext, sample: int = 20) -> str:
         """One full rendered prompt and the run's estimated tokens and cost; no call made."""
@@ -177,7 +184,7 @@ class LLMProvider:
         mean_in = sum(counts) / len(counts)
         static = litellm.token_counter(model=self.model, messages=[jobs[0].prompt.messages[0]])
         shown = "\n\n".join(f"--- {m['role']} ---\n{m['content']}" for m in jobs[0].prompt.messages)
-        per = calls_per_item(ctx.guideline)
+        per = calls_per_item(ctx.guideline, self.annotators)
         try:
             cin, cout = litellm.cost_per_token(
                 model=self.model, prompt_tokens=int(mean_in), completion_tokens=OUTPUT_TOKENS
@@ -186,11 +193,10 @@ class LLMProvider:
             cost = f"about ${each * len(items):.2f} (${each:.5f} per item)"
         except Exception:
             cost = f"unknown: litellm has no price for {self.model!r}"
-        calls = (
-            f" {per} calls per item (each pair is judged in both orders): {per * len(items)} calls."
-            if per > 1
-            else ""
+        why = "both reply orders" + (
+            f", and {self.annotators} simulated annotators" if self.annotators else ""
         )
+        calls = f" {per} calls per item ({why}): {per * len(items)} calls." if per > 1 else ""
         return (
             f"{shown}\n\n--- estimate ---\nWould label {len(items)} items with {self.model} "
             f"(prompt {jobs[0].prompt.version}).{calls} Prompt tokens per call: {mean_in:.0f} on a "
@@ -218,7 +224,7 @@ class LLMProvider:
             feed = _Feed(Planner(self, ctx), items, log, first=self.concurrency)
             first = feed.peek()
             self._save_prefix(first.prompt, log)
-            self.spend.calls_per_item = calls_per_item(ctx.guideline)
+            self.spend.calls_per_item = calls_per_item(ctx.guideline, self.annotators)
             if self.max_cost is not None:
                 self.spend.estimate = self.estimate_cost(first.prompt)
             results: asyncio.Queue = asyncio.Queue()
@@ -339,6 +345,11 @@ class Planner:
         self.ctx = ctx
         with _one_blas_thread():
             self.pool = FewShotPool(ctx.examples, excluded_ids=set(ctx.excluded_ids))
+            groups = judging.by_reviewer(ctx.examples, provider.annotators)
+            self.reviewer_pools = [
+                FewShotPool(group, excluded_ids=set(ctx.excluded_ids))
+                for group in (groups if ctx.guideline.judges else [])
+            ]
         self.memo: dict = {}
 
     def jobs(self, items: Sequence[Item]) -> list[Job]:
@@ -347,6 +358,10 @@ class Planner:
         if ctx.examples and p.k_shot:
             with _one_blas_thread():
                 shots = self.pool.select_many(items, p.k_shot)
+        per_reviewer = []
+        if self.reviewer_pools:
+            with _one_blas_thread():
+                per_reviewer = [pool.select_many(items, p.k_shot) for pool in self.reviewer_pools]
         out = []
         for n, item in enumerate(items):
             examples = tuple(shots[n]) if shots is not None else ()
@@ -367,6 +382,12 @@ class Planner:
                     template=p.template,
                     order=judging.orders(item)[1],
                 )
+            annotators = tuple(
+                prompting.render(
+                    ctx.guideline, shown, shots[n], memo=self.memo, template=p.template
+                )
+                for shots in per_reviewer
+            )
             out.append(
                 Job(
                     item=item,
@@ -375,6 +396,7 @@ class Planner:
                     key=key,
                     injection=flag,
                     swapped=swapped,
+                    annotators=annotators,
                 )
             )
         return out
@@ -432,6 +454,7 @@ class _Feed:
         kinds += [f"sample{n}" for n in range(p.self_consistency)]
         if self.planner.ctx.guideline.judges:
             kinds.append(SWAP)
+            kinds += [annotator_kind(n) for n in range(p.annotators)]
         extra = [f"{k}:{kind}" for k in keys for kind in kinds]
         self.reused.update(self.log.committed_responses(keys + extra))
         self.ready.extend(jobs)
@@ -676,6 +699,8 @@ class _Runner:
                 self.guideline.kind, len(job.item.replies or ()), len(choices)
             )
             value, sig = judging.combine(mine, sig, other, other_sig, space)
+            if job.annotators:
+                sig[judging.SIMULATED] = await self.simulated(job, value)
         else:
             sig = signals.value_signals(tokens, value, self.guideline.label_names)
             sig["verbalized"] = _verbalized(out)
@@ -724,6 +749,26 @@ class _Runner:
         sig = signals.value_signals(tokens, value, choices)
         sig["verbalized"] = _verbalized(out)
         return judging.from_position(value, judging.orders(job.item)[1]), sig
+
+    async def simulated(self, job: Job, verdict: LabelValue) -> float | None:
+        """Share of the simulated annotators (one reviewer's examples each) whose answer,
+        in the item's own order, is the verdict; None when none answered."""
+        agree = answered = 0
+        for n, prompt in enumerate(job.annotators):
+            kind = annotator_kind(n)
+            try:
+                raw = self.reused.get(f"{job.key}:{kind}")
+                if raw is None:
+                    data = (await self.call(job, prompt.messages, kind=kind)).data()
+                else:
+                    data = json.loads(raw)
+                out = self.validate(job, _content_and_logprobs(data)[0])
+            except (ItemFault, ValidationError, ValueError):
+                continue
+            value = schemas.to_value(out, self.guideline)
+            answered += 1
+            agree += judging.from_position(value, job.item.reply_ids).key() == verdict.key()
+        return agree / answered if answered else None
 
     async def consistency(self, job: Job, value: LabelValue) -> float | None:
         """Share of k samples at temperature 1 that agree with the answer (a sample that a
@@ -776,9 +821,15 @@ class _Tries:
     answers: list = field(default_factory=list)
 
 
-def calls_per_item(guideline: Guideline) -> int:
-    """Calls one item costs before re-asks: a judged item is judged in both reply orders."""
-    return 2 if guideline.judges else 1
+def calls_per_item(guideline: Guideline, annotators: int = 0) -> int:
+    """Calls one item costs before re-asks: a judged item is judged in both reply orders,
+    and once more per simulated annotator."""
+    return 2 + annotators if guideline.judges else 1
+
+
+def annotator_kind(n: int) -> str:
+    """The call log's kind (and cache key suffix) of the n-th simulated annotator's call."""
+    return f"annotator{n}"
 
 
 def reask_kind(n: int) -> str:

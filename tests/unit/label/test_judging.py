@@ -228,3 +228,32 @@ def test_the_embedded_judge_needs_decisions_then_learns_without_position_bias(tm
     assert one.value.label == two.value.label
     assert one.confidence == pytest.approx(two.confidence)
     assert isinstance(item.replies[0], Reply)
+
+
+def test_simulated_annotators_answer_with_one_reviewers_examples_each(tmp_path):
+    """Two reviewers' decided pairs: two more calls per pair, each prompt with few-shot
+    examples of one reviewer only; their agreement with the verdict is a signal."""
+    decided = [
+        {
+            "id": f"d{n}",
+            "prompt": f"Decided question {n}",
+            "reply_a": f"first {n}",
+            "reply_b": f"second {n}",
+            "human_judgments": [{"annotator": "ann" if n % 2 else "bob", "choice": "A"}],
+        }
+        for n in range(6)
+    ]
+    fresh = {"id": "new", "prompt": "New question", "reply_a": "yes", "reply_b": "no"}
+    project = project_of(tmp_path, [*decided, fresh])
+    script = {"new": {"replies": {"a": "yes", "b": "no"}, "verdict": "b"}}
+    with StubServer(script) as stub:
+        run = api.label_items(
+            project, MODEL, api_base=stub.base_url, retry_wait=0.01, simulated_annotators=2
+        )
+        prompts = [json.dumps(c.body["messages"]) for c in stub.calls if c.item_id == "new"]
+    assert len(prompts) == 4 and run.calls == 4 * run.labeled
+    s = project.store.latest_suggestions(model=MODEL)["new"]
+    assert s.value == LabelValue(label="b") and s.signals["simulated_agreement"] == 1.0
+    # the two simulated annotators' prompts hold the examples of one reviewer each
+    shots = [{n for n in range(6) if f"Decided question {n}" in p} for p in prompts]
+    assert {frozenset(range(1, 6, 2)), frozenset(range(0, 6, 2))} <= {frozenset(s) for s in shots}
