@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from labelloop.core.types import TIE, Item, LabelValue
+from labelloop.core.types import TIE, Guideline, Item, LabelValue
 from labelloop.label.providers.base import Example
 
 #: the probability signals that are averaged across the two orders
@@ -104,3 +104,9 @@ def combine(
         p2_final = p2 if agree else (1.0 - p2) / max(1, n_choices - 1)
         signals[name] = (p1 + p2_final) / 2
     return first, signals
+
+
+def calls_per_item(guideline: Guideline, annotators: int = 0) -> int:
+    """Calls one item costs before re-asks: a judged item is judged in both reply orders,
+    and once more per simulated annotator."""
+    return 2 + annotators if guideline.judges else 1

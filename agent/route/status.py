@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from labelloop.core.types import QUEUE_ROUTES
+from labelloop.label.judging import calls_per_item
 from labelloop.project import Project
 from labelloop.route import cascade
 from labelloop.route.outlook import outlook
@@ -52,7 +53,10 @@ def cascade_status(project: Project, llm_totals: dict[str, dict]) -> dict | None
     store = project.store
     walk = cascade.walk(store, policies, store.reviewed_item_ids())
     stages = [t.as_dict(k + 1) for k, t in enumerate(walk.tally)]
+    # a judged item costs a call per reply order (and per simulated annotator)
+    per = calls_per_item(project.guideline(), project.config.llm.simulated_annotators)
     for stage, p in zip(stages, policies, strict=True):
+        stage["calls_avoided"] *= per
         cal = calibration_state(project, p.model)
         stage["calibration"] = {
             "calibrated": p.calibrated,

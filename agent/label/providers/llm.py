@@ -184,7 +184,7 @@ class LLMProvider:
         mean_in = sum(counts) / len(counts)
         static = litellm.token_counter(model=self.model, messages=[jobs[0].prompt.messages[0]])
         shown = "\n\n".join(f"--- {m['role']} ---\n{m['content']}" for m in jobs[0].prompt.messages)
-        per = calls_per_item(ctx.guideline, self.annotators)
+        per = judging.calls_per_item(ctx.guideline, self.annotators)
         try:
             cin, cout = litellm.cost_per_token(
                 model=self.model, prompt_tokens=int(mean_in), completion_tokens=OUTPUT_TOKENS
@@ -224,7 +224,7 @@ class LLMProvider:
             feed = _Feed(Planner(self, ctx), items, log, first=self.concurrency)
             first = feed.peek()
             self._save_prefix(first.prompt, log)
-            self.spend.calls_per_item = calls_per_item(ctx.guideline, self.annotators)
+            self.spend.calls_per_item = judging.calls_per_item(ctx.guideline, self.annotators)
             if self.max_cost is not None:
                 self.spend.estimate = self.estimate_cost(first.prompt)
             results: asyncio.Queue = asyncio.Queue()
@@ -819,12 +819,6 @@ class _Tries:
     asked: int = 0
     done: int = 0
     answers: list = field(default_factory=list)
-
-
-def calls_per_item(guideline: Guideline, annotators: int = 0) -> int:
-    """Calls one item costs before re-asks: a judged item is judged in both reply orders,
-    and once more per simulated annotator."""
-    return 2 + annotators if guideline.judges else 1
 
 
 def annotator_kind(n: int) -> str:
