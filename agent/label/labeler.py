@@ -46,6 +46,8 @@ class LabelRun(Frozen):
     relabeled: int = 0
     changed: int = 0
     changes: dict[str, int] = {}
+    #: why items failed, most frequent first (reason: items)
+    failures: dict[str, int] = {}
     #: whether the run routed its items (the model is the routing model or a cascade
     #: stage), and the routing model
     routed: bool = True
@@ -131,16 +133,22 @@ def label_items(
     missing = items_to_label(store, provider.model, version, guideline, stale, only, skip)
     todo = list(_take(missing, limit))
     before = _values(store, provider.model, [i.id for i in todo]) if stale else {}
+    reasons: Counter = Counter()
     if hasattr(provider, "stream"):
-        labeled, failed = asyncio.run(_stream(store, provider, todo, ctx, progress, guideline))
+        labeled, failed = asyncio.run(
+            _stream(store, provider, todo, ctx, progress, guideline, reasons)
+        )
     else:
-        labeled, failed = _batches(store, provider, todo, ctx, batch_size, progress, guideline)
+        labeled, failed = _batches(
+            store, provider, todo, ctx, batch_size, progress, guideline, reasons
+        )
     spend = getattr(provider, "spend", None)
     changes = label_changes(before, _values(store, provider.model, list(before)))
     return LabelRun(
         relabeled=len(before),
         changed=sum(changes.values()),
         changes=dict(changes.most_common(10)),
+        failures=dict(reasons.most_common(3)),
         model=provider.model,
         version=version,
         candidates=len(todo),
@@ -185,7 +193,14 @@ def _values(store: Store, model: str, ids: list[str], chunk: int = 900) -> dict[
 
 
 def _batches(
-    store: Store, provider, todo: list[Item], ctx, batch_size: int, progress, guideline: Guideline
+    store: Store,
+    provider,
+    todo: list[Item],
+    ctx,
+    batch_size: int,
+    progress,
+    guideline: Guideline,
+    reasons: Counter,
 ) -> tuple[int, int]:
     labeled = failed = 0
     labels = guideline.label_names
@@ -199,13 +214,20 @@ def _batches(
         store.add_suggestions(suggestions)
         labeled += len(suggestions)
         failed += sum(s.status == "failed" for s in suggestions)
+        reasons.update(s.error or "no reason given" for s in suggestions if s.status == "failed")
         if progress:
             progress(labeled, len(todo))
     return labeled, failed
 
 
 async def _stream(
-    store: Store, provider, todo: Sequence[Item], ctx, progress, guideline: Guideline
+    store: Store,
+    provider,
+    todo: Sequence[Item],
+    ctx,
+    progress,
+    guideline: Guideline,
+    reasons: Counter,
 ) -> tuple[int, int]:
     """Write suggestions in small batches as they arrive; what finished is kept on abort."""
     buffer: list[Suggestion] = []
@@ -217,6 +239,8 @@ async def _stream(
             buffer.append(screened(s, items[s.item_id], guideline.label_names))
             labeled += 1
             failed += s.status == "failed"
+            if s.status == "failed":
+                reasons[s.error or "no reason given"] += 1
             if len(buffer) >= FLUSH_EVERY or time.monotonic() - last > FLUSH_SECONDS:
                 store.add_suggestions(buffer)
                 buffer, last = [], time.monotonic()
