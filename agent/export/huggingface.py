@@ -1,5 +1,11 @@
 """Hugging Face export: a Parquet dataset written in batches, with a dataset card.
 
+A judging task's dataset (``kind: pairwise | rating | ranking``) has a ``replies`` column (a
+list of ``{id, content, messages, model}``), its answer as ``label`` (a reply id or ``tie``),
+``ratings`` (a JSON object, reply id -> scale value: a scale may mix numbers and names) or
+``ranking`` (reply ids, best first), and the suggestion's the same way; other tasks' datasets
+have the columns they always had. labelloop's Parquet import reads the file back.
+
 Memory stays bounded by one Parquet batch.
 """
 
@@ -15,6 +21,8 @@ from labelloop.core.standing import final_label, review_json, suggestion_json
 from labelloop.core.types import (
     Guideline,
     ItemRecord,
+    LabelValue,
+    Reply,
     Span,
 )
 from labelloop.export.values import json_text
@@ -22,37 +30,96 @@ from labelloop.export.values import json_text
 HF_BATCH = 1000
 
 
-def hf_schema():
+#: a judging task's columns, each after the column it follows
+JUDGE_COLUMNS = {
+    "target_turn": ("replies",),
+    "turns": ("ratings", "ranking"),
+    "suggested_spans": ("suggested_ratings", "suggested_ranking"),
+}
+
+
+def hf_schema(guideline: Guideline | None = None):
+    """The dataset's columns; a judging task's add its replies and answers."""
+    import pyarrow as pa
+
+    fields = _base_fields()
+    if guideline is None or not guideline.judges:
+        return pa.schema(fields)
+    message = pa.struct([("role", pa.string()), ("content", pa.string())])
+    reply = pa.struct(
+        [
+            ("id", pa.string()),
+            ("content", pa.string()),
+            ("messages", pa.list_(message)),
+            ("model", pa.string()),
+        ]
+    )
+    types = {
+        "replies": pa.list_(reply),
+        "ratings": pa.string(),
+        "ranking": pa.list_(pa.string()),
+        "suggested_ratings": pa.string(),
+        "suggested_ranking": pa.list_(pa.string()),
+    }
+    out = []
+    for name, type_ in fields:
+        out.append((name, type_))
+        out.extend((extra, types[extra]) for extra in JUDGE_COLUMNS.get(name, ()))
+    return pa.schema(out)
+
+
+def _base_fields() -> list:
     import pyarrow as pa
 
     span = pa.struct(
         [("start", pa.int64()), ("end", pa.int64()), ("label", pa.string()), ("text", pa.string())]
     )
-    return pa.schema(
-        [
-            ("id", pa.string()),
-            ("text", pa.string()),
-            ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
-            ("target_turn", pa.int64()),
-            ("label", pa.string()),
-            ("labels", pa.list_(pa.string())),
-            ("spans", pa.list_(span)),
-            ("turns", pa.list_(pa.struct([("turn", pa.int64()), ("label", pa.string())]))),
-            ("label_source", pa.string()),
-            ("route", pa.string()),
-            ("suggested_label", pa.string()),
-            ("suggested_labels", pa.list_(pa.string())),
-            ("suggested_spans", pa.list_(span)),
-            ("confidence", pa.float64()),
-            ("model", pa.string()),
-            ("prompt_version", pa.string()),
-            ("guideline_version", pa.string()),
-            ("rationale", pa.string()),
-            ("suggestion", pa.string()),
-            ("reviews", pa.string()),
-            ("meta", pa.string()),
-        ]
-    )
+    return [
+        ("id", pa.string()),
+        ("text", pa.string()),
+        ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+        ("target_turn", pa.int64()),
+        ("label", pa.string()),
+        ("labels", pa.list_(pa.string())),
+        ("spans", pa.list_(span)),
+        ("turns", pa.list_(pa.struct([("turn", pa.int64()), ("label", pa.string())]))),
+        ("label_source", pa.string()),
+        ("route", pa.string()),
+        ("suggested_label", pa.string()),
+        ("suggested_labels", pa.list_(pa.string())),
+        ("suggested_spans", pa.list_(span)),
+        ("confidence", pa.float64()),
+        ("model", pa.string()),
+        ("prompt_version", pa.string()),
+        ("guideline_version", pa.string()),
+        ("rationale", pa.string()),
+        ("suggestion", pa.string()),
+        ("reviews", pa.string()),
+        ("meta", pa.string()),
+    ]
+
+
+def replies(items: tuple[Reply, ...]) -> list[dict[str, Any]]:
+    """Replies as ``replies`` column values (a field a reply lacks is null)."""
+    return [
+        {
+            "id": r.id,
+            "content": r.content,
+            "messages": [m.model_dump() for m in r.messages] if r.messages else None,
+            "model": r.model,
+        }
+        for r in items
+    ]
+
+
+def _judging(value: LabelValue | None, prefix: str = "") -> dict[str, Any]:
+    """The ``ratings`` and ``ranking`` columns of a value (named with ``prefix``)."""
+    ratings = value.ratings if value is not None else None
+    ranking = value.ranking if value is not None else None
+    return {
+        f"{prefix}ratings": json_text(ratings) if ratings is not None else None,
+        f"{prefix}ranking": list(ranking) if ranking is not None else None,
+    }
 
 
 def _spans(spans: tuple[Span, ...] | None) -> list[dict] | None:
@@ -67,7 +134,7 @@ def hf_row(record: ItemRecord) -> dict[str, Any]:
     s = record.suggestion
     sv = s.value if s is not None else None
     suggestion = suggestion_json(record)
-    return {
+    row = {
         "id": item.id,
         "text": item.text,
         "messages": [m.model_dump() for m in item.messages] if item.messages else None,
@@ -93,6 +160,14 @@ def hf_row(record: ItemRecord) -> dict[str, Any]:
         "suggestion": json_text(suggestion) if s else None,
         "reviews": json_text([review_json(r) for r in record.reviews]),
         "meta": json_text(item.meta) if item.meta else None,
+    }
+    if item.replies is None:
+        return row  # a judging task's columns stay null (or absent: other tasks' schema)
+    return {
+        **row,
+        "replies": replies(item.replies),
+        **_judging(value),
+        **_judging(sv, "suggested_"),
     }
 
 
@@ -123,7 +198,7 @@ def write_hf(
     if out.exists() and not out.is_dir():
         raise LabelloopError(f"{out} is a file; the hf export writes a folder, name a new one")
     out.mkdir(parents=True, exist_ok=True)
-    schema = hf_schema()
+    schema = hf_schema(guideline)
     tmp = out / "data.parquet.part"
     n = 0
     with pq.ParquetWriter(tmp, schema) as writer:

@@ -10,6 +10,18 @@ reviewer's latest decisive review is an annotation, "no spans" and "no labels" i
 single-label config's ``<Choices>`` is ``required``: an empty result there would hold no
 label, and the import skips it.
 
+Judging tasks keep the item's ``replies`` in ``data.replies`` (the labelloop import reads
+them back whole: ids, models, messages) and show them with Label Studio's own tags. A pairwise
+task shows the first reply as ``data.answer1`` and the second as ``data.answer2`` under a
+``<Pairwise>`` tag, whose result is ``{"type": "pairwise", "value": {"selected": "left"}}``
+(``left`` the first reply, ``right`` the second; its ``to_name`` is its own name, as Label
+Studio saves it); a tie (``allow_tie: true``) is the ``tie`` choice of a ``<Choices
+name="tie">``. A ranking task shows the replies as ``data.answers``, a ``<List>`` of ``{"id",
+"title", "body"}``, under a ``<Ranker>`` tag, whose result is ``{"type": "ranker", "value":
+{"ranker": {"label": [reply ids, best first]}}}``. Label Studio has no tag that rates each
+of a varying number of replies on the task's scale: a rating task is exported as jsonl, csv
+or hf.
+
 ``completed_by`` is what Label Studio's import accepts: ``{"email": ...}``, or a user id.
 Label Studio resolves either to one of its users and refuses the file if it has none
 (unless ``LABEL_STUDIO_ALLOW_IMPORT_TASKS_WITH_UNKNOWN_EMAILS`` is set; it then credits
@@ -33,6 +45,7 @@ from xml.sax.saxutils import quoteattr
 from labelloop.core.errors import LabelloopError
 from labelloop.core.types import (
     DECISIVE,
+    TIE,
     Guideline,
     Item,
     ItemRecord,
@@ -41,13 +54,19 @@ from labelloop.core.types import (
     Span,
     current_reviews,
 )
-from labelloop.export.values import json_text
+from labelloop.export.values import json_text, reply_json
 from labelloop.ingest.readers import ls_email
 
 LS_USER = re.compile(r"ls-user-(\d+)")
 
 
 FROM_NAME = "label"
+#: a pairwise task's tie (``allow_tie: true``): a choice, Label Studio's Pairwise has none
+TIE_NAME = "tie"
+#: the data fields and tag names that show a pairwise task's two replies
+PAIR_FIELDS = ("answer1", "answer2")
+#: the data field and ``<List>`` name that show a ranking task's replies
+LIST_FIELD = "answers"
 
 
 def check_labelstudio(guideline: Guideline) -> None:
@@ -59,6 +78,11 @@ def check_labelstudio(guideline: Guideline) -> None:
     if guideline.kind == "spans" and guideline.unit != "text":
         raise LabelloopError(
             "labelstudio export of spans needs unit: text; use --format jsonl for conversations"
+        )
+    if guideline.kind == "rating":
+        raise LabelloopError(
+            "labelstudio export does not support kind: rating (a rating for each reply); "
+            "use --format jsonl, csv or hf"
         )
 
 
@@ -72,7 +96,14 @@ def labelstudio_config(guideline: Guideline) -> str:
             '  <Paragraphs name="dialogue" value="$dialogue" layout="dialogue"'
             ' nameKey="author" textKey="text"/>'
         )
-    if guideline.kind == "spans":
+    if guideline.kind == "pairwise":
+        control = _pairwise_config(guideline, to_name)
+    elif guideline.kind == "ranking":
+        control = (
+            f'  <List name="{LIST_FIELD}" value="${LIST_FIELD}" title="Replies"/>\n'
+            f'  <Ranker name="{FROM_NAME}" toName="{LIST_FIELD}"/>'
+        )
+    elif guideline.kind == "spans":
         inner = "\n".join(f"    <Label value={quoteattr(n)}/>" for n in guideline.label_names)
         control = f'  <Labels name="{FROM_NAME}" toName="{to_name}">\n{inner}\n  </Labels>'
     else:
@@ -86,15 +117,32 @@ def labelstudio_config(guideline: Guideline) -> str:
     return f"<View>\n{obj}\n{control}\n</View>\n"
 
 
+def _pairwise_config(guideline: Guideline, to_name: str) -> str:
+    first, second = PAIR_FIELDS
+    lines = [
+        f'  <Pairwise name="{FROM_NAME}" toName="{first},{second}"/>',
+        *(f'  <Text name="{f}" value="${f}"/>' for f in PAIR_FIELDS),
+    ]
+    if guideline.allow_tie:
+        lines.append(
+            f'  <Choices name="{TIE_NAME}" toName="{to_name}" choice="single">\n'
+            f'    <Choice value="{TIE}"/>\n  </Choices>'
+        )
+    return "\n".join(lines)
+
+
 def _ls_to_name(guideline: Guideline) -> str:
     return "text" if guideline.unit == "text" else "dialogue"
 
 
 def ls_result(value: LabelValue | None, item: Item, to_name: str) -> list[dict[str, Any]] | None:
     """A label value as Label Studio result regions: ``[]`` for no spans or no labels, None
-    for what Label Studio cannot hold (no value, a model's abstention, per-turn labels)."""
+    for what Label Studio cannot hold (no value, a model's abstention, per-turn labels,
+    ratings)."""
     if value is None or value.abstain:
         return None
+    if item.replies is not None:
+        return _judging_result(value, item, to_name)
     base = {"from_name": FROM_NAME, "to_name": to_name}
     if value.label is not None:
         return [{"id": "r0", **base, "type": "choices", "value": {"choices": [value.label]}}]
@@ -112,6 +160,26 @@ def ls_result(value: LabelValue | None, item: Item, to_name: str) -> list[dict[s
             for i, s in enumerate(value.spans)
         ]
     return None
+
+
+def _judging_result(value: LabelValue, item: Item, to_name: str) -> list[dict[str, Any]] | None:
+    """A pairwise answer as a Pairwise region (a tie as the tie choice), a ranking as a
+    Ranker region; None for ratings."""
+    if value.label == TIE:
+        return [_region(TIE_NAME, to_name, "choices", {"choices": [TIE]})]
+    ids = item.reply_ids
+    if value.label is not None and value.label in ids[:2]:
+        side = "left" if value.label == ids[0] else "right"
+        # Label Studio saves a Pairwise region with the tag's own name as its target
+        return [_region(FROM_NAME, FROM_NAME, "pairwise", {"selected": side})]
+    if value.ranking is not None:
+        ranker = {"ranker": {FROM_NAME: list(value.ranking)}}
+        return [_region(FROM_NAME, LIST_FIELD, "ranker", ranker)]
+    return None
+
+
+def _region(from_name: str, to_name: str, kind: str, value: dict[str, Any]) -> dict[str, Any]:
+    return {"id": "r0", "from_name": from_name, "to_name": to_name, "type": kind, "value": value}
 
 
 def _ls_span(s: Span) -> dict[str, Any]:
@@ -166,6 +234,8 @@ def ls_task(record: ItemRecord, guideline: Guideline) -> dict[str, Any]:
         data["dialogue"] = [{"author": m.role, "text": m.content} for m in item.messages or ()]
         if item.target_turn is not None:
             data["target_turn"] = item.target_turn
+    if item.replies is not None:
+        data.update(_replies_data(item, guideline))
     task: dict[str, Any] = {"data": data}
     if item.meta:
         task["meta"] = item.meta
@@ -181,6 +251,19 @@ def ls_task(record: ItemRecord, guideline: Guideline) -> dict[str, Any]:
     task["predictions"] = predictions
     task["annotations"] = ls_annotations(record, to_name)
     return task
+
+
+def _replies_data(item: Item, guideline: Guideline) -> dict[str, Any]:
+    """A judging item's replies: whole (for the import back), and as its tags show them."""
+    replies = item.replies or ()
+    data: dict[str, Any] = {"replies": [reply_json(r) for r in replies]}
+    if guideline.kind == "pairwise":
+        data.update(zip(PAIR_FIELDS, (r.render_plain() for r in replies), strict=False))
+    elif guideline.kind == "ranking":
+        data[LIST_FIELD] = [
+            {"id": r.id, "title": f"Reply {r.id}", "body": r.render_plain()} for r in replies
+        ]
+    return data
 
 
 def write_labelstudio(fh, records: Iterable[ItemRecord], guideline: Guideline) -> int:

@@ -1,10 +1,24 @@
-"""JSON text for exports: compact, UTF-8, and never NaN or infinity."""
+"""JSON for exports: compact UTF-8 text, never NaN or infinity; replies as rows hold them."""
 
 from __future__ import annotations
 
 import json
 import math
 from typing import Any
+
+from labelloop.core.types import Reply
+
+
+def reply_json(reply: Reply) -> dict[str, Any]:
+    """A reply as an import row holds it: id, content or messages, and model where known."""
+    row: dict[str, Any] = {"id": reply.id}
+    if reply.content is not None:
+        row["content"] = reply.content
+    else:
+        row["messages"] = [m.model_dump() for m in reply.messages or ()]
+    if reply.model is not None:
+        row["model"] = reply.model
+    return row
 
 
 def json_text(value: Any) -> str:

@@ -3,9 +3,15 @@
 JSONL and CSV here; Label Studio, Hugging Face (Parquet) and CoNLL in their own modules.
 
 An export of a blind queue (calibration, audit) is work handed to people who must label
-without seeing any answer: its rows hold the items alone (text or messages, meta) in the
-import-row shape, the label left empty, so the labeled file imports back with
-``import --sample``. No suggestion, model, confidence, rationale, route or review is written.
+without seeing any answer: its rows hold the items alone (text or messages, replies, meta) in
+the import-row shape, the label left empty, so the labeled file imports back with
+``import --sample``. No suggestion, model, confidence, rationale, route or review is written,
+nor the model that wrote each reply of a judging task.
+
+Judging tasks (``kind: pairwise | rating | ranking``) write each item's ``replies`` as an
+import row holds them, and the answer under the key that imports it: ``label`` (a reply id or
+``tie``), ``ratings`` or ``ranking``. Their CSV holds the conversation, the replies, the
+answer and meta as JSON cells, so it imports back to the same items.
 
 A CSV cell a spreadsheet would run as a formula (one starting with ``=``, ``+``, ``-``,
 ``@``, a tab or a carriage return) is written with a ``'`` before it, as OWASP advises
@@ -28,6 +34,7 @@ from labelloop.core.types import (
     DECISIVE,
     QUEUES,
     Guideline,
+    Item,
     ItemRecord,
     current_reviews,
 )
@@ -43,12 +50,23 @@ CSV_COLUMNS = [
     "id", "text", "label", "labels", "label_source", "route", "suggested",
     "confidence", "model", "rationale", "reviewers", "reviewed_at",
 ]  # fmt: skip
+#: the columns after the answer in a judging task's CSV (its answer and body come first)
+JUDGE_CSV_TAIL = CSV_COLUMNS[4:] + ["meta"]
 #: the import key of each task shape's answer (``unit: turn`` answers per turn)
-VALUE_KEYS = {"single": "label", "multi": "labels", "spans": "spans", "turns": "turns"}
+VALUE_KEYS = {
+    "single": "label",
+    "multi": "labels",
+    "spans": "spans",
+    "turns": "turns",
+    "pairwise": "label",
+    "rating": "ratings",
+    "ranking": "ranking",
+}
 
 
-def item_json(item) -> dict[str, Any]:
-    """The item as an import row holds it: id, text or messages (and target turn), meta."""
+def item_json(item: Item) -> dict[str, Any]:
+    """The item as an import row holds it: id, text or messages (and target turn), the
+    replies of a judging task, meta."""
     row: dict[str, Any] = {"id": item.id}
     if item.text is not None:
         row["text"] = item.text
@@ -56,9 +74,20 @@ def item_json(item) -> dict[str, Any]:
         row["messages"] = [m.model_dump() for m in item.messages or ()]
         if item.target_turn is not None:
             row["target_turn"] = item.target_turn
+    if item.replies is not None:
+        row["replies"] = [values.reply_json(r) for r in item.replies]
     if item.meta:
         row["meta"] = item.meta
     return row
+
+
+def without_models(item: Item) -> Item:
+    """The item with its replies' models left out: who wrote a reply is hidden from people
+    who judge it."""
+    if not item.replies or all(r.model is None for r in item.replies):
+        return item
+    replies = tuple(r.model_copy(update={"model": None}) for r in item.replies)
+    return item.model_copy(update={"replies": replies})
 
 
 def record_json(record: ItemRecord) -> dict[str, Any]:
@@ -74,7 +103,22 @@ def record_json(record: ItemRecord) -> dict[str, Any]:
     return row
 
 
-def csv_row(record: ItemRecord) -> dict[str, Any]:
+def csv_columns(guideline: Guideline | None) -> list[str]:
+    """The CSV export's header: a judging task's holds its items whole (body, replies, meta)
+    and its answer under the key that imports it; any other task's is ``CSV_COLUMNS``."""
+    if guideline is None or not guideline.judges:
+        return CSV_COLUMNS
+    return ["id", *_body_columns(guideline), "replies", value_key(guideline), *JUDGE_CSV_TAIL]
+
+
+def _body_columns(guideline: Guideline) -> list[str]:
+    return ["text"] if guideline.unit == "text" else ["messages", "target_turn"]
+
+
+def csv_row(record: ItemRecord, guideline: Guideline | None = None) -> dict[str, Any]:
+    """One CSV export row (``csv_columns``'s cells, before formula escaping)."""
+    if guideline is not None and guideline.judges:
+        return _judge_csv_row(record, guideline)
     value, source = final_label(record)
     s = record.suggestion
     decisive = [r for r in current_reviews(record.reviews) if r.action in DECISIVE]
@@ -92,6 +136,29 @@ def csv_row(record: ItemRecord) -> dict[str, Any]:
         "reviewers": "|".join(sorted({r.reviewer for r in decisive})),
         "reviewed_at": decisive[-1].created_at.isoformat() if decisive else "",
     }
+
+
+def _judge_csv_row(record: ItemRecord, guideline: Guideline) -> dict[str, Any]:
+    """A judging task's CSV row: the item as JSON cells, the answer, the provenance."""
+    generic = csv_row(record)
+    item = item_json(record.item)
+    value, _ = final_label(record)
+    answer = value.as_dict() if value is not None else {}
+    key = value_key(guideline)
+    row = {k: _json_cell(item.get(k)) for k in ("id", *_body_columns(guideline), "replies")}
+    row[key] = _json_cell(answer.get(key))
+    row.update({k: generic[k] for k in JUDGE_CSV_TAIL if k in generic})
+    row["meta"] = _json_cell(item.get("meta"))
+    return row
+
+
+def _json_cell(value: Any) -> str:
+    """A cell's text: a list or an object as JSON, nothing as an empty cell."""
+    if value is None:
+        return ""
+    if isinstance(value, list | dict):
+        return values.json_text(value)
+    return str(value)
 
 
 def _conf(s) -> float:
@@ -134,10 +201,10 @@ def export(
     out.parent.mkdir(parents=True, exist_ok=True)
     records = store.iter_records(model=model, queue=queue, stages=stages)
     if blind:  # the items alone: whatever else a record holds could give the answer away
-        records = (ItemRecord(item=r.item) for r in records)
+        records = (ItemRecord(item=without_models(r.item)) for r in records)
     if fmt == "hf":
         row = (
-            partial(blind_hf_row, columns=huggingface.hf_schema().names)
+            partial(blind_hf_row, columns=huggingface.hf_schema(guideline).names)
             if blind
             else huggingface.hf_row
         )
@@ -152,7 +219,7 @@ def export(
             write = _write_blind_jsonl if fmt == "jsonl" else _write_blind_csv
             n = write(fh, records, guideline)
         else:
-            n = _write_jsonl(fh, records) if fmt == "jsonl" else _write_csv(fh, records)
+            n = _write_jsonl(fh, records) if fmt == "jsonl" else _write_csv(fh, records, guideline)
     if fmt == "labelstudio":
         labelstudio_config_path(out).write_text(labelstudio.labelstudio_config(guideline), "utf-8")
     tmp.replace(out)  # a reader never sees half a file
@@ -172,12 +239,12 @@ def _write_jsonl(fh, records) -> int:
     return n
 
 
-def _write_csv(fh, records) -> int:
-    writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+def _write_csv(fh, records, guideline: Guideline | None = None) -> int:
+    writer = csv.DictWriter(fh, fieldnames=csv_columns(guideline))
     writer.writeheader()
     n = 0
     for rec in records:
-        writer.writerow({k: csv_cell(v) for k, v in csv_row(rec).items()})
+        writer.writerow({k: csv_cell(v) for k, v in csv_row(rec, guideline).items()})
         n += 1
     return n
 
@@ -186,7 +253,8 @@ def _write_csv(fh, records) -> int:
 
 
 def value_key(guideline: Guideline) -> str:
-    """The import key that holds an answer to the guideline: label, labels, spans or turns."""
+    """The import key that holds an answer to the guideline: label, labels, spans, turns,
+    ratings or ranking."""
     return VALUE_KEYS["turns" if guideline.unit == "turn" else guideline.kind]
 
 
@@ -199,8 +267,8 @@ def blind_row(record: ItemRecord, guideline: Guideline | None) -> dict[str, Any]
 
 
 def blind_csv_columns(guideline: Guideline) -> list[str]:
-    body = ["text"] if guideline.unit == "text" else ["messages", "target_turn"]
-    return ["id", *body, "meta", value_key(guideline)]
+    replies = ["replies"] if guideline.judges else []
+    return ["id", *_body_columns(guideline), *replies, "meta", value_key(guideline)]
 
 
 def blind_hf_row(record: ItemRecord, columns: Sequence[str]) -> dict[str, Any]:
@@ -210,6 +278,8 @@ def blind_hf_row(record: ItemRecord, columns: Sequence[str]) -> dict[str, Any]:
     row.update(id=item.id, text=item.text, target_turn=item.target_turn)
     if item.messages:
         row["messages"] = [m.model_dump() for m in item.messages]
+    if item.replies is not None and "replies" in row:
+        row["replies"] = huggingface.replies(item.replies)
     if item.meta:
         row["meta"] = values.json_text(item.meta)
     return row

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 from urllib.parse import unquote
 
 from labelloop.core.errors import ImportFileError
-from labelloop.ingest.checks import MAX_DEPTH
+from labelloop.ingest.checks import MAX_DEPTH, shown
 
 FORMATS = ("jsonl", "csv", "parquet", "labelstudio")
 ALIASES = {"ndjson": "jsonl", "json": "labelstudio", "label-studio": "labelstudio", "pq": "parquet"}
@@ -36,7 +36,53 @@ EXTENSIONS = {
 #: what the number a reader yields counts, per format
 UNITS = {"jsonl": "line", "csv": "line", "parquet": "row", "labelstudio": "task"}
 #: CSV columns holding JSON (``labels`` may also be ``a|b|c``)
-JSON_COLUMNS = ("messages", "spans", "turns", "annotations", "reviews", "meta")
+JSON_COLUMNS = (
+    "messages",
+    "spans",
+    "turns",
+    "annotations",
+    "reviews",
+    "meta",
+    "replies",
+    "ratings",
+    "ranking",
+    "human_judgments",
+)
+#: how to write a JSON column that is not a list of names
+JSON_EXAMPLES = {
+    "replies": '[{"id": "a", "content": "..."}, {"id": "b", "content": "..."}]',
+    "ratings": '{"a": 4, "b": 2}',
+    "ranking": '["b", "a"]',
+    "meta": '{"source": "web"}',
+    "messages": '[{"role": "user", "content": "..."}]',
+}
+#: columns of labelloop's hf export that say what a model suggested and how the item was
+#: routed: recomputed, never imported (its file is known by ``label_source`` and ``reviews``)
+HF_SUGGESTION_COLUMNS = frozenset(
+    {
+        "suggestion",
+        "suggested_label",
+        "suggested_labels",
+        "suggested_spans",
+        "suggested_ratings",
+        "suggested_ranking",
+        "confidence",
+        "model",
+        "prompt_version",
+        "guideline_version",
+        "rationale",
+        "route",
+    }
+)
+#: Parquet columns that may hold JSON text (labelloop's hf export writes them so), with the
+#: character such text starts with
+PARQUET_JSON_TEXT = {"meta": "{", "ratings": "{", "reviews": "[", "replies": "["}
+#: Label Studio data fields that show two replies to compare, first and second
+LS_PAIRS = (("answer1", "answer2"), ("left", "right"))
+#: data fields labelloop's Label Studio export writes beside ``data.replies`` to show them
+LS_SHOWN = ("answer1", "answer2", "answers")
+#: Label Studio result types that judge replies
+LS_JUDGING = ("pairwise", "ranker")
 ROW_EXAMPLE = '{"id": "1", "text": "..."}'
 #: Label Studio knows annotators by email: a reviewer name that is no email travels as an
 #: address at this domain (``.invalid`` is reserved, so it is nobody's real address)
@@ -337,11 +383,13 @@ def _csv_value(name: str, value: str, path: str | Path, line: int) -> Any:
         except JsonLimitError as e:
             raise row_error(path, "csv", line, f"column {name!r}: {e}") from None
         except json.JSONDecodeError as e:
+            example = JSON_EXAMPLES.get(name, '["a", "b"]')
             raise row_error(
                 path,
                 "csv",
                 line,
-                f'column {name!r} is not valid JSON ({e.msg}); write it as JSON, e.g. ["a", "b"]',
+                f"column {name!r} is not valid JSON ({e.msg} at column {e.colno} of the "
+                f"cell); write it as JSON, e.g. {example}",
             ) from None
     if name == "target_turn":
         try:
@@ -372,27 +420,68 @@ def read_parquet(path: str | Path, batch_size: int = 2048) -> Iterator[Row]:
                 f"the file has {too_many_columns(len(pf.schema_arrow))}", path=str(path)
             )
         odd = [f.name for f in pf.schema_arrow if _not_json(f.type)]
+        names = set(pf.schema_arrow.names)
+        hf_export = {"label_source", "reviews"} <= names
         number = 0
         for batch in pf.iter_batches(batch_size=batch_size):
             for row in batch.to_pylist():
                 number += 1
-                yield number, _parquet_row(row, odd, path, number)
+                yield number, _parquet_row(row, odd, path, number, hf_export)
 
 
-def _parquet_row(row: dict[str, Any], odd: list[str], path: str | Path, number: int) -> dict:
+def _parquet_row(
+    row: dict[str, Any], odd: list[str], path: str | Path, number: int, hf_export: bool = False
+) -> dict:
+    """A Parquet row as an import row; one of labelloop's hf export without the columns
+    that say what a model suggested (its reviews carry the people's answers)."""
     for name in odd:
         row[name] = _plain(row[name], name, path, number)
-    meta = row.get("meta")
-    if isinstance(meta, list):  # a Parquet map arrives as (key, value) pairs
-        row["meta"] = dict(meta)
-    elif isinstance(meta, str) and meta.startswith("{"):  # JSON text (the hf export's)
-        try:
-            row["meta"] = json_loads(meta)
-        except JsonLimitError as e:
-            raise row_error(path, "parquet", number, f"column 'meta': {e}") from None
-        except json.JSONDecodeError:
-            pass  # left as it is: ingest says what meta must be
+    for name in ("meta", "ratings"):
+        if isinstance(row.get(name), list):  # a Parquet map arrives as (key, value) pairs
+            row[name] = _pairs(row[name])
+    for name, start in PARQUET_JSON_TEXT.items():
+        value = row.get(name)
+        if isinstance(value, str) and value.lstrip().startswith(start):
+            row[name] = _parquet_json(value, name, path, number)
+    for name in ("replies", "ratings"):  # structs: a field a reply lacks is null
+        if isinstance(row.get(name), list | dict):
+            row[name] = _no_nulls(row[name])
+    if hf_export:
+        row = {k: v for k, v in row.items() if k not in HF_SUGGESTION_COLUMNS}
     return _flat_columns(row)
+
+
+def _pairs(value: list) -> Any:
+    """A Parquet map's (key, value) pairs as a dict; any other list as it is."""
+    if all(isinstance(p, tuple) and len(p) == 2 for p in value):
+        return dict(value)
+    return value
+
+
+def _parquet_json(text: str, name: str, path: str | Path, number: int) -> Any:
+    try:
+        return json_loads(text)
+    except JsonLimitError as e:
+        raise row_error(path, "parquet", number, f"column {name!r}: {e}") from None
+    except json.JSONDecodeError as e:
+        if name == "meta":
+            return text  # left as it is: ingest says what meta must be
+        example = JSON_EXAMPLES.get(name, "[]")
+        raise row_error(
+            path,
+            "parquet",
+            number,
+            f"column {name!r} is not valid JSON ({e.msg}); write it as JSON, e.g. {example}",
+        ) from None
+
+
+def _no_nulls(value: Any) -> Any:
+    """A struct's fields without the null ones (nested structs too)."""
+    if isinstance(value, dict):
+        return {k: _no_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_no_nulls(v) for v in value]
+    return value
 
 
 def _not_json(t) -> bool:
@@ -436,6 +525,13 @@ def labelstudio_row(task: Any, path: str | Path, number: int) -> dict[str, Any]:
     """A Label Studio task as an import row: ``data`` gives the item, ``annotations`` reviews.
 
     Predictions are never reviews, so they are dropped; cancelled annotations too.
+
+    A judging task's replies are ``data.replies`` as an import row holds them (labelloop's
+    export writes them so), or, in a task marked as judging (a Pairwise or Ranker result, or
+    a ``data.prompt``), two texts ``data.answer1``/``data.answer2`` (or ``left``/``right``:
+    replies ``a`` and ``b``) or a ``<List>``'s items ``[{"id", "title", "body"}]``. The
+    conversation is ``data.prompt`` (one user message), ``data.dialogue`` or ``data.text``.
+    A Pairwise result's ``left`` is the first reply, ``right`` the second.
     """
     if not isinstance(task, dict):
         raise row_error(
@@ -454,23 +550,30 @@ def labelstudio_row(task: Any, path: str | Path, number: int) -> dict[str, Any]:
             'e.g. {"data": {"text": "..."}}'
         )
         raise row_error(path, "labelstudio", number, message)
-    body = _ls_body_key(data, path, number)
+    replies, shown_in = _ls_replies(data, task)
+    rest = {k: v for k, v in data.items() if k not in shown_in}
+    body = _ls_body_key(rest, path, number, judging=replies is not None)
     row: dict[str, Any] = {"id": data.get("id", task.get("id"))}
     value = data[body]
     if isinstance(value, list):
         row["messages"] = _ls_messages(value)
         if "target_turn" in data:
             row["target_turn"] = data["target_turn"]
+    elif body == "prompt" and replies is not None:
+        row["prompt"] = value  # the import makes it the conversation's user message
     else:
         row["text"] = value
-    moved = ("id", body, *(("target_turn",) if "messages" in row else ()))
+    if replies is not None:
+        row["replies"] = replies
+    moved = ("id", body, *shown_in, *(("target_turn",) if "messages" in row else ()))
     meta = {k: v for k, v in data.items() if k not in moved}
     if isinstance(task.get("meta"), dict):
         meta.update(task["meta"])
     if meta:
         row["meta"] = meta
+    reply_ids = [str(r.get("id")) for r in replies] if replies is not None else None
     try:
-        annotations = _ls_annotations(task)
+        annotations = _ls_annotations(task, reply_ids)
     except _ShapeError as e:
         raise row_error(path, "labelstudio", number, str(e)) from None
     if annotations:
@@ -482,7 +585,64 @@ class _ShapeError(ValueError):
     """A Label Studio annotation not in the shape Label Studio exports."""
 
 
-def _ls_annotations(task: dict[str, Any]) -> list[dict[str, Any]]:
+def _ls_replies(data: dict[str, Any], task: dict[str, Any]) -> tuple[list | None, tuple]:
+    """A judging task's replies (None for any other task) and the data fields that held or
+    showed them."""
+    replies = data.get("replies")
+    if _reply_rows(replies):
+        return replies, ("replies", *(k for k in LS_SHOWN if k in data))
+    if "prompt" not in data and not _ls_judged(task):
+        return None, ()  # fields such as answer1/answer2 of another kind of task stay meta
+    for first, second in LS_PAIRS:
+        if isinstance(data.get(first), str) and isinstance(data.get(second), str):
+            pair = [{"id": "a", "content": data[first]}, {"id": "b", "content": data[second]}]
+            return pair, (first, second)
+    for key, value in data.items():
+        if _list_items(value):
+            items = [{"id": str(v["id"]), "content": v.get("body", v.get("title"))} for v in value]
+            return items, (key,)
+    return None, ()
+
+
+def _reply_rows(value: Any) -> bool:
+    """Whether ``value`` is replies as an import row holds them: objects with an id and a
+    content or messages."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(
+            isinstance(r, dict) and "id" in r and ("content" in r or "messages" in r) for r in value
+        )
+    )
+
+
+def _list_items(value: Any) -> bool:
+    """Whether ``value`` is the items of a Label Studio ``<List>``: ``{"id", "title", "body"}``."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(
+            isinstance(v, dict)
+            and v.get("id") is not None
+            and isinstance(v.get("body", v.get("title")), str)
+            for v in value
+        )
+    )
+
+
+def _ls_judged(task: dict[str, Any]) -> bool:
+    """Whether an annotation or a prediction of the task holds a Pairwise or Ranker result."""
+    for key in ("annotations", "completions", "predictions"):
+        listed = task.get(key)
+        for ann in listed if isinstance(listed, list) else ():
+            results = ann.get("result") if isinstance(ann, dict) else None
+            for r in results if isinstance(results, list) else ():
+                if isinstance(r, dict) and r.get("type") in LS_JUDGING:
+                    return True
+    return False
+
+
+def _ls_annotations(task: dict[str, Any], reply_ids: list[str] | None) -> list[dict[str, Any]]:
     """The task's annotations (``completions`` in exports before Label Studio 1.0)."""
     key = "annotations" if "annotations" in task or "completions" not in task else "completions"
     listed = task.get(key)
@@ -500,25 +660,27 @@ def _ls_annotations(task: dict[str, Any]) -> list[dict[str, Any]]:
                 f"annotation {i} is a JSON {json_kind(ann)}, not an object with a 'result' "
                 "list; export the tasks from Label Studio again, or fix it"
             )
-        converted = _ls_annotation(ann, i)
+        converted = _ls_annotation(ann, i, reply_ids)
         if converted is not None:
             out.append(converted)
     return out
 
 
-def _ls_body_key(data: dict, path: str | Path, number: int) -> str:
-    for key in ("text", "messages", "dialogue"):
+def _ls_body_key(data: dict, path: str | Path, number: int, judging: bool = False) -> str:
+    for key in ("text", "messages", "dialogue", *(("prompt",) if judging else ())):
         if key in data:
             return key
     strings = [k for k, v in data.items() if isinstance(v, str) and k != "id"]
     if len(strings) == 1:
         return strings[0]
+    what = "prompt the replies answer" if judging else "text"
+    name = "'prompt' (or 'text')" if judging else "'text'"
     raise row_error(
         path,
         "labelstudio",
         number,
         f"cannot tell which field of 'data' holds the "
-        f"text (fields: {', '.join(data) or 'none'}); name it 'text'",
+        f"{what} (fields: {', '.join(data) or 'none'}); name it {name}",
     )
 
 
@@ -532,11 +694,15 @@ def _ls_messages(value: list) -> list:
     ]
 
 
-def _ls_annotation(ann: dict[str, Any], i: int) -> dict[str, Any] | None:
-    """An annotation as ``{"reviewer", "choices"|"spans", "time"}``; an empty result (nothing
-    chosen, no region) as ``{"reviewer", "empty": True, ...}``: a decision that holds no
-    spans, or no labels, which ingest reads in the guideline's shape. A cancelled one, and
-    one holding only regions of other tags (a text area, a rating), is no label: None."""
+def _ls_annotation(
+    ann: dict[str, Any], i: int, reply_ids: list[str] | None = None
+) -> dict[str, Any] | None:
+    """An annotation as ``{"reviewer", "choices"|"spans"|"label"|"ranking", "time"}`` (a
+    Pairwise result is ``label``, the reply id of the side chosen in ``reply_ids``; a Ranker
+    result is ``ranking``); an empty result (nothing chosen, no region) as ``{"reviewer",
+    "empty": True, ...}``: a decision that holds no spans, or no labels, which ingest reads
+    in the guideline's shape. A cancelled one, and one holding only regions of other tags (a
+    text area, a rating), is no label: None."""
     if ann.get("was_cancelled"):
         return None
     results = ann.get("result")
@@ -549,6 +715,7 @@ def _ls_annotation(ann: dict[str, Any], i: int) -> dict[str, Any] | None:
         )
     choices: list[Any] = []
     spans: list[dict[str, Any]] = []
+    judged: dict[str, Any] = {}  # a Pairwise result's label, a Ranker result's ranking
     other = False  # a region of another tag (a text area, a rating): not a label decision
     for j, result in enumerate(results, 1):
         value = result.get("value") if isinstance(result, dict) else None
@@ -565,16 +732,21 @@ def _ls_annotation(ann: dict[str, Any], i: int) -> dict[str, Any] | None:
             choices.extend(_ls_names(value["choices"], "choices", i, j))
         elif "labels" in value:
             spans.extend(_ls_spans(value, i, j))
+        elif result.get("type") == "pairwise" or "selected" in value:
+            _judged(judged, "label", _ls_side(value.get("selected"), reply_ids, i, j), i)
+        elif result.get("type") == "ranker" or "ranker" in value:
+            _judged(judged, "ranking", _ls_ranking(value.get("ranker"), result, i, j), i)
         else:
             other = True
-    if not choices and not spans and other:
+    if not choices and not spans and not judged and other:
         return None
     out: dict[str, Any] = {"reviewer": _ls_reviewer(ann.get("completed_by"))}
     if choices:
         out["choices"] = choices
     if spans:
         out["spans"] = spans
-    if not choices and not spans:
+    out.update(judged)
+    if not choices and not spans and not judged:
         out["empty"] = True
     time = ann.get("updated_at") or ann.get("created_at")
     return {**out, "time": time} if time else out
@@ -585,8 +757,57 @@ def _other_region(result: Any) -> bool:
     return (
         isinstance(result, dict)
         and "value" not in result
-        and result.get("type") not in (None, "choices", "labels")
+        and result.get("type") not in (None, "choices", "labels", *LS_JUDGING)
     )
+
+
+def _judged(judged: dict[str, Any], key: str, value: Any, i: int) -> None:
+    if key in judged and judged[key] != value:
+        tag = "Pairwise" if key == "label" else "Ranker"
+        raise _ShapeError(f"annotation {i} has two {tag} results that differ; keep one")
+    judged[key] = value
+
+
+def _ls_side(selected: Any, reply_ids: list[str] | None, i: int, j: int) -> str:
+    """The reply id a Pairwise result chose: ``left`` is the first reply, ``right`` the second."""
+    if reply_ids is None or len(reply_ids) != 2:
+        raise _ShapeError(
+            f"annotation {i}, result {j} is a Pairwise choice, but the task does not hold two "
+            "replies: put them in data.answer1 and data.answer2 (or data.replies)"
+        )
+    if selected not in ("left", "right"):
+        raise _ShapeError(
+            f"annotation {i}, result {j}: the Pairwise choice is {shown(selected)}; Label "
+            'Studio writes {"selected": "left"} or {"selected": "right"}'
+        )
+    return reply_ids[0] if selected == "left" else reply_ids[1]
+
+
+def _ls_ranking(ranker: Any, result: dict[str, Any], i: int, j: int) -> list[str]:
+    """The reply ids a Ranker result orders, best first: its list under the tag's name."""
+    example = '{"ranker": {"NAME": ["b", "a"]}}'
+    if not isinstance(ranker, dict):
+        raise _ShapeError(
+            f"annotation {i}, result {j}: the Ranker value is a JSON {json_kind(ranker)}; "
+            f"Label Studio writes {example}"
+        )
+    name = result.get("from_name")
+    if isinstance(name, str) and name in ranker:
+        ranked = ranker[name]
+    elif len(ranker) == 1:
+        ranked = next(iter(ranker.values()))
+    else:
+        raise _ShapeError(
+            f"annotation {i}, result {j}: the Ranker result sorts the replies into buckets "
+            f"({', '.join(map(str, ranker))}), not one order; use a Ranker without <Bucket> "
+            "tags, whose result is one list of reply ids, best first"
+        )
+    if not isinstance(ranked, list):
+        raise _ShapeError(
+            f"annotation {i}, result {j}: the Ranker's order is a JSON {json_kind(ranked)}; "
+            f"Label Studio writes {example}"
+        )
+    return [str(r) for r in ranked]
 
 
 def _ls_names(value: Any, key: str, i: int, j: int) -> list[Any]:
