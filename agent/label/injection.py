@@ -763,8 +763,8 @@ def detect_injection(text: str, labels: Sequence[str] = ()) -> InjectionFlag | N
 
 def item_fields(item: Item) -> list[str]:
     """What the model is shown of an item, field by field: the id (also with its ``_``,
-    ``-`` and ``.`` read as spaces), the text, each turn's content, and each turn's role
-    when it is not a plain role name."""
+    ``-`` and ``.`` read as spaces), the text, each turn's content, each turn's role when
+    it is not a plain role name, and each reply a judge compares."""
     fields = [item.id]
     spaced = re.sub(r"[_\-.|/]+", " ", item.id)
     if spaced != item.id:
@@ -775,6 +775,8 @@ def item_fields(item: Item) -> list[str]:
         fields.append(m.content)
         if not PLAIN_ROLE.fullmatch(m.role.strip().casefold()):
             fields.append(m.role)
+    for r in item.replies or ():  # a judge is shown each reply's text (never its id or model)
+        fields.append(r.render_plain())
     return fields
 
 
