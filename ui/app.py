@@ -16,6 +16,7 @@ import gradio as gr
 import sqlalchemy as sa
 
 from labelloop.core.errors import AccessDenied, LabelloopError
+from labelloop.review.judging import pick_choices
 from labelloop.review.service import REJECT_REASONS
 from labelloop.ui import render
 from labelloop.ui.handlers import ROUTES, AuthError, Console, Screen, filters
@@ -76,6 +77,7 @@ kbd { border: 1px solid var(--border-color-primary); border-radius: .25rem;
 .ll-buttons button { padding: .2rem .6rem; border-radius: .35rem; cursor: pointer;
   font-size: .85rem; font-weight: 500; border: 1px solid var(--border-color-primary);
   background: var(--button-secondary-background-fill); }
+.ll-buttons > button, .ll-scale > button { margin: 0; }
 .ll-buttons button.ll-primary { background: var(--button-primary-background-fill);
   color: var(--button-primary-text-color); }
 #ll-guideline { position: fixed; inset: 5vh 10vw; z-index: 1000; overflow: auto;
@@ -96,6 +98,31 @@ kbd { border: 1px solid var(--border-color-primary); border-radius: .25rem;
   padding: .5rem; }
 .ll-card-model { border-style: dashed; }
 .ll-card-head { font-size: .8rem; color: var(--body-text-color-subdued); }
+.ll-replies { display: grid; gap: .6rem; margin-top: .7rem;
+  grid-template-columns: repeat(auto-fit, minmax(14rem, 1fr)); }
+.ll-replies-1 { grid-template-columns: minmax(0, 1fr); }
+.ll-replies-2 { grid-template-columns: repeat(2, minmax(0, 1fr)); }
+.ll-replies-3 { grid-template-columns: repeat(3, minmax(0, 1fr)); }
+.ll-replies-4 { grid-template-columns: repeat(4, minmax(0, 1fr)); }
+.ll-reply { display: flex; flex-direction: column; min-width: 0; padding: .5rem .7rem;
+  border: 1px solid var(--border-color-primary); border-radius: .45rem;
+  background: var(--background-fill-primary); }
+.ll-reply-head { display: flex; align-items: baseline; gap: .5rem; margin-bottom: .3rem;
+  font-size: .9rem; font-weight: 700; cursor: pointer; user-select: none; }
+.ll-reply-id { font-weight: 400; color: var(--body-text-color-subdued); }
+.ll-reply-mark { margin-left: auto; color: #1d4ed8; white-space: nowrap; }
+.ll-reply-body { flex: 1; max-height: 55vh; overflow-y: auto; overflow-wrap: anywhere; }
+.ll-reply-body .ll-turns { font-size: .95rem; }
+.ll-reply.ll-on { border-color: #2563eb; box-shadow: inset 0 0 0 2px #2563eb;
+  background: #eff6ff; }
+.ll-reply.ll-tie { border-color: #7c3aed; border-style: dashed; }
+.ll-reply.ll-focus { outline: 3px solid #2563eb; outline-offset: 1px; }
+.ll-scale { display: flex; flex-wrap: wrap; gap: .25rem; margin-top: .5rem; }
+.ll-rate { min-width: 2.1rem; padding: .15rem .45rem; border-radius: .3rem; cursor: pointer;
+  font-size: .85rem; border: 1px solid var(--border-color-primary);
+  background: var(--button-secondary-background-fill); }
+.ll-rate.ll-on, .ll-choice button.ll-on { background: #2563eb; color: #fff; }
+.ll-judge .ll-picked { font-size: 1rem; }
 .ll-dashboard table { border-collapse: collapse; font-size: .85rem; }
 .ll-dashboard th, .ll-dashboard td { border-bottom: 1px solid var(--border-color-primary);
   padding: .15rem .5rem; text-align: left; vertical-align: top; }
@@ -137,11 +164,13 @@ def build_app(project, accounts, service=None, files=None) -> gr.Blocks:
 
 def _review_tab(console: Console) -> list:
     g = console.guideline
+    # judging tasks put replies side by side: the item takes more of the width
+    wide = 7 if g.judges else 3
     with gr.Row():
-        with gr.Column(scale=3):
+        with gr.Column(scale=wide):
             item = markup(elem_id="ll-item")
             status = markup(elem_id="ll-status-box")
-        with gr.Column(scale=2):
+        with gr.Column(scale=3 if g.judges else 2):
             side = markup(elem_id="ll-side")
             markup(render.picker_html(g, REJECT_REASONS), elem_id="ll-picker-box")
     markup(render.guideline_html(g), elem_id="ll-guideline", elem_classes="ll-closed")
@@ -210,7 +239,10 @@ def _browse_tab(console: Console, editor: list):
     g = console.guideline
     with gr.Row():
         text = gr.Textbox(label="Text contains", elem_id="ll-f-text", scale=2)
-        label = gr.Dropdown(["", *g.label_names], value="", label="Label", filterable=True)
+        # a judging task's answers name replies, whose order differs from reviewer to reviewer
+        label = gr.Dropdown(
+            ["", *g.label_names], value="", label="Label", filterable=True, visible=not g.judges
+        )
         route = gr.Dropdown(list(ROUTES), value="", label="Route", elem_id="ll-f-route")
         reviewer = gr.Textbox(label="Reviewer", elem_id="ll-f-reviewer")
     with gr.Row():
@@ -251,12 +283,14 @@ def _browse_tab(console: Console, editor: list):
             ["accept", "fix", "reject"], value=None, label="Change to", elem_id="ll-change-action"
         )
         new_label = gr.Dropdown(
-            g.label_names,
+            _label_choices(g),
             value=[] if g.kind == "multi" else None,
-            label="Label",
+            label="Better reply" if g.kind == "pairwise" else "Label",
             filterable=True,
             multiselect=g.kind == "multi",
             elem_id="ll-change-label",
+            # ratings and rankings are changed with the keys (Edit in the review tab)
+            visible=g.kind not in ("rating", "ranking"),
         )
         reason = gr.Dropdown(["", *REJECT_REASONS], value="", label="Reject reason")
         comment = gr.Textbox(label="Comment")
@@ -338,6 +372,12 @@ def _browse_tab(console: Console, editor: list):
     return [bulk, bulk_undo]
 
 
+def _label_choices(g) -> list[str]:
+    """What a form offers as an answer: the labels, or a pairwise task's replies by name
+    ("Reply 1", "Reply 2", "Tie": by position in the user's own order of the item)."""
+    return pick_choices(g) if g.kind == "pairwise" else g.label_names
+
+
 def _adjudicate_tab(console: Console, editor: list) -> None:
     g = console.guideline
     with gr.Row():
@@ -347,11 +387,14 @@ def _adjudicate_tab(console: Console, editor: list) -> None:
     with gr.Row():
         choice = gr.Radio([], label="Take this answer", elem_id="ll-adj-choice")
         label = gr.Dropdown(
-            ["", *g.label_names] if g.kind != "multi" else g.label_names,
+            ["", *_label_choices(g)] if g.kind != "multi" else g.label_names,
             value=[] if g.kind == "multi" else "",
-            label="…or decide another label",
+            label="…or decide another reply"
+            if g.kind == "pairwise"
+            else "…or decide another label",
             filterable=True,
             multiselect=g.kind == "multi",
+            visible=g.kind not in ("rating", "ranking"),
         )
         comment = gr.Textbox(label="Comment")
     with gr.Row():

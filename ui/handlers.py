@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from labelloop.core.errors import AccessDenied, LabelloopError, ReviewConflict
 from labelloop.core.types import Guideline, LabelValue, Route
+from labelloop.review import judging
 from labelloop.review.service import ACTIONS, REJECT_REASONS, BrowseFilters, ReviewService
 from labelloop.ui import render
 
@@ -97,10 +98,13 @@ class Console:
             if cmd["action"] == "undo":
                 view = self.service.undo(user.name)
                 return self.screen(user, view, "Undone: the item is back with you.")
+            item_id = str(cmd.get("item", ""))
             value = parse_value(self.guideline, cmd.get("value"))
+            if self.guideline.judges:  # the page names replies by position, as it shows them
+                value = judging.from_shown(value, self.order(item_id, user.name))
             outcome = self.service.decide(
                 user.name,
-                str(cmd.get("item", "")),
+                item_id,
                 cmd["action"],
                 value,
                 reason=cmd.get("reason"),
@@ -114,11 +118,26 @@ class Console:
                 raise
             return self.screen(user, self.service.next_item(user.name), str(exc), "error")
         # the next item is on screen already: the note names the one it is about
+        review = outcome.review
         done = (
-            f"Saved {outcome.review.item_id}: {outcome.review.action} "
-            f"{render.value_text(outcome.review.value)}"
+            f"Saved {review.item_id}: {review.action} "
+            f"{self.say(review.value, review.item_id, user.name)}"
         )
         return self.screen(user, outcome.next, done if outcome.review.action != "skip" else "")
+
+    def order(self, item_id: str, name: str) -> tuple[str, ...]:
+        """A judging item's reply ids in the order ``name`` sees them (none for other tasks,
+        or for an item the store does not have)."""
+        if not self.guideline.judges:
+            return ()
+        item = self.project.store.get_item(item_id)
+        return judging.shown_order(item_id, name, item.reply_ids) if item is not None else ()
+
+    def say(self, value: LabelValue | None, item_id: str, name: str) -> str:
+        """A decision in words as ``name`` sees the item: a judging answer by position."""
+        if not self.guideline.judges:
+            return render.value_text(value)
+        return render.answer_text(value, self.order(item_id, name))
 
     def screen(self, user, view, message: str = "", kind: str = "info") -> Screen:
         note = render.message_html(message, kind) if message else ""
@@ -143,27 +162,42 @@ class Console:
         """Every answer side by side, and the answers offered as the final label."""
         admin = self.user(request, admin=True)
         view = self.service.adjudication_view(admin.name, item_id)
-        html = render.answers_html(view.item, view.suggestion, view.answers)
+        order = view.order or None
+        html = render.answers_html(view.item, view.suggestion, view.answers, order)
         offered: dict[str, str] = {}
         values = [(a.reviewer, a.value) for a in view.answers if a.value is not None]
         if view.suggestion is not None and view.suggestion.value is not None:
             values.append(("model", view.suggestion.value))
         for who, value in values:
-            key = json.dumps(value.as_dict(), sort_keys=True)
-            offered.setdefault(key, f"{render.value_text(value)} ({who})")
+            if order:  # by position in the adjudicator's order, as the page shows the replies
+                shown = judging.to_shown(value, order)
+                key = json.dumps(shown.as_dict() if shown else None, sort_keys=True)
+            else:
+                key = json.dumps(value.as_dict(), sort_keys=True)
+            offered.setdefault(key, f"{render.answer_text(value, order)} ({who})")
         return html, [(label, key) for key, label in offered.items()]
 
     def adjudicate(self, item_id: str, choice: str | None, label, comment: str, request) -> str:
         """Decide an adjudication: a label picked here wins over an answer chosen."""
         admin = self.user(request, admin=True)
-        if label:
-            value = parse_value(self.guideline, _picked(self.guideline, label))
-        elif choice:
-            value = parse_value(self.guideline, json.loads(choice))
-        else:
-            raise LabelloopError("Choose one of the answers or pick a label first")
+        value = self._chosen(item_id, admin.name, label, choice)
         review = self.service.adjudicate(admin.name, item_id, value, _comment(comment))
-        return f"Decided {item_id}: {render.value_text(review.value)}"
+        return f"Decided {item_id}: {self.say(review.value, item_id, admin.name)}"
+
+    def _chosen(self, item_id: str, name: str, label, choice: str | None) -> LabelValue:
+        """The adjudicator's answer: a label picked (a reply by name for a pairwise task)
+        wins over an answer chosen (by position in their order for a judging task)."""
+        g = self.guideline
+        if label and g.judges:
+            if g.kind != "pairwise":
+                raise LabelloopError("Choose one of the answers, or edit it in the review tab")
+            return judging.from_choice(str(label), self.order(item_id, name))
+        if label:
+            return parse_value(g, _picked(g, label))
+        if not choice:
+            raise LabelloopError("Choose one of the answers or pick a label first")
+        value = parse_value(g, json.loads(choice))
+        return judging.from_shown(value, self.order(item_id, name)) if g.judges else value
 
     # --- item browser -------------------------------------------------------------------
 
@@ -181,16 +215,22 @@ class Console:
 
     def detail(self, item_id: str, request) -> str:
         user = self.user(request)
-        return render.detail_html(self.service.item_detail(user.name, item_id))
+        detail = self.service.item_detail(user.name, item_id)
+        order = self.order(item_id, user.name) or None
+        return render.detail_html(detail, order, by_id=user.role == "admin")
 
     def change_form(self, item_id: str, request):
         """The change form's start for the open item: no action, and its final label where
         the form can hold it (single and multi-label); None otherwise."""
         user = self.user(request)
         final = self.service.item_detail(user.name, item_id).final
-        if final is None or self.guideline.unit == "turn" or self.guideline.kind == "spans":
+        g = self.guideline
+        if g.kind == "pairwise" and final is not None:  # the reply by name, as offered
+            said = judging.describe(final, self.order(item_id, user.name))
+            return said if said in judging.pick_choices(g) else None
+        if final is None or g.unit == "turn" or g.kind in ("spans", "rating", "ranking"):
             return None
-        return list(final.labels or ()) if self.guideline.kind == "multi" else final.label
+        return list(final.labels or ()) if g.kind == "multi" else final.label
 
     def change(
         self, item_id: str, action: str, label, reason, comment, request, opened: str = ""
@@ -202,11 +242,15 @@ class Console:
             raise LabelloopError("Open the item first (Open), then change it")
         if action not in ACTIONS or action == "skip":
             raise LabelloopError("Choose accept, fix or reject")
-        value = parse_value(self.guideline, _picked(self.guideline, label)) if label else None
+        value = None
+        if label and self.guideline.judges:
+            value = self._chosen(item_id, user.name, label, None)
+        elif label:
+            value = parse_value(self.guideline, _picked(self.guideline, label))
         review = self.service.change_decision(
             user.name, item_id, action, value, reason=reason or None, comment=_comment(comment)
         )
-        return f"Changed {item_id}: {review.action} {render.value_text(review.value)}"
+        return f"Changed {item_id}: {review.action} {self.say(review.value, item_id, user.name)}"
 
     def edit(self, item_id: str, adjudicate: bool, request) -> Screen:
         """Open a decided item in the review tab's editor (spans, turn labels, any kind)."""
@@ -327,6 +371,8 @@ def parse_value(guideline: Guideline, data) -> LabelValue | None:
         value = LabelValue.model_validate(data)
     except ValidationError as exc:
         raise LabelloopError(f"Not a label decision: {exc.errors()[0]['msg']}") from exc
+    if guideline.kind in ("pairwise", "ranking"):  # reply ids: checked against the item later
+        return value
     valid = guideline.label_names
     unknown = [n for n in value.names() if n not in valid]
     if unknown:

@@ -16,8 +16,16 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from markdown_it import MarkdownIt
 
-from labelloop.core.types import Guideline, Item, LabelValue, Span, Suggestion
+from labelloop.core.errors import LabelloopError
+from labelloop.core.types import JUDGE_KINDS, Guideline, Item, LabelValue, Span, Suggestion
 from labelloop.label.schemas import user_turns
+from labelloop.review.judging import (
+    describe,
+    rationale_shown,
+    reply_name,
+    shown_order,
+    to_shown,
+)
 from labelloop.review.views import ADJUDICATION_QUEUE, BROWSER_QUEUE
 
 #: raw HTML is escaped, images are not rendered, and markdown-it refuses javascript:,
@@ -41,6 +49,26 @@ SPAN_KEYS = (
     ("Delete", "remove span"),
 )
 TURN_KEYS = (("j / k", "next / previous turn"),)
+#: keys of judging tasks (the replies are named by position: Reply 1, Reply 2, ...)
+COMMON_KEYS = (
+    ("Enter", "save"),
+    ("a", "accept suggestion"),
+    ("x", "reject"),
+    ("Space", "skip"),
+    ("Backspace", "undo"),
+    ("g", "guideline"),
+)
+PAIRWISE_KEYS = (("1 / 2", "Reply 1 / Reply 2 is better"),)
+TIE_KEYS = (("t or 0", "tie"),)
+RATING_KEYS = (
+    ("1-9", "rate the focused reply"),
+    ("Tab / →", "next reply"),
+    ("Shift+Tab / ←", "previous reply"),
+)
+RANKING_KEYS = (
+    ("1-9", "next best reply: 2 1 3 ranks Reply 2 first"),
+    ("r", "reset the order"),
+)
 REASON_TEXT = {
     "wrong_label": "wrong label",
     "guideline_unclear": "guideline unclear",
@@ -72,6 +100,12 @@ def value_text(value: LabelValue | None) -> str:
     return value.short() if value is not None else "—"
 
 
+def answer_text(value: LabelValue | None, order: Sequence[str] | None = None) -> str:
+    """A decision in words: a judging answer by position in ``order`` when given ("Reply 2"),
+    else as :func:`value_text` says it (escaped by the caller)."""
+    return describe(value, order) if order else value_text(value)
+
+
 def percent(p: float | None) -> str:
     return "unknown" if p is None else f"{p:.0%}"
 
@@ -88,6 +122,9 @@ def item_html(view, stamp: str = "") -> str:
     suggested = view.suggestion.value if view.suggestion is not None else None
     if view.start is not None:  # a decided item opened in the editor
         suggested = view.start
+    judging = view.kind in JUDGE_KINDS
+    if judging:  # the page names replies by position only
+        suggested = _shown_or_none(suggested, view.order)
     data = {
         "item": item.id,
         "kind": view.kind,
@@ -109,7 +146,67 @@ def item_html(view, stamp: str = "") -> str:
             ": Enter saves, Space leaves without saving.</div>"
         )
     spans = suggested.spans if suggested is not None and view.kind == "spans" else None
-    return f'<div class="ll-item" {attrs}>{head}{body_html(item, spans)}</div>'
+    body = body_html(item, spans)
+    if judging:
+        body += replies_html(item, view.order, view.kind, view.labels)
+    return f'<div class="ll-item" {attrs}>{head}{body}</div>'
+
+
+def _shown_or_none(value: LabelValue | None, order: Sequence[str]) -> LabelValue | None:
+    """``value`` by position; None when it names a reply the item does not have."""
+    try:
+        return to_shown(value, order)
+    except LabelloopError:
+        return None
+
+
+def replies_html(
+    item: Item,
+    order: Sequence[str],
+    kind: str = "pairwise",
+    scale: Sequence[str] = (),
+    ids: bool = False,
+) -> str:
+    """A judging item's replies as a row of cards in ``order``, titled by position ("Reply
+    1"); for a rating task each card has a button per value of the scale. Who wrote a reply
+    is never shown; its id only with ``ids`` (admins in the item browser, whose answers
+    there are written as reply ids)."""
+    by_id = {r.id: r for r in item.replies or ()}
+    replies = [by_id[rid] for rid in order if rid in by_id]
+    cards = []
+    for n, reply in enumerate(replies, 1):
+        if reply.messages is not None:
+            turns = "".join(
+                turn_html(i, m.role, m.content, False) for i, m in enumerate(reply.messages)
+            )
+            content = f'<ol class="ll-turns">{turns}</ol>'
+        else:
+            content = f'<div class="ll-content">{esc(reply.content or "")}</div>'
+        rate = ""
+        if kind == "rating":
+            buttons = "".join(
+                f'<button type="button" class="ll-rate" data-pos="{n}" data-value="{esc(v)}" '
+                f'title="{esc(f"{reply_name(n)}: {v}")}">{_rate_key(k, v)}{esc(v)}</button>'
+                for k, v in enumerate(scale, 1)
+            )
+            rate = (
+                f'<div class="ll-scale" role="group" aria-label="rate {reply_name(n)}">'
+                f"{buttons}</div>"
+            )
+        rid = f' <small class="ll-reply-id">reply id {esc(reply.id)}</small>' if ids else ""
+        cards.append(
+            f'<div class="ll-reply" data-pos="{n}"><div class="ll-reply-head">'
+            f'<span class="ll-reply-name">{reply_name(n)}</span>{rid}'
+            '<span class="ll-reply-mark" aria-live="polite"></span></div>'
+            f'<div class="ll-reply-body">{content}</div>{rate}</div>'
+        )
+    cls = f"ll-replies ll-replies-{min(len(cards), 6)}"
+    return f'<div class="{cls}" data-n="{len(cards)}">{"".join(cards)}</div>'
+
+
+def _rate_key(key: int, value: str) -> str:
+    """The key of a scale value, on its button when it is not the value itself."""
+    return f"<kbd>{key}</kbd> " if key <= 9 and str(key) != str(value) else ""
 
 
 def body_html(item: Item, spans: Sequence[Span] | None = None) -> str:
@@ -165,9 +262,10 @@ def turn_html(index: int, role: str, content: str, target: bool, labelable: bool
 
 def side_html(view) -> str:
     """Suggestion, confidence, rationale, cited guideline section and similar examples."""
+    judging = view.reviewer if view.kind in JUDGE_KINDS else None
     return (
         f'<div class="ll-side">{suggestion_html(view)}{section_html(view.section)}'
-        f"{similar_html(view.similar)}</div>"
+        f"{similar_html(view.similar, judging)}</div>"
     )
 
 
@@ -184,8 +282,9 @@ def suggestion_html(view) -> str:
         reason = esc(s.error or "no usable label")
         return f'<div class="ll-suggestion ll-failed">The model gave no label: {reason}</div>'
     kind = "calibrated" if s.calibrated is not None else "model's own"
+    said = answer_text(s.value, view.order)
     rows = (
-        ("Suggestion", f'<span class="ll-label">{esc(value_text(s.value))}</span>'),
+        ("Suggestion", f'<span class="ll-label">{esc(said)}</span>'),
         ("Confidence", f"{esc(percent(view.confidence))} <small>({kind})</small>"),
         ("Model", esc(s.model)),
     )
@@ -207,11 +306,19 @@ def section_html(section) -> str:
     )
 
 
-def similar_html(similar: Sequence) -> str:
+def similar_html(similar: Sequence, judging: str | None = None) -> str:
+    """Reviewed items like this one, with their labels; for a judging task (``judging``:
+    the reviewer) each answer by position in that reviewer's order of the example's replies."""
     if not similar:
         return ""
+
+    def said(ex) -> str:
+        if judging is None:
+            return value_text(ex.value)
+        return describe(ex.value, shown_order(ex.item.id, judging, ex.item.reply_ids))
+
     rows = "".join(
-        f'<li><span class="ll-label">{esc(value_text(ex.value))}</span> '
+        f'<li><span class="ll-label">{esc(said(ex))}</span> '
         f'<span class="ll-preview">{esc(preview(ex.item))}</span> '
         f"<small>({esc(ex.reviewer)}, {ex.similarity:.2f})</small></li>"
         for ex in similar
@@ -230,13 +337,11 @@ def preview(item: Item, n: int = 160) -> str:
 
 def picker_html(guideline: Guideline, reasons: Sequence[str]) -> str:
     """The label list with type-ahead, the reject reasons, and the keys on screen."""
+    if guideline.judges:
+        return judge_picker_html(guideline, reasons)
     labels = "".join(
         f'<li class="ll-opt" data-label="{esc(name)}"><kbd></kbd><span>{esc(name)}</span></li>'
         for name in guideline.label_names
-    )
-    reason_items = "".join(
-        f'<li data-reason="{esc(r)}"><kbd>{n}</kbd> {esc(REASON_TEXT.get(r, r))}</li>'
-        for n, r in enumerate(reasons, 1)
     )
     keys = KEYS + (SPAN_KEYS if guideline.kind == "spans" else ())
     keys += TURN_KEYS if guideline.unit == "turn" else ()
@@ -248,14 +353,59 @@ def picker_html(guideline: Guideline, reasons: Sequence[str]) -> str:
         '<input id="ll-search" type="search" autocomplete="off" spellcheck="false" '
         'placeholder="/ search labels, Enter picks the first" aria-label="search labels">'
         f'<ol class="ll-labels" id="ll-labels">{labels}</ol>'
+        f"{_reject_html(reasons)}{_BUTTONS}"
+        f'<ul class="ll-keys" id="ll-keys">{legend}</ul></div>'
+    )
+
+
+def judge_picker_html(guideline: Guideline, reasons: Sequence[str]) -> str:
+    """A judging task's panel: the answer so far (by position), the reject reasons, the
+    buttons and the keys of its kind."""
+    kind = guideline.kind
+    if kind == "pairwise":
+        keys = PAIRWISE_KEYS + (TIE_KEYS if guideline.allow_tie else ())
+        what, buttons = "Better reply", _pairwise_buttons(guideline.allow_tie)
+    elif kind == "rating":
+        keys, what, buttons = RATING_KEYS, "Your ratings", ""
+    else:
+        keys, what, buttons = RANKING_KEYS, "Your order (best first)", _RESET_BUTTON
+    legend = "".join(f"<li><kbd>{esc(k)}</kbd> {esc(text)}</li>" for k, text in keys + COMMON_KEYS)
+    tie = ' data-tie="1"' if guideline.allow_tie else ""
+    return (
+        f'<div class="ll-picker ll-judge" data-kind="{esc(kind)}" '
+        f'data-unit="{esc(guideline.unit)}"{tie}>'
+        f'<div class="ll-picked">{esc(what)}: <b id="ll-pick">—</b></div>{buttons}'
+        f"{_reject_html(reasons)}{_BUTTONS}"
+        f'<ul class="ll-keys" id="ll-keys">{legend}</ul></div>'
+    )
+
+
+def _reject_html(reasons: Sequence[str]) -> str:
+    reason_items = "".join(
+        f'<li data-reason="{esc(r)}"><kbd>{n}</kbd> {esc(REASON_TEXT.get(r, r))}</li>'
+        for n, r in enumerate(reasons, 1)
+    )
+    return (
         '<div class="ll-reject" id="ll-reject" hidden><b>Reject: why?</b>'
         f'<ol class="ll-reasons">{reason_items}</ol>'
         '<textarea id="ll-comment" rows="2" maxlength="2000" '
         'placeholder="comment (Enter saves, Esc cancels)" aria-label="comment"></textarea>'
         "</div>"
-        f"{_BUTTONS}"
-        f'<ul class="ll-keys" id="ll-keys">{legend}</ul></div>'
     )
+
+
+def _pairwise_buttons(tie: bool) -> str:
+    picks = [("1", "Reply 1 (1)"), ("2", "Reply 2 (2)")] + ([("tie", "Tie (t)")] if tie else [])
+    buttons = "".join(
+        f'<button type="button" data-ll-pick="{p}">{text}</button>' for p, text in picks
+    )
+    return f'<div class="ll-buttons ll-choice">{buttons}</div>'
+
+
+_RESET_BUTTON = (
+    '<div class="ll-buttons ll-choice">'
+    '<button type="button" data-ll-action="reset">Reset order (r)</button></div>'
+)
 
 
 _BUTTONS = (
@@ -302,15 +452,33 @@ def message_html_raw(html: str, kind: str = "info") -> str:
 # --- admin views ------------------------------------------------------------------------
 
 
-def answers_html(item: Item, suggestion: Suggestion | None, answers: Sequence) -> str:
-    """Adjudication / item detail: the item, the suggestion and every answer side by side."""
+def answers_html(
+    item: Item,
+    suggestion: Suggestion | None,
+    answers: Sequence,
+    order: Sequence[str] | None = None,
+    by_id: bool = False,
+) -> str:
+    """Adjudication / item detail: the item, the suggestion and every answer side by side.
+
+    A judging item (``order``: its reply ids as this viewer sees them) shows its replies
+    in that order and each answer by position ("Reply 2"); with ``by_id`` (admins in the
+    item browser) answers are written as values (reply ids) and each card names its id."""
+
+    def say(value: LabelValue | None) -> str:
+        return value_text(value) if by_id or not order else describe(value, order)
+
     cards = []
     if suggestion is not None:
         cards.append(
             _card(
                 f"model · {esc(suggestion.model)}",
-                esc(value_text(suggestion.value)),
-                esc(suggestion.rationale or ""),
+                esc(say(suggestion.value)),
+                esc(
+                    rationale_shown(suggestion.rationale or "", item, order)
+                    if order
+                    else suggestion.rationale or ""
+                ),
                 "ll-card-model",
             )
         )
@@ -325,9 +493,12 @@ def answers_html(item: Item, suggestion: Suggestion | None, answers: Sequence) -
         )
         blind = " · blind" if a.blind else ""
         head = f"{esc(a.reviewer)} · {esc(a.action)}{blind} · #{a.review_id}"
-        cards.append(_card(head, esc(value_text(a.value)), note, "ll-card-answer"))
+        cards.append(_card(head, esc(say(a.value)), note, "ll-card-answer"))
+    body = body_html(item)
+    if order:
+        body += replies_html(item, order, "", (), ids=by_id)
     return (
-        f'<div class="ll-adjudicate"><div class="ll-item">{body_html(item)}</div>'
+        f'<div class="ll-adjudicate"><div class="ll-item">{body}</div>'
         f'<div class="ll-cards">{"".join(cards)}</div></div>'
     )
 
@@ -365,21 +536,27 @@ def browse_html(page) -> str:
     return f'{summary}<table class="ll-browse"><tr>{head}</tr>{rows}</table>'
 
 
-def detail_html(detail) -> str:
-    """One item in the browser: route, final label, gold, and every suggestion and answer."""
+def detail_html(detail, order: Sequence[str] | None = None, by_id: bool = False) -> str:
+    """One item in the browser: route, final label, gold, and every suggestion and answer
+    (a judging item's by position in ``order``, or with ``by_id`` as values, for admins)."""
     latest = detail.suggestions[-1] if detail.suggestions else None
+
+    def say(value: LabelValue | None) -> str:
+        return value_text(value) if by_id or not order else describe(value, order)
+
     facts = (
         (
             "route",
             f"{detail.route} ({detail.route_reason})" if detail.route_reason else detail.route,
         ),
-        ("final", f"{value_text(detail.final)} ({detail.final_source or 'none'})"),
-    ) + ((("gold", value_text(detail.gold)),) if detail.gold is not None else ())
+        ("final", f"{say(detail.final)} ({detail.final_source or 'none'})"),
+    ) + ((("gold", say(detail.gold)),) if detail.gold is not None else ())
     rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in facts)
     return (
         f'<div class="ll-detail" data-item="{esc(detail.item.id)}">'
         f'<div class="ll-item-id">Item <code>{esc(detail.item.id)}</code></div>'
-        f"<table>{rows}</table>{answers_html(detail.item, latest, detail.answers)}</div>"
+        f"<table>{rows}</table>"
+        f"{answers_html(detail.item, latest, detail.answers, order, by_id)}</div>"
     )
 
 

@@ -14,6 +14,7 @@ from labelloop.core.types import Review, utcnow
 from labelloop.review import browse as review_browse
 from labelloop.review import bulk as review_bulk
 from labelloop.review import dashboard as review_dashboard
+from labelloop.review.judging import shown_order
 from labelloop.review.rules import (
     check_complete,
     route_after,
@@ -90,6 +91,7 @@ class AdminActions:
             answers=tuple(a for a in answers if a.action in ("accept", "fix", "reject")),
             labels=tuple(guideline.label_names),
             kind=guideline.kind,
+            order=shown_order(item_id, admin, ctx.item.reply_ids) if guideline.judges else (),
         )
 
     def adjudicate(

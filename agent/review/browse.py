@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from labelloop.core.standing import final_label
-from labelloop.core.types import ItemRecord, Review, Route
+from labelloop.core.standing import final_label, standing_review
+from labelloop.core.types import ItemRecord, LabelValue, Review, Route
+from labelloop.review.judging import describe, shown_order
 from labelloop.review.views import Answer, BrowseFilters, BrowsePage, BrowseRow, ItemDetail
 from labelloop.store.base import aware, value_from_json
 
@@ -49,12 +51,43 @@ def _row(r, reviewers: dict) -> BrowseRow:
         reviewers=tuple(reviewers.get(r.id, ())),
         updated_at=aware(r.updated_at),
         gold=bool(r.gold),
+        value=value,
     )
+
+
+def judged(store: Store, page: BrowsePage, viewer: str | None) -> BrowsePage:
+    """A page of a judging task with its answers in words: as values (reply ids, ``short``)
+    for admins (``viewer`` None); for a reviewer, by position in their own order of each
+    item's replies ("Reply 2"), since reply ids can tell the order the replies came in."""
+    if not page.rows:
+        return page
+    items = store.get_items([r.item_id for r in page.rows])
+    decided = [r.item_id for r in page.rows if r.route == Route.REVIEWED]
+    reviews: dict[str, list[Review]] = defaultdict(list)
+    for review in store.iter_reviews(decided) if decided else ():
+        reviews[review.item_id].append(review)
+    rows = []
+    for row in page.rows:
+        stands = (
+            standing_review(reviews[row.item_id], row.route) if row.item_id in decided else None
+        )
+        final = stands.value if stands is not None else None
+        item = items.get(row.item_id)
+        order = shown_order(row.item_id, viewer, item.reply_ids) if viewer and item else ()
+
+        def say(value: LabelValue | None, order=order) -> str | None:
+            if value is None:
+                return None
+            return value.short() if viewer is None else describe(value, order)
+
+        shown = say(row.value) if row.suggested is not None else None
+        rows.append(replace(row, suggested=shown, label=say(final)))
+    return replace(page, rows=tuple(rows))
 
 
 def masked(row: BrowseRow) -> BrowseRow:
     """A browser line without the model's answer (an item shown blind to its viewer)."""
-    return replace(row, suggested=None, confidence=None)
+    return replace(row, suggested=None, confidence=None, value=None)
 
 
 def seen_by(detail: ItemDetail, user: str, model: bool, others: bool) -> ItemDetail:

@@ -65,14 +65,17 @@ class Editing:
         if not viewer.admin:
             strict = viewer.blind or self.config.blind_share > 0
             filters = replace(filters, visible="reviewed" if strict else "open")
-        got = review_browse.browse(self.store, filters, self.guideline().kind, page, page_size)
-        if viewer.admin:
-            return got
-        rows = tuple(
-            row if shows_model(viewer, self._row_state(row)) else review_browse.masked(row)
-            for row in got.rows
-        )
-        return replace(got, rows=rows)
+        guideline = self.guideline()
+        got = review_browse.browse(self.store, filters, guideline.kind, page, page_size)
+        if not viewer.admin:
+            rows = tuple(
+                row if shows_model(viewer, self._row_state(row)) else review_browse.masked(row)
+                for row in got.rows
+            )
+            got = replace(got, rows=rows)
+        if guideline.judges:
+            got = review_browse.judged(self.store, got, None if viewer.admin else user)
+        return got
 
     def _row_state(self, row) -> ItemState:
         return ItemState(

@@ -18,6 +18,7 @@ from labelloop.core.types import (
     Suggestion,
 )
 from labelloop.label.schemas import item_text, turn_problems
+from labelloop.review.judging import check_answer, scale_value
 from labelloop.review.views import (
     ACTIONS,
     ADJUDICATION_QUEUE,
@@ -73,7 +74,9 @@ def cited_section(guideline: Guideline, suggestion: Suggestion | None) -> Guidel
         return None
     cited = _SECTION_NOTE.search(suggestion.rationale or "")
     names = [cited.group(1).strip().lstrip("#").strip()] if cited else []
-    names += suggestion.value.names()[:1] if suggestion.value is not None else []
+    # a judging answer names replies or scale values, not sections: only a citation counts
+    if suggestion.value is not None and not guideline.judges:
+        names += suggestion.value.names()[:1]
     for name in names:
         if name in guideline.label_names:
             lab = guideline.label(name)
@@ -119,6 +122,11 @@ def to_value(guideline: Guideline, value: ValueInput) -> LabelValue:
         if guideline.kind != "multi" and len(names) != 1:
             raise LabelloopError("Pick exactly one label")
         out = LabelValue(labels=names) if guideline.kind == "multi" else LabelValue(label=names[0])
+    if guideline.judges:
+        # reply ids are checked against the item (check_complete); ratings against the scale
+        if out.ratings is not None:
+            out = LabelValue(ratings={k: scale_value(v) for k, v in out.ratings.items()})
+        return out
     valid = guideline.label_names
     for name in out.names():
         if name not in valid:
@@ -134,7 +142,9 @@ def check_complete(guideline: Guideline, item: Item, value: LabelValue) -> None:
     transcript, spans inside the text, at least one label."""
     if value.abstain:
         return
-    if guideline.unit == "turn":
+    if guideline.judges:
+        check_answer(guideline, item, value)
+    elif guideline.unit == "turn":
         problems = turn_problems(list((value.turns or {}).keys()), item)
         if value.turns is None or problems:
             raise LabelloopError(

@@ -37,6 +37,7 @@ from labelloop.review.access import (
 )
 from labelloop.review.admin import BLIND_STATE, AdminActions
 from labelloop.review.editing import Editing
+from labelloop.review.judging import rationale_shown, shown_order
 from labelloop.review.rules import (
     check_complete,
     check_reason,
@@ -365,13 +366,17 @@ class ReviewService(Editing, AdminActions):
         # labeled neighbours would suggest a label: a blind item is shown with none
         similar = similar and not blind
         similar = self.similar.lookup(ctx.item, self.config.similar_k) if similar else []
+        order = shown_order(ctx.item.id, reviewer, ctx.item.reply_ids) if guideline.judges else ()
+        rationale = sugg.rationale if sugg is not None else None
+        if rationale and guideline.judges:  # a judge reads the replies in the item's own order
+            rationale = rationale_shown(rationale, ctx.item, order)
         return ItemView(
             item=ctx.item,
             queue=queue,
             reviewer=reviewer,
             suggestion=sugg,
             confidence=_confidence(sugg),
-            rationale=sugg.rationale if sugg is not None else None,
+            rationale=rationale,
             section=cited_section(guideline, sugg),
             similar=tuple(
                 SimilarExample(ex.item, ex.value, ex.reviewer or "", sim) for ex, sim in similar
@@ -384,6 +389,7 @@ class ReviewService(Editing, AdminActions):
             kind=guideline.kind,
             unit=guideline.unit,
             leased_until=utcnow(),
+            order=order,
         )
 
     def _review(self, view, action, value, reason, comment, duration_ms) -> Review:

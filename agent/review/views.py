@@ -79,6 +79,9 @@ class ItemView:
     start: LabelValue | None = None
     #: the item's route when it was leased (a decision after it moved is no calibration pair)
     route: str | None = None
+    #: a judging item's reply ids in the order this reviewer sees them (``shown_order``);
+    #: empty for other tasks
+    order: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ class AdjudicationView:
     answers: tuple[Answer, ...]
     labels: tuple[str, ...]
     kind: str
+    #: a judging item's reply ids in the order the adjudicator sees them
+    order: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -183,6 +188,8 @@ class BrowseRow:
     updated_at: datetime | None
     #: a gold item (its known answer is for admins only)
     gold: bool = False
+    #: the routed suggestion's value (``suggested`` is it in words)
+    value: LabelValue | None = None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,10 @@
 // reason) and send it as one JSON command through the hidden #ll-command box and #ll-go
 // button; the server checks everything again. Item text is only ever read from the DOM
 // as text and written back with textContent, never as HTML.
+//
+// Judging tasks (pairwise, rating, ranking) show their replies as cards "Reply 1", "Reply 2",
+// ... in an order of the reviewer's own; the page knows positions only and sends them, and
+// the server turns them into reply ids.
 (() => {
   "use strict";
   const $ = (sel, root = document) => root.querySelector(sel);
@@ -12,7 +16,10 @@
     item: null, kind: "single", unit: "text", suggested: null, shownAt: 0,
     pick: null, picks: new Set(), spans: [], sel: -1, turns: {}, turn: -1,
     busy: false, busySince: 0, keyAt: null, rejecting: false, reason: null,
+    judge: false, n: 0, tie: false, ratings: {}, ranking: [], focus: 1,
   };
+  const JUDGE = new Set(["pairwise", "rating", "ranking"]);
+  const replyName = (pos) => `Reply ${pos}`;
   // keypress -> next item on screen, in ms (read by benchmarks/bench_console.py)
   window.llLatency = [];
 
@@ -48,6 +55,9 @@
   setInterval(checkSession, 60_000);
 
   function current() {
+    if (S.kind === "pairwise") return S.pick ? { label: S.pick } : null;
+    if (S.kind === "rating") return Object.keys(S.ratings).length ? { ratings: { ...S.ratings } } : null;
+    if (S.kind === "ranking") return S.ranking.length ? { ranking: [...S.ranking] } : null;
     if (S.unit === "turn") return Object.keys(S.turns).length ? { turns: S.turns } : null;
     if (S.kind === "spans") return { spans: S.spans.map(({ start, end, label }) => ({ start, end, label })) };
     if (S.kind === "multi") return S.picks.size ? { labels: Array.from(S.picks) } : null;
@@ -57,6 +67,7 @@
   function submit() {
     if (!S.item) return;
     const value = current();
+    if (S.judge && judgeMissing()) return;
     if (value === null) return flash("Pick a label first (1-9 or / to search)");
     if (S.unit === "turn") {
       const missing = userTurns().filter((t) => !(t in S.turns));
@@ -80,6 +91,8 @@
   // canonical form for "did the reviewer change the suggestion?"
   function normal(v) {
     if (!v) return v;
+    if (v.ratings) return { ratings: Object.entries(v.ratings).map(([k, x]) => [String(k), String(x)]).sort() };
+    if (v.ranking) return { ranking: v.ranking.map(String) };
     if (v.labels) return { labels: [...v.labels].sort() };
     if (v.spans) return { spans: v.spans.map((s) => [s.start, s.end, s.label]).sort() };
     if (v.turns) return { turns: Object.entries(v.turns).map(([k, l]) => [String(k), l]).sort() };
@@ -107,6 +120,12 @@
     S.unit = el.dataset.unit || "text";
     try { S.suggested = JSON.parse(el.dataset.suggested || "null"); } catch { S.suggested = null; }
     const v = S.suggested || {};
+    S.judge = JUDGE.has(S.kind);
+    S.n = $$(".ll-reply", el).length;
+    S.tie = $(".ll-picker")?.dataset.tie === "1";
+    S.ratings = Object.fromEntries(Object.entries(v.ratings || {}).map(([k, x]) => [String(k), String(x)]));
+    S.ranking = (v.ranking || []).map(String);
+    S.focus = 1;
     S.pick = v.label || null;
     S.picks = new Set(v.labels || []);
     S.spans = (v.spans || []).map((s) => ({ start: s.start, end: s.end, label: s.label }));
@@ -149,6 +168,7 @@
   }
 
   function renderPick() {
+    if (S.judge) return renderJudge();
     const on = S.kind === "multi" ? S.picks : new Set(S.pick ? [S.pick] : []);
     if (S.unit === "turn" && S.turn >= 0 && S.turns[S.turn]) on.add(S.turns[S.turn]);
     $$("#ll-labels .ll-opt").forEach((li) => li.classList.toggle("ll-on", on.has(li.dataset.label)));
@@ -159,10 +179,147 @@
   }
 
   function describe(v) {
+    if (v.ratings) {
+      return Object.entries(v.ratings).sort((a, b) => a[0] - b[0])
+        .map(([k, x]) => `${replyName(k)}: ${x}`).join(" · ");
+    }
+    if (v.ranking) return v.ranking.map(replyName).join(" > ");
+    if (S.judge && v.label) return v.label === "tie" ? "Tie" : replyName(v.label);
     if (v.turns) return Object.entries(v.turns).map(([k, l]) => `#${k} ${l}`).join("; ");
     if (v.spans) return v.spans.map((s) => `${s.label}[${s.start}:${s.end}]`).join("; ") || "(no spans)";
     if (v.labels) return v.labels.join(", ");
     return v.label;
+  }
+
+  // --- judging: replies by position ----------------------------------------------------------
+  function judgeMissing() {
+    if (S.kind === "pairwise" && !S.pick) {
+      flash(`Pick the better reply first: 1 or 2${S.tie ? ", t for a tie" : ""}`);
+      return true;
+    }
+    if (S.kind === "rating") {
+      const missing = positions().filter((p) => !(p in S.ratings));
+      if (missing.length) {
+        S.focus = Number(missing[0]);
+        renderJudge();
+        flash(`Rate every reply first: ${missing.map(replyName).join(", ")} (Tab moves)`);
+        return true;
+      }
+    }
+    if (S.kind === "ranking" && S.ranking.length < S.n) {
+      flash("Rank every reply first: press their numbers best first (r starts again)");
+      return true;
+    }
+    return false;
+  }
+
+  const positions = () => Array.from({ length: S.n }, (_, i) => String(i + 1));
+
+  function pickReply(pos) {
+    if (Number(pos) > S.n) return flash(`There is no ${replyName(pos)}: press 1 to ${S.n}`);
+    S.pick = String(pos);
+    renderJudge();
+  }
+
+  function pickTie() {
+    if (!S.tie) return flash("This task has no tie: pick the better reply (1 or 2)");
+    S.pick = "tie";
+    renderJudge();
+  }
+
+  function scaleValue(card, key) {
+    const button = $$(".ll-rate", card)[key - 1];
+    return button ? button.dataset.value : null;
+  }
+
+  function rate(pos, value) {
+    if (value === null || value === undefined) {
+      const n = $$(`#ll-item .ll-reply[data-pos="${pos}"] .ll-rate`).length;
+      return flash(`The scale has ${n} values: press 1 to ${Math.min(n, 9)}`);
+    }
+    S.ratings[String(pos)] = String(value);
+    // on to the next reply without a rating, else simply the next reply
+    const rest = positions().filter((p) => !(p in S.ratings));
+    const next = rest.find((p) => Number(p) > Number(pos)) || rest[0];
+    if (next) S.focus = Number(next);
+    else if (Number(pos) < S.n) S.focus = Number(pos) + 1;
+    renderJudge();
+  }
+
+  function moveFocus(step) {
+    if (!S.n) return;
+    S.focus = ((S.focus - 1 + step + S.n) % S.n) + 1;
+    renderJudge();
+  }
+
+  function rankNext(pos) {
+    pos = String(pos);
+    if (Number(pos) > S.n) return flash(`There is no ${replyName(pos)}: press 1 to ${S.n}`);
+    if (S.ranking.length >= S.n) S.ranking = [];  // a full order: typing starts a new one
+    if (S.ranking.includes(pos)) return flash(`${replyName(pos)} is ranked already (r starts again)`);
+    S.ranking.push(pos);
+    const rest = positions().filter((p) => !S.ranking.includes(p));
+    if (rest.length === 1) S.ranking.push(rest[0]);  // the last one is last
+    renderJudge();
+  }
+
+  function resetRanking() {
+    S.ranking = [];
+    renderJudge();
+  }
+
+  function renderJudge() {
+    $$("#ll-item .ll-reply").forEach((card) => {
+      const pos = card.dataset.pos;
+      let mark = "";
+      card.classList.remove("ll-on", "ll-tie", "ll-focus");
+      if (S.kind === "pairwise") {
+        if (S.pick === pos) { card.classList.add("ll-on"); mark = "better"; }
+        else if (S.pick === "tie") { card.classList.add("ll-tie"); mark = "tie"; }
+      } else if (S.kind === "rating") {
+        const r = S.ratings[pos];
+        if (r !== undefined) mark = `rated ${r}`;
+        card.classList.toggle("ll-focus", Number(pos) === S.focus);
+        $$(".ll-rate", card).forEach((b) => b.classList.toggle("ll-on", b.dataset.value === r));
+      } else if (S.kind === "ranking") {
+        const i = S.ranking.indexOf(pos);
+        if (i >= 0) mark = `#${i + 1}`;
+        card.classList.toggle("ll-on", i === 0);
+      }
+      const slot = card.querySelector(".ll-reply-mark");
+      if (slot) slot.textContent = mark;
+    });
+    $$("[data-ll-pick]").forEach((b) => b.classList.toggle("ll-on", b.dataset.llPick === S.pick));
+    const shown = $("#ll-pick");
+    if (!shown) return;
+    const value = current();
+    let text = value === null ? "—" : describe(value);
+    if (S.kind === "ranking" && S.ranking.length && S.ranking.length < S.n) text += " > …";
+    if (S.kind === "rating" && S.n) text = positions().map((p) => `${replyName(p)}: ${S.ratings[p] ?? "—"}`).join(" · ");
+    shown.textContent = text;
+  }
+
+  function judgeKey(e) {
+    const key = e.key;
+    const digit = /^[1-9]$/.test(key);
+    if (S.kind === "pairwise") {
+      if (digit) pickReply(key);
+      else if (key === "t" || key === "0") pickTie();
+      else return false;
+    } else if (S.kind === "rating") {
+      if (digit) rate(S.focus, scaleValue($(`#ll-item .ll-reply[data-pos="${S.focus}"]`), Number(key)));
+      else if (key === "Tab") moveFocus(e.shiftKey ? -1 : 1);
+      else if (key === "ArrowRight" || key === "ArrowLeft") moveFocus(key === "ArrowLeft" ? -1 : 1);
+      else return false;
+    } else if (S.kind === "ranking") {
+      if (digit) rankNext(key);
+      else if (key === "r") resetRanking();
+      else return false;
+    } else {
+      return false;
+    }
+    e.preventDefault();
+    return true;
   }
 
   function filterLabels(q) {
@@ -400,6 +557,7 @@
       else if (key === "Enter") { e.preventDefault(); sendReject(); }
       return;
     }
+    if (S.judge && judgeKey(e)) return;
     if (key === "/") { e.preventDefault(); $("#ll-search")?.focus(); return; }
     if (/^[1-9]$/.test(key)) {
       e.preventDefault();
@@ -433,11 +591,13 @@
     if (opt) return chooseLabel(opt.dataset.label);
     const reason = t.closest?.("#ll-reject li");
     if (reason) return pickReason($$("#ll-reject li").indexOf(reason) + 1);
+    if (S.judge && S.item && judgeClick(t)) return;
     const btn = t.closest?.("[data-ll-action]");
     if (btn) {
       const act = btn.dataset.llAction;
       const map = { accept, submit, reject: openReject, skip: () => send({ action: "skip" }),
-        undo: () => send({ action: "undo" }), guideline: () => toggleGuideline() };
+        undo: () => send({ action: "undo" }), guideline: () => toggleGuideline(),
+        reset: resetRanking };
       S.keyAt = performance.now();
       return map[act] && map[act]();
     }
@@ -450,6 +610,30 @@
       setTimeout(() => $("#ll-open")?.click(), 0);
     }
   });
+
+  // clicks on the replies: a card's title picks it (pairwise), focuses it (rating) or ranks
+  // it next (ranking); a scale button rates its reply; the pick buttons pick
+  function judgeClick(t) {
+    const pick = t.closest?.("[data-ll-pick]");
+    const rateBtn = t.closest?.("#ll-item .ll-rate");
+    const head = t.closest?.("#ll-item .ll-reply-head");
+    if (pick) {
+      if (pick.dataset.llPick === "tie") pickTie(); else pickReply(pick.dataset.llPick);
+      pick.blur();  // Enter saves, and does not press the button again
+    } else if (rateBtn) {
+      S.focus = Number(rateBtn.dataset.pos);
+      rate(rateBtn.dataset.pos, rateBtn.dataset.value);
+      rateBtn.blur();
+    } else if (head) {
+      const pos = head.closest(".ll-reply").dataset.pos;
+      if (S.kind === "pairwise") pickReply(pos);
+      else if (S.kind === "rating") { S.focus = Number(pos); renderJudge(); }
+      else rankNext(pos);
+    } else {
+      return false;
+    }
+    return true;
+  }
 
   document.addEventListener("input", (e) => {
     if (e.target.id === "ll-search") filterLabels(e.target.value);
