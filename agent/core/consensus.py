@@ -9,7 +9,7 @@ not a calibration pair. Ratings and rankings agree only when equal as a whole. P
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from labelloop.core.types import TIE, Guideline, LabelValue, Review
 
@@ -25,6 +25,17 @@ def consensus_value(values: Sequence[LabelValue], guideline: Guideline) -> Label
     if guideline.kind == "pairwise" and guideline.allow_tie:
         return LabelValue(label=TIE)
     return None
+
+
+Consensus = Callable[[Sequence[Review]], LabelValue | None]
+
+
+def rule_of(guideline: Guideline | None) -> Consensus | None:
+    """A judging task's consensus rule over reviews; None for labeling tasks (the latest
+    decision stands, ``labelloop.core.standing``)."""
+    if guideline is None or not guideline.judges:
+        return None
+    return lambda reviews: people_consensus(reviews, guideline)
 
 
 def people_consensus(reviews: Sequence[Review], guideline: Guideline) -> LabelValue | None:

@@ -5,6 +5,11 @@ An adjudication, else the latest human decision (since the item was last reopene
 auto-accept (the suggestion the item was routed on, which the threshold was tested on). An
 item still waiting for people (one answer of an overlap pair, two that disagree) has none
 yet, and a reviewer's answer on a gold item checks the reviewer: it decides nothing.
+
+A judging task (pairwise, rating, ranking) that several people answered takes their
+consensus instead of the latest answer (``labelloop.core.consensus``: the majority of each
+person's latest answer; an even split is a tie where ties are allowed, else no label until
+someone adjudicates), the same answer its judgments are calibrated against.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from labelloop.core.consensus import Consensus
 from labelloop.core.types import (
     DECISIVE,
     QUEUE_ROUTES,
@@ -27,9 +33,15 @@ from labelloop.core.types import (
 WAITING = frozenset(r for routes in QUEUE_ROUTES.values() for r in routes)
 
 
-def standing_review(reviews: Sequence[Review], route: str | None) -> Review | None:
+def standing_review(
+    reviews: Sequence[Review], route: str | None, consensus: Consensus | None = None
+) -> Review | None:
     """The review whose label stands for an item on ``route``, from its live reviews (oldest
-    first), or None while people have not finished deciding it or no person decided it."""
+    first), or None while people have not finished deciding it or no person decided it.
+
+    ``consensus``: a judging task's rule for several people's answers; the review returned
+    is then the latest one giving the consensus (a tie nobody chose: the latest review,
+    with the tie as its value)."""
     if route in WAITING:
         return None
     decisive = [
@@ -40,13 +52,19 @@ def standing_review(reviews: Sequence[Review], route: str | None) -> Review | No
     adjudicated = [r for r in decisive if r.queue == Queue.ADJUDICATION]
     if adjudicated:
         return adjudicated[-1]
+    if consensus is not None and len({r.reviewer for r in decisive}) > 1:
+        agreed = consensus(decisive)
+        if agreed is None:
+            return None
+        giving = [r for r in decisive if r.value is not None and r.value.key() == agreed.key()]
+        return giving[-1] if giving else decisive[-1].model_copy(update={"value": agreed})
     return decisive[-1] if decisive else None
 
 
 def final_label(record: ItemRecord) -> tuple[LabelValue | None, str | None]:
     """The item's final value and its source ("adjudicated", "human" or "model"), or
     (None, None) while it has none."""
-    stands = standing_review(record.reviews, record.route)
+    stands = standing_review(record.reviews, record.route, record.consensus)
     if stands is not None:
         return stands.value, "adjudicated" if stands.queue == Queue.ADJUDICATION else "human"
     if record.route == Route.AUTO_ACCEPTED and record.suggestion and record.suggestion.value:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -344,3 +344,5 @@ class ItemRecord:
     route: str = "unlabeled"
     route_reason: str = ""
     reviews: tuple[Review, ...] = ()
+    #: a judging task's rule for several people's answers (``labelloop.core.consensus``)
+    consensus: Callable[[Sequence[Review]], LabelValue | None] | None = None

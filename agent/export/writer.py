@@ -28,6 +28,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from labelloop.core.consensus import rule_of
 from labelloop.core.errors import LabelloopError
 from labelloop.core.standing import final_label, review_json, suggestion_json
 from labelloop.core.types import (
@@ -199,7 +200,9 @@ def export(
         raise LabelloopError("the csv export of a blind queue needs the project's guideline")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    records = store.iter_records(model=model, queue=queue, stages=stages)
+    records = store.iter_records(
+        model=model, queue=queue, stages=stages, consensus=rule_of(guideline)
+    )
     if blind:  # the items alone: whatever else a record holds could give the answer away
         records = (ItemRecord(item=without_models(r.item)) for r in records)
     if fmt == "hf":

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from labelloop.core.consensus import Consensus, rule_of
 from labelloop.core.errors import ConfigError
 from labelloop.core.types import Frozen, Guideline, Item, Suggestion
 from labelloop.label.injection import detect_item_injection
@@ -60,9 +61,10 @@ class LabelRun(Frozen):
         return self.labeled / self.seconds if self.seconds > 0 else 0.0
 
 
-def training_examples(store: Store) -> tuple[Example, ...]:
-    """Every item whose latest decisive review gives a label, as a teaching example."""
-    finals = store.final_reviews()
+def training_examples(store: Store, consensus: Consensus | None = None) -> tuple[Example, ...]:
+    """Every item whose standing review gives a label, as a teaching example (a judging
+    task's: the people's consensus where several answered)."""
+    finals = store.final_reviews(consensus)
     items = store.get_items(finals)
     return tuple(
         Example(item=items[i], value=r.value, reviewer=r.reviewer, review_id=r.id)
@@ -80,7 +82,7 @@ def label_context(store: Store, guideline: Guideline) -> LabelContext:
     eval_items = list(store.get_items(frozen).values()) if frozen else []
     return LabelContext(
         guideline=guideline,
-        examples=without_eval_leaks(training_examples(store), eval_items),
+        examples=without_eval_leaks(training_examples(store, rule_of(guideline)), eval_items),
         excluded_ids=frozenset(frozen),
     )
 

@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from labelloop.core.consensus import Consensus
 from labelloop.core.standing import final_label, standing_review
 from labelloop.core.types import ItemRecord, LabelValue, Review, Route
 from labelloop.review.judging import describe, shown_order
@@ -55,7 +56,9 @@ def _row(r, reviewers: dict) -> BrowseRow:
     )
 
 
-def judged(store: Store, page: BrowsePage, viewer: str | None) -> BrowsePage:
+def judged(
+    store: Store, page: BrowsePage, viewer: str | None, consensus: Consensus | None = None
+) -> BrowsePage:
     """A page of a judging task with its answers in words: as values (reply ids, ``short``)
     for admins (``viewer`` None); for a reviewer, by position in their own order of each
     item's replies ("Reply 2"), since reply ids can tell the order the replies came in."""
@@ -69,7 +72,9 @@ def judged(store: Store, page: BrowsePage, viewer: str | None) -> BrowsePage:
     rows = []
     for row in page.rows:
         stands = (
-            standing_review(reviews[row.item_id], row.route) if row.item_id in decided else None
+            standing_review(reviews[row.item_id], row.route, consensus)
+            if row.item_id in decided
+            else None
         )
         final = stands.value if stands is not None else None
         item = items.get(row.item_id)
@@ -149,13 +154,15 @@ def _answer(r: Review, undone: bool) -> Answer:
     )
 
 
-def item_detail(store: Store, item_id: str) -> ItemDetail | None:
+def item_detail(
+    store: Store, item_id: str, consensus: Consensus | None = None
+) -> ItemDetail | None:
     """The item, every suggestion of every model, every review, the final label."""
     ctx = store.lease_context(item_id)
     if ctx is None:
         return None
     route = store.get_route(item_id)
-    record = item_record(store, ctx, route)
+    record = item_record(store, ctx, route, consensus)
     final, source = final_label(record)
     return ItemDetail(
         item=ctx.item,
@@ -169,7 +176,7 @@ def item_detail(store: Store, item_id: str) -> ItemDetail | None:
     )
 
 
-def item_record(store: Store, ctx, route) -> ItemRecord:
+def item_record(store: Store, ctx, route, consensus: Consensus | None = None) -> ItemRecord:
     """What ``final_label`` decides from, given an item's lease context and route (both
     read already): its routing suggestion, route and the reviews that stand."""
     return ItemRecord(
@@ -177,4 +184,5 @@ def item_record(store: Store, ctx, route) -> ItemRecord:
         suggestion=ctx.suggestion,
         route=route.route if route else Route.UNLABELED,
         reviews=tuple(store.iter_reviews([ctx.item.id])),
+        consensus=consensus,
     )

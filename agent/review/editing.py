@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from labelloop.core.consensus import rule_of
 from labelloop.core.errors import LabelloopError
 from labelloop.core.standing import final_label, standing_review
 from labelloop.core.types import Review, Route, utcnow
@@ -74,7 +75,9 @@ class Editing:
             )
             got = replace(got, rows=rows)
         if guideline.judges:
-            got = review_browse.judged(self.store, got, None if viewer.admin else user)
+            got = review_browse.judged(
+                self.store, got, None if viewer.admin else user, rule_of(self.guideline())
+            )
         return got
 
     def _row_state(self, row) -> ItemState:
@@ -85,7 +88,7 @@ class Editing:
     def item_detail(self, user: str, item_id: str) -> ItemDetail:
         """The item with every suggestion and review (for reviewers, what they may see)."""
         viewer = self.viewer(user)
-        detail = review_browse.item_detail(self.store, item_id)
+        detail = review_browse.item_detail(self.store, item_id, rule_of(self.guideline()))
         if detail is None:
             raise LabelloopError(f"No item {item_id!r} in the store")
         if viewer.admin:
@@ -128,7 +131,9 @@ class Editing:
         review = self._review(view, action, value, reason, comment, None)
         self._refuse_no_change(ctx, review)
         # the browser's label is the one that stands after it (an adjudication outranks it)
-        stands = standing_review([*self.store.iter_reviews([item_id]), review], Route.REVIEWED)
+        stands = standing_review(
+            [*self.store.iter_reviews([item_id]), review], Route.REVIEWED, rule_of(self.guideline())
+        )
         label = browse_label(stands.value) if stands is not None else None
         change = RouteChange(Route.REVIEWED, f"changed by {user}", label)
         if ctx.route is None:
@@ -139,7 +144,8 @@ class Editing:
 
     def _refuse_no_change(self, ctx, review: Review) -> None:
         route = self.store.get_route(ctx.item.id)
-        final, source = final_label(review_browse.item_record(self.store, ctx, route))
+        rule = rule_of(self.guideline())
+        final, source = final_label(review_browse.item_record(self.store, ctx, route, rule))
         if review.action == "reject" or source not in ("human", "adjudicated"):
             return
         if final is not None and review.value is not None and final.key() == review.value.key():
@@ -170,7 +176,8 @@ class Editing:
             start = next((a.value for a in reversed(answers) if a.value is not None), None)
         else:
             route = self.store.get_route(item_id)
-            start = final_label(review_browse.item_record(self.store, ctx, route))[0]
+            rule = rule_of(self.guideline())
+            start = final_label(review_browse.item_record(self.store, ctx, route, rule))[0]
         view = replace(view, start=start)
         with self._lock(user):
             self._slot(user, role).editing = view

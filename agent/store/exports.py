@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 
 import sqlalchemy as sa
 
+from labelloop.core.consensus import Consensus
 from labelloop.core.types import ItemRecord, Review, Route
 from labelloop.store.base import (
     item_from_row,
@@ -43,6 +44,7 @@ class ExportsMixin:
         queue: str | None = None,
         page: int = 2000,
         stages: Sequence[str] = (),
+        consensus: Consensus | None = None,
     ) -> Iterator[ItemRecord]:
         """Every item (or those waiting in ``queue``) with its suggestion, route and reviews.
 
@@ -51,7 +53,8 @@ class ExportsMixin:
         the latest of the last stage that labeled it.
 
         Three queries a page: the items with their route and the id of the suggestion to
-        show, those suggestions, and the items' reviews.
+        show, those suggestions, and the items' reviews. ``consensus``: a judging task's
+        rule for several people's answers, carried by each record to ``final_label``.
         """
         q = records_query(model, stages)
         if queue is None:
@@ -60,14 +63,16 @@ class ExportsMixin:
             ids = self.queue_item_ids(queue)
             pages = (self._in_order(q, ids[i : i + page]) for i in range(0, len(ids), page))
         for rows in pages:
-            yield from self._records(rows)
+            yield from self._records(rows, consensus)
 
     def _in_order(self, q: sa.Select, ids: list[str]) -> list[sa.Row]:
         with self.engine.connect() as c:
             rows = {r.id: r for r in c.execute(q.where(T_ITEMS.c.id.in_(ids)))}
         return [rows[i] for i in ids if i in rows]
 
-    def _records(self, rows: list[sa.Row]) -> Iterator[ItemRecord]:
+    def _records(
+        self, rows: list[sa.Row], consensus: Consensus | None = None
+    ) -> Iterator[ItemRecord]:
         ids = [r.id for r in rows]
         sids = [r.suggestion_id for r in rows if r.suggestion_id is not None]
         reviews: dict[str, list[Review]] = {i: [] for i in ids}
@@ -85,6 +90,7 @@ class ExportsMixin:
                 route=row.route if row.route is not None else "unlabeled",
                 route_reason=row.reason if row.route is not None else "",
                 reviews=tuple(reviews[row.id]),
+                consensus=consensus,
             )
 
 

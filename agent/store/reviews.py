@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from labelloop.core.consensus import Consensus
 from labelloop.core.standing import standing_review
 from labelloop.core.types import DECISIVE, REOPEN, Review, Route
 from labelloop.store.base import review_from_row, review_to_values
@@ -62,7 +63,7 @@ class ReviewsMixin:
             for r in s.exec(q).scalars():
                 yield review_from_row(r)
 
-    def final_reviews(self) -> dict[str, Review]:
+    def final_reviews(self, consensus: Consensus | None = None) -> dict[str, Review]:
         """Per item, the review whose label stands (``labelloop.core.standing``, the rule
         exports use): none while the item waits in a review queue; an adjudication, else the
         latest decisive review since the item was last reopened; reviewers' answers on gold
@@ -77,7 +78,7 @@ class ReviewsMixin:
             routes = dict(c.execute(q).all())
         out = {}
         for item_id, reviews in by_item.items():
-            stands = standing_review(reviews, routes.get(item_id))
+            stands = standing_review(reviews, routes.get(item_id), consensus)
             if stands is not None:
                 out[item_id] = stands
         return out

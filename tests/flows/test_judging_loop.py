@@ -121,3 +121,44 @@ def test_a_split_without_ties_is_no_calibration_pair(tmp_path):
         MODEL, s.prompt_version, s.guideline_version, consensus=_consensus(project.guideline())
     )
     assert [(p.suggestion.item_id, p.correct) for p in pairs] == [("agreed", True)]
+
+
+def test_the_label_that_stands_for_several_peoples_judgments_is_their_consensus(tmp_path):
+    """Export, the teaching examples and the browser agree: the majority of the people, a
+    tie on an even split where ties are allowed, and no label (until adjudicated) where
+    they are not."""
+    rows = [
+        {"id": "majority", "votes": [("u", "B"), ("v", "B"), ("w", "A")]},  # latest is A
+        {"id": "split", "votes": [("u", "A"), ("v", "B")]},
+        {"id": "alone", "votes": [("u", "A")]},
+    ]
+    expect = {
+        "tie": {"majority": "b", "split": "tie", "alone": "a"},
+        "no_tie": {"majority": "b", "split": None, "alone": "a"},
+    }
+    for name, guideline in (("tie", PAIRWISE), ("no_tie", PAIRWISE_NO_TIE)):
+        project = project_of(tmp_path / name, guideline)
+        for r in rows:
+            for reviewer, choice in r["votes"]:
+                api.import_rows(
+                    project,
+                    [
+                        {
+                            "id": r["id"],
+                            "prompt": "p",
+                            "reply_a": "x",
+                            "reply_b": "y",
+                            "human_judgments": [{"annotator": reviewer, "choice": choice}],
+                        }
+                    ],
+                )
+        out = tmp_path / f"{name}.jsonl"
+        api.export_items(project, out)
+        exported = {
+            row["id"]: row.get("label") for row in map(json.loads, out.read_text().splitlines())
+        }
+        assert exported == expect[name], name
+        finals = project.store.final_reviews(_consensus(project.guideline()))
+        assert {i: r.value.label for i, r in finals.items()} == {
+            i: v for i, v in expect[name].items() if v is not None
+        }

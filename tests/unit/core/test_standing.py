@@ -104,3 +104,44 @@ def test_a_second_annotators_import_shows_in_the_browser(proj, tmp_path):
         loop.import_file(proj, path, reviewer=who)
     # the browser's column kept the first file's label while exports showed the second's
     assert three_ways(proj, item) == ("refund", "refund", "refund")
+
+
+# -- judging tasks: the people's consensus -----------------------------------------------------
+
+
+def test_a_judged_item_several_people_answered_stands_on_their_consensus():
+    """One vote per person (their latest), the majority; a tie on an even split only where
+    the task allows ties; an adjudication still decides over everyone."""
+    from labelloop.core.consensus import rule_of
+    from labelloop.core.guideline import parse_guideline
+    from labelloop.core.standing import standing_review
+    from labelloop.core.types import LabelValue, Review
+
+    tie = rule_of(parse_guideline("---\ntask: t\nkind: pairwise\nallow_tie: true\n---\n", "g"))
+    no_tie = rule_of(parse_guideline("---\ntask: t\nkind: pairwise\n---\n", "g"))
+    assert rule_of(parse_guideline("---\ntask: t\nlabels: [a, b]\n---\n", "g")) is None
+
+    def votes(*pairs, queue=None):
+        return [
+            Review(
+                item_id="i",
+                reviewer=who,
+                action="fix",
+                value=LabelValue(label=v),
+                queue=queue,
+                id=n,
+            )
+            for n, (who, v) in enumerate(pairs, 1)
+        ]
+
+    changed = votes(("u", "a"), ("v", "b"), ("u", "b"))  # u changed their mind
+    assert standing_review(changed, "reviewed", no_tie).id == 3
+    assert standing_review(changed, "reviewed").id == 3  # (the latest, too)
+    minority_last = votes(("u", "b"), ("v", "b"), ("w", "a"))
+    assert standing_review(minority_last, "reviewed", no_tie).value.label == "b"
+    assert standing_review(minority_last, "reviewed").value.label == "a"  # labels: latest
+    split = votes(("u", "a"), ("v", "b"))
+    assert standing_review(split, "reviewed", no_tie) is None
+    assert standing_review(split, "reviewed", tie).value == LabelValue(label="tie")
+    adjudicated = [*split, *votes(("boss", "a"), queue="adjudication")]
+    assert standing_review(adjudicated, "reviewed", no_tie).reviewer == "boss"
