@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from labelloop.core.types import TIE, Guideline, LabelValue, Review
+from labelloop.core.types import DECISIVE, TIE, Guideline, LabelValue, Review, current_reviews
 
 
 def consensus_value(values: Sequence[LabelValue], guideline: Guideline) -> LabelValue | None:
@@ -45,3 +45,29 @@ def people_consensus(reviews: Sequence[Review], guideline: Guideline) -> LabelVa
         if r.value is not None:
             latest[r.reviewer] = r.value
     return consensus_value(list(latest.values()), guideline)
+
+
+def split_items(reviews: Sequence[Review], guideline: Guideline) -> set[str]:
+    """Items of a judging task whose people disagree with no consensus and no adjudication
+    (``reviews``: live, oldest first): they wait for an adjudicator, as an overlap pair
+    that disagrees does. None for a labeling task."""
+    if not guideline.judges:
+        return set()
+    by_item: dict[str, list[Review]] = {}
+    for r in reviews:
+        by_item.setdefault(r.item_id, []).append(r)
+    out = set()
+    for item_id, got in by_item.items():
+        decisive = [
+            r
+            for r in current_reviews(got)
+            if r.action in DECISIVE and r.value is not None and r.queue != "gold"
+        ]
+        if any(r.queue == "adjudication" for r in decisive):
+            continue
+        if (
+            len({r.reviewer for r in decisive}) > 1
+            and people_consensus(decisive, guideline) is None
+        ):
+            out.add(item_id)
+    return out

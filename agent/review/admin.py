@@ -88,7 +88,7 @@ class AdminActions:
         return AdjudicationView(
             item=ctx.item,
             suggestion=ctx.suggestion,
-            answers=tuple(a for a in answers if a.action in ("accept", "fix", "reject")),
+            answers=tuple(a for a in answers if a.action in ("accept", "fix", "reject", "import")),
             labels=tuple(guideline.label_names),
             kind=guideline.kind,
             order=shown_order(item_id, admin, ctx.item.reply_ids) if guideline.judges else (),

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
+from labelloop.core.consensus import split_items
 from labelloop.core.errors import ConfigError
 from labelloop.core.types import Route, RouteDecision, Suggestion
 from labelloop.project import Project
@@ -99,6 +100,7 @@ def route(project: Project) -> dict[str, int]:
     passed = passed_by_active(project)  # the order about to be replaced, as reviewers met it
     seen = store.route_snapshot()  # first: anything after it wins over this run
     decided, state, twin = _plan(project)
+    decided = _adjudicate_splits(project, decided)
     decided, shadow = _draw_twins(decided, state, twin, passed, store.calibration_item_ids())
     waiting = store.waiting_on_answers()
     relabel = store.reviewed_since_routed()  # their browser label may be out of date
@@ -128,6 +130,28 @@ def route(project: Project) -> dict[str, int]:
         {"since": datetime.now(UTC).isoformat(), "shadow": shadow, "passed": sorted(passed)},
     )
     return store.route_counts()
+
+
+def _adjudicate_splits(project: Project, decided):
+    """A judged item whose people split with no consensus (imported verdicts, say) waits in
+    the adjudication queue, as an overlap pair that disagrees does: it has no label until
+    an adjudicator decides (``labelloop.core.consensus``)."""
+    guideline = project.guideline()
+    if not guideline.judges:
+        return decided
+    split = split_items(list(project.store.iter_reviews()), guideline)
+    if not split:
+        return decided
+    reason = "the people who judged it disagree, with no majority: an adjudicator decides"
+    return [
+        (
+            d.model_copy(update={"route": Route.ADJUDICATION, "reason": reason})
+            if d.item_id in split and d.route == Route.REVIEWED
+            else d,
+            s,
+        )
+        for d, s in decided
+    ]
 
 
 def passed_by_active(project: Project) -> set[str]:

@@ -162,3 +162,24 @@ def test_the_label_that_stands_for_several_peoples_judgments_is_their_consensus(
         assert {i: r.value.label for i, r in finals.items()} == {
             i: v for i, v in expect[name].items() if v is not None
         }
+        # a split with no majority and no tie waits for an adjudicator
+        routes = project.store.routes()
+        waiting = {i for i, v in expect[name].items() if v is None}
+        assert {i for i, r in routes.items() if r == "adjudication"} == waiting
+    # ... who decides it, in the adjudicator's own order of the replies
+    from labelloop.review.auth import add_user
+    from labelloop.review.service import ReviewService
+
+    add_user(project.store, "boss", "admin", "a long enough password")
+    service = ReviewService(project)
+    assert service.adjudication_items("boss") == ["split"]
+    view = service.adjudication_view("boss", "split")
+    assert sorted(a.value.label for a in view.answers) == ["a", "b"]
+    service.adjudicate("boss", "split", "b")
+    api.export_items(project, out)
+    exported = {
+        row["id"]: row.get("label") for row in map(json.loads, out.read_text().splitlines())
+    }
+    assert exported["split"] == "b" and project.store.routes()["split"] == "reviewed"
+    api.label_items(project)  # routing again leaves the adjudicated item decided
+    assert project.store.routes()["split"] == "reviewed"
