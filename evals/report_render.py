@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from labelloop.evals.calibration import _figure, _save, plot_reliability, plot_risk_coverage
+from labelloop.evals.judging import plot_rankings, plot_win_rates
 
 Section = tuple[str, list[str], list[list[str]]]  # title, header, rows
 
@@ -26,16 +27,24 @@ def fmt(x: Any) -> str:
 def sections(fig: dict) -> list[Section]:
     """The report's tables, as plain strings."""
     out: list[Section] = []
+    judged = JUDGED.get(fig["kind"])
     for model, m in fig["models"].items():
         c = m["vs_consensus"]
-        rows = [["consensus", str(c["n"]), fmt(c["accuracy"]), _second(c)]]
-        rows += [
-            [f"reviewer {who}", str(r["n"]), fmt(r["accuracy"]), _second(r)]
-            for who, r in m["vs_reviewers"].items()
-        ]
-        out.append(
-            (f"Model {model} vs people", ["against", "items", "accuracy", "kappa / F1"], rows)
-        )
+        if judged is None:
+            rows = [["consensus", str(c["n"]), fmt(c["accuracy"]), _second(c)]]
+            rows += [
+                [f"reviewer {who}", str(r["n"]), fmt(r["accuracy"]), _second(r)]
+                for who, r in m["vs_reviewers"].items()
+            ]
+            header = ["against", "items", "accuracy", "kappa / F1"]
+        else:
+            rows = [["consensus", str(c["n"]), *_judged(c, judged)]]
+            rows += [
+                [f"reviewer {who}", str(r["n"]), *_judged(r, judged)]
+                for who, r in m["vs_reviewers"].items()
+            ]
+            header = ["against", "items", "accuracy", *(title for _, title in judged)]
+        out.append((f"Model {model} vs people", header, rows))
         if m.get("per_label"):
             rows = [
                 [str(label), fmt(v["precision"]), fmt(v["recall"]), fmt(v["f1"]), str(v["support"])]
@@ -54,6 +63,8 @@ def sections(fig: dict) -> list[Section]:
             ["threshold", fmt(cal["threshold_at_target"])],
         ]
         out.append((f"Model {model} calibration", ["figure", "value"], rows))
+        if "position_bias" in m:
+            out.append((f"Model {model} position bias", ["figure", "value"], _bias_rows(m)))
     h = fig["humans"]
     rows = [
         [p["a"], p["b"], str(p["n"]), fmt(p["percent_agreement"]), fmt(p.get("cohen_kappa"))]
@@ -67,7 +78,149 @@ def sections(fig: dict) -> list[Section]:
     out.append(
         (f"Reviewers overall ({h['items']} items with 2+ reviewers)", ["figure", "value"], rows)
     )
+    if judged is not None and "judging" in h:
+        out.append(_against_others(h["judging"], judged))
+    if "rankings" in fig:
+        out += _ranking_sections(fig["rankings"])
     return out
+
+
+#: a judging kind's figures beside accuracy: (key, column title)
+JUDGED: dict[str, list[tuple[str, str]]] = {
+    "pairwise": [("cohen_kappa", "Cohen's kappa")],
+    "rating": [("krippendorff_alpha", "alpha (ordinal)"), ("mean_abs_distance", "mean |gap|")],
+    "ranking": [("mean_kendall_distance", "mean Kendall distance")],
+}
+#: how each source of the model rankings is named in the report
+SOURCE_TITLES = {"people": "people", "judge": "judge", "final": "final labels"}
+
+
+def _judged(r: dict, judged: list[tuple[str, str]]) -> list[str]:
+    return [fmt(r["accuracy"]), *(fmt(r.get(key)) for key, _ in judged)]
+
+
+def _bias_rows(m: dict) -> list[list[str]]:
+    b = m["position_bias"]
+    return [
+        ["suggestions judged in both orders", str(b["n"])],
+        ["verdicts that changed with the order", str(b["disagree"])],
+        ["position-bias rate", fmt(b["rate"])],
+        ["order agreement unknown (not counted)", str(b["unknown"])],
+    ]
+
+
+def _against_others(j: dict, judged: list[tuple[str, str]]) -> Section:
+    rows = [["votes compared", str(j["n"])], ["accuracy", fmt(j["accuracy"])]]
+    rows += [[title, fmt(j.get(key))] for key, title in judged]
+    rows += [["pair agreement", fmt(j["pair_agreement"])], ["pool alpha", fmt(j["pool_alpha"])]]
+    title = f"Reviewers against the others' consensus ({j['items']} items with 2+ reviewers)"
+    return title, ["figure", "value"], rows
+
+
+def source_title(name: str, rankings: dict) -> str:
+    """A source of the model rankings as the report names it ("judge" names its model)."""
+    if name == "judge" and rankings.get("judge"):
+        return f"judge {rankings['judge']}"
+    return SOURCE_TITLES.get(name, name)
+
+
+def _score(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.0f}"
+
+
+def _ranking_sections(r: dict) -> list[Section]:
+    out: list[Section] = []
+    for name, source in r["sources"].items():
+        if not source["scores"]:
+            continue
+        title = f"{source_title(name, r)} ({source['battles']} battles)"
+        rows = [
+            [str(k), model, _score(v["score"]), _interval(v), str(v["battles"])]
+            for k, (model, v) in enumerate(source["scores"].items(), 1)
+        ]
+        out.append(
+            (f"Model ranking: {title}", ["rank", "model", "score", "95% CI", "battles"], rows)
+        )
+        models, matrix = source["win_rates"]["models"], source["win_rates"]["matrix"]
+        rows = [[row_model, *map(fmt, row)] for row_model, row in zip(models, matrix, strict=True)]
+        out.append((f"Win rates (row vs column): {title}", ["model", *models], rows))
+    return out
+
+
+def _interval(v: dict) -> str:
+    if v["lower"] is None:
+        return "n/a"
+    return f"[{_score(v['lower'])}, {_score(v['upper'])}]"
+
+
+def ranking_lines(r: dict) -> list[str]:
+    """What the model rankings rest on, and what they leave out, as sentences."""
+    lines = []
+    if any(s["battles"] for s in r["sources"].values()):
+        made = r["final_from"]
+        people = made.get("human", 0) + made.get("adjudicated", 0)
+        lines.append(
+            "Model rankings: Bradley-Terry scores (Elo-like, mean 1000; 400 points are 10:1 "
+            f"odds), 95% bootstrap intervals over battles ({r['n_boot']} resamples). People: "
+            "each person's vote a battle; judge: "
+            + (f"{r['judge']}'s verdicts" if r["judge"] else "none")
+            + f"; final labels: as exported ({people} decided by people, "
+            f"{made.get('model', 0)} auto-accepted verdicts). A rating or ranking gives a "
+            "battle per pair of replies; ties count half a win each."
+        )
+    return lines + skipped_lines(r)
+
+
+def skipped_lines(r: dict) -> list[str]:
+    """The items left out of the model rankings because their replies name no model."""
+    if not r["items_without_models"]:
+        return []
+    return [
+        f"{r['items_without_models']} of {r['items']} items skipped from the model rankings: "
+        "their replies name no model."
+    ]
+
+
+def judging_summary(fig: dict) -> list[str]:
+    """A judging task's figures as plain lines (the command line's summary); none for other
+    tasks."""
+    judged = JUDGED.get(fig["kind"])
+    if judged is None:
+        return []
+    lines = []
+    for model, m in fig["models"].items():
+        c = m["vs_consensus"]
+        figures = ", ".join(f"{title} {fmt(c.get(key))}" for key, title in judged)
+        lines.append(
+            f"Judge {model} vs consensus: {c['n']} items, accuracy {fmt(c['accuracy'])}, " + figures
+        )
+        if "position_bias" in m:
+            b = m["position_bias"]
+            lines.append(
+                f"Judge {model} position bias: {b['disagree']} of {b['n']} suggestions judged "
+                f"in both orders changed verdict, rate {fmt(b['rate'])}; {b['unknown']} with "
+                "the order agreement unknown"
+            )
+    j = fig["humans"].get("judging")
+    if j is not None:
+        figures = ", ".join(f"{title} {fmt(j.get(key))}" for key, title in judged)
+        lines.append(
+            f"People vs the others' consensus: {j['n']} votes on {j['items']} items, accuracy "
+            f"{fmt(j['accuracy'])}, {figures}; pair agreement {fmt(j['pair_agreement'])}, "
+            f"pool alpha {fmt(j['pool_alpha'])}"
+        )
+    r = fig.get("rankings")
+    if r is not None:
+        for name, source in r["sources"].items():
+            ranked = " > ".join(
+                f"{model} {_score(v['score'])} {_interval(v)}"
+                for model, v in source["scores"].items()
+            )
+            if ranked:
+                title = f"{source_title(name, r)} ({source['battles']} battles)"
+                lines.append(f"Model ranking, {title}: {ranked}")
+        lines += skipped_lines(r)
+    return lines
 
 
 def _second(r: dict) -> str:
@@ -84,6 +237,15 @@ def _intro(fig: dict) -> list[str]:
         f"Consensus ({c['method']}): {c['items']} items, {c['ties']} tied.",
         "Intervals are bootstrap 95% over items.",
     ]
+    if fig["kind"] in JUDGED:
+        tie = ", ties allowed" if fig.get("allow_tie") else ""
+        lines.append(
+            f"Judging task ({fig['kind']}{tie}): judgments are compared whole with the "
+            "people's consensus; a model is a judge, its position bias is how often its "
+            "pairwise verdict changed when the replies swapped places."
+        )
+    if "rankings" in fig:
+        lines += ranking_lines(fig["rankings"])
     return lines + [f"Not covered: {x}" for x in fig["not_covered"]]
 
 
@@ -159,7 +321,30 @@ def _or(x, default):
 
 
 def write_plots(fig: dict, out: Path) -> dict[str, str]:
-    """The routing model's PNGs in ``out``; returns name -> file name."""
+    """The routing model's PNGs in ``out``, and a judging task's model rankings and win
+    rates; returns name -> file name."""
+    plots = _model_plots(fig, out)
+    if "rankings" in fig:
+        plots.update(_ranking_plots(fig["rankings"], out))
+    return plots
+
+
+def _ranking_plots(r: dict, out: Path) -> dict[str, str]:
+    sources = {name: s for name, s in r["sources"].items() if s["scores"]}
+    plots: dict[str, str] = {}
+    if sources:
+        results = {source_title(name, r): s["scores"] for name, s in sources.items()}
+        plot_rankings(results, out / "model_rankings.png")
+        plots["model rankings"] = "model_rankings.png"
+    for name, s in sources.items():
+        models, matrix = s["win_rates"]["models"], s["win_rates"]["matrix"]
+        if len(models) >= 2:
+            plot_win_rates(models, matrix, out / f"win_rates_{name}.png")
+            plots[f"win rates ({source_title(name, r)})"] = f"win_rates_{name}.png"
+    return plots
+
+
+def _model_plots(fig: dict, out: Path) -> dict[str, str]:
     model = fig.get("routing_model")
     m = fig["models"].get(model) if model else None
     if m is None:

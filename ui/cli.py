@@ -106,8 +106,19 @@ def init(
         out.print(f"Store: {project.config.database_url} (recorded in labelloop.toml)")
     out.print(
         f"Created project [bold]{project.root}[/] for task '{g.task}' "
-        f"({len(g.labels)} labels, guideline {g.version}). Next: labelloop import FILE -p {dir}"
+        f"({_shape(g)}, guideline {g.version}). Next: labelloop import FILE -p {dir}"
     )
+
+
+def _shape(g) -> str:
+    """What a task answers, in a few words: its labels, or what its judges compare."""
+    if g.kind == "pairwise":
+        return "pairwise: which reply is better" + (", or a tie" if g.allow_tie else "")
+    if g.kind == "rating":
+        return f"rating each reply on a scale of {len(g.labels)}"
+    if g.kind == "ranking":
+        return "ranking the replies"
+    return f"{len(g.labels)} labels"
 
 
 @app.command("import")
@@ -189,6 +200,8 @@ def label(
         + (f"; {run.calls} calls, ${run.cost_usd:.4f}" if run.calls else "")
         + "."
     )
+    for reason, n in run.failures.items():
+        out.print(f"  {n} failed: {reason}")
     if stale:
         out.print(_stale_summary(run))
     if run.stopped_at_budget:
@@ -462,10 +475,23 @@ def eval_(
         tuple[int, int] | None,
         typer.Option(metavar="RUN_A RUN_B", help="Runs to compare (default: the last two)."),
     ] = None,
+    n_boot: Annotated[
+        int | None,
+        typer.Option(
+            "--n-boot",
+            min=0,
+            help="Bootstrap resamples of the 95% intervals (default 1000; a judging task's "
+            "model rankings: 200, each a Bradley-Terry refit). 0: no intervals.",
+        ),
+    ] = None,
     project: ProjectOpt = None,
 ) -> None:
     """Agreement (model vs people, people vs people) and calibration report; with
-    --evalset, runs on a frozen eval set side by side."""
+    --evalset, runs on a frozen eval set side by side. For a judging task (pairwise, rating,
+    ranking) also each judge's position bias and the models' rankings (Bradley-Terry scores
+    and win rates) from people, the judge and the final labels."""
+    from labelloop.evals.report import BOOTSTRAP
+    from labelloop.evals.report_render import judging_summary
     from labelloop.learn.evaluate import evaluate, write_report
 
     if evalset is not None:
@@ -473,7 +499,7 @@ def eval_(
         return
     if model or prompt_version or compare:
         raise LabelloopError("--model, --prompt-version and --compare need --evalset NAME")
-    figures = evaluate(_project(project))
+    figures = evaluate(_project(project), BOOTSTRAP if n_boot is None else n_boot, n_boot)
     if out_dir is not None:
         written = write_report(figures, out_dir)
         (err if json_ else out).print(f"Wrote {len(written)} files to {out_dir}")
@@ -481,6 +507,8 @@ def eval_(
         print(json.dumps(figures, indent=2, default=str))
         return
     _print_eval(figures)
+    for line in judging_summary(figures):
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _eval_set_runs(proj, name, model, prompt_version, api_base, runs, json_: bool) -> None:

@@ -6,11 +6,22 @@ import json
 import tempfile
 from pathlib import Path
 
+from labelloop.core.consensus import rule_of
 from labelloop.core.errors import LabelloopError
+from labelloop.core.standing import final_label
 from labelloop.core.types import DECISIVE, REOPEN, Guideline, LabelValue, Queue, Review, Suggestion
 from labelloop.evals.aggregate import final_labels
-from labelloop.evals.report import EvalInput, Prediction, build_report, dashboard_figures, headline
+from labelloop.evals.report import (
+    RANKING_BOOTSTRAP,
+    EvalInput,
+    JudgingInput,
+    Prediction,
+    build_report,
+    dashboard_figures,
+    headline,
+)
 from labelloop.evals.report_render import to_html, to_markdown, write_plots
+from labelloop.label.judging import ORDER_AGREEMENT
 from labelloop.project import Project
 from labelloop.route.state import routing_model
 
@@ -25,21 +36,34 @@ def comparable(value: LabelValue | None, kind: str):
         return tuple(sorted(value.labels or ()))
     if kind == "spans":
         return tuple(sorted((s.start, s.end, s.label) for s in value.spans or ()))
+    if kind == "rating":
+        return tuple(sorted(value.ratings.items())) if value.ratings else None
+    if kind == "ranking":
+        return tuple(value.ranking) if value.ranking else None
     return value.label
 
 
-def gather(project: Project, n_boot: int = 1000, reviews=None) -> EvalInput:
-    """Each reviewer's latest decisive review per item, adjudications, each model's labels.
+def gather(
+    project: Project, n_boot: int = 1000, reviews=None, rank_boot: int | None = None
+) -> EvalInput:
+    """Each reviewer's latest decisive review per item, adjudications, each model's labels;
+    for a judging task also the items' replies, the judges' order agreement and the final
+    labels (see ``gather_judging``).
 
-    ``reviews``: every review, oldest first, when the caller has read them already."""
+    ``reviews``: every review, oldest first, when the caller has read them already.
+    ``rank_boot``: bootstrap resamples of the model rankings (default: ``n_boot``, at most
+    ``RANKING_BOOTSTRAP``)."""
     guideline: Guideline = project.guideline()
     store = project.store
     reviews = store.iter_reviews() if reviews is None else reviews
     annotations, adjudicated, weeks = _reviews(reviews, guideline.kind)
-    models = {
-        model: _predictions(store.latest_suggestions(model=model), guideline.kind)
-        for model in sorted(store.suggestion_totals())
-    }
+    latest = {model: store.latest_suggestions(model=model) for model in store.suggestion_totals()}
+    models = {model: _predictions(latest[model], guideline.kind) for model in sorted(latest)}
+    router = routing_model(project)
+    judging = None
+    if guideline.judges:
+        rank_boot = min(n_boot, RANKING_BOOTSTRAP) if rank_boot is None else rank_boot
+        judging = gather_judging(project, latest, router, rank_boot)
     return EvalInput(
         labels=guideline.label_names,
         kind=guideline.kind,
@@ -48,9 +72,35 @@ def gather(project: Project, n_boot: int = 1000, reviews=None) -> EvalInput:
         adjudicated=adjudicated,
         models=models,
         weeks=weeks,
-        routing_model=routing_model(project),
+        routing_model=router,
         n_boot=n_boot,
+        allow_tie=guideline.allow_tie,
+        judging=judging,
     )
+
+
+def gather_judging(
+    project: Project, latest: dict[str, dict[str, Suggestion]], judge: str, n_boot: int
+) -> JudgingInput:
+    """A judging task's replies (and their models), each model's ``order_agreement`` per
+    item (from its latest suggestions) and the final labels as the export writes them
+    (``final_label`` over the items' records, on ``judge``'s suggestions)."""
+    guideline = project.guideline()
+    kind = guideline.kind
+    stages = project.config.routing.cascade or ()
+    replies, final, source = {}, {}, {}
+    records = project.store.iter_records(model=judge, stages=stages, consensus=rule_of(guideline))
+    for record in records:
+        item = record.item
+        replies[item.id] = tuple((r.id, r.model) for r in item.replies or ())
+        value, origin = final_label(record)
+        if comparable(value, kind) is not None:
+            final[item.id], source[item.id] = comparable(value, kind), origin
+    order = {
+        model: {i: s.signals.get(ORDER_AGREEMENT) for i, s in made.items() if s.status == "ok"}
+        for model, made in latest.items()
+    }
+    return JudgingInput(replies, order, final, source, judge, n_boot)
 
 
 def decisions(reviews, kind: str) -> tuple[dict[str, dict[str, Review]], dict[str, Review]]:
@@ -124,9 +174,11 @@ def _predictions(suggestions: dict[str, Suggestion], kind: str) -> dict[str, Pre
     }
 
 
-def evaluate(project: Project, n_boot: int = 1000) -> dict:
-    """The agreement and calibration report's figures, as plain data."""
-    figures = build_report(gather(project, n_boot))
+def evaluate(project: Project, n_boot: int = 1000, rank_boot: int | None = None) -> dict:
+    """The agreement and calibration report's figures, as plain data; for a judging task
+    also position bias and model rankings (``rank_boot`` resamples, default ``n_boot`` at
+    most ``RANKING_BOOTSTRAP``: each is a Bradley-Terry refit)."""
+    figures = build_report(gather(project, n_boot, rank_boot=rank_boot))
     return {"task": project.guideline().task, **figures}
 
 
