@@ -183,3 +183,50 @@ def test_the_label_that_stands_for_several_peoples_judgments_is_their_consensus(
     assert exported["split"] == "b" and project.store.routes()["split"] == "reviewed"
     api.label_items(project)  # routing again leaves the adjudicated item decided
     assert project.store.routes()["split"] == "reviewed"
+
+
+def test_a_rating_task_end_to_end(tmp_path):
+    """Ratings imported from two people, judged on the stub in both orders, calibrated
+    against the people's consensus (equal ratings only), exported and imported again."""
+    from tests.unit.ingest.test_judging_rows import RATING
+
+    project = project_of(tmp_path / "r", RATING)
+    texts = {n: {"a": f"First answer {n}", "b": f"Second answer {n}"} for n in range(4)}
+    people = {0: {"a": 5, "b": 2}, 1: {"a": 3, "b": 3}, 2: {"a": 1, "b": 4}, 3: {"a": 4, "b": 4}}
+    rows = []
+    for n in range(4):
+        base = {"id": f"r{n}", "prompt": f"Question {n}"}
+        base["replies"] = [{"id": k, "content": v} for k, v in texts[n].items()]
+        votes = [people[n], people[n] if n != 3 else {"a": 4, "b": 5}]  # r3: the two differ
+        base["annotations"] = [
+            {"reviewer": who, "ratings": v} for who, v in zip("uv", votes, strict=True)
+        ]
+        rows.append(base)
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    api.import_file(project, path, sample=True)
+    judge = {0: {"a": 5, "b": 2}, 1: {"a": 3, "b": 2}, 2: {"a": 1, "b": 4}, 3: {"a": 4, "b": 4}}
+    script = {f"r{n}": {"replies": texts[n], "ratings": judge[n]} for n in range(4)}
+    with StubServer(script) as stub:
+        run = api.label_items(
+            project, MODEL, api_base=stub.base_url, reviewed=True, retry_wait=0.01
+        )
+    assert (run.labeled, run.failed) == (4, 0)
+    s = project.store.latest_suggestions(model=MODEL)["r0"]
+    pairs = project.store.calibration_pairs(
+        MODEL, s.prompt_version, s.guideline_version, consensus=_consensus(project.guideline())
+    )
+    # r3's two people disagree: no consensus, no pair; r1 is off by one on reply b: wrong
+    assert {p.suggestion.item_id: p.correct for p in pairs} == {"r0": True, "r1": False, "r2": True}
+    assert project.store.routes()["r3"] == "adjudication"
+    out = tmp_path / "rated.jsonl"
+    api.export_items(project, out)
+    exported = {row["id"]: row for row in map(json.loads, out.read_text().splitlines())}
+    assert exported["r0"]["ratings"] == {"a": 5, "b": 2} and "ratings" not in exported["r3"]
+    again = project_of(tmp_path / "again", RATING)
+    api.import_file(again, out)
+    assert again.store.get_item("r2") == project.store.get_item("r2")
+    assert again.store.final_reviews(_consensus(again.guideline()))["r0"].value.ratings == {
+        "a": 5,
+        "b": 2,
+    }
