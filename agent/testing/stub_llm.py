@@ -829,7 +829,11 @@ async def respond(
     so a burst of requests is answered ``latency`` after each arrived, not later by the
     stub's own work on the burst."""
     latency = float(entry.get("latency", state.latency))
-    outcome, response, stall = decide(state, body, entry, item, attempt)
+    try:
+        outcome, response, stall = decide(state, body, entry, item, attempt)
+    except ScriptError as exc:  # the script does not fit this request (a verdict, say)
+        body_ = error_body(str(exc), "stub_script_error", None)
+        return "script_error", JSONResponse(body_, status_code=500)
     if latency > 0:
         await asyncio.sleep(max(0.0, arrived + latency - time.monotonic()))
     if stall:

@@ -280,3 +280,19 @@ def test_a_reply_that_tells_the_judge_what_to_answer_is_flagged(tmp_path):
     assert s.signals.get("injection") is not None
     policy = RoutingPolicy(threshold=0.0, calibration_rate=0.0, audit_rate=0.0)
     assert route_item("inj", s, False, policy).route == "active"
+
+
+def test_a_script_that_does_not_fit_the_prompt_is_a_stub_error_not_an_outage():
+    import httpx
+
+    script = {"x": {"replies": {"a": "seven", "b": "eight"}, "verdict": {"ab": "a"}}}
+    with StubServer(script) as stub:
+        prompt = '<item id="x">[Reply 1] eight\n[Reply 2] seven\n</item>'  # shown "ba"
+        got = httpx.post(
+            stub.base_url + "/chat/completions",
+            json={"model": "m", "messages": [{"role": "user", "content": prompt}]},
+        )
+        assert got.status_code == 500
+        assert got.json()["error"]["type"] == "stub_script_error"
+        assert "no verdict recorded for the order 'ba'" in got.json()["error"]["message"]
+        assert stub.calls[0].outcome == "script_error"
