@@ -296,3 +296,20 @@ def test_a_script_that_does_not_fit_the_prompt_is_a_stub_error_not_an_outage():
         assert got.json()["error"]["type"] == "stub_script_error"
         assert "no verdict recorded for the order 'ba'" in got.json()["error"]["message"]
         assert stub.calls[0].outcome == "script_error"
+
+
+def test_a_cascade_of_judges_counts_two_calls_per_pair_it_spared(tmp_path, monkeypatch):
+    """Each item an earlier stage kept is every call the later judge did not make: one per
+    reply order, and one per simulated annotator."""
+    from labelloop.route import cascade, status
+
+    project = project_of(tmp_path, [unreviewed(r) for r in llmbar_rows()[:3]])
+    project.config.routing.cascade = ["local", MODEL]
+    tally = [cascade.StageTally(model="local"), cascade.StageTally(model=MODEL, avoided=3)]
+    monkeypatch.setattr(cascade, "walk", lambda *a, **k: cascade.Walk([], tally))
+    got = status.cascade_status(project, {})
+    assert [s["calls_avoided"] for s in got["stages"]] == [0, 6]
+    assert got["saved"]["llm_calls_avoided"] == 6
+    project.config.llm.simulated_annotators = 2
+    got = status.cascade_status(project, {})
+    assert got["saved"]["llm_calls_avoided"] == 12
