@@ -163,10 +163,19 @@ def dry_run(
     todo = list(todo)
     todo = todo[:limit] if limit is not None else todo
     preview = getattr(provider, "preview", None)
+    decided = project.store.reviewed_item_ids()
+    drawn = sum(i.id in decided for i in todo)
+    why = (
+        f"\n{drawn} of them were decided by people but are in the calibration draw: the "
+        "model's answers on them are what calibration tests (--reviewed labels every "
+        "decided item)."
+        if drawn and not reviewed
+        else ""
+    )
     if preview is not None and todo:
-        return preview(todo, ctx)
+        return preview(todo, ctx) + why
     detail = f"{provider.model} (version {version})"
-    return f"Would label {len(todo)} items with {detail}; nothing was labeled or spent."
+    return f"Would label {len(todo)} items with {detail}; nothing was labeled or spent.{why}"
 
 
 @contextmanager

@@ -234,7 +234,8 @@ def _intro(fig: dict) -> list[str]:
     c = fig["consensus"]
     lines = [
         f"Task kind {fig['kind']} ({fig['scale']}); reviewers: {', '.join(fig['reviewers'])}.",
-        f"Consensus ({c['method']}): {c['items']} items, {c['ties']} tied.",
+        f"Consensus ({c['method']}): {c['items']} items, {c['ties']} "
+        + ("left out without a majority." if fig["kind"] in JUDGED else "tied."),
         "Intervals are bootstrap 95% over items.",
     ]
     if fig["kind"] in JUDGED:

@@ -419,13 +419,13 @@ def gold_from_import(
 def export(
     out_path: Annotated[Path, typer.Argument(metavar="OUT", help="File to write.")],
     format: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--format",
             help="jsonl, csv, labelstudio (+ OUT.config.xml), hf (a Parquet folder) "
-            "or conll (span guidelines).",
+            "or conll (span guidelines). Default: csv for a .csv file, else jsonl.",
         ),
-    ] = "jsonl",
+    ] = None,
     queue: Annotated[
         str | None,
         typer.Option(help="Only items waiting in calibration|audit|active|adjudication."),
@@ -684,8 +684,14 @@ def _print_eval(f: dict) -> None:
     from labelloop.evals.report_render import fmt
 
     c = f["consensus"]
+    # a judging task's "tie" is an answer: say what the count is
+    left = (
+        "left out without a majority"
+        if f.get("kind") in ("pairwise", "rating", "ranking")
+        else "ties"
+    )
     out.print(
-        f"[bold]{f['task']}[/]: consensus on {c['items']} items ({c['ties']} ties), "
+        f"[bold]{f['task']}[/]: consensus on {c['items']} items ({c['ties']} {left}), "
         f"reviewers: {', '.join(f['reviewers']) or 'none'}"
     )
     table = Table("model", "vs", "items", "accuracy [95% CI]", "ECE", "coverage@95%")

@@ -98,6 +98,12 @@ TIE = "tie"
 JUDGE_KINDS = frozenset({"pairwise", "rating", "ranking"})
 
 
+def opaque_id(item_id: str) -> str:
+    """The name a judge knows an item by: item ids can name the models that wrote its
+    replies ("q1-gpt4-vs-llama"), and a judge must never learn them."""
+    return "item-" + hashlib.sha256(item_id.encode()).hexdigest()[:16]
+
+
 class Item(Frozen):
     """A unit to label: a text, or a chat transcript (optionally one target turn of it);
     with ``replies``, the replies to that conversation a judging task compares."""

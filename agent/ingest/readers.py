@@ -320,14 +320,19 @@ def _csv_records(reader, path: str | Path) -> Iterator[tuple[int, list[str]]]:
             yield start, record
 
 
+#: columns that hold what a row labels besides ``text``: a conversation, or the prompt of a
+#: judging row (``labelloop.ingest.replies``)
+BODY_COLUMNS = frozenset({"messages", "prompt"})
+
+
 def _csv_header(header: list[str], path: str | Path, line: int) -> list[str]:
     if len(header) > MAX_COLUMNS:
         raise row_error(path, "csv", line, too_many_columns(len(header)))
     columns = [csv_value(name.strip()) for name in header]
     names = set(columns)
     missing = [c for c in ("id", "text") if c not in names]
-    if "messages" in names and missing == ["text"]:
-        missing = []
+    if names & BODY_COLUMNS and missing == ["text"]:
+        missing = []  # a conversation, or a judging row's prompt (checked row by row)
     if missing:
         listed = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
         raise row_error(

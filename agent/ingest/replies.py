@@ -21,6 +21,7 @@ Pure functions: ``RowError`` says what is wrong and how to fix it; the caller ad
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from labelloop.core.types import TIE, Guideline, Item, LabelValue, Message, Reply
@@ -156,7 +157,8 @@ def _response_ab(raw: dict[str, Any], g: Guideline) -> dict[str, Any]:
         name = str(winner).strip().lower()
         label = TIE if name.startswith("tie") else _WINNERS.get(name)
         if label is None:
-            raise RowError(f"'winner' is {shown(winner)}; write model_a, model_b or tie (or a, b)")
+            tie = " or tie" if g.allow_tie else ""
+            raise RowError(f"'winner' is {shown(winner)}; write model_a or model_b{tie} (or a, b)")
         out["label"] = label
     elif flags:
         if len(flags) > 1:
@@ -189,11 +191,15 @@ def _reply_ab(raw: dict[str, Any], g: Guideline) -> dict[str, Any]:
             raise RowError(f"human judgment {i} has choice {shown(j['choice'])}; use A, B or tie")
         if choice == TIE and not g.allow_tie:
             raise RowError(_no_tie(g))
-        annotations.append(
-            {"reviewer": str(j.get("annotator") or f"annotator{i}"), "label": choice}
-        )
+        note = {"reviewer": str(j.get("annotator") or f"annotator{i}"), "label": choice}
+        if j.get("timestamp") is not None:
+            note["time"] = str(j["timestamp"])
+        annotations.append(note)
     if annotations:
         out["annotations"] = annotations
+        # what the votes are read from stays with the item, whole (strength, order shown)
+        keep = {k: raw[k] for k in ("human_judgments", "gold") if raw.get(k) is not None}
+        out["meta"] = {**keep, **(raw.get("meta") or {})}
     elif raw.get("gold") is not None:
         gold = str(raw["gold"]).strip().lower()
         if gold not in ("a", "b", TIE):
@@ -213,7 +219,11 @@ def _string(value: Any, name: str, empty: bool = False) -> str:
     """A string field; ``empty``: it may be empty (a model may have replied nothing)."""
     if not isinstance(value, str) or not (empty or value.strip()):
         kind = "a string" if empty else "a non-empty string"
-        raise RowError(f"{name!r} must be {kind}, not {shown(value)}")
+        got = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else shown(value)
+        raise RowError(
+            f"{name!r} must be {kind}, not {got}: write the text in quotes"
+            + (' (an empty reply is "")' if empty else "")
+        )
     return value
 
 

@@ -763,12 +763,15 @@ def detect_injection(text: str, labels: Sequence[str] = ()) -> InjectionFlag | N
 
 def item_fields(item: Item) -> list[str]:
     """What the model is shown of an item, field by field: the id (also with its ``_``,
-    ``-`` and ``.`` read as spaces), the text, each turn's content, each turn's role when
+    ``-`` and ``.`` read as spaces; not for an item with replies, whose judge sees an
+    opaque id), the text, each turn's content, each turn's role when
     it is not a plain role name, and each reply a judge compares."""
-    fields = [item.id]
-    spaced = re.sub(r"[_\-.|/]+", " ", item.id)
-    if spaced != item.id:
-        fields.append(spaced)
+    fields: list[str] = []
+    if not item.replies:  # a judge is shown an opaque id instead (``opaque_id``)
+        fields.append(item.id)
+        spaced = re.sub(r"[_\-.|/]+", " ", item.id)
+        if spaced != item.id:
+            fields.append(spaced)
     if item.text is not None:
         fields.append(item.text)
     for m in item.messages or ():

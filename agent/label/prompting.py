@@ -27,7 +27,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pydantic import ValidationError
 
 from labelloop.core.resources import prompts_dir
-from labelloop.core.types import Frozen, Guideline, Item, LabelValue
+from labelloop.core.types import Frozen, Guideline, Item, LabelValue, opaque_id
 from labelloop.label.providers.base import Example
 from labelloop.label.schemas import (
     answer_json,
@@ -198,6 +198,7 @@ def _item_view(
     view |= {"target": None, "target_role": None, "user_turns": [], "replies": []}
     kind = shape(guideline)
     if kind in ("pairwise", "rating", "ranking"):
+        view["id"] = opaque_id(item.id)
         if not item.replies:
             raise ValueError(f"item {item.id!r} has no replies to judge")
         by_id = {r.id: r for r in item.replies}
@@ -248,7 +249,7 @@ def _example_messages(
     answer = answer_json(
         value,
         guideline,
-        rationale=_example_rationale(value),
+        rationale=_example_rationale(value, guideline),
         section=_example_section(value, guideline),
         confidence=EXAMPLE_CONFIDENCE,
         item=example.item,
@@ -269,7 +270,9 @@ def _example_messages(
     ]
 
 
-def _example_rationale(value: LabelValue) -> str:
+def _example_rationale(value: LabelValue, guideline: Guideline | None = None) -> str:
+    if guideline is not None and guideline.judges:  # reply ids mean nothing to a judge
+        return "A careful evaluator following the guideline gave this answer."
     names = list(dict.fromkeys(value.names()))
     if value.abstain and not names:
         return "No label of the guideline fits this item."
@@ -283,5 +286,8 @@ def _example_rationale(value: LabelValue) -> str:
 
 
 def _example_section(value: LabelValue, guideline: Guideline) -> str:
+    if guideline.judges:
+        headings = instruction_headings(guideline.instructions)
+        return headings[0] if headings else ""
     names = value.names()
     return names[0] if names else "Labels"

@@ -47,6 +47,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from labelloop.core.types import opaque_id
+
 DEFAULT_ITEM_PATTERN = r'<item\s+id="(?P<id>[^"]*)"[^>]*>(?P<text>.*?)</item>'
 DEFAULT_ENTRY = "*"
 ANSWER_KEYS = frozenset(
@@ -229,6 +231,20 @@ def _text_of(content: Any) -> str:
     if isinstance(content, list):
         return "".join(p.get("text", "") for p in content if isinstance(p, dict))
     return content if isinstance(content, str) else ""
+
+
+@lru_cache(maxsize=4)
+def _opaque_keys(keys: tuple[str, ...]) -> dict[str, str]:
+    return {opaque_id(k): k for k in keys}
+
+
+def resolved(item: ItemRef, script: Mapping[str, dict]) -> ItemRef:
+    """The item under the script's id when the prompt names it opaquely, as a judging
+    prompt does (``labelloop.core.types.opaque_id``)."""
+    if item.item_id is None or item.item_id in script or not item.item_id.startswith("item-"):
+        return item
+    known = _opaque_keys(tuple(script)).get(item.item_id)
+    return item if known is None else ItemRef(known, known, item.text)
 
 
 def script_entry(script: Mapping[str, dict], item: ItemRef) -> dict[str, Any]:
@@ -804,7 +820,7 @@ async def chat_completions(request: Request) -> Response:
     refused = invalid_request(body)
     if refused is not None:
         return refused
-    item = find_item(body["messages"], state.item_pattern, state.item_role)
+    item = resolved(find_item(body["messages"], state.item_pattern, state.item_role), state.script)
     try:
         entry = script_entry(state.script, item)
     except ScriptError as exc:

@@ -60,7 +60,7 @@ def _check_kind(guideline: Guideline) -> None:
     if guideline.kind in ("rating", "ranking"):
         raise ConfigError(
             f"The local model judges pairwise tasks only, not kind: {guideline.kind} (task "
-            f"{guideline.task!r}): review these items in the console (labelloop serve)"
+            f"{guideline.task!r}): review these items in the console (labelloop review)"
         )
     if guideline.kind == "spans":
         raise ConfigError(

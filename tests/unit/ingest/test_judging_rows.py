@@ -214,3 +214,56 @@ def test_a_bad_preference_row_names_its_line(tmp_path):
         api.import_file(project, path)
     assert f"{path}:2:" in str(info.value) and "allow_tie: true" in str(info.value)
     assert project.store.count_items() == 0  # all or nothing
+
+
+def test_a_preference_csv_imports_and_the_cli_exports_csv_by_its_name(tmp_path):
+    """A CSV of an arena layout (prompt, response_a/b, winner) has no 'text' column and
+    imports all the same; `export out.csv` writes CSV, not JSONL."""
+    from typer.testing import CliRunner
+
+    from labelloop.ui.cli import app
+
+    guideline = tmp_path / "g.md"
+    guideline.write_text(PAIRWISE, encoding="utf-8")
+    project = api.create_project(tmp_path / "p", guideline)
+    path = tmp_path / "arena.csv"
+    path.write_text(
+        "id,prompt,response_a,response_b,model_a,model_b,winner\n"
+        "1,Say hi,Hello!,Go away,m1,m2,model_a\n"
+        "2,Name a prime,7,8,m2,m1,tie\n",
+        encoding="utf-8",
+    )
+    result = api.import_file(project, path)
+    assert (result.items_added, result.reviews_added) == (2, 2)
+    out = tmp_path / "out.csv"
+    ran = CliRunner().invoke(app, ["export", str(out), "-p", str(project.root)])
+    assert ran.exit_code == 0, ran.output
+    header = out.read_text(encoding="utf-8").splitlines()[0]
+    assert header.startswith("id,messages,target_turn,replies,label")
+
+
+def test_annotators_times_and_the_whole_judgments_are_kept():
+    raw = {
+        "id": "t1",
+        "prompt": "p",
+        "reply_a": "x",
+        "reply_b": "y",
+        "gold": "A",
+        "human_judgments": [
+            {
+                "annotator": "se",
+                "choice": "A",
+                "strength": "clear",
+                "timestamp": "2023-05-19 04:51:53",
+            }
+        ],
+    }
+    item, reviews = parse_row(raw, ctx(PAIRWISE))
+    assert reviews[0].created_at.isoformat() == "2023-05-19T04:51:53+00:00"
+    assert item.meta["human_judgments"][0]["strength"] == "clear"
+    assert item.meta["gold"] == "A"
+
+
+def test_a_reply_that_is_not_text_says_how_to_fix_it():
+    message = refused({"id": "x", "prompt": "p", "reply_a": True, "reply_b": "y"})
+    assert "not true" in message and "in quotes" in message
