@@ -137,16 +137,17 @@ def _content(value: Any, name: str) -> dict[str, Any]:
     return {"content": _string(value, name, empty=True)}
 
 
+def _ab_replies(raw: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """The replies of a ``{prefix}_a`` / ``{prefix}_b`` row, with ``model_a`` / ``model_b``."""
+    names = (f"{prefix}_a", f"{prefix}_b")
+    if any(n not in raw for n in names):
+        raise RowError(f"a {names[0]}/{names[1]} row needs both {names[0]!r} and {names[1]!r}")
+    models = (raw.get("model_a"), raw.get("model_b"))
+    return {"replies": _pair(raw[names[0]], raw[names[1]], models, names)}
+
+
 def _response_ab(raw: dict[str, Any], g: Guideline) -> dict[str, Any]:
-    if "response_a" not in raw or "response_b" not in raw:
-        raise RowError("a response_a/response_b row needs both 'response_a' and 'response_b'")
-    replies = _pair(
-        raw["response_a"],
-        raw["response_b"],
-        (raw.get("model_a"), raw.get("model_b")),
-        ("response_a", "response_b"),
-    )
-    out: dict[str, Any] = {"replies": replies}
+    out = _ab_replies(raw, "response")
     winner = raw.get("winner")
     flags = [
         k
@@ -170,15 +171,7 @@ def _response_ab(raw: dict[str, Any], g: Guideline) -> dict[str, Any]:
 
 
 def _reply_ab(raw: dict[str, Any], g: Guideline) -> dict[str, Any]:
-    if "reply_a" not in raw or "reply_b" not in raw:
-        raise RowError("a reply_a/reply_b row needs both 'reply_a' and 'reply_b'")
-    replies = _pair(
-        raw["reply_a"],
-        raw["reply_b"],
-        (raw.get("model_a"), raw.get("model_b")),
-        ("reply_a", "reply_b"),
-    )
-    out: dict[str, Any] = {"replies": replies}
+    out = _ab_replies(raw, "reply")
     judgments = raw.get("human_judgments") or []
     if not isinstance(judgments, list):
         raise RowError('\'human_judgments\' must be a list of {"annotator", "choice"} objects')
