@@ -92,7 +92,9 @@ EMPTY_HINTS = {
 META_EXAMPLE = '{"source": "web"}'
 MESSAGE_EXAMPLE = '[{"role": "user", "content": "..."}]'
 MESSAGE_LABEL_EXAMPLE = '{"role": "user", "content": "...", "label": "NAME"}'
-ITEM_KEYS = frozenset({"id", "text", "messages", "target_turn", "replies", "meta"})
+ITEM_KEYS = frozenset({"id", "text", "messages", "conversations", "target_turn", "replies", "meta"})
+#: ShareGPT speakers (``{"from", "value"}`` messages) as chat roles; others are kept as given
+SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "chatgpt": "assistant", "bard": "assistant"}
 REVIEW_KEYS = frozenset({*VALUE_KEYS, "annotations", "reviews", "label_source"})
 KNOWN_KEYS = ITEM_KEYS | REVIEW_KEYS
 #: fields of a labelloop export (JSONL or CSV, told by ``label_source``) that are
@@ -367,6 +369,10 @@ def _item_id(value: Any) -> str:
 
 def _body(raw: dict[str, Any], g: Guideline) -> dict[str, Any]:
     text, messages = raw.get("text"), raw.get("messages")
+    if raw.get("conversations") is not None:  # the ShareGPT layout
+        if messages is not None:
+            raise RowError("the row has both 'messages' and 'conversations'; keep one")
+        messages = raw["conversations"]
     if text is not None and messages is not None:
         raise RowError("the row has both 'text' and 'messages'; keep one")
     if g.unit == "text":
@@ -404,9 +410,18 @@ def _messages(value: Any) -> tuple[Message, ...]:
     out = []
     for i, m in enumerate(value):
         m = m if isinstance(m, dict) else {}
+        if m.get("tool_calls") or m.get("role") in ("tool", "function"):
+            raise RowError(
+                f"message {i} is a tool call or a tool's result: only text messages are "
+                "imported; remove tool messages (or keep them under 'meta')"
+            )
         role, content = m.get("role"), m.get("content")
+        if role is None and "from" in m and "value" in m:  # ShareGPT: {"from", "value"}
+            role, content = SHAREGPT_ROLES.get(m["from"], m["from"]), m["value"]
         if content is None:
             content = m.get("text")
+        if isinstance(content, list):  # content parts: text joined, others named
+            content = _parts_text(content, i)
         if not isinstance(role, str) or not role or not isinstance(content, str):
             raise RowError(
                 f"message {i} needs a 'role' and a 'content' (or 'text') string; "
@@ -414,6 +429,25 @@ def _messages(value: Any) -> tuple[Message, ...]:
             )
         out.append(Message(role=role, content=content))
     return tuple(out)
+
+
+def _parts_text(parts: list, i: int) -> str:
+    """A message's content parts as one text: text parts joined by blank lines, any other
+    part (an image, audio, a file) as a placeholder naming its type."""
+    out = []
+    for part in parts:
+        if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+            raise RowError(
+                f"message {i}: a content part is not an object with a 'type'; write parts "
+                'as {"type": "text", "text": "..."}'
+            )
+        if part["type"] == "text":
+            if not isinstance(part.get("text"), str):
+                raise RowError(f"message {i}: a text part needs a 'text' string")
+            out.append(part["text"])
+        else:
+            out.append(f"[{part['type']}]")
+    return "\n\n".join(out)
 
 
 def _target_turn(value: Any, messages: tuple[Message, ...]) -> int | None:

@@ -38,6 +38,7 @@ UNITS = {"jsonl": "line", "csv": "line", "parquet": "row", "labelstudio": "task"
 #: CSV columns holding JSON (``labels`` may also be ``a|b|c``)
 JSON_COLUMNS = (
     "messages",
+    "conversations",
     "spans",
     "turns",
     "annotations",
@@ -322,7 +323,7 @@ def _csv_records(reader, path: str | Path) -> Iterator[tuple[int, list[str]]]:
 
 #: columns that hold what a row labels besides ``text``: a conversation, or the prompt of a
 #: judging row (``labelloop.ingest.replies``)
-BODY_COLUMNS = frozenset({"messages", "prompt"})
+BODY_COLUMNS = frozenset({"messages", "conversations", "prompt"})
 
 
 def _csv_header(header: list[str], path: str | Path, line: int) -> list[str]:
