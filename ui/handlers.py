@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from labelloop.core.errors import AccessDenied, LabelloopError, ReviewConflict
+from labelloop.core.positions import from_shown, to_shown
 from labelloop.core.types import Guideline, LabelValue, Route
 from labelloop.review import judging
 from labelloop.review.service import ACTIONS, REJECT_REASONS, BrowseFilters, ReviewService
@@ -101,7 +102,7 @@ class Console:
             item_id = str(cmd.get("item", ""))
             value = parse_value(self.guideline, cmd.get("value"))
             if self.guideline.judges:  # the page names replies by position, as it shows them
-                value = judging.from_shown(value, self.order(item_id, user.name))
+                value = from_shown(value, self.order(item_id, user.name))
             outcome = self.service.decide(
                 user.name,
                 item_id,
@@ -170,7 +171,7 @@ class Console:
             values.append(("model", view.suggestion.value))
         for who, value in values:
             if order:  # by position in the adjudicator's order, as the page shows the replies
-                shown = judging.to_shown(value, order)
+                shown = to_shown(value, order)
                 key = json.dumps(shown.as_dict() if shown else None, sort_keys=True)
             else:
                 key = json.dumps(value.as_dict(), sort_keys=True)
@@ -197,7 +198,7 @@ class Console:
         if not choice:
             raise LabelloopError("Choose one of the answers or pick a label first")
         value = parse_value(g, json.loads(choice))
-        return judging.from_shown(value, self.order(item_id, name)) if g.judges else value
+        return from_shown(value, self.order(item_id, name)) if g.judges else value
 
     # --- item browser -------------------------------------------------------------------
 

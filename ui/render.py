@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from markdown_it import MarkdownIt
 
 from labelloop.core.errors import LabelloopError
+from labelloop.core.positions import to_shown
 from labelloop.core.types import JUDGE_KINDS, Guideline, Item, LabelValue, Span, Suggestion
 from labelloop.label.schemas import user_turns
 from labelloop.review.judging import (
@@ -24,7 +25,6 @@ from labelloop.review.judging import (
     rationale_shown,
     reply_name,
     shown_order,
-    to_shown,
 )
 from labelloop.review.views import ADJUDICATION_QUEUE, BROWSER_QUEUE
 

@@ -24,6 +24,7 @@ import hashlib
 import json
 from typing import Any
 
+from labelloop.core.positions import scale_value
 from labelloop.core.types import TIE, Guideline, Item, LabelValue, Message, Reply
 from labelloop.ingest.checks import RowError, shown
 
@@ -321,7 +322,7 @@ def rating_value(value: Any, item: Item, g: Guideline) -> LabelValue:
                 f"rating {shown(v)} of reply {rid!r} is not on the scale; use one of "
                 + ", ".join(scale)
             )
-        out[rid] = int(v) if str(v).lstrip("-").isdigit() else str(v)
+        out[rid] = scale_value(v)
     return LabelValue(ratings=out)
 
 

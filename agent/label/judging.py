@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from labelloop.core.types import TIE, Guideline, Item, LabelValue
+from labelloop.core.types import Guideline, Item, LabelValue
 from labelloop.label.providers.base import Example
 
 #: the probability signals that are averaged across the two orders
@@ -44,22 +44,6 @@ def orders(item: Item) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return ids, tuple(reversed(ids))
 
 
-def from_position(value: LabelValue, order: Sequence[str]) -> LabelValue:
-    """A positional answer as reply ids: a pairwise "1", "2" (or "tie"), a rating's
-    positions, a ranking's positions; ``order`` is the reply ids as they were shown."""
-
-    def rid(position: str) -> str:
-        return order[int(position) - 1]
-
-    if value.ratings is not None:
-        return LabelValue(ratings={rid(p): v for p, v in value.ratings.items()})
-    if value.ranking is not None:
-        return LabelValue(ranking=tuple(rid(p) for p in value.ranking))
-    if value.label is None or value.label == TIE:
-        return value
-    return LabelValue(label=rid(value.label))
-
-
 def answer_space(kind: str, replies: int, choices: int) -> int:
     """How many answers a judge could give: the choices of a pairwise task, every rating
     of every reply, every order of the replies."""
@@ -68,13 +52,6 @@ def answer_space(kind: str, replies: int, choices: int) -> int:
     if kind == "ranking":
         return math.factorial(replies)
     return choices
-
-
-def to_position(value: LabelValue, order: Sequence[str]) -> str:
-    """The position a reply-id answer has in ``order`` ("tie" stays "tie")."""
-    if value.label == TIE:
-        return TIE
-    return str(list(order).index(value.label) + 1)
 
 
 def combine(

@@ -46,6 +46,7 @@ from pydantic import (
     model_validator,
 )
 
+from labelloop.core.positions import scale_value
 from labelloop.core.types import USER_ROLES, Guideline, Item, LabelValue, Span
 
 #: the answer meaning "no label of the guideline fits" (offered when allow_abstain is set)
@@ -445,8 +446,8 @@ def to_value(output: BaseModel, guideline: Guideline) -> LabelValue:
     names = set(guideline.label_names)
     if kind == "pairwise":  # a position: the caller maps it to the reply shown there
         return LabelValue(label=output.label)
-    if kind == "rating":  # positions too (``labelloop.label.judging.from_position``)
-        return LabelValue(ratings={r.reply: _scale_value(r.rating) for r in output.ratings})
+    if kind == "rating":  # positions too (``labelloop.core.positions.from_shown``)
+        return LabelValue(ratings={r.reply: scale_value(r.rating) for r in output.ratings})
     if kind == "ranking":
         return LabelValue(ranking=tuple(output.ranking))
     if kind == "single":
@@ -465,11 +466,6 @@ def to_value(output: BaseModel, guideline: Guideline) -> LabelValue:
     turns = {t.turn: t.label for t in output.turns}
     kept = {k: v for k, v in sorted(turns.items()) if v in names}
     return LabelValue(turns=kept, abstain=len(kept) < len(turns))
-
-
-def _scale_value(value: str) -> int | str:
-    """A scale value as ratings store it: a whole number where it is one."""
-    return int(value) if value.lstrip("-").isdigit() else value
 
 
 def answer_json(

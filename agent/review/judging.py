@@ -20,10 +20,9 @@ import re
 from collections.abc import Sequence
 
 from labelloop.core.errors import LabelloopError
+from labelloop.core.positions import REPLY, position_of, reply_at, to_shown
 from labelloop.core.types import TIE, Guideline, Item, LabelValue
 
-#: the name a reply has on screen, by position from 1
-REPLY = "Reply {}"
 TIE_TEXT = "Tie"
 _POSITION_WORDS = re.compile(r"\b(reply|response)(\s+#?)([1-9])\b", re.IGNORECASE)
 
@@ -43,58 +42,6 @@ def shown_order(item_id: str, reviewer: str, reply_ids: Sequence[str]) -> tuple[
 def reply_name(position: int | str) -> str:
     """ "Reply 1", "Reply 2", ... for a position from 1."""
     return REPLY.format(position)
-
-
-def _position(rid: str, order: Sequence[str]) -> str:
-    try:
-        return str(list(order).index(rid) + 1)
-    except ValueError:
-        raise LabelloopError(f"{rid!r} is not a reply of this item") from None
-
-
-def _reply(pos: object, order: Sequence[str]) -> str:
-    text = str(pos).strip()
-    if not text.isdigit() or not 1 <= int(text) <= len(order):
-        raise LabelloopError(
-            f"There is no {reply_name(text)} on this item: use a position from 1 to {len(order)}"
-        )
-    return order[int(text) - 1]
-
-
-def to_shown(value: LabelValue | None, order: Sequence[str]) -> LabelValue | None:
-    """A value naming reply ids as the page sees it: positions in ``order``."""
-    if value is None or value.abstain:
-        return value
-    if value.ratings is not None:
-        return LabelValue(ratings={_position(k, order): v for k, v in value.ratings.items()})
-    if value.ranking is not None:
-        return LabelValue(ranking=tuple(_position(k, order) for k in value.ranking))
-    if value.label is not None and value.label != TIE:
-        return LabelValue(label=_position(value.label, order))
-    return value
-
-
-def from_shown(value: LabelValue | None, order: Sequence[str]) -> LabelValue | None:
-    """A value the page sent, naming positions in ``order``, as reply ids (the inverse of
-    :func:`to_shown`); ``LabelloopError`` for a position the item does not have."""
-    if value is None or value.abstain:
-        return value
-    if value.ratings is not None:
-        ratings = {_reply(k, order): scale_value(v) for k, v in value.ratings.items()}
-        return LabelValue(ratings=ratings)
-    if value.ranking is not None:
-        return LabelValue(ranking=tuple(_reply(k, order) for k in value.ranking))
-    if value.label is not None and value.label.strip().lower() != TIE:
-        return LabelValue(label=_reply(value.label, order))
-    if value.label is not None:
-        return LabelValue(label=TIE)
-    return value
-
-
-def scale_value(v: int | str) -> int | str:
-    """A rating as it is stored: an int when the scale value is a number, else the text."""
-    text = str(v).strip()
-    return int(text) if text.lstrip("-").isdigit() else text
 
 
 def describe(value: LabelValue | None, order: Sequence[str]) -> str:
@@ -134,7 +81,7 @@ def from_choice(choice: str, order: Sequence[str]) -> LabelValue:
     m = re.fullmatch(r"reply\s+(\d+)", text, re.IGNORECASE)
     if m is None:
         raise LabelloopError(f"Choose one of the replies (Reply 1, Reply 2, ...), not {choice!r}")
-    return LabelValue(label=_reply(m.group(1), order))
+    return LabelValue(label=reply_at(m.group(1), order))
 
 
 def rationale_shown(text: str, item: Item, order: Sequence[str]) -> str:
@@ -148,7 +95,7 @@ def rationale_shown(text: str, item: Item, order: Sequence[str]) -> str:
         n = int(m.group(3))
         if n > len(own):
             return m.group(0)
-        return f"{m.group(1)}{m.group(2)}{_position(own[n - 1], order)}"
+        return f"{m.group(1)}{m.group(2)}{position_of(own[n - 1], order)}"
 
     return _POSITION_WORDS.sub(swap, text)
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 
 from labelloop.core.errors import LabelloopError
+from labelloop.core.positions import scale_value
 from labelloop.core.types import (
     QUEUE_ROUTES,
     Guideline,
@@ -18,7 +19,7 @@ from labelloop.core.types import (
     Suggestion,
 )
 from labelloop.label.schemas import item_text, turn_problems
-from labelloop.review.judging import check_answer, scale_value
+from labelloop.review.judging import check_answer
 from labelloop.review.views import (
     ACTIONS,
     ADJUDICATION_QUEUE,

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from labelloop.core.positions import from_shown, to_shown
 from labelloop.core.types import TIE, LabelValue, Route
-from labelloop.review.judging import describe, from_shown, shown_order, to_shown
+from labelloop.review.judging import describe, shown_order
 from labelloop.review.service import ReviewService
 from labelloop.ui.handlers import Console, filters
 from tests.support.console import Browser, make_project, seed, served, shown_item

@@ -31,6 +31,7 @@ import openai
 from pydantic import BaseModel, ValidationError
 from threadpoolctl import threadpool_limits
 
+from labelloop.core.positions import from_shown
 from labelloop.core.types import Guideline, Item, LabelValue, Suggestion
 from labelloop.label import judging, prompting, schemas, signals
 from labelloop.label.fewshot import FewShotPool
@@ -693,7 +694,7 @@ class _Runner:
             choices = schemas.label_choices(self.guideline)
             sig = signals.value_signals(tokens, value, choices)
             sig["verbalized"] = _verbalized(out)
-            mine = judging.from_position(value, judging.orders(job.item)[0])
+            mine = from_shown(value, judging.orders(job.item)[0])
             other, other_sig = await self.swapped(job, choices)
             space = judging.answer_space(
                 self.guideline.kind, len(job.item.replies or ()), len(choices)
@@ -748,7 +749,7 @@ class _Runner:
         value = schemas.to_value(out, self.guideline)
         sig = signals.value_signals(tokens, value, choices)
         sig["verbalized"] = _verbalized(out)
-        return judging.from_position(value, judging.orders(job.item)[1]), sig
+        return from_shown(value, judging.orders(job.item)[1]), sig
 
     async def simulated(self, job: Job, verdict: LabelValue) -> float | None:
         """Share of the simulated annotators (one reviewer's examples each) whose answer,
@@ -767,7 +768,7 @@ class _Runner:
                 continue
             value = schemas.to_value(out, self.guideline)
             answered += 1
-            agree += judging.from_position(value, job.item.reply_ids).key() == verdict.key()
+            agree += from_shown(value, job.item.reply_ids).key() == verdict.key()
         return agree / answered if answered else None
 
     async def consistency(self, job: Job, value: LabelValue) -> float | None:

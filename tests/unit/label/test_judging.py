@@ -11,6 +11,7 @@ import pytest
 
 from labelloop import api
 from labelloop.core.errors import ConfigError
+from labelloop.core.positions import from_shown, to_shown
 from labelloop.core.types import Item, LabelValue, Reply
 from labelloop.label import judging
 from labelloop.label.labeler import label_context, make_provider
@@ -58,9 +59,9 @@ def unreviewed(row: dict) -> dict:
 
 def test_positions_map_back_to_reply_ids():
     order = ("b", "a")
-    assert judging.from_position(LabelValue(label="1"), order) == LabelValue(label="b")
-    assert judging.from_position(LabelValue(label="tie"), order) == LabelValue(label="tie")
-    assert judging.to_position(LabelValue(label="a"), order) == "2"
+    assert from_shown(LabelValue(label="1"), order) == LabelValue(label="b")
+    assert from_shown(LabelValue(label="tie"), order) == LabelValue(label="tie")
+    assert to_shown(LabelValue(label="a"), order) == LabelValue(label="2")
 
 
 def test_a_disagreeing_order_lowers_the_confidence_and_says_so():

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from labelloop.core.consensus import consensus_value, people_consensus
 from labelloop.core.guideline import parse_guideline
+from labelloop.core.positions import from_shown, to_shown
 from labelloop.core.types import LabelValue, Review
-from labelloop.label import judging
-from labelloop.review.judging import from_shown, shown_order, to_shown
+from labelloop.review.judging import shown_order
 
 PAIRWISE = parse_guideline("---\ntask: t\nkind: pairwise\nallow_tie: true\n---\n", "g")
 NO_TIE = parse_guideline("---\ntask: t\nkind: pairwise\n---\n", "g")
@@ -54,7 +54,7 @@ def positional(value: LabelValue, order) -> LabelValue:
 @given(answers())
 def test_a_judges_positions_map_back_to_the_same_reply_ids_in_any_order(case):
     _, value, order = case
-    assert judging.from_position(positional(value, order), order) == value
+    assert from_shown(positional(value, order), order) == value
 
 
 @settings(max_examples=200, deadline=None)
