@@ -14,17 +14,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from labelloop.core.consensus import people_consensus
+from labelloop.core.consensus import rule_of
 from labelloop.core.errors import LabelloopError
 from labelloop.core.records import CalibrationRun
-from labelloop.core.types import Guideline, LabelValue, Review, Route, Suggestion
+from labelloop.core.types import Route, Suggestion
 from labelloop.project import Project
 from labelloop.route import calibrator as calibration
 from labelloop.route import cascade, router
@@ -162,7 +162,7 @@ def _sample(project: Project, model: str, versions, since, cal: CalibrationState
     """The drawn items this look tests on (see ``labelloop.route.sample``); for a later
     cascade stage, only items that reached it."""
     store = project.store
-    agreed = _consensus(project.guideline())
+    agreed = rule_of(project.guideline())
     pairs = store.calibration_pairs(model, *versions, since, consensus=agreed)
     excluded: set[str] = set()
     if since is not None:  # blind labels from before the alarm: the stream changed since
@@ -187,14 +187,6 @@ def _sample(project: Project, model: str, versions, since, cal: CalibrationState
         excluded=excluded,
         passed=router.passed_by_active(project),
     )
-
-
-def _consensus(guideline: Guideline) -> Callable[[list[Review]], LabelValue | None] | None:
-    """For a judging task, a pair's label is the people's consensus (the design contract);
-    for labels, the latest blind review, as ever."""
-    if not guideline.judges:
-        return None
-    return lambda reviews: people_consensus(reviews, guideline)
 
 
 def _reviewed_by_people(store: Store) -> dict[str, str]:

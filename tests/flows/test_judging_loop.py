@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from labelloop import api
-from labelloop.core.consensus import consensus_value
+from labelloop.core.consensus import consensus_value, rule_of
 from labelloop.core.guideline import parse_guideline
 from labelloop.core.types import LabelValue
-from labelloop.route.calibrate import _consensus
 from labelloop.testing.stub_llm import StubServer
 from tests.unit.ingest.test_judging_rows import PAIRWISE, PAIRWISE_NO_TIE
 
@@ -41,7 +40,7 @@ def test_consensus_is_the_majority_and_a_split_is_a_tie_only_where_allowed():
     assert consensus_value([], tie) is None
 
 
-def test_calibration_pairs_of_a_pairwise_task_are_judged_against_the_consensus(tmp_path):
+def test_calibration_pairs_of_a_pairwise_task_are_judged_against_therule_of(tmp_path):
     rows = [json.loads(line) for line in (FIXTURES / "pandalm_sample.jsonl").open()]
     project = project_of(tmp_path, PAIRWISE)
     api.import_file(project, FIXTURES / "pandalm_sample.jsonl", sample=True)
@@ -61,7 +60,7 @@ def test_calibration_pairs_of_a_pairwise_task_are_judged_against_the_consensus(t
     latest = project.store.latest_suggestions(model=MODEL)
     s = next(iter(latest.values()))
     pairs = project.store.calibration_pairs(
-        MODEL, s.prompt_version, s.guideline_version, consensus=_consensus(g)
+        MODEL, s.prompt_version, s.guideline_version, consensus=rule_of(g)
     )
     people = {
         r["id"]: consensus_value(
@@ -118,12 +117,12 @@ def test_a_split_without_ties_is_no_calibration_pair(tmp_path):
         api.label_items(project, MODEL, api_base=stub.base_url, reviewed=True, retry_wait=0.01)
     s = project.store.latest_suggestions(model=MODEL)["agreed"]
     pairs = project.store.calibration_pairs(
-        MODEL, s.prompt_version, s.guideline_version, consensus=_consensus(project.guideline())
+        MODEL, s.prompt_version, s.guideline_version, consensus=rule_of(project.guideline())
     )
     assert [(p.suggestion.item_id, p.correct) for p in pairs] == [("agreed", True)]
 
 
-def test_the_label_that_stands_for_several_peoples_judgments_is_their_consensus(tmp_path):
+def test_the_label_that_stands_for_several_peoples_judgments_is_theirrule_of(tmp_path):
     """Export, the teaching examples and the browser agree: the majority of the people, a
     tie on an even split where ties are allowed, and no label (until adjudicated) where
     they are not."""
@@ -158,7 +157,7 @@ def test_the_label_that_stands_for_several_peoples_judgments_is_their_consensus(
             row["id"]: row.get("label") for row in map(json.loads, out.read_text().splitlines())
         }
         assert exported == expect[name], name
-        finals = project.store.final_reviews(_consensus(project.guideline()))
+        finals = project.store.final_reviews(rule_of(project.guideline()))
         assert {i: r.value.label for i, r in finals.items()} == {
             i: v for i, v in expect[name].items() if v is not None
         }
@@ -214,7 +213,7 @@ def test_a_rating_task_end_to_end(tmp_path):
     assert (run.labeled, run.failed) == (4, 0)
     s = project.store.latest_suggestions(model=MODEL)["r0"]
     pairs = project.store.calibration_pairs(
-        MODEL, s.prompt_version, s.guideline_version, consensus=_consensus(project.guideline())
+        MODEL, s.prompt_version, s.guideline_version, consensus=rule_of(project.guideline())
     )
     # r3's two people disagree: no consensus, no pair; r1 is off by one on reply b: wrong
     assert {p.suggestion.item_id: p.correct for p in pairs} == {"r0": True, "r1": False, "r2": True}
@@ -226,7 +225,7 @@ def test_a_rating_task_end_to_end(tmp_path):
     again = project_of(tmp_path / "again", RATING)
     api.import_file(again, out)
     assert again.store.get_item("r2") == project.store.get_item("r2")
-    assert again.store.final_reviews(_consensus(again.guideline()))["r0"].value.ratings == {
+    assert again.store.final_reviews(rule_of(again.guideline()))["r0"].value.ratings == {
         "a": 5,
         "b": 2,
     }
