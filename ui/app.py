@@ -45,6 +45,10 @@ CSS = """
 .ll-turn.ll-active { outline: 2px solid #2563eb; }
 .ll-turn-head { font-size: .8rem; color: var(--body-text-color-subdued); }
 .ll-role { font-weight: 600; text-transform: uppercase; }
+.ll-speaker { font-weight: 400; text-transform: none; margin-left: .3rem; }
+.ll-tool-turn { border-left-style: dashed; }
+.ll-tool summary { cursor: pointer; font-size: .85rem; color: var(--body-text-color-subdued); }
+.ll-tool .ll-args { white-space: pre-wrap; overflow-wrap: anywhere; margin: .2rem 0; }
 .ll-target-mark { margin-left: .5rem; color: var(--color-accent); font-weight: 600; }
 .ll-turn-label { margin-left: .6rem; font-weight: 700; color: #1d4ed8; }
 mark.ll-span { background: #fde68a; border-radius: .2rem; padding: 0 .1rem; }

@@ -18,8 +18,16 @@ from markdown_it import MarkdownIt
 
 from labelloop.core.errors import LabelloopError
 from labelloop.core.positions import to_shown
-from labelloop.core.types import JUDGE_KINDS, Guideline, Item, LabelValue, Span, Suggestion
-from labelloop.label.schemas import user_turns
+from labelloop.core.turns import labeled_turns
+from labelloop.core.types import (
+    JUDGE_KINDS,
+    Guideline,
+    Item,
+    LabelValue,
+    Message,
+    Span,
+    Suggestion,
+)
 from labelloop.review.judging import (
     describe,
     rationale_shown,
@@ -146,7 +154,7 @@ def item_html(view, stamp: str = "") -> str:
             ": Enter saves, Space leaves without saving.</div>"
         )
     spans = suggested.spans if suggested is not None and view.kind == "spans" else None
-    body = body_html(item, spans)
+    body = body_html(item, spans, view.turn_role if view.unit == "turn" else None)
     if judging:
         body += replies_html(item, view.order, view.kind, view.labels)
     return f'<div class="ll-item" {attrs}>{head}{body}</div>'
@@ -177,7 +185,8 @@ def replies_html(
     for n, reply in enumerate(replies, 1):
         if reply.messages is not None:
             turns = "".join(
-                turn_html(i, m.role, m.content, False) for i, m in enumerate(reply.messages)
+                turn_html(i, m.role, m.content, False, message=m)
+                for i, m in enumerate(reply.messages)
             )
             content = f'<ol class="ll-turns">{turns}</ol>'
         else:
@@ -209,14 +218,15 @@ def _rate_key(key: int, value: str) -> str:
     return f"<kbd>{key}</kbd> " if key <= 9 and str(key) != str(value) else ""
 
 
-def body_html(item: Item, spans: Sequence[Span] | None = None) -> str:
-    """The item's text or transcript, escaped; spans marked when given."""
+def body_html(item: Item, spans: Sequence[Span] | None = None, turn_role: str | None = None) -> str:
+    """The item's text or transcript, escaped; spans marked when given; with ``turn_role``
+    (``unit: turn``), the turns it labels marked for the keys' turn cursor."""
     if item.messages is None:
         text = item.text or ""
         return f'<div class="ll-text" data-text="{esc(text)}">{spans_html(text, spans or ())}</div>'
-    labelable = set(user_turns(item))
+    labelable = set(labeled_turns(item.messages, turn_role)) if turn_role else set()
     turns = "".join(
-        turn_html(i, m.role, m.content, i == item.target_turn, i in labelable)
+        turn_html(i, m.role, m.content, i == item.target_turn, i in labelable, m)
         for i, m in enumerate(item.messages)
     )
     return f'<ol class="ll-turns">{turns}</ol>'
@@ -242,18 +252,45 @@ def spans_html(text: str, spans: Iterable[Span]) -> str:
     return "".join(out)
 
 
-def turn_html(index: int, role: str, content: str, target: bool, labelable: bool = False) -> str:
-    """One transcript turn: number, role and content, the target turn marked; ``labelable``
-    marks a turn that a per-turn guideline labels (the keys move between those)."""
+def turn_html(
+    index: int,
+    role: str,
+    content: str,
+    target: bool,
+    labelable: bool = False,
+    message: Message | None = None,
+) -> str:
+    """One transcript turn: number, role (and speaker's name) and content, the target turn
+    marked; ``labelable`` marks a turn that a per-turn guideline labels (the keys move
+    between those). A tool's result and an assistant's tool calls are shown folded: a
+    reviewer opens them when they matter."""
     classes = "ll-turn" + (" ll-target" if target else "")
     marker = '<span class="ll-target-mark">label this turn</span>' if target else ""
     flag = ' data-labelable="1"' if labelable else ""
+    name = message.name if message is not None else None
+    who = esc(role) + (f' <span class="ll-speaker">{esc(name)}</span>' if name else "")
+    body = f'<div class="ll-content">{esc(content)}</div>'
+    if message is not None and role.lower() in ("tool", "function", "ipython"):
+        call = f" · call {message.tool_call_id}" if message.tool_call_id else ""
+        body = (
+            f'<details class="ll-tool"><summary>tool result{esc(call)} '
+            f"({len(content):,} characters)</summary>{body}</details>"
+        )
+        classes += " ll-tool-turn"
+    elif message is not None and message.tool_calls:
+        calls = "".join(
+            f'<details class="ll-tool"><summary>tool call <code>{esc(c.name)}</code>'
+            f"{esc(f' · {c.id}' if c.id else '')}</summary>"
+            f'<pre class="ll-args">{esc(c.arguments)}</pre></details>'
+            for c in message.tool_calls
+        )
+        body = (body if content else "") + calls
     return (
         f'<li class="{classes}" data-turn="{index}" data-role="{esc(role.lower())}"{flag}>'
         f'<div class="ll-turn-head"><span class="ll-turn-no">#{index}</span> '
-        f'<span class="ll-role">{esc(role)}</span>{marker}'
+        f'<span class="ll-role">{who}</span>{marker}'
         '<span class="ll-turn-label"></span></div>'
-        f'<div class="ll-content">{esc(content)}</div></li>'
+        f"{body}</li>"
     )
 
 

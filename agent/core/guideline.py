@@ -32,11 +32,22 @@ from typing import Any, NoReturn
 import yaml
 
 from labelloop.core.errors import GuidelineError
+from labelloop.core.turns import TURN_ROLES
 from labelloop.core.types import JUDGE_KINDS, Guideline, LabelDef
 
-FRONT_KEYS = ("task", "unit", "kind", "labels", "scale", "allow_abstain", "allow_tie")
+FRONT_KEYS = (
+    "task",
+    "unit",
+    "kind",
+    "labels",
+    "scale",
+    "allow_abstain",
+    "allow_tie",
+    "turn_role",
+)
 CHOICES: dict[str, tuple[str, ...]] = {
     "unit": ("text", "conversation", "turn"),
+    "turn_role": TURN_ROLES,
     "kind": ("single", "multi", "spans", "pairwise", "rating", "ranking"),
     "scale": ("nominal", "ordinal"),
 }
@@ -137,6 +148,7 @@ def parse_guideline(text: str, source: str = "<guideline>") -> Guideline:
     return Guideline(
         task=data["task"],
         unit=data.get("unit", "conversation" if kind in JUDGE_KINDS else "text"),
+        turn_role=data.get("turn_role", "user"),
         kind=kind,
         labels=labels,
         scale=data.get("scale", "ordinal" if kind == "rating" else "nominal"),
@@ -257,6 +269,13 @@ def _check_front(front: _Front, src: str) -> None:
         if flag in data and not isinstance(data[flag], bool):
             _fail(src, front.line(flag), f"{flag} must be true or false, not '{data[flag]}'")
     kind = data.get("kind", "single")
+    if "turn_role" in data and data.get("unit") != "turn":
+        _fail(
+            src,
+            front.line("turn_role"),
+            f"turn_role says whose turns are labeled one by one, so it needs unit: turn "
+            f"(this task is unit: {data.get('unit', 'text')}); add `unit: turn` or remove it",
+        )
     if "allow_tie" in data and kind != "pairwise":
         _fail(
             src,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Frozen(BaseModel):
@@ -49,8 +49,6 @@ class Queue(StrEnum):
 QUEUES: tuple[Queue, ...] = (Queue.CALIBRATION, Queue.AUDIT, Queue.ACTIVE, Queue.ADJUDICATION)
 
 #: The routes whose items wait in each queue: failed items wait in ``active`` too.
-#: roles whose turns are labeled for ``unit: turn`` (and embedded for whole conversations)
-USER_ROLES = frozenset({"user", "human", "customer"})
 QUEUE_ROUTES: dict[Queue, tuple[Route, ...]] = {
     Queue.CALIBRATION: (Route.CALIBRATION,),
     Queue.AUDIT: (Route.AUDIT,),
@@ -72,9 +70,76 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class ToolCall(Frozen):
+    """A function call an assistant message asks for: ``arguments`` is the JSON text as the
+    provider sent it (kept as text: it need not parse)."""
+
+    name: str
+    arguments: str = ""
+    id: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _wire(cls, data: Any) -> Any:
+        """Read the chat-completions form, ``{"id", "type": "function", "function":
+        {"name", "arguments"}}``, as well as the flat one."""
+        if isinstance(data, dict) and isinstance(data.get("function"), dict):
+            fn = data["function"]
+            args = fn.get("arguments", "")
+            if not isinstance(args, str):  # some logs keep the arguments parsed
+                args = json.dumps(args, ensure_ascii=False)
+            return {"id": data.get("id"), "name": fn.get("name"), "arguments": args}
+        return data
+
+    def plain(self) -> str:
+        return f"[tool call {self.name}({self.arguments})]"
+
+    def as_row(self) -> dict[str, Any]:
+        """The call in the chat-completions form that exports write."""
+        fn = {"name": self.name, "arguments": self.arguments}
+        return {
+            **({"id": self.id} if self.id is not None else {}),
+            "type": "function",
+            "function": fn,
+        }
+
+
 class Message(Frozen):
+    """One message of a transcript. ``name`` is the speaker's name where the log gives one;
+    an assistant message may carry ``tool_calls`` (its ``content`` then often empty), and a
+    ``tool`` message answers the call named by ``tool_call_id``."""
+
     role: str
     content: str
+    name: str | None = None
+    tool_calls: tuple[ToolCall, ...] | None = None
+    tool_call_id: str | None = None
+
+    @property
+    def speaker(self) -> str:
+        """The role, with the speaker's name where there is one: ``user (ada)``."""
+        return f"{self.role} ({self.name})" if self.name else self.role
+
+    def plain(self) -> str:
+        """The content as a model reads it: the text, then one line per tool call."""
+        calls = [c.plain() for c in self.tool_calls or ()]
+        return "\n".join([self.content, *calls] if self.content else calls)
+
+    def as_row(self) -> dict[str, Any]:
+        """The message as import rows and exports write it, in the chat-completions form
+        (fields it lacks left out)."""
+        row: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.name is not None:
+            row["name"] = self.name
+        if self.tool_calls is not None:
+            row["tool_calls"] = [c.as_row() for c in self.tool_calls]
+        if self.tool_call_id is not None:
+            row["tool_call_id"] = self.tool_call_id
+        return row
+
+    def extras(self) -> dict[str, Any]:
+        """What the message holds besides its role and text (empty for a plain message)."""
+        return {k: v for k, v in self.as_row().items() if k not in ("role", "content")}
 
 
 class Reply(Frozen):
@@ -89,7 +154,7 @@ class Reply(Frozen):
     def render_plain(self) -> str:
         if self.content is not None:
             return self.content
-        return "\n".join(f"{m.role}: {m.content}" for m in self.messages or ())
+        return "\n".join(f"{m.speaker}: {m.plain()}" for m in self.messages or ())
 
 
 #: the pairwise answer when neither reply is better (``allow_tie: true``)
@@ -131,7 +196,7 @@ class Item(Frozen):
         """The item as plain text: the text, or one ``role: content`` line per turn."""
         if self.text is not None:
             return self.text
-        return "\n".join(f"{m.role}: {m.content}" for m in self.messages or ())
+        return "\n".join(f"{m.speaker}: {m.plain()}" for m in self.messages or ())
 
 
 def content_hash(
@@ -143,18 +208,27 @@ def content_hash(
     if text is not None:
         payload: Any = ["t", text]
     else:
-        msgs = [
-            [m.role, m.content] if isinstance(m, Message) else [m["role"], m["content"]]
-            for m in messages or ()
-        ]
+        msgs = [_message_key(m) for m in messages or ()]
         payload = ["m", msgs, target_turn]
     if replies:  # the replies judged are part of what is labeled (their models are not)
         rows = [r if isinstance(r, Reply) else Reply.model_validate(r) for r in replies]
         payload.append(
-            [[r.id, r.content, [[m.role, m.content] for m in r.messages or ()]] for r in rows]
+            [[r.id, r.content, [_message_key(m) for m in r.messages or ()]] for r in rows]
         )
     raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def _message_key(m: Message | dict[str, Any]) -> list:
+    """What of a message its item's hash covers: role and text, and its name, tool calls
+    and call id where it has them (a plain message hashes as it always has)."""
+    if isinstance(m, dict):
+        if m.keys() <= {"role", "content"}:
+            return [m["role"], m["content"]]
+        m = Message.model_validate(m)
+    if m.name is None and m.tool_calls is None and m.tool_call_id is None:
+        return [m.role, m.content]
+    return [m.role, m.content, m.extras()]
 
 
 class Span(Frozen):
@@ -167,7 +241,7 @@ class Span(Frozen):
 class LabelValue(Frozen):
     """A label decision in any task shape; exactly the field of the guideline's kind is set.
 
-    ``turns`` maps a user turn's index to its label for ``unit: turn`` guidelines.
+    ``turns`` maps a labeled turn's index to its label for ``unit: turn`` guidelines.
     ``abstain`` is the model saying none of the labels applies.
     """
 
@@ -301,6 +375,8 @@ class Guideline(Frozen):
 
     task: str
     unit: Literal["text", "conversation", "turn"] = "text"
+    #: ``unit: turn``: whose turns are labeled (``labelloop.core.turns``)
+    turn_role: Literal["user", "assistant", "any"] = "user"
     kind: Literal["single", "multi", "spans", "pairwise", "rating", "ranking"] = "single"
     #: ``kind: rating``: the scale's values, lowest first; ``pairwise``/``ranking``: none
     #: (the answer names reply ids)

@@ -45,7 +45,7 @@ def hf_schema(guideline: Guideline | None = None):
     fields = _base_fields()
     if guideline is None or not guideline.judges:
         return pa.schema(fields)
-    message = pa.struct([("role", pa.string()), ("content", pa.string())])
+    message = _message_type()
     reply = pa.struct(
         [
             ("id", pa.string()),
@@ -68,6 +68,24 @@ def hf_schema(guideline: Guideline | None = None):
     return pa.schema(out)
 
 
+def _message_type():
+    """A message: role and content, and the speaker's name, tool calls (in the
+    chat-completions form) and tool call id, null where a message has none."""
+    import pyarrow as pa
+
+    function = pa.struct([("name", pa.string()), ("arguments", pa.string())])
+    call = pa.struct([("id", pa.string()), ("type", pa.string()), ("function", function)])
+    return pa.struct(
+        [
+            ("role", pa.string()),
+            ("content", pa.string()),
+            ("name", pa.string()),
+            ("tool_calls", pa.list_(call)),
+            ("tool_call_id", pa.string()),
+        ]
+    )
+
+
 def _base_fields() -> list:
     import pyarrow as pa
 
@@ -77,7 +95,7 @@ def _base_fields() -> list:
     return [
         ("id", pa.string()),
         ("text", pa.string()),
-        ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+        ("messages", pa.list_(_message_type())),
         ("target_turn", pa.int64()),
         ("label", pa.string()),
         ("labels", pa.list_(pa.string())),
@@ -105,7 +123,7 @@ def replies(items: tuple[Reply, ...]) -> list[dict[str, Any]]:
         {
             "id": r.id,
             "content": r.content,
-            "messages": [m.model_dump() for m in r.messages] if r.messages else None,
+            "messages": [m.as_row() for m in r.messages] if r.messages else None,
             "model": r.model,
         }
         for r in items
@@ -137,7 +155,7 @@ def hf_row(record: ItemRecord) -> dict[str, Any]:
     row = {
         "id": item.id,
         "text": item.text,
-        "messages": [m.model_dump() for m in item.messages] if item.messages else None,
+        "messages": [m.as_row() for m in item.messages] if item.messages else None,
         "target_turn": item.target_turn,
         "label": value.label if value else None,
         "labels": list(value.labels) if value and value.labels is not None else None,

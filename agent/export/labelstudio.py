@@ -231,7 +231,10 @@ def ls_task(record: ItemRecord, guideline: Guideline) -> dict[str, Any]:
     if item.text is not None:
         data["text"] = item.text
     else:
-        data["dialogue"] = [{"author": m.role, "text": m.content} for m in item.messages or ()]
+        msgs = item.messages or ()
+        data["dialogue"] = [{"author": m.speaker, "text": m.plain()} for m in msgs]
+        if any(m.extras() for m in msgs):  # names and tool calls: kept whole beside the view
+            data["messages"] = [m.as_row() for m in msgs]
         if item.target_turn is not None:
             data["target_turn"] = item.target_turn
     if item.replies is not None:

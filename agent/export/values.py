@@ -15,7 +15,7 @@ def reply_json(reply: Reply) -> dict[str, Any]:
     if reply.content is not None:
         row["content"] = reply.content
     else:
-        row["messages"] = [m.model_dump() for m in reply.messages or ()]
+        row["messages"] = [m.as_row() for m in reply.messages or ()]
     if reply.model is not None:
         row["model"] = reply.model
     return row

@@ -72,7 +72,7 @@ def item_json(item: Item) -> dict[str, Any]:
     if item.text is not None:
         row["text"] = item.text
     else:
-        row["messages"] = [m.model_dump() for m in item.messages or ()]
+        row["messages"] = [m.as_row() for m in item.messages or ()]
         if item.target_turn is not None:
             row["target_turn"] = item.target_turn
     if item.replies is not None:
@@ -106,10 +106,15 @@ def record_json(record: ItemRecord) -> dict[str, Any]:
 
 def csv_columns(guideline: Guideline | None) -> list[str]:
     """The CSV export's header: a judging task's holds its items whole (body, replies, meta)
-    and its answer under the key that imports it; any other task's is ``CSV_COLUMNS``."""
-    if guideline is None or not guideline.judges:
+    and its answer under the key that imports it; a conversation task's holds its messages
+    as JSON (tool calls and names kept), and per-turn or span answers as JSON, so the file
+    imports back whole; a text task's is ``CSV_COLUMNS``."""
+    if guideline is None:
         return CSV_COLUMNS
-    return ["id", *_body_columns(guideline), "replies", value_key(guideline), *JUDGE_CSV_TAIL]
+    if guideline.judges:
+        return ["id", *_body_columns(guideline), "replies", value_key(guideline), *JUDGE_CSV_TAIL]
+    answer = [key for key in ("turns", "spans") if key == value_key(guideline)]
+    return ["id", *_body_columns(guideline), "label", "labels", *answer, *CSV_COLUMNS[4:]]
 
 
 def _body_columns(guideline: Guideline) -> list[str]:
@@ -123,9 +128,17 @@ def csv_row(record: ItemRecord, guideline: Guideline | None = None) -> dict[str,
     value, source = final_label(record)
     s = record.suggestion
     decisive = [r for r in current_reviews(record.reviews) if r.action in DECISIVE]
+    body: dict[str, Any] = {"text": record.item.render_plain()}
+    if guideline is not None and guideline.unit != "text":
+        item = item_json(record.item)
+        body = {k: _json_cell(item.get(k)) for k in _body_columns(guideline)}
+    answer = value.as_dict() if value is not None else {}
+    for key in ("turns", "spans"):
+        if guideline is not None and value_key(guideline) == key:
+            body[key] = _json_cell(answer.get(key))
     return {
         "id": record.item.id,
-        "text": record.item.render_plain(),
+        **body,
         "label": value.label if value and value.label else "",
         "labels": json.dumps(list(value.labels)) if value and value.labels is not None else "",
         "label_source": source or "",
@@ -280,7 +293,7 @@ def blind_hf_row(record: ItemRecord, columns: Sequence[str]) -> dict[str, Any]:
     item = record.item
     row.update(id=item.id, text=item.text, target_turn=item.target_turn)
     if item.messages:
-        row["messages"] = [m.model_dump() for m in item.messages]
+        row["messages"] = [m.as_row() for m in item.messages]
     if item.replies is not None and "replies" in row:
         row["replies"] = huggingface.replies(item.replies)
     if item.meta:

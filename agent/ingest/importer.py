@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, get_args
 import pydantic
 
 from labelloop.core.errors import ImportFileError
+from labelloop.core.turns import article, labeled_turns, turn_noun
 from labelloop.core.types import (
     Frozen,
     Guideline,
@@ -29,8 +30,10 @@ from labelloop.core.types import (
     Review,
     ReviewAction,
     Span,
+    ToolCall,
     utcnow,
 )
+from labelloop.ingest.chatlogs import completion_row
 from labelloop.ingest.checks import RowError, check_id, check_row, shown
 from labelloop.ingest.readers import (
     ROW_EXAMPLE,
@@ -91,6 +94,10 @@ EMPTY_HINTS = {
 }
 META_EXAMPLE = '{"source": "web"}'
 MESSAGE_EXAMPLE = '[{"role": "user", "content": "..."}]'
+TOOL_CALL_FIX = (
+    'write it as a list such as [{"id": "call_1", "type": "function", "function": '
+    '{"name": "lookup_order", "arguments": "{\\"order\\": 42}"}}]'
+)
 MESSAGE_LABEL_EXAMPLE = '{"role": "user", "content": "...", "label": "NAME"}'
 ITEM_KEYS = frozenset({"id", "text", "messages", "conversations", "target_turn", "replies", "meta"})
 #: ShareGPT speakers (``{"from", "value"}`` messages) as chat roles; others are kept as given
@@ -320,6 +327,7 @@ def _new_reviews(writer, batch: list[ParsedRow], stored: dict, counts: _Counts) 
 def parse_row(raw: dict[str, Any], ctx: RowContext) -> tuple[Item, list[Review]]:
     """The item a raw row describes and the human reviews it carries; RowError if bad."""
     check_row(raw)  # first: what follows may assume text a store can keep
+    raw = completion_row(raw)
     item_id = _item_id(raw.get("id"))
     if ctx.guideline.judges:
         raw = contract_row(raw, ctx.guideline)
@@ -344,7 +352,7 @@ def _check_size(item_id: str, body: dict[str, Any], limit: int) -> None:
     if body.get("text") is not None:
         what, size = "text", len(body["text"])
     else:
-        what, size = "messages", sum(len(m.content) for m in body["messages"])
+        what, size = "messages", sum(len(m.plain()) for m in body["messages"])
     if body.get("replies"):
         what, size = f"{what} and replies", size + reply_chars(body["replies"])
     if size > limit:
@@ -407,27 +415,53 @@ def _text(value: Any) -> str:
 def _messages(value: Any) -> tuple[Message, ...]:
     if not isinstance(value, list) or not value:
         raise RowError(f"'messages' is not a non-empty list; write it as {MESSAGE_EXAMPLE}")
+    return tuple(_message(m if isinstance(m, dict) else {}, i) for i, m in enumerate(value))
+
+
+def _message(m: dict[str, Any], i: int) -> Message:
+    """One message: role and content (a string or content parts), and where the log has
+    them the speaker's ``name``, an assistant's ``tool_calls`` and a tool's ``tool_call_id``."""
+    role, content = m.get("role"), m.get("content")
+    if role is None and "from" in m and "value" in m:  # ShareGPT: {"from", "value"}
+        role, content = SHAREGPT_ROLES.get(m["from"], m["from"]), m["value"]
+    if content is None:
+        content = m.get("text")
+    if isinstance(content, list):  # content parts: text joined, others named
+        content = _parts_text(content, i)
+    calls = _tool_calls(m.get("tool_calls"), i)
+    if content is None and calls:  # an assistant turn that only calls tools
+        content = ""
+    if not isinstance(role, str) or not role or not isinstance(content, str):
+        raise RowError(
+            f"message {i} needs a 'role' and a 'content' (or 'text') string; "
+            f"write each message as {MESSAGE_EXAMPLE[1:-1]}"
+        )
+    extra: dict[str, Any] = {}
+    for key in ("name", "tool_call_id"):
+        if m.get(key) is not None:
+            if not isinstance(m[key], str) or not m[key].strip():
+                raise RowError(
+                    f"message {i}: {key!r} is {shown(m[key])}; write it as a non-empty string "
+                    "or leave it out"
+                )
+            extra[key] = m[key]
+    return Message(role=role, content=content, tool_calls=calls, **extra)
+
+
+def _tool_calls(value: Any, i: int) -> tuple[ToolCall, ...] | None:
+    """An assistant message's tool calls, in the chat-completions form or flat."""
+    if value is None or value == []:
+        return None
+    if not isinstance(value, list):
+        raise RowError(f"message {i}: 'tool_calls' is a JSON {json_kind(value)}; {TOOL_CALL_FIX}")
     out = []
-    for i, m in enumerate(value):
-        m = m if isinstance(m, dict) else {}
-        if m.get("tool_calls") or m.get("role") in ("tool", "function"):
+    for n, call in enumerate(value):
+        try:
+            out.append(ToolCall.model_validate(call))
+        except pydantic.ValidationError:
             raise RowError(
-                f"message {i} is a tool call or a tool's result: only text messages are "
-                "imported; remove tool messages (or keep them under 'meta')"
-            )
-        role, content = m.get("role"), m.get("content")
-        if role is None and "from" in m and "value" in m:  # ShareGPT: {"from", "value"}
-            role, content = SHAREGPT_ROLES.get(m["from"], m["from"]), m["value"]
-        if content is None:
-            content = m.get("text")
-        if isinstance(content, list):  # content parts: text joined, others named
-            content = _parts_text(content, i)
-        if not isinstance(role, str) or not role or not isinstance(content, str):
-            raise RowError(
-                f"message {i} needs a 'role' and a 'content' (or 'text') string; "
-                f"write each message as {MESSAGE_EXAMPLE[1:-1]}"
-            )
-        out.append(Message(role=role, content=content))
+                f"message {i}: tool call {n} has no function name; {TOOL_CALL_FIX}"
+            ) from None
     return tuple(out)
 
 
@@ -492,9 +526,13 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _user_turns(item: Item) -> list[int]:
-    """Indices of the messages a per-turn task labels."""
-    return [i for i, m in enumerate(item.messages or ()) if m.role == "user"]
+def _labeled_turns(item: Item, ctx: RowContext) -> list[int]:
+    """Indices of the messages a per-turn task labels (its guideline's ``turn_role``)."""
+    return labeled_turns(item.messages, ctx.guideline.turn_role)
+
+
+def _noun(ctx: RowContext) -> str:
+    return turn_noun(ctx.guideline.turn_role).replace("turn", "message")
 
 
 # -- labels written on messages ------------------------------------------------------------
@@ -543,19 +581,19 @@ def _message_turns(
     messages: list[dict[str, Any]], labeled: set[int], item: Item, ctx: RowContext
 ) -> dict[int, str]:
     """Per-turn labels from the messages: every user message labeled, no other one."""
-    users = _user_turns(item)
+    users, noun = _labeled_turns(item, ctx), _noun(ctx)
     stray = sorted(labeled - set(users))
     if stray:
-        role = messages[stray[0]]["role"]
+        role = item.messages[stray[0]].role if item.messages else "?"
         raise RowError(
-            f"message {stray[0]} ({role}) has a 'label', but only user messages are "
-            "labeled (unit: turn); remove it"
+            f"message {stray[0]} ({role}) has a 'label', but only {noun}s are "
+            f"labeled (unit: turn, turn_role: {ctx.guideline.turn_role}); remove it"
         )
     missing = [i for i in users if i not in labeled]
     if missing:
         raise RowError(
-            f"only {len(labeled)} of the {len(users)} user messages have a 'label' "
-            f"(message {missing[0]} has none); give every user message a 'label', "
+            f"only {len(labeled)} of the {len(users)} {noun}s have a 'label' "
+            f"(message {missing[0]} has none); give every {noun} a 'label', "
             "or leave them all out"
         )
     turns = {}
@@ -726,12 +764,12 @@ def _shape_error(key: str, item: Item, ctx: RowContext) -> str:
 
 
 def _example(ctx: RowContext, item: Item) -> str:
-    """How to write a label in the guideline's shape; per turn, with this row's user turns."""
-    users = _user_turns(item)[:2]
+    """How to write a label in the guideline's shape; per turn, with this row's turns."""
+    users = _labeled_turns(item, ctx)[:2]
     if ctx.shape != "turns" or not users:
         return EXAMPLES[ctx.shape]
     pairs = ", ".join(f'"{i}": "NAME"' for i in users)
-    return f'"turns": {{{pairs}}} (index of a user message: label)'
+    return f'"turns": {{{pairs}}} (index of {article(_noun(ctx))}: label)'
 
 
 def _label(name: Any, ctx: RowContext) -> str:
@@ -787,15 +825,15 @@ def _span(s: Any, i: int, text: str, ctx: RowContext) -> Span:
 def _turns(value: Any, item: Item, ctx: RowContext) -> dict[int, str]:
     if not isinstance(value, dict):
         raise RowError(f"'turns' is not an object; write it as {_example(ctx, item)}")
-    users = _user_turns(item)
+    users, noun = _labeled_turns(item, ctx), _noun(ctx)
     out: dict[int, str] = {}
     for key, name in value.items():
         turn = int(key) if isinstance(key, str) and key.isdigit() else key
         if not _is_int(turn) or turn not in users:
             here = ", ".join(map(str, users)) or "none"
             raise RowError(
-                f"'turns' names turn {shown(key)}, which is not a user message; use the index "
-                f"of a user message in 'messages', counting from 0 (here: {here})"
+                f"'turns' names turn {shown(key)}, which is not {article(noun)}; use the index "
+                f"of {article(noun)} in 'messages', counting from 0 (here: {here})"
             )
         out[turn] = _label(name, ctx)
     return out

@@ -572,6 +572,8 @@ def labelstudio_row(task: Any, path: str | Path, number: int) -> dict[str, Any]:
     if replies is not None:
         row["replies"] = replies
     moved = ("id", body, *shown_in, *(("target_turn",) if "messages" in row else ()))
+    if body == "messages" and isinstance(data.get("dialogue"), list):
+        moved += ("dialogue",)  # labelloop's export: the view of the messages kept beside them
     meta = {k: v for k, v in data.items() if k not in moved}
     if isinstance(task.get("meta"), dict):
         meta.update(task["meta"])
@@ -693,7 +695,11 @@ def _ls_body_key(data: dict, path: str | Path, number: int, judging: bool = Fals
 def _ls_messages(value: list) -> list:
     """Label Studio dialogues name the speaker ``author``; labelloop calls it ``role``."""
     return [
-        {"role": m.get("role", m.get("author")), "content": m.get("content", m.get("text"))}
+        {
+            **{k: v for k, v in m.items() if k not in ("author", "text")},
+            "role": m.get("role", m.get("author")),
+            "content": m.get("content", m.get("text")),
+        }
         if isinstance(m, dict)
         else m
         for m in value

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from labelloop.core.types import USER_ROLES, Item
+from labelloop.core.turns import USER_ROLES, is_labeled
+from labelloop.core.types import Item
 
 _MODEL: Any = None
 _LOCK = threading.Lock()
@@ -137,7 +138,7 @@ CONTEXT_WEIGHT = 0.2
 
 @dataclass(frozen=True)
 class Unit:
-    """One thing to classify: an item, or one user turn of it (``turn`` set)."""
+    """One thing to classify: an item, or one turn of it (``turn`` set)."""
 
     row: int
     turn: int | None
@@ -145,16 +146,17 @@ class Unit:
     context: str | None = None
 
 
-def units_of(item: Item, row: int, per_turn: bool) -> list[Unit]:
-    """What of an item is embedded: its text, its target turn, or each user turn."""
+def units_of(item: Item, row: int, turn_role: str | None = None) -> list[Unit]:
+    """What of an item is embedded: its text, its target turn, or (``turn_role`` given, for
+    ``unit: turn``) each turn that role labels."""
     msgs = item.messages
     if msgs is None:
         return [Unit(row, None, item.text or "")]
-    if per_turn:
+    if turn_role is not None:
         return [
             Unit(row, i, m.content, msgs[i - 1].content if i > 0 else None)
             for i, m in enumerate(msgs)
-            if m.role.lower() in USER_ROLES
+            if is_labeled(m.role, turn_role)
         ]
     if item.target_turn is not None and 0 <= item.target_turn < len(msgs):
         t = item.target_turn

@@ -49,7 +49,7 @@ def item_vectors(items: Sequence[Item]) -> np.ndarray:
     """One L2-normalised embedding row per item, made the way the local model makes them."""
     if not items:
         return np.zeros((0, embeddings.dim()), dtype=np.float32)
-    return embed_units([units_of(item, row, per_turn=False)[0] for row, item in enumerate(items)])
+    return embed_units([units_of(item, row)[0] for row, item in enumerate(items)])
 
 
 def ids(examples: Iterable[Example]) -> tuple[str, ...]:

@@ -776,6 +776,9 @@ def item_fields(item: Item) -> list[str]:
         fields.append(item.text)
     for m in item.messages or ():
         fields.append(m.content)
+        fields.extend(f"{c.name} {c.arguments}" for c in m.tool_calls or ())
+        if m.name:
+            fields.append(m.name)
         if not PLAIN_ROLE.fullmatch(m.role.strip().casefold()):
             fields.append(m.role)
     for r in item.replies or ():  # a judge is shown each reply's text (never its id or model)

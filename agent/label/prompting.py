@@ -27,6 +27,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pydantic import ValidationError
 
 from labelloop.core.resources import prompts_dir
+from labelloop.core.turns import role_names, turn_noun
 from labelloop.core.types import Frozen, Guideline, Item, LabelValue, opaque_id
 from labelloop.label.providers.base import Example
 from labelloop.label.schemas import (
@@ -35,7 +36,7 @@ from labelloop.label.schemas import (
     neutralise,
     output_model,
     shape,
-    user_turns,
+    turns_to_label,
     validation_context,
 )
 
@@ -196,6 +197,7 @@ def _item_view(
     judging task, the replies in ``order`` (by position: no id, no model)."""
     view: dict[str, Any] = {"id": html.escape(item.id, quote=True), "text": None, "turns": None}
     view |= {"target": None, "target_role": None, "user_turns": [], "replies": []}
+    view["turn_noun"] = turn_noun(guideline.turn_role)
     kind = shape(guideline)
     if kind in ("pairwise", "rating", "ranking"):
         view["id"] = opaque_id(item.id)
@@ -213,17 +215,20 @@ def _item_view(
         if kind == "turns":
             raise ValueError(
                 f"item {item.id!r} is a plain text, but task {guideline.task!r} labels each "
-                "user turn of a conversation (unit: turn): import it with `messages`"
+                f"{view['turn_noun']} of a conversation (unit: turn): import it with `messages`"
             )
         return view | {"text": neutralise(item.text or "")}
     view["turns"] = [
-        {"index": i, "role": neutralise(m.role), "content": _turn_content(m.content)}
+        {"index": i, "role": neutralise(m.speaker), "content": _turn_content(m.plain())}
         for i, m in enumerate(item.messages)
     ]
     if kind == "turns":
-        view["user_turns"] = user_turns(item)
+        view["user_turns"] = turns_to_label(item, guideline)
         if not view["user_turns"]:
-            raise ValueError(f"item {item.id!r} has no user turn to label (roles: user, human)")
+            raise ValueError(
+                f"item {item.id!r} has no {view['turn_noun']} to label "
+                f"(roles: {role_names(guideline.turn_role)})"
+            )
     elif item.target_turn is not None:
         if not 0 <= item.target_turn < len(item.messages):
             raise ValueError(
@@ -279,7 +284,8 @@ def _example_rationale(value: LabelValue, guideline: Guideline | None = None) ->
     if value.spans is not None:
         return "Each span fits the definition of its label in the guideline."
     if value.turns is not None:
-        return "Each user turn fits the definition of its label in the guideline."
+        noun = turn_noun(guideline.turn_role if guideline is not None else "user")
+        return f"Each {noun} fits the definition of its label in the guideline."
     if len(names) == 1:
         return f"The item fits the definition of {names[0]} in the guideline."
     return f"The item fits the definitions of {', '.join(names)} in the guideline."

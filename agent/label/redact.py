@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from labelloop.core.types import Item
+from labelloop.core.types import Item, Message
 
 PLACEHOLDERS = {"email": "[EMAIL]", "iban": "[IBAN]", "card": "[CARD]", "phone": "[PHONE]"}
 REDACTED = "[REDACTED]"
@@ -178,8 +178,18 @@ def redact_item(item: Item) -> Item:
         return item.model_copy(update={"text": text}) if counts else item
     if not item.messages:
         return item
-    messages = tuple(m.model_copy(update={"content": redact(m.content)[0]}) for m in item.messages)
+    messages = tuple(_redact_message(m) for m in item.messages)
     return item.model_copy(update={"messages": messages})
+
+
+def _redact_message(m: Message) -> Message:
+    """A message with its content, and its tool calls' arguments, redacted."""
+    update: dict = {"content": redact(m.content)[0]}
+    if m.tool_calls:
+        update["tool_calls"] = tuple(
+            c.model_copy(update={"arguments": redact(c.arguments)[0]}) for c in m.tool_calls
+        )
+    return m.model_copy(update=update)
 
 
 # ---------------------------------------------------------------- secrets

@@ -47,7 +47,8 @@ from pydantic import (
 )
 
 from labelloop.core.positions import scale_value
-from labelloop.core.types import USER_ROLES, Guideline, Item, LabelValue, Span
+from labelloop.core.turns import article, labeled_turns, turn_noun
+from labelloop.core.types import Guideline, Item, LabelValue, Span
 
 #: the answer meaning "no label of the guideline fits" (offered when allow_abstain is set)
 NONE_OF_THESE = "none_of_these"
@@ -100,9 +101,9 @@ def neutralise(text: str) -> str:
     return _MARKER.sub("\u2039", text)
 
 
-def user_turns(item: Item) -> list[int]:
-    """Indices of the item's user turns (the ones a ``unit: turn`` guideline labels)."""
-    return [i for i, m in enumerate(item.messages or ()) if m.role.lower() in USER_ROLES]
+def turns_to_label(item: Item, guideline: Guideline | None = None) -> list[int]:
+    """Indices of the item's turns a ``unit: turn`` guideline labels (its ``turn_role``)."""
+    return labeled_turns(item.messages, guideline.turn_role if guideline else "user")
 
 
 def validation_context(item: Item, guideline: Guideline) -> dict[str, Any]:
@@ -260,8 +261,10 @@ class _RankingAnswer(_Answer):
 class _TurnsAnswer(_Answer):
     @model_validator(mode="after")
     def _check_turns(self, info: ValidationInfo) -> _TurnsAnswer:
-        item = _context(info).get("item")
-        problems = turn_problems([t.turn for t in self.turns], item)
+        ctx = _context(info)
+        problems = turn_problems(
+            [t.turn for t in self.turns], ctx.get("item"), ctx.get("guideline")
+        )
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -295,26 +298,30 @@ def _occurrences(haystack: str, needle: str) -> set[int]:
     return out
 
 
-def turn_problems(turns: list[int], item: Item | None) -> list[str]:
-    """What is wrong with the labeled turn indices (empty when each user turn has one)."""
+def turn_problems(
+    turns: list[int], item: Item | None, guideline: Guideline | None = None
+) -> list[str]:
+    """What is wrong with the labeled turn indices (empty when each turn the guideline's
+    ``turn_role`` labels has one)."""
     problems = [
         f"turn {t} is labeled twice" for t in sorted({t for t in turns if turns.count(t) > 1})
     ]
     if item is None:
         return problems
-    users, n = user_turns(item), len(item.messages or ())
-    listing = ", ".join(map(str, users))
+    noun = turn_noun(guideline.turn_role if guideline else "user")
+    wanted, n = turns_to_label(item, guideline), len(item.messages or ())
+    listing = ", ".join(map(str, wanted))
     for t in dict.fromkeys(turns):
         if not 0 <= t < n:
             problems.append(f"there is no turn {t} (the conversation has turns 0 to {n - 1})")
-        elif t not in users:
+        elif t not in wanted:
             role = item.messages[t].role
-            problems.append(f"turn {t} is not a user turn (its role is {role})")
-    missing = [t for t in users if t not in turns]
+            problems.append(f"turn {t} is not {article(noun)} (its role is {role})")
+    missing = [t for t in wanted if t not in turns]
     if missing:
-        problems.append(f"user turn(s) {', '.join(map(str, missing))} have no label")
+        problems.append(f"{noun}(s) {', '.join(map(str, missing))} have no label")
     if problems:
-        problems.append(f"give each user turn ({listing}) exactly one label")
+        problems.append(f"give each {noun} ({listing}) exactly one label")
     return problems
 
 
@@ -396,13 +403,14 @@ def _label_field(guideline: Guideline) -> tuple[str, dict[str, Any]]:
         )
         field = Field(description="Every labeled passage of the item, in order.")
         return "SpansAnswer", {"spans": (list[span], field)}
+    noun = turn_noun(guideline.turn_role)
     turn = create_model(
         "TurnLabel",
         __base__=_TurnLabel,
-        turn=(int, Field(description="The N of the user turn's [turn N] line.")),
+        turn=(int, Field(description=f"The N of the {noun}'s [turn N] line.")),
         label=(label, Field(description="The label of that turn.")),
     )
-    field = Field(description="One entry per user turn, in order.")
+    field = Field(description=f"One entry per {noun}, in order.")
     return "TurnsAnswer", {"turns": (list[turn], field)}
 
 
@@ -504,7 +512,7 @@ def answer_json(
         return {"spans": [_span_json(s, item) for s in value.spans or ()], **tail}
     turns = dict(value.turns or {})
     if value.abstain and item is not None:
-        turns = {t: turns.get(t, NONE_OF_THESE) for t in user_turns(item)}
+        turns = {t: turns.get(t, NONE_OF_THESE) for t in turns_to_label(item, guideline)}
     return {"turns": [{"turn": t, "label": lab} for t, lab in sorted(turns.items())], **tail}
 
 

@@ -15,7 +15,7 @@ from collections import Counter
 import numpy as np
 
 from labelloop.core.errors import LabelloopError
-from labelloop.learn.evaluate import comparable, consensus_reviews
+from labelloop.learn.evaluate import comparable, consensus_reviews, eval_kind
 from labelloop.project import Project
 from labelloop.store import EvalSet
 
@@ -61,8 +61,8 @@ def create(
         raise LabelloopError(f"--size must be at least 1, not {size}")
     guideline = project.guideline()
     store = project.store
-    chosen = consensus_reviews(store.iter_reviews(), guideline.kind)
-    keys = {i: str(comparable(r.value, guideline.kind)) for i, r in chosen.items()}
+    chosen = consensus_reviews(store.iter_reviews(), eval_kind(guideline))
+    keys = {i: str(comparable(r.value, eval_kind(guideline))) for i, r in chosen.items()}
     if not keys:
         raise LabelloopError(
             "No reviewed item has a consensus label yet: review items in the console or "

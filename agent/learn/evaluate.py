@@ -28,10 +28,18 @@ from labelloop.route.state import routing_model
 ADJUDICATION = Queue.ADJUDICATION
 
 
+def eval_kind(guideline: Guideline) -> str:
+    """The kind ``comparable`` reads a guideline's values as: ``turns`` for ``unit: turn``
+    (one label per labeled turn), else the guideline's kind."""
+    return "turns" if guideline.unit == "turn" and not guideline.judges else guideline.kind
+
+
 def comparable(value: LabelValue | None, kind: str):
     """A hashable form of a label value for the guideline's kind (None when it has none)."""
     if value is None or value.abstain:
         return None
+    if kind == "turns":
+        return tuple(sorted(value.turns.items())) if value.turns else None
     if kind == "multi":
         return tuple(sorted(value.labels or ()))
     if kind == "spans":
@@ -56,9 +64,25 @@ def gather(
     guideline: Guideline = project.guideline()
     store = project.store
     reviews = store.iter_reviews() if reviews is None else reviews
-    annotations, adjudicated, weeks = _reviews(reviews, guideline.kind)
+    kind = eval_kind(guideline)
+    annotations, adjudicated, weeks = _reviews(reviews, kind)
     latest = {model: store.latest_suggestions(model=model) for model in store.suggestion_totals()}
-    models = {model: _predictions(latest[model], guideline.kind) for model in sorted(latest)}
+    models = {model: _predictions(latest[model], kind) for model in sorted(latest)}
+    if kind == "turns":  # agreement is measured turn by turn: each labeled turn is a unit
+        annotations = {
+            u: votes for i, by in annotations.items() for u, votes in _per_turn(i, by).items()
+        }
+        adjudicated = {u: v for i, lab in adjudicated.items() for u, v in _turn_units(i, lab)}
+        weeks = {u: weeks[u.split(TURN_SEP)[0]] for u in annotations.keys() | adjudicated.keys()}
+        models = {
+            m: {
+                u: Prediction(v, p.confidence)
+                for i, p in preds.items()
+                for u, v in _turn_units(i, p.value)
+            }
+            for m, preds in models.items()
+        }
+        kind = guideline.kind
     router = routing_model(project)
     judging = None
     if guideline.judges:
@@ -66,7 +90,7 @@ def gather(
         judging = gather_judging(project, latest, router, rank_boot)
     return EvalInput(
         labels=guideline.label_names,
-        kind=guideline.kind,
+        kind=kind,
         scale=guideline.scale,
         annotations=annotations,
         adjudicated=adjudicated,
@@ -101,6 +125,24 @@ def gather_judging(
         for model, made in latest.items()
     }
     return JudgingInput(replies, order, final, source, judge, n_boot)
+
+
+#: joins an item id and a turn index into the id of one turn as eval counts it
+TURN_SEP = " · turn "
+
+
+def _turn_units(item_id: str, value) -> list[tuple[str, str]]:
+    """(unit id, label) for each turn of a ``comparable`` turns value."""
+    return [(f"{item_id}{TURN_SEP}{t}", lab) for t, lab in value or ()]
+
+
+def _per_turn(item_id: str, votes: dict[str, tuple]) -> dict[str, dict[str, str]]:
+    """One item's votes (reviewer -> turns value) as votes per turn."""
+    out: dict[str, dict[str, str]] = {}
+    for who, value in votes.items():
+        for unit, lab in _turn_units(item_id, value):
+            out.setdefault(unit, {})[who] = lab
+    return out
 
 
 def decisions(reviews, kind: str) -> tuple[dict[str, dict[str, Review]], dict[str, Review]]:

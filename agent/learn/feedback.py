@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from labelloop.core.errors import LabelloopError
 from labelloop.core.types import Guideline, LabelValue
-from labelloop.learn.evaluate import consensus_reviews, decisions
+from labelloop.learn.evaluate import consensus_reviews, decisions, eval_kind
 from labelloop.project import Project
 from labelloop.route.state import routing_model
 
@@ -61,8 +61,8 @@ def suggest(project: Project, top: int = 5) -> dict:
     comments and (with an LLM configured) a proposed clarification for each."""
     store, g = project.store, project.guideline()
     reviews = list(store.iter_reviews())
-    by_reviewer, _ = decisions(reviews, g.kind)
-    gold = consensus_reviews(reviews, g.kind)
+    by_reviewer, _ = decisions(reviews, eval_kind(g))
+    gold = consensus_reviews(reviews, eval_kind(g))
     model = routing_model(project)
     suggested = store.latest_suggestions(model=model)
     model_side = (

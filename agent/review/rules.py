@@ -146,7 +146,7 @@ def check_complete(guideline: Guideline, item: Item, value: LabelValue) -> None:
     if guideline.judges:
         check_answer(guideline, item, value)
     elif guideline.unit == "turn":
-        problems = turn_problems(list((value.turns or {}).keys()), item)
+        problems = turn_problems(list((value.turns or {}).keys()), item, guideline)
         if value.turns is None or problems:
             raise LabelloopError(
                 "Incomplete turn labels: " + "; ".join(problems or ["no turn is labeled"])

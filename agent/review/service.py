@@ -388,6 +388,7 @@ class ReviewService(Editing, AdminActions):
             labels=tuple(guideline.label_names),
             kind=guideline.kind,
             unit=guideline.unit,
+            turn_role=guideline.turn_role,
             leased_until=utcnow(),
             order=order,
         )

@@ -74,6 +74,8 @@ class ItemView:
     kind: str
     unit: str
     leased_until: datetime
+    #: ``unit: turn``: whose turns are labeled (user, assistant or any)
+    turn_role: str = "user"
     #: editing an item decided before (item browser, adjudication): the answer the editor
     #: starts from; None in the review stream, where it starts from the suggestion
     start: LabelValue | None = None

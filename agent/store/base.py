@@ -46,7 +46,7 @@ def item_to_values(item: Item, import_id: int | None = None, line: int | None = 
         "id": item.id,
         "kind": "conversation" if item.is_conversation else "text",
         "text": item.text,
-        "messages": [m.model_dump() for m in item.messages] if item.messages else None,
+        "messages": [m.as_row() for m in item.messages] if item.messages else None,
         "target_turn": item.target_turn,
         "replies": [r.model_dump(exclude_none=True) for r in item.replies]
         if item.replies

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from labelloop.core.errors import ConfigError
+from labelloop.core.turns import role_names, turn_noun
 from labelloop.core.types import Guideline, Item, LabelValue, Suggestion
 from labelloop.label import embeddings
 from labelloop.label.providers.base import Example, LabelContext, register
@@ -92,7 +93,8 @@ def _digest(*parts: object) -> str:
 def _guideline_key(g: Guideline) -> str:
     """The guideline's version, plus its parsed labels (a hand-built Guideline may reuse one)."""
     labels = [lab.model_dump(mode="json", exclude={"line"}) for lab in g.labels]
-    return f"{g.version}:{_digest(g.unit, g.kind, labels)}"
+    unit = g.unit if g.turn_role == "user" else f"{g.unit}:{g.turn_role}"
+    return f"{g.version}:{_digest(unit, g.kind, labels)}"
 
 
 # ---------------------------------------------------------------- what gets embedded
@@ -219,9 +221,9 @@ def _example_rows(
         turns = dict(v.turns or {})
         if not turns and v.label is not None and ex.item.target_turn is not None:
             turns = {ex.item.target_turn: v.label}
-        units = {u.turn: u for u in embeddings.units_of(ex.item, 0, per_turn=True)}
+        units = {u.turn: u for u in embeddings.units_of(ex.item, 0, g.turn_role)}
         return [(units[t], index[lab]) for t, lab in turns.items() if t in units and lab in index]
-    unit = embeddings.units_of(ex.item, 0, per_turn=False)[0]
+    unit = embeddings.units_of(ex.item, 0)[0]
     if _is_multi(g):
         names = v.labels if v.labels is not None else ((v.label,) if v.label else None)
         if names is None or any(n not in index for n in names):
@@ -448,10 +450,8 @@ class LocalProvider:
 
             return judge(items, ctx, version)
         state = _state(ctx, version)
-        per_turn = ctx.guideline.unit == "turn"
-        units = [
-            u for row, item in enumerate(items) for u in embeddings.units_of(item, row, per_turn)
-        ]
+        role = ctx.guideline.turn_role if ctx.guideline.unit == "turn" else None
+        units = [u for row, item in enumerate(items) for u in embeddings.units_of(item, row, role)]
         pred = _predict(state, items, units, ctx)
         return _suggestions(items, units, pred, state, ctx, version)
 
@@ -600,7 +600,7 @@ def _suggestions(
     explainer = _Explainer(state, pred)
     base = {"model": MODEL, "prompt_version": version, "guideline_version": g.version}
     if g.unit == "turn":
-        return _turn_suggestions(items, units, pred, explainer, base)
+        return _turn_suggestions(items, units, pred, explainer, base, g)
     if _is_multi(g):
         return _multi_suggestions(items, pred, explainer, base)
     return _single_suggestions(items, pred, explainer, base)
@@ -657,9 +657,10 @@ def _multi_suggestions(items, pred: _Pred, explainer: _Explainer, base: dict) ->
 
 
 def _turn_suggestions(
-    items, units: list[embeddings.Unit], pred: _Pred, explainer: _Explainer, base: dict
+    items, units: list[embeddings.Unit], pred: _Pred, explainer: _Explainer, base: dict, g
 ) -> list:
-    """One label per user turn; confidence is the product of the turns' probabilities."""
+    """One label per labeled turn; confidence is the product of the turns' probabilities."""
+    noun = turn_noun(g.turn_role)
     names, n_rev = explainer.state.space.names, explainer.n_reviews
     best, runner, p1, p2 = _top2(pred.probs)
     zs_p = pred.zs_probs[np.arange(len(best)), best]
@@ -674,13 +675,14 @@ def _turn_suggestions(
                     item_id=item.id,
                     value=None,
                     status="failed",
-                    error="No user turn to label (guideline unit: turn)",
+                    error=f"No {noun} to label (guideline unit: turn, roles: "
+                    f"{role_names(g.turn_role)})",
                     **base,
                 )
             )
             continue
         turns = {units[u].turn: names[best[u]] for u in range(a, b)}
-        per = "Per user turn: " + "; ".join(
+        per = f"Per {noun}: " + "; ".join(
             f"{units[u].turn}: {names[best[u]]} ({p1[u]:.2f})" for u in range(a, b)
         )
         conf = float(np.prod(p1[a:b]))
