@@ -33,7 +33,7 @@ import yaml
 
 from labelloop.core.errors import GuidelineError
 from labelloop.core.turns import TURN_ROLES
-from labelloop.core.types import JUDGE_KINDS, Guideline, LabelDef
+from labelloop.core.types import JUDGE_KINDS, Guideline, LabelDef, Question
 
 FRONT_KEYS = (
     "task",
@@ -44,7 +44,12 @@ FRONT_KEYS = (
     "allow_abstain",
     "allow_tie",
     "turn_role",
+    "questions",
 )
+#: what a question of ``questions:`` may say about itself
+QUESTION_KEYS = ("kind", "labels", "scale", "allow_abstain", "allow_tie", "unit", "turn_role")
+#: front-matter keys that belong to each question when the guideline asks several
+PER_QUESTION = ("kind", "labels", "scale", "allow_abstain", "allow_tie", "turn_role")
 CHOICES: dict[str, tuple[str, ...]] = {
     "unit": ("text", "conversation", "turn"),
     "turn_role": TURN_ROLES,
@@ -74,6 +79,9 @@ class _Front:
     end: int  # 0-based index of the closing '---'
     key_lines: dict[str, int] = field(default_factory=dict)
     label_lines: list[int] = field(default_factory=list)
+    #: the YAML node of ``questions`` and the file line of the block's first line
+    questions_node: Any = None
+    offset: int = 0
 
     def line(self, key: str) -> int:
         return self.key_lines.get(key, self.first)
@@ -94,6 +102,11 @@ class _Body:
     instructions: list[str] = field(default_factory=list)
     labels_line: int | None = None
     sections: list[_Section] = field(default_factory=list)
+    #: a guideline with questions: each ``## question`` heading's line, its text before
+    #: the first ``###`` and its label sections
+    question_lines: dict[str, int] = field(default_factory=dict)
+    question_text: dict[str, list[str]] = field(default_factory=dict)
+    question_sections: dict[str, list[_Section]] = field(default_factory=dict)
 
 
 def normalise(text: str) -> str:
@@ -141,11 +154,16 @@ def parse_guideline(text: str, source: str = "<guideline>") -> Guideline:
     lines = norm.split("\n")[:-1] if norm else []
     front = _read_front(lines, source)
     _check_front(front, source)
-    body = _split_body(_body_lines(lines, front.end + 1, source), source)
     data = front.data
-    labels = _build_labels(front, body, source)
+    fronts = _question_fronts(front, source) if "questions" in data else {}
+    body = _split_body(_body_lines(lines, front.end + 1, source), source, set(fronts))
+    questions = tuple(
+        _question(name, qf, body, data.get("unit", "text"), source) for name, qf in fronts.items()
+    )
+    labels = () if questions else _build_labels(front, body, source)
     kind = data.get("kind", "single")
     return Guideline(
+        questions=questions,
         task=data["task"],
         unit=data.get("unit", "conversation" if kind in JUDGE_KINDS else "text"),
         turn_role=data.get("turn_role", "user"),
@@ -237,6 +255,8 @@ def _load_yaml(block: str, front: _Front, src: str) -> None:
         front.key_lines[key] = line
         if key == "labels" and isinstance(value_node, yaml.SequenceNode):
             front.label_lines = [offset + n.start_mark.line for n in value_node.value]
+        if key == "questions":
+            front.questions_node, front.offset = value_node, offset
 
 
 def _check_front(front: _Front, src: str) -> None:
@@ -296,8 +316,143 @@ def _check_front(front: _Front, src: str) -> None:
             f"kind: {kind} answers with reply ids, so it has no labels: remove `labels` "
             "(describe what makes a reply better in the instructions)",
         )
+    if "questions" in data:
+        for key in PER_QUESTION:
+            if key in data:
+                _fail(
+                    src,
+                    front.line(key),
+                    f"`{key}` belongs to each question when the guideline asks several: "
+                    f"move it into the questions (e.g. `name: {{kind: single, labels: [a, b]}}`)",
+                )
+        if data.get("unit") == "turn":
+            _fail(
+                src,
+                front.line("unit"),
+                "with questions, `unit` is text or conversation; a question asked of each "
+                "turn says `unit: turn` itself (e.g. `intent: {kind: single, unit: turn, "
+                "labels: [a, b]}`)",
+            )
     if "labels" in data:
         data["labels"] = _front_labels(front, src)
+
+
+def _question_fronts(front: _Front, src: str) -> dict[str, _Front]:
+    """Each question's own front matter (a ``_Front`` with its file lines), checked."""
+    node, line = front.questions_node, front.line("questions")
+    example = "`questions:` then one `name: {kind: single, labels: [a, b]}` line per question"
+    if not isinstance(node, yaml.MappingNode) or not node.value:
+        _fail(src, line, f"`questions` must name at least one question: write {example}")
+    out: dict[str, _Front] = {}
+    for key_node, value_node in node.value:
+        at = front.offset + key_node.start_mark.line
+        name = str(key_node.value)
+        if not name or _BAD_NAME.search(name) or name.lower() == "labels":
+            _fail(
+                src,
+                at,
+                f"invalid question name '{name}': a question name is one word with no spaces, "
+                "commas or parentheses (and not 'labels'), e.g. `helpfulness`",
+            )
+        if name in out:
+            _fail(
+                src,
+                at,
+                f"question '{name}' is defined twice (first at line {out[name].first}): keep one",
+            )
+        if not isinstance(value_node, yaml.MappingNode):
+            _fail(src, at, f"question '{name}' must be a mapping: write {example}")
+        qf = _Front(data={}, first=at, end=0)
+        for k_node, v_node in value_node.value:
+            key, k_line = str(k_node.value), front.offset + k_node.start_mark.line
+            if key not in QUESTION_KEYS:
+                _fail(
+                    src,
+                    k_line,
+                    f"unknown key '{key}' in question '{name}'{_hint(key, QUESTION_KEYS)}: "
+                    f"valid keys are {', '.join(QUESTION_KEYS)}",
+                )
+            if key in qf.key_lines:
+                _fail(src, k_line, f"question '{name}' gives '{key}' twice: keep one")
+            qf.key_lines[key] = k_line
+            qf.data[key] = yaml.SafeLoader("").construct_object(v_node, deep=True)
+            if key == "labels" and isinstance(v_node, yaml.SequenceNode):
+                qf.label_lines = [front.offset + n.start_mark.line for n in v_node.value]
+        _check_question(name, qf, front.data.get("unit", "text"), src)
+        out[name] = qf
+    return out
+
+
+def _check_question(name: str, qf: _Front, top_unit: str, src: str) -> None:
+    data, what = qf.data, f"question '{name}'"
+    for key, valid in (*CHOICES.items(), ("unit", ("item", "turn"))):
+        if key in data and key != "unit" and data[key] not in valid:
+            _fail(
+                src,
+                qf.line(key),
+                f"{what}: invalid {key} '{data[key]}': use one of {', '.join(valid)}",
+            )
+    if "unit" in data and data["unit"] not in ("item", "turn"):
+        _fail(src, qf.line("unit"), f"{what}: invalid unit '{data['unit']}': use item or turn")
+    for flag in ("allow_abstain", "allow_tie"):
+        if flag in data and not isinstance(data[flag], bool):
+            _fail(src, qf.line(flag), f"{what}: {flag} must be true or false, not '{data[flag]}'")
+    kind = data.get("kind", "single")
+    per_turn = data.get("unit") == "turn"
+    if per_turn and top_unit != "conversation":
+        _fail(
+            src,
+            qf.line("unit"),
+            f"{what} is asked of each turn (unit: turn), which needs `unit: conversation` at "
+            f"the top of the front matter (it is {top_unit})",
+        )
+    if per_turn and kind not in ("single", "multi"):
+        _fail(
+            src,
+            qf.line("unit"),
+            f"{what}: kind: {kind} cannot be asked of each turn; remove unit: turn",
+        )
+    if "turn_role" in data and not per_turn:
+        _fail(
+            src,
+            qf.line("turn_role"),
+            f"{what}: turn_role needs unit: turn; add it or remove turn_role",
+        )
+    if "allow_tie" in data and kind != "pairwise":
+        _fail(
+            src,
+            qf.line("allow_tie"),
+            f"{what}: allow_tie applies to kind: pairwise only; remove it",
+        )
+    if kind in ("pairwise", "ranking") and "labels" in data:
+        _fail(
+            src,
+            qf.line("labels"),
+            f"{what}: kind: {kind} answers with reply ids, so it has no labels: remove `labels`",
+        )
+    if "labels" in data:
+        data["labels"] = _front_labels(qf, src)
+
+
+def _question(name: str, qf: _Front, body: _Body, top_unit: str, src: str) -> Question:
+    qbody = _Body(
+        labels_line=body.question_lines.get(name),
+        sections=body.question_sections.get(name, []),
+    )
+    data = qf.data
+    kind = data.get("kind", "single")
+    return Question(
+        name=name,
+        kind=kind,
+        labels=_build_labels(qf, qbody, src, f"## {name}"),
+        unit=data.get("unit", "item"),
+        turn_role=data.get("turn_role", "user"),
+        allow_tie=data.get("allow_tie", False),
+        scale=data.get("scale", "ordinal" if kind == "rating" else "nominal"),
+        allow_abstain=data.get("allow_abstain", False),
+        instructions="\n".join(body.question_text.get(name, [])).strip("\n"),
+        line=qf.first,
+    )
 
 
 def _front_labels(front: _Front, src: str) -> list[str]:
@@ -405,9 +560,45 @@ def _body_lines(lines: list[str], first: int, src: str) -> list[tuple[int, str, 
     return out
 
 
-def _split_body(lines: list[tuple[int, str, Any]], src: str) -> _Body:
+def _split_body(
+    lines: list[tuple[int, str, Any]], src: str, questions: set[str] | None = None
+) -> _Body:
+    """The title, the general instructions and the label sections: under ``## Labels``,
+    or, for a guideline with ``questions``, under each question's ``## name``."""
     body, section, in_labels, seen_heading = _Body(), None, False, False
+    asked: str | None = None  # the question whose '## name' section we are in
     for no, text, head in lines:
+        if head and head[0] <= 2 and questions:
+            asked = head[1].strip("`").strip() if head[0] == 2 else None
+            if asked is not None and asked.rstrip(":").lower() == "labels":
+                _fail(
+                    src,
+                    no,
+                    "this guideline asks several questions: put each question's labels "
+                    "(`### label` sections) under its own `## question-name` heading, "
+                    "not '## Labels'",
+                )
+            if asked not in questions:
+                asked = None
+            elif asked in body.question_lines:
+                _fail(
+                    src,
+                    no,
+                    f"a second '## {asked}' section (the first is at line "
+                    f"{body.question_lines[asked]}): put the question under one heading",
+                )
+            else:
+                body.question_lines[asked], section, seen_heading = no, None, True
+                body.question_text[asked], body.question_sections[asked] = [], []
+                continue
+        if asked is not None:
+            if head and head[0] == 3:
+                section = _new_section(head[1], no, body.question_sections[asked], src)
+            elif section is not None:
+                section.body.append((no, text))
+            else:
+                body.question_text[asked].append(text)
+            continue
         if head and head[0] <= 2:
             in_labels = head[0] == 2 and head[1].rstrip(":").strip().lower() == "labels"
             if in_labels and body.labels_line:
@@ -550,7 +741,9 @@ def _label_def(
     )
 
 
-def _build_labels(front: _Front, body: _Body, src: str) -> tuple[LabelDef, ...]:
+def _build_labels(
+    front: _Front, body: _Body, src: str, container: str = "## Labels"
+) -> tuple[LabelDef, ...]:
     kind = front.data.get("kind", "single")
     if kind in ("pairwise", "ranking"):
         if body.sections:
@@ -559,7 +752,7 @@ def _build_labels(front: _Front, body: _Body, src: str) -> tuple[LabelDef, ...]:
                 src,
                 first.line,
                 f"kind: {kind} answers with reply ids, so '### {first.name}' under "
-                "'## Labels' is not a label: move the text into the instructions "
+                f"'{container}' is not a label: move the text into the instructions "
                 "(e.g. under '## Criteria')",
             )
         return ()
@@ -582,7 +775,7 @@ def _build_labels(front: _Front, body: _Body, src: str) -> tuple[LabelDef, ...]:
             src,
             body.labels_line or front.first,
             "no labels: add `labels: [a, b]` to the "
-            "front matter, or a '## Labels' section with one '### label_name' per label"
+            f"front matter, or a '{container}' section with one '### label_name' per label"
             + (
                 " (for kind: rating, the scale: `labels: [1, 2, 3, 4, 5]`)"
                 if kind == "rating"

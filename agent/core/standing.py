@@ -63,7 +63,14 @@ def standing_review(
 
 def final_label(record: ItemRecord) -> tuple[LabelValue | None, str | None]:
     """The item's final value and its source ("adjudicated", "human" or "model"), or
-    (None, None) while it has none."""
+    (None, None) while it has none. With questions (``record.questions``), the answers
+    that stand, each decided on its own (``labelloop.core.questions``), and their shared
+    source, or "mixed"."""
+    if record.questions is not None:
+        from labelloop.core.questions import final_answers, summary_source
+
+        answers, sources = final_answers(record, record.questions)
+        return (LabelValue(answers=answers), summary_source(sources)) if answers else (None, None)
     stands = standing_review(record.reviews, record.route, record.consensus)
     if stands is not None:
         return stands.value, "adjudicated" if stands.queue == Queue.ADJUDICATION else "human"

@@ -252,6 +252,9 @@ class LabelValue(Frozen):
     #: ``kind: rating``: reply id -> a value of the scale; ``kind: ranking``: reply ids, best first
     ratings: dict[str, int | str] | None = None
     ranking: tuple[str, ...] | None = None
+    #: a guideline with ``questions``: question name -> the answer to it (answers to the
+    #: questions left to people are absent from a model's value until they answer)
+    answers: dict[str, LabelValue] | None = None
     abstain: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -259,6 +262,12 @@ class LabelValue(Frozen):
 
     def key(self) -> str:
         """A canonical string for exact-match comparison (sets sorted, spans ordered)."""
+        if self.answers is not None:
+            return json.dumps(
+                {"answers": {q: json.loads(v.key()) for q, v in sorted(self.answers.items())}},
+                sort_keys=True,
+                separators=(",", ":"),
+            )
         d = self.as_dict()
         if "labels" in d:
             d["labels"] = sorted(d["labels"])
@@ -275,10 +284,14 @@ class LabelValue(Frozen):
         out.extend(s.label for s in self.spans or ())
         out.extend((self.turns or {}).values())
         out.extend(str(v) for v in (self.ratings or {}).values())
+        for v in (self.answers or {}).values():
+            out.extend(v.names())
         return out
 
     def short(self) -> str:
         """A compact human-readable form for tables and the console."""
+        if self.answers is not None:
+            return "; ".join(f"{q}: {v.short()}" for q, v in self.answers.items())
         if self.abstain:
             return "(none of these)"
         if self.label is not None:
@@ -370,8 +383,28 @@ class LabelDef(Frozen):
     line: int = 0
 
 
+class Question(Frozen):
+    """One question of a guideline that asks several (``questions:`` in the front matter):
+    its own kind, labels (or scale), and its ``## name`` section's text as instructions.
+    ``unit: turn`` asks it of each labeled turn of a conversation."""
+
+    name: str
+    kind: Literal["single", "multi", "spans", "pairwise", "rating", "ranking"] = "single"
+    labels: tuple[LabelDef, ...] = ()
+    unit: Literal["item", "turn"] = "item"
+    turn_role: Literal["user", "assistant", "any"] = "user"
+    allow_tie: bool = False
+    scale: Literal["nominal", "ordinal"] = "nominal"
+    allow_abstain: bool = False
+    instructions: str = ""
+    line: int = 0
+
+
 class Guideline(Frozen):
-    """A parsed guideline file; ``version`` is the hash of its normalised text."""
+    """A parsed guideline file; ``version`` is the hash of its normalised text.
+
+    A guideline that asks several questions has ``questions`` (and no labels of its own):
+    ``for_question(name)`` is the one-question guideline each stage works with."""
 
     task: str
     unit: Literal["text", "conversation", "turn"] = "text"
@@ -392,6 +425,43 @@ class Guideline(Frozen):
     text: str = ""
     version: str = ""
     path: str | None = None
+    questions: tuple[Question, ...] = ()
+
+    @property
+    def asks_questions(self) -> bool:
+        return bool(self.questions)
+
+    @property
+    def question_names(self) -> list[str]:
+        return [q.name for q in self.questions]
+
+    def question(self, name: str) -> Question:
+        for q in self.questions:
+            if q.name == name:
+                return q
+        raise KeyError(name)
+
+    def for_question(self, name: str) -> Guideline:
+        """The guideline of one question: its kind, labels and unit, the general
+        instructions followed by the question's own; its version names the question, so
+        models fitted for one question are never used for another."""
+        q = self.question(name)
+        own = f"## {q.name}\n\n{q.instructions}".rstrip() if q.instructions else ""
+        return self.model_copy(
+            update={
+                "task": f"{self.task}/{q.name}",
+                "unit": "turn" if q.unit == "turn" else self.unit,
+                "turn_role": q.turn_role,
+                "kind": q.kind,
+                "labels": q.labels,
+                "allow_tie": q.allow_tie,
+                "scale": q.scale,
+                "allow_abstain": q.allow_abstain,
+                "instructions": "\n\n".join(x for x in (self.instructions, own) if x),
+                "version": f"{self.version}/{q.name}",
+                "questions": (),
+            }
+        )
 
     @property
     def label_names(self) -> list[str]:
@@ -428,3 +498,7 @@ class ItemRecord:
     reviews: tuple[Review, ...] = ()
     #: a judging task's rule for several people's answers (``labelloop.core.consensus``)
     consensus: Callable[[Sequence[Review]], LabelValue | None] | None = None
+    #: a guideline with questions: the questions the routing step auto-accepted
+    accepted: frozenset[str] = frozenset()
+    #: a guideline with questions: that guideline (each question is decided on its own)
+    questions: Guideline | None = None

@@ -1,0 +1,69 @@
+"""Answers of a guideline that asks several questions (``questions:``): each question is
+decided on its own, by its own rule, exactly as a one-question task would decide it.
+
+A value holds its answers keyed by question (``LabelValue.answers``). A review may answer
+only some questions (people see only the questions that need them); a question's answer
+stands from that question's reviews alone, else from the model where the routing step
+auto-accepted that question. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from labelloop.core.consensus import rule_of
+from labelloop.core.standing import standing_review
+from labelloop.core.types import Guideline, ItemRecord, LabelValue, Queue, Review, Route
+
+
+def answer_to(value: LabelValue | None, question: str) -> LabelValue | None:
+    """The value's answer to one question (None when it does not answer it)."""
+    if value is None or value.answers is None:
+        return None
+    return value.answers.get(question)
+
+
+def reviews_of(reviews: Sequence[Review], question: str) -> list[Review]:
+    """The reviews as a one-question task sees them: each decision carries its answer to
+    ``question`` (a decision that leaves it unanswered is left out); reviews that carry no
+    value (skips, rejects, undos, reopens) are kept as they are."""
+    out = []
+    for r in reviews:
+        if r.value is None:
+            out.append(r)
+            continue
+        got = answer_to(r.value, question)
+        if got is not None:
+            out.append(r.model_copy(update={"value": got}))
+    return out
+
+
+def final_answers(
+    record: ItemRecord, guideline: Guideline
+) -> tuple[dict[str, LabelValue], dict[str, str]]:
+    """Per question, the answer that stands and its source ("adjudicated", "human" or
+    "model"); a question with no final answer yet is absent from both."""
+    answers: dict[str, LabelValue] = {}
+    sources: dict[str, str] = {}
+    model = record.suggestion.value if record.suggestion is not None else None
+    for q in guideline.questions:
+        rule = rule_of(guideline.for_question(q.name))
+        stands = standing_review(reviews_of(record.reviews, q.name), record.route, rule)
+        if stands is not None and stands.value is not None:
+            answers[q.name] = stands.value
+            sources[q.name] = "adjudicated" if stands.queue == Queue.ADJUDICATION else "human"
+        elif (q.name in record.accepted or record.route == Route.AUTO_ACCEPTED) and (
+            got := answer_to(model, q.name)
+        ) is not None:
+            answers[q.name] = got
+            sources[q.name] = "model"
+    return answers, sources
+
+
+def summary_source(sources: dict[str, str]) -> str | None:
+    """One ``label_source`` for an item whose questions were decided by several: the
+    source they share, else "mixed"."""
+    kinds = set(sources.values())
+    if not kinds:
+        return None
+    return kinds.pop() if len(kinds) == 1 else "mixed"
