@@ -45,6 +45,10 @@ CSS = """
 .ll-turn.ll-active { outline: 2px solid #2563eb; }
 .ll-turn-head { font-size: .8rem; color: var(--body-text-color-subdued); }
 .ll-role { font-weight: 600; text-transform: uppercase; }
+.ll-question { margin: .2rem 0 .5rem; font-size: .95rem; }
+.ll-q-done { list-style: none; padding: 0; margin: .2rem 0 0; font-size: .85rem;
+  color: var(--body-text-color-subdued); }
+.ll-q-name { font-weight: 600; margin-right: .3rem; }
 .ll-speaker { font-weight: 400; text-transform: none; margin-left: .3rem; }
 .ll-tool-turn { border-left-style: dashed; }
 .ll-tool summary { cursor: pointer; font-size: .85rem; color: var(--body-text-color-subdued); }
@@ -176,11 +180,12 @@ def _review_tab(console: Console) -> list:
             status = markup(elem_id="ll-status-box")
         with gr.Column(scale=3 if g.judges else 2):
             side = markup(elem_id="ll-side")
-            markup(render.picker_html(g, REJECT_REASONS), elem_id="ll-picker-box")
+            first = g.for_question(g.question_names[0]) if g.asks_questions else g
+            picker = markup(render.picker_html(first, REJECT_REASONS), elem_id="ll-picker-box")
     markup(render.guideline_html(g), elem_id="ll-guideline", elem_classes="ll-closed")
     command = gr.Textbox(visible="hidden", elem_id="ll-command", max_lines=1)
     go = gr.Button(visible="hidden", elem_id="ll-go")
-    outputs = [item, side, status]
+    outputs = [item, side, status, picker]
 
     def review_command(raw: str, request: gr.Request):
         return _screen(lambda r: console.command(raw, r), request)
@@ -203,7 +208,8 @@ def _screen(fn: Callable, request) -> list:
         raise error(exc, "Signed out") from exc
     except sa.exc.SQLAlchemyError as exc:
         raise _store_failed(exc) from None
-    return [screen.item, screen.side, screen.status]
+    picker = gr.update() if screen.picker is None else screen.picker
+    return [screen.item, screen.side, screen.status, picker]
 
 
 def _store_failed(exc: Exception) -> gr.Error:
@@ -233,7 +239,8 @@ def _edit_in_review(console: Console, adjudicate: bool) -> Callable:
 
     def open_editor(item_id: str | None, request: gr.Request):
         screen = console.edit(console.item_id(item_id), adjudicate, request)
-        return screen.item, screen.side, screen.status, gr.Tabs(selected="review")
+        picker = gr.update() if screen.picker is None else screen.picker
+        return screen.item, screen.side, screen.status, picker, gr.Tabs(selected="review")
 
     open_editor.__name__ = "adj_edit" if adjudicate else "item_edit"
     return _checked(open_editor)

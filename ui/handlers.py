@@ -48,6 +48,8 @@ class Screen:
     item: str
     side: str
     status: str
+    #: the label picker, when it changes with the item (a question of several); None: as is
+    picker: str | None = None
 
 
 class Console:
@@ -100,9 +102,10 @@ class Console:
                 view = self.service.undo(user.name)
                 return self.screen(user, view, "Undone: the item is back with you.")
             item_id = str(cmd.get("item", ""))
-            value = parse_value(self.guideline, cmd.get("value"))
-            if self.guideline.judges:  # the page names replies by position, as it shows them
-                value = from_shown(value, self.order(item_id, user.name))
+            asked = self.service.guideline_for(user.name, item_id)  # a question of several
+            value = parse_value(asked, cmd.get("value"))
+            if asked.judges:  # the page names replies by position, as it shows them
+                value = from_shown(value, self.order(item_id, user.name, asked))
             outcome = self.service.decide(
                 user.name,
                 item_id,
@@ -120,16 +123,18 @@ class Console:
             return self.screen(user, self.service.next_item(user.name), str(exc), "error")
         # the next item is on screen already: the note names the one it is about
         review = outcome.review
+        if review is None:  # one question of several answered: the next one is asked
+            return self.screen(user, outcome.next)
         done = (
             f"Saved {review.item_id}: {review.action} "
             f"{self.say(review.value, review.item_id, user.name)}"
         )
         return self.screen(user, outcome.next, done if outcome.review.action != "skip" else "")
 
-    def order(self, item_id: str, name: str) -> tuple[str, ...]:
+    def order(self, item_id: str, name: str, guideline: Guideline | None = None) -> tuple[str, ...]:
         """A judging item's reply ids in the order ``name`` sees them (none for other tasks,
         or for an item the store does not have)."""
-        if not self.guideline.judges:
+        if not (guideline or self.guideline).judges:
             return ()
         item = self.project.store.get_item(item_id)
         return judging.shown_order(item_id, name, item.reply_ids) if item is not None else ()
@@ -150,8 +155,15 @@ class Console:
                 f"{render.esc(EMPTY)}</div>"
             )
             return Screen(empty, "", f"{note}{_status(who)}")
+        picker = None
+        if view.question is not None:  # each question has its own labels and keys
+            one = self.guideline.for_question(view.question)
+            picker = render.picker_html(one, REJECT_REASONS)
         return Screen(
-            render.item_html(view, stamp), render.side_html(view), f"{note}{_status(who)}"
+            render.item_html(view, stamp),
+            render.side_html(view),
+            f"{note}{_status(who)}",
+            picker,
         )
 
     # --- adjudication (admins) ----------------------------------------------------------

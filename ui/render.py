@@ -147,6 +147,8 @@ def item_html(view, stamp: str = "") -> str:
         f'<div class="ll-item-id">Item <code>{esc(item.id)}</code> · '
         f"queue <b>{esc(view.queue)}</b>{blind}</div>"
     )
+    if view.question is not None:
+        head += question_html(view)
     if view.queue in (BROWSER_QUEUE, ADJUDICATION_QUEUE):
         head += (
             '<div class="ll-msg ll-info ll-editing">Editing a decided item, starting from '
@@ -158,6 +160,21 @@ def item_html(view, stamp: str = "") -> str:
     if judging:
         body += replies_html(item, view.order, view.kind, view.labels)
     return f'<div class="ll-item" {attrs}>{head}{body}</div>'
+
+
+def question_html(view) -> str:
+    """Which question of several the item is asked now, and the answers given so far
+    (Backspace goes back to the last one)."""
+    at = view.questions.index(view.question) + 1 if view.question in view.questions else 1
+    done = "".join(
+        f'<li><span class="ll-q-name">{esc(q)}</span> {esc(value_text(v))}</li>'
+        for q, v, _, _ in view.answered
+    )
+    done = f'<ul class="ll-q-done" aria-label="answered">{done}</ul>' if done else ""
+    return (
+        f'<div class="ll-question" data-question="{esc(view.question)}">Question {at} of '
+        f"{len(view.questions)}: <b>{esc(view.question)}</b>{done}</div>"
+    )
 
 
 def _shown_or_none(value: LabelValue | None, order: Sequence[str]) -> LabelValue | None:

@@ -30,9 +30,15 @@ def consensus_value(values: Sequence[LabelValue], guideline: Guideline) -> Label
 Consensus = Callable[[Sequence[Review]], LabelValue | None]
 
 
-def rule_of(guideline: Guideline | None) -> Consensus | None:
+def rule_of(guideline: Guideline | None, complete: bool = False) -> Consensus | None:
     """A judging task's consensus rule over reviews; None for labeling tasks (the latest
-    decision stands, ``labelloop.core.standing``)."""
+    decision stands, ``labelloop.core.standing``). A guideline with questions merges the
+    reviews question by question (``labelloop.core.questions.merged``); with ``complete``,
+    only into a value that answers every question (what a calibration pair needs)."""
+    if guideline is not None and guideline.asks_questions:
+        from labelloop.core.questions import Merge
+
+        return Merge(guideline, complete)
     if guideline is None or not guideline.judges:
         return None
     return lambda reviews: people_consensus(reviews, guideline)

@@ -10,6 +10,7 @@ auto-accepted that question. Pure.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from labelloop.core.consensus import rule_of
 from labelloop.core.standing import standing_review
@@ -67,3 +68,26 @@ def summary_source(sources: dict[str, str]) -> str | None:
     if not kinds:
         return None
     return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+@dataclass(frozen=True)
+class Merge:
+    """The consensus rule of a guideline with questions: the reviews' answers merged
+    question by question, each by that question's own rule (a later answer to one question
+    leaves the others as they were). ``complete``: None unless every question is answered."""
+
+    guideline: Guideline
+    complete: bool = False
+    #: ``labelloop.core.standing`` applies it to one person's reviews too
+    merges: bool = True
+
+    def __call__(self, reviews: Sequence[Review]) -> LabelValue | None:
+        answers: dict[str, LabelValue] = {}
+        for q in self.guideline.questions:
+            rule = rule_of(self.guideline.for_question(q.name))
+            stands = standing_review(reviews_of(reviews, q.name), None, rule)
+            if stands is not None and stands.value is not None:
+                answers[q.name] = stands.value
+        if not answers or (self.complete and len(answers) < len(self.guideline.questions)):
+            return None
+        return LabelValue(answers=answers)

@@ -49,6 +49,9 @@ def standing_review(
         for r in current_reviews(reviews)
         if r.action in DECISIVE and r.value is not None and r.queue != Queue.GOLD
     ]
+    if getattr(consensus, "merges", False):  # several questions: each decided on its own
+        agreed = consensus(decisive) if decisive else None
+        return None if agreed is None else decisive[-1].model_copy(update={"value": agreed})
     adjudicated = [r for r in decisive if r.queue == Queue.ADJUDICATION]
     if adjudicated:
         return adjudicated[-1]

@@ -185,4 +185,5 @@ def item_record(store: Store, ctx, route, consensus: Consensus | None = None) ->
         route=route.route if route else Route.UNLABELED,
         reviews=tuple(store.iter_reviews([ctx.item.id])),
         consensus=consensus,
+        questions=getattr(consensus, "guideline", None),
     )

@@ -178,7 +178,10 @@ class Editing:
             route = self.store.get_route(item_id)
             rule = rule_of(self.guideline())
             start = final_label(review_browse.item_record(self.store, ctx, route, rule))[0]
-        view = replace(view, start=start)
+        if view.question is not None:  # several questions: edited one after another
+            view = self._asking(replace(view, whole_start=start), view.question)
+        else:
+            view = replace(view, start=start)
         with self._lock(user):
             self._slot(user, role).editing = view
         return view
@@ -201,6 +204,18 @@ class Editing:
             value = view.start
             if value is None and view.suggestion is not None:
                 value = view.suggestion.value
+        if view.question is not None and action in ("accept", "fix"):
+            try:
+                got = self._answer(view, "fix", value, None)
+            except LabelloopError:
+                with self._lock(user):
+                    self._slot(user, self.user(user).role).editing = view
+                raise
+            if not isinstance(got, Review):  # the next question, in the editor
+                with self._lock(user):
+                    self._slot(user, self.user(user).role).editing = got
+                return Outcome(review=None, next=got)
+            action, value = "fix", got.value
         try:
             if view.queue == ADJUDICATION_QUEUE:
                 if action == "reject":

@@ -114,6 +114,8 @@ def to_value(guideline: Guideline, value: ValueInput) -> LabelValue:
     """A console answer as a ``LabelValue``; refuses labels the guideline does not have."""
     if value is None:
         raise LabelloopError("Pick a label first")
+    if guideline.asks_questions:
+        return _answers(guideline, value)
     if isinstance(value, LabelValue):
         out = value
     elif isinstance(value, str):
@@ -138,9 +140,36 @@ def to_value(guideline: Guideline, value: ValueInput) -> LabelValue:
     return out
 
 
+def _answers(guideline: Guideline, value: ValueInput) -> LabelValue:
+    """Answers keyed by question, each checked as its question's task checks it."""
+    answers = value.answers if isinstance(value, LabelValue) else None
+    if not answers:
+        raise LabelloopError(
+            f"Task {guideline.task!r} asks several questions: answer them by name "
+            f"({', '.join(guideline.question_names)})"
+        )
+    unknown = [q for q in answers if q not in guideline.question_names]
+    if unknown:
+        raise LabelloopError(
+            f"Unknown question {unknown[0]!r}: the questions are "
+            f"{', '.join(guideline.question_names)}"
+        )
+    return LabelValue(
+        answers={q: to_value(guideline.for_question(q), v) for q, v in answers.items()}
+    )
+
+
 def check_complete(guideline: Guideline, item: Item, value: LabelValue) -> None:
     """Refuse an answer that does not answer the whole item: every labelable turn of a
-    transcript, spans inside the text, at least one label."""
+    transcript, spans inside the text, at least one label (with questions: each answer
+    given, as its question's task checks it)."""
+    if guideline.asks_questions:
+        for q, v in (value.answers or {}).items():
+            try:
+                check_complete(guideline.for_question(q), item, v)
+            except LabelloopError as exc:
+                raise LabelloopError(f"Question {q!r}: {exc}") from None
+        return
     if value.abstain:
         return
     if guideline.judges:

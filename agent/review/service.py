@@ -31,7 +31,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from labelloop.core.errors import AccessDenied, LabelloopError, ReviewConflict
+from labelloop.core.questions import answer_to
 from labelloop.core.types import QUEUE_ROUTES, QUEUES, Guideline, Queue, Review, Suggestion, utcnow
+from labelloop.review import questions
 from labelloop.review.access import (
     share_hit,
 )
@@ -51,6 +53,7 @@ from labelloop.review.views import (
     ACTIONS,
     ADJUDICATION_QUEUE,
     BLIND_QUEUES,
+    BROWSER_QUEUE,
     GOLD_QUEUE,
     REJECT_REASONS,
     Action,
@@ -216,7 +219,17 @@ class ReviewService(Editing, AdminActions):
                 raise ReviewConflict(
                     f"Item {item_id!r} is not leased to {reviewer!r}; loading your next item"
                 )
-            review = self._review(view, action, value, reason, comment, duration_ms)
+            if view.question is not None and action in ("accept", "fix"):
+                got = self._answer(view, action, value, duration_ms)
+                if isinstance(got, ItemView):  # the item's next question: nothing stored yet
+                    if slot.current is view:
+                        slot.current = got
+                    else:
+                        slot.prefetched = got
+                    return Outcome(review=None, next=got)
+                review = got.model_copy(update={"comment": comment})
+            else:
+                review = self._review(view, action, value, reason, comment, duration_ms)
             queue = GOLD_QUEUE if view.gold else view.queue
             earlier = self.store.answers(item_id) if view.overlap else []
             change = route_after(
@@ -268,6 +281,11 @@ class ReviewService(Editing, AdminActions):
                 raise ReviewConflict(
                     "Left the editor without saving; Backspace again undoes your last decision"
                 )
+            held = slot.current
+            if held is not None and held.answered:  # back to the question answered last
+                back = held.answered[-1][0]
+                slot.current = self._asking(replace(held, answered=held.answered[:-1]), back)
+                return slot.current
             last = self.store.last_decision(reviewer, [*QUEUES, GOLD_QUEUE])
             if last is None:
                 raise ReviewConflict("Nothing to undo: you have no decision in the queues yet")
@@ -370,7 +388,7 @@ class ReviewService(Editing, AdminActions):
         rationale = sugg.rationale if sugg is not None else None
         if rationale and guideline.judges:  # a judge reads the replies in the item's own order
             rationale = rationale_shown(rationale, ctx.item, order)
-        return ItemView(
+        view = ItemView(
             item=ctx.item,
             queue=queue,
             reviewer=reviewer,
@@ -391,6 +409,96 @@ class ReviewService(Editing, AdminActions):
             turn_role=guideline.turn_role,
             leased_until=utcnow(),
             order=order,
+        )
+        if guideline.asks_questions:
+            editing = queue in (BROWSER_QUEUE, ADJUDICATION_QUEUE)  # every answer may change
+            accepted = () if blind or editing else self._accepted(ctx.item.id)
+            view = replace(view, questions=questions.to_ask(guideline, accepted, blind), whole=sugg)
+            view = self._asking(view, view.questions[0])
+        return view
+
+    def _accepted(self, item_id: str) -> tuple[str, ...]:
+        """The questions routing auto-accepted for the item (none asked of people)."""
+        route = self.store.get_route(item_id)
+        return tuple(getattr(route, "accepted", None) or ())
+
+    def _asking(self, view: ItemView, question: str) -> ItemView:
+        """``view`` asking ``question``: that question's kind, labels and suggestion."""
+        guideline = self.guideline()
+        one = guideline.for_question(question)
+        sugg = questions.for_question(view.whole, question, guideline.question_names)
+        order = shown_order(view.item.id, view.reviewer, view.item.reply_ids) if one.judges else ()
+        rationale = sugg.rationale if sugg is not None else None
+        if rationale and one.judges:
+            rationale = rationale_shown(rationale, view.item, order)
+        start = view.start
+        if view.whole_start is not None:
+            start = answer_to(view.whole_start, question)
+        return replace(
+            view,
+            question=question,
+            start=start,
+            suggestion=sugg,
+            confidence=_confidence(sugg),
+            rationale=rationale,
+            section=cited_section(one, sugg),
+            labels=tuple(one.label_names),
+            kind=one.kind,
+            unit=one.unit,
+            turn_role=one.turn_role,
+            order=order,
+        )
+
+    def guideline_for(self, reviewer: str, item_id: str) -> Guideline:
+        """The guideline an answer on the reviewer's view of ``item_id`` is read with: the
+        question it asks, or the project's."""
+        guideline = self.guideline()
+        if not guideline.asks_questions:
+            return guideline
+        slot = self._slots.get(reviewer)
+        views = (slot.editing, slot.current, slot.prefetched) if slot is not None else ()
+        view = next((v for v in views if v is not None and v.item.id == item_id), None)
+        if view is None or view.question is None:
+            return guideline
+        return guideline.for_question(view.question)
+
+    def _answer(self, view: ItemView, action, value, duration_ms) -> ItemView | Review:
+        """An answer to the question ``view`` asks: the view asking the next question, or,
+        after the last one, the review holding every answer."""
+        one = self.guideline().for_question(view.question)
+        shown = view.suggestion.value if view.suggestion is not None else None
+        if action == "accept":
+            if shown is None and value is None:
+                raise LabelloopError("Nothing to accept: no suggestion is shown; pick a label")
+            val = shown if value is None else to_value(one, value)
+        else:
+            val = to_value(one, value)
+        if shown is not None and shown.key() == val.key():
+            action = "accept"  # picking what the visible model suggested is agreeing
+        elif action == "accept":
+            action = "fix"
+        check_complete(one, view.item, val)
+        ms = max(0, int(duration_ms)) if duration_ms is not None else None
+        given = (
+            *[a for a in view.answered if a[0] != view.question],
+            (view.question, val, action, ms),
+        )
+        done = {a[0] for a in given}
+        left = [q for q in view.questions if q not in done]
+        if left:
+            return self._asking(replace(view, answered=given), left[0])
+        value_all, act = questions.combined([(q, v, a) for q, v, a, _ in given])
+        spent = [a[3] for a in given if a[3] is not None]
+        return Review(
+            item_id=view.item.id,
+            reviewer=view.reviewer,
+            action=act,
+            value=value_all,
+            queue=GOLD_QUEUE if view.gold else view.queue,
+            blind=view.blind,
+            suggestion_id=view.suggestion_id,
+            duration_ms=sum(spent) if spent else None,
+            created_at=utcnow(),
         )
 
     def _review(self, view, action, value, reason, comment, duration_ms) -> Review:

@@ -84,13 +84,24 @@ class ItemView:
     #: a judging item's reply ids in the order this reviewer sees them (``shown_order``);
     #: empty for other tasks
     order: tuple[str, ...] = ()
+    #: a guideline with questions: the question asked now (the view's kind, labels and
+    #: suggestion are that question's), the questions to ask in order, the answers given so
+    #: far (question, value, action, ms), and the routing suggestion whole
+    question: str | None = None
+    questions: tuple[str, ...] = ()
+    answered: tuple[tuple[str, LabelValue, str, int | None], ...] = ()
+    whole: Suggestion | None = None
+    #: editing a decided item with questions: the whole answer the editor starts from
+    whole_start: LabelValue | None = None
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """A recorded decision and the reviewer's next item (None when the queues are empty)."""
+    """A recorded decision and the reviewer's next item (None when the queues are empty);
+    an answer to one question of several records nothing yet (``review`` None) and the
+    next view asks the item's next question."""
 
-    review: Review
+    review: Review | None
     next: ItemView | None
 
 

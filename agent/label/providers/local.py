@@ -22,7 +22,7 @@ import numpy as np
 from labelloop.core.errors import ConfigError
 from labelloop.core.turns import role_names, turn_noun
 from labelloop.core.types import Guideline, Item, LabelValue, Suggestion
-from labelloop.label import embeddings
+from labelloop.label import embeddings, questions
 from labelloop.label.providers.base import Example, LabelContext, register
 
 MODEL = "local"
@@ -429,22 +429,43 @@ class LocalProvider:
         self._last: tuple[LabelContext, str] | None = None  # labelers reuse one ctx per run
 
     def version(self, ctx: LabelContext) -> str:
-        """Changes with the guideline, the training set and the seed."""
-        _check_kind(ctx.guideline)
+        """Changes with the guideline, the training set and the seed (with questions: with
+        every question's)."""
         last = self._last
         if last is not None and last[0] is ctx:
             return last[1]
-        train = sorted((e.item.id, e.value.key()) for e in ctx.examples)
-        version = f"{VERSION_PREFIX}:{_digest(_guideline_key(ctx.guideline), train, ctx.seed)}"
+        if ctx.guideline.asks_questions:
+            parts = [
+                self._version(questions.question_context(ctx, q))
+                for q in ctx.guideline.question_names
+            ]
+            version = f"{VERSION_PREFIX}:{_digest(parts)}"
+        else:
+            version = self._version(ctx)
         self._last = (ctx, version)
         return version
 
+    def _ctx(self) -> LabelContext | None:
+        return self._last[0] if self._last is not None else None
+
+    def _version(self, ctx: LabelContext) -> str:
+        _check_kind(ctx.guideline)
+        train = sorted((e.item.id, e.value.key()) for e in ctx.examples)
+        return f"{VERSION_PREFIX}:{_digest(_guideline_key(ctx.guideline), train, ctx.seed)}"
+
     def label(self, items: Sequence[Item], ctx: LabelContext) -> list[Suggestion]:
-        """One suggestion per item, in order; training items are predicted out of sample."""
+        """One suggestion per item, in order; training items are predicted out of sample.
+        With questions, one model per question (``labelloop.label.questions``)."""
+        if ctx.guideline.asks_questions:
+            version = self.version(ctx)
+            return questions.label_each(items, ctx, self._label_one, version) if items else []
+        return self._label_one(items, ctx)
+
+    def _label_one(self, items: Sequence[Item], ctx: LabelContext) -> list[Suggestion]:
         _check_kind(ctx.guideline)
         if not items:
             return []
-        version = self.version(ctx)
+        version = self.version(ctx) if ctx is self._ctx() else self._version(ctx)
         if ctx.guideline.kind == "pairwise":
             from labelloop.label.providers.local_judge import judge
 

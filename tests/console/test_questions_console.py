@@ -1,0 +1,67 @@
+"""The console in Chromium on a guideline that asks several questions: the keys answer one
+question after another (the label list changes with the question), Backspace steps back a
+question, and the item's one review holds every answer the reviewer gave."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from labelloop.core.types import Item, LabelValue, Route
+from tests.support.console import Browser, make_project, seed, served
+from tests.unit.review.test_questions_review import MODEL, RUBRIC
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.parametrize("viewport", [(1440, 900), (1280, 720)])
+def test_answering_two_questions_with_the_keys(chromium, tmp_path, viewport):
+    from playwright.sync_api import expect
+
+    project = make_project(tmp_path, RUBRIC, [("rita", "reviewer")])
+    seed(
+        project,
+        [(Item(id="t1", text="you are an idiot"), MODEL, 0.4, Route.ACTIVE)],
+        rationale="category: Rude words.; targets: A person is addressed.",
+    )
+    with served(project) as url:
+        browser = Browser(chromium, url)
+        try:
+            page = browser.page("rita", viewport=viewport)
+            question = page.locator("#ll-item .ll-question")
+            expect(question).to_contain_text("Question 1 of 2: category")
+            labels = page.locator("#ll-labels .ll-opt")
+            expect(labels).to_have_count(3)
+            expect(page.locator("#ll-pick")).to_have_text("offensive_language")
+            page.keyboard.press("1")  # hate_speech
+            expect(page.locator("#ll-pick")).to_have_text("hate_speech")
+            page.keyboard.press("Enter")
+            expect(question).to_contain_text("Question 2 of 2: targets")
+            expect(question.locator(".ll-q-done")).to_contain_text("category hate_speech")
+            expect(labels).to_have_count(2)  # the label list is the question's
+            expect(page.locator("#ll-pick")).to_have_text("person")
+            page.keyboard.press("Backspace")  # back to the first question
+            expect(question).to_contain_text("Question 1 of 2: category")
+            page.keyboard.press("3")  # neither
+            page.keyboard.press("Enter")
+            expect(question).to_contain_text("Question 2 of 2: targets")
+            page.keyboard.press("2")  # adds group to the model's person
+            expect(page.locator("#ll-pick")).to_contain_text("group")
+            shots = os.environ.get("LABELLOOP_SCREENSHOTS")
+            if shots:
+                page.screenshot(path=f"{shots}/questions-{viewport[0]}.png")
+            assert project.store.reviews_for("t1") == []
+            page.keyboard.press("Enter")
+            expect(page.locator("#ll-item .ll-item")).to_contain_text("No items are waiting")
+        finally:
+            browser.close()
+        assert browser.offsite == [] and browser.dialogs == []
+    (review,) = project.store.reviews_for("t1")
+    assert review.action == "fix"
+    assert review.value == LabelValue(
+        answers={
+            "category": LabelValue(label="neither"),
+            "targets": LabelValue(labels=("person", "group")),
+        }
+    )
