@@ -1,4 +1,13 @@
-"""CoNLL/BIO export of span labels (and the reader that checks a round trip)."""
+"""CoNLL/BIO export of span labels (and the reader that checks a round trip).
+
+A guideline that asks several questions is written one file per span question (kind:
+spans), since one BIO column holds one question's spans: ``OUT`` with the question's name
+before its suffix (``out.conll`` gives ``out.places.conll``, ``out`` gives
+``out.places``); ``OUT`` itself is not written. Each file holds every item, with that
+question's final spans and their source (``# label_source = ...``; ``none`` and all ``O``
+where the question has no final answer). Questions of other kinds are not written (JSONL,
+CSV or hf hold them); a guideline without a span question is refused.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from labelloop.core.errors import LabelloopError
+from labelloop.core.questions import final_answers
 from labelloop.core.standing import final_label
 from labelloop.core.types import (
     Guideline,
@@ -19,6 +29,14 @@ TOKEN = re.compile(r"\S+")
 
 
 def check_conll(guideline: Guideline) -> None:
+    if guideline.asks_questions:
+        if not span_questions(guideline):
+            asked = ", ".join(f"{q.name} ({q.kind})" for q in guideline.questions)
+            raise LabelloopError(
+                f"conll export needs a span question (kind: spans); task {guideline.task!r} "
+                f"asks {asked}; use --format jsonl or csv"
+            )
+        return
     if guideline.kind != "spans":
         raise LabelloopError(
             f"conll export needs a span guideline (kind: spans); task {guideline.task!r} "
@@ -54,18 +72,62 @@ def write_conll(fh, records: Iterable[ItemRecord]) -> int:
     ``# label_source = none``."""
     n = 0
     for rec in records:
-        text = rec.item.render_plain()
         value, source = final_label(rec)
-        spans = value.spans or () if value else ()
-        lines = [
-            f"# id = {rec.item.id}\n",
-            f"# text = {_one_line(text)}\n",
-            f"# label_source = {source or 'none'}\n",
-            *(f"{token}\t{tag}\n" for token, _, _, tag in bio_tags(text, spans)),
-            "\n",
-        ]
-        fh.write("".join(lines))  # one write an item, not one a token
+        fh.write(_item_block(rec, value.spans or () if value else (), source))
         n += 1
+    return n
+
+
+def _item_block(rec: ItemRecord, spans: Iterable[Span], source: str | None) -> str:
+    text = rec.item.render_plain()
+    lines = [
+        f"# id = {rec.item.id}\n",
+        f"# text = {_one_line(text)}\n",
+        f"# label_source = {source or 'none'}\n",
+        *(f"{token}\t{tag}\n" for token, _, _, tag in bio_tags(text, spans)),
+        "\n",
+    ]
+    return "".join(lines)  # one write an item, not one a token
+
+
+def span_questions(guideline: Guideline) -> list[str]:
+    return [q.name for q in guideline.questions if q.kind == "spans" and q.unit != "turn"]
+
+
+def question_path(out: str | Path, question: str) -> Path:
+    """Where a span question's file goes: ``OUT`` with the question's name before its
+    suffix."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.{question}{out.suffix}")
+
+
+def write_conll_questions(
+    out: str | Path, records: Iterable[ItemRecord], guideline: Guideline
+) -> int:
+    """One file per span question (``question_path``), written in one pass over the
+    records; each file appears whole or not at all. Returns the number of items."""
+    names = span_questions(guideline)
+    paths = {q: question_path(out, q) for q in names}
+    parts = {q: p.with_name(p.name + ".part") for q, p in paths.items()}
+    handles = {q: parts[q].open("w", encoding="utf-8", newline="") for q in names}
+    n = 0
+    try:
+        for rec in records:
+            answers, sources = final_answers(rec, guideline)
+            for q in names:
+                value = answers.get(q)
+                spans = value.spans or () if value is not None else ()
+                handles[q].write(_item_block(rec, spans, sources.get(q)))
+            n += 1
+    except BaseException:
+        for q, fh in handles.items():
+            fh.close()
+            parts[q].unlink(missing_ok=True)
+        raise
+    for fh in handles.values():
+        fh.close()
+    for q in names:
+        parts[q].replace(paths[q])
     return n
 
 

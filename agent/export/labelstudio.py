@@ -33,6 +33,17 @@ lower-cases), and
 labelloop's Label Studio import maps such an email back to ``NAME``. So the file imports
 back into labelloop, directly or through a Label Studio that has those users, with the
 same reviewers and values.
+
+A guideline that asks several questions has one control per question, named after it
+(``<Choices name="category">`` for a single- or multi-label question, ``<Labels>`` for a
+span question over text), each under a ``<Header>`` naming the question; a result's
+``from_name`` is its question, and the import reads it back as that question's answer.
+No control is ``required``: a person may answer some questions only. Each reviewer's
+annotation holds their latest answer to each question they answered. A question answered
+with no labels or no spans has no region and comes back unanswered, and an abstention is
+left out. Label Studio's simple tags cannot hold a question asked of each turn, spans over
+a conversation, nor a judging question (pairwise, rating, ranking): such a guideline is
+refused (jsonl, csv and hf hold it).
 """
 
 from __future__ import annotations
@@ -71,6 +82,9 @@ LIST_FIELD = "answers"
 
 def check_labelstudio(guideline: Guideline) -> None:
     """Refuse the shapes Label Studio's simple tags cannot hold without loss."""
+    if guideline.asks_questions:
+        _check_questions(guideline)
+        return
     if guideline.unit == "turn":
         raise LabelloopError(
             "labelstudio export does not support unit: turn (per-turn labels); use --format jsonl"
@@ -86,6 +100,22 @@ def check_labelstudio(guideline: Guideline) -> None:
         )
 
 
+def _check_questions(guideline: Guideline) -> None:
+    for q in guideline.questions:
+        what = None
+        if q.unit == "turn":
+            what = "is asked of each turn (unit: turn)"
+        elif q.kind in ("pairwise", "rating", "ranking"):
+            what = f"judges replies (kind: {q.kind})"
+        elif q.kind == "spans" and guideline.unit != "text":
+            what = "marks spans in a conversation"
+        if what is not None:
+            raise LabelloopError(
+                f"labelstudio export cannot hold question {q.name!r}: it {what}, which Label "
+                "Studio's simple tags do not hold without loss; use --format jsonl, csv or hf"
+            )
+
+
 def labelstudio_config(guideline: Guideline) -> str:
     """The ``<View>`` labeling config matching the exported tasks' tag names."""
     to_name = _ls_to_name(guideline)
@@ -96,6 +126,9 @@ def labelstudio_config(guideline: Guideline) -> str:
             '  <Paragraphs name="dialogue" value="$dialogue" layout="dialogue"'
             ' nameKey="author" textKey="text"/>'
         )
+    if guideline.asks_questions:
+        controls = [_question_control(guideline, q, to_name) for q in guideline.question_names]
+        return f"<View>\n{obj}\n" + "\n".join(controls) + "\n</View>\n"
     if guideline.kind == "pairwise":
         control = _pairwise_config(guideline, to_name)
     elif guideline.kind == "ranking":
@@ -115,6 +148,23 @@ def labelstudio_config(guideline: Guideline) -> str:
             f'  <Choices name="{FROM_NAME}" toName="{to_name}" {choice}>\n{inner}\n  </Choices>'
         )
     return f"<View>\n{obj}\n{control}\n</View>\n"
+
+
+def _question_control(guideline: Guideline, name: str, to_name: str) -> str:
+    """A question's header and control: ``<Labels>`` for spans, else ``<Choices>`` (one
+    choice or several); none is required, as a person may answer some questions only."""
+    q = guideline.for_question(name)
+    tag = "Labels" if q.kind == "spans" else "Choices"
+    inner_tag = "Label" if q.kind == "spans" else "Choice"
+    inner = "\n".join(f"    <{inner_tag} value={quoteattr(n)}/>" for n in q.label_names)
+    choice = ""
+    if q.kind != "spans":
+        choice = ' choice="single"' if q.kind == "single" else ' choice="multiple"'
+    return (
+        f"  <Header value={quoteattr(name)}/>\n"
+        f"  <{tag} name={quoteattr(name)} toName={quoteattr(to_name)}{choice}>\n{inner}\n"
+        f"  </{tag}>"
+    )
 
 
 def _pairwise_config(guideline: Guideline, to_name: str) -> str:
@@ -141,9 +191,30 @@ def ls_result(value: LabelValue | None, item: Item, to_name: str) -> list[dict[s
     ratings)."""
     if value is None or value.abstain:
         return None
+    if value.answers is not None:
+        return _answers_result(value.answers, item, to_name)
     if item.replies is not None:
         return _judging_result(value, item, to_name)
-    base = {"from_name": FROM_NAME, "to_name": to_name}
+    return _one_result(value, to_name, FROM_NAME)
+
+
+def _answers_result(
+    answers: dict[str, LabelValue], item: Item, to_name: str
+) -> list[dict[str, Any]] | None:
+    """Answers keyed by question as the regions of each question's control (ids unique
+    across them); None where no answer makes a region."""
+    out: list[dict[str, Any]] = []
+    for name, value in answers.items():
+        if value.abstain:
+            continue
+        for region in _one_result(value, to_name, name) or ():
+            out.append({**region, "id": f"r{len(out)}"})
+    return out or None
+
+
+def _one_result(value: LabelValue, to_name: str, from_name: str) -> list[dict[str, Any]] | None:
+    """A single, multi-label or span value as the regions of control ``from_name``."""
+    base = {"from_name": from_name, "to_name": to_name}
     if value.label is not None:
         return [{"id": "r0", **base, "type": "choices", "value": {"choices": [value.label]}}]
     if value.labels is not None:
@@ -203,8 +274,8 @@ def ls_annotations(record: ItemRecord, to_name: str) -> list[dict[str, Any]]:
     latest: dict[str, Review] = {}
     for r in current_reviews(record.reviews):
         if r.action in DECISIVE and r.value is not None:
-            latest.pop(r.reviewer, None)
-            latest[r.reviewer] = r
+            earlier = latest.pop(r.reviewer, None)
+            latest[r.reviewer] = _merged(earlier, r)
     out = []
     for r in latest.values():
         result = ls_result(r.value, record.item, to_name)
@@ -221,6 +292,19 @@ def ls_annotations(record: ItemRecord, to_name: str) -> list[dict[str, Any]]:
         }
         out.append(ann)
     return out
+
+
+def _merged(earlier: Review | None, review: Review) -> Review:
+    """A reviewer's answers keyed by question: ``review``'s over the earlier ones (a
+    person may answer the questions in several reviews); any other review as it is."""
+    value = review.value
+    if earlier is None or value is None or value.answers is None:
+        return review
+    before = earlier.value.answers if earlier.value is not None else None
+    if not before:
+        return review
+    merged = LabelValue(answers={**before, **value.answers})
+    return review.model_copy(update={"value": merged, "duration_ms": None})
 
 
 def ls_task(record: ItemRecord, guideline: Guideline) -> dict[str, Any]:

@@ -13,6 +13,14 @@ import row holds them, and the answer under the key that imports it: ``label`` (
 ``tie``), ``ratings`` or ``ranking``. Their CSV holds the conversation, the replies, the
 answer and meta as JSON cells, so it imports back to the same items.
 
+A guideline that asks several questions writes its answers keyed by question, each as a
+one-question import row writes it: in JSONL ``"labels": {question: answer}`` and
+``"label_source": {question: source}`` (a question the routing step auto-accepted is
+"model", and never imports back as a review); the suggestion's answers the same way, its
+signals as they are; reviews' values as stored (``{"answers": {question: value}}``). Its
+CSV holds one column ``q:NAME`` per question (a label name, or JSON for a list or an
+object) and ``label_source`` as JSON, and imports back the same way.
+
 A CSV cell a spreadsheet would run as a formula (one starting with ``=``, ``+``, ``-``,
 ``@``, a tab or a carriage return) is written with a ``'`` before it, as OWASP advises
 against CSV injection; labelloop's CSV import takes that ``'`` off again. JSON is strict:
@@ -30,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from labelloop.core.consensus import rule_of
 from labelloop.core.errors import LabelloopError
+from labelloop.core.questions import final_answers
 from labelloop.core.standing import final_label, review_json, suggestion_json
 from labelloop.core.types import (
     DECISIVE,
@@ -91,8 +100,10 @@ def without_models(item: Item) -> Item:
     return item.model_copy(update={"replies": replies})
 
 
-def record_json(record: ItemRecord) -> dict[str, Any]:
+def record_json(record: ItemRecord, guideline: Guideline | None = None) -> dict[str, Any]:
     """One export row: the item, the suggestion, the route, the final label, the reviews."""
+    if guideline is not None and guideline.asks_questions:
+        return _questions_json(record, guideline)
     row = item_json(record.item)
     row["suggestion"] = suggestion_json(record)
     row["route"] = record.route
@@ -104,6 +115,31 @@ def record_json(record: ItemRecord) -> dict[str, Any]:
     return row
 
 
+def _questions_json(record: ItemRecord, guideline: Guideline) -> dict[str, Any]:
+    """An export row of a guideline with questions: answers and sources keyed by question."""
+    record = values.with_questions(record, guideline)
+    row = item_json(record.item)
+    row["suggestion"] = values.questions_suggestion(record)
+    row["route"] = record.route
+    answers, sources = final_answers(record, guideline)
+    if answers:
+        row["labels"] = values.answers_json(answers)
+    row["label_source"] = sources
+    row["reviews"] = [review_json(r) for r in record.reviews]
+    return row
+
+
+def question_columns(guideline: Guideline) -> list[str]:
+    return [values.QUESTION_COLUMN + q for q in guideline.question_names]
+
+
+def judges_replies(guideline: Guideline) -> bool:
+    """Whether the guideline, or one of its questions, judges an item's replies."""
+    return guideline.judges or any(
+        q.kind in ("pairwise", "rating", "ranking") for q in guideline.questions
+    )
+
+
 def csv_columns(guideline: Guideline | None) -> list[str]:
     """The CSV export's header: a judging task's holds its items whole (body, replies, meta)
     and its answer under the key that imports it; a conversation task's holds its messages
@@ -111,6 +147,15 @@ def csv_columns(guideline: Guideline | None) -> list[str]:
     imports back whole; a text task's is ``CSV_COLUMNS``."""
     if guideline is None:
         return CSV_COLUMNS
+    if guideline.asks_questions:
+        replies = ["replies"] if judges_replies(guideline) else []
+        return [
+            "id",
+            *_body_columns(guideline),
+            *replies,
+            *question_columns(guideline),
+            *JUDGE_CSV_TAIL,
+        ]
     if guideline.judges:
         return ["id", *_body_columns(guideline), "replies", value_key(guideline), *JUDGE_CSV_TAIL]
     answer = [key for key in ("turns", "spans") if key == value_key(guideline)]
@@ -123,6 +168,8 @@ def _body_columns(guideline: Guideline) -> list[str]:
 
 def csv_row(record: ItemRecord, guideline: Guideline | None = None) -> dict[str, Any]:
     """One CSV export row (``csv_columns``'s cells, before formula escaping)."""
+    if guideline is not None and guideline.asks_questions:
+        return _questions_csv_row(record, guideline)
     if guideline is not None and guideline.judges:
         return _judge_csv_row(record, guideline)
     value, source = final_label(record)
@@ -166,6 +213,25 @@ def _judge_csv_row(record: ItemRecord, guideline: Guideline) -> dict[str, Any]:
     return row
 
 
+def _questions_csv_row(record: ItemRecord, guideline: Guideline) -> dict[str, Any]:
+    """A CSV row of a guideline with questions: the item, one cell per question, the sources
+    as JSON, the provenance, meta."""
+    record = values.with_questions(record, guideline)
+    generic = csv_row(record)
+    item = item_json(record.item)
+    columns = ["id", *_body_columns(guideline), *(["replies"] if judges_replies(guideline) else [])]
+    row = {k: _json_cell(item.get(k)) for k in columns}
+    answers, sources = final_answers(record, guideline)
+    for q in guideline.question_names:
+        got = answers.get(q)
+        cell = values.answer_json(got) if got is not None else None
+        row[values.QUESTION_COLUMN + q] = _json_cell(cell)
+    row.update({k: generic[k] for k in JUDGE_CSV_TAIL if k in generic})
+    row["label_source"] = values.json_text(sources) if sources else ""
+    row["meta"] = _json_cell(item.get("meta"))
+    return row
+
+
 def _json_cell(value: Any) -> str:
     """A cell's text: a list or an object as JSON, nothing as an empty cell."""
     if value is None:
@@ -191,7 +257,9 @@ def export(
     """Write every item (or one queue's) to ``out``; returns the number of rows.
 
     ``labelstudio`` and ``conll`` need the ``guideline`` (label names, kind); ``hf`` writes a
-    folder ``out/``; ``labelstudio`` also writes its labeling config beside ``out``.
+    folder ``out/``; ``labelstudio`` also writes its labeling config beside ``out``; ``conll``
+    of a guideline with questions writes one file per span question instead of ``out``
+    (``labelloop.export.conll``).
 
     The suggestion shown is ``model``'s latest or, in a cascade (``stages``), the one each
     item was routed on.
@@ -208,6 +276,8 @@ def export(
         labelstudio.check_labelstudio(guideline)
     elif fmt == "conll":
         conll.check_conll(guideline)
+    elif fmt == "hf" and guideline is not None:
+        huggingface.check_hf(guideline)
     blind = queue in BLIND_QUEUES
     if blind and fmt == "csv" and guideline is None:
         raise LabelloopError("the csv export of a blind queue needs the project's guideline")
@@ -218,13 +288,17 @@ def export(
     )
     if blind:  # the items alone: whatever else a record holds could give the answer away
         records = (ItemRecord(item=without_models(r.item)) for r in records)
+    else:
+        records = (values.with_questions(r, guideline) for r in records)
     if fmt == "hf":
         row = (
             partial(blind_hf_row, columns=huggingface.hf_schema(guideline).names)
             if blind
-            else huggingface.hf_row
+            else partial(huggingface.hf_row, guideline=guideline)
         )
         return huggingface.write_hf(out, records, guideline, row=row)
+    if fmt == "conll" and guideline is not None and guideline.asks_questions:
+        return conll.write_conll_questions(out, records, guideline)
     tmp = out.with_name(out.name + ".part")
     with tmp.open("w", encoding="utf-8", newline="") as fh:
         if fmt == "labelstudio":
@@ -235,7 +309,8 @@ def export(
             write = _write_blind_jsonl if fmt == "jsonl" else _write_blind_csv
             n = write(fh, records, guideline)
         else:
-            n = _write_jsonl(fh, records) if fmt == "jsonl" else _write_csv(fh, records, guideline)
+            write = _write_jsonl if fmt == "jsonl" else _write_csv
+            n = write(fh, records, guideline)
     if fmt == "labelstudio":
         labelstudio_config_path(out).write_text(labelstudio.labelstudio_config(guideline), "utf-8")
     tmp.replace(out)  # a reader never sees half a file
@@ -247,10 +322,10 @@ def labelstudio_config_path(out: str | Path) -> Path:
     return Path(out).with_suffix(".config.xml")
 
 
-def _write_jsonl(fh, records) -> int:
+def _write_jsonl(fh, records, guideline: Guideline | None = None) -> int:
     n = 0
     for rec in records:
-        fh.write(values.json_text(record_json(rec)) + "\n")
+        fh.write(values.json_text(record_json(rec, guideline)) + "\n")
         n += 1
     return n
 
@@ -275,15 +350,20 @@ def value_key(guideline: Guideline) -> str:
 
 
 def blind_row(record: ItemRecord, guideline: Guideline | None) -> dict[str, Any]:
-    """An import row holding the item alone, its answer key (if known) left empty."""
+    """An import row holding the item alone, its answer key (if known) left empty: with
+    questions, ``"labels": {question: null, ...}``."""
     row = item_json(record.item)
-    if guideline is not None:
+    if guideline is not None and guideline.asks_questions:
+        row["labels"] = dict.fromkeys(guideline.question_names)
+    elif guideline is not None:
         row[value_key(guideline)] = None
     return row
 
 
 def blind_csv_columns(guideline: Guideline) -> list[str]:
-    replies = ["replies"] if guideline.judges else []
+    replies = ["replies"] if judges_replies(guideline) else []
+    if guideline.asks_questions:
+        return ["id", *_body_columns(guideline), *replies, "meta", *question_columns(guideline)]
     return ["id", *_body_columns(guideline), *replies, "meta", value_key(guideline)]
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -37,8 +38,10 @@ from labelloop.ingest.chatlogs import completion_row
 from labelloop.ingest.checks import RowError, check_id, check_row, shown
 from labelloop.ingest.readers import (
     ROW_EXAMPLE,
+    JsonLimitError,
     detect_format,
     json_kind,
+    json_loads,
     open_binary,
     read_rows,
     row_error,
@@ -85,6 +88,40 @@ EXAMPLES = {
     "rating": '"ratings": {"a": 4, "b": 2}',
     "ranking": '"ranking": ["b", "a"] (reply ids, best first)',
 }
+#: a guideline with questions: each answer in ``"labels": {question: answer}`` is written
+#: as a one-question row writes its value, by task shape: the value key it stands for, an
+#: example, and the JSON types it may be
+QUESTION_KEYS = {
+    "single": "label",
+    "multi": "labels",
+    "spans": "spans",
+    "turns": "turns",
+    "pairwise": "label",
+    "rating": "ratings",
+    "ranking": "ranking",
+}
+QUESTION_EXAMPLES = {
+    "single": '"NAME"',
+    "multi": '["NAME", ...]',
+    "spans": f"[{SPAN_EXAMPLE}]",
+    "turns": '{"0": "NAME"}',
+    "pairwise": '"a"',
+    "rating": '{"a": 4, "b": 2}',
+    "ranking": '["b", "a"]',
+}
+QUESTION_TYPES: dict[str, tuple[type, ...]] = {
+    "single": (str,),
+    "multi": (list,),
+    "spans": (list,),
+    "turns": (dict, str),
+    "pairwise": (str,),
+    "rating": (dict,),
+    "ranking": (list,),
+}
+#: tabular files (CSV, Parquet) hold each question's answer in a column ``q:NAME``
+QUESTION_COLUMN = "q:"
+#: the sources of a final label that are people's: such a label without its reviews imports
+HUMAN_SOURCES = ("human", "adjudicated")
 #: what an empty file of each format must hold instead
 EMPTY_HINTS = {
     "jsonl": f"one JSON object a line, such as {ROW_EXAMPLE}",
@@ -140,20 +177,42 @@ class ImportResult(Frozen):
 
 @dataclass(frozen=True)
 class RowContext:
-    """What checking a row needs: the guideline, and who the file's own labels are by."""
+    """What checking a row needs: the guideline, and who the file's own labels are by.
+
+    A guideline with questions has shape ``questions`` and one context per question
+    (``questions``), built on its one-question guideline: each answer is checked as a
+    one-question task checks its label."""
 
     guideline: Guideline
     reviewer: str
     now: datetime
     labels: frozenset[str]
-    shape: str  # single | multi | spans | turns | pairwise | rating | ranking
+    shape: str  # single | multi | spans | turns | pairwise | rating | ranking | questions
     max_chars: int = MAX_ITEM_CHARS
+    questions: dict[str, RowContext] = field(default_factory=dict)
+    #: the file's format (a Parquet file may name a column by a question)
+    fmt: str = "jsonl"
 
     @classmethod
-    def of(cls, guideline: Guideline, reviewer: str, max_chars: int = MAX_ITEM_CHARS) -> RowContext:
+    def of(
+        cls,
+        guideline: Guideline,
+        reviewer: str,
+        max_chars: int = MAX_ITEM_CHARS,
+        *,
+        fmt: str = "jsonl",
+        now: datetime | None = None,
+    ) -> RowContext:
+        now = now or utcnow()
+        if guideline.asks_questions:
+            parts = {
+                q: cls.of(guideline.for_question(q), reviewer, max_chars, fmt=fmt, now=now)
+                for q in guideline.question_names
+            }
+            return cls(guideline, reviewer, now, frozenset(), "questions", max_chars, parts, fmt)
         shape = "turns" if guideline.unit == "turn" else guideline.kind
         labels = frozenset(guideline.label_names)
-        return cls(guideline, reviewer, utcnow(), labels, shape, max_chars)
+        return cls(guideline, reviewer, now, labels, shape, max_chars, fmt=fmt)
 
 
 # -- the whole file ------------------------------------------------------------------------
@@ -178,9 +237,8 @@ def import_file(
     # a file name may hold bytes that are not UTF-8: the store keeps them as U+FFFD
     reviewer = printable(reviewer or Path(path).stem)
     digest = file_sha256(path)
-    rows = parse_rows(
-        read_rows(path, fmt), guideline, path, fmt, reviewer, max_item_chars=max_item_chars
-    )
+    read = read_rows(path, fmt, by_question=guideline.asks_questions)
+    rows = parse_rows(read, guideline, path, fmt, reviewer, max_item_chars=max_item_chars)
     counts = _Counts()
     stored_path = printable(str(path))
     with store.import_session(stored_path, fmt, digest, reviewer, sample) as writer:
@@ -211,7 +269,7 @@ def parse_rows(
 ) -> Iterator[ParsedRow]:
     """Check each raw row against the guideline; the first bad one raises ImportFileError,
     and so does a file without rows."""
-    ctx = RowContext.of(guideline, reviewer, max_item_chars)
+    ctx = RowContext.of(guideline, reviewer, max_item_chars, fmt=fmt)
     empty = True
     for number, raw in rows:
         empty = False
@@ -329,15 +387,21 @@ def parse_row(raw: dict[str, Any], ctx: RowContext) -> tuple[Item, list[Review]]
     check_row(raw)  # first: what follows may assume text a store can keep
     raw = completion_row(raw)
     item_id = _item_id(raw.get("id"))
+    if ctx.shape == "questions":
+        raw = _question_columns(raw, ctx)
     if ctx.guideline.judges:
         raw = contract_row(raw, ctx.guideline)
     body = _body(raw, ctx.guideline)
-    if ctx.guideline.judges:
-        body["replies"] = parse_replies(raw.get("replies"), ctx.guideline)
+    judge = _judging(ctx)
+    if judge is not None:
+        body["replies"] = parse_replies(raw.get("replies"), judge)
     elif raw.get("replies") is not None:
+        kind = f"is kind: {ctx.guideline.kind}"
+        if ctx.shape == "questions":
+            kind = "asks no question that judges them"
         raise RowError(
-            f"the row has 'replies' but task {ctx.guideline.task!r} is kind: "
-            f"{ctx.guideline.kind}; judging replies needs kind: pairwise, rating or ranking"
+            f"the row has 'replies' but task {ctx.guideline.task!r} {kind}; judging "
+            "replies needs kind: pairwise, rating or ranking"
         )
     _check_size(item_id, body, ctx.max_chars)
     item = Item(id=item_id, **body, meta=_meta(raw))
@@ -345,6 +409,17 @@ def parse_row(raw: dict[str, Any], ctx: RowContext) -> tuple[Item, list[Review]]
     if raw.keys().isdisjoint(REVIEW_KEYS):
         return item, []
     return item, _reviews(raw, item, ctx)
+
+
+def _judging(ctx: RowContext) -> Guideline | None:
+    """The guideline an item's replies are checked against: the task's own where it judges
+    replies; with questions, a pairwise question's (two replies), else another judging
+    question's; None where nothing judges replies."""
+    if ctx.guideline.judges:
+        return ctx.guideline
+    judging = [c.guideline for c in ctx.questions.values() if c.guideline.judges]
+    pairwise = [g for g in judging if g.kind == "pairwise"]
+    return (pairwise or judging or [None])[0]
 
 
 def _check_size(item_id: str, body: dict[str, Any], limit: int) -> None:
@@ -613,7 +688,9 @@ def _reviews(raw: dict[str, Any], item: Item, ctx: RowContext) -> list[Review]:
         out = [_export_review(r, i, item, ctx) for i, r in _listed(raw, "reviews")]
         # an export's final label is a model's, or restates its reviews: only a human
         # label without the reviews behind it is news
-        if not out and raw.get("label_source") in ("human", "adjudicated"):
+        if not out and ctx.shape == "questions":
+            out = _human_answers(raw, item, ctx)
+        elif not out and raw.get("label_source") in HUMAN_SOURCES:
             out = _own_review(raw, item, ctx)
     else:
         out = _own_review(raw, item, ctx)
@@ -625,6 +702,39 @@ def _own_review(raw: dict[str, Any], item: Item, ctx: RowContext) -> list[Review
     if value is None:
         return []
     return [_review(item, ctx.reviewer, value, ctx.now)]
+
+
+def _human_answers(raw: dict[str, Any], item: Item, ctx: RowContext) -> list[Review]:
+    """An export row's final answers that people gave (``label_source`` per question, or
+    one source for all), as one review; a model's answers never import."""
+    sources = _sources(raw.get("label_source"))
+    value = _value(raw, item, ctx)
+    if value is None or value.answers is None:
+        return []
+    if isinstance(sources, dict):
+        kept = {q: v for q, v in value.answers.items() if sources.get(q) in HUMAN_SOURCES}
+    else:
+        kept = value.answers if sources in HUMAN_SOURCES else {}
+    return [_review(item, ctx.reviewer, LabelValue(answers=kept), ctx.now)] if kept else []
+
+
+def _sources(value: Any) -> Any:
+    """An export's ``label_source``: one source, or ``{question: source}`` (a CSV or Parquet
+    cell holds it as JSON text)."""
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        try:
+            value = json_loads(value)
+        except (json.JSONDecodeError, JsonLimitError):
+            raise RowError(
+                "'label_source' is not valid JSON; write it as an object such as "
+                '{"category": "human"}, or leave it empty'
+            ) from None
+    if isinstance(value, dict) or value is None or isinstance(value, str):
+        return value
+    raise RowError(
+        f"'label_source' is a JSON {json_kind(value)}; write it as an object such as "
+        '{"category": "human"}, or leave it empty'
+    )
 
 
 def _review(item: Item, reviewer: str, value: LabelValue | None, at: datetime, **kw) -> Review:
@@ -653,7 +763,7 @@ def _annotations(raw: dict[str, Any], item: Item, ctx: RowContext) -> list[Revie
         reviewer = _reviewer(a.get("reviewer"), what)
         if any(r.reviewer == reviewer for r in out):
             raise RowError(f"{what}: {shown(reviewer)} has two annotations in this row; keep one")
-        value = _value(a, item, ctx)
+        value = _value(a, item, ctx, nested=True)
         if value is None and a.get("empty") is True:
             if ctx.shape not in EMPTY_RESULT:
                 continue
@@ -682,7 +792,7 @@ def _export_review(r: Any, i: int, item: Item, ctx: RowContext) -> Review:
     return _review(
         item,
         _reviewer(r.get("reviewer"), what),
-        _value(value, item, ctx) if value else None,
+        _value(value, item, ctx, nested=True) if value else None,
         _time(r.get("time"), what, ctx.now),
         action=action,
         blind=bool(r.get("blind", False)),
@@ -712,8 +822,14 @@ def _time(value: Any, what: str, default: datetime) -> datetime:
 # -- label values --------------------------------------------------------------------------
 
 
-def _value(d: dict[str, Any], item: Item, ctx: RowContext) -> LabelValue | None:
-    """The label value in ``d`` in the guideline's shape, checked; None if it has none."""
+def _value(
+    d: dict[str, Any], item: Item, ctx: RowContext, nested: bool = False
+) -> LabelValue | None:
+    """The label value in ``d`` in the guideline's shape, checked; None if it has none.
+    ``nested``: ``d`` is a review's value or an annotation, which may hold ``answers`` (a
+    value written by a labelloop export, or a Label Studio annotation's per-control answers)."""
+    if ctx.shape == "questions":
+        return _answers(d, item, ctx, nested)
     given = [k for k in VALUE_KEYS if d.get(k) is not None]
     accepted = ACCEPTS[ctx.shape]
     wrong = [k for k in given if k not in accepted and k != "abstain"]
@@ -765,6 +881,8 @@ def _shape_error(key: str, item: Item, ctx: RowContext) -> str:
 
 def _example(ctx: RowContext, item: Item) -> str:
     """How to write a label in the guideline's shape; per turn, with this row's turns."""
+    if ctx.shape == "questions":
+        return _questions_example(ctx)
     users = _labeled_turns(item, ctx)[:2]
     if ctx.shape != "turns" or not users:
         return EXAMPLES[ctx.shape]
@@ -837,3 +955,144 @@ def _turns(value: Any, item: Item, ctx: RowContext) -> dict[int, str]:
             )
         out[turn] = _label(name, ctx)
     return out
+
+
+# -- answers to several questions ----------------------------------------------------------
+
+
+def _question_columns(raw: dict[str, Any], ctx: RowContext) -> dict[str, Any]:
+    """The row with answers held in columns gathered under ``labels``: ``q:NAME`` (a CSV
+    export's columns), and in a Parquet file a column named by a question (the hf export's).
+    An empty cell answers nothing."""
+    columns: dict[str, str] = {}
+    for key in raw:
+        if key.startswith(QUESTION_COLUMN):
+            columns[key] = key[len(QUESTION_COLUMN) :]
+        elif ctx.fmt == "parquet" and key in ctx.questions and key not in KNOWN_KEYS:
+            columns[key] = key
+    if not columns:
+        return raw
+    if raw.get("labels") is not None:
+        first = next(iter(columns))
+        raise RowError(
+            f"the row has both 'labels' and the answer column {first!r}; keep one: "
+            "'labels' with every answer keyed by its question, or one column per question"
+        )
+    answers = {}
+    for key, name in columns.items():
+        answer = _cell_answer(raw[key], key)
+        if answer is not None and answer != "":
+            answers[name] = answer
+    rest = {k: v for k, v in raw.items() if k not in columns}
+    return {**rest, "labels": answers} if answers else rest
+
+
+def _cell_answer(value: Any, column: str) -> Any:
+    """One answer as a column holds it: text, JSON text for a list or an object (CSV, or a
+    Parquet rating), a list of ``{turn, label}`` (a Parquet per-turn question)."""
+    if isinstance(value, str) and value.lstrip().startswith(("[", "{")):
+        try:
+            return json_loads(value)
+        except JsonLimitError as e:
+            raise RowError(f"column {column!r}: {e}") from None
+        except json.JSONDecodeError as e:
+            raise RowError(
+                f"column {column!r} is not valid JSON ({e.msg} at column {e.colno} of the "
+                'cell); write a label name, or JSON such as ["NAME", ...]'
+            ) from None
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        if all(v.keys() == {"turn", "label"} for v in value):
+            return {str(v["turn"]): v["label"] for v in value}
+        return [{k: x for k, x in v.items() if x is not None} for v in value]
+    return value
+
+
+def _answers(d: dict[str, Any], item: Item, ctx: RowContext, nested: bool) -> LabelValue | None:
+    """Answers keyed by question: ``"labels": {question: answer}`` (each answer as a
+    one-question row writes it), or in a review's value ``"answers": {question: value}``;
+    a question left out is not answered. None if nothing is answered."""
+    given = [k for k in VALUE_KEYS if d.get(k) is not None and not (k == "abstain" and not d[k])]
+    if nested and d.get("answers") is not None:
+        given.append("answers")
+    wrong = [k for k in given if k not in ("labels", "answers")]
+    if wrong:
+        raise RowError(
+            f"{wrong[0]!r} does not fit task {ctx.guideline.task!r}, which asks several "
+            f"questions ({', '.join(ctx.questions)}); key each answer by its question: "
+            f"{_questions_example(ctx)}"
+        )
+    if len(given) > 1:
+        raise RowError("both 'labels' and 'answers' are given; keep one")
+    if not given:
+        return None
+    key = given[0]
+    value = d[key]
+    if not isinstance(value, dict):
+        raise RowError(
+            f"{key!r} is a JSON {json_kind(value)}, but task {ctx.guideline.task!r} asks "
+            f"several questions; key each answer by its question: {_questions_example(ctx)}"
+        )
+    answers: dict[str, LabelValue] = {}
+    for name, answer in value.items():
+        qctx = _question(name, ctx)
+        if answer is None:
+            continue
+        read = _stored_answer if key == "answers" else _row_answer
+        try:
+            got = read(answer, item, qctx)
+        except RowError as e:
+            raise RowError(f"question {name!r}: {e}") from None
+        if got is not None:
+            answers[name] = got
+    return LabelValue(answers=answers) if answers else None
+
+
+def _question(name: Any, ctx: RowContext) -> RowContext:
+    if name in ctx.questions:
+        return ctx.questions[name]
+    names = list(ctx.questions)
+    close = difflib.get_close_matches(str(name), names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise RowError(
+        f"unknown question {shown(name)}{hint} for task {ctx.guideline.task!r}; "
+        f"use one of {', '.join(names)}"
+    )
+
+
+def _row_answer(answer: Any, item: Item, ctx: RowContext) -> LabelValue | None:
+    """One question's answer as an import row writes it: a label name (or reply id), a
+    list of names, spans, ``{turn: label}``, ratings or a ranking; ``{"abstain": true}``."""
+    if isinstance(answer, dict) and answer.keys() == {"abstain"}:
+        return LabelValue(abstain=True) if answer["abstain"] is True else None
+    if not isinstance(answer, QUESTION_TYPES[ctx.shape]):
+        raise RowError(
+            f"the answer is a JSON {json_kind(answer)}; write it as "
+            f"{QUESTION_EXAMPLES[ctx.shape]} ({_shape_name(ctx)})"
+        )
+    key = QUESTION_KEYS[ctx.shape]
+    if ctx.shape == "turns" and isinstance(answer, str):
+        key = "label"  # one label, for the row's target turn
+    return _value({key: answer}, item, ctx)
+
+
+def _stored_answer(answer: Any, item: Item, ctx: RowContext) -> LabelValue | None:
+    """One question's answer as a labelloop value writes it: ``{"label": ...}``,
+    ``{"spans": [...]}``, ..., or a Label Studio control's ``{"choices": [...]}``."""
+    if not isinstance(answer, dict):
+        raise RowError(
+            f"the answer is a JSON {json_kind(answer)}; write it as an object such as "
+            f"{{{_example(ctx, item)}}}"
+        )
+    return _value(answer, item, ctx)
+
+
+def _shape_name(ctx: RowContext) -> str:
+    g = ctx.guideline
+    return f"kind: {g.kind}" + (", unit: turn" if ctx.shape == "turns" else "")
+
+
+def _questions_example(ctx: RowContext) -> str:
+    """How to write answers keyed by question, for the first few questions."""
+    pairs = [f'"{q}": {QUESTION_EXAMPLES[c.shape]}' for q, c in list(ctx.questions.items())[:3]]
+    more = ", ..." if len(ctx.questions) > 3 else ""
+    return f'"labels": {{{", ".join(pairs)}{more}}}'

@@ -137,13 +137,16 @@ def row_error(path: str | Path, fmt: str, number: int, message: str) -> ImportFi
     return ImportFileError(message, path=str(path), line=number)
 
 
-def read_rows(path: str | Path, fmt: str) -> Iterator[Row]:
-    """Every row of the file in order, as ``(number, row)``."""
+def read_rows(path: str | Path, fmt: str, *, by_question: bool = False) -> Iterator[Row]:
+    """Every row of the file in order, as ``(number, row)``. ``by_question``: the guideline
+    asks several questions, and a Label Studio annotation's answers are kept apart by the
+    control (``from_name``) that gave them."""
+    if fmt == "labelstudio":
+        return read_labelstudio(path, by_question=by_question)
     readers: dict[str, Callable[[str | Path], Iterator[Row]]] = {
         "jsonl": read_jsonl,
         "csv": read_csv,
         "parquet": read_parquet,
-        "labelstudio": read_labelstudio,
     }
     return readers[fmt](path)
 
@@ -520,14 +523,16 @@ def _plain(value: Any, column: str, path: str | Path, number: int) -> Any:
 # -- Label Studio --------------------------------------------------------------------------
 
 
-def read_labelstudio(path: str | Path) -> Iterator[Row]:
+def read_labelstudio(path: str | Path, *, by_question: bool = False) -> Iterator[Row]:
     """A JSON array of Label Studio tasks (or of plain import rows), read task by task."""
     with open_binary(path) as fh:
         for number, task in _JsonArray(_text_chunks(fh, path), path):
-            yield number, labelstudio_row(task, path, number)
+            yield number, labelstudio_row(task, path, number, by_question=by_question)
 
 
-def labelstudio_row(task: Any, path: str | Path, number: int) -> dict[str, Any]:
+def labelstudio_row(
+    task: Any, path: str | Path, number: int, *, by_question: bool = False
+) -> dict[str, Any]:
     """A Label Studio task as an import row: ``data`` gives the item, ``annotations`` reviews.
 
     Predictions are never reviews, so they are dropped; cancelled annotations too.
@@ -538,6 +543,11 @@ def labelstudio_row(task: Any, path: str | Path, number: int) -> dict[str, Any]:
     replies ``a`` and ``b``) or a ``<List>``'s items ``[{"id", "title", "body"}]``. The
     conversation is ``data.prompt`` (one user message), ``data.dialogue`` or ``data.text``.
     A Pairwise result's ``left`` is the first reply, ``right`` the second.
+
+    ``by_question`` (a guideline with several questions, one control each): an annotation's
+    answers are ``"answers": {from_name: {"choices"|"spans"|"label"|"ranking": ...}}``, each
+    control's results apart, for the import to read as the answer to the question the
+    control is named after.
     """
     if not isinstance(task, dict):
         raise row_error(
@@ -581,7 +591,7 @@ def labelstudio_row(task: Any, path: str | Path, number: int) -> dict[str, Any]:
         row["meta"] = meta
     reply_ids = [str(r.get("id")) for r in replies] if replies is not None else None
     try:
-        annotations = _ls_annotations(task, reply_ids)
+        annotations = _ls_annotations(task, reply_ids, by_question)
     except _ShapeError as e:
         raise row_error(path, "labelstudio", number, str(e)) from None
     if annotations:
@@ -650,7 +660,9 @@ def _ls_judged(task: dict[str, Any]) -> bool:
     return False
 
 
-def _ls_annotations(task: dict[str, Any], reply_ids: list[str] | None) -> list[dict[str, Any]]:
+def _ls_annotations(
+    task: dict[str, Any], reply_ids: list[str] | None, by_question: bool = False
+) -> list[dict[str, Any]]:
     """The task's annotations (``completions`` in exports before Label Studio 1.0)."""
     key = "annotations" if "annotations" in task or "completions" not in task else "completions"
     listed = task.get(key)
@@ -668,7 +680,7 @@ def _ls_annotations(task: dict[str, Any], reply_ids: list[str] | None) -> list[d
                 f"annotation {i} is a JSON {json_kind(ann)}, not an object with a 'result' "
                 "list; export the tasks from Label Studio again, or fix it"
             )
-        converted = _ls_annotation(ann, i, reply_ids)
+        converted = _ls_annotation(ann, i, reply_ids, by_question)
         if converted is not None:
             out.append(converted)
     return out
@@ -707,14 +719,15 @@ def _ls_messages(value: list) -> list:
 
 
 def _ls_annotation(
-    ann: dict[str, Any], i: int, reply_ids: list[str] | None = None
+    ann: dict[str, Any], i: int, reply_ids: list[str] | None = None, by_question: bool = False
 ) -> dict[str, Any] | None:
     """An annotation as ``{"reviewer", "choices"|"spans"|"label"|"ranking", "time"}`` (a
     Pairwise result is ``label``, the reply id of the side chosen in ``reply_ids``; a Ranker
     result is ``ranking``); an empty result (nothing chosen, no region) as ``{"reviewer",
     "empty": True, ...}``: a decision that holds no spans, or no labels, which ingest reads
     in the guideline's shape. A cancelled one, and one holding only regions of other tags (a
-    text area, a rating), is no label: None."""
+    text area, a rating), is no label: None. ``by_question``: the answers are kept apart by
+    control, ``{"reviewer", "answers": {from_name: {...}}, "time"}``."""
     if ann.get("was_cancelled"):
         return None
     results = ann.get("result")
@@ -728,6 +741,7 @@ def _ls_annotation(
     choices: list[Any] = []
     spans: list[dict[str, Any]] = []
     judged: dict[str, Any] = {}  # a Pairwise result's label, a Ranker result's ranking
+    controls: dict[str, dict[str, Any]] = {}  # by_question: each control's answer
     other = False  # a region of another tag (a text area, a rating): not a label decision
     for j, result in enumerate(results, 1):
         value = result.get("value") if isinstance(result, dict) else None
@@ -740,24 +754,39 @@ def _ls_annotation(
                 'each region as {"value": {"choices": ["NAME"]}} or {"value": {"start": 0, '
                 '"end": 5, "labels": ["NAME"]}}'
             )
+        name = result.get("from_name")
+        control = controls.setdefault(name if isinstance(name, str) else "", {})
         if "choices" in value:
-            choices.extend(_ls_names(value["choices"], "choices", i, j))
+            found = _ls_names(value["choices"], "choices", i, j)
+            choices.extend(found)
+            control.setdefault("choices", []).extend(found)
         elif "labels" in value:
-            spans.extend(_ls_spans(value, i, j))
+            found = _ls_spans(value, i, j)
+            spans.extend(found)
+            control.setdefault("spans", []).extend(found)
         elif result.get("type") == "pairwise" or "selected" in value:
-            _judged(judged, "label", _ls_side(value.get("selected"), reply_ids, i, j), i)
+            side = _ls_side(value.get("selected"), reply_ids, i, j)
+            _judged(judged, "label", side, i)
+            _judged(control, "label", side, i)
         elif result.get("type") == "ranker" or "ranker" in value:
-            _judged(judged, "ranking", _ls_ranking(value.get("ranker"), result, i, j), i)
+            ranked = _ls_ranking(value.get("ranker"), result, i, j)
+            _judged(judged, "ranking", ranked, i)
+            _judged(control, "ranking", ranked, i)
         else:
             other = True
     if not choices and not spans and not judged and other:
         return None
     out: dict[str, Any] = {"reviewer": _ls_reviewer(ann.get("completed_by"))}
-    if choices:
-        out["choices"] = choices
-    if spans:
-        out["spans"] = spans
-    out.update(judged)
+    if by_question:
+        answers = {name: got for name, got in controls.items() if got}
+        if answers:
+            out["answers"] = answers
+    else:
+        if choices:
+            out["choices"] = choices
+        if spans:
+            out["spans"] = spans
+        out.update(judged)
     if not choices and not spans and not judged:
         out["empty"] = True
     time = ann.get("updated_at") or ann.get("created_at")
