@@ -12,6 +12,7 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -348,6 +349,8 @@ class Console:
         suffix = {"hf": "", "csv": ".csv", "labelstudio": ".json", "conll": ".conll"}
         path = self.files.new_export(f"{self.guideline.task}{suffix.get(fmt, '.jsonl')}")
         export(self.project.store, path, fmt, None, model, stages, guideline=self.guideline)
+        if not path.exists():  # CoNLL of several span questions: a file each, in one zip
+            path = _zipped(path, sorted(path.parent.glob(f"{path.stem}.*{path.suffix}")))
         return str(self.files.seal(path))
 
 
@@ -453,3 +456,14 @@ def _ids(pairs) -> str:
 
 def _status(who: str) -> str:
     return f'<div class="ll-status">{who}</div>'
+
+
+def _zipped(path, files) -> Path:
+    """The files written for ``path`` (one per question) in ``path`` + ``.zip``."""
+    import zipfile
+
+    out = path.with_name(path.name + ".zip")
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in files:
+            zf.write(f, f.name)
+    return out

@@ -16,7 +16,12 @@ def add_gold_file(project, path: str | Path, admin: str, fmt: str | None = None)
     answers = {}
     limit = project.config.max_item_chars
     rows = parse_rows(
-        read_rows(path, fmt), project.guideline(), path, fmt, admin, max_item_chars=limit
+        read_rows(path, fmt, by_question=project.guideline().asks_questions),
+        project.guideline(),
+        path,
+        fmt,
+        admin,
+        max_item_chars=limit,
     )
     for row in rows:
         values = [r.value for r in row.reviews if r.value is not None]
