@@ -464,6 +464,13 @@ class Guideline(Frozen):
         )
 
     @property
+    def all_label_names(self) -> list[str]:
+        """Every label name: the guideline's, or every question's for one that asks several."""
+        if not self.questions:
+            return self.label_names
+        return list(dict.fromkeys(lab.name for q in self.questions for lab in q.labels))
+
+    @property
     def label_names(self) -> list[str]:
         return [lab.name for lab in self.labels]
 

@@ -205,7 +205,7 @@ def _batches(
     reasons: Counter,
 ) -> tuple[int, int]:
     labeled = failed = 0
-    labels = guideline.label_names
+    labels = guideline.all_label_names
     for i in range(0, len(todo), batch_size):
         batch = todo[i : i + batch_size]
         made = provider.label(batch, ctx)
@@ -238,7 +238,7 @@ async def _stream(
     items = {item.id: item for item in todo}
     try:
         async for s in provider.stream(todo, ctx, store):
-            buffer.append(screened(s, items[s.item_id], guideline.label_names))
+            buffer.append(screened(s, items[s.item_id], guideline.all_label_names))
             labeled += 1
             failed += s.status == "failed"
             if s.status == "failed":

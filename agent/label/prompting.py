@@ -35,8 +35,10 @@ from labelloop.label.schemas import (
     item_text,
     neutralise,
     output_model,
+    question_guidelines,
     shape,
     turns_to_label,
+    unanswered,
     validation_context,
 )
 
@@ -48,6 +50,7 @@ TEMPLATES = {
     "pairwise": "pairwise.v1.jinja",
     "rating": "rating.v1.jinja",
     "ranking": "ranking.v1.jinja",
+    "questions": "questions.v1.jinja",
 }
 #: the verbalized confidence shown in few-shot answers (reviewed labels)
 EXAMPLE_CONFIDENCE = 90
@@ -111,7 +114,7 @@ def render(
             seen = memo[("system", version)] = (guideline, made)
         system = seen[1]
     messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
-    for example in examples:
+    for example in complete_examples(examples, guideline):
         if memo is None:
             messages += _example_messages(guideline, example, path)
             continue
@@ -124,6 +127,15 @@ def render(
     return RenderedPrompt(
         messages=tuple(messages), version=version, static_chars=len(system), template=path.name
     )
+
+
+def complete_examples(examples: Sequence[Example], guideline: Guideline) -> list[Example]:
+    """The examples a prompt can show: for a guideline that asks several questions, those
+    that answer every question (a few-shot answer is a whole answer, and a reviewer may
+    have answered only the questions that needed a person); otherwise all of them."""
+    if shape(guideline) != "questions":
+        return list(examples)
+    return [e for e in examples if not unanswered(e.value, guideline)]
 
 
 def item_message(
@@ -199,6 +211,8 @@ def _item_view(
     view |= {"target": None, "target_role": None, "user_turns": [], "replies": []}
     view["turn_noun"] = turn_noun(guideline.turn_role)
     kind = shape(guideline)
+    if kind == "questions":
+        return _questions_view(guideline, item, view)
     if kind in ("pairwise", "rating", "ranking"):
         view["id"] = opaque_id(item.id)
         if not item.replies:
@@ -240,6 +254,62 @@ def _item_view(
     return view
 
 
+def _questions_view(guideline: Guideline, item: Item, view: dict[str, Any]) -> dict[str, Any]:
+    """The item for a guideline that asks several questions: the text, or the turns (each
+    question asked per turn gets the turns it labels: ``view["asked"]``); a transcript as
+    plain ``role: content`` lines when a question marks spans in it (offsets count in that
+    text). Questions that judge replies are refused."""
+    own = question_guidelines(guideline)
+    judged = [f"{q} (kind: {g.kind})" for q, g in own.items() if g.judges]
+    if judged:
+        raise ValueError(
+            f"task {guideline.task!r} asks question(s) that judge replies: {', '.join(judged)}; "
+            "a prompt with several questions cannot show replies to judge yet: ask them in a "
+            "guideline of their own"
+        )
+    per_turn = {q: g for q, g in own.items() if shape(g) == "turns"}
+    spans = [q for q, g in own.items() if shape(g) == "spans"]
+    view["asked"] = []
+    if item.messages is None:
+        if per_turn:
+            raise ValueError(
+                f"item {item.id!r} is a plain text, but task {guideline.task!r} asks question(s) "
+                f"{', '.join(per_turn)} of each turn of a conversation: import it with `messages`"
+            )
+        return view | {"text": neutralise(item.text or "")}
+    if spans:
+        if per_turn or item.target_turn is not None:
+            what = "questions asked of each turn" if per_turn else "a target turn"
+            raise ValueError(
+                f"item {item.id!r}: task {guideline.task!r} marks spans in a conversation "
+                f"(question(s) {', '.join(spans)}) and has {what}; one prompt cannot show the "
+                "transcript both as offsets count in it and turn by turn: ask the span "
+                "question(s) in a guideline of their own"
+            )
+        return view | {"text": neutralise(item_text(item))}
+    view["turns"] = [
+        {"index": i, "role": neutralise(m.speaker), "content": _turn_content(m.plain())}
+        for i, m in enumerate(item.messages)
+    ]
+    for q, g in per_turn.items():
+        turns = turns_to_label(item, g)
+        if not turns:
+            raise ValueError(
+                f"item {item.id!r} has no {turn_noun(g.turn_role)} for question {q!r} to label "
+                f"(roles: {role_names(g.turn_role)})"
+            )
+        view["asked"].append({"name": q, "noun": turn_noun(g.turn_role), "turns": turns})
+    if item.target_turn is not None:
+        if not 0 <= item.target_turn < len(item.messages):
+            raise ValueError(
+                f"item {item.id!r}: target_turn {item.target_turn} is not a turn of its "
+                f"conversation (turns 0 to {len(item.messages) - 1})"
+            )
+        view["target"] = item.target_turn
+        view["target_role"] = view["turns"][item.target_turn]["role"]
+    return view
+
+
 def _turn_content(content: str) -> str:
     """A turn on one line: further lines indented, so no line can pose as a new turn."""
     lines = neutralise(content).replace("\r\n", "\n").replace("\r", "\n").split("\n")
@@ -251,10 +321,19 @@ def _example_messages(
 ) -> list[dict[str, Any]]:
     """A few-shot pair: the example item as the user, its reviewed answer as the assistant."""
     value = example.value
+    rationale: str | dict[str, str]
+    if shape(guideline) == "questions":
+        rationale = {
+            q: _example_rationale(value.answers[q], own)
+            for q, own in question_guidelines(guideline).items()
+            if value.answers and q in value.answers
+        }
+    else:
+        rationale = _example_rationale(value, guideline)
     answer = answer_json(
         value,
         guideline,
-        rationale=_example_rationale(value, guideline),
+        rationale=rationale,
         section=_example_section(value, guideline),
         confidence=EXAMPLE_CONFIDENCE,
         item=example.item,
@@ -266,12 +345,10 @@ def _example_messages(
         raise ValueError(
             f"few-shot example {example.item.id!r} does not fit task {guideline.task!r}: {e}"
         ) from None
+    dumped = parsed.model_dump(mode="json", by_alias=True)  # a questions answer: by name
     return [
         {"role": "user", "content": item_message(guideline, example.item, template)},
-        {
-            "role": "assistant",
-            "content": json.dumps(parsed.model_dump(mode="json"), ensure_ascii=False),
-        },
+        {"role": "assistant", "content": json.dumps(dumped, ensure_ascii=False)},
     ]
 
 

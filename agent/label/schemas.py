@@ -9,6 +9,14 @@ One model per task shape (see ``shape``)::
 
 Every model then has ``guideline_section``, ``rationale`` and ``confidence`` (0-100).
 
+A guideline that asks several questions (``questions:``) has the shape "questions": one
+object keyed by question name, each member the answer to that question in the fields of
+the one-question model of ``Guideline.for_question(name)`` (label, labels, spans, turns,
+or a judge's positions), then its own ``rationale`` and ``confidence``::
+
+    questions  {"category": {"label": L, "rationale", "confidence"},
+                "topics": {"labels": [L, ...], "rationale", "confidence"}}
+
 Field order: the label field comes FIRST. The label's tokens are then the model's first
 decision, conditioned on the prompt only. Were the rationale written first (chain of
 thought), the label would follow from the model's own text and its token probability would
@@ -55,7 +63,7 @@ NONE_OF_THESE = "none_of_these"
 #: how many valid labels an out-of-set error lists
 _LISTED = 8
 
-Shape = Literal["single", "multi", "spans", "turns", "pairwise", "rating", "ranking"]
+Shape = Literal["single", "multi", "spans", "turns", "pairwise", "rating", "ranking", "questions"]
 #: a pairwise answer names a position as the prompt showed it, never a reply id: "1" is
 #: the reply shown first (``labelloop.label.judging`` maps it back to the reply's id)
 POSITIONS = ("1", "2")
@@ -67,7 +75,10 @@ _bound: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
 
 
 def shape(guideline: Guideline) -> Shape:
-    """The task shape: spans (kind: spans), turns (unit: turn), else single or multi."""
+    """The task shape: questions (a guideline that asks several), spans (kind: spans),
+    turns (unit: turn), else single or multi."""
+    if guideline.asks_questions:
+        return "questions"
     if guideline.kind == "spans":
         return "spans"
     if guideline.kind in ("pairwise", "rating", "ranking"):
@@ -188,6 +199,17 @@ def _percent(value: Any) -> Any:
 
 Confidence = Annotated[int, BeforeValidator(_percent)]
 
+#: the class attribute of a question's answer model that holds that question's guideline
+_OWN_GUIDELINE = "__labelloop_guideline__"
+#: the class attribute of a questions model: (question, field name) pairs, in order
+_QUESTION_FIELDS = "__labelloop_questions__"
+
+
+def _guideline_of(model: BaseModel, ctx: Mapping[str, Any]) -> Guideline | None:
+    """The guideline a model's validators check against: a question's own guideline for
+    the answer to one question of several, else the context's."""
+    return getattr(type(model), _OWN_GUIDELINE, None) or ctx.get("guideline")
+
 
 # --- model bases: validators only, so create_model decides the field order ---------------
 
@@ -263,7 +285,7 @@ class _TurnsAnswer(_Answer):
     def _check_turns(self, info: ValidationInfo) -> _TurnsAnswer:
         ctx = _context(info)
         problems = turn_problems(
-            [t.turn for t in self.turns], ctx.get("item"), ctx.get("guideline")
+            [t.turn for t in self.turns], ctx.get("item"), _guideline_of(self, ctx)
         )
         if problems:
             raise ValueError("; ".join(problems))
@@ -353,18 +375,94 @@ def _common_fields(guideline: Guideline) -> dict[str, Any]:
     }
 
 
+_BASES = {"turns": _TurnsAnswer, "rating": _RatingAnswer, "ranking": _RankingAnswer}
+
+
 @lru_cache(maxsize=32)
 def output_model(guideline: Guideline) -> type[BaseModel]:
     """The pydantic model an LLM fills in for this guideline (cached per guideline)."""
+    if shape(guideline) == "questions":
+        return _questions_model(guideline)
     name, fields = _label_field(guideline)
-    bases = {"turns": _TurnsAnswer, "rating": _RatingAnswer, "ranking": _RankingAnswer}
-    base = bases.get(shape(guideline), _Answer)
+    base = _BASES.get(shape(guideline), _Answer)
     doc = f"The answer for one item of the labeling task {guideline.task!r}."
     return create_model(name, __base__=base, __doc__=doc, **fields, **_common_fields(guideline))
 
 
-def _label_field(guideline: Guideline) -> tuple[str, dict[str, Any]]:
-    """The model's name and its first field: label, labels, spans or turns."""
+@lru_cache(maxsize=32)
+def question_guidelines(guideline: Guideline) -> dict[str, Guideline]:
+    """Each question's one-question guideline (``Guideline.for_question``), in order."""
+    return {name: guideline.for_question(name) for name in guideline.question_names}
+
+
+def _questions_model(guideline: Guideline) -> type[BaseModel]:
+    """One field per question, named by the question (a JSON alias: a question may be
+    named like a pydantic attribute, or not be a Python identifier), each an object with
+    that question's answer field(s), its rationale and its confidence."""
+    fields: dict[str, Any] = {}
+    pairs: list[tuple[str, str]] = []
+    taken: set[str] = set()
+    for n, (name, own) in enumerate(question_guidelines(guideline).items()):
+        prefix = _model_prefix(name, taken)
+        answer_name, answer = _label_field(own, prefix)
+        model = create_model(
+            f"{prefix}{answer_name}",
+            __base__=_BASES.get(shape(own), _Answer),
+            __doc__=f"The answer to the question {name!r}.",
+            **answer,
+            **_question_tail(),
+        )
+        setattr(model, _OWN_GUIDELINE, own)
+        field = f"q{n}"
+        fields[field] = (model, Field(alias=name))
+        pairs.append((name, field))
+    doc = f"The answers to every question of the labeling task {guideline.task!r} for one item."
+    model = create_model("QuestionsAnswer", __base__=_Answer, __doc__=doc, **fields)
+    setattr(model, _QUESTION_FIELDS, tuple(pairs))
+    return model
+
+
+def _model_prefix(name: str, taken: set[str]) -> str:
+    """A model name prefix from a question name ("is-toxic" -> "IsToxic"), unique."""
+    words = re.findall(r"[0-9A-Za-z]+", name)
+    base = "".join(w[:1].upper() + w[1:] for w in words) or "Question"
+    if base[0].isdigit():
+        base = "Q" + base
+    prefix, n = base, 2
+    while prefix in taken:
+        prefix, n = f"{base}{n}", n + 1
+    taken.add(prefix)
+    return prefix
+
+
+def _question_tail() -> dict[str, Any]:
+    """The fields after a question's answer: its own rationale and confidence."""
+    return {
+        "rationale": (
+            str,
+            Field(description="One or two short sentences: the decisive words and the rule."),
+        ),
+        "confidence": (
+            Confidence,
+            Field(
+                ge=0,
+                le=100,
+                description="0-100: how likely a careful annotator gives the same answer to "
+                "this question.",
+            ),
+        ),
+    }
+
+
+def question_answers(output: BaseModel) -> dict[str, BaseModel]:
+    """A questions output's answer objects keyed by question name, in order."""
+    return {name: getattr(output, field) for name, field in getattr(type(output), _QUESTION_FIELDS)}
+
+
+def _label_field(guideline: Guideline, prefix: str = "") -> tuple[str, dict[str, Any]]:
+    """The model's name and its first field: label, labels, spans or turns. ``prefix``
+    starts the names of the models it creates (a question's, so that two questions' span
+    or turn models get names of their own in the JSON schema)."""
     label, kind = _label_type(guideline), shape(guideline)
     if kind == "pairwise":
         tie = ', or "tie" when neither is better' if guideline.allow_tie else ""
@@ -372,7 +470,7 @@ def _label_field(guideline: Guideline) -> tuple[str, dict[str, Any]]:
         return "PairwiseAnswer", {"label": (label, field)}
     if kind == "rating":
         rating = create_model(
-            "ReplyRating",
+            f"{prefix}ReplyRating",
             __base__=_ReplyRating,
             reply=(str, Field(description='The reply\'s position as shown: "1", "2", ...')),
             rating=(label, Field(description="Its value on the guideline's scale.")),
@@ -394,7 +492,7 @@ def _label_field(guideline: Guideline) -> tuple[str, dict[str, Any]]:
         return "LabelsAnswer", {"labels": (labels, field)}
     if kind == "spans":
         span = create_model(
-            "SpanOut",
+            f"{prefix}SpanOut",
             __base__=_SpanOut,
             text=(str, Field(description="The passage, copied exactly from the item.")),
             label=(label, Field(description="The label of the passage.")),
@@ -405,7 +503,7 @@ def _label_field(guideline: Guideline) -> tuple[str, dict[str, Any]]:
         return "SpansAnswer", {"spans": (list[span], field)}
     noun = turn_noun(guideline.turn_role)
     turn = create_model(
-        "TurnLabel",
+        f"{prefix}TurnLabel",
         __base__=_TurnLabel,
         turn=(int, Field(description=f"The N of the {noun}'s [turn N] line.")),
         label=(label, Field(description="The label of that turn.")),
@@ -449,8 +547,14 @@ def to_value(output: BaseModel, guideline: Guideline) -> LabelValue:
     """The label decision in an output; abstaining gives ``LabelValue(abstain=True)``.
 
     For turns, a turn answered "none_of_these" is left out and the value abstains.
+    For questions, ``answers`` holds each question's value, made by this same rule from its
+    one-question guideline (a judge's answers are positions, as for one question).
     """
     kind = shape(guideline)
+    if kind == "questions":
+        own = question_guidelines(guideline)
+        got = question_answers(output)
+        return LabelValue(answers={q: to_value(got[q], own[q]) for q in own})
     names = set(guideline.label_names)
     if kind == "pairwise":  # a position: the caller maps it to the reply shown there
         return LabelValue(label=output.label)
@@ -479,7 +583,7 @@ def to_value(output: BaseModel, guideline: Guideline) -> LabelValue:
 def answer_json(
     value: LabelValue,
     guideline: Guideline,
-    rationale: str = "",
+    rationale: str | Mapping[str, str] = "",
     section: str = "",
     confidence: int = 90,
     *,
@@ -488,10 +592,16 @@ def answer_json(
     """The answer object ``output_model(guideline)`` expects for a value (fields in order).
 
     ``item`` fills in span texts a value lacks and, for an abstaining turns value, the user
-    turns it left out (as "none_of_these").
+    turns it left out (as "none_of_these"). For questions, ``rationale`` may map question
+    names to each answer's rationale, and the value must answer every question (a
+    ValueError names the ones it leaves out); ``section`` is not part of that answer.
     """
-    tail = {"guideline_section": section, "rationale": rationale, "confidence": confidence}
     kind = shape(guideline)
+    if kind == "questions":
+        return _questions_json(value, guideline, rationale, confidence, item)
+    if not isinstance(rationale, str):
+        raise TypeError("a rationale per question is for a guideline that asks questions")
+    tail = {"guideline_section": section, "rationale": rationale, "confidence": confidence}
     if kind in ("pairwise", "rating", "ranking"):  # examples show replies in their own order
         ids = list(item.reply_ids) if item is not None else ["a", "b"]
         if kind == "rating":
@@ -514,6 +624,34 @@ def answer_json(
     if value.abstain and item is not None:
         turns = {t: turns.get(t, NONE_OF_THESE) for t in turns_to_label(item, guideline)}
     return {"turns": [{"turn": t, "label": lab} for t, lab in sorted(turns.items())], **tail}
+
+
+def unanswered(value: LabelValue, guideline: Guideline) -> list[str]:
+    """The questions of a questions guideline that a value does not answer, in order."""
+    got = value.answers or {}
+    return [q for q in guideline.question_names if q not in got]
+
+
+def _questions_json(
+    value: LabelValue,
+    guideline: Guideline,
+    rationale: str | Mapping[str, str],
+    confidence: int,
+    item: Item | None,
+) -> dict[str, Any]:
+    missing = unanswered(value, guideline)
+    if missing:
+        raise ValueError(
+            f"the value does not answer question(s) {', '.join(missing)} of task "
+            f"{guideline.task!r}: an answer to every question is needed"
+        )
+    out: dict[str, Any] = {}
+    for q, own in question_guidelines(guideline).items():
+        why = rationale.get(q, "") if isinstance(rationale, Mapping) else rationale
+        part = answer_json(value.answers[q], own, why, "", confidence, item=item)
+        del part["guideline_section"]
+        out[q] = part
+    return out
 
 
 def _span_json(span: Span, item: Item | None) -> dict[str, Any]:

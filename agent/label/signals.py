@@ -23,6 +23,10 @@ Signals (``None`` whenever they cannot be computed, never a made-up value):
   labels' later tokens are not scored once they leave the chosen path. A chosen token
   missing from its own list counts with its own logprob. Tokens without alternatives
   (``top_logprobs`` not requested) give ``None``.
+
+An answer keyed by question (a guideline that asks several questions) is scored one
+question at a time (``question_signals``): only the label values inside that question's
+member of the answer object count.
 """
 
 from __future__ import annotations
@@ -40,11 +44,15 @@ from labelloop.core.types import LabelValue
 from labelloop.label.schemas import NONE_OF_THESE
 
 Signals = dict[str, float | None]
+#: a byte range of the answer's text: (start, end)
+Within = tuple[int, int] | None
 
 _STRING = rb'"((?:[^"\\]|\\.)*)"'
 _LABEL = re.compile(rb'"label"\s*:\s*' + _STRING, re.S)
 _LABELS = re.compile(rb'"labels"\s*:\s*\[', re.S)
 _IN_ARRAY = re.compile(_STRING + rb"|\]", re.S)
+_SPACE = re.compile(r"\s*")
+_DECODER = json.JSONDecoder()
 
 
 class _Token(NamedTuple):  # a tuple: an answer has dozens of tokens, made per item
@@ -72,29 +80,49 @@ def missing() -> Signals:
     return {"logprob_prob": None, "logprob_renorm": None}
 
 
-def value_signals(content_tokens: Any, value: LabelValue | None, labels: Sequence[str]) -> Signals:
+def value_signals(
+    content_tokens: Any, value: LabelValue | None, labels: Sequence[str], *, within: Within = None
+) -> Signals:
     """The logprob signals of a parsed answer, whatever its task shape.
 
     ``labels`` are the guideline's label names; an abstention answered as
-    "none_of_these" is scored against them plus that answer.
+    "none_of_these" is scored against them plus that answer. ``within``: only label values
+    in that byte range of the answer's text count (one question's member).
     """
     if value is None or value.ratings is not None or value.ranking is not None:
         return missing()  # a judge's ratings or ranking: its verbalized confidence only
+    if value.answers is not None:
+        return missing()  # answers keyed by question: ``question_signals``, one by one
     if value.spans is not None or value.turns is not None:
-        return all_labels_logprob_signals(content_tokens)
+        return all_labels_logprob_signals(content_tokens, within=within)
     if value.labels is not None:
-        return labels_logprob_signals(content_tokens, value.labels, labels)
+        return labels_logprob_signals(content_tokens, value.labels, labels, within=within)
     if value.label is not None:
-        return label_logprob_signals(content_tokens, value.label, labels)
+        return label_logprob_signals(content_tokens, value.label, labels, within=within)
     # an abstention: "none_of_these" of a single-label answer (an empty list has no label)
     choices = [*labels, *([] if NONE_OF_THESE in labels else [NONE_OF_THESE])]
-    return label_logprob_signals(content_tokens, NONE_OF_THESE, choices)
+    return label_logprob_signals(content_tokens, NONE_OF_THESE, choices, within=within)
 
 
-def label_logprob_signals(content_tokens: Any, value: str, labels: Sequence[str]) -> Signals:
+def question_signals(
+    content_tokens: Any, question: str, value: LabelValue, labels: Sequence[str]
+) -> Signals:
+    """The signals of one question's answer (``value``, in that question's own shape) in an
+    answer object keyed by question name: ``value_signals`` over the label values of that
+    question's member only. ``labels``: that question's label names."""
+    answer = _answer(content_tokens)
+    where = _member(answer.text, question) if answer else None
+    if where is None:
+        return missing()
+    return value_signals(answer, value, labels, within=where)
+
+
+def label_logprob_signals(
+    content_tokens: Any, value: str, labels: Sequence[str], *, within: Within = None
+) -> Signals:
     """Signals of a single-label answer ``{"label": value, ...}``."""
     answer = _answer(content_tokens)
-    spans = _label_values(answer.text) if answer else []
+    spans = _label_values(answer.text, within) if answer else []
     at = next((s for s in spans if s[2] == value), None)
     if answer is None or at is None:
         return missing()
@@ -105,7 +133,7 @@ def label_logprob_signals(content_tokens: Any, value: str, labels: Sequence[str]
 
 
 def labels_logprob_signals(
-    content_tokens: Any, values: Sequence[str], labels: Sequence[str]
+    content_tokens: Any, values: Sequence[str], labels: Sequence[str], *, within: Within = None
 ) -> Signals:
     """Signals of a multi-label answer: products over the chosen labels.
 
@@ -113,7 +141,7 @@ def labels_logprob_signals(
     the probability of ending the list, so it scores the chosen labels, not the whole set.
     """
     answer = _answer(content_tokens)
-    found = _array_values(answer.text) if answer else []
+    found = _array_values(answer.text, within) if answer else []
     if answer is None or not values:
         return missing()
     prob, renorm = 1.0, 1.0
@@ -128,10 +156,10 @@ def labels_logprob_signals(
     return {"logprob_prob": prob, "logprob_renorm": renorm}
 
 
-def all_labels_logprob_signals(content_tokens: Any) -> Signals:
+def all_labels_logprob_signals(content_tokens: Any, *, within: Within = None) -> Signals:
     """Signals of a spans or turns answer: the product over every ``"label"`` value in it."""
     answer = _answer(content_tokens)
-    spans = _label_values(answer.text) if answer else []
+    spans = _label_values(answer.text, within) if answer else []
     if answer is None or not spans:
         return missing()
     return {
@@ -164,6 +192,8 @@ def _raw(obj: Any) -> bytes | None:
 
 def _answer(content_tokens: Any) -> _Answer | None:
     """The tokens with their offsets, or None when there are no usable logprobs."""
+    if isinstance(content_tokens, _Answer):  # already read (one question of several)
+        return content_tokens
     if content_tokens is not None and not isinstance(content_tokens, list | tuple):
         content_tokens = _field(content_tokens, "content")  # a whole ``logprobs`` object
     if not content_tokens:
@@ -198,20 +228,52 @@ def _decode(raw: bytes) -> str | None:
         return None
 
 
-def _label_values(text: bytes) -> list[tuple[int, int, str | None]]:
+def _label_values(text: bytes, within: Within = None) -> list[tuple[int, int, str | None]]:
     """(start, end, value) of each ``"label"`` string value: the bytes inside its quotes."""
-    return [(m.start(1), m.end(1), _decode(m[1])) for m in _LABEL.finditer(text)]
+    found = _LABEL.finditer(text, *within) if within else _LABEL.finditer(text)
+    return [(m.start(1), m.end(1), _decode(m[1])) for m in found]
 
 
-def _array_values(text: bytes) -> list[tuple[int, int, str | None]]:
+def _array_values(text: bytes, within: Within = None) -> list[tuple[int, int, str | None]]:
     """(start, end, value) of each string in the ``"labels"`` array."""
-    head = _LABELS.search(text)
+    start, end = within if within else (0, len(text))
+    head = _LABELS.search(text, start, end)
     out: list[tuple[int, int, str | None]] = []
-    for m in _IN_ARRAY.finditer(text, head.end()) if head else ():
+    for m in _IN_ARRAY.finditer(text, head.end(), end) if head else ():
         if m[0] == b"]":
             break
         out.append((m.start(1), m.end(1), _decode(m[1])))
     return out
+
+
+def _member(text: bytes, key: str) -> tuple[int, int] | None:
+    """Where the value of member ``key`` of the answer's top-level JSON object lies in its
+    bytes, (start, end); None when the answer is not such an object or has no such member."""
+    try:
+        s = text.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    at = s.find("{")
+    if at < 0:
+        return None
+    i = _SPACE.match(s, at + 1).end()
+    try:
+        while s.startswith('"', i):
+            name, i = json.decoder.scanstring(s, i + 1)
+            i = _SPACE.match(s, i).end()
+            if not s.startswith(":", i):
+                return None
+            start = _SPACE.match(s, i + 1).end()
+            end = _DECODER.raw_decode(s, start)[1]
+            if name == key:
+                return len(s[:start].encode()), len(s[:end].encode())
+            i = _SPACE.match(s, end).end()
+            if not s.startswith(",", i):
+                return None
+            i = _SPACE.match(s, i + 1).end()
+    except ValueError:
+        return None
+    return None
 
 
 # --- the signals ------------------------------------------------------------------------------

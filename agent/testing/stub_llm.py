@@ -17,6 +17,16 @@ finds the replies' texts in the prompt, so it knows the order they were shown in
 answers with the position ("1", "2") where the verdict's reply was shown. Recorded ratings
 (``"ratings": {"a": 4, "b": 2}``) and rankings (``"ranking": ["b", "a"]``) are answered
 the same way, by the positions the replies were shown at.
+
+An answer keyed by question (a guideline that asks several questions) is answered one
+question at a time: ``{"answers": {"q1": {"label": "x", "confidence": 0.9}, "q2":
+{"labels": [...]}}}`` scripts some questions (each one's entry takes the keys of
+``QUESTION_KEYS``; ``"answer"`` there is that question's raw answer object, and
+``confidence``, ``logprob_confidence`` and the ``out_of_set`` fault given for the whole
+item apply to every question), and each question left out gets a label picked from its
+own schema; a question asked of each turn labels the ``[turn N]`` lines of the turns its
+schema names (user, assistant, or any turn). ``"answer"`` for the whole item is sent as
+it is. The label tokens of each question's member carry that question's logprobs.
 Attempts are counted per item, so ``{"fail": [429, 429]}`` means two rate limits, then OK.
 """
 
@@ -47,6 +57,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from labelloop.core.turns import is_labeled
 from labelloop.core.types import opaque_id
 
 DEFAULT_ITEM_PATTERN = r'<item\s+id="(?P<id>[^"]*)"[^>]*>(?P<text>.*?)</item>'
@@ -54,6 +65,16 @@ DEFAULT_ENTRY = "*"
 ANSWER_KEYS = frozenset(
     {"label", "labels", "spans", "answer", "confidence", "logprob_confidence", "label_probs"}
     | {"rationale", "abstain", "as_tool", "verdict", "replies", "ratings", "ranking"}
+    | {"answers"}
+)
+#: what the entry of one question under ``answers`` may hold
+QUESTION_KEYS = frozenset(
+    {"label", "labels", "spans", "turns", "answer", "confidence", "logprob_confidence"}
+    | {"label_probs", "rationale", "abstain", "out_of_set", "out_of_set_attempts"}
+)
+#: keys of an item's entry that apply to each of its questions unless a question's says
+INHERITED_KEYS = frozenset(
+    {"confidence", "logprob_confidence", "label_probs", "out_of_set", "out_of_set_attempts"}
 )
 FAULT_KEYS = frozenset(
     {"latency", "fail", "retry_after", "timeout", "timeout_seconds", "malformed"}
@@ -603,6 +624,143 @@ def _span_field(name: str, node: Any, span: dict, root: dict[str, Any], draft: D
     return _fill(node, root, draft, 5)
 
 
+# --- answers keyed by question -----------------------------------------------------------
+
+
+def question_schemas(schema: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """The members of an answer keyed by question (each an object with its own
+    confidence), by name; empty for any other schema."""
+    if not schema:
+        return {}
+    root = _option(_deref(schema, schema), schema)
+    props = root.get("properties") or {}
+    if not props or "confidence" in props:
+        return {}
+    out = {}
+    for name, node in props.items():
+        member = _option(_deref(node, schema), schema)
+        if _type(member) != "object" or "confidence" not in member.get("properties", {}):
+            return {}
+        out[name] = member
+    return out
+
+
+def question_entries(entry: dict[str, Any], names: list[str], item: ItemRef) -> dict[str, dict]:
+    """Each question's script entry: its own under ``answers``, over the item's keys that
+    apply to every question."""
+    scripted = entry.get("answers") or {}
+    if not isinstance(scripted, Mapping):
+        raise ScriptError(f"`answers` for item {item.key!r} must map question names to entries")
+    unknown = sorted(set(scripted) - set(names))
+    if unknown:
+        raise ScriptError(
+            f"`answers` for item {item.key!r} names unknown question(s) {unknown}: the "
+            f"schema asks {', '.join(names)}"
+        )
+    shared = {k: v for k, v in entry.items() if k in INHERITED_KEYS}
+    out = {}
+    for name in names:
+        own = {**shared, **(scripted.get(name) or {})}
+        bad = sorted(set(own) - QUESTION_KEYS)
+        if bad:
+            valid = ", ".join(sorted(QUESTION_KEYS))
+            raise ScriptError(
+                f"Unknown key(s) {bad} in the answer to {name!r} for item {item.key!r}: "
+                f"valid: {valid}"
+            )
+        out[name] = own
+    return out
+
+
+def questions_answer(
+    entry: dict[str, Any],
+    schema: dict[str, Any],
+    questions: Mapping[str, dict[str, Any]],
+    item: ItemRef,
+    answer_no: int,
+) -> tuple[dict[str, Any], dict[str, tuple[Draft, list[str]]]]:
+    """The answer object keyed by question, and each question's draft and labels."""
+    entries = question_entries(entry, list(questions), item)
+    answer: dict[str, Any] = {}
+    drafts: dict[str, tuple[Draft, list[str]]] = {}
+    for name, node in questions.items():
+        own = entries[name]
+        labels = _labels_in(node, schema, 0)
+        draft = make_draft(own, labels, item, answer_no)
+        drafts[name] = (draft, labels)
+        if "answer" in own:
+            answer[name] = own["answer"]
+            continue
+        filled = _fill(node, schema, draft, 1)
+        if isinstance(filled, dict) and "turns" in filled:
+            wrong = draft.label if fault_active(own, "out_of_set", answer_no) else None
+            filled["turns"] = _turns(node, schema, own, labels, item.text, wrong)
+        answer[name] = filled
+    return answer, drafts
+
+
+_TURN_LINE = re.compile(r"^\[turn (\d+)\] ([^:\n]*): ?(.*)$", re.M)
+
+
+def _turns(
+    node: dict[str, Any],
+    root: dict[str, Any],
+    own: dict[str, Any],
+    labels: list[str],
+    text: str,
+    wrong: str | None,
+) -> list[dict[str, Any]]:
+    """A question's turns: the scripted ones (a dict turn -> label, or a list of {turn,
+    label}), else one per ``[turn N]`` line the question labels, its label picked from the
+    turn's text."""
+    scripted = own.get("turns")
+    if isinstance(scripted, Mapping):
+        got = [{"turn": int(t), "label": lab} for t, lab in scripted.items()]
+    elif scripted is not None:
+        got = [dict(t) for t in scripted]
+    else:
+        role = _turn_role(node, root)
+        got = [
+            {"turn": int(m[1]), "label": default_label(labels, m[3])}
+            for m in _TURN_LINE.finditer(text)
+            if is_labeled(m[2].split(" (")[0].strip(), role)
+        ]
+    return [{**t, "label": wrong} for t in got] if wrong is not None else got
+
+
+def _turn_role(node: dict[str, Any], root: dict[str, Any]) -> str:
+    """Whose turns a turns schema labels, read from its turn field's description."""
+    items = _option(_deref(_deref(node.get("properties", {}).get("turns"), root), root), root)
+    entry = _option(_deref(items.get("items"), root), root)
+    said = str((entry.get("properties", {}).get("turn") or {}).get("description", "")).lower()
+    for role in ("assistant", "user"):
+        if f"{role} turn" in said:
+            return role
+    return "any"
+
+
+def _questions_completion(
+    body: dict,
+    shape: Shape,
+    entry: dict,
+    questions: Mapping[str, dict[str, Any]],
+    item: ItemRef,
+    answer_no: int,
+    malformed: bool,
+    state: StubState,
+) -> dict[str, Any]:
+    answer, drafts = questions_answer(entry, shape.schema or {}, questions, item, answer_no)
+    text = json.dumps(answer, ensure_ascii=False)
+    if malformed:
+        text = text[: max(1, len(text) // 2)]
+    logprobs = None
+    if body.get("logprobs") and shape.kind != "tool":
+        top_n = int(body.get("top_logprobs") or 0)
+        scored = questions_token_logprobs(text, drafts, top_n)
+        logprobs = {"content": scored, "refusal": None}
+    return chat_completion(body, shape, text, logprobs, state.model)
+
+
 # --- faults ------------------------------------------------------------------------------
 
 
@@ -698,14 +856,69 @@ def label_ranges(content: str) -> list[tuple[int, int, str]]:
 
 def token_logprobs(content: str, draft: Draft, labels: list[str], top_n: int) -> list[dict]:
     """Per-token logprobs: a label's first token carries its probability, the rest are sure."""
+    return _scored_tokens(content, lambda _at: (draft, labels), top_n)
+
+
+def questions_token_logprobs(
+    content: str, drafts: Mapping[str, tuple[Draft, list[str]]], top_n: int
+) -> list[dict]:
+    """``token_logprobs`` of an answer keyed by question: a label in a question's member
+    carries that question's probability, against that question's labels."""
+    ranges = member_ranges(content)
+
+    def pick(at: int) -> tuple[Draft, list[str]] | None:
+        for name, (start, end) in ranges.items():
+            if start <= at < end and name in drafts:
+                return drafts[name]
+        return None
+
+    return _scored_tokens(content, pick, top_n)
+
+
+def _scored_tokens(content: str, pick, top_n: int) -> list[dict]:
+    """Per-token logprobs; ``pick(offset)``: the draft and labels of the label value that
+    starts at that offset (None: a sure token)."""
     starts = {start: value for start, _end, value in label_ranges(content)}
-    firsts = _first_tokens(tuple(labels))
     out, pos = [], 0
     for token in tokenize(content):
         value = starts.get(pos)
-        prob = 1.0 if value is None else draft.label_probs.get(value, draft.token_confidence)
-        out.append(_token_entry(token, prob, firsts if value is not None else [], top_n))
+        got = pick(pos) if value is not None else None
+        if got is None:
+            out.append(_token_entry(token, 1.0, [], top_n))
+        else:
+            draft, labels = got
+            prob = draft.label_probs.get(value, draft.token_confidence)
+            out.append(_token_entry(token, prob, _first_tokens(tuple(labels)), top_n))
         pos += len(token)
+    return out
+
+
+_SPACE = re.compile(r"\s*")
+_DECODER = json.JSONDecoder()
+
+
+def member_ranges(content: str) -> dict[str, tuple[int, int]]:
+    """Where each member's value of a JSON object's text lies: name -> (start, end)."""
+    out: dict[str, tuple[int, int]] = {}
+    at = content.find("{")
+    if at < 0:
+        return out
+    i = _SPACE.match(content, at + 1).end()
+    try:
+        while content.startswith('"', i):
+            name, i = json.decoder.scanstring(content, i + 1)
+            i = _SPACE.match(content, i).end()
+            if not content.startswith(":", i):
+                break
+            start = _SPACE.match(content, i + 1).end()
+            end = _DECODER.raw_decode(content, start)[1]
+            out[name] = (start, end)
+            i = _SPACE.match(content, end).end()
+            if not content.startswith(",", i):
+                break
+            i = _SPACE.match(content, i + 1).end()
+    except ValueError:
+        pass
     return out
 
 
@@ -773,6 +986,11 @@ def completion_for(
     if entry.get("as_tool") and shape.kind != "tool":
         # a server that answers through a tool call whatever the request asked for
         shape = Shape("tool", shape.schema, str(entry["as_tool"]))
+    questions = question_schemas(shape.schema) if "answer" not in entry else {}
+    if questions:
+        return _questions_completion(
+            body, shape, entry, questions, item, answer_no, malformed, state
+        )
     labels = schema_labels(shape.schema) or list(state.labels)
     if ("ratings" in entry or "ranking" in entry) and "answer" not in entry:
         entry = {**entry, "answer": judged_answer(entry, item.text)}
@@ -877,10 +1095,19 @@ def decide(
         outcome = "timeout"
     malformed = step == "malformed" or fault_active(entry, "malformed", n)
     outcome = "malformed" if malformed else outcome
-    if outcome == "ok" and fault_active(entry, "out_of_set", n):
+    if outcome == "ok" and _out_of_set(entry, n):
         outcome = "out_of_set"
     answer = completion_for(state, body, entry, item, n, malformed=malformed)
     return outcome, JSONResponse(answer), stall
+
+
+def _out_of_set(entry: dict, answer_no: int) -> bool:
+    """Whether this answer has an out-of-set label: the item's, or one question's."""
+    if fault_active(entry, "out_of_set", answer_no):
+        return True
+    scripted = entry.get("answers")
+    own = scripted.values() if isinstance(scripted, Mapping) else ()
+    return any(isinstance(q, Mapping) and fault_active(q, "out_of_set", answer_no) for q in own)
 
 
 async def list_models(request: Request) -> JSONResponse:

@@ -7,6 +7,11 @@ raw response committed to the call log -> parsed and validated; a schema violati
 out-of-set label is re-asked through instructor with the validation error; after the last
 attempt the item fails with its raw output kept. A raw response already committed for the
 same cache key is parsed again instead of paying for a new call, so a killed run resumes.
+
+A guideline that asks several questions is answered in one call per item: one answer
+object keyed by question (``schemas``), each question with its own answer, rationale and
+confidence; its signals are kept per question (``"{question}.{signal}"``), and an invalid
+answer to any question is re-asked, then fails the whole item.
 """
 
 from __future__ import annotations
@@ -31,8 +36,9 @@ import openai
 from pydantic import BaseModel, ValidationError
 from threadpoolctl import threadpool_limits
 
+from labelloop.core.errors import ConfigError
 from labelloop.core.positions import from_shown
-from labelloop.core.types import Guideline, Item, LabelValue, Suggestion
+from labelloop.core.types import JUDGE_KINDS, Guideline, Item, LabelValue, Suggestion
 from labelloop.label import judging, prompting, schemas, signals
 from labelloop.label.fewshot import FewShotPool
 from labelloop.label.injection import detect_item_injection
@@ -157,6 +163,7 @@ class LLMProvider:
     # --- the Provider protocol -----------------------------------------------------------
 
     def version(self, ctx: LabelContext) -> str:
+        check_supported(ctx.guideline)
         return prompting.prompt_version(ctx.guideline, self.template)
 
     def label(self, items: Sequence[Item], ctx: LabelContext) -> list[Suggestion]:
@@ -330,6 +337,24 @@ class _GcForRuns:
 _gc_for_run = _GcForRuns()
 
 
+def check_supported(guideline: Guideline) -> None:
+    """Refuses a guideline that asks several questions, one of which judges replies: the
+    judge's both-orders protocol is not part of the one-call answer to several questions."""
+    judged = [f"{q.name} (kind: {q.kind})" for q in guideline.questions if q.kind in JUDGE_KINDS]
+    if judged:
+        raise ConfigError(
+            f"task {guideline.task!r} asks question(s) that judge replies: {', '.join(judged)}. "
+            "An LLM answers a guideline's questions in one call, and judging replies (in both "
+            "orders) is not supported there yet: label with the embedded model (--model "
+            "local), or ask the judging question(s) in a guideline of their own"
+        )
+
+
+def label_names(guideline: Guideline) -> list[str]:
+    """Every label name of the guideline: each question's, for one that asks several."""
+    return guideline.all_label_names
+
+
 @lru_cache(maxsize=8)  # the same prefix string on every call of a run: hash 37 kB once
 def prefix_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -342,10 +367,13 @@ class Planner:
     many batches of items are planned."""
 
     def __init__(self, provider: LLMProvider, ctx: LabelContext):
+        check_supported(ctx.guideline)
         self.p = provider
         self.ctx = ctx
+        self.labels = label_names(ctx.guideline)
+        usable = prompting.complete_examples(ctx.examples, ctx.guideline)
         with _one_blas_thread():
-            self.pool = FewShotPool(ctx.examples, excluded_ids=set(ctx.excluded_ids))
+            self.pool = FewShotPool(usable, excluded_ids=set(ctx.excluded_ids))
             groups = judging.by_reviewer(ctx.examples, provider.annotators)
             self.reviewer_pools = [
                 FewShotPool(group, excluded_ids=set(ctx.excluded_ids))
@@ -372,7 +400,7 @@ class Planner:
             )
             params = {**p.params(), "fewshot": [e.item.id for e in examples]}
             key = cache_key(p.model, prompt.version, ctx.guideline.version, item, params)
-            flag = detect_item_injection(item, ctx.guideline.label_names)
+            flag = detect_item_injection(item, self.labels)
             swapped = None
             if ctx.guideline.judges:
                 swapped = prompting.render(
@@ -690,6 +718,8 @@ class _Runner:
 
     async def suggestion(self, job: Job, out: BaseModel, content: str, tokens) -> Suggestion:
         value = schemas.to_value(out, self.guideline)
+        if self.guideline.asks_questions:
+            return await self.questions_suggestion(job, out, value, content, tokens)
         if job.swapped is not None:  # judging: positions, judged again in the other order
             choices = schemas.label_choices(self.guideline)
             sig = signals.value_signals(tokens, value, choices)
@@ -723,6 +753,50 @@ class _Runner:
             value=value,
             confidence=conf,
             rationale=_rationale(out, job),
+            signals=sig,
+            prompt_version=job.prompt.version,
+            guideline_version=self.guideline.version,
+            fewshot_ids=tuple(e.item.id for e in job.examples),
+            cache_key=job.key,
+            raw=content,
+            cost_usd=0.0,
+        )
+
+    async def questions_suggestion(
+        self, job: Job, out: BaseModel, value: LabelValue, content: str, tokens
+    ) -> Suggestion:
+        """The suggestion of an answer to several questions: each question's signals under
+        its name, its confidence chosen as for one question; the item's own signals and
+        confidence are the lowest over its questions (it is as sure as its least sure
+        answer), and its rationale names each question's."""
+        own = schemas.question_guidelines(self.guideline)
+        parts = schemas.question_answers(out)
+        answers = value.answers or {}
+        sig: dict[str, float | None] = {}
+        per: list[dict[str, float | None]] = []
+        confidences: list[float | None] = []
+        for q, g in own.items():
+            got = signals.question_signals(tokens, q, answers[q], g.label_names)
+            got["verbalized"] = _verbalized(parts[q])
+            conf = _best(got)
+            sig.update({f"{q}.{k}": v for k, v in got.items()})
+            sig[f"{q}.confidence"] = conf
+            per.append(got)
+            confidences.append(conf)
+        sig.update(_lowest(per))
+        if job.injection is not None:
+            sig["injection"] = job.injection.score
+        if self.p.self_consistency and _in_band(sig, self.p.band):
+            sig["self_consistency"] = await self.consistency(job, value)
+        rationale = "; ".join(f"{q}: {getattr(parts[q], 'rationale', '')}" for q in own)
+        if job.injection is not None:
+            rationale += f" [flagged: possible prompt injection ({job.injection.rule})]"
+        return Suggestion(
+            item_id=job.item.id,
+            model=self.p.model,
+            value=value,
+            confidence=None if None in confidences else min(confidences),
+            rationale=rationale,
             signals=sig,
             prompt_version=job.prompt.version,
             guideline_version=self.guideline.version,
@@ -901,6 +975,30 @@ def _content_and_logprobs(data: dict) -> tuple[str | None, list | None]:
 def _verbalized(out: BaseModel) -> float | None:
     conf = getattr(out, "confidence", None)
     return None if conf is None else max(0.0, min(1.0, float(conf) / 100.0))
+
+
+def _best(sig: dict) -> float | None:
+    """The confidence a suggestion takes from its signals: the first there is of the
+    renormalised logprob, the logprob, the verbalized confidence."""
+    return next(
+        (
+            sig[k]
+            for k in ("logprob_renorm", "logprob_prob", "verbalized")
+            if sig.get(k) is not None
+        ),
+        None,
+    )
+
+
+def _lowest(per: Sequence[dict[str, float | None]]) -> dict[str, float | None]:
+    """Each signal every question has, at its lowest over the questions (None when a
+    question's is missing)."""
+    shared = set.intersection(*(set(s) for s in per)) if per else set()
+    out: dict[str, float | None] = {}
+    for name in sorted(shared):
+        got = [s[name] for s in per]
+        out[name] = None if any(v is None for v in got) else min(got)
+    return out
 
 
 def _in_band(sig: dict, band: tuple[float, float]) -> bool:
