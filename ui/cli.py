@@ -436,7 +436,14 @@ def export(
     from labelloop.api import export_items
 
     n = export_items(_project(project), out_path, format, queue=queue)
-    out.print(f"Wrote {n} rows to {out_path}")
+    if out_path.exists():
+        out.print(f"Wrote {n} rows to {out_path}")
+        return
+    from labelloop.export.conll import question_path  # one file per span question
+
+    g = _project(project).guideline()
+    files = [question_path(out_path, q.name) for q in g.questions if q.kind == "spans"]
+    out.print(f"Wrote {n} rows to {', '.join(str(f) for f in files if f.exists())}")
 
 
 @app.command()
@@ -506,9 +513,17 @@ def eval_(
     if json_:
         print(json.dumps(figures, indent=2, default=str))
         return
-    _print_eval(figures)
-    for line in judging_summary(figures):
-        out.print(line, markup=False, highlight=False, soft_wrap=True)
+    for part in _by_question(figures):
+        _print_eval(part)
+        for line in judging_summary(part):
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def _by_question(figures: dict) -> list[dict]:
+    """The report's parts to print: one per question of a guideline that asks several."""
+    if "questions" not in figures:
+        return [figures]
+    return [{**part, "task": f"{figures['task']}/{q}"} for q, part in figures["questions"].items()]
 
 
 def _eval_set_runs(proj, name, model, prompt_version, api_base, runs, json_: bool) -> None:
@@ -845,6 +860,35 @@ def _print_calibration(r: dict) -> None:
         )
     for name, path in (r.get("plots") or {}).items():
         out.print(f"{name.replace('_', '-')} plot: {path}")
+    if r.get("questions"):
+        _print_question_calibration(r["questions"])
+
+
+def _num(x, f: str = "{:.3f}") -> str:
+    return "n/a" if x is None else f.format(x)
+
+
+def _print_question_calibration(qs: dict) -> None:
+    """Each question's look: what routes its answers (the table above is the item as a
+    whole, every answer right, which routes nothing when each question has its own)."""
+    out.print("The table above is the item as a whole (every answer right); each question's")
+    out.print("own threshold decides whether its answer is auto-accepted:")
+    table = Table(
+        "question", "pairs", "threshold", "coverage", "observed accuracy", "error bound", "look"
+    )
+    for q, r in qs.items():
+        table.add_row(
+            q,
+            str(r["calibration_pairs"]),
+            _num(r["threshold"]),
+            _num(r["coverage"], "{:.1%}"),
+            _num(r.get("observed_accuracy"), "{:.1%}"),
+            _num(r.get("error_upper_bound"), "{:.1%}"),
+            str(r.get("look") or "n/a"),
+        )
+    out.print(table)
+    for r in qs.values():
+        out.print(r["guarantee"])
 
 
 def _print_status(d: dict) -> None:
@@ -881,8 +925,23 @@ def _print_status(d: dict) -> None:
         _print_cascade(d["cascade"])
     else:
         if cal.get("guarantee"):
-            out.print(f"Calibration: run {cal.get('run_id')}. {cal['guarantee']}")
+            whole = " (the item as a whole, every answer right)" if d.get("questions") else ""
+            out.print(f"Calibration{whole}: run {cal.get('run_id')}. {cal['guarantee']}")
         out.print(d["calibration_outlook"]["summary"])
+    if d.get("questions"):
+        table = Table("question", "pairs", "threshold", "coverage", "auto-accepted items")
+        for q, x in d["questions"].items():
+            table.add_row(
+                q,
+                str(x["calibration_pairs"]),
+                _num(x["threshold"]),
+                _num(x["coverage"], "{:.1%}"),
+                str(x["auto_accepted_items"]),
+            )
+        out.print(table)
+        for x in d["questions"].values():
+            if x["guarantee"]:
+                out.print(x["guarantee"])
     if d.get("routing_note"):
         out.print(f"[yellow]Note:[/] {d['routing_note']}")
     alarm = d["audit_alarm"]

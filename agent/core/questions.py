@@ -4,7 +4,7 @@ decided on its own, by its own rule, exactly as a one-question task would decide
 A value holds its answers keyed by question (``LabelValue.answers``). A review may answer
 only some questions (people see only the questions that need them); a question's answer
 stands from that question's reviews alone, else from the model where the routing step
-auto-accepted that question. Pure.
+auto-accepted that question (not while the item waits for an audit). Pure.
 """
 
 from __future__ import annotations
@@ -53,12 +53,18 @@ def final_answers(
         if stands is not None and stands.value is not None:
             answers[q.name] = stands.value
             sources[q.name] = "adjudicated" if stands.queue == Queue.ADJUDICATION else "human"
-        elif (q.name in record.accepted or record.route == Route.AUTO_ACCEPTED) and (
-            got := answer_to(model, q.name)
-        ) is not None:
+        elif _model_stands(record, q.name) and (got := answer_to(model, q.name)) is not None:
             answers[q.name] = got
             sources[q.name] = "model"
     return answers, sources
+
+
+def _model_stands(record: ItemRecord, question: str) -> bool:
+    """Whether the model's answer to ``question`` is final: routing accepted it, and the
+    item is not drawn for an audit (a blind check of what was accepted, still waiting)."""
+    if record.route == Route.AUTO_ACCEPTED:
+        return True
+    return question in record.accepted and record.route != Route.AUDIT
 
 
 def summary_source(sources: dict[str, str]) -> str | None:

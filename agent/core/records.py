@@ -29,6 +29,9 @@ class ItemRoute:
     #: the routed suggestion's calibrated, else own, confidence
     confidence: float | None = None
     updated_at: datetime | None = None
+    #: a guideline with questions: the questions auto-accepted on this item (people answer
+    #: only the others)
+    accepted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,8 @@ class CalibrationRun:
     metrics: dict[str, Any] | None = None
     created_at: datetime | None = None
     id: int | None = None
+    #: a guideline with questions: the question calibrated (None: the item as a whole)
+    question: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from labelloop.core.consensus import rule_of
 from labelloop.core.errors import LabelloopError
+from labelloop.core.questions import reviews_of
 from labelloop.core.standing import final_label
 from labelloop.core.types import DECISIVE, REOPEN, Guideline, LabelValue, Queue, Review, Suggestion
 from labelloop.evals.aggregate import final_labels
@@ -23,6 +24,7 @@ from labelloop.evals.report import (
 from labelloop.evals.report_render import to_html, to_markdown, write_plots
 from labelloop.label.judging import ORDER_AGREEMENT
 from labelloop.project import Project
+from labelloop.route.questions import question_suggestion
 from labelloop.route.state import routing_model
 
 ADJUDICATION = Queue.ADJUDICATION
@@ -52,7 +54,11 @@ def comparable(value: LabelValue | None, kind: str):
 
 
 def gather(
-    project: Project, n_boot: int = 1000, reviews=None, rank_boot: int | None = None
+    project: Project,
+    n_boot: int = 1000,
+    reviews=None,
+    rank_boot: int | None = None,
+    question: str | None = None,
 ) -> EvalInput:
     """Each reviewer's latest decisive review per item, adjudications, each model's labels;
     for a judging task also the items' replies, the judges' order agreement and the final
@@ -60,13 +66,21 @@ def gather(
 
     ``reviews``: every review, oldest first, when the caller has read them already.
     ``rank_boot``: bootstrap resamples of the model rankings (default: ``n_boot``, at most
-    ``RANKING_BOOTSTRAP``)."""
+    ``RANKING_BOOTSTRAP``). ``question``: one question of a guideline that asks several,
+    measured as a task of its own."""
     guideline: Guideline = project.guideline()
     store = project.store
     reviews = store.iter_reviews() if reviews is None else reviews
+    latest = {model: store.latest_suggestions(model=model) for model in store.suggestion_totals()}
+    if question is not None:  # one question of several: its answers, as a task of its own
+        guideline = guideline.for_question(question)
+        reviews = reviews_of(list(reviews), question)
+        latest = {
+            m: {i: question_suggestion(s, question) for i, s in made.items()}
+            for m, made in latest.items()
+        }
     kind = eval_kind(guideline)
     annotations, adjudicated, weeks = _reviews(reviews, kind)
-    latest = {model: store.latest_suggestions(model=model) for model in store.suggestion_totals()}
     models = {model: _predictions(latest[model], kind) for model in sorted(latest)}
     if kind == "turns":  # agreement is measured turn by turn: each labeled turn is a unit
         annotations = {
@@ -220,8 +234,16 @@ def evaluate(project: Project, n_boot: int = 1000, rank_boot: int | None = None)
     """The agreement and calibration report's figures, as plain data; for a judging task
     also position bias and model rankings (``rank_boot`` resamples, default ``n_boot`` at
     most ``RANKING_BOOTSTRAP``: each is a Bradley-Terry refit)."""
+    guideline = project.guideline()
+    if guideline.asks_questions:  # each question measured on its own
+        reviews = list(project.store.iter_reviews())
+        per = {
+            q: build_report(gather(project, n_boot, reviews, rank_boot, question=q))
+            for q in guideline.question_names
+        }
+        return {"task": guideline.task, "questions": per}
     figures = build_report(gather(project, n_boot, rank_boot=rank_boot))
-    return {"task": project.guideline().task, **figures}
+    return {"task": guideline.task, **figures}
 
 
 def write_report(figures: dict, out: Path) -> dict[str, Path]:
@@ -233,6 +255,14 @@ def write_report(figures: dict, out: Path) -> dict[str, Path]:
         raise LabelloopError(
             f"Cannot write the report to {out}: {exc}; pick another --out"
         ) from exc
+    if "questions" in figures:  # one report per question, in a folder of its own
+        written: dict[str, Path] = {}
+        for q, part in figures["questions"].items():
+            got = write_report({"task": f"{figures['task']}/{q}", **part}, out / q)
+            written.update({f"{q}/{name}": path for name, path in got.items()})
+        (out / "report.json").write_text(json.dumps(figures, indent=2, default=str), "utf-8")
+        written["report.json"] = out / "report.json"
+        return written
     plots = write_plots(figures, out)
     written = {name: out / file for name, file in plots.items()}
     for name, text in (
@@ -247,15 +277,19 @@ def write_report(figures: dict, out: Path) -> dict[str, Path]:
 
 def headline_figures(project: Project) -> dict:
     """The report's headline figures for a project, without bootstrap intervals (see
-    ``labelloop.evals.report.dashboard_figures``)."""
-    return dashboard_figures(gather(project, n_boot=0), project.guideline().task)
+    ``labelloop.evals.report.dashboard_figures``); with questions, the first question's."""
+    g = project.guideline()
+    first = g.question_names[0] if g.asks_questions else None
+    return dashboard_figures(gather(project, n_boot=0, question=first), g.task)
 
 
 def dashboard_report(project: Project, reviews=None) -> tuple[dict, dict[str, bytes]]:
     """The report's headline figures (``labelloop.evals.report.dashboard_figures``) and its plots as
     PNG bytes (name -> image), for the console dashboard: one pass over the store (none
     over the reviews when the caller gives them)."""
-    figures = build_report(gather(project, n_boot=0, reviews=reviews))
+    g = project.guideline()
+    first = g.question_names[0] if g.asks_questions else None
+    figures = build_report(gather(project, n_boot=0, reviews=reviews, question=first))
     with tempfile.TemporaryDirectory(prefix="labelloop-plots-") as d:
         files = write_plots(figures, Path(d))
         plots = {name: (Path(d) / f).read_bytes() for name, f in files.items()}

@@ -23,6 +23,7 @@ import numpy as np
 
 from labelloop.core.consensus import rule_of
 from labelloop.core.errors import LabelloopError
+from labelloop.core.questions import Merge, answer_to
 from labelloop.core.records import CalibrationRun
 from labelloop.core.types import Route, Suggestion
 from labelloop.project import Project
@@ -31,6 +32,7 @@ from labelloop.route import cascade, router
 from labelloop.route import sample as calibration_sample
 from labelloop.route import state as route_state
 from labelloop.route.outlook import outlook
+from labelloop.route.questions import question_suggestion
 from labelloop.route.state import AuditAlarm, CalibrationState, Certification
 
 if TYPE_CHECKING:
@@ -110,10 +112,36 @@ def calibrate_model(
     since = _fresh_since(store) if since is None else since
     old = route_state.calibration_state(project, model)
     versions = (prompt_version, guideline.version)
+    look = (latest, versions, since, old, epsilon, delta, seed)
+    asked = {
+        q: _calibrate_question(project, model, q, *look)
+        for q in route_state.asked_questions(project)
+    }
+    report = _calibrate_item(project, model, *look, asked)
+    return report | ({"questions": asked} if asked else {})
+
+
+def _calibrate_item(
+    project: Project,
+    model: str,
+    latest: dict[str, Suggestion],
+    versions: tuple[str, str],
+    since: datetime | None,
+    old: CalibrationState,
+    epsilon: float,
+    delta: float,
+    seed: int,
+    asked: dict[str, dict],
+) -> dict[str, Any]:
+    """The look on the item as a whole (every answer right). With questions (``asked``:
+    their reports) it routes nothing, and the sample grows to what the questions need."""
+    store, prompt_version, guideline = project.store, versions[0], project.guideline()
     sample = _sample(project, model, versions, since, old, latest)
     pairs = sample.pairs
+    grow = max((r["more_reviews_needed"] for r in asked.values()), default=None)
     if len(pairs) < MIN_PAIRS:  # all right (or all wrong) is evidence, not too little
-        return _not_enough(project, model, pairs, epsilon, delta) | _draw_report(sample)
+        report = _not_enough(project, model, pairs, epsilon, delta, grow=grow)
+        return report | _draw_report(sample)
     stream = [
         s.signals
         for s in latest.values()
@@ -138,9 +166,10 @@ def calibrate_model(
     run_id = _save_run(project, model, versions, pairs, result, delta, upstream)
     _apply(store, latest, prompt_version, guideline.version, result.calibrator)
     report = _report(project, run_id, model, pairs, result) | _draw_report(sample)
+    more = report["more_reviews_needed"] if grow is None else grow
     state = CalibrationState(
         **{k: report[k] for k in STATE_KEYS},
-        sample_rate=route_state.grown_rate(project, old, report["more_reviews_needed"]),
+        sample_rate=route_state.grown_rate(project, old, more),
         calibrated=True,
         prompt_version=prompt_version,
         guideline_version=guideline.version,
@@ -158,20 +187,39 @@ def calibrate_model(
     return report
 
 
-def _sample(project: Project, model: str, versions, since, cal: CalibrationState, latest):
+def _sample(
+    project: Project,
+    model: str,
+    versions,
+    since,
+    cal: CalibrationState,
+    latest,
+    question: str | None = None,
+):
     """The drawn items this look tests on (see ``labelloop.route.sample``); for a later
-    cascade stage, only items that reached it."""
+    cascade stage, only items that reached it. ``question``: pairs of that question alone
+    (``latest`` then holds its suggestions, ``question_suggestion``); the draw, its rate
+    and who has left the population are the item's."""
     store = project.store
-    agreed = rule_of(project.guideline())
-    pairs = store.calibration_pairs(model, *versions, since, consensus=agreed)
+    if question is None:
+        agreed = rule_of(project.guideline(), complete=True)
+    else:
+        agreed = _answers_to(project.guideline(), question)
+
+    def paired(since_):
+        found = store.calibration_pairs(model, *versions, since_, consensus=agreed)
+        if question is None:
+            return found
+        return [
+            p.model_copy(update={"suggestion": question_suggestion(p.suggestion, question)})
+            for p in found
+        ]
+
+    pairs = paired(since)
     excluded: set[str] = set()
     if since is not None:  # blind labels from before the alarm: the stream changed since
         fresh = {p.suggestion.item_id for p in pairs}
-        excluded = {
-            p.suggestion.item_id
-            for p in store.calibration_pairs(model, *versions, None, consensus=agreed)
-            if p.suggestion.item_id not in fresh
-        }
+        excluded = {p.suggestion.item_id for p in paired(None) if p.suggestion.item_id not in fresh}
     reached = cascade.reached_items(store, route_state.stage_policies(project), model)
     if reached is not None:
         latest = {i: s for i, s in latest.items() if i in reached}
@@ -186,6 +234,85 @@ def _sample(project: Project, model: str, versions, since, cal: CalibrationState
         seed=project.config.routing.seed,
         excluded=excluded,
         passed=router.passed_by_active(project),
+    )
+
+
+def _answers_to(guideline, question: str):
+    """The people's answer to one question from an item's blind reviews (those that answer
+    it; each question by its own rule), or None when none answers it."""
+    merge = Merge(guideline)
+    return lambda reviews: answer_to(merge(reviews), question)
+
+
+def _calibrate_question(
+    project: Project,
+    model: str,
+    question: str,
+    latest: dict[str, Suggestion],
+    versions: tuple[str, str],
+    since: datetime | None,
+    item: CalibrationState,
+    epsilon: float,
+    delta: float,
+    seed: int,
+) -> dict[str, Any]:
+    """One look at one question: its answers against the people's blind answers to it, on
+    its own signals (``question_suggestion``); the item's draw and rate (``item``)."""
+    store = project.store
+    old = route_state.question_state(project, model, question)
+    mine = {i: question_suggestion(s, question) for i, s in latest.items()}
+    sample = _sample(project, model, versions, since, item, mine, question)
+    pairs = sample.pairs
+    if len(pairs) < MIN_PAIRS:
+        report = _not_enough(project, model, pairs, epsilon, delta, question=question)
+        return report | _draw_report(sample)
+    stream = [
+        s.signals
+        for s in mine.values()
+        if (s.prompt_version, s.guideline_version) == versions and calibration_sample.usable(s)
+    ]
+    look, key = _look(old, versions, pairs, stream, epsilon, delta)
+    result = calibration.fit_and_choose(
+        [p.suggestion.signals for p in pairs],
+        [p.correct for p in pairs],
+        epsilon,
+        delta,
+        seed,
+        start="predicted",
+        stream_items=_stream_items(store),
+        stream_signals=stream,
+        look=look,
+    )
+    run_id = _save_run(project, model, versions, pairs, result, delta, [], question=question)
+    _apply_question(store, mine, versions, question, result.calibrator)
+    report = _report(project, run_id, model, pairs, result, question=question)
+    report |= _draw_report(sample)
+    state = CalibrationState(
+        **{k: report[k] for k in STATE_KEYS},
+        calibrated=True,
+        prompt_version=versions[0],
+        guideline_version=versions[1],
+        looks=look,
+        look_key=key,
+    )
+    if report["threshold"] is not None:
+        state = state.model_copy(update={"certified": route_state.certification_of(state)})
+    elif held := _held(project, old, epsilon, delta):
+        state = state.model_copy(update={"certified": held})
+        report["certified_in_force"] = held.stored()
+    route_state.save_question_state(project, model, question, state)
+    return report
+
+
+def _apply_question(store: Store, mine, versions, question: str, calibrator) -> None:
+    """Write one question's calibrated probability into the signals of the model's latest
+    suggestions of these versions (``"{question}.calibrated"``)."""
+    current = [
+        s for s in mine.values() if (s.prompt_version, s.guideline_version) == versions and s.value
+    ]
+    probs = calibrator.predict([s.signals for s in current]) if current else []
+    store.set_question_calibrated(
+        {s.id: {question: float(p)} for s, p in zip(current, probs, strict=True)}
     )
 
 
@@ -321,7 +448,9 @@ def _apply(store: Store, latest, prompt_version: str, guideline_version: str, ca
     store.set_calibrated({s.id: float(p) for s, p in zip(current, probs, strict=True)})
 
 
-def _save_run(project: Project, model, versions, pairs, result, delta, upstream) -> int:
+def _save_run(
+    project: Project, model, versions, pairs, result, delta, upstream, question=None
+) -> int:
     t = result.threshold
     ids = [p.suggestion.item_id for p in pairs]
     stage = {"stage": _stage(project, model), "upstream_run_ids": upstream} if upstream else {}
@@ -336,6 +465,7 @@ def _save_run(project: Project, model, versions, pairs, result, delta, upstream)
             delta=delta,
             n_pairs=len(pairs),
             coverage=t.coverage,
+            question=question,
             params={
                 "calibrator": result.calibrator.to_dict(),
                 "seed": result.seed,
@@ -357,10 +487,14 @@ def _save_run(project: Project, model, versions, pairs, result, delta, upstream)
     )
 
 
-def _report(project: Project, run_id: int, model: str, pairs, result) -> dict[str, Any]:
+def _report(
+    project: Project, run_id: int, model: str, pairs, result, question: str | None = None
+) -> dict[str, Any]:
     t = result.threshold
     plots = _plots(project, run_id, result)
+    guarantee = calibration.guarantee_sentence(t, judging=project.guideline().judges)
     return {
+        **({"question": question} if question else {}),
         "run_id": run_id,
         "model": model,
         "stage": _stage(project, model),
@@ -388,7 +522,7 @@ def _report(project: Project, run_id: int, model: str, pairs, result) -> dict[st
         "look": t.look,
         "look_delta": t.delta,
         "reason": t.reason,
-        "guarantee": calibration.guarantee_sentence(t, judging=project.guideline().judges),
+        "guarantee": _of_question(guarantee, question),
         "plots": plots,
     }
 
@@ -412,11 +546,31 @@ def _plots(project: Project, run_id: int, result) -> dict[str, str]:
     return {"reliability": str(rel), "risk_coverage": str(rc)}
 
 
-def _not_enough(project: Project, model: str, pairs, epsilon: float, delta: float) -> dict:
-    """Too few pairs to fit: nothing is auto-accepted, and we say how many are needed."""
+def _of_question(sentence: str, question: str | None) -> str:
+    """A guarantee sentence, of one question's answers when ``question`` is given."""
+    if question is None:
+        return sentence
+    return f"Question {question} (its answers alone): {sentence}"
+
+
+def _not_enough(
+    project: Project,
+    model: str,
+    pairs,
+    epsilon: float,
+    delta: float,
+    grow: int | None = None,
+    question: str | None = None,
+) -> dict:
+    """Too few pairs to fit: nothing is auto-accepted, and we say how many are needed.
+    ``grow``: the blind reviews the sample grows by (default: what this look needs);
+    ``question``: a look at one question (its state kept apart, the sample the item's)."""
     need = calibration.min_items_to_pass(epsilon, delta)
     more = max(0, max(MIN_PAIRS, 2 * need) - len(pairs))
-    old = route_state.calibration_state(project, model)
+    if question is None:
+        old = route_state.calibration_state(project, model)
+    else:
+        old = route_state.question_state(project, model, question)
     # the population can shrink under a sample (people review what is left): a look that
     # tests nothing takes back no certification
     held = _held(project, old, epsilon, delta)
@@ -431,17 +585,22 @@ def _not_enough(project: Project, model: str, pairs, epsilon: float, delta: floa
         calibration_pairs=len(pairs),
         more_reviews_needed=more,
         expected_coverage=None,
-        sample_rate=route_state.grown_rate(project, old, more),
         # no test was made: the looks taken so far still count
         looks=old.looks,
         look_key=old.look_key,
     )
-    route_state.save_calibration_state(project, model, state)
     few = (
         f"{len(pairs)} calibration pairs are too few to fit (at least {MIN_PAIRS}); review "
         f"the calibration queue (about {2 * need} pairs are needed for a threshold)."
     )
+    if question is None:
+        rate = route_state.grown_rate(project, old, more if grow is None else grow)
+        state = state.model_copy(update={"sample_rate": rate})
+        route_state.save_calibration_state(project, model, state)
+    else:
+        route_state.save_question_state(project, model, question, state)
     return {
+        **({"question": question} if question else {}),
         "run_id": None,
         "model": model,
         "stage": _stage(project, model),
@@ -453,7 +612,7 @@ def _not_enough(project: Project, model: str, pairs, epsilon: float, delta: floa
         "skipped_calibration_items": project.store.skipped_calibration_items(),
         "more_reviews_needed": more,
         "expected_coverage": None,
-        "guarantee": few if held else f"Nothing is auto-accepted: {few}",
+        "guarantee": _of_question(few if held else f"Nothing is auto-accepted: {few}", question),
         **({"certified_in_force": held.stored()} if held else {}),
     }
 

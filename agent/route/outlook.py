@@ -11,17 +11,60 @@ from labelloop.core.types import Queue
 from labelloop.project import Project
 from labelloop.route.state import (
     MAX_AUTO_RATE,
+    CalibrationState,
     calibration_rate,
     calibration_state,
     in_force,
+    question_states,
     routing_model,
 )
 
 
 def outlook(project: Project, model: str | None = None) -> dict:
-    """The calibration outlook of a model's suggestions (the routing model's by default)."""
+    """The calibration outlook of a model's suggestions (the routing model's by default).
+
+    With questions (``asked_questions``), each question's under ``questions``; the item's
+    own fields then say what routes items as a whole: no threshold (each question has its
+    own), and the blind reviews the questions need between them (the most any needs: one
+    blind review answers every question)."""
     model = model or routing_model(project)
     cal = calibration_state(project, model)
+    data = {"model": model, **_standing(project, cal)}
+    data = {  # the order status --json has always shown
+        **{k: data[k] for k in ORDER[:6]},
+        "waiting": len(project.store.queue_item_ids(Queue.CALIBRATION)),
+        **{k: data[k] for k in ORDER[6:]},
+        "calibration_rate": calibration_rate(project, cal),
+        "rate_fixed": project.config.routing.calibration_rate is not None,
+    }
+    asked = question_states(project, model)
+    if asked:
+        each = {q: _standing(project, c) | {"guarantee": c.guarantee} for q, c in asked.items()}
+        data |= {
+            "threshold": None,
+            "coverage": 0.0,
+            "held_from_look": None,
+            "more_needed": max(o["more_needed"] for o in each.values()),
+            "expected_coverage": None,
+            "questions": each,
+        }
+    return data | {"summary": summary(data)}
+
+
+ORDER = (
+    "model",
+    "calibrated",
+    "threshold",
+    "coverage",
+    "held_from_look",
+    "calibration_pairs",
+    "more_needed",
+    "expected_coverage",
+)
+
+
+def _standing(project: Project, cal: CalibrationState) -> dict:
+    """What one calibration state leaves in force and asks for."""
     applied = in_force(project, cal)
     threshold = applied.threshold if applied else None
     coverage = float(applied.coverage or 0.0) if applied and threshold is not None else 0.0
@@ -32,29 +75,50 @@ def outlook(project: Project, model: str | None = None) -> dict:
     expected = cal.expected_coverage
     if more == 0 and expected is None:
         expected = coverage if looked else None
-    data = {
-        "model": model,
+    return {
         "calibrated": looked,
         "threshold": threshold,
         "coverage": coverage,
         "held_from_look": applied.look if held and applied else None,
         "calibration_pairs": max(0, int(cal.calibration_pairs or 0)),
-        "waiting": len(project.store.queue_item_ids(Queue.CALIBRATION)),
         "more_needed": more,
         "expected_coverage": None if expected is None else float(expected),
-        "calibration_rate": calibration_rate(project, cal),
-        "rate_fixed": project.config.routing.calibration_rate is not None,
     }
-    return data | {"summary": summary(data)}
 
 
 def _pct(x: float | None) -> str:
     return "unknown" if x is None else f"{x:.0%}"
 
 
+def _question_line(name: str, o: dict) -> str:
+    if not o["calibrated"]:
+        return f"question {name}: not calibrated yet"
+    if o["threshold"] is None:
+        return (
+            f"question {name} on {o['calibration_pairs']} pairs: no threshold certified yet, "
+            "its answers go to people"
+        )
+    held = f", certified at look {o['held_from_look']}" if o.get("held_from_look") else ""
+    return (
+        f"question {name} on {o['calibration_pairs']} pairs: threshold {o['threshold']:.3f}"
+        f"{held} auto-accepts {_pct(o['coverage'])} of its answers"
+    )
+
+
 def summary(o: dict) -> str:
     """The outlook in two or three sentences, the same wherever it is shown."""
     waiting = f"{o['waiting']} blind reviews waiting in the calibration queue"
+    if o.get("questions"):
+        lines = "; ".join(_question_line(q, x) for q, x in o["questions"].items())
+        head = f"Calibration per question: {lines}. {waiting}; "
+        if not any(x["calibrated"] for x in o["questions"].values()):
+            return f"Not calibrated yet: {waiting}; run `labelloop calibrate` once they are in."
+        if o["more_needed"] == 0:
+            return head + "no more blind reviews are expected to pay off."
+        return head + (
+            f"about {o['more_needed']} more blind reviews are expected to be needed; run "
+            "`labelloop calibrate` then."
+        )
     if not o["calibrated"]:
         return f"Not calibrated yet: {waiting}; run `labelloop calibrate` once they are in."
     now = (

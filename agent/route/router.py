@@ -26,6 +26,7 @@ from labelloop.route.state import (
     set_routing_model,
     stage_policies,
 )
+from labelloop.store.routes import ROUTE_COLUMNS
 
 if TYPE_CHECKING:
     from labelloop.store import Store
@@ -75,10 +76,16 @@ def _certified_suggestions(
     store: Store, model: str, rules: routing.RoutingPolicy, latest: dict[str, Suggestion]
 ) -> dict[str, Suggestion]:
     """Suggestions of the certified version for items whose latest suggestion is of
-    another (a retrained model): what the threshold in force was tested on."""
-    if rules.threshold is None or rules.prompt_version is None:
+    another (a retrained model): what the threshold in force was tested on. With
+    questions, when the thresholds in force were all tested on one version."""
+    certified = {
+        (p.prompt_version, p.guideline_version)
+        for p in (rules.questions or {"": rules}).values()
+        if p.threshold is not None and p.prompt_version is not None
+    }
+    if len(certified) != 1:
         return {}
-    versions = (rules.prompt_version, rules.guideline_version)
+    versions = certified.pop()
     other = {i for i, s in latest.items() if (s.prompt_version, s.guideline_version) != versions}
     if not other:
         return {}
@@ -111,6 +118,7 @@ def route(project: Project) -> dict[str, int]:
         unchanged = d.route == Route.REVIEWED and stored and stored[0] == d.route
         if d.item_id in waiting or (unchanged and d.item_id not in relabel):
             continue
+        d = _keep_accepted(d, stored)
         decisions.append(d)
         # the calibration queue is met in draw order: what is answered is not chosen by it
         priorities[d.item_id] = (
@@ -130,6 +138,21 @@ def route(project: Project) -> dict[str, int]:
         {"since": datetime.now(UTC).isoformat(), "shadow": shadow, "passed": sorted(passed)},
     )
     return store.route_counts()
+
+
+def _keep_accepted(d: RouteDecision, stored: tuple | None) -> RouteDecision:
+    """A reviewed item keeps the answers auto-accepted on it before people answered the
+    rest: the questions and the suggestion its stored route row names."""
+    if d.route != Route.REVIEWED or stored is None:
+        return d
+    accepted = stored[ROUTE_COLUMNS.index("accepted")]
+    if not accepted:
+        return d
+    return routing.QuestionsDecision(
+        **d.model_dump(exclude={"suggestion_id"}),
+        suggestion_id=stored[ROUTE_COLUMNS.index("suggestion_id")],
+        accepted=tuple(accepted),
+    )
 
 
 def _adjudicate_splits(project: Project, decided):

@@ -9,6 +9,14 @@ what would be auto-accepted goes to the audit queue instead (shown blind), and a
 alarm stops auto-acceptance. Failures, abstentions and items flagged as possible prompt
 injection always go to people.
 
+A guideline that asks several questions is routed question by question: after the same
+item-level steps (people's decisions, failures, the calibration draw, prompt injection),
+each question's answer is auto-accepted when its own calibrated confidence clears its own
+threshold (``RoutingPolicy.questions``). An item with every answer accepted is
+auto-accepted; one with some accepted waits in the active queue for the others (the
+accepted ones recorded on the decision); the audit draw picks from items with at least one
+accepted answer.
+
 A cascade tries models in turn, cheapest first: each stage keeps what it may auto-accept
 under its own guarantee, and passes the rest on to the next stage once that stage has
 labeled it; the last stage an item reaches decides its route.
@@ -23,6 +31,7 @@ from collections.abc import Sequence
 from pydantic import Field
 
 from labelloop.core.types import Frozen, Route, RouteDecision, Suggestion
+from labelloop.route.questions import question_suggestion
 
 
 class RoutingPolicy(Frozen):
@@ -44,6 +53,16 @@ class RoutingPolicy(Frozen):
     score_signal: str | None = None
     #: why nothing is auto-accepted when there is no threshold
     uncalibrated: str = "not calibrated yet: nothing is auto-accepted"
+    #: a guideline with questions: each question's own policy (its threshold, versions and
+    #: score signal), by question name in guideline order; None: one question
+    questions: dict[str, RoutingPolicy] | None = None
+
+
+class QuestionsDecision(RouteDecision):
+    """The verdict for an item of a guideline with questions: also the questions whose
+    answers are auto-accepted (people answer only the others)."""
+
+    accepted: tuple[str, ...] = ()
 
 
 #: one cascade stage for one item: the stage's suggestion (None: not labeled yet), its policy
@@ -87,7 +106,60 @@ def route_item(
             Route.ACTIVE,
             f"possible prompt injection in the item (score {injection:.2f}): a person decides",
         )
+    if policy.questions:
+        return _by_questions(item_id, suggestion, policy)
     return _by_threshold(item_id, suggestion, policy, decide)
+
+
+def _by_questions(item_id: str, suggestion: Suggestion, policy: RoutingPolicy) -> RouteDecision:
+    """Each question's answer on its own threshold; the item's route from what is accepted."""
+    accepted, notes = [], []
+    for name, rules in (policy.questions or {}).items():
+        ok, why = answer_verdict(question_suggestion(suggestion, name), rules, policy.alarm)
+        notes.append(f"{name}: {why}")
+        if ok:
+            accepted.append(name)
+    reason = "; ".join(notes)
+
+    def decide(route: Route, head: str = "") -> RouteDecision:
+        return QuestionsDecision(
+            item_id=item_id,
+            route=route,
+            reason=head + reason,
+            suggestion_id=suggestion.id,
+            accepted=tuple(accepted),
+        )
+
+    if not accepted:
+        return decide(Route.ACTIVE)
+    if uniform_draw(item_id, policy.seed, "audit") < policy.audit_rate:
+        return decide(
+            Route.AUDIT, f"random audit of auto-accepted answers ({policy.audit_rate:.0%}); "
+        )
+    if len(accepted) == len(policy.questions or {}):
+        return decide(Route.AUTO_ACCEPTED)
+    return decide(Route.ACTIVE, f"people answer {len(notes) - len(accepted)} question(s); ")
+
+
+def answer_verdict(
+    suggestion: Suggestion, policy: RoutingPolicy, alarm: bool = False
+) -> tuple[bool, str]:
+    """Whether one question's answer is auto-accepted, and why (or why not)."""
+    if suggestion.value is None:
+        return False, "no answer from the model"
+    if suggestion.value.abstain:
+        return False, "the model abstained (none of the labels)"
+    score = score_of(suggestion, policy)
+    shown = "n/a" if score is None else f"{score:.2f}"
+    if policy.threshold is None:
+        return False, policy.uncalibrated
+    if alarm or policy.alarm:
+        return False, "audit alarm: auto-accepting is stopped until recalibrated"
+    if score is None:
+        return False, "no calibrated probability for this model version"
+    if score < policy.threshold:
+        return False, f"confidence {shown} < threshold {policy.threshold:.3f}"
+    return True, f"confidence {shown} >= threshold {policy.threshold:.3f}"
 
 
 def _by_threshold(item_id: str, suggestion: Suggestion, policy: RoutingPolicy, decide):
@@ -208,3 +280,6 @@ def priority(decision: RouteDecision, suggestion: Suggestion | None) -> float:
     probs = [v for k in AGREEING_SIGNALS if (v := suggestion.signals.get(k)) is not None]
     spread = max(probs) - min(probs) if len(probs) > 1 else 0.0
     return confidence_of(suggestion) - spread
+
+
+RoutingPolicy.model_rebuild()

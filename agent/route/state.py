@@ -38,6 +38,14 @@ class RoutingState(_Stored):
     policy: routing.RoutingPolicy | None = None
     cascade: list[routing.RoutingPolicy] | None = None
 
+    def stored(self) -> dict[str, Any]:
+        """As ``_Stored.stored``; a policy without questions is written as it always was."""
+        out = super().stored()
+        for p in [out.get("policy"), *(out.get("cascade") or [])]:
+            if p is not None and p.get("questions") is None:
+                p.pop("questions", None)
+        return out
+
 
 class Certification(_Stored):
     """What a certified look leaves for routing: its threshold on the labels of the model
@@ -201,6 +209,38 @@ def calibration_key(model: str) -> str:
     return f"calibration:{model}"
 
 
+def question_key(model: str, question: str) -> str:
+    """Where the calibration of one question of a model's suggestions is kept."""
+    return f"{calibration_key(model)}#{question}"
+
+
+def asked_questions(project: Project) -> list[str]:
+    """The questions calibrated and routed one by one: a guideline's questions (none for a
+    one-question guideline, nor in a cascade, whose stages route items as a whole)."""
+    guideline = project.guideline()
+    if not guideline.asks_questions or project.config.routing.cascade:
+        return []
+    return guideline.question_names
+
+
+def question_state(project: Project, model: str, question: str) -> CalibrationState:
+    """The calibration in force for one question of a model's suggestions."""
+    return CalibrationState.model_validate(
+        project.store.get_state(question_key(model, question)) or {}
+    )
+
+
+def save_question_state(
+    project: Project, model: str, question: str, state: CalibrationState
+) -> None:
+    project.store.set_state(question_key(model, question), state.stored())
+
+
+def question_states(project: Project, model: str) -> dict[str, CalibrationState]:
+    """Each asked question's calibration in force (``asked_questions``), in guideline order."""
+    return {q: question_state(project, model, q) for q in asked_questions(project)}
+
+
 def certification_of(cal: CalibrationState) -> Certification:
     """The certification a look's own state holds (its threshold, versions and targets)."""
     return Certification(**{k: getattr(cal, k) for k in Certification.model_fields})
@@ -260,18 +300,34 @@ def policy(
             "run `labelloop calibrate`",
             **rates,
         )
+    asked = {} if upstream is not None else question_states(project, model)
+    questions = {
+        q: _calibrated_policy(project, c, rates, question=True) for q, c in asked.items()
+    } or None
     if cal.calibrated:
-        c = in_force(project, cal)
-        tested = c or cal  # nothing in force: the versions the last look tested
-        return routing.RoutingPolicy(
-            threshold=c.threshold if c else None,
-            calibrated=True,
-            prompt_version=tested.prompt_version,
-            guideline_version=tested.guideline_version,
-            score_signal=tested.score_signal,
-            **rates,
-        )
-    return routing.RoutingPolicy(threshold=cfg.threshold, **rates)
+        return _calibrated_policy(project, cal, rates).model_copy(update={"questions": questions})
+    return routing.RoutingPolicy(threshold=cfg.threshold, questions=questions, **rates)
+
+
+def _calibrated_policy(
+    project: Project, cal: CalibrationState, rates: dict, question: bool = False
+) -> routing.RoutingPolicy:
+    """The policy of one calibration state: its certification in force, else the fixed
+    threshold of labelloop.toml before any calibration. ``question``: one question's (its
+    reason says when a look passed no threshold)."""
+    if not cal.calibrated:
+        return routing.RoutingPolicy(threshold=project.config.routing.threshold, **rates)
+    c = in_force(project, cal)
+    tested = c or cal  # nothing in force: the versions the last look tested
+    return routing.RoutingPolicy(
+        threshold=c.threshold if c else None,
+        calibrated=True,
+        prompt_version=tested.prompt_version,
+        guideline_version=tested.guideline_version,
+        score_signal=tested.score_signal,
+        **rates,
+        **({"uncalibrated": "no threshold certified yet"} if question and not c else {}),
+    )
 
 
 def calibration_rate(project: Project, cal: CalibrationState) -> float:
@@ -373,6 +429,8 @@ def check_audit(project: Project) -> AuditAlarm:
         return alarm
     since = datetime.fromisoformat(alarm.cleared_at) if alarm.cleared_at else None
     stages = project.config.routing.cascade
+    if asked_questions(project):
+        return _check_question_audits(project, alarm, since)
     for k, model in enumerate(stages or [routing_model(project)]):
         cal = calibration_state(project, model)
         if not cal.calibrated:
@@ -387,6 +445,33 @@ def check_audit(project: Project) -> AuditAlarm:
                 audited=n,
                 wrong=wrong,
                 reason=f"{where}{wrong} of {n} audited auto-accepted labels were "
+                f"wrong: the error is above {cal.epsilon:.0%} with "
+                f"{1 - cal.delta:.0%} confidence; run `labelloop calibrate` after fresh "
+                "calibration reviews",
+            )
+            save_audit_alarm(store, alarm)
+            return alarm
+    return alarm
+
+
+def _check_question_audits(project: Project, alarm: AuditAlarm, since) -> AuditAlarm:
+    """``check_audit`` for a guideline with questions: each question's audited answers
+    (those its route auto-accepted) against that question's targets."""
+    from labelloop.route.calibrator import audit_alarm
+
+    store, model = project.store, routing_model(project)
+    for q, cal in question_states(project, model).items():
+        if not cal.calibrated:
+            continue
+        n, wrong = store.question_audit_outcomes(q, since)
+        if n and audit_alarm(n, wrong, cal.epsilon, cal.delta):
+            alarm = AuditAlarm(
+                active=True,
+                raised_at=datetime.now(UTC).isoformat(),
+                model=model,
+                audited=n,
+                wrong=wrong,
+                reason=f"question {q}: {wrong} of {n} audited auto-accepted answers were "
                 f"wrong: the error is above {cal.epsilon:.0%} with "
                 f"{1 - cal.delta:.0%} confidence; run `labelloop calibrate` after fresh "
                 "calibration reviews",

@@ -10,7 +10,9 @@ from labelloop.route.outlook import outlook
 from labelloop.route.state import (
     audit_alarm_state,
     calibration_state,
+    in_force,
     model_mismatch,
+    question_states,
     routing_state,
     stage_policies,
 )
@@ -39,10 +41,37 @@ def project_status(project: Project) -> dict:
         "calibration": calibration_state(project, model).stored()
         or {"calibrated": False, "policy": state.stored().get("policy")},
         "calibration_outlook": outlook(project, model),
+        **({"questions": qs} if (qs := questions_status(project, model)) else {}),
         "cascade": cascade_status(project, llm),
         "audit_alarm": audit_alarm_state(store).stored() or {"active": False},
         "routing_note": model_mismatch(project),
     }
+
+
+def questions_status(project: Project, model: str) -> dict[str, dict]:
+    """Per question of a guideline that asks several: its calibration in force (pairs,
+    threshold, coverage, guarantee) and the items whose answer to it is auto-accepted."""
+    states = question_states(project, model)
+    if not states:
+        return {}
+    accepted = project.store.accepted_counts()
+    out = {}
+    for q, cal in states.items():
+        applied = in_force(project, cal)
+        threshold = applied.threshold if applied else None
+        out[q] = {
+            "calibrated": cal.calibration_pairs is not None,
+            "calibration_pairs": cal.calibration_pairs or 0,
+            "threshold": threshold,
+            "coverage": float(applied.coverage or 0.0) if threshold is not None else 0.0,
+            "score_signal": applied.score_signal if applied else None,
+            "look": cal.look,
+            "run_id": cal.run_id,
+            "more_reviews_needed": cal.more_reviews_needed or 0,
+            "guarantee": cal.guarantee,
+            "auto_accepted_items": accepted.get(q, 0),
+        }
+    return out
 
 
 def cascade_status(project: Project, llm_totals: dict[str, dict]) -> dict | None:

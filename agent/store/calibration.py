@@ -8,11 +8,18 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from labelloop.core.questions import answer_to
 from labelloop.core.records import CalibrationRun
 from labelloop.core.types import Frozen, LabelValue, Review, Suggestion
 from labelloop.store.base import review_from_row, suggestion_from_row, to_record
 from labelloop.store.routes import live_reviews
-from labelloop.store.tables import CalibrationRunRow, ImportRow, ReviewRow, SuggestionRow
+from labelloop.store.tables import (
+    CalibrationRunRow,
+    ImportRow,
+    ReviewRow,
+    RouteRow,
+    SuggestionRow,
+)
 
 T_REVIEWS = ReviewRow.__table__
 T_SUGG = SuggestionRow.__table__
@@ -169,10 +176,17 @@ class CalibrationMixin:
             s.commit()
             return row.id
 
-    def latest_calibration_run(self, model: str | None = None) -> CalibrationRun | None:
+    def latest_calibration_run(
+        self, model: str | None = None, question: str | None = None
+    ) -> CalibrationRun | None:
+        """The newest run (of ``model``): of ``question``, else on the item as a whole."""
         q = sa.select(CalibrationRunRow).order_by(CalibrationRunRow.id.desc()).limit(1)
         if model is not None:
             q = q.where(CalibrationRunRow.model == model)
+        if question is None:
+            q = q.where(CalibrationRunRow.question.is_(None))
+        else:
+            q = q.where(CalibrationRunRow.question == question)
         with self.session() as s:
             row = s.exec(q).scalars().first()
             return None if row is None else to_record(CalibrationRun, row)
@@ -189,6 +203,30 @@ class CalibrationMixin:
         )
         with self.engine.begin() as c:
             c.execute(stmt, rows)
+
+    def set_question_calibrated(self, probabilities: dict[int, dict[str, float | None]]) -> None:
+        """Store calibrated P(answer correct) per question in suggestions' signals, as
+        ``"{question}.calibrated"`` (suggestion id -> question -> probability); the other
+        signals are kept as they are."""
+        if not probabilities:
+            return
+        ids = list(probabilities)
+        rows = []
+        with self.engine.begin() as c:
+            for i in range(0, len(ids), 900):
+                chunk = ids[i : i + 900]
+                q = sa.select(T_SUGG.c.id, T_SUGG.c.signals).where(T_SUGG.c.id.in_(chunk))
+                for sid, signals in c.execute(q):
+                    got = dict(signals or {})
+                    got.update({f"{k}.calibrated": v for k, v in probabilities[sid].items()})
+                    rows.append({"sid": sid, "sig": got})
+            stmt = (
+                sa.update(T_SUGG)
+                .where(T_SUGG.c.id == sa.bindparam("sid"))
+                .values(signals=sa.bindparam("sig", type_=T_SUGG.c.signals.type))
+            )
+            if rows:
+                c.execute(stmt, rows)
 
     def audit_outcomes(
         self, since: datetime | None = None, model: str | None = None
@@ -209,6 +247,39 @@ class CalibrationMixin:
                 review, sugg = review_from_row(r), suggestion_from_row(g)
                 n += 1
                 wrong += sugg.value is None or sugg.value.key() != review.value.key()
+        return n, wrong
+
+    def question_audit_outcomes(
+        self, question: str, since: datetime | None = None
+    ) -> tuple[int, int]:
+        """(audited, wrong) for one question of a guideline with questions: blind audit
+        reviews answering it on items whose route auto-accepted it (``routes.accepted``),
+        against the routed suggestion's answer to it."""
+        q = (
+            sa.select(ReviewRow, SuggestionRow, RouteRow.accepted)
+            .join(SuggestionRow, SuggestionRow.id == ReviewRow.suggestion_id)
+            .join(RouteRow, RouteRow.item_id == ReviewRow.item_id)
+            .where(
+                ReviewRow.queue == "audit",
+                ReviewRow.action.in_(DECIDED),
+                RouteRow.accepted.is_not(None),
+                live_reviews(),
+            )
+        )
+        if since is not None:
+            q = q.where(ReviewRow.created_at >= since)
+        n = wrong = 0
+        with self.session() as s:
+            for r, g, accepted in s.exec(q).all():
+                if question not in (accepted or ()):
+                    continue
+                review, sugg = review_from_row(r), suggestion_from_row(g)
+                said = answer_to(review.value, question)
+                if said is None:
+                    continue
+                got = answer_to(sugg.value, question)
+                n += 1
+                wrong += got is None or got.key() != said.key()
         return n, wrong
 
 

@@ -91,6 +91,8 @@ class ExportsMixin:
                 route_reason=row.reason if row.route is not None else "",
                 reviews=tuple(reviews[row.id]),
                 consensus=consensus,
+                accepted=frozenset(row.accepted or ()),
+                questions=getattr(consensus, "guideline", None),
             )
 
 
@@ -99,11 +101,19 @@ def records_query(model: str | None, stages: Sequence[str]) -> sa.Select:
     if stages:
         shown = sa.func.coalesce(_routed_id(), *(_latest_id(stage) for stage in reversed(stages)))
     else:  # an auto-accepted label is the one its threshold was tested on (an earlier
-        # version's while a retrained model waits for a look that certifies its labels)
-        accepted = T_ROUTES.c.route.in_((Route.AUTO_ACCEPTED.value, Route.AUDIT.value))
+        # version's while a retrained model waits for a look that certifies its labels);
+        # so are the answers to questions auto-accepted on an item people answer the rest of
+        accepted = sa.or_(
+            T_ROUTES.c.route.in_((Route.AUTO_ACCEPTED.value, Route.AUDIT.value)),
+            T_ROUTES.c.accepted.is_not(None),
+        )
         shown = sa.func.coalesce(_routed_id(accepted, model=model), _latest_id(model))
     return sa.select(
-        *ITEM_FIELDS, T_ROUTES.c.route, T_ROUTES.c.reason, shown.label("suggestion_id")
+        *ITEM_FIELDS,
+        T_ROUTES.c.route,
+        T_ROUTES.c.reason,
+        T_ROUTES.c.accepted,
+        shown.label("suggestion_id"),
     ).select_from(T_ITEMS.outerjoin(T_ROUTES, T_ROUTES.c.item_id == T_ITEMS.c.id))
 
 

@@ -21,7 +21,15 @@ T_SUGG = SuggestionRow.__table__
 T_REVIEWS = ReviewRow.__table__
 T_LEASES = LeaseRow.__table__
 #: the columns routing writes and compares with what is stored
-ROUTE_COLUMNS = ("route", "reason", "suggestion_id", "priority", "label", "confidence")
+ROUTE_COLUMNS = (
+    "route",
+    "reason",
+    "suggestion_id",
+    "priority",
+    "label",
+    "confidence",
+    "accepted",
+)
 
 
 @dataclass(frozen=True)
@@ -29,7 +37,7 @@ class RouteSnapshot:
     """The routes as routing read them, before deciding anything."""
 
     #: item id -> its row's (route, reason, suggestion_id, priority, label, confidence,
-    #: updated_at)
+    #: accepted, updated_at)
     rows: dict[str, tuple]
     #: the newest review id at that moment: a review after it means someone acted since
     last_review_id: int
@@ -60,6 +68,7 @@ class RoutesMixin:
                 "reason": d.reason,
                 "suggestion_id": d.suggestion_id,
                 "priority": priorities.get(d.item_id, 0.0),
+                "accepted": accepted_of(d),
                 "updated_at": now,
             }
             for d in decisions
@@ -180,6 +189,17 @@ class RoutesMixin:
                 out.update((r.item_id, _item_route(r)) for r in s.exec(q).scalars())
         return out
 
+    def accepted_counts(self) -> dict[str, int]:
+        """question -> items whose route auto-accepts their answer to it (auto-accepted,
+        audited or waiting for people on other questions; reviewed items included)."""
+        q = sa.select(T_ROUTES.c.accepted).where(T_ROUTES.c.accepted.is_not(None))
+        counts: dict[str, int] = {}
+        with self.engine.connect() as c:
+            for (names,) in c.execute(q):
+                for name in names or ():
+                    counts[name] = counts.get(name, 0) + 1
+        return counts
+
     def route_reasons(self, route: str, limit: int = 5) -> list[tuple[str, int]]:
         """The most common reasons items sit on a route (e.g. why they failed)."""
         q = (
@@ -200,8 +220,16 @@ def _route_row(d: RouteDecision, priority: float, now: datetime) -> dict:
         "reason": d.reason,
         "suggestion_id": d.suggestion_id,
         "priority": priority,
+        "accepted": accepted_of(d),
         "updated_at": now,
     }
+
+
+def accepted_of(d: RouteDecision) -> list[str] | None:
+    """The questions a decision auto-accepts, as stored: sorted names, None for none (a
+    decision of a one-question guideline has no ``accepted``)."""
+    got = getattr(d, "accepted", None)
+    return sorted(got) if got else None
 
 
 def _differs(row: dict, stored: tuple | None) -> bool:
@@ -282,7 +310,7 @@ def _insert_new(c, dialect: str, rows: list[dict]) -> int:
 
 
 def _item_route(row: RouteRow) -> ItemRoute:
-    return to_record(ItemRoute, row, route=Route(row.route))
+    return to_record(ItemRoute, row, route=Route(row.route), accepted=tuple(row.accepted or ()))
 
 
 def browse_label(value: LabelValue | None) -> str | None:

@@ -95,6 +95,11 @@ class RouteRow(SQLModel, table=True):
     label: str | None = None
     #: for the item browser: the routed suggestion's calibrated, else own, confidence
     confidence: float | None = None
+    #: a guideline with questions: the questions auto-accepted on this item (sorted names);
+    #: NULL for one-question guidelines and items with none accepted
+    accepted: list | None = Field(
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
+    )
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -288,6 +293,9 @@ class CalibrationRunRow(SQLModel, table=True):
     delta: float | None = None
     n_pairs: int = 0
     coverage: float | None = None
+    #: a guideline with questions: the question this run calibrated (NULL: the item as a
+    #: whole, every answer right)
+    question: str | None = None
     params: dict | None = _json()
     metrics: dict | None = _json()
     created_at: datetime = Field(default_factory=utcnow)

@@ -258,13 +258,13 @@ class HttpSeat:
         cmd = {"action": action, "item": shown.item_id, "reason": reason}
         if value is not None:
             cmd["value"] = {"label": value}
-        item, _, status = self._call("review_command", [json.dumps(cmd)])
+        item, _, status, *_ = self._call("review_command", [json.dumps(cmd)])
         self._refused(item, status)
         saved = re.search(r"Saved [^:]*: (\w+)", status)  # a skip is saved without a word
         return saved.group(1) if saved else action, None, self._shown(item)
 
     def undo(self) -> Shown | None:
-        item, _, status = self._call("review_command", [json.dumps({"action": "undo"})])
+        item, _, status, *_ = self._call("review_command", [json.dumps({"action": "undo"})])
         self._refused(item, status)
         return self._shown(item)
 
