@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from labelloop.core.questions import answer_to
 from labelloop.core.types import Guideline, LabelValue, Suggestion
+from labelloop.route.questions import question_suggestion
 
 
 def to_ask(guideline: Guideline, accepted: Sequence[str], blind: bool) -> tuple[str, ...]:
@@ -26,27 +27,14 @@ def to_ask(guideline: Guideline, accepted: Sequence[str], blind: bool) -> tuple[
 def for_question(
     s: Suggestion | None, question: str, names: Sequence[str] = ()
 ) -> Suggestion | None:
-    """The suggestion as a one-question task sees it: the answer to ``question``, its
-    confidence (calibrated where the routing step stored one) and its part of the
-    rationale; None when the model did not answer it."""
-    if s is None:
+    """The suggestion as a one-question task sees it (``labelloop.route.questions``: the
+    answer to ``question``, its confidence and calibrated probability, its signals) with its
+    part of the rationale; None when the model did not answer it."""
+    if s is None or answer_to(s.value, question) is None:
         return None
-    value = answer_to(s.value, question)
-    if value is None:
-        return None
-    sig = s.signals
-    return s.model_copy(
-        update={
-            "value": value,
-            "confidence": sig.get(f"{question}.confidence", s.confidence),
-            "calibrated": sig.get(f"{question}.calibrated"),
-            "rationale": rationale_part(s.rationale, question, names or [question]),
-            "signals": {
-                k.removeprefix(f"{question}."): v
-                for k, v in sig.items()
-                if k.startswith(f"{question}.")
-            },
-        }
+    one = question_suggestion(s, question)
+    return one.model_copy(
+        update={"rationale": rationale_part(s.rationale, question, names or [question])}
     )
 
 
