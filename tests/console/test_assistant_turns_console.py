@@ -29,8 +29,7 @@ CHAT = (
 )
 
 
-@pytest.mark.parametrize("viewport", [(1440, 900), (1280, 720)])
-def test_labeling_the_assistant_turns_of_a_log_with_tool_calls(chromium, tmp_path, viewport):
+def test_labeling_the_assistant_turns_of_a_log_with_tool_calls(chromium, tmp_path):
     from playwright.sync_api import expect
 
     text = guideline(("resolved", "stalled", "wrong")).replace(
@@ -53,7 +52,7 @@ def test_labeling_the_assistant_turns_of_a_log_with_tool_calls(chromium, tmp_pat
     with served(project) as url:
         browser = Browser(chromium, url)
         try:
-            page = browser.page("rita", viewport=viewport)
+            page = browser.page("rita", viewport=(1280, 720))
             turns = page.locator("#ll-item .ll-turn")
             expect(turns).to_have_count(6)
             expect(turns.nth(2)).to_have_class("ll-turn ll-active")  # the first assistant turn
@@ -78,7 +77,7 @@ def test_labeling_the_assistant_turns_of_a_log_with_tool_calls(chromium, tmp_pat
             expect(page.locator("#ll-pick")).to_have_text("#2 resolved; #4 stalled")
             shots = os.environ.get("LABELLOOP_SCREENSHOTS")
             if shots:
-                page.screenshot(path=f"{shots}/assistant-turns-{viewport[0]}.png")
+                page.screenshot(path=f"{shots}/assistant-turns.png")
             page.keyboard.press("Enter")
             expect(page.locator("#ll-item .ll-item")).to_contain_text("No items are waiting")
         finally:

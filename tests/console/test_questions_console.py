@@ -15,8 +15,7 @@ from tests.unit.review.test_questions_review import MODEL, RUBRIC
 pytestmark = pytest.mark.browser
 
 
-@pytest.mark.parametrize("viewport", [(1440, 900), (1280, 720)])
-def test_answering_two_questions_with_the_keys(chromium, tmp_path, viewport):
+def test_answering_two_questions_with_the_keys(chromium, tmp_path):
     from playwright.sync_api import expect
 
     project = make_project(tmp_path, RUBRIC, [("rita", "reviewer")])
@@ -28,7 +27,7 @@ def test_answering_two_questions_with_the_keys(chromium, tmp_path, viewport):
     with served(project) as url:
         browser = Browser(chromium, url)
         try:
-            page = browser.page("rita", viewport=viewport)
+            page = browser.page("rita", viewport=(1440, 900))
             question = page.locator("#ll-item .ll-question")
             expect(question).to_contain_text("Question 1 of 2: category")
             labels = page.locator("#ll-labels .ll-opt")
@@ -50,7 +49,7 @@ def test_answering_two_questions_with_the_keys(chromium, tmp_path, viewport):
             expect(page.locator("#ll-pick")).to_contain_text("group")
             shots = os.environ.get("LABELLOOP_SCREENSHOTS")
             if shots:
-                page.screenshot(path=f"{shots}/questions-{viewport[0]}.png")
+                page.screenshot(path=f"{shots}/questions.png")
             assert project.store.reviews_for("t1") == []
             page.keyboard.press("Enter")
             expect(page.locator("#ll-item .ll-item")).to_contain_text("No items are waiting")
@@ -63,5 +62,63 @@ def test_answering_two_questions_with_the_keys(chromium, tmp_path, viewport):
         answers={
             "category": LabelValue(label="neither"),
             "targets": LabelValue(labels=("person", "group")),
+        }
+    )
+
+
+CHAT_RUBRIC = """\
+---
+task: bot-rubric
+unit: conversation
+questions:
+  outcome: {kind: single, labels: [resolved, unresolved]}
+  replies: {kind: single, unit: turn, turn_role: assistant, labels: [good, bad]}
+---
+# Bot rubric
+"""
+
+
+def test_a_question_asked_of_each_assistant_turn_moves_the_turn_cursor(chromium, tmp_path):
+    from playwright.sync_api import expect
+
+    from labelloop.core.types import Message
+
+    project = make_project(tmp_path, CHAT_RUBRIC, [("rita", "reviewer")])
+    chat = (
+        Message(role="user", content="where is my parcel"),
+        Message(role="assistant", content="It left the depot today."),
+        Message(role="user", content="thanks"),
+        Message(role="assistant", content="Anything else?"),
+    )
+    model = LabelValue(
+        answers={
+            "outcome": LabelValue(label="resolved"),
+            "replies": LabelValue(turns={1: "good", 3: "good"}),
+        }
+    )
+    seed(project, [(Item(id="c1", messages=chat), model, 0.4, Route.ACTIVE)])
+    with served(project) as url:
+        browser = Browser(chromium, url)
+        try:
+            page = browser.page("rita", viewport=(1280, 720))
+            question = page.locator("#ll-item .ll-question")
+            expect(question).to_contain_text("Question 1 of 2: outcome")
+            page.keyboard.press("Enter")  # keeps the model's "resolved"
+            expect(question).to_contain_text("Question 2 of 2: replies")
+            turns = page.locator("#ll-item .ll-turn")
+            expect(turns.nth(1)).to_have_class("ll-turn ll-active")  # the first assistant turn
+            page.keyboard.press("j")
+            expect(turns.nth(3)).to_have_class("ll-turn ll-active")
+            page.keyboard.press("2")  # bad
+            expect(page.locator("#ll-pick")).to_have_text("#1 good; #3 bad")
+            page.keyboard.press("Enter")
+            expect(page.locator("#ll-item .ll-item")).to_contain_text("No items are waiting")
+        finally:
+            browser.close()
+    (review,) = project.store.reviews_for("c1")
+    assert review.value == LabelValue(
+        answers={
+            "outcome": LabelValue(label="resolved"),
+            "replies": LabelValue(turns={1: "good", 3: "bad"}),
         }
     )
