@@ -149,3 +149,19 @@ def test_question_errors_name_the_line_and_the_fix(front, body, line, words):
         parse_guideline(FRONT.format(front=front, body=body), "g.md")
     assert err.value.line == line, str(err.value)
     assert words in str(err.value)
+
+
+def test_the_rubric_template_parses_with_a_question_per_assistant_turn():
+    from pathlib import Path
+
+    from labelloop.core.guideline import load_guideline
+
+    g = load_guideline(Path(__file__).parents[3] / "guidelines" / "rubric.md")
+    assert g.question_names == ["resolved", "problems", "tone", "replies"]
+    replies = g.for_question("replies")
+    assert (replies.unit, replies.turn_role) == ("turn", "assistant")
+    assert [lab.name for lab in g.question("problems").labels] == [
+        "wrong_facts",
+        "ignored_request",
+        "rude",
+    ]
