@@ -2,6 +2,7 @@
 
 - projects: a temp project with a small guideline, seeded review queues, a console user
 - browser: a Chromium launched through Playwright (one per test module)
+- passwords: the console's argon2id hasher, remembering what it computed (session-wide)
 
 Outside services go through ``tests.services.require_or_skip``: a missing one skips the
 test, or fails it under ``LABELLOOP_REQUIRE_SERVICES=1``.
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 
 from labelloop.core.types import Item, LabelValue, Route, RouteDecision, Suggestion
 from labelloop.project import Project, init_project
@@ -111,6 +113,65 @@ def add_routed(project: Project, entries: Sequence[Entry]) -> dict[str, int]:
     ]
     store.set_routes(decisions, {item.id: float(n) for n, (item, *_) in enumerate(entries)})
     return {item.id: sid for (item, *_), sid in zip(entries, ids, strict=True)}
+
+
+# --- passwords --------------------------------------------------------------------------
+
+
+class RememberingHasher(PasswordHasher):
+    """An argon2id hasher with the same parameters as the one it stands in for, that
+    remembers its results: a password hashed before gets the hash it got then, and a
+    (hash, password) pair checked before gets the same answer (True, or the same error).
+
+    Every stored hash is still a real argon2id hash of the password with the console's
+    parameters, and every check still runs argon2 once per distinct pair; only the
+    repeats of the same few test passwords are answered from memory."""
+
+    def __init__(self, like: PasswordHasher):
+        super().__init__(
+            time_cost=like.time_cost,
+            memory_cost=like.memory_cost,
+            parallelism=like.parallelism,
+            hash_len=like.hash_len,
+            salt_len=like.salt_len,
+            encoding=like.encoding,
+            type=like.type,
+        )
+        self._hashes: dict[str | bytes, str] = {}
+        self._checks: dict[tuple[str | bytes, str | bytes], Exception | None] = {}
+
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        if salt is not None:
+            return super().hash(password, salt=salt)
+        if password not in self._hashes:
+            self._hashes[password] = super().hash(password)
+        return self._hashes[password]
+
+    def verify(self, hash: str | bytes, password: str | bytes):
+        key = (hash, password)
+        if key not in self._checks:
+            try:
+                super().verify(hash, password)
+                self._checks[key] = None
+            except Exception as exc:  # noqa: BLE001 - remembered, raised again below
+                self._checks[key] = exc
+        failed = self._checks[key]
+        if failed is not None:
+            raise type(failed)(*failed.args)
+        return True
+
+
+@pytest.fixture(scope="session", autouse=True)
+def remembered_password_hashes() -> Iterator[None]:
+    """The console's password hasher remembers its results for the whole session (see
+    ``RememberingHasher``); a test that sets its own hasher replaces it for that test."""
+    from labelloop.review import auth
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(auth, "_hasher", RememberingHasher(auth._hasher))
+        auth._decoy_hash.cache_clear()
+        yield
+    auth._decoy_hash.cache_clear()
 
 
 # --- browser ----------------------------------------------------------------------------

@@ -108,15 +108,26 @@ def select_in_item(page, words: str) -> None:
     )
 
 
+#: the Browsers opened on each served console's URL, closed before that console stops
+_OPEN: dict[str, list[Browser]] = {}
+
+
 @contextmanager
 def served(project):
-    """The console for ``project`` on a free localhost port; yields its base URL."""
+    """The console for ``project`` on a free localhost port; yields its base URL.
+
+    On the way out, the pages of every ``Browser`` opened on it are closed before the
+    console stops: the server waits for open connections (a page's event stream) to end
+    before it shuts down."""
     from labelloop.ui.server import serve
 
     server = serve(project, "127.0.0.1", free_port(), block=False)
+    url = server.url.rstrip("/")
     try:
-        yield server.url.rstrip("/")
+        yield url
     finally:
+        for browser in _OPEN.pop(url, []):
+            browser.close()
         server.close()
 
 
@@ -128,6 +139,7 @@ class Browser:
         self.contexts: list = []
         self.offsite: list[str] = []
         self.dialogs: list[str] = []
+        _OPEN.setdefault(url, []).append(self)
 
     def page(self, user: str | None = None, password: str = PASSWORD, viewport=(1280, 900)):
         """A new signed-in page (``user``) in its own context, ``viewport`` (width, height)."""
