@@ -479,6 +479,11 @@ class Guideline(Frozen):
         """Whether the task judges an item's replies (pairwise, rating, ranking)."""
         return self.kind in JUDGE_KINDS
 
+    @property
+    def judges_any(self) -> bool:
+        """Whether the task, or one of its questions, judges an item's replies."""
+        return self.judges or any(q.kind in JUDGE_KINDS for q in self.questions)
+
     def choices(self, item: Item) -> list[str]:
         """The answers an item may get: the labels, or for a pairwise task its reply ids
         (and "tie" where allowed)."""

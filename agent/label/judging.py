@@ -86,4 +86,4 @@ def combine(
 def calls_per_item(guideline: Guideline, annotators: int = 0) -> int:
     """Calls one item costs before re-asks: a judged item is judged in both reply orders,
     and once more per simulated annotator."""
-    return 2 + annotators if guideline.judges else 1
+    return 2 + annotators if guideline.judges else 2 if guideline.judges_any else 1

@@ -211,9 +211,10 @@ def _item_view(
     view |= {"target": None, "target_role": None, "user_turns": [], "replies": []}
     view["turn_noun"] = turn_noun(guideline.turn_role)
     kind = shape(guideline)
+    judges = kind in ("pairwise", "rating", "ranking")
     if kind == "questions":
-        return _questions_view(guideline, item, view)
-    if kind in ("pairwise", "rating", "ranking"):
+        judges = any(q.kind in ("pairwise", "rating", "ranking") for q in guideline.questions)
+    if judges:
         view["id"] = opaque_id(item.id)
         if not item.replies:
             raise ValueError(f"item {item.id!r} has no replies to judge")
@@ -223,6 +224,8 @@ def _item_view(
             {"position": n, "content": _turn_content(by_id[rid].render_plain())}
             for n, rid in enumerate(ids, 1)
         ]
+    if kind == "questions":
+        return _questions_view(guideline, item, view)
     if kind == "spans":  # offsets count in exactly the text shown
         return view | {"text": neutralise(item_text(item))}
     if item.messages is None:
@@ -260,13 +263,8 @@ def _questions_view(guideline: Guideline, item: Item, view: dict[str, Any]) -> d
     plain ``role: content`` lines when a question marks spans in it (offsets count in that
     text). Questions that judge replies are refused."""
     own = question_guidelines(guideline)
-    judged = [f"{q} (kind: {g.kind})" for q, g in own.items() if g.judges]
-    if judged:
-        raise ValueError(
-            f"task {guideline.task!r} asks question(s) that judge replies: {', '.join(judged)}; "
-            "a prompt with several questions cannot show replies to judge yet: ask them in a "
-            "guideline of their own"
-        )
+    if any(g.judges for g in own.values()) and not view["replies"]:
+        raise ValueError(f"item {item.id!r} has no replies to judge")
     per_turn = {q: g for q, g in own.items() if shape(g) == "turns"}
     spans = [q for q, g in own.items() if shape(g) == "spans"]
     view["asked"] = []

@@ -36,9 +36,8 @@ import openai
 from pydantic import BaseModel, ValidationError
 from threadpoolctl import threadpool_limits
 
-from labelloop.core.errors import ConfigError
 from labelloop.core.positions import from_shown
-from labelloop.core.types import JUDGE_KINDS, Guideline, Item, LabelValue, Suggestion
+from labelloop.core.types import Guideline, Item, LabelValue, Suggestion
 from labelloop.label import judging, prompting, schemas, signals
 from labelloop.label.fewshot import FewShotPool
 from labelloop.label.injection import detect_item_injection
@@ -338,16 +337,8 @@ _gc_for_run = _GcForRuns()
 
 
 def check_supported(guideline: Guideline) -> None:
-    """Refuses a guideline that asks several questions, one of which judges replies: the
-    judge's both-orders protocol is not part of the one-call answer to several questions."""
-    judged = [f"{q.name} (kind: {q.kind})" for q in guideline.questions if q.kind in JUDGE_KINDS]
-    if judged:
-        raise ConfigError(
-            f"task {guideline.task!r} asks question(s) that judge replies: {', '.join(judged)}. "
-            "An LLM answers a guideline's questions in one call, and judging replies (in both "
-            "orders) is not supported there yet: label with the embedded model (--model "
-            "local), or ask the judging question(s) in a guideline of their own"
-        )
+    """Every guideline an LLM can label is supported: several questions, judging ones
+    among them, are answered in one call per order the replies are shown in."""
 
 
 def label_names(guideline: Guideline) -> list[str]:
@@ -402,7 +393,7 @@ class Planner:
             key = cache_key(p.model, prompt.version, ctx.guideline.version, item, params)
             flag = detect_item_injection(item, self.labels)
             swapped = None
-            if ctx.guideline.judges:
+            if ctx.guideline.judges_any:
                 swapped = prompting.render(
                     ctx.guideline,
                     shown,
@@ -481,8 +472,9 @@ class _Feed:
         p = self.planner.p
         kinds = [reask_kind(n) for n in range(1, p.reasks + 1)]
         kinds += [f"sample{n}" for n in range(p.self_consistency)]
-        if self.planner.ctx.guideline.judges:
+        if self.planner.ctx.guideline.judges_any:
             kinds.append(SWAP)
+        if self.planner.ctx.guideline.judges:
             kinds += [annotator_kind(n) for n in range(p.annotators)]
         extra = [f"{k}:{kind}" for k in keys for kind in kinds]
         self.reused.update(self.log.committed_responses(keys + extra))
@@ -771,13 +763,18 @@ class _Runner:
         answer), and its rationale names each question's."""
         own = schemas.question_guidelines(self.guideline)
         parts = schemas.question_answers(out)
-        answers = value.answers or {}
+        answers = dict(value.answers or {})
+        judged = [q for q, g in own.items() if g.judges]
+        other = await self.swapped_out(job) if judged and job.swapped is not None else None
         sig: dict[str, float | None] = {}
         per: list[dict[str, float | None]] = []
         confidences: list[float | None] = []
         for q, g in own.items():
-            got = signals.question_signals(tokens, q, answers[q], g.label_names)
+            choices = schemas.label_choices(g) if g.judges else g.label_names
+            got = signals.question_signals(tokens, q, answers[q], choices)
             got["verbalized"] = _verbalized(parts[q])
+            if g.judges:  # positions as shown, judged again in the other order
+                answers[q], got = self.judged_answer(job, q, g, answers[q], got, other)
             conf = _best(got)
             sig.update({f"{q}.{k}": v for k, v in got.items()})
             sig[f"{q}.confidence"] = conf
@@ -791,6 +788,7 @@ class _Runner:
         rationale = "; ".join(f"{q}: {getattr(parts[q], 'rationale', '')}" for q in own)
         if job.injection is not None:
             rationale += f" [flagged: possible prompt injection ({job.injection.rule})]"
+        value = LabelValue(answers=answers)
         return Suggestion(
             item_id=job.item.id,
             model=self.p.model,
@@ -805,6 +803,36 @@ class _Runner:
             raw=content,
             cost_usd=0.0,
         )
+
+    def judged_answer(self, job: Job, q: str, g: Guideline, mine, sig, other):
+        """A judging question's answer as a reply id, from the item's own order and, where
+        the reversed showing answered, that one too (``labelloop.label.judging.combine``)."""
+        orders = judging.orders(job.item)
+        choices = schemas.label_choices(g)
+        theirs = their_sig = None
+        if other is not None:
+            out, tokens = other
+            shown = (schemas.to_value(out, self.guideline).answers or {}).get(q)
+            if shown is not None:
+                their_sig = signals.question_signals(tokens, q, shown, choices)
+                their_sig["verbalized"] = _verbalized(schemas.question_answers(out)[q])
+                theirs = from_shown(shown, orders[1])
+        space = judging.answer_space(g.kind, len(job.item.replies or ()), len(choices))
+        return judging.combine(from_shown(mine, orders[0]), sig, theirs, their_sig, space)
+
+    async def swapped_out(self, job: Job) -> tuple[BaseModel, Any] | None:
+        """The answer (and its tokens) of the item shown with its replies in reverse order;
+        None when that call fails or its answer is invalid (the first order stands)."""
+        try:
+            raw = self.reused.get(f"{job.key}:{SWAP}")
+            if raw is None:
+                data = (await self.call(job, job.swapped.messages, kind=SWAP)).data()
+            else:
+                data = json.loads(raw)
+            content, tokens = _content_and_logprobs(data)
+            return self.validate(job, content), tokens
+        except (ItemFault, ValidationError, ValueError):
+            return None
 
     async def swapped(self, job: Job, choices) -> tuple[LabelValue | None, dict | None]:
         """The verdict (as a reply id) and signals of the item shown in reverse order; None

@@ -13,13 +13,11 @@ from openai.lib._pydantic import to_strict_json_schema
 from pydantic import ValidationError
 
 from labelloop import loop
-from labelloop.core.errors import ConfigError
 from labelloop.core.guideline import parse_guideline
 from labelloop.core.types import Item, LabelValue, Message, Span
 from labelloop.label import prompting, signals
 from labelloop.label.prompting import complete_examples, render
-from labelloop.label.providers.base import Example, LabelContext
-from labelloop.label.providers.llm import LLMProvider
+from labelloop.label.providers.base import Example
 from labelloop.label.schemas import (
     answer_json,
     output_model,
@@ -416,7 +414,7 @@ def test_items_a_prompt_cannot_show_are_refused_naming_why(rubric, parts):
     with pytest.raises(ValueError, match="no assistant turn for question 'intent'"):
         render(rubric, Item(id="u", messages=(Message(role="user", content="hi"),)))
     judged = parse_guideline(JUDGED, "judged.md")
-    with pytest.raises(ValueError, match=r"judge replies: better \(kind: pairwise\)"):
+    with pytest.raises(ValueError, match="no replies to judge"):
         render(judged, CHAT)
     # a span question over a transcript shows it as plain "role: content" lines
     chat = Item(id="c", messages=(Message(role="user", content="My Kettle 3000 broke"),))
@@ -642,10 +640,23 @@ def test_reviewed_items_that_answer_every_question_are_the_few_shot_examples(tmp
     assert shown["category"]["label"] == "hate_speech" and list(shown) == NAMES
 
 
-def test_a_judging_question_is_refused_for_llm_labeling(tmp_path):
+def test_a_judging_question_is_asked_in_both_orders_beside_the_others(tmp_path, stub):
     judged = parse_guideline(JUDGED, "judged.md")
-    provider = LLMProvider(MODEL, api_base="http://127.0.0.1:9/v1")
-    with pytest.raises(ConfigError, match=r"better \(kind: pairwise\).*not supported"):
-        provider.version(LabelContext(guideline=judged))
-    with pytest.raises(ConfigError, match="judge replies"):
-        provider.plan([CHAT], LabelContext(guideline=judged))
+    replies = [{"id": "a", "content": "Paris."}, {"id": "b", "content": "Lyon, I think."}]
+    row = {"id": "j1", "messages": [{"role": "user", "content": "Capital of France?"}]}
+    root = tmp_path
+    (root / "judged.md").write_text(JUDGED, encoding="utf-8")
+    project = init_project(root / "project", root / "judged.md")
+    loop.import_file(project, write_jsonl(root / "i.jsonl", [{**row, "replies": replies}]))
+    run = run_label(project, stub)
+    assert (run.labeled, run.failed, run.calls) == (1, 0, 2)  # the replies in each order
+    first, second = (c.body["messages"][-1]["content"] for c in stub.calls)
+    assert first.index("[Reply 1] Paris.") < first.index("[Reply 2] Lyon")
+    assert second.index("[Reply 1] Lyon") < second.index("[Reply 2] Paris.")
+    assert "j1" not in first  # a judge knows the item by an opaque id
+    s = suggestions(project)["j1"]
+    assert s.value.answers["better"].label in ("a", "b")  # a reply id, not a position
+    assert s.value.answers["safe"].label in ("yes", "no")
+    assert s.signals["better.order_agreement"] in (0.0, 1.0)
+    assert s.signals["better.confidence"] is not None and "safe.confidence" in s.signals
+    assert judged.judges_any and not judged.judges

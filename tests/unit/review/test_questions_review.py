@@ -141,3 +141,40 @@ def test_the_editor_changes_a_decided_item_question_by_question(project):
     done = service.decide("rita", item, "accept")
     assert done.review.value.answers["category"] == LabelValue(label="hate_speech")
     assert done.review.value.answers["targets"] == LabelValue(labels=("person",))
+
+
+JUDGED = """\
+---
+task: judged
+unit: conversation
+questions:
+  better: {kind: pairwise, allow_tie: true}
+  safe: {kind: single, labels: ["yes", "no"]}
+---
+# Judged
+"""
+
+
+def test_a_judging_question_shows_the_replies_in_the_reviewers_order(tmp_path):
+    from labelloop.core.types import Message, Reply
+
+    project = make_project(tmp_path, JUDGED, [("rita", "reviewer")])
+    item = Item(
+        id="j1",
+        messages=(Message(role="user", content="Capital of France?"),),
+        replies=(Reply(id="a", content="Paris."), Reply(id="b", content="Lyon.")),
+    )
+    model = LabelValue(answers={"better": LabelValue(label="a"), "safe": LabelValue(label="yes")})
+    seed(project, [(item, model, 0.4, Route.ACTIVE)])
+    service = ReviewService(project, background_prefetch=False)
+    view = service.next_item("rita")
+    assert view.question == "better" and view.kind == "pairwise"
+    assert sorted(view.order) == ["a", "b"]
+    assert service.guideline_for("rita", "j1").kind == "pairwise"
+    step = service.decide("rita", "j1", "fix", LabelValue(label="tie"))
+    assert step.next.question == "safe" and step.next.order == ()
+    service.decide("rita", "j1", "accept")
+    (review,) = project.store.reviews_for("j1")
+    assert review.value == LabelValue(
+        answers={"better": LabelValue(label="tie"), "safe": LabelValue(label="yes")}
+    )
