@@ -112,3 +112,58 @@ def test_questions_are_labeled_routed_reviewed_and_exported_each_on_its_own(tmp_
     api.import_file(fresh, out)
     again = fresh.store.reviews_for(target)
     assert [r.value.answers for r in again] == [review.value.answers]  # people's, not the model's
+
+
+JUDGED = """\
+---
+task: answer-check
+unit: conversation
+questions:
+  better: {kind: pairwise}
+  language: {kind: single, labels: [english, french]}
+---
+# Answer check
+
+## better
+The reply that answers the question asked.
+"""
+
+
+def test_the_embedded_model_judges_a_pairwise_question_beside_a_label_question(tmp_path):
+    g = tmp_path / "judged.md"
+    g.write_text(JUDGED, encoding="utf-8")
+    project = api.create_project(tmp_path / "p", g)
+    rnd = random.Random(5)
+    rows = []
+    for i in range(60):
+        right = f"The answer is {i} apples, as you asked."
+        wrong = "I like trains."
+        a_wins = rnd.random() < 0.5
+        rows.append(
+            {
+                "id": f"j{i}",
+                "messages": [{"role": "user", "content": f"How many apples in box {i}?"}],
+                "replies": [
+                    {"id": "a", "content": right if a_wins else wrong},
+                    {"id": "b", "content": wrong if a_wins else right},
+                ],
+                **(
+                    {"labels": {"better": "a" if a_wins else "b", "language": "english"}}
+                    if i < 40
+                    else {}
+                ),
+            }
+        )
+    api.import_rows(project, rows, reviewer="ann")
+    run = api.label_items(project, "local")
+    assert run.failed == 0
+    made = project.store.latest_suggestions(model="local")
+    for r in rows[40:]:
+        better = made[r["id"]].value.answers["better"].label
+        assert better in ("a", "b")
+    right = sum(
+        made[r["id"]].value.answers["better"].label
+        == ("a" if r["replies"][0]["content"].startswith("The answer") else "b")
+        for r in rows[40:]
+    )
+    assert right >= 16, right  # of 20: the right reply answers with the words asked
