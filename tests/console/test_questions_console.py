@@ -122,3 +122,58 @@ def test_a_question_asked_of_each_assistant_turn_moves_the_turn_cursor(chromium,
             "replies": LabelValue(turns={1: "good", 3: "bad"}),
         }
     )
+
+
+SPANS_RUBRIC = """\
+---
+task: news
+unit: text
+questions:
+  people: {kind: spans, labels: [PER, ORG]}
+  topic: {kind: single, labels: [science, sport]}
+---
+# News
+"""
+
+
+def test_a_span_question_is_marked_in_the_text_then_the_next_question_asked(chromium, tmp_path):
+    from playwright.sync_api import expect
+
+    from labelloop.core.types import Span
+    from tests.support.console import select_in_item
+
+    project = make_project(tmp_path, SPANS_RUBRIC, [("rita", "reviewer")])
+    text = "Ada Lovelace wrote to the Royal Society"
+    model = LabelValue(
+        answers={
+            "people": LabelValue(spans=(Span(start=0, end=3, label="PER"),)),
+            "topic": LabelValue(label="sport"),
+        }
+    )
+    seed(project, [(Item(id="s1", text=text), model, 0.4, Route.ACTIVE)])
+    with served(project) as url:
+        browser = Browser(chromium, url)
+        try:
+            page = browser.page("rita", viewport=(1440, 900))
+            marks = page.locator("#ll-item mark.ll-span")
+            expect(marks).to_have_count(1)
+            for _ in range(9):
+                page.keyboard.press(".")  # "Ada" -> "Ada Lovelace"
+            expect(marks.nth(0)).to_have_text("Ada Lovelace")
+            select_in_item(page, "Royal Society")
+            page.keyboard.press("n")
+            page.keyboard.press("2")  # ORG
+            expect(marks).to_have_count(2)
+            page.keyboard.press("Enter")
+            question = page.locator("#ll-item .ll-question")
+            expect(question).to_contain_text("Question 2 of 2: topic")
+            expect(page.locator("#ll-item mark.ll-span")).to_have_count(0)  # not this question's
+            page.keyboard.press("1")  # science
+            page.keyboard.press("Enter")
+            expect(page.locator("#ll-item .ll-item")).to_contain_text("No items are waiting")
+        finally:
+            browser.close()
+    (review,) = project.store.reviews_for("s1")
+    spans = sorted((s.start, s.end, s.label) for s in review.value.answers["people"].spans)
+    assert spans == [(0, 12, "PER"), (26, 39, "ORG")]
+    assert review.value.answers["topic"] == LabelValue(label="science")
