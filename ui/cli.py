@@ -112,6 +112,8 @@ def init(
 
 def _shape(g) -> str:
     """What a task answers, in a few words: its labels, or what its judges compare."""
+    if g.asks_questions:
+        return f"{len(g.questions)} questions: {', '.join(g.question_names)}"
     if g.kind == "pairwise":
         return "pairwise: which reply is better" + (", or a tie" if g.allow_tie else "")
     if g.kind == "rating":

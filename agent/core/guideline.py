@@ -48,6 +48,15 @@ FRONT_KEYS = (
 )
 #: what a question of ``questions:`` may say about itself
 QUESTION_KEYS = ("kind", "labels", "scale", "allow_abstain", "allow_tie", "unit", "turn_role")
+#: names a question cannot take: fields of import rows and columns of exports, where an
+#: answer keyed by such a name could not be told from the field
+RESERVED_NAMES = frozenset(
+    {"id", "text", "messages", "conversations", "target_turn", "replies", "meta", "label"}
+    | {"labels", "spans", "turns", "choices", "ratings", "ranking", "abstain", "annotations"}
+    | {"reviews", "label_source", "route", "suggestion", "suggested", "confidence", "model"}
+    | {"rationale", "reviewers", "reviewed_at", "prompt", "chosen", "rejected", "answers"}
+    | {"prompt_version", "guideline_version", "request", "response"}
+)
 #: front-matter keys that belong to each question when the guideline asks several
 PER_QUESTION = ("kind", "labels", "scale", "allow_abstain", "allow_tie", "turn_role")
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -347,12 +356,19 @@ def _question_fronts(front: _Front, src: str) -> dict[str, _Front]:
     for key_node, value_node in node.value:
         at = front.offset + key_node.start_mark.line
         name = str(key_node.value)
-        if not name or _BAD_NAME.search(name) or name.lower() == "labels":
+        if not name or _BAD_NAME.search(name):
             _fail(
                 src,
                 at,
                 f"invalid question name '{name}': a question name is one word with no spaces, "
-                "commas or parentheses (and not 'labels'), e.g. `helpfulness`",
+                "commas or parentheses, e.g. `helpfulness`",
+            )
+        if name.lower() in RESERVED_NAMES:
+            _fail(
+                src,
+                at,
+                f"question name '{name}' is also a field of import rows and exports, so its "
+                f"answers could not be told from that field: rename it (e.g. `{name}_q`)",
             )
         if name in out:
             _fail(

@@ -142,6 +142,7 @@ FRONT = "---\ntask: t\n{front}---\n{body}"
             "no labels: add `labels: [a, b]` to the front matter, or a '## a' section",
         ),
         ("questions:\n  a b: {kind: single}\n", "", 4, "invalid question name"),
+        ("questions:\n  replies: {kind: single}\n", "", 4, "also a field of import rows"),
     ],
 )
 def test_question_errors_name_the_line_and_the_fix(front, body, line, words):
@@ -157,8 +158,8 @@ def test_the_rubric_template_parses_with_a_question_per_assistant_turn():
     from labelloop.core.guideline import load_guideline
 
     g = load_guideline(Path(__file__).parents[3] / "guidelines" / "rubric.md")
-    assert g.question_names == ["resolved", "problems", "tone", "replies"]
-    replies = g.for_question("replies")
+    assert g.question_names == ["resolved", "problems", "tone", "each_reply"]
+    replies = g.for_question("each_reply")
     assert (replies.unit, replies.turn_role) == ("turn", "assistant")
     assert [lab.name for lab in g.question("problems").labels] == [
         "wrong_facts",

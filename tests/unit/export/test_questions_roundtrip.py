@@ -341,9 +341,14 @@ def test_hf_has_a_typed_column_per_question(sources, tmp_path) -> None:
 
 def test_hf_refuses_a_question_named_like_a_column(fresh, tmp_path) -> None:
     project = fresh("text", "named")
-    named = parse_guideline(TEXT.replace("  unanimous:", "  route:"), "g.md")
+    from labelloop.core.errors import GuidelineError
     from labelloop.export.writer import export
 
+    with pytest.raises(GuidelineError, match="'route' is also a field"):  # the file, first
+        parse_guideline(TEXT.replace("  unanimous:", "  route:"), "g.md")
+    good = parse_guideline(TEXT, "g.md")
+    q = good.questions[1].model_copy(update={"name": "route"})  # a guideline built by hand
+    named = good.model_copy(update={"questions": (good.questions[0], q, *good.questions[2:])})
     with pytest.raises(LabelloopError, match="question 'route' has the name of a column"):
         export(project.store, tmp_path / "x.hf", "hf", guideline=named)
 
