@@ -142,26 +142,7 @@ def _calibrate_item(
     if len(pairs) < MIN_PAIRS:  # all right (or all wrong) is evidence, not too little
         report = _not_enough(project, model, pairs, epsilon, delta, grow=grow)
         return report | _draw_report(sample)
-    stream = [
-        s.signals
-        for s in latest.values()
-        if (s.prompt_version, s.guideline_version) == versions and calibration_sample.usable(s)
-    ]
-    look, key = _look(old, versions, pairs, stream, epsilon, delta)
-    # The walk starts where the test scores (not their labels) predict a pass is likeliest,
-    # never with fewer items than a pass needs: one early error at a tiny start would
-    # otherwise end the sequence. The guarantee is unchanged.
-    result = calibration.fit_and_choose(
-        [p.suggestion.signals for p in pairs],
-        [p.correct for p in pairs],
-        epsilon,
-        delta,
-        seed,
-        start="predicted",
-        stream_items=_stream_items(store),
-        stream_signals=stream,
-        look=look,
-    )
+    look, key, result = _fit(store, old, versions, pairs, latest, (epsilon, delta, seed))
     upstream = _upstream(project, model)
     run_id = _save_run(project, model, versions, pairs, result, delta, upstream)
     _apply(store, latest, prompt_version, guideline.version, result.calibrator)
@@ -185,6 +166,34 @@ def _calibrate_item(
     route_state.save_calibration_state(project, model, state)
     _refitted(project, model)
     return report
+
+
+def _fit(store: Store, old: CalibrationState, versions, pairs, latest, target):
+    """This look's number and key, and the calibrator fitted on ``pairs`` with its threshold
+    chosen at ``target`` (epsilon, delta, seed), the stream being ``latest``'s usable
+    suggestions of ``versions``."""
+    epsilon, delta, seed = target
+    stream = [
+        s.signals
+        for s in latest.values()
+        if (s.prompt_version, s.guideline_version) == versions and calibration_sample.usable(s)
+    ]
+    look, key = _look(old, versions, pairs, stream, epsilon, delta)
+    # The walk starts where the test scores (not their labels) predict a pass is likeliest,
+    # never with fewer items than a pass needs: one early error at a tiny start would
+    # otherwise end the sequence. The guarantee is unchanged.
+    result = calibration.fit_and_choose(
+        [p.suggestion.signals for p in pairs],
+        [p.correct for p in pairs],
+        epsilon,
+        delta,
+        seed,
+        start="predicted",
+        stream_items=_stream_items(store),
+        stream_signals=stream,
+        look=look,
+    )
+    return look, key, result
 
 
 def _sample(
@@ -266,23 +275,7 @@ def _calibrate_question(
     if len(pairs) < MIN_PAIRS:
         report = _not_enough(project, model, pairs, epsilon, delta, question=question)
         return report | _draw_report(sample)
-    stream = [
-        s.signals
-        for s in mine.values()
-        if (s.prompt_version, s.guideline_version) == versions and calibration_sample.usable(s)
-    ]
-    look, key = _look(old, versions, pairs, stream, epsilon, delta)
-    result = calibration.fit_and_choose(
-        [p.suggestion.signals for p in pairs],
-        [p.correct for p in pairs],
-        epsilon,
-        delta,
-        seed,
-        start="predicted",
-        stream_items=_stream_items(store),
-        stream_signals=stream,
-        look=look,
-    )
+    look, key, result = _fit(store, old, versions, pairs, mine, (epsilon, delta, seed))
     run_id = _save_run(project, model, versions, pairs, result, delta, [], question=question)
     _apply_question(store, mine, versions, question, result.calibrator)
     report = _report(project, run_id, model, pairs, result, question=question)
