@@ -194,7 +194,9 @@ class LLMProvider:
         per = judging.calls_per_item(ctx.guideline, self.annotators)
         try:
             cin, cout = litellm.cost_per_token(
-                model=self.model, prompt_tokens=int(mean_in), completion_tokens=OUTPUT_TOKENS
+                model=self.model,
+                prompt_tokens=int(mean_in),
+                completion_tokens=output_tokens(ctx.guideline),
             )
             each = (cin + cout) * per
             cost = f"about ${each * len(items):.2f} (${each:.5f} per item)"
@@ -208,7 +210,7 @@ class LLMProvider:
             f"{shown}\n\n--- estimate ---\nWould label {len(items)} items with {self.model} "
             f"(prompt {jobs[0].prompt.version}).{calls} Prompt tokens per call: {mean_in:.0f} on a "
             f"sample of {len(jobs)}, of which {static} are the static prefix that providers "
-            f"can cache; about {OUTPUT_TOKENS} output tokens. Cost: {cost}. "
+            f"can cache; about {output_tokens(ctx.guideline)} output tokens. Cost: {cost}. "
             "Nothing was sent or spent."
         )
 
@@ -233,7 +235,7 @@ class LLMProvider:
             self._save_prefix(first.prompt, log)
             self.spend.calls_per_item = judging.calls_per_item(ctx.guideline, self.annotators)
             if self.max_cost is not None:
-                self.spend.estimate = self.estimate_cost(first.prompt)
+                self.spend.estimate = self.estimate_cost(first.prompt, ctx.guideline)
             results: asyncio.Queue = asyncio.Queue()
             wire = make_wire(self.model, self.api_base, self.timeout, self.client)
             runner = _Runner(self, ctx.guideline, log, feed.reused, wire)
@@ -262,12 +264,14 @@ class LLMProvider:
         text = prompt.messages[0]["content"]
         log.save_prefix(prefix_hash(text), text)
 
-    def estimate_cost(self, prompt: prompting.RenderedPrompt) -> float:
+    def estimate_cost(
+        self, prompt: prompting.RenderedPrompt, guideline: Guideline | None = None
+    ) -> float:
         """The price of one call with this prompt; 0 when litellm knows no price."""
         try:
             tokens = litellm.token_counter(model=self.model, messages=list(prompt.messages))
             cin, cout = litellm.cost_per_token(
-                model=self.model, prompt_tokens=tokens, completion_tokens=OUTPUT_TOKENS
+                model=self.model, prompt_tokens=tokens, completion_tokens=output_tokens(guideline)
             )
         except Exception:  # unknown model (local server): the answers' costs will tell
             return 0.0
@@ -334,6 +338,11 @@ class _GcForRuns:
 
 
 _gc_for_run = _GcForRuns()
+
+
+def output_tokens(guideline: Guideline | None) -> int:
+    """The output tokens one answer is priced at: one answer's worth per question."""
+    return OUTPUT_TOKENS * max(1, len(guideline.questions) if guideline is not None else 1)
 
 
 def check_supported(guideline: Guideline) -> None:

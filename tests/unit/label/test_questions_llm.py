@@ -660,3 +660,13 @@ def test_a_judging_question_is_asked_in_both_orders_beside_the_others(tmp_path, 
     assert s.signals["better.order_agreement"] in (0.0, 1.0)
     assert s.signals["better.confidence"] is not None and "safe.confidence" in s.signals
     assert judged.judges_any and not judged.judges
+
+
+def test_a_dry_run_prices_an_answer_per_question(rubric):
+    from labelloop.label.providers.base import LabelContext
+    from labelloop.label.providers.llm import LLMProvider
+
+    provider = LLMProvider("gpt-4o-mini")
+    shown = provider.preview([CHAT], LabelContext(guideline=rubric))
+    assert f"about {80 * len(rubric.questions)} output tokens" in shown
+    assert "Nothing was sent or spent." in shown
