@@ -72,7 +72,7 @@ task: bot-rubric
 unit: conversation
 questions:
   outcome: {kind: single, labels: [resolved, unresolved]}
-  replies: {kind: single, unit: turn, turn_role: assistant, labels: [good, bad]}
+  each_reply: {kind: single, unit: turn, turn_role: assistant, labels: [good, bad]}
 ---
 # Bot rubric
 """
@@ -93,7 +93,7 @@ def test_a_question_asked_of_each_assistant_turn_moves_the_turn_cursor(chromium,
     model = LabelValue(
         answers={
             "outcome": LabelValue(label="resolved"),
-            "replies": LabelValue(turns={1: "good", 3: "good"}),
+            "each_reply": LabelValue(turns={1: "good", 3: "good"}),
         }
     )
     seed(project, [(Item(id="c1", messages=chat), model, 0.4, Route.ACTIVE)])
@@ -104,7 +104,7 @@ def test_a_question_asked_of_each_assistant_turn_moves_the_turn_cursor(chromium,
             question = page.locator("#ll-item .ll-question")
             expect(question).to_contain_text("Question 1 of 2: outcome")
             page.keyboard.press("Enter")  # keeps the model's "resolved"
-            expect(question).to_contain_text("Question 2 of 2: replies")
+            expect(question).to_contain_text("Question 2 of 2: each_reply")
             turns = page.locator("#ll-item .ll-turn")
             expect(turns.nth(1)).to_have_class("ll-turn ll-active")  # the first assistant turn
             page.keyboard.press("j")
@@ -119,7 +119,7 @@ def test_a_question_asked_of_each_assistant_turn_moves_the_turn_cursor(chromium,
     assert review.value == LabelValue(
         answers={
             "outcome": LabelValue(label="resolved"),
-            "replies": LabelValue(turns={1: "good", 3: "bad"}),
+            "each_reply": LabelValue(turns={1: "good", 3: "bad"}),
         }
     )
 
