@@ -178,3 +178,48 @@ def test_a_judging_question_shows_the_replies_in_the_reviewers_order(tmp_path):
     assert review.value == LabelValue(
         answers={"better": LabelValue(label="tie"), "safe": LabelValue(label="yes")}
     )
+
+
+RATED = """\
+---
+task: rated
+unit: conversation
+questions:
+  quality: {kind: rating, labels: [1, 2, 3, 4, 5]}
+  order: {kind: ranking}
+---
+# Rated
+"""
+
+
+def test_rating_and_ranking_questions_take_answers_by_reply_id(tmp_path):
+    from labelloop.core.types import Message, Reply
+
+    project = make_project(tmp_path, RATED, [("rita", "reviewer")])
+    item = Item(
+        id="r1",
+        messages=(Message(role="user", content="Name a prime."),),
+        replies=(Reply(id="a", content="7"), Reply(id="b", content="8")),
+    )
+    model = LabelValue(
+        answers={
+            "quality": LabelValue(ratings={"a": 5, "b": 1}),
+            "order": LabelValue(ranking=("a", "b")),
+        }
+    )
+    seed(project, [(item, model, 0.4, Route.ACTIVE)])
+    service = ReviewService(project, background_prefetch=False)
+    view = service.next_item("rita")
+    assert (view.question, view.kind, view.labels) == (
+        "quality",
+        "rating",
+        ("1", "2", "3", "4", "5"),
+    )
+    with pytest.raises(LabelloopError):
+        service.decide("rita", "r1", "fix", LabelValue(ratings={"a": 9, "b": 1}))  # off the scale
+    step = service.decide("rita", "r1", "fix", LabelValue(ratings={"a": 4, "b": 2}))
+    assert step.next.question == "order" and step.next.kind == "ranking"
+    service.decide("rita", "r1", "fix", LabelValue(ranking=("b", "a")))
+    (review,) = project.store.reviews_for("r1")
+    assert review.value.answers["quality"].ratings == {"a": 4, "b": 2}
+    assert review.value.answers["order"].ranking == ("b", "a")
