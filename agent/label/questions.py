@@ -10,7 +10,7 @@ its least certain answer: auto-accepting it accepts every answer it holds.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from labelloop.core.questions import answer_to
 from labelloop.core.types import Item, LabelValue, Suggestion
@@ -59,7 +59,7 @@ def combine(
         for q, s in per.items():
             signals.update({f"{q}.{k}": v for k, v in s.signals.items()})
             signals[f"{q}.confidence"] = s.confidence
-        signals.update(lowest(list(per.values())))
+        signals.update(lowest([s.signals for s in per.values()]))
         confidences = [s.confidence for s in per.values()]
         out.append(
             Suggestion(
@@ -73,12 +73,13 @@ def combine(
     return out
 
 
-def lowest(per: list[Suggestion]) -> dict[str, float | None]:
-    """Each signal every answer has, at its lowest value over the answers."""
-    shared = set.intersection(*(set(s.signals) for s in per)) if per else set()
+def lowest(per: Sequence[Mapping[str, float | None]]) -> dict[str, float | None]:
+    """Each signal every answer has (``per``: each answer's signals), at its lowest value
+    over the answers; None when an answer's is missing."""
+    shared = set.intersection(*(set(s) for s in per)) if per else set()
     out: dict[str, float | None] = {}
     for name in sorted(shared):
-        got = [s.signals[name] for s in per]
+        got = [s[name] for s in per]
         out[name] = None if any(v is None for v in got) else min(got)
     return out
 

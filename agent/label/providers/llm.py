@@ -45,6 +45,7 @@ from labelloop.label.providers import transport
 from labelloop.label.providers.base import TRANSIENT_FAULT, Example, LabelContext, cache_key
 from labelloop.label.providers.transport import ItemFault, Limits, litellm
 from labelloop.label.providers.wire import Reply, client_for, make_wire, provider_of
+from labelloop.label.questions import lowest
 from labelloop.label.redact import env_secrets, redact_item, redact_secrets
 
 # instructor logs every failed call at ERROR: with no handler configured, Python would print
@@ -162,7 +163,6 @@ class LLMProvider:
     # --- the Provider protocol -----------------------------------------------------------
 
     def version(self, ctx: LabelContext) -> str:
-        check_supported(ctx.guideline)
         return prompting.prompt_version(ctx.guideline, self.template)
 
     def label(self, items: Sequence[Item], ctx: LabelContext) -> list[Suggestion]:
@@ -345,16 +345,6 @@ def output_tokens(guideline: Guideline | None) -> int:
     return OUTPUT_TOKENS * max(1, len(guideline.questions) if guideline is not None else 1)
 
 
-def check_supported(guideline: Guideline) -> None:
-    """Every guideline an LLM can label is supported: several questions, judging ones
-    among them, are answered in one call per order the replies are shown in."""
-
-
-def label_names(guideline: Guideline) -> list[str]:
-    """Every label name of the guideline: each question's, for one that asks several."""
-    return guideline.all_label_names
-
-
 @lru_cache(maxsize=8)  # the same prefix string on every call of a run: hash 37 kB once
 def prefix_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -367,10 +357,9 @@ class Planner:
     many batches of items are planned."""
 
     def __init__(self, provider: LLMProvider, ctx: LabelContext):
-        check_supported(ctx.guideline)
         self.p = provider
         self.ctx = ctx
-        self.labels = label_names(ctx.guideline)
+        self.labels = ctx.guideline.all_label_names
         usable = prompting.complete_examples(ctx.examples, ctx.guideline)
         with _one_blas_thread():
             self.pool = FewShotPool(usable, excluded_ids=set(ctx.excluded_ids))
@@ -740,14 +729,7 @@ class _Runner:
             sig["injection"] = job.injection.score
         if self.p.self_consistency and job.swapped is None and _in_band(sig, self.p.band):
             sig["self_consistency"] = await self.consistency(job, value)
-        conf = next(
-            (
-                sig[k]
-                for k in ("logprob_renorm", "logprob_prob", "verbalized")
-                if sig.get(k) is not None
-            ),
-            None,
-        )
+        conf = _best(sig)
         return Suggestion(
             item_id=job.item.id,
             model=self.p.model,
@@ -789,7 +771,7 @@ class _Runner:
             sig[f"{q}.confidence"] = conf
             per.append(got)
             confidences.append(conf)
-        sig.update(_lowest(per))
+        sig.update(lowest(per))
         if job.injection is not None:
             sig["injection"] = job.injection.score
         if self.p.self_consistency and _in_band(sig, self.p.band):
@@ -846,17 +828,10 @@ class _Runner:
     async def swapped(self, job: Job, choices) -> tuple[LabelValue | None, dict | None]:
         """The verdict (as a reply id) and signals of the item shown in reverse order; None
         when that call fails or its answer is invalid (no re-ask: the first order stands)."""
-        try:
-            raw = self.reused.get(f"{job.key}:{SWAP}")
-            if raw is None:
-                reply = await self.call(job, job.swapped.messages, kind=SWAP)
-                data = reply.data()
-            else:
-                data = json.loads(raw)
-            content, tokens = _content_and_logprobs(data)
-            out = self.validate(job, content)
-        except (ItemFault, ValidationError, ValueError):
+        got = await self.swapped_out(job)
+        if got is None:
             return None, None
+        out, tokens = got
         value = schemas.to_value(out, self.guideline)
         sig = signals.value_signals(tokens, value, choices)
         sig["verbalized"] = _verbalized(out)
@@ -1025,17 +1000,6 @@ def _best(sig: dict) -> float | None:
         ),
         None,
     )
-
-
-def _lowest(per: Sequence[dict[str, float | None]]) -> dict[str, float | None]:
-    """Each signal every question has, at its lowest over the questions (None when a
-    question's is missing)."""
-    shared = set.intersection(*(set(s) for s in per)) if per else set()
-    out: dict[str, float | None] = {}
-    for name in sorted(shared):
-        got = [s[name] for s in per]
-        out[name] = None if any(v is None for v in got) else min(got)
-    return out
 
 
 def _in_band(sig: dict, band: tuple[float, float]) -> bool:
