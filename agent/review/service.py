@@ -32,7 +32,16 @@ from datetime import UTC, datetime, timedelta
 
 from labelloop.core.errors import AccessDenied, LabelloopError, ReviewConflict
 from labelloop.core.questions import answer_to
-from labelloop.core.types import QUEUE_ROUTES, QUEUES, Guideline, Queue, Review, Suggestion, utcnow
+from labelloop.core.types import (
+    QUEUE_ROUTES,
+    QUEUES,
+    Guideline,
+    LabelValue,
+    Queue,
+    Review,
+    Suggestion,
+    utcnow,
+)
 from labelloop.review import questions
 from labelloop.review.access import (
     share_hit,
@@ -412,15 +421,10 @@ class ReviewService(Editing, AdminActions):
         )
         if guideline.asks_questions:
             editing = queue in (BROWSER_QUEUE, ADJUDICATION_QUEUE)  # every answer may change
-            accepted = () if blind or editing else self._accepted(ctx.item.id)
+            accepted = () if blind or editing else ctx.accepted
             view = replace(view, questions=questions.to_ask(guideline, accepted, blind), whole=sugg)
             view = self._asking(view, view.questions[0])
         return view
-
-    def _accepted(self, item_id: str) -> tuple[str, ...]:
-        """The questions routing auto-accepted for the item (none asked of people)."""
-        route = self.store.get_route(item_id)
-        return tuple(getattr(route, "accepted", None) or ())
 
     def _asking(self, view: ItemView, question: str) -> ItemView:
         """``view`` asking ``question``: that question's kind, labels and suggestion."""
@@ -466,22 +470,13 @@ class ReviewService(Editing, AdminActions):
         """An answer to the question ``view`` asks: the view asking the next question, or,
         after the last one, the review holding every answer."""
         one = self.guideline().for_question(view.question)
+        val = _value(one, view, action, value)
         shown = view.suggestion.value if view.suggestion is not None else None
-        if action == "accept":
-            if shown is None and value is None:
-                raise LabelloopError("Nothing to accept: no suggestion is shown; pick a label")
-            val = shown if value is None else to_value(one, value)
-        else:
-            val = to_value(one, value)
-        if shown is not None and shown.key() == val.key():
-            action = "accept"  # picking what the visible model suggested is agreeing
-        elif action == "accept":
-            action = "fix"
-        check_complete(one, view.item, val)
-        ms = max(0, int(duration_ms)) if duration_ms is not None else None
+        # picking what the visible model suggested is agreeing; anything else is a fix
+        action = "accept" if shown is not None and shown.key() == val.key() else "fix"
         given = (
             *[a for a in view.answered if a[0] != view.question],
-            (view.question, val, action, ms),
+            (view.question, val, action, _ms(duration_ms)),
         )
         done = {a[0] for a in given}
         left = [q for q in view.questions if q not in done]
@@ -489,45 +484,21 @@ class ReviewService(Editing, AdminActions):
             return self._asking(replace(view, answered=given), left[0])
         value_all, act = questions.combined([(q, v, a) for q, v, a, _ in given])
         spent = [a[3] for a in given if a[3] is not None]
-        return Review(
-            item_id=view.item.id,
-            reviewer=view.reviewer,
-            action=act,
-            value=value_all,
-            queue=GOLD_QUEUE if view.gold else view.queue,
-            blind=view.blind,
-            suggestion_id=view.suggestion_id,
-            duration_ms=sum(spent) if spent else None,
-            created_at=utcnow(),
-        )
+        return _row(view, act, value_all, sum(spent) if spent else None)
 
     def _review(self, view, action, value, reason, comment, duration_ms) -> Review:
         """The review row for an answer on a view; accept takes the suggestion shown."""
-        guideline = self.guideline()
+        val = _value(self.guideline(), view, action, value)
         shown = view.suggestion.value if view.suggestion is not None else None
-        val = None
-        if action == "accept":
-            if shown is None and value is None:
-                raise LabelloopError("Nothing to accept: no suggestion is shown; pick a label")
-            val = shown if value is None else to_value(guideline, value)
-        elif action == "fix":
-            val = to_value(guideline, value)
-            if shown is not None and shown.key() == val.key():
-                action = "accept"  # picking what the visible model suggested is agreeing
-        if val is not None:
-            check_complete(guideline, view.item, val)
-        return Review(
-            item_id=view.item.id,
-            reviewer=view.reviewer,
-            action=action,
-            value=val,
-            queue=GOLD_QUEUE if view.gold else view.queue,
-            blind=view.blind,
-            suggestion_id=view.suggestion_id,
-            duration_ms=max(0, int(duration_ms)) if duration_ms is not None else None,
+        if action == "fix" and shown is not None and shown.key() == val.key():
+            action = "accept"  # picking what the visible model suggested is agreeing
+        return _row(
+            view,
+            action,
+            val,
+            _ms(duration_ms),
             reason=reason if action == "reject" else None,
             comment=comment,
-            created_at=utcnow(),
         )
 
     def _context(self, item_id: str):
@@ -554,6 +525,43 @@ class ReviewService(Editing, AdminActions):
             if slot and any(v and v.item.id == item_id for v in (slot.current, slot.prefetched)):
                 self.store.release_lease(user, item_id)
                 self._slots.pop(user, None)
+
+
+def _value(guideline: Guideline, view: ItemView, action, value) -> LabelValue | None:
+    """The label an accept or a fix on ``view`` decides (accept without a value takes the
+    suggestion shown), checked against ``guideline``; None for other actions."""
+    shown = view.suggestion.value if view.suggestion is not None else None
+    if action == "accept":
+        if shown is None and value is None:
+            raise LabelloopError("Nothing to accept: no suggestion is shown; pick a label")
+        val = shown if value is None else to_value(guideline, value)
+    elif action == "fix":
+        val = to_value(guideline, value)
+    else:
+        return None
+    check_complete(guideline, view.item, val)
+    return val
+
+
+def _ms(duration_ms: int | None) -> int | None:
+    return max(0, int(duration_ms)) if duration_ms is not None else None
+
+
+def _row(view: ItemView, action, value: LabelValue | None, ms: int | None, **kw) -> Review:
+    """The review row of a decision on ``view`` (the queue it was made in, blind or not,
+    the suggestion it was routed on)."""
+    return Review(
+        item_id=view.item.id,
+        reviewer=view.reviewer,
+        action=action,
+        value=value,
+        queue=GOLD_QUEUE if view.gold else view.queue,
+        blind=view.blind,
+        suggestion_id=view.suggestion_id,
+        duration_ms=ms,
+        created_at=utcnow(),
+        **kw,
+    )
 
 
 def _confidence(s: Suggestion | None) -> float | None:
