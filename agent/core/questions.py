@@ -39,6 +39,15 @@ def reviews_of(reviews: Sequence[Review], question: str) -> list[Review]:
     return out
 
 
+def standing_answer(
+    reviews: Sequence[Review], guideline: Guideline, question: str, route: str | None = None
+) -> Review | None:
+    """The review whose answer to ``question`` stands, decided as that question's task
+    decides it (``labelloop.core.standing``, with its own consensus rule)."""
+    rule = rule_of(guideline.for_question(question))
+    return standing_review(reviews_of(reviews, question), route, rule)
+
+
 def final_answers(
     record: ItemRecord, guideline: Guideline
 ) -> tuple[dict[str, LabelValue], dict[str, str]]:
@@ -48,8 +57,7 @@ def final_answers(
     sources: dict[str, str] = {}
     model = record.suggestion.value if record.suggestion is not None else None
     for q in guideline.questions:
-        rule = rule_of(guideline.for_question(q.name))
-        stands = standing_review(reviews_of(record.reviews, q.name), record.route, rule)
+        stands = standing_answer(record.reviews, guideline, q.name, record.route)
         if stands is not None and stands.value is not None:
             answers[q.name] = stands.value
             sources[q.name] = "adjudicated" if stands.queue == Queue.ADJUDICATION else "human"
@@ -90,8 +98,7 @@ class Merge:
     def __call__(self, reviews: Sequence[Review]) -> LabelValue | None:
         answers: dict[str, LabelValue] = {}
         for q in self.guideline.questions:
-            rule = rule_of(self.guideline.for_question(q.name))
-            stands = standing_review(reviews_of(reviews, q.name), None, rule)
+            stands = standing_answer(reviews, self.guideline, q.name)
             if stands is not None and stands.value is not None:
                 answers[q.name] = stands.value
         if not answers or (self.complete and len(answers) < len(self.guideline.questions)):

@@ -211,10 +211,7 @@ def _item_view(
     view |= {"target": None, "target_role": None, "user_turns": [], "replies": []}
     view["turn_noun"] = turn_noun(guideline.turn_role)
     kind = shape(guideline)
-    judges = kind in ("pairwise", "rating", "ranking")
-    if kind == "questions":
-        judges = any(q.kind in ("pairwise", "rating", "ranking") for q in guideline.questions)
-    if judges:
+    if guideline.judges_any:  # the task, or one of its questions, judges replies
         view["id"] = opaque_id(item.id)
         if not item.replies:
             raise ValueError(f"item {item.id!r} has no replies to judge")

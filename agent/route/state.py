@@ -438,19 +438,27 @@ def check_audit(project: Project) -> AuditAlarm:
         n, wrong = store.audit_outcomes(since, model=model if stages else None)
         if n and audit_alarm(n, wrong, cal.epsilon, cal.delta):
             where = f"stage {k + 1} ({model}): " if stages else ""
-            alarm = AuditAlarm(
-                active=True,
-                raised_at=datetime.now(UTC).isoformat(),
-                model=model,
-                audited=n,
-                wrong=wrong,
-                reason=f"{where}{wrong} of {n} audited auto-accepted labels were "
-                f"wrong: the error is above {cal.epsilon:.0%} with "
-                f"{1 - cal.delta:.0%} confidence; run `labelloop calibrate` after fresh "
-                "calibration reviews",
-            )
-            save_audit_alarm(store, alarm)
-            return alarm
+            return _raise_alarm(store, model, cal, n, wrong, where, "labels")
+    return alarm
+
+
+def _raise_alarm(
+    store: Store, model: str, cal: CalibrationState, n: int, wrong: int, where: str, noun: str
+) -> AuditAlarm:
+    """Raise and save the audit alarm: ``wrong`` of ``n`` audited auto-accepted ``noun``
+    (labels, or one question's answers; ``where`` says whose) were wrong beyond the target."""
+    alarm = AuditAlarm(
+        active=True,
+        raised_at=datetime.now(UTC).isoformat(),
+        model=model,
+        audited=n,
+        wrong=wrong,
+        reason=f"{where}{wrong} of {n} audited auto-accepted {noun} were "
+        f"wrong: the error is above {cal.epsilon:.0%} with "
+        f"{1 - cal.delta:.0%} confidence; run `labelloop calibrate` after fresh "
+        "calibration reviews",
+    )
+    save_audit_alarm(store, alarm)
     return alarm
 
 
@@ -465,17 +473,5 @@ def _check_question_audits(project: Project, alarm: AuditAlarm, since) -> AuditA
             continue
         n, wrong = store.question_audit_outcomes(q, since)
         if n and audit_alarm(n, wrong, cal.epsilon, cal.delta):
-            alarm = AuditAlarm(
-                active=True,
-                raised_at=datetime.now(UTC).isoformat(),
-                model=model,
-                audited=n,
-                wrong=wrong,
-                reason=f"question {q}: {wrong} of {n} audited auto-accepted answers were "
-                f"wrong: the error is above {cal.epsilon:.0%} with "
-                f"{1 - cal.delta:.0%} confidence; run `labelloop calibrate` after fresh "
-                "calibration reviews",
-            )
-            save_audit_alarm(store, alarm)
-            return alarm
+            return _raise_alarm(store, model, cal, n, wrong, f"question {q}: ", "answers")
     return alarm
