@@ -45,6 +45,8 @@ class LeaseContext:
     route: str | None
     suggestion: Suggestion | None
     gold: LabelValue | None
+    #: a guideline with questions: those the route auto-accepted (none asked of people)
+    accepted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -406,6 +408,7 @@ def _context_of(row) -> LeaseContext:
         route=row.route,
         suggestion=suggestion_from_row(row) if row.id is not None else None,
         gold=value_from_json(row.gold),
+        accepted=tuple(row.accepted or ()),
     )
 
 

@@ -40,12 +40,14 @@ UNTIL = sa.bindparam("until", type_=T_LEASES.c.expires_at.type)
 
 
 def context_columns() -> list:
-    """The columns of a leased item's view: item (``i_``), route, suggestion, gold."""
+    """The columns of a leased item's view: item (``i_``), route (and the questions it
+    auto-accepted), suggestion, gold."""
     item = [
         T_ITEMS.c[k].label(f"i_{k}")
         for k in ("id", "text", "messages", "target_turn", "replies", "meta")
     ]
-    return [*item, T_ROUTES.c.route, *T_SUGG.c, T_GOLD.c.value.label("gold")]
+    route = [T_ROUTES.c.route, T_ROUTES.c.accepted]
+    return [*item, *route, *T_SUGG.c, T_GOLD.c.value.label("gold")]
 
 
 def with_context(j):

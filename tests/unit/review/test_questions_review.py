@@ -101,9 +101,22 @@ def test_backspace_steps_back_one_question_then_undoes_decisions(project):
     assert review.action == "fix"  # one answer differs from the model's
 
 
-def test_only_the_open_questions_are_asked_unless_the_item_is_blind(project, monkeypatch):
+def test_only_the_open_questions_are_asked_unless_the_item_is_blind(project):
+    from labelloop.route.rules import QuestionsDecision
+
+    store = project.store
+    for item_id in ("t1", "t2"):  # routing accepted the category and left targets open
+        sid = store.get_route(item_id).suggestion_id
+        decided = QuestionsDecision(
+            item_id=item_id,
+            route=Route.ACTIVE,
+            reason="test",
+            suggestion_id=sid,
+            accepted=("category",),
+        )
+        store.set_routes([decided], {item_id: 1.0})
+    assert store.get_route("t1").accepted == ("category",)
     service = ReviewService(project, background_prefetch=False)
-    monkeypatch.setattr(service, "_accepted", lambda item_id: ("category",))
     view = service.next_item("rita")
     assert view.questions == ("targets",) and view.question == "targets"
     done = service.decide("rita", view.item.id, "fix", ["person", "group"])
