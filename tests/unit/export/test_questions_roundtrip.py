@@ -21,33 +21,8 @@ from labelloop.export.conll import read_conll
 from labelloop.loop import import_file
 from labelloop.project import Project, init_project
 from labelloop.route.state import routing_model
+from tests.unit.ingest.test_questions_rows import CHAT, TEXT
 
-TEXT = """\
----
-task: rubric
-unit: text
-questions:
-  category: {kind: single, labels: [hate_speech, offensive_language, neither]}
-  unanimous: {kind: single, labels: ["yes", "no"]}
-  topics: {kind: multi, labels: [billing, shipping]}
-  places: {kind: spans, labels: [CITY]}
----
-# Rubric
-Read the text.
-"""
-CHAT = """\
----
-task: chat-rubric
-unit: conversation
-questions:
-  intent: {kind: single, unit: turn, labels: [ask, thank]}
-  better: {kind: pairwise, allow_tie: true}
-  score: {kind: rating, labels: [1, 2, 3]}
-  order: {kind: ranking}
----
-# Chat rubric
-Read the chat.
-"""
 GUIDELINES = {"text": TEXT, "chat": CHAT}
 CITY = Span(start=22, end=27, label="CITY")
 TEXT_ROWS = [
