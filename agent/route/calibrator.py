@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from scipy import special, stats
+from scipy import special  # scipy.stats (~0.35 s to import) only where it is used
 
 from labelloop.evals.calibration import brier, by_threshold, ece, reliability_curve, risk_coverage
 
@@ -216,6 +216,8 @@ class Calibrator:
 
 def clopper_pearson_upper(k, n, delta: float):
     """One-sided (1-δ) upper confidence bound on an error rate: k errors in n items."""
+    from scipy import stats
+
     k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
     safe = np.where(k < n, n - k, 1.0)
     out = np.where(k < n, stats.beta.ppf(1 - delta, k + 1, safe), 1.0)
@@ -224,6 +226,8 @@ def clopper_pearson_upper(k, n, delta: float):
 
 def clopper_pearson_lower(k, n, delta: float):
     """One-sided (1-δ) lower confidence bound on an error rate: k errors in n items."""
+    from scipy import stats
+
     k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
     out = np.where(k > 0, stats.beta.ppf(delta, np.maximum(k, 1.0), n - k + 1), 0.0)
     return float(out) if out.ndim == 0 else out
@@ -413,6 +417,8 @@ def at_candidates(scores, correct, candidates) -> tuple[np.ndarray, np.ndarray, 
 
 def predicted_start_items(scores, epsilon: float, delta: float) -> int:
     """Where the walk is likeliest to pass, judged from calibrated scores alone (no labels)."""
+    from scipy import stats
+
     _, n_above, _ = by_threshold(scores, np.ones(len(np.asarray(scores))))
     expected = np.cumsum(1.0 - np.sort(np.asarray(scores, dtype=float))[::-1])[n_above - 1]
     k0 = stats.binom.ppf(delta, n_above, epsilon)  # smallest k with cdf >= δ

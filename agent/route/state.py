@@ -339,13 +339,13 @@ def calibration_rate(project: Project, cal: CalibrationState) -> float:
     probabilities claim for its more confident half (at least ε/10, at most ε/4). ``route``
     keeps that first rate (``keep_rate``): the sample never shrinks.
     """
-    from labelloop.route.calibrator import calibration_sample_size, look_delta
-
     cfg = project.config.routing
     if cfg.calibration_rate is not None:
         return cfg.calibration_rate
     if cal.sample_rate is not None:
         return float(cal.sample_rate)
+    from labelloop.route.calibrator import calibration_sample_size, look_delta  # scipy
+
     epsilon, delta = cal.epsilon or 0.05, cal.delta or 0.05
     claimed = min(max(_claimed_error(project), epsilon / 10), epsilon / 4)
     needed = calibration_sample_size(epsilon, look_delta(delta, 1), 0.5, error_rate=claimed)

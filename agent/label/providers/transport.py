@@ -12,9 +12,10 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cache
+from types import ModuleType
 from typing import Any
 
-import openai
 from aiolimiter import AsyncLimiter
 from tenacity import (
     AsyncRetrying,
@@ -25,15 +26,32 @@ from tenacity import (
 )
 
 from labelloop.core.errors import LabelloopError
+from labelloop.label.providers import keys
 from labelloop.label.redact import env_secrets, redact_secrets
 
+# before litellm is imported, wherever from: its price map is the copy it ships, not one
+# fetched over the network at import
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-import litellm  # noqa: E402
-
-litellm.suppress_debug_info = True
-litellm.drop_params = True  # providers without logprobs/response_format still answer
 
 MAX_RETRY_AFTER = 120.0
+
+
+@cache
+def load_litellm() -> ModuleType:
+    """litellm, imported on first use: it takes seconds, and the OpenAI SDK's path (and the
+    key check, through ``keys``) does without it until a price or another provider is asked."""
+    import litellm
+
+    litellm.suppress_debug_info = True
+    litellm.drop_params = True  # providers without logprobs/response_format still answer
+    return litellm
+
+
+def __getattr__(name: str) -> Any:
+    """``transport.litellm`` (and ``from ...transport import litellm``), loaded on first use."""
+    if name == "litellm":
+        return load_litellm()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class RunAborted(LabelloopError):
@@ -63,6 +81,8 @@ class ProviderFault(Exception):
 def provider_fault(exc: BaseException) -> BaseException | None:
     """The provider's error behind ``exc`` (itself, or a cause or context of it, as when
     instructor wraps it), or None when no call to the provider failed."""
+    import openai
+
     seen: BaseException | None = exc
     for _ in range(10):
         if seen is None:
@@ -83,8 +103,13 @@ def status_of(exc: BaseException) -> int | None:
 def is_context_length(exc: BaseException) -> bool:
     """The prompt does not fit the model's context window (litellm's class, or the code
     OpenAI-compatible servers send with their 400)."""
-    if isinstance(exc, litellm.exceptions.ContextWindowExceededError):
-        return True
+    import openai
+
+    if any(
+        c.__name__ == "ContextWindowExceededError" and c.__module__.startswith("litellm")
+        for c in type(exc).__mro__
+    ):
+        return True  # litellm's class, told without importing litellm
     return isinstance(exc, openai.BadRequestError) and (
         getattr(exc, "code", None) == "context_length_exceeded"
         or "maximum context length" in str(exc).lower()
@@ -97,6 +122,8 @@ def is_transient(exc: BaseException) -> bool:
     litellm's exception classes subclass the ``openai`` ones, so one check covers both
     clients (``APITimeoutError`` is an ``APIConnectionError``).
     """
+    import openai
+
     if is_context_length(exc):
         return False
     if isinstance(exc, openai.APIConnectionError):
@@ -134,6 +161,8 @@ class _Wait:
 
 def classify(exc: BaseException, model: str) -> BaseException:
     """Turn a final provider error into a run abort (with the fix) or an item fault."""
+    import openai
+
     if is_context_length(exc):
         return ItemFault(
             "the item and prompt exceed the model's context window: shorten the item, "
@@ -162,15 +191,27 @@ def classify(exc: BaseException, model: str) -> BaseException:
     return ItemFault(f"{type(exc).__name__}: {said}")
 
 
+def missing_keys(model: str) -> list[str]:
+    """The environment variables to set before ``model`` can be called (none when its key
+    is there): from ``keys`` without importing litellm, else litellm's own check."""
+    missing = keys.missing_keys(model)
+    if missing is None:  # a model string the table cannot place: litellm judges it
+        missing = load_litellm().validate_environment(model).get("missing_keys") or []
+    return missing
+
+
 def missing_key_hint(model: str) -> str:
     """How to fix a rejected key: the environment variable to set, or to correct."""
-    env = litellm.validate_environment(model).get("missing_keys") or []
+    env = missing_keys(model)
     if env:
         return f"set {' or '.join(env)} in the environment"
-    try:
-        variable = f"{litellm.get_llm_provider(model)[1].upper()}_API_KEY"
-    except Exception:  # a model string litellm cannot place
-        variable = None
+    variable = keys.key_in_environment(model)
+    if variable is None and keys.provider_named(model) is None:
+        try:
+            provider = load_litellm().get_llm_provider(model)[1]
+            variable = f"{provider.upper()}_API_KEY"
+        except Exception:  # a model string litellm cannot place
+            variable = None
     if variable is not None and variable in os.environ:
         return f"check {variable}: it is set, but the provider refused the key"
     return "check the key in the provider's environment variable"
@@ -180,7 +221,7 @@ def check_credentials(model: str, api_base: str | None) -> None:
     """Fail before any call when the provider's key variable is not set."""
     if api_base:  # a local OpenAI-compatible server usually needs no key
         return
-    missing = litellm.validate_environment(model).get("missing_keys") or []
+    missing = missing_keys(model)
     if missing:
         raise RunAborted(
             f"No API key for {model}: set {' or '.join(missing)} in the environment "

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
-import instructor
 import openai
 
 from labelloop.core.errors import ConfigError
-from labelloop.label.providers.transport import litellm
+from labelloop.label.providers import keys
+from labelloop.label.providers.transport import load_litellm, missing_keys
 
 Client = Literal["auto", "openai", "litellm"]
 CLIENTS: tuple[str, ...] = ("auto", "openai", "litellm")
@@ -66,7 +66,10 @@ def _same(create: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]
 
 def _instructor(create: Callable[..., Awaitable[Any]]):
     """instructor over one OpenAI-shaped async completion function: the SDK's method or
-    ``litellm.acompletion`` take the same arguments and answer in the same shape."""
+    ``litellm.acompletion`` take the same arguments and answer in the same shape; imported
+    here, for the first re-ask."""
+    import instructor
+
     return instructor.from_litellm(create, mode=instructor.Mode.JSON_SCHEMA, async_client=True)
 
 
@@ -74,10 +77,14 @@ def provider_of(model: str, api_base: str | None = None) -> str:
     """The provider litellm sends the model string to; ConfigError with the fix if none.
 
     Checked when a provider is made, before any item is read: a name litellm cannot place
-    would otherwise fail on every item, one by one.
+    would otherwise fail on every item, one by one. ``keys`` places most names without
+    importing litellm.
     """
+    known = keys.provider_named(model, api_base)
+    if known is not None:
+        return known
     try:
-        return litellm.get_llm_provider(model, api_base=api_base)[1]
+        return load_litellm().get_llm_provider(model, api_base=api_base)[1]
     except Exception:  # litellm's BadRequestError ("LLM Provider NOT provided") and kin
         raise ConfigError(
             f"Unknown model {model!r}: name its provider, as in openai/NAME, anthropic/NAME, "
@@ -92,10 +99,12 @@ def client_for(model: str, client: str = "auto") -> str:
         raise ConfigError(f"[llm] client must be one of {', '.join(CLIENTS)}, not {client!r}")
     if client != "auto":
         return client
-    try:
-        provider = litellm.get_llm_provider(model)[1]
-    except Exception:  # a model string litellm cannot place: let litellm explain
-        return "litellm"
+    provider = keys.provider_named(model)
+    if provider is None:
+        try:
+            provider = load_litellm().get_llm_provider(model)[1]
+        except Exception:  # a model string litellm cannot place: let litellm explain
+            return "litellm"
     return "openai" if provider == "openai" else "litellm"
 
 
@@ -164,14 +173,14 @@ class LiteLLMWire:
         self.extra: dict[str, Any] = {"num_retries": 0}
         if api_base:
             self.extra["api_base"] = api_base
-            if litellm.validate_environment(model).get("missing_keys"):
+            if missing_keys(model):
                 self.extra["api_key"] = PLACEHOLDER_KEY  # litellm insists on one
 
     def request(self, messages, **params: Any) -> dict[str, Any]:
         return {"model": self.model, "messages": list(messages), **params, **self.extra}
 
     async def send(self, request: dict[str, Any]) -> Reply:
-        response = await litellm.acompletion(**request, max_retries=0)
+        response = await load_litellm().acompletion(**request, max_retries=0)
         return self.reply_of(response)
 
     def reply_of(self, response: Any) -> Reply:
@@ -179,7 +188,7 @@ class LiteLLMWire:
 
     def reasker(self, wrap: Wrap = _same):
         """instructor over ``litellm.acompletion``, ``wrap``ped (retries, call log)."""
-        return _instructor(wrap(litellm.acompletion))
+        return _instructor(wrap(load_litellm().acompletion))
 
     async def aclose(self) -> None:
         return None
@@ -190,18 +199,24 @@ _UNPRICED: set[tuple[Any, Any]] = set()
 
 
 def price(model: str, usage: dict) -> float:
-    """The price of one call from its usage, with cached prompt tokens at their rate."""
+    """The price of one call from its usage, with cached prompt tokens at their rate.
+
+    Asked once a reply is in: litellm's price map is loaded then, not before the first
+    request."""
     if model in _UNPRICED or not usage:
         return 0.0
     prompt = usage.get("prompt_tokens") or 0
     completion = usage.get("completion_tokens") or 0
     cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
     rates = _flat_rates(model)
+    if rates is UNKNOWN:  # not in litellm's price map: no price known, litellm not loaded
+        _UNPRICED.add(model)
+        return 0.0
     if rates is not None:  # per-token prices: no lookup per call (~0.5 ms each)
         per_in, per_cached, per_out = rates
         return (prompt - cached) * per_in + cached * per_cached + completion * per_out
     try:
-        cin, cout = litellm.cost_per_token(
+        cin, cout = load_litellm().cost_per_token(
             model=model,
             prompt_tokens=prompt,
             completion_tokens=completion,
@@ -213,14 +228,22 @@ def price(model: str, usage: dict) -> float:
     return float(cin + cout)
 
 
+#: what ``_flat_rates`` answers for a model litellm's price map does not hold
+UNKNOWN = (0.0, 0.0, 0.0)
+
+
 @lru_cache(maxsize=64)
 def _flat_rates(model: str) -> tuple[float, float, float] | None:
     """(input, cached input, output) USD per token when the price does not depend on the
-    prompt's length; None when it does (tiers) or is unknown (then litellm prices each call)."""
-    try:
-        info = litellm.get_model_info(model)
-    except Exception:
-        return None
+    prompt's length; None when it does (tiers: litellm prices each call); ``UNKNOWN`` when
+    the model is not in litellm's price map.
+
+    Read from the price map's file, not through litellm: importing litellm takes seconds,
+    and the first reply of a run would wait for it with every call in flight."""
+    prices = keys.price_map()
+    info = prices.get(model) or prices.get(model.split("/", 1)[-1])
+    if not info:
+        return UNKNOWN
     if any("above" in k and v for k, v in info.items() if "cost" in k):
         return None
     per_in, per_out = info.get("input_cost_per_token"), info.get("output_cost_per_token")
@@ -237,7 +260,7 @@ def litellm_cost(response: Any) -> float:
         if priced_as in _UNPRICED:
             return 0.0
         try:
-            cost = litellm.completion_cost(completion_response=response)
+            cost = load_litellm().completion_cost(completion_response=response)
         except Exception:
             _UNPRICED.add(priced_as)
             cost = 0.0
