@@ -141,8 +141,12 @@ class LLMConfig(BaseModel):
     #: "litellm" sends every model through litellm
     client: Literal["auto", "openai", "litellm"] = "auto"
     concurrency: int = Field(16, ge=1, le=1024)
+    #: requests and tokens per minute; on PostgreSQL, for every worker together
     rpm: float | None = Field(None, gt=0)
     tpm: float | None = Field(None, gt=0)
+    #: the sliding window (seconds) workers count ``rpm``/``tpm`` over, the limits scaled
+    #: to it
+    rate_window: float = Field(60.0, gt=0, le=3600)
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     timeout: float = Field(60.0, gt=0)
     k_shot: int = Field(8, ge=0, le=64)

@@ -26,8 +26,8 @@ Reported per question: the embedded model's accuracy on the test items (vs the p
 answer; per turn for ``satisfaction``), the majority-answer baseline, the certified coverage
 on the test items (share whose answer to that question was auto-accepted) and the accuracy
 of those auto-accepted answers that people answered (a per-turn answer is right only when
-every turn is: that is what is certified); per item: the share auto-accepted whole, the share sent to
-people, and of those the share where people were asked only some of the questions (the
+every turn is: that is what is certified); per item: the share auto-accepted whole, the
+share sent to people, and of those the share where people were asked only some of the questions (the
 others auto-accepted): the questions that needed them, not the item.
 
     python benchmarks/bench_rubric.py                  # from the repository root

@@ -58,6 +58,17 @@ def _project(project: Path | None):
     return load_project(project)
 
 
+def _check_key(proj, model: str | None, api_base: str | None) -> None:
+    """A hosted model's missing API key, reported before a run loads or claims anything
+    (the check reads the environment only: litellm is not imported for it)."""
+    name = proj.model(model)
+    if name == "local":
+        return
+    from labelloop.label.providers.transport import check_credentials
+
+    check_credentials(name, api_base or proj.config.llm.api_base)
+
+
 @app.command()
 def demo(
     no_ui: Annotated[bool, typer.Option("--no-ui", help="Print the summary only.")] = False,
@@ -178,13 +189,36 @@ def label(
             "calibration items apart).",
         ),
     ] = False,
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--queue",
+            help="Queue this run as a job for `labelloop worker` processes (PostgreSQL).",
+        ),
+    ] = False,
+    batch: Annotated[
+        bool,
+        typer.Option(
+            "--batch",
+            help="Submit the items to the provider's batch API (about half the price, answers "
+            "within 24h) instead of calling live; `labelloop batch collect` (or a later "
+            "`labelloop label`) labels the answers.",
+        ),
+    ] = False,
     project: ProjectOpt = None,
 ) -> None:
     """Propose labels for items that have none from this model; route them when it is the
-    routing model (the first run of a project makes it so)."""
+    routing model (the first run of a project makes it so). Items waiting in a provider
+    batch (`--batch`) are left to it; finished batches are collected first.
+
+    On a PostgreSQL store, any number of `labelloop label` and `labelloop worker` processes
+    share the work: each item is claimed before it is labeled, and the rate limits and
+    --max-cost hold for them together (`labelloop workers` shows who holds what)."""
+    proj = _project(project)
+    if not dry_run and not queue:
+        _check_key(proj, model, api_base)
     from labelloop import loop
 
-    proj = _project(project)
     options = {
         k: v
         for k, v in (("api_base", api_base), ("concurrency", concurrency), ("max_cost", max_cost))
@@ -194,8 +228,22 @@ def label(
     if dry_run:
         out.print(loop.dry_run(proj, model, **flags, **options))
         return
+    if batch:
+        _print_submission(loop.label_batch(proj, model, **flags, **options))
+        return
+    if queue:
+        from labelloop.worker import queue_job
+
+        job = queue_job(proj, "label", {"model": model, **flags, **options})
+        out.print(f"Queued label job {job}: a `labelloop worker` takes it (`labelloop workers`).")
+        return
     with _progress(f"Labeling with {proj.model(model)}") as progress:
         run = loop.label(proj, model, progress=progress, **flags, **options)
+    _print_label_run(proj, run, stale, max_cost)
+
+
+def _print_label_run(proj, run, stale: bool = False, max_cost: float | None = None) -> None:
+    """What a label run did, its failures, the crew's part, and the routes after it."""
     out.print(
         f"Labeled {run.labeled} items with {run.model} in {run.seconds:.1f}s "
         f"({run.items_per_second:.1f} items/s), {run.failed} failed"
@@ -204,12 +252,27 @@ def label(
     )
     for reason, n in run.failures.items():
         out.print(f"  {n} failed: {reason}")
+    for line in run.batches:
+        out.print(line)
+    if run.by_others:
+        out.print(f"  {run.by_others} items of its list were labeled by other workers.")
+    if run.taken_over:
+        out.print(
+            f"  {run.taken_over} items were taken over from a worker that stopped; its calls "
+            "in flight then may have been paid twice (at most its concurrency)."
+        )
     if stale:
         out.print(_stale_summary(run))
     if run.stopped_at_budget:
         out.print(
-            f"Stopped at the budget (--max-cost {max_cost}): "
-            f"{run.candidates - run.labeled} items left for a later run."
+            f"Stopped at the budget (--max-cost {max_cost}"
+            + (
+                f", shared by the workers labeling with {run.model} at the same time"
+                if proj.store.dialect == "postgresql"
+                else ""
+            )
+            + "): "
+            f"{max(run.candidates - run.labeled - run.by_others, 0)} items left for a later run."
         )
     if not run.routed:
         out.print(
@@ -221,6 +284,80 @@ def label(
     if run.retested is not None:
         out.print(_retest_summary(run.retested))
     _print_routes(proj.store.route_counts())
+
+
+def _print_submission(sub) -> None:
+    for line in sub.settled.summary():
+        out.print(line)
+    if not sub.submitted:
+        out.print("Nothing to submit: every item has a label from this model or waits in a batch.")
+        return
+    many = "es" if len(sub.submitted) > 1 else ""
+    out.print(
+        f"Submitted {sub.items} items ({sub.lines} requests) in {len(sub.submitted)} batch{many}: "
+        + ", ".join(f"{b.id} ({b.provider_batch_id}, {b.status})" for b in sub.submitted)
+        + f". Estimated cost at batch prices: about ${sub.estimate_usd:.4f}. "
+        "`labelloop batch status` shows progress; `labelloop batch collect` labels the answers "
+        "(a later `labelloop label` does too)."
+    )
+
+
+batch_app = typer.Typer(
+    help="Provider batch jobs submitted by `labelloop label --batch`.", no_args_is_help=True
+)
+app.add_typer(batch_app, name="batch")
+
+
+@batch_app.command("status")
+def batch_status(json_: JsonOpt = False, project: ProjectOpt = None) -> None:
+    """Each batch as the provider has it now; a submission stopped before its batch id was
+    recorded is found again by its metadata, or marked abandoned (its items free again)."""
+    import dataclasses
+
+    from labelloop import loop
+
+    rows, notes = loop.batch_status(_project(project))
+    if json_:
+        data = [{k: v for k, v in dataclasses.asdict(b).items() if k != "examples"} for b in rows]
+        out.print_json(json.dumps({"batches": data, "notes": notes}, default=str))
+        return
+    for note in notes:
+        out.print(note)
+    if not rows:
+        out.print("No batches: `labelloop label --model MODEL --batch` submits one.")
+        return
+    table = Table("batch", "provider batch", "model", "items", "status", "done/failed/total")
+    table.add_column("created")
+    for b in rows:
+        c = b.request_counts or {}
+        counts = f"{c.get('completed', 0)}/{c.get('failed', 0)}/{c.get('total', 0)}"
+        status = f"collected ({b.status})" if b.collected_at else b.status
+        created = f"{b.created_at:%Y-%m-%d %H:%M}" if b.created_at else ""
+        table.add_row(
+            b.id, b.provider_batch_id or "-", b.model, str(b.items), status, counts, created
+        )
+    out.print(table)
+
+
+@batch_app.command("collect")
+def batch_collect(
+    model: Annotated[str | None, typer.Option(help="Only this model's batches.")] = None,
+    project: ProjectOpt = None,
+) -> None:
+    """Download finished batches, label their answers through the same parsing as live
+    calls (invalid answers are re-asked live) and route, as `labelloop label` does."""
+    from labelloop import loop
+
+    proj = _project(project)
+    settled = loop.collect_batches(proj, model)
+    if not settled:
+        out.print("No open batches.")
+        return
+    for s in settled:
+        for line in s.summary():
+            out.print(line)
+    if any(s.collected for s in settled):
+        _print_routes(proj.store.route_counts())
 
 
 def _retest_summary(r: dict) -> str:
@@ -446,6 +583,113 @@ def export(
     g = _project(project).guideline()
     files = [question_path(out_path, q.name) for q in g.questions if q.kind == "spans"]
     out.print(f"Wrote {n} rows to {', '.join(str(f) for f in files if f.exists())}")
+
+
+@app.command()
+def worker(
+    model: Annotated[
+        str | None, typer.Option(help="The model to label with (default: the project's).")
+    ] = None,
+    api_base: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Parallel requests.")] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(help="Stop each run at this spend (USD), shared with the other workers."),
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Exit when there is nothing left to do.")
+    ] = False,
+    poll: Annotated[
+        float, typer.Option(min=0.1, help="Seconds to wait when there is nothing to do.")
+    ] = 5.0,
+    project: ProjectOpt = None,
+) -> None:
+    """Run queued label and calibrate jobs and label new items, sharing the work with every
+    other worker on the PostgreSQL store, until stopped (Ctrl-C, SIGTERM)."""
+    import signal
+    import threading
+
+    from labelloop.worker import work
+
+    proj = _project(project)
+    stop = threading.Event()
+
+    def stopping(*_):
+        if stop.is_set():  # a second signal: stop now
+            raise KeyboardInterrupt
+        err.print("Stopping after the current run (again to stop now)...")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, stopping)
+    signal.signal(signal.SIGINT, stopping)
+    options = {
+        k: v
+        for k, v in (("api_base", api_base), ("concurrency", concurrency), ("max_cost", max_cost))
+        if v is not None
+    }
+    out.print(f"Worker on {proj.root} labeling with {proj.model(model)}; Ctrl-C stops it.")
+
+    def on_run(run) -> None:
+        if run.labeled or run.by_others or run.taken_over:
+            _print_label_run(proj, run)
+
+    def on_job(job, result, error) -> None:
+        said = "failed: " + error.strip().splitlines()[-1] if error else "done"
+        out.print(f"Job {job.id} ({job.kind}) {said}")
+
+    shift = work(proj, model, once=once, poll=poll, stop=stop, on_run=on_run, on_job=on_job,
+                 **options)  # fmt: skip
+    out.print(
+        f"Worker stopped: {shift.labeled} items labeled in {shift.runs} runs, "
+        f"{shift.failed} failed, {len(shift.jobs)} jobs."
+    )
+
+
+@app.command()
+def workers(json_: JsonOpt = False, project: ProjectOpt = None) -> None:
+    """Labeling processes on the store (running now, or ended in the last day): what each
+    holds, has labeled and spent; and the queued jobs."""
+    from labelloop.core.types import utcnow
+
+    proj = _project(project)
+    store = proj.store
+    rows = store.workers()
+    jobs = store.jobs()
+    if json_:
+        from dataclasses import asdict
+
+        print(json.dumps({"workers": [asdict(w) for w in rows], "jobs": [asdict(j) for j in jobs]},
+                         indent=2, default=str))  # fmt: skip
+        return
+    if store.dialect != "postgresql":
+        out.print(
+            "This project's store is SQLite: one labeling process per model at a time. "
+            "Workers need a PostgreSQL store (database_url in labelloop.toml)."
+        )
+    now = utcnow()
+    table = Table(
+        "worker", "command", "model", "state", "started", "last beat", "holds", "in flight",
+        "labeled", "taken over", "spent", title="Workers",
+    )  # fmt: skip
+    for w in rows:
+        state = w.status
+        if state == "running" and w.expires_at is not None and w.expires_at < now:
+            state = "lapsed"
+        beat = f"{(now - w.heartbeat_at).total_seconds():.0f}s ago" if w.heartbeat_at else "-"
+        table.add_row(
+            w.holder, w.command, w.model, state, f"{w.started_at:%Y-%m-%d %H:%M:%S}", beat,
+            str(w.leases), str(w.in_flight), str(w.labeled), str(w.taken_over),
+            f"${w.spent_usd:.4f}",
+        )  # fmt: skip
+    out.print(table if rows else "No workers in the last day.")
+    if jobs:
+        jt = Table("job", "kind", "state", "worker", "queued", "args", title="Jobs")
+        for j in jobs:
+            jt.add_row(
+                str(j.id), j.kind, j.status, j.holder or "-", f"{j.created_at:%Y-%m-%d %H:%M:%S}",
+                json.dumps(j.args),
+            )  # fmt: skip
+        out.print(jt)
 
 
 @app.command()

@@ -141,3 +141,79 @@ class RunLock:
     detail: str = ""
     started_at: datetime | None = None
     expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    """A labeling process on a shared store, as ``labelloop workers`` shows it."""
+
+    holder: str
+    model: str
+    crew: str
+    command: str = "label"
+    status: str = "running"
+    started_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+    expires_at: datetime | None = None
+    finished_at: datetime | None = None
+    claimed: int = 0
+    labeled: int = 0
+    in_flight: int = 0
+    taken_over: int = 0
+    spent_usd: float = 0.0
+    reserved_usd: float = 0.0
+    max_cost: float | None = None
+    #: items it holds leases on now
+    leases: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A label or calibrate job queued for ``labelloop worker`` processes."""
+
+    id: int
+    kind: str
+    args: dict
+    status: str = "queued"
+    holder: str | None = None
+    requested_by: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    result: dict | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchJob:
+    """A file of requests handed to a provider's batch API, and where it stands."""
+
+    id: str
+    model: str
+    api_base: str | None = None
+    #: submitting | abandoned | the provider's status (validating, in_progress, finalizing,
+    #: completed, failed, expired, cancelling, cancelled)
+    status: str = "submitting"
+    provider_batch_id: str | None = None
+    input_file_id: str | None = None
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    prompt_version: str = ""
+    guideline_version: str = ""
+    items: int = 0
+    lines: int = 0
+    request_counts: dict | None = None
+    #: the few-shot examples its lines show, by item id: {id: {value, reviewer, review_id}}
+    examples: dict | None = None
+    estimate_usd: float = 0.0
+    cost_usd: float = 0.0
+    note: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    logged_at: datetime | None = None
+    collected_at: datetime | None = None
+
+    @property
+    def open(self) -> bool:
+        """Not yet collected nor abandoned: its items wait for its answers."""
+        return self.collected_at is None and self.status != "abandoned"

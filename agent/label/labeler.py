@@ -26,6 +26,7 @@ FLUSH_EVERY = 32
 FLUSH_SECONDS = 0.5
 
 if TYPE_CHECKING:
+    from labelloop.label.crew import Crew
     from labelloop.project import Project
     from labelloop.store import Store
 
@@ -55,6 +56,12 @@ class LabelRun(Frozen):
     routing_model: str | None = None
     #: the model's version changed under a calibration in force: the re-test's outcome
     retested: dict | None = None
+    #: the model's provider batches: found again, collected, or still waiting (one line each)
+    batches: tuple[str, ...] = ()
+    #: with other workers on the store: items of this run's list that other workers
+    #: labeled, and items it took over from a worker whose lease lapsed
+    by_others: int = 0
+    taken_over: int = 0
 
     @property
     def items_per_second(self) -> float:
@@ -126,19 +133,28 @@ def label_items(
     progress: Progress | None = None,
     only: Collection[str] | None = None,
     skip: Collection[str] = (),
+    crew: Crew | None = None,
 ) -> LabelRun:
     """Label what is missing (of ``only``, but for ``skip``), writing suggestions to the
-    store as they are made."""
+    store as they are made; with a ``crew``, sharing the work with the other workers on the
+    store (each item claimed before it is labeled)."""
     start = time.perf_counter()
     ctx = label_context(store, guideline)
     version = provider.version(ctx)
+    # before the list is made: an item whose newest suggestion changes after this was
+    # labeled by another worker
+    seen = store.latest_suggestion_ids(provider.model) if crew is not None else {}
     missing = items_to_label(store, provider.model, version, guideline, stale, only, skip)
     todo = list(_take(missing, limit))
     before = _values(store, provider.model, [i.id for i in todo]) if stale else {}
     reasons: Counter = Counter()
     if hasattr(provider, "stream"):
+        source = todo
+        if crew is not None:
+            crew.attach(provider)
+            source = crew.source(todo, seen)
         labeled, failed = asyncio.run(
-            _stream(store, provider, todo, ctx, progress, guideline, reasons)
+            _stream(store, provider, source, ctx, progress, guideline, reasons, crew)
         )
     else:
         labeled, failed = _batches(
@@ -160,6 +176,8 @@ def label_items(
         cost_usd=spend.cost_usd if spend else 0.0,
         calls=spend.calls if spend else 0,
         stopped_at_budget=spend.stopped_at_budget if spend else False,
+        by_others=crew.by_others if crew is not None else 0,
+        taken_over=crew.taken_over if crew is not None else 0,
     )
 
 
@@ -225,17 +243,36 @@ def _batches(
 async def _stream(
     store: Store,
     provider,
-    todo: Sequence[Item],
+    todo,
     ctx,
     progress,
     guideline: Guideline,
     reasons: Counter,
+    crew: Crew | None = None,
 ) -> tuple[int, int]:
-    """Write suggestions in small batches as they arrive; what finished is kept on abort."""
+    """Write suggestions in small batches as they arrive; what finished is kept on abort.
+    ``todo``: the items, or a crew's claims of them (released once stored)."""
     buffer: list[Suggestion] = []
     labeled = failed = 0
     last = time.monotonic()
-    items = {item.id: item for item in todo}
+    items = todo.items if crew is not None else {item.id: item for item in todo}
+
+    def flush() -> None:
+        store.add_suggestions(buffer)
+        if crew is not None:
+            crew.done([s.item_id for s in buffer])
+
+    async def flush_while_waiting() -> None:
+        # a worker waiting for items another holds must not sit on stored-to-be answers:
+        # that other may be waiting for these (their leases go once they are stored)
+        nonlocal buffer, last
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            if buffer and time.monotonic() - last > FLUSH_SECONDS:
+                flush()
+                buffer, last = [], time.monotonic()
+
+    flusher = asyncio.create_task(flush_while_waiting()) if crew is not None else None
     try:
         async for s in provider.stream(todo, ctx, store):
             buffer.append(screened(s, items[s.item_id], guideline.all_label_names))
@@ -244,13 +281,15 @@ async def _stream(
             if s.status == "failed":
                 reasons[s.error or "no reason given"] += 1
             if len(buffer) >= FLUSH_EVERY or time.monotonic() - last > FLUSH_SECONDS:
-                store.add_suggestions(buffer)
+                flush()
                 buffer, last = [], time.monotonic()
             if progress:
                 spend = provider.spend
                 progress(labeled, len(todo), cost_usd=spend.cost_usd, errors=spend.errors)
     finally:
-        store.add_suggestions(buffer)
+        if flusher is not None:
+            flusher.cancel()
+        flush()
     return labeled, failed
 
 

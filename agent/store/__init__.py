@@ -1,6 +1,7 @@
 """The store: all SQL lives in this package."""
 
 from labelloop.store.base import StoreBase
+from labelloop.store.batches import BatchesMixin
 from labelloop.store.browse import BrowseMixin
 from labelloop.store.calibration import CalibrationMixin, Pair
 from labelloop.store.calls import CallsMixin
@@ -16,9 +17,11 @@ from labelloop.store.routes import RoutesMixin
 from labelloop.store.sessions import SessionsMixin
 from labelloop.store.suggestions import SuggestionsMixin
 from labelloop.store.users import UsersMixin
+from labelloop.store.workers import WorkersMixin
 
 
 class Store(
+    BatchesMixin,
     BrowseMixin,
     CalibrationMixin,
     CallsMixin,
@@ -34,6 +37,7 @@ class Store(
     ReviewsMixin,
     SessionsMixin,
     UsersMixin,
+    WorkersMixin,
     StoreBase,
 ):
     """Items, suggestions, routes, reviews, users and state behind one object."""

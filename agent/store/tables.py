@@ -336,3 +336,123 @@ class StateRow(SQLModel, table=True):
     key: str = Field(primary_key=True)
     value: dict | None = _json()
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class WorkerRow(SQLModel, table=True):
+    """A labeling process on a shared store: what it labels, its heartbeat, its counts.
+
+    Workers labeling one model at the same time form a ``crew`` (the first one's holder
+    name): ``--max-cost`` is a budget for the crew's spend together."""
+
+    __tablename__ = "label_workers"
+    holder: str = Field(primary_key=True)
+    model: str = Field(index=True)
+    crew: str
+    command: str = "label"
+    started_at: datetime = Field(default_factory=utcnow)
+    heartbeat_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    finished_at: datetime | None = None
+    #: running | finished | stopped (its lease lapsed, or an error ended it)
+    status: str = "running"
+    claimed: int = 0
+    labeled: int = 0
+    in_flight: int = 0
+    #: items it took over from a worker whose lease lapsed
+    taken_over: int = 0
+    spent_usd: float = 0.0
+    #: what its calls in flight are expected to cost (a share of the crew's budget)
+    reserved_usd: float = 0.0
+    max_cost: float | None = None
+
+
+class LabelLeaseRow(SQLModel, table=True):
+    """An item claimed by a worker for one model, until ``expires_at`` (renewed while it
+    works); released once its suggestion is stored."""
+
+    __tablename__ = "label_leases"
+    __table_args__ = (Index("ix_label_leases_holder", "holder"),)
+    model: str = Field(primary_key=True)
+    item_id: str = Field(primary_key=True)
+    holder: str
+    claimed_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+
+
+class RateGrantRow(SQLModel, table=True):
+    """Requests (and their tokens) granted to a worker under a shared rate limit, at the
+    database's clock: the limit counts the grants in a sliding window."""
+
+    __tablename__ = "rate_grants"
+    __table_args__ = (Index("ix_rate_grants_bucket_at", "bucket", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    bucket: str
+    at: datetime
+    requests: int = 1
+    tokens: int = 0
+
+
+class JobRow(SQLModel, table=True):
+    """A label or calibrate job queued for ``labelloop worker`` processes."""
+
+    __tablename__ = "jobs"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    args: dict | None = _json()
+    #: queued | running | done | failed
+    status: str = Field(default="queued", index=True)
+    holder: str | None = None
+    requested_by: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    result: dict | None = _json()
+    error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class BatchJobRow(SQLModel, table=True):
+    """One file of requests handed to a provider's batch API (``labelloop label --batch``).
+
+    The row is written before anything is uploaded (``status`` "submitting"): a process
+    killed before it records the provider's batch id finds the batch again through the
+    metadata it was created with (``labelloop_batch``: this id)."""
+
+    __tablename__ = "batch_jobs"
+    id: str = Field(primary_key=True)
+    model: str = Field(index=True)
+    api_base: str | None = None
+    #: submitting | abandoned | the provider's status (validating, in_progress, finalizing,
+    #: completed, failed, expired, cancelling, cancelled)
+    status: str = "submitting"
+    provider_batch_id: str | None = None
+    input_file_id: str | None = None
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    prompt_version: str = ""
+    guideline_version: str = ""
+    items: int = 0
+    lines: int = 0
+    #: completed, failed, total: as the provider last reported them
+    request_counts: dict | None = _json()
+    #: the few-shot examples the lines show, by item id: {id: {value, reviewer, review_id}}
+    examples: dict | None = _json()
+    estimate_usd: float = 0.0
+    cost_usd: float = 0.0
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    #: when the answers went to the call log, and when they were labeled
+    logged_at: datetime | None = None
+    collected_at: datetime | None = None
+
+
+class BatchJobItemRow(SQLModel, table=True):
+    """An item asked in a batch: its cache key (the line's ``custom_id``) and the ids of
+    the few-shot examples it was shown."""
+
+    __tablename__ = "batch_job_items"
+    __table_args__ = (Index("ix_batch_job_items_item", "item_id"),)
+    batch_id: str = Field(primary_key=True, foreign_key="batch_jobs.id")
+    item_id: str = Field(primary_key=True)
+    cache_key: str
+    fewshot: list | None = _json()

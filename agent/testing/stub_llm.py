@@ -1,5 +1,8 @@
 """A local OpenAI-compatible chat-completions server with scripted answers and faults.
 
+It also serves OpenAI's Files and Batches endpoints (``stub_batches``): a batch's lines are
+answered by the same script as live requests.
+
 Tests run it in-process with ``StubServer``; benchmarks run it as a process::
 
     python -m labelloop.testing.stub_llm --port 0 --latency 1.0 --script script.yaml
@@ -124,6 +127,8 @@ class Call:
     attempt: int
     body: dict[str, Any]
     outcome: str = "pending"
+    #: when the request arrived (``time.time()``, comparable across processes)
+    at: float = field(default_factory=time.time)
 
 
 class CallLog:
@@ -188,6 +193,11 @@ class StubState:
     model: str = "stub-model"
     context_window: int = 128_000
     calls: CallLog = field(default_factory=CallLog)
+    #: batches (``stub_batches``): seconds until one is answered, and whether each fails
+    batch_seconds: float = 0.0
+    batch_fail: bool = False
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    batches: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def load_script(source: Mapping | list | str | Path | None) -> dict[str, dict[str, Any]]:
@@ -1135,11 +1145,14 @@ async def stub_script(request: Request) -> JSONResponse:
 
 def create_app(state: StubState) -> Starlette:
     """The ASGI app serving one stub state."""
+    from labelloop.testing import stub_batches  # it builds on this module's answers
+
     app = Starlette(
         routes=[
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
             Route("/chat/completions", chat_completions, methods=["POST"]),
             Route("/v1/models", list_models, methods=["GET"]),
+            *stub_batches.ROUTES,
             Route("/stub/calls", stub_calls, methods=["GET", "DELETE"]),
             Route("/stub/script", stub_script, methods=["GET", "PUT"]),
         ]
@@ -1254,6 +1267,9 @@ def _parser() -> argparse.ArgumentParser:
         help="regex with optional named groups id and text",
     )
     p.add_argument("--model", default="stub-model")
+    p.add_argument(
+        "--batch-seconds", type=float, default=0.0, help="seconds until a batch is answered"
+    )
     p.add_argument("--log-level", default="warning")
     return p
 

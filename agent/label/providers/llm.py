@@ -43,7 +43,7 @@ from labelloop.label.fewshot import FewShotPool
 from labelloop.label.injection import detect_item_injection
 from labelloop.label.providers import transport
 from labelloop.label.providers.base import TRANSIENT_FAULT, Example, LabelContext, cache_key
-from labelloop.label.providers.transport import ItemFault, Limits, litellm
+from labelloop.label.providers.transport import ItemFault, Limits
 from labelloop.label.providers.wire import Reply, client_for, make_wire, provider_of
 from labelloop.label.questions import lowest
 from labelloop.label.redact import env_secrets, redact_item, redact_secrets
@@ -93,6 +93,8 @@ class Job:
     swapped: prompting.RenderedPrompt | None = None
     #: simulated annotators: the item with few-shot examples of one reviewer each
     annotators: tuple[prompting.RenderedPrompt, ...] = ()
+    #: what its calls cost so far
+    cost: float = 0.0
 
 
 @dataclass
@@ -138,6 +140,7 @@ class LLMProvider:
         consistency_band: tuple[float, float] = (0.0, 0.9),
         simulated_annotators: int = 0,
         retry_wait: float = 1.0,
+        rate_window: float = 60.0,
         client: str = "auto",
         prompt_template: str | None = None,
         **_ignored: Any,
@@ -149,6 +152,10 @@ class LLMProvider:
         self.concurrency = concurrency or DEFAULT_CONCURRENCY
         self.max_cost = max_cost
         self.limits = Limits(rpm=rpm, tpm=tpm)
+        #: the sliding window rate limits are counted over when workers share them
+        self.rate_window = rate_window
+        #: a budget shared with other workers (``labelloop.label.crew``): reserve/settle
+        self.shared_budget: Any = None
         self.temperature, self.timeout = temperature, timeout
         self.attempts, self.reasks, self.k_shot = attempts, reasks, k_shot
         self.logprobs, self.redact = logprobs, redact
@@ -157,6 +164,9 @@ class LLMProvider:
         self.retry_wait = retry_wait
         #: a template file other than the shipped one (``--prompt-version``)
         self.template = Path(prompt_template) if prompt_template else None
+        #: few-shot examples fixed per item id: a batch's answers are parsed under the
+        #: prompts they were asked with, whatever was reviewed since
+        self.pinned: dict[str, tuple[Example, ...]] = {}
         self.spend = Spend()
         self.run_id = uuid.uuid4().hex[:12]
 
@@ -183,6 +193,7 @@ class LLMProvider:
 
     def preview(self, items: Sequence[Item], ctx: LabelContext, sample: int = 20) -> str:
         """One full rendered prompt and the run's estimated tokens and cost; no call made."""
+        litellm = transport.load_litellm()
         step = max(1, len(items) // sample)
         jobs = self.plan(list(items)[::step][:sample], ctx)
         counts = [
@@ -231,7 +242,9 @@ class LLMProvider:
             return
         with _gc_for_run() as freeze_more:
             feed = _Feed(Planner(self, ctx), items, log, first=self.concurrency)
-            first = feed.peek()
+            first = await feed.peek()
+            if first is None:  # every item went to other workers
+                return
             self._save_prefix(first.prompt, log)
             self.spend.calls_per_item = judging.calls_per_item(ctx.guideline, self.annotators)
             if self.max_cost is not None:
@@ -268,6 +281,7 @@ class LLMProvider:
         self, prompt: prompting.RenderedPrompt, guideline: Guideline | None = None
     ) -> float:
         """The price of one call with this prompt; 0 when litellm knows no price."""
+        litellm = transport.load_litellm()
         try:
             tokens = litellm.token_counter(model=self.model, messages=list(prompt.messages))
             cin, cout = litellm.cost_per_token(
@@ -286,6 +300,23 @@ class LLMProvider:
             self.spend.stopped_at_budget = True
             return False
         return True
+
+    def reserve(self) -> float | None:
+        """Room in the budget for one more item: what is reserved for it (0 without a
+        shared budget), or None when the budget is spent (the run stops)."""
+        if not self.budget_left():
+            return None
+        if self.shared_budget is None:
+            return 0.0
+        amount = self.spend.expected_next()
+        if not self.shared_budget.reserve(amount):
+            self.spend.stopped_at_budget = True
+            return None
+        return amount
+
+    def settle(self, reserved: float | None, cost: float) -> None:
+        if self.shared_budget is not None and reserved is not None:
+            self.shared_budget.settle(reserved, cost)
 
 
 #: objects allocated between two young-generation collections while calls run
@@ -383,6 +414,7 @@ class Planner:
         out = []
         for n, item in enumerate(items):
             examples = tuple(shots[n]) if shots is not None else ()
+            examples = p.pinned.get(item.id, examples)
             shown = redact_item(item) if p.redact else item
             prompt = prompting.render(
                 ctx.guideline, shown, examples, memo=self.memo, template=p.template
@@ -438,33 +470,54 @@ class _Feed:
     are planned, not after the whole run; later chunks are planned when the ready ones run
     out, and memory holds a chunk of prompts, not the run's. Each chunk also looks up the
     answers (and re-ask and self-consistency answers) already committed for its keys: a
-    resumed run pays for none of them."""
+    resumed run pays for none of them.
 
-    def __init__(self, planner: Planner, items: Sequence[Item], log: CallLog, first: int):
+    ``items`` is a sequence, or a source that hands out items as they are claimed
+    (``labelloop.label.crew.Claims``: ``next_chunk(n)`` gives a list, [] when the items
+    left are held by other workers for now, None when none are left)."""
+
+    def __init__(self, planner: Planner, items, log: CallLog, first: int):
         self.planner, self.log = planner, log
-        self.items = items if isinstance(items, list | tuple) else list(items)
+        if not hasattr(items, "next_chunk"):
+            items = _Listed(items if isinstance(items, list | tuple) else list(items))
+        self.source = items
         self.size = max(1, first)
-        self.done = 0  # items planned so far
         self.ready: deque[Job] = deque()
         self.reused: dict[str, str] = {}
+        self.finished = False
+        self._filling: asyncio.Lock | None = None
 
-    def more(self) -> bool:
-        return bool(self.ready) or self.done < len(self.items)
+    async def peek(self) -> Job | None:
+        await self._fill()
+        return self.ready[0] if self.ready else None
 
-    def peek(self) -> Job:
-        self._fill()
-        return self.ready[0]
+    async def take(self) -> Job | None:
+        """The next job, or None when there is none left."""
+        await self._fill()
+        return self.ready.popleft() if self.ready else None
 
-    def take(self) -> Job:
-        self._fill()
-        return self.ready.popleft()
+    async def _fill(self) -> None:
+        if self._filling is None:
+            self._filling = asyncio.Lock()
+        async with self._filling:
+            while not self.ready and not self.finished:
+                if isinstance(self.source, _Listed):
+                    chunk = self.source.next_chunk(self.size)
+                else:  # claims go through the store: off the event loop
+                    chunk = await asyncio.to_thread(self.source.next_chunk, self.size)
+                if chunk is None:
+                    self.finished = True
+                elif not chunk:  # held by other workers for now: look again later
+                    await asyncio.sleep(self.source.wait)
+                elif not self.ready and self.size < PLAN_CHUNK:
+                    self.size = PLAN_CHUNK
+                    self._plan(chunk)  # the first calls: out as soon as they are planned
+                else:
+                    # later chunks are planned on a thread: the calls in flight are sent
+                    # and answered meanwhile, not held up behind the planning
+                    await asyncio.to_thread(self._plan, chunk)
 
-    def _fill(self) -> None:
-        if self.ready or self.done >= len(self.items):
-            return
-        chunk = self.items[self.done : self.done + self.size]
-        self.done += len(chunk)
-        self.size = max(self.size, PLAN_CHUNK)
+    def _plan(self, chunk: Sequence[Item]) -> None:
         jobs = self.planner.jobs(chunk)
         keys = [j.key for j in jobs]
         p = self.planner.p
@@ -477,6 +530,25 @@ class _Feed:
         extra = [f"{k}:{kind}" for k in keys for kind in kinds]
         self.reused.update(self.log.committed_responses(keys + extra))
         self.ready.extend(jobs)
+
+
+class _Listed:
+    """A list of items as a feed's source."""
+
+    wait = 0.0
+
+    def __init__(self, items: Sequence[Item]):
+        self.items, self.done = items, 0
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def next_chunk(self, size: int) -> list[Item] | None:
+        if self.done >= len(self.items):
+            return None
+        chunk = list(self.items[self.done : self.done + size])
+        self.done += len(chunk)
+        return chunk
 
 
 class _Runner:
@@ -506,13 +578,19 @@ class _Runner:
 
     async def work(self, feed: _Feed, results: asyncio.Queue) -> None:
         try:
-            while feed.more() and self.p.budget_left():
-                job = feed.take()
+            while True:
+                job = await feed.take()
+                if job is None:
+                    break
+                reserved = self.p.reserve()
+                if reserved is None:  # the budget is spent: the item is left for later
+                    break
                 self.p.spend.in_flight += 1
                 try:
                     done = await self.one(job)
                 finally:
                     self.p.spend.in_flight -= 1
+                    self.p.settle(reserved, job.cost)
                 await results.put(done)
         except Exception as exc:  # a run abort: hand it to the consumer
             await results.put(exc)
@@ -573,6 +651,7 @@ class _Runner:
         cost = reply.cost if reply is not None else 0.0
         self.p.spend.cost_usd += cost
         self.p.spend.calls += 1
+        job.cost += cost
         if reply is not None:
             self.p.spend.costs.append(cost)
         raw = reply.raw if reply is not None else None

@@ -314,7 +314,7 @@ def test_migration_adds_the_columns_on_sqlite(tmp_path: Path):
     engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
     migrate(engine, "m010")
     migrate(engine)
-    assert current_revision(engine) == head_revision() == "m011"
+    assert current_revision(engine) == head_revision()
     cols = {c["name"] for c in sa.inspect(engine).get_columns("routes")}
     assert "accepted" in cols
     cols = {c["name"] for c in sa.inspect(engine).get_columns("calibration_runs")}
@@ -332,7 +332,7 @@ def test_migration_and_accepted_on_postgres():
         try:
             migrate(engine, "m010")
             migrate(engine)
-            assert current_revision(engine) == "m011"
+            assert current_revision(engine) == head_revision()
             _check_store(Store(engine))
         finally:
             engine.dispose()

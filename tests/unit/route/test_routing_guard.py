@@ -178,7 +178,7 @@ def test_a_second_label_run_on_the_same_model_refuses_to_start(routed):
     other = "elsewhere:4242:abcdef12"
     assert routed.store.claim_run(f"label:{MODEL}", other, "labelloop label", now) is None
     with StubServer() as stub:
-        with pytest.raises(LabelloopError, match="Another labelloop label is working"):
+        with pytest.raises(LabelloopError, match="Another labelloop label is labeling with"):
             label(routed, stub.base_url, limit=3)
         assert stub.calls == [] or len(stub.calls) == 0
         # another model is another lock
@@ -221,7 +221,7 @@ def test_two_label_processes_never_pay_twice(tmp_path):
     codes = sorted(code for code, _ in results)
     assert codes in ([0, 0], [0, 1])  # the second one ran after the first, or refused
     refused = [err for code, err in results if code == 1]
-    assert all("Another labelloop label is working on this store" in e for e in refused), refused
+    assert all("A SQLite store takes one labeling process" in e for e in refused), refused
 
 
 # --- what an LLM labels --------------------------------------------------------------------

@@ -18,6 +18,7 @@ PAIRS = [
     (records.LLMCall, tables.LLMCallRow),
     (records.ImportRecord, tables.ImportRow),
     (records.RunLock, tables.RunLockRow),
+    (records.BatchJob, tables.BatchJobRow),
 ]
 
 
