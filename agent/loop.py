@@ -310,7 +310,8 @@ def _claimed_for_batch(store: Store, model: str, todo: list) -> Iterator[list]:
     with Crew(store, model, "batch") as crew:
         ids, mine = [i.id for i in todo], set()
         for start in range(0, len(ids), 5000):
-            mine.update(store.claim_items(model, crew.holder, ids[start : start + 5000], crew.ttl)[0])
+            part = ids[start : start + 5000]
+            mine.update(store.claim_items(model, crew.holder, part, crew.ttl)[0])
         yield [i for i in todo if i.id in mine]
 
 

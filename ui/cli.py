@@ -426,11 +426,27 @@ def calibrate(
         typer.Option(help="Calibrate this cascade stage only (default: every stage in order)."),
     ] = None,
     json_: JsonOpt = False,
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--queue",
+            help="Queue this as a job for `labelloop worker` processes (PostgreSQL).",
+        ),
+    ] = False,
     project: ProjectOpt = None,
 ) -> None:
     """Fit calibration on blind calibration reviews, choose the auto-accept threshold, route."""
     from labelloop.route.calibrate import calibrate as run_calibrate
 
+    if queue:
+        from labelloop.worker import queue_job
+
+        args = {"model": model, "target_accuracy": target_accuracy, "delta": delta}
+        job = queue_job(_project(project), "calibrate", args)
+        out.print(
+            f"Queued calibrate job {job}: a `labelloop worker` takes it (`labelloop workers`)."
+        )
+        return
     report = run_calibrate(_project(project), target_accuracy, delta, model=model)
     if json_:
         print(json.dumps(report, indent=2, default=str))

@@ -179,3 +179,29 @@ def test_a_batch_leaves_items_workers_hold_and_workers_leave_items_in_a_batch(tm
         labeled = store.latest_suggestions(model=MODEL)
         store.close()
     assert len(labeled) == 10 and set(per_item.values()) == {1}, per_item
+
+
+def test_jobs_queued_from_the_command_line_are_run_by_a_worker_and_shown(tmp_path):
+    import json as _json
+
+    from tests.flows.test_cli import cli
+
+    with postgres_database() as url:
+        project = make_project(tmp_path, _rows(6), database_url=url)
+        p = str(project.root)
+        with StubServer() as stub:
+            said = cli("label", "--model", MODEL, "--api-base", stub.base_url, "--queue", "-p", p)
+            assert "Queued label job 1" in said.output
+            assert "Queued calibrate job 2" in cli("calibrate", "--queue", "-p", p).output
+            assert "queued" in cli("workers", "-p", p).output
+            said = cli("worker", "--once", "--model", MODEL, "--api-base", stub.base_url,
+                       "-p", p).output  # fmt: skip
+            calls = len(stub.calls)
+        shown = _json.loads(cli("workers", "--json", "-p", p).output)
+        project.store.close()
+    assert "Job 1 (label) done" in said and "Job 2 (calibrate)" in said, said
+    jobs = {j["id"]: j for j in shown["jobs"]}
+    assert jobs[1]["status"] == "done" and jobs[1]["result"]["labeled"] == 6
+    assert jobs[2]["status"] in ("done", "failed") and jobs[2]["finished_at"]
+    assert calls == 6 and all(w["status"] == "finished" for w in shown["workers"])
+    assert {w["command"] for w in shown["workers"]} == {"worker"}
