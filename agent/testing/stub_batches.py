@@ -12,6 +12,7 @@ as a whole (status ``failed``, no output), as a provider refusing the file would
 
 from __future__ import annotations
 
+
 import json
 import threading
 import time
@@ -144,6 +145,8 @@ async def create_batch(request: Request) -> JSONResponse:
     }
     with _lock:
         state.batches[batch["id"]] = {"object": batch, "started": time.monotonic()}
+    if state.batch_create_delay:
+        await stub.sleep_unless_gone(request, state.batch_create_delay)
     return JSONResponse(batch)
 
 

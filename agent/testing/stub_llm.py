@@ -196,6 +196,8 @@ class StubState:
     #: batches (``stub_batches``): seconds until one is answered, and whether each fails
     batch_seconds: float = 0.0
     batch_fail: bool = False
+    #: seconds the answer to a batch's creation takes (the batch exists from the start)
+    batch_create_delay: float = 0.0
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     batches: dict[str, dict[str, Any]] = field(default_factory=dict)
 

@@ -210,3 +210,32 @@ def test_examples_reviewed_while_a_batch_runs_do_not_change_its_prompts(tmp_path
     assert all("r9" not in got[i].fewshot_ids for i in asked)
     assert got["i0"].fewshot_ids
     assert stub.calls.counts() == {**dict.fromkeys(asked, 1), "i1": 2}
+
+
+def test_a_process_killed_while_the_batch_is_created_loses_nothing(tmp_path):
+    """SIGKILL while the provider creates the batch (it exists, its id is not recorded):
+    the next command finds it by its metadata; every item is labeled and paid once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    project = make_project(tmp_path, ITEMS)
+    with StubServer(SCRIPT, batch_create_delay=30) as stub:
+        cmd = [sys.executable, "-m", "labelloop.ui.cli", "label", "--model", MODEL, "--batch"]
+        cmd += ["--api-base", stub.base_url, "-p", str(project.root)]
+        env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while not stub.state.batches and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert [b.status for b in project.store.batch_jobs()] == ["submitting"]
+        stub.state.batch_create_delay = 0
+        said = run_cli("batch", "collect", "-p", str(project.root))
+        assert "found again at the provider by its metadata" in said, said
+        assert "6 items answered, 6 labeled" in said or "6 of 6 items answered" in said, said
+    assert len(stub.state.batches) == 1
+    assert_each_once(project, stub)

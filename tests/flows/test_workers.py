@@ -27,10 +27,10 @@ from tests.support.services import postgres_database
 
 pytestmark = pytest.mark.postgres
 
-ITEMS = 120
+ITEMS = 90
 CONCURRENCY = 4
-#: the shared limit, scaled down: 30 requests in any 2 s window
-RPM, WINDOW = 900, 2.0
+#: the shared limit, scaled down: 40 requests in any 2 s window
+RPM, WINDOW = 1200, 2.0
 
 
 def _rows(n: int) -> list[dict]:
@@ -110,8 +110,9 @@ def test_workers_share_the_items_and_the_rate_limit_and_survive_a_kill(tmp_path,
     # the killed worker never finished; the others did, and took over what it held
     states = Counter(w.status for w in crew.values())
     assert states == Counter({"finished": workers - 1, "running": 1}), crew
-    said = "".join(o for o, _ in outs)
-    assert "Labeled" in said
+    said = " ".join(" ".join(o for o, _ in outs).split())  # however the console wrapped it
+    assert said.count("Labeled") == workers - 1
+    assert "were taken over from a worker that stopped" in said, said
 
 
 def test_a_second_process_on_sqlite_says_the_store_takes_one(tmp_path):
