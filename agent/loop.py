@@ -148,9 +148,11 @@ def not_needed(project: Project, model: str, reviewed: bool) -> set[str]:
     if reviewed or model == LOCAL:
         return set()
     store = project.store
+    decided = store.reviewed_item_ids() - store.calibration_item_ids()
+    if not decided:  # nothing to skip: no rate to work out (sizing a first one loads scipy)
+        return set()
     cal = calibration_state(project, model)
     rate, seed = calibration_rate(project, cal), project.config.routing.seed
-    decided = store.reviewed_item_ids() - store.calibration_item_ids()
     # items the calibration draw reached are in the sample whatever their review: their
     # current suggestion is what the test counts
     return {i for i in decided if routing.uniform_draw(i, seed) >= rate}

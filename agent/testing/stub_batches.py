@@ -12,7 +12,6 @@ as a whole (status ``failed``, no output), as a provider refusing the file would
 
 from __future__ import annotations
 
-
 import json
 import threading
 import time
