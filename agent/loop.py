@@ -293,10 +293,12 @@ def label_batch(
         todo = list(todo)[:limit] if limit is not None else list(todo)
         project_id = project.config.project_id or ""
         with _claimed_for_batch(store, provider.model, todo) as todo:
-            submitted = batch_jobs.submit(store, guideline, provider, todo, client, project_id)
+            submitted, left = batch_jobs.submit(
+                store, guideline, provider, todo, client, project_id
+            )
     if routes and settled.collected:
         route(project)
-    return batch_jobs.Submission(submitted=submitted, settled=settled)
+    return batch_jobs.Submission(submitted=submitted, settled=settled, left_at_budget=left)
 
 
 @contextmanager

@@ -289,6 +289,11 @@ def _print_label_run(proj, run, stale: bool = False, max_cost: float | None = No
 def _print_submission(sub) -> None:
     for line in sub.settled.summary():
         out.print(line)
+    if sub.left_at_budget:
+        out.print(
+            f"{sub.left_at_budget} items were not submitted: their estimated cost at batch "
+            "prices would pass --max-cost. A later run asks them."
+        )
     if not sub.submitted:
         out.print("Nothing to submit: every item has a label from this model or waits in a batch.")
         return

@@ -93,24 +93,31 @@ def submit(
     items: Sequence[Item],
     client: BatchClient,
     project_id: str = "",
-) -> list[BatchJob]:
-    """Submit ``items`` as batches of at most ``MAX_LINES`` lines and ``MAX_BYTES`` each."""
+) -> tuple[list[BatchJob], int]:
+    """Submit ``items`` as batches of at most ``MAX_LINES`` lines and ``MAX_BYTES`` each;
+    with the provider's ``max_cost``, only as many items as its estimate at batch prices
+    allows. The batches, and how many items were left for the budget."""
     ctx = label_context(store, guideline)
     version = provider.version(ctx)
     answer_tokens = output_tokens(guideline)
     send = _Sender(store, client, provider, version, guideline.version, project_id)
     done: list[BatchJob] = []
     file = _File()
+    budget, total, taken = provider.max_cost, 0.0, 0
     for job, lines in LineMaker(provider, ctx).lines(list(items)):
+        estimate = sum(_estimate(provider.model, line, answer_tokens) for line in lines)
+        if budget is not None and total + estimate > budget:
+            break
+        total += estimate
+        taken += 1
         data = [line.encode() for line in lines]
         if not file.fits(data):
             done.append(send(file))
             file = _File()
-        estimate = sum(_estimate(provider.model, line, answer_tokens) for line in lines)
         file.add(job, lines, data, estimate)
     if file.lines:
         done.append(send(file))
-    return done
+    return done, len(items) - taken
 
 
 def _estimate(model: str, line: Line, answer_tokens: int) -> float:
@@ -425,6 +432,8 @@ class Submission:
 
     submitted: list[BatchJob]
     settled: Settled
+    #: items not submitted: their estimate at batch prices would pass ``--max-cost``
+    left_at_budget: int = 0
 
     @property
     def items(self) -> int:

@@ -239,3 +239,17 @@ def test_a_process_killed_while_the_batch_is_created_loses_nothing(tmp_path):
         assert "6 items answered, 6 labeled" in said or "6 of 6 items answered" in said, said
     assert len(stub.state.batches) == 1
     assert_each_once(project, stub)
+
+
+def test_max_cost_bounds_what_a_batch_submits_at_batch_prices(tmp_path):
+    priced = "openai/gpt-4o-mini"  # litellm has its batch price; the stub answers any model
+    with StubServer(SCRIPT) as stub:
+        one = make_project(tmp_path / "one", ITEMS)
+        each = loop.label_batch(one, priced, api_base=stub.base_url, limit=1).estimate_usd
+        assert each > 0
+        project = make_project(tmp_path / "two", ITEMS)
+        sub = loop.label_batch(project, priced, api_base=stub.base_url, max_cost=2.5 * each)
+        assert sub.items == 2 and sub.left_at_budget == 4
+        assert sub.estimate_usd <= 2.5 * each
+        nothing = loop.label_batch(project, priced, api_base=stub.base_url, max_cost=each / 2)
+        assert nothing.submitted == [] and nothing.left_at_budget == 4

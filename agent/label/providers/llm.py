@@ -582,7 +582,9 @@ class _Runner:
                 job = await feed.take()
                 if job is None:
                     break
-                reserved = self.p.reserve()
+                # an answer already paid for (a killed run's, a collected batch's) costs
+                # nothing more to read
+                reserved = 0.0 if job.key in self.reused else self.p.reserve()
                 if reserved is None:  # the budget is spent: the item is left for later
                     break
                 self.p.spend.in_flight += 1
