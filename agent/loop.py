@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from labelloop.core.errors import LabelloopError
+from labelloop.core.errors import LabelloopError, RunLocked
 from labelloop.label.labeler import LabelRun, Progress, label_items, make_provider
 from labelloop.label.providers.local import MODEL as LOCAL
 from labelloop.project import Project
@@ -223,14 +223,14 @@ def run_lock(store: Store, name: str, what: str) -> Iterator[None]:
         if other is not None:
             since = f"({other.holder}, since {other.started_at:%Y-%m-%d %H:%M:%S} UTC)"
             if store.dialect == "sqlite" and name.startswith("label:"):
-                raise LabelloopError(
+                raise RunLocked(
                     f"Another {other.detail} is labeling with {name[6:]} on this store "
                     f"{since}. A SQLite store takes one labeling process per model at a time: "
                     "wait for it to finish, or stop it (a stopped run's claim lapses within a "
                     "minute). To label with several processes or machines at once, keep the "
                     "project on PostgreSQL (database_url in labelloop.toml)."
                 )
-            raise LabelloopError(
+            raise RunLocked(
                 f"Another {other.detail} is working on this store {since}: wait for it to "
                 "finish, or stop it; a stopped run's claim lapses within a minute"
             )

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from labelloop.core.errors import LabelloopError
+from labelloop.core.errors import LabelloopError, RunLocked
 from labelloop.core.records import Job
 from labelloop.label.labeler import LabelRun
 from labelloop.project import Project
@@ -124,7 +124,13 @@ def work(
             if on_job:
                 on_job(job, result, error)
             continue
-        run = loop.label(project, model, command="worker", **options)
+        try:
+            run = loop.label(project, model, command="worker", **options)
+        except RunLocked:  # the embedded model: another process labels with it now
+            if once:
+                break
+            stop.wait(poll)
+            continue
         shift.runs += 1
         shift.labeled += run.labeled
         shift.failed += run.failed

@@ -42,3 +42,7 @@ class AccessDenied(LabelloopError, PermissionError):
 
 class ReviewConflict(LabelloopError):
     """A decision on an item the reviewer does not hold (lease expired, another tab, ...)."""
+
+
+class RunLocked(LabelloopError):
+    """Another live process holds the run this one was to start (``label:MODEL``)."""

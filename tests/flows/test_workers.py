@@ -206,3 +206,20 @@ def test_jobs_queued_from_the_command_line_are_run_by_a_worker_and_shown(tmp_pat
     assert jobs[2]["status"] in ("done", "failed") and jobs[2]["finished_at"]
     assert calls == 6 and all(w["status"] == "finished" for w in shown["workers"])
     assert {w["command"] for w in shown["workers"]} == {"worker"}
+
+
+def test_a_worker_waits_while_another_process_labels_with_the_embedded_model(tmp_path):
+    from datetime import UTC, datetime
+
+    from labelloop.worker import work
+
+    with postgres_database() as url:
+        project = make_project(tmp_path, _rows(4), database_url=url)
+        other = "elsewhere:4242:dddd"
+        assert project.store.claim_run("label:local", other, "labelloop worker",
+                                       datetime.now(UTC)) is None  # fmt: skip
+        shift = work(project, "local", once=True)  # no error: it leaves the run to the other
+        assert shift.runs == 0 and not project.store.latest_suggestions(model="local")
+        project.store.release_run("label:local", other)
+        assert work(project, "local", once=True).labeled == 4
+        project.store.close()
