@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from labelloop.core.records import LLMCall
 from labelloop.store.base import to_record
@@ -22,13 +24,12 @@ class CallsMixin:
             return c.execute(sa.insert(T_CALLS).returning(T_CALLS.c.id), [row]).scalar_one()
 
     def save_prefix(self, digest: str, text: str) -> None:
-        """Keep a static prompt prefix once, however many requests share it."""
+        """Keep a static prompt prefix once, however many requests (and workers starting
+        at the same moment) share it."""
+        ins = (pg_insert if self.dialect == "postgresql" else sqlite_insert)(T_PREFIX)
+        ins = ins.values(hash=digest, text=text, created_at=datetime.now(UTC))
         with self.engine.begin() as c:
-            seen = c.execute(sa.select(T_PREFIX.c.hash).where(T_PREFIX.c.hash == digest)).first()
-            if seen is None:
-                c.execute(
-                    sa.insert(T_PREFIX).values(hash=digest, text=text, created_at=datetime.now(UTC))
-                )
+            c.execute(ins.on_conflict_do_nothing(index_elements=["hash"]))
 
     def committed_responses(self, cache_keys: list[str]) -> dict[str, str]:
         """cache key -> the latest successful raw response logged for it."""

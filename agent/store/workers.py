@@ -266,28 +266,20 @@ class WorkersMixin:
         with self.engine.begin() as c:
             self._lock(c, f"rate:{bucket}")
             now = aware(c.execute(sa.select(self._clock())).scalar_one())
+            # what left the window is not needed again
+            c.execute(
+                sa.delete(T_GRANTS).where(T_GRANTS.c.bucket == bucket, T_GRANTS.c.at <= now - span)
+            )
             rows = c.execute(
                 sa.select(T_GRANTS.c.at, T_GRANTS.c.requests, T_GRANTS.c.tokens)
-                .where(T_GRANTS.c.bucket == bucket, T_GRANTS.c.at > now - span)
+                .where(T_GRANTS.c.bucket == bucket)
                 .order_by(T_GRANTS.c.at)
             ).all()
-            wait = _window_wait(
-                [(aware(r.at), r.requests, r.tokens) for r in rows],
-                now,
-                span,
-                tokens,
-                max_requests,
-                max_tokens,
-            )
+            grants = [(aware(r.at), r.requests, r.tokens) for r in rows]
+            wait = _window_wait(grants, now, span, tokens, max_requests, max_tokens)
             if wait > 0:
                 return wait
             c.execute(sa.insert(T_GRANTS).values(bucket=bucket, at=now, requests=1, tokens=tokens))
-            if rows and rows[0].at is not None and len(rows) % 200 == 0:
-                c.execute(
-                    sa.delete(T_GRANTS).where(
-                        T_GRANTS.c.bucket == bucket, T_GRANTS.c.at < now - span
-                    )
-                )
         return 0.0
 
     def rate_grants(self, bucket: str) -> list[datetime]:

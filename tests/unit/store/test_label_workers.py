@@ -62,7 +62,8 @@ def test_the_rate_limit_counts_grants_in_a_sliding_window(store):
     assert store.grant_rate("other", 10, max_requests=3, max_tokens=None, span=0.4) == 0.0
     time.sleep(wait + 0.01)
     assert store.grant_rate("b", 10, max_requests=3, max_tokens=None, span=0.4) == 0.0
-    assert len(store.rate_grants("b")) == 4
+    # grants that left the window are pruned as new ones are made
+    assert 1 <= len(store.rate_grants("b")) <= 3
 
 
 def test_the_window_wait_is_until_enough_grants_leave_it():
@@ -107,3 +108,13 @@ def test_no_two_workers_take_the_same_job(store):
     jobs = {j.id: j for j in store.jobs()}
     assert jobs[ids[0]].status == "done" and jobs[ids[0]].result == {"labeled": 3}
     assert jobs[ids[1]].status == "failed" and jobs[ids[1]].error == "boom"
+
+
+@pytest.mark.postgres
+def test_workers_starting_together_save_the_prompt_prefix_once(store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: store.save_prefix("abc", "the static prefix"), range(32)))
+    with store.engine.connect() as c:
+        assert c.exec_driver_sql("SELECT count(*) FROM prompt_prefixes").scalar() == 1
