@@ -62,6 +62,7 @@ def label(
     reviewed: bool = False,
     progress: Progress | None = None,
     command: str = "label",
+    crew: Crew | None = None,
     **provider_options,
 ) -> LabelRun:
     """Propose labels for items the model has not labeled; route them when it is the
@@ -75,7 +76,7 @@ def label(
     """
     guideline = project.guideline()
     provider = make_provider(project, model, provider_options)
-    with labeling(project.store, provider, command) as crew:
+    with labeling(project.store, provider, command, crew) as crew:
         # inside the lock: a run that refuses to start records no routing model
         routes = claims_routing(project, provider.model)
         project.store.save_guideline(guideline)
@@ -202,9 +203,15 @@ def shares_work(store: Store, provider) -> bool:
 
 
 @contextmanager
-def labeling(store: Store, provider, command: str = "label") -> Iterator[Crew | None]:
+def labeling(
+    store: Store, provider, command: str = "label", crew: Crew | None = None
+) -> Iterator[Crew | None]:
     """This process's place among the runs labeling with ``provider``: a worker of the
-    crew on PostgreSQL, else the model's run lock (None)."""
+    crew on PostgreSQL (``crew``: the one this process already belongs to, as a
+    long-running worker does), else the model's run lock (None)."""
+    if crew is not None and shares_work(store, provider) and crew.model == provider.model:
+        yield crew
+        return
     if shares_work(store, provider):
         from labelloop.label.crew import Crew
 

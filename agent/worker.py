@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labelloop.core.errors import LabelloopError, RunLocked
 from labelloop.core.records import Job
 from labelloop.label.labeler import LabelRun
 from labelloop.project import Project
 from labelloop.store.locks import holder_name
+
+if TYPE_CHECKING:
+    from labelloop.label.crew import Crew
 
 #: the jobs a worker takes
 JOB_KINDS = ("label", "calibrate")
@@ -110,35 +114,58 @@ def work(
     stop = stop or threading.Event()
     holder = holder_name()
     shift = Shift()
-    while not stop.is_set():
-        job = store.take_job(holder, JOB_KINDS)
-        if job is not None:
+    with _crew(project, model, options) as crew:
+        while not stop.is_set():
+            if _run_a_job(project, holder, shift, on_job):
+                continue
             try:
-                result, error = run_job(project, job), None
-            except LabelloopError as exc:
-                result, error = None, str(exc)
-            except Exception:  # the job fails, the worker goes on
-                result, error = None, traceback.format_exc(limit=5)
-            store.finish_job(job.id, result=result, error=error)
-            shift.jobs.append((job.id, job.kind, "failed" if error else "done"))
-            if on_job:
-                on_job(job, result, error)
-            continue
-        try:
-            run = loop.label(project, model, command="worker", **options)
-        except RunLocked:  # the embedded model: another process labels with it now
-            if once:
-                break
-            stop.wait(poll)
-            continue
-        shift.runs += 1
-        shift.labeled += run.labeled
-        shift.failed += run.failed
-        shift.taken_over += run.taken_over
-        if on_run:
-            on_run(run)
-        if run.labeled == 0:
-            if once:
-                break
-            stop.wait(poll)
+                run = loop.label(project, model, command="worker", crew=crew, **options)
+            except RunLocked:  # the embedded model: another process labels with it now
+                if once:
+                    break
+                stop.wait(poll)
+                continue
+            shift.runs += 1
+            shift.labeled += run.labeled
+            shift.failed += run.failed
+            shift.taken_over += run.taken_over
+            if on_run:
+                on_run(run)
+            if run.labeled == 0:
+                if once:
+                    break
+                stop.wait(poll)
     return shift
+
+
+def _run_a_job(project: Project, holder: str, shift: Shift, on_job) -> bool:
+    """Take the oldest queued job and run it; False when none is queued. A job that fails
+    is recorded as failed, with why, and the worker goes on."""
+    job = project.store.take_job(holder, JOB_KINDS)
+    if job is None:
+        return False
+    try:
+        result, error = run_job(project, job), None
+    except LabelloopError as exc:
+        result, error = None, str(exc)
+    except Exception:
+        result, error = None, traceback.format_exc(limit=5)
+    project.store.finish_job(job.id, result=result, error=error)
+    shift.jobs.append((job.id, job.kind, "failed" if error else "done"))
+    if on_job:
+        on_job(job, result, error)
+    return True
+
+
+@contextmanager
+def _crew(project: Project, model: str | None, options: dict) -> Iterator[Crew | None]:
+    """The crew this worker labels ``model`` in, for as long as it runs (one row in
+    ``labelloop workers``, its counts over its life); None for the embedded model."""
+    from labelloop.label.crew import Crew
+
+    name = project.model(model)
+    if name == "local":
+        yield None
+        return
+    with Crew(project.store, name, "worker", options.get("max_cost")) as crew:
+        yield crew

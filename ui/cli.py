@@ -688,29 +688,44 @@ def workers(json_: JsonOpt = False, project: ProjectOpt = None) -> None:
             "Workers need a PostgreSQL store (database_url in labelloop.toml)."
         )
     now = utcnow()
-    table = Table(
-        "worker", "command", "model", "state", "started", "last beat", "holds", "in flight",
-        "labeled", "taken over", "spent", title="Workers",
-    )  # fmt: skip
-    for w in rows:
+    running = [w for w in rows if w.status == "running"]
+    ended = [w for w in rows if w.status != "running"]
+    out.print(f"Workers: {len(running)} running, {len(ended)} ended in the last day.")
+    for w in running + ended[:20]:
         state = w.status
         if state == "running" and w.expires_at is not None and w.expires_at < now:
-            state = "lapsed"
-        beat = f"{(now - w.heartbeat_at).total_seconds():.0f}s ago" if w.heartbeat_at else "-"
-        table.add_row(
-            w.holder, w.command, w.model, state, f"{w.started_at:%Y-%m-%d %H:%M:%S}", beat,
-            str(w.leases), str(w.in_flight), str(w.labeled), str(w.taken_over),
-            f"${w.spent_usd:.4f}",
-        )  # fmt: skip
-    out.print(table if rows else "No workers in the last day.")
+            state = "lapsed (no heartbeat: stopped or unreachable)"
+        end = w.finished_at if w.finished_at is not None else now
+        took = _duration((end - w.started_at).total_seconds()) if w.started_at else "?"
+        beat = (
+            f", beat {(now - w.heartbeat_at).total_seconds():.0f}s ago"
+            if w.status == "running" and w.heartbeat_at
+            else ""
+        )
+        out.print(
+            f"  {':'.join(w.holder.split(':')[:2])}  {w.command} {w.model}  {state} "
+            f"({took}{beat}): holds {w.leases}, in flight {w.in_flight}, labeled {w.labeled}, "
+            f"taken over {w.taken_over}, ${w.spent_usd:.4f}"
+        )
+    if len(ended) > 20:
+        out.print(f"  ... and {len(ended) - 20} more ended (--json lists them all).")
     if jobs:
-        jt = Table("job", "kind", "state", "worker", "queued", "args", title="Jobs")
+        out.print(f"Jobs: {sum(j.status == 'queued' for j in jobs)} queued.")
         for j in jobs:
-            jt.add_row(
-                str(j.id), j.kind, j.status, j.holder or "-", f"{j.created_at:%Y-%m-%d %H:%M:%S}",
-                json.dumps(j.args),
-            )  # fmt: skip
-        out.print(jt)
+            by = f" by {':'.join(j.holder.split(':')[:2])}" if j.holder else ""
+            why = f": {j.error.strip().splitlines()[-1]}" if j.error else ""
+            out.print(
+                f"  job {j.id} {j.kind} {j.status}{by}, queued {j.created_at:%Y-%m-%d %H:%M:%S}"
+                f" {json.dumps(j.args)}{why}"
+            )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 @app.command()

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 #: a lease lasts this long without renewal; renewed every third of it
 LEASE_SECONDS = 30.0
+#: how often a worker reports its counts (and renews its leases)
+BEAT_SECONDS = 5.0
 #: the most items claimed at a time
 CLAIM_CHUNK = 64
 #: how long a worker waits before looking again at items other workers hold
@@ -73,7 +75,8 @@ class Crew:
         self.store.finish_worker(self.holder, status, **self._counts(final=True))
 
     def _beat(self) -> None:
-        while not self._stop.wait(self.ttl / 3):
+        # leases need a beat every third of their life; `labelloop workers` wants fresh counts
+        while not self._stop.wait(min(self.ttl / 3, BEAT_SECONDS)):
             try:
                 self.store.heartbeat(self.holder, self.model, self.ttl, **self._counts())
             except Exception:  # a missed beat is retried; a lease lapses only after ttl

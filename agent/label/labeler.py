@@ -148,6 +148,7 @@ def label_items(
     todo = list(_take(missing, limit))
     before = _values(store, provider.model, [i.id for i in todo]) if stale else {}
     reasons: Counter = Counter()
+    counted = (crew.by_others, crew.taken_over) if crew is not None else (0, 0)
     if hasattr(provider, "stream"):
         source = todo
         if crew is not None:
@@ -176,8 +177,8 @@ def label_items(
         cost_usd=spend.cost_usd if spend else 0.0,
         calls=spend.calls if spend else 0,
         stopped_at_budget=spend.stopped_at_budget if spend else False,
-        by_others=crew.by_others if crew is not None else 0,
-        taken_over=crew.taken_over if crew is not None else 0,
+        by_others=crew.by_others - counted[0] if crew is not None else 0,
+        taken_over=crew.taken_over - counted[1] if crew is not None else 0,
     )
 
 
