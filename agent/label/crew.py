@@ -147,11 +147,18 @@ class Claims:
         self.pending = ids[start:] + ids[:start]
         self.busy: list[str] = []
         self.seen = seen
+        #: items this worker claimed for this list
+        self.mine = 0
         #: seconds the caller should wait before asking again (items held by others)
         self.wait = 0.0
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def expected(self) -> int:
+        """How many items this worker will have labeled at most: those it claimed, and
+        those no worker has labeled yet."""
+        return self.mine + len(self.pending) + len(self.busy)
 
     @property
     def exhausted(self) -> bool:
@@ -197,6 +204,7 @@ class Claims:
             crew.by_others += len(labeled)
         mine = [i for i in claimed if i not in labeled]
         crew.claimed += len(mine)
+        self.mine += len(mine)
         crew.taken_over += sum(1 for i in taken if i not in labeled)
         return [self.items[i] for i in mine]
 

@@ -286,7 +286,8 @@ async def _stream(
                 buffer, last = [], time.monotonic()
             if progress:
                 spend = provider.spend
-                progress(labeled, len(todo), cost_usd=spend.cost_usd, errors=spend.errors)
+                total = todo.expected() if crew is not None else len(todo)
+                progress(labeled, total, cost_usd=spend.cost_usd, errors=spend.errors)
     finally:
         if flusher is not None:
             flusher.cancel()
