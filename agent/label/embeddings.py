@@ -12,12 +12,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from labelloop.core.turns import USER_ROLES, is_labeled
 from labelloop.core.types import Item
+
+if TYPE_CHECKING:  # numpy loads where vectors are made
+    import numpy as np
 
 _MODEL: Any = None
 _LOCK = threading.Lock()
@@ -70,6 +71,8 @@ def embed(texts: Sequence[str]) -> np.ndarray:
     texts go in pieces of at most PIECE_CHARS characters and a batch holds at most
     BATCH_CHARS: memory stays bounded however long a text is, and no text is cut short.
     """
+    import numpy as np
+
     sums = np.zeros((len(texts), dim()), dtype=np.float32)
     pieces, owners = _pieces(texts)
     for batch in _batches(pieces):
@@ -83,6 +86,8 @@ def embed(texts: Sequence[str]) -> np.ndarray:
 
 def _pieces(texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
     """The texts cut into pieces of at most PIECE_CHARS, and the text each piece is from."""
+    import numpy as np
+
     pieces: list[str] = []
     owners: list[int] = []
     for i, text in enumerate(texts):
@@ -109,6 +114,8 @@ def _split(text: str) -> list[str]:
 def _batches(pieces: Sequence[str]) -> Iterator[np.ndarray]:
     """Piece indices in length order, in batches of at most BATCH_CHARS characters counting
     the padding to the longest (which is why the order: padding is then small)."""
+    import numpy as np
+
     order = np.argsort([len(p) for p in pieces], kind="stable")
     start = 0
     for end in range(1, len(order) + 1):
@@ -122,6 +129,8 @@ def _batches(pieces: Sequence[str]) -> Iterator[np.ndarray]:
 
 def _token_sums(batch: list[str]) -> np.ndarray:
     """Per text, the sum of its token vectors (wordllama's pooling before the division)."""
+    import numpy as np
+
     m = model()
     encoded = m.tokenize(batch)  # padded to the longest; the mask marks real tokens
     ids = np.array([e.ids for e in encoded], dtype=np.int32).reshape(len(batch), -1)
@@ -167,6 +176,8 @@ def units_of(item: Item, row: int, turn_role: str | None = None) -> list[Unit]:
 
 def embed_units(units: Sequence[Unit]) -> np.ndarray:
     """Embeddings of the units, a little of the preceding turn mixed in where there is one."""
+    import numpy as np
+
     ctx_rows = [i for i, u in enumerate(units) if u.context]
     vecs = embed([u.text for u in units] + [units[i].context for i in ctx_rows])
     out = vecs[: len(units)].copy()

@@ -24,13 +24,15 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from labelloop.core.types import Item
 from labelloop.label import embeddings
 from labelloop.label.embeddings import embed_units, units_of
 from labelloop.label.providers.base import Example
+
+if TYPE_CHECKING:  # numpy loads where a pool of examples is built
+    import numpy as np
 
 #: cosine similarity at or above which two items count as the same item
 NEAR_DUPLICATE = 0.95
@@ -47,6 +49,8 @@ def normalise(text: str) -> str:
 
 def item_vectors(items: Sequence[Item]) -> np.ndarray:
     """One L2-normalised embedding row per item, made the way the local model makes them."""
+    import numpy as np
+
     if not items:
         return np.zeros((0, embeddings.dim()), dtype=np.float32)
     return embed_units([units_of(item, row)[0] for row, item in enumerate(items)])
@@ -65,6 +69,8 @@ def leak_mask(
     near_duplicate: float = NEAR_DUPLICATE,
 ) -> np.ndarray:
     """Which examples (normalised texts, vectors) repeat or nearly repeat an excluded item."""
+    import numpy as np
+
     drop = np.zeros(len(texts), dtype=bool)
     if len(excluded_items) and len(texts):
         drop |= (vecs @ exc_vecs.T).max(axis=1) >= near_duplicate
@@ -114,6 +120,11 @@ class FewShotPool:
         # One example per item id (a later review of the same item wins), sorted by id.
         latest = {ex.item.id: i for i, ex in enumerate(examples) if ex.item.id not in excluded}
         rows = [latest[key] for key in sorted(latest)]
+        if not rows and vectors is None and excluded_vectors is None:
+            self._empty()  # nothing to select from (a project without reviews): no numpy
+            return
+        import numpy as np
+
         vecs, exc_vecs = self._vectors(examples, rows, excluded_items, vectors, excluded_vectors)
         texts = [normalise(examples[i].item.render_plain()) for i in rows]
         labels = [examples[i].value.key() for i in rows]
@@ -127,6 +138,13 @@ class FewShotPool:
         codes: dict[str, int] = {}
         self._groups = np.array([codes.setdefault(labels[j], len(codes)) for j in keep], np.int64)
         self._n_groups = max(len(codes), 1)
+
+    def _empty(self) -> None:
+        """A pool of no examples: ``select_many`` answers no examples without vectors."""
+        self.examples = ()
+        self._vecs = None
+        self._by_id, self._by_text = {}, {}
+        self._groups, self._n_groups = None, 1
 
     def __len__(self) -> int:
         return len(self.examples)
@@ -144,6 +162,8 @@ class FewShotPool:
         excluded_vectors: np.ndarray | None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The kept examples' and the eval items' vectors; those not given embedded in one batch."""
+        import numpy as np
+
         if vectors is not None and len(vectors) != len(examples):
             raise ValueError(f"{len(vectors)} vectors given for {len(examples)} examples")
         if excluded_vectors is not None and len(excluded_vectors) != len(excluded_items):
@@ -182,6 +202,8 @@ class FewShotPool:
         self, item: Item, k: int = DEFAULT_K, item_vector: np.ndarray | None = None
     ) -> tuple[Example, ...]:
         """The k examples for one item, most similar last."""
+        import numpy as np
+
         vec = None if item_vector is None else np.asarray(item_vector, np.float32).reshape(1, -1)
         return self.select_many([item], k, vec)[0]
 
@@ -191,6 +213,8 @@ class FewShotPool:
         """The k examples for each item (one batch of embeddings), each most similar last."""
         if k <= 0 or not len(self) or not items:
             return [() for _ in items]
+        import numpy as np
+
         x = item_vectors(items) if vectors is None else np.asarray(vectors, np.float32)
         if len(x) != len(items):
             raise ValueError(f"{len(x)} item vectors given for {len(items)} items")
@@ -203,6 +227,8 @@ class FewShotPool:
     def _select_chunk(
         self, items: Sequence[Item], x: np.ndarray, k: int
     ) -> list[tuple[Example, ...]]:
+        import numpy as np
+
         sims = x @ self._vecs.T
         sims[sims >= self.near_duplicate] = -np.inf
         rows, cols = self._same_items(items)
@@ -216,6 +242,8 @@ class FewShotPool:
 
     def _same_items(self, items: Sequence[Item]) -> tuple[np.ndarray, np.ndarray]:
         """(row, example) pairs where the example is the item itself or has its text."""
+        import numpy as np
+
         rows: list[int] = []
         cols: list[int] = []
         for r, item in enumerate(items):
@@ -230,6 +258,8 @@ class FewShotPool:
 def _candidates(sims: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
     """(row, example) of each row's m most similar allowed examples (ties at the edge
     all kept), sorted by row, then similarity descending, then example index (= id)."""
+    import numpy as np
+
     n_pool = sims.shape[1]
     if m < n_pool:
         edge = np.partition(sims, n_pool - m, axis=1)[:, n_pool - m]
@@ -246,6 +276,8 @@ def _candidates(sims: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
 def _diverse(rows: np.ndarray, groups: np.ndarray, n_groups: int, k: int, cap: int) -> np.ndarray:
     """Which ranked candidates to take: per row the first k within the per-label cap,
     then, if too few, the best of the rest."""
+    import numpy as np
+
     n = len(rows)
     if n == 0:
         return np.zeros(0, dtype=bool)
@@ -268,5 +300,7 @@ def _diverse(rows: np.ndarray, groups: np.ndarray, n_groups: int, k: int, cap: i
 
 def _row_cumsum(mask: np.ndarray, row_start: np.ndarray) -> np.ndarray:
     """Cumulative count of mask within each row (rows given by each element's row start)."""
+    import numpy as np
+
     cs = np.cumsum(mask, dtype=np.int64)
     return cs - (cs[row_start] - mask[row_start])

@@ -37,12 +37,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from labelloop.core.types import Route, RouteDecision, Suggestion
 from labelloop.route import rules as routing
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from labelloop.store import Store
 
 #: the orders ``[routing] active_order`` may name (the default, "diverse", is set there)
@@ -57,7 +57,7 @@ STREAM = "active"
 _STEP = 1e-9
 
 #: the embedding rows of the items with these ids, in that order
-Vectors = Callable[[Sequence[str]], np.ndarray]
+Vectors = Callable[[Sequence[str]], "np.ndarray"]
 
 
 def reorderable(decision: RouteDecision, suggestion: Suggestion | None) -> bool:
@@ -87,6 +87,8 @@ def reorder(
     """
     if order == "uncertainty" or (order == "diverse" and len(priorities) <= batch):
         return dict(priorities)  # one item per cluster: the uncertainty order, nothing embedded
+    import numpy as np  # here: routing in the uncertainty order needs none
+
     ids = sorted(priorities, key=lambda i: (priorities[i], i))
     if order == "random":
         picked = sorted(ids, key=lambda i: (routing.uniform_draw(i, seed, STREAM), i))
@@ -111,6 +113,8 @@ def diverse_order(
     uncertainty order; ties in priority go to the lower position. Deterministic: fixed seed,
     one initialisation, one BLAS thread.
     """
+    import numpy as np
+
     n = len(priorities)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
@@ -133,6 +137,7 @@ def cluster(vectors: np.ndarray, k: int, seed: int = 0, iterations: int = 25) ->
     would cost about a second more in a fresh process for a pool of a few hundred rows."""
     import warnings
 
+    import numpy as np
     from scipy.cluster.vq import kmeans2
 
     x = np.asarray(vectors, dtype=np.float64)

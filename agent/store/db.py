@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 import warnings
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from labelloop.core.errors import StoreError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: ``revision = "m013"`` / ``down_revision = "m012"`` (or ``None``) in a migration script,
+#: with or without a type annotation
+_REVISION_LINE = re.compile(
+    r"^(?P<name>revision|down_revision)\s*(?::[^=\n]*)?=\s*"
+    r"""(?:(?P<q>["'])(?P<value>[^"'\n]+)(?P=q)|None)\s*(?:#.*)?$""",
+    re.MULTILINE,
+)
 #: a pooled server connection unused this long is pinged before it is handed out again
 IDLE_PING_S = 30.0
 #: and one older than this is replaced (servers and proxies drop idle connections)
@@ -133,6 +142,8 @@ def _ping_if_idle(dbapi_conn, record, _proxy) -> None:
 
 
 def _alembic_config(connection) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
@@ -140,19 +151,70 @@ def _alembic_config(connection) -> Config:
 
 
 def head_revision() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return ScriptDirectory.from_config(cfg).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+@lru_cache(maxsize=1)
+def script_head() -> str | None:
+    """The head revision read from the migration scripts as text, without alembic (slower to
+    import than the store is to open): the one revision no script names as its
+    ``down_revision``. None unless every script states both plainly and they form one
+    chain; alembic then decides."""
+    parents: dict[str, str | None] = {}
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        found: dict[str, list[str | None]] = {"revision": [], "down_revision": []}
+        for m in _REVISION_LINE.finditer(path.read_text(encoding="utf-8")):
+            found[m["name"]].append(m["value"])
+        if len(found["revision"]) != 1 or len(found["down_revision"]) != 1:
+            return None
+        rev = found["revision"][0]
+        if rev is None or rev in parents:
+            return None
+        parents[rev] = found["down_revision"][0]
+    named = [p for p in parents.values() if p is not None]
+    heads = set(parents) - set(named)
+    roots = [r for r, p in parents.items() if p is None]
+    chain = len(named) == len(set(named)) and set(named) <= set(parents)
+    if not chain or len(heads) != 1 or len(roots) != 1:
+        return None
+    return heads.pop()
+
+
+def up_to_date(engine: Engine) -> bool:
+    """Whether the store is at the scripts' head, read with plain SQL (no alembic): its
+    ``alembic_version`` table holds that one revision. False when in doubt (a new store
+    without the table, scripts the text reading cannot follow): alembic then decides."""
+    head = script_head()
+    if head is None:
+        return False
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return False
+        rows = conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
+    return [r[0] for r in rows] == [head]
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to ``revision``; a project made by an older version opens fine."""
     try:
+        if revision == "head" and up_to_date(engine):
+            return
+        from alembic import command  # a store to create or upgrade, or a doubt: alembic's
+
         current = current_revision(engine)
         if revision == "head" and current == head_revision():
             return

@@ -1,7 +1,8 @@
 """``labelloop label`` on the OpenAI-compatible path starts light: when its first request
 leaves, nothing heavy is imported (litellm and instructor come later, for prices and
-re-asks; gradio, scikit-learn and scipy are other stages'), and a missing API key is
-reported before anything heavy is imported at all.
+re-asks; gradio, scikit-learn and scipy are other stages'; alembic only creates or upgrades
+a store), on a project's first LLM run as on a later one, and a missing API key is reported
+before anything heavy is imported at all.
 
 The real CLI runs in a subprocess; a wrapper records ``sys.modules`` as the first request
 is sent (or as the process exits) and stops there.
@@ -9,6 +10,7 @@ is sent (or as the process exits) and stops there.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -22,7 +24,10 @@ from labelloop.core.resources import demo_guideline, demo_sample
 from labelloop.project import init_project
 from labelloop.testing.stub_llm import StubServer
 
-HEAVY = ("litellm", "instructor", "gradio", "sklearn", "scipy", "matplotlib", "pandas")
+HEAVY = (
+    *("litellm", "instructor", "gradio", "sklearn", "scipy", "matplotlib", "pandas"),
+    "alembic",  # creates or upgrades a store: one at the head revision opens without it
+)
 KEY_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_BASE_URL")
 
 #: the CLI, with ``sys.modules`` written to argv[1] at the first request sent (then exit 0)
@@ -88,9 +93,14 @@ def project(tmp_path):
     return proj
 
 
-def test_nothing_heavy_is_imported_when_the_first_request_leaves(project, stub, tmp_path):
-    # a project labeled before (its calibration rate kept): the usual `labelloop label`
-    loop.label(project, "openai/stub-model", api_base=stub.base_url, limit=1)
+@pytest.mark.parametrize("labeled_before", [True, False], ids=["later-run", "first-run"])
+def test_nothing_heavy_is_imported_when_the_first_request_leaves(
+    project, stub, tmp_path, labeled_before
+):
+    # later run: a project labeled before (its calibration rate kept), the usual `labelloop
+    # label`; first run: its first LLM run, which names the routing model
+    if labeled_before:
+        loop.label(project, "openai/stub-model", api_base=stub.base_url, limit=1)
     project.store.close()
     modules = tmp_path / "modules.json"
     model = ("--model", "openai/stub-model", "--api-base", stub.base_url, "--limit", "1")
@@ -114,3 +124,21 @@ def test_a_missing_key_is_reported_before_anything_heavy_is_imported(
     assert variable in done.stderr and "Traceback" not in done.stderr
     assert heavy(modules) == []
     assert "labelloop.label.providers.llm" not in json.loads(modules.read_text())
+
+
+def test_loading_leaves_the_garbage_collector_as_it_was():
+    from labelloop.ui.cli import _loading
+
+    assert gc.isenabled()
+    with _loading():
+        assert not gc.isenabled()
+        kept = [[]]  # allocated while loading: promoted, not frozen
+    assert gc.isenabled() and gc.get_freeze_count() == 0 and kept
+    mine = [[]]
+    gc.freeze()  # an application that froze its heap keeps it frozen
+    try:
+        with _loading():
+            pass
+        assert gc.get_freeze_count() and all(o is not mine for o in gc.get_objects())
+    finally:
+        gc.unfreeze()

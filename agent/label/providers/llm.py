@@ -34,7 +34,6 @@ from typing import Any, Protocol
 
 import openai
 from pydantic import BaseModel, ValidationError
-from threadpoolctl import threadpool_limits
 
 from labelloop.core.positions import from_shown
 from labelloop.core.types import Guideline, Item, LabelValue, Suggestion
@@ -456,6 +455,8 @@ def _one_blas_thread():
     """BLAS on the calling thread only, for the planner's small matrix products: OpenBLAS
     would wake its worker threads for each, and they spin on a core after every product
     (0.5 ms of CPU per item at 64 calls in flight, taken from the event loop's core)."""
+    from threadpoolctl import threadpool_limits
+
     return threadpool_limits(limits=1, user_api="blas")
 
 

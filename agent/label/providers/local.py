@@ -16,14 +16,16 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from labelloop.core.errors import ConfigError
 from labelloop.core.turns import role_names, turn_noun
 from labelloop.core.types import Guideline, Item, LabelValue, Suggestion
 from labelloop.label import embeddings, questions
 from labelloop.label.providers.base import Example, LabelContext, register
+
+if TYPE_CHECKING:  # numpy loads when the model works, not when the module is imported
+    import numpy as np
 
 MODEL = "local"
 VERSION_PREFIX = "local-v1"
@@ -76,12 +78,16 @@ def _quote(text: str) -> str:
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     z = z - z.max(axis=1, keepdims=True)
     np.exp(z, out=z)
     return z / z.sum(axis=1, keepdims=True)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
 
@@ -121,6 +127,8 @@ class _LabelSpace:
 
 
 def _label_space(g: Guideline) -> _LabelSpace:
+    import numpy as np
+
     names = g.label_names
     index = {n: i for i, n in enumerate(names)}
     descs = [f"{humanise(lab.name)}. {lab.definition}".strip() for lab in g.labels]
@@ -147,6 +155,8 @@ def _label_space(g: Guideline) -> _LabelSpace:
 
 def _group_max(sims: np.ndarray, groups: np.ndarray, n_labels: int) -> np.ndarray:
     """Per label, the max over the columns in that label's group (-inf for empty groups)."""
+    import numpy as np
+
     out = np.full((sims.shape[0], n_labels), -np.inf, dtype=np.float32)
     if groups.size == 0:
         return out
@@ -166,6 +176,8 @@ class _ZeroShot:
 
 
 def _zero_shot(space: _LabelSpace, x: np.ndarray) -> _ZeroShot:
+    import numpy as np
+
     n_labels = len(space.names)
     desc = x @ space.desc.T
     ex_sims = x @ space.ex_vecs.T
@@ -182,6 +194,8 @@ def _zero_shot(space: _LabelSpace, x: np.ndarray) -> _ZeroShot:
 
 def _example_argmax(ex_sims: np.ndarray, ex_label: np.ndarray, best: np.ndarray) -> np.ndarray:
     """Index of the guideline example reaching each label's best example similarity."""
+    import numpy as np
+
     out = np.zeros(best.shape, dtype=np.int64)
     for lab in np.unique(ex_label):
         cols = np.flatnonzero(ex_label == lab)
@@ -243,6 +257,8 @@ def _fold_of(item_id: str, seed: int, k: int) -> int:
 
 def _training(ctx: LabelContext, index: dict[str, int]) -> _Training | None:
     """Training rows from the reviews, sorted by item id so example order does not matter."""
+    import numpy as np
+
     g = ctx.guideline
     rows: list[tuple[str, embeddings.Unit, object]] = []
     for ex in sorted(ctx.examples, key=lambda e: (e.item.id, e.value.key())):
@@ -279,6 +295,8 @@ class _Model:
 
 
 def _guideline_rows(space: _LabelSpace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    import numpy as np
+
     n = len(space.names)
     x = np.vstack([space.desc, space.ex_vecs])
     y = np.concatenate([np.arange(n), space.ex_label])
@@ -289,6 +307,8 @@ def _guideline_rows(space: _LabelSpace) -> tuple[np.ndarray, np.ndarray, np.ndar
 def _fit(space: _LabelSpace, x: np.ndarray, y: np.ndarray, seed: int) -> _Model:
     """Logistic regression on reviewed rows plus the guideline's own rows (so every label has
     at least one positive); multinomial for single-label, one binary model per label for multi."""
+    import numpy as np
+
     gx, gy, gw = _guideline_rows(space)
     n_labels = len(space.names)
     xs = np.vstack([x, gx])
@@ -326,6 +346,8 @@ def _classifier(seed: int):
 def _fit_binary(
     x: np.ndarray, y: np.ndarray, sw: np.ndarray, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
     coef = np.zeros((y.shape[1], x.shape[1]))
     icpt = np.zeros(y.shape[1])
     for j in range(y.shape[1]):
@@ -480,6 +502,8 @@ class LocalProvider:
 def _predict(
     state: _State, items: Sequence[Item], units: list[embeddings.Unit], ctx: LabelContext
 ) -> _Pred:
+    import numpy as np
+
     x = embeddings.embed_units(units)
     zs = _zero_shot(state.space, x)
     multi = _is_multi(ctx.guideline)
@@ -504,6 +528,8 @@ def _predict(
 
 def _top2(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per row: the best label, the runner-up (-1 if none), and their probabilities."""
+    import numpy as np
+
     n = len(p)
     if p.shape[1] == 1:
         return np.zeros(n, dtype=np.int64), np.full(n, -1), p[:, 0], np.zeros(n)
@@ -518,6 +544,8 @@ def _top2(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
 def _neighbours(x: np.ndarray, fold: np.ndarray, best: np.ndarray, train: _Training):
     """Per unit, the nearest reviewed row with the predicted label and the nearest without it
     (index, similarity; -inf when none), never looking at the unit's own held-out fold."""
+    import numpy as np
+
     n = len(x)
     idx = np.zeros((n, 2), dtype=np.int64)
     sims = np.full((n, 2), -np.inf, dtype=np.float32)
@@ -546,6 +574,8 @@ class _Explainer:
     _trained_on: dict[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        import numpy as np
+
         train = self.state.train
         if self.state.supervised and train is not None:
             best = self.pred.probs.argmax(axis=1)
@@ -558,6 +588,8 @@ class _Explainer:
         return self._trained_on[int(self.pred.fold[u])] if self.state.supervised else 0
 
     def _train_label(self, row: int) -> str:
+        import numpy as np
+
         train, names = self.state.train, self.state.space.names
         assert train is not None
         y = train.y[row]
@@ -566,6 +598,8 @@ class _Explainer:
         return ", ".join(names[j] for j in np.flatnonzero(y)) or "no labels"
 
     def supervised(self, u: int, best: int) -> str:
+        import numpy as np
+
         train, name = self.state.train, self.state.space.names[best]
         assert train is not None and self.nn_idx is not None and self.nn_sim is not None
         held = ", this item held out" if self.pred.fold[u] >= 0 else ""
@@ -629,6 +663,8 @@ def _suggestions(
 
 def _single_suggestions(items, pred: _Pred, explainer: _Explainer, base: dict) -> list:
     """The most probable label; confidence is its probability."""
+    import numpy as np
+
     names, n_rev = explainer.state.space.names, explainer.n_reviews
     best, runner, p1, p2 = _top2(pred.probs)
     zs_p = pred.zs_probs[np.arange(len(best)), best]
@@ -647,6 +683,8 @@ def _single_suggestions(items, pred: _Pred, explainer: _Explainer, base: dict) -
 
 def _multi_suggestions(items, pred: _Pred, explainer: _Explainer, base: dict) -> list:
     """Every label with p >= 0.5 (at least the best); confidence: prod of max(p, 1-p)."""
+    import numpy as np
+
     names, n_rev = explainer.state.space.names, explainer.n_reviews
     probs, rows = pred.probs, np.arange(len(items))
     best = probs.argmax(axis=1)
@@ -681,6 +719,8 @@ def _turn_suggestions(
     items, units: list[embeddings.Unit], pred: _Pred, explainer: _Explainer, base: dict, g
 ) -> list:
     """One label per labeled turn; confidence is the product of the turns' probabilities."""
+    import numpy as np
+
     noun = turn_noun(g.turn_role)
     names, n_rev = explainer.state.space.names, explainer.n_reviews
     best, runner, p1, p2 = _top2(pred.probs)
