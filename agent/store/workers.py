@@ -270,17 +270,41 @@ class WorkersMixin:
             c.execute(
                 sa.delete(T_GRANTS).where(T_GRANTS.c.bucket == bucket, T_GRANTS.c.at <= now - span)
             )
-            rows = c.execute(
-                sa.select(T_GRANTS.c.at, T_GRANTS.c.requests, T_GRANTS.c.tokens)
-                .where(T_GRANTS.c.bucket == bucket)
-                .order_by(T_GRANTS.c.at)
-            ).all()
-            grants = [(aware(r.at), r.requests, r.tokens) for r in rows]
-            wait = _window_wait(grants, now, span, tokens, max_requests, max_tokens)
-            if wait > 0:
-                return wait
-            c.execute(sa.insert(T_GRANTS).values(bucket=bucket, at=now, requests=1, tokens=tokens))
+            mine = T_GRANTS.c.bucket == bucket
+            requests, used = c.execute(
+                sa.select(
+                    sa.func.coalesce(sa.func.sum(T_GRANTS.c.requests), 0),
+                    sa.func.coalesce(sa.func.sum(T_GRANTS.c.tokens), 0),
+                ).where(mine)
+            ).one()
+            asked = min(tokens, int(max_tokens)) if max_tokens else tokens
+            fits = (max_requests is None or requests + 1 <= max_requests) and (
+                max_tokens is None or used + asked <= max_tokens
+            )
+            if not fits:
+                return self._rate_wait(c, mine, now, span, requests, used, asked,
+                                       max_requests, max_tokens)  # fmt: skip
+            c.execute(sa.insert(T_GRANTS).values(bucket=bucket, at=now, requests=1, tokens=asked))
         return 0.0
+
+    @staticmethod
+    def _rate_wait(c, mine, now, span, requests, used, asked, max_requests, max_tokens) -> float:
+        """Seconds until one more request of ``asked`` tokens fits the window: until the
+        grants in the way are older than ``span`` (every grant is one request)."""
+        waits = [1e-3]
+        if max_requests is not None and requests + 1 > max_requests:
+            excess = int(requests + 1 - int(max_requests))
+            q = sa.select(T_GRANTS.c.at).where(mine).order_by(T_GRANTS.c.at)
+            at = c.execute(q.offset(excess - 1).limit(1)).scalar()
+            waits.append((aware(at) + span - now).total_seconds())
+        if max_tokens is not None and used + asked > max_tokens:
+            held = sa.func.sum(T_GRANTS.c.tokens).over(order_by=(T_GRANTS.c.at, T_GRANTS.c.id))
+            sub = sa.select(T_GRANTS.c.at, held.label("held")).where(mine).subquery()
+            need = used + asked - max_tokens
+            q = sa.select(sub.c.at).where(sub.c.held >= need).order_by(sub.c.at).limit(1)
+            at = c.execute(q).scalar()
+            waits.append((aware(at) + span - now).total_seconds())
+        return max(waits)
 
     def rate_grants(self, bucket: str) -> list[datetime]:
         """When each request of ``bucket`` was granted (for checks and benchmarks)."""
@@ -410,31 +434,3 @@ def _job(row) -> Job:
     for k in ("created_at", "started_at", "finished_at"):
         m[k] = aware(m[k])
     return Job(**m)
-
-
-def _window_wait(
-    grants: list[tuple[datetime, int, int]],
-    now: datetime,
-    span: timedelta,
-    tokens: int,
-    max_requests: float | None,
-    max_tokens: float | None,
-) -> float:
-    """Seconds until one more request of ``tokens`` fits the window (0: it fits now), given
-    the grants in the window, oldest first."""
-    requests = sum(r for _, r, _ in grants)
-    used = sum(t for _, _, t in grants)
-    tokens = min(tokens, int(max_tokens)) if max_tokens else tokens
-    wait = 0.0
-    if max_requests is not None and requests + 1 > max_requests:
-        # the oldest grants must leave the window until one more request fits
-        excess = requests + 1 - int(max_requests)
-        wait = max(wait, (grants[excess - 1][0] + span - now).total_seconds())
-    if max_tokens is not None and used + tokens > max_tokens:
-        need, freed = used + tokens - max_tokens, 0
-        for at, _, t in grants:
-            freed += t
-            if freed >= need:
-                wait = max(wait, (at + span - now).total_seconds())
-                break
-    return max(wait, 0.0) if wait > 0 else 0.0

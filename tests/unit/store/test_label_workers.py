@@ -5,13 +5,11 @@ that no two workers take."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from labelloop.label.crew import Crew
 from labelloop.store import Store
-from labelloop.store.workers import _window_wait
 from tests.support.services import postgres_database
 
 IDS = [f"i{n}" for n in range(6)]
@@ -66,17 +64,19 @@ def test_the_rate_limit_counts_grants_in_a_sliding_window(store):
     assert 1 <= len(store.rate_grants("b")) <= 3
 
 
-def test_the_window_wait_is_until_enough_grants_leave_it():
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    span = timedelta(seconds=60)
-    grants = [(now - timedelta(seconds=s), 1, 100) for s in (50, 30, 10)]
-    assert _window_wait(grants, now, span, 100, max_requests=4, max_tokens=None) == 0.0
-    assert _window_wait(grants, now, span, 100, max_requests=3, max_tokens=None) == 10.0
-    # tokens: 300 used of 350, a request of 100 must wait until 50 have left (the oldest)
-    assert _window_wait(grants, now, span, 100, max_requests=None, max_tokens=350) == 10.0
-    assert _window_wait(grants, now, span, 50, max_requests=None, max_tokens=350) == 0.0
+@pytest.mark.postgres
+def test_a_token_limit_waits_until_enough_tokens_left_the_window(store):
+    def grant(tokens):
+        return store.grant_rate("t", tokens, max_requests=None, max_tokens=300, span=0.5)
+
+    assert [grant(100), grant(100), grant(100)] == [0.0, 0.0, 0.0]
+    wait = grant(50)  # 300 held: the oldest 100 must leave first
+    assert 0 < wait <= 0.5
+    time.sleep(wait + 0.01)
+    assert grant(50) == 0.0
     # a request larger than the whole limit counts as the limit, not as never
-    assert _window_wait([], now, span, 10**6, max_requests=None, max_tokens=350) == 0.0
+    time.sleep(0.51)
+    assert grant(10**6) == 0.0
 
 
 @pytest.mark.postgres
