@@ -285,16 +285,6 @@ def per_second(times: list[float], t0: float) -> list[int]:
     return out
 
 
-def most_in_window(times: list[float], window: float) -> int:
-    times = sorted(times)
-    most, start = 0, 0
-    for end, t in enumerate(times):
-        while t - times[start] >= window:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
-
-
 def tiles(times: list[float], span: float) -> list[int]:
     """Requests in consecutive windows of ``span`` seconds from the first, each one wholly
     before the last request."""
@@ -416,6 +406,7 @@ def one_run(server: str, workers: int, items: int, rpm: float | None, window: fl
     }
     if rpm:
         from labelloop.label.providers.limits import MARGIN
+        from labelloop.testing.stub_llm import most_in_window
 
         per_window = rpm * window / 60
         most = most_in_window(arrived, window)

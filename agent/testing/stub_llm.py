@@ -131,6 +131,18 @@ class Call:
     at: float = field(default_factory=time.time)
 
 
+def most_in_window(times: list[float], window: float) -> int:
+    """The most of ``times`` (arrivals, in seconds) that fall in any ``window`` seconds,
+    the window sliding over them: what a rate limit counted that way sees."""
+    times = sorted(times)
+    most, start = 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] >= window:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
 class CallLog:
     """Thread-safe record of received requests and per-item attempt counts."""
 

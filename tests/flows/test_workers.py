@@ -22,7 +22,7 @@ from labelloop import loop
 from labelloop.core.errors import LabelloopError
 from labelloop.project import CONFIG_NAME, load_project
 from labelloop.store.tables import SuggestionRow
-from labelloop.testing.stub_llm import StubServer
+from labelloop.testing.stub_llm import StubServer, most_in_window
 from tests.support.llm import MODEL, make_project
 from tests.support.services import postgres_database
 
@@ -69,16 +69,6 @@ def _holds_items(project, pid: int) -> bool:
     return any(w.leases and w.holder.split(":")[1] == str(pid) for w in project.store.workers())
 
 
-def _most_in_window(times: list[float], window: float) -> int:
-    times = sorted(times)
-    most, start = 0, 0
-    for end, t in enumerate(times):
-        while t - times[start] >= window:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
-
-
 @pytest.mark.parametrize("workers", [2, 4])
 def test_workers_share_the_items_and_the_rate_limit_and_survive_a_kill(tmp_path, workers):
     with postgres_database() as url:
@@ -116,7 +106,7 @@ def test_workers_share_the_items_and_the_rate_limit_and_survive_a_kill(tmp_path,
     # calls at the provider: one per item, but for the killed worker's calls in flight
     assert ITEMS <= len(arrivals) <= ITEMS + CONCURRENCY, per_item.most_common(5)
     # the shared limit held in every sliding window, at the provider's side
-    assert _most_in_window(arrivals, WINDOW) <= RPM * WINDOW / 60, arrivals
+    assert most_in_window(arrivals, WINDOW) <= RPM * WINDOW / 60, arrivals
     # the killed worker never finished; the others did, and took over what it held
     states = Counter(w.status for w in crew.values())
     assert states == Counter({"finished": workers - 1, "running": 1}), crew
