@@ -324,8 +324,14 @@ class WorkersMixin:
                     sa.func.coalesce(
                         sa.func.sum(
                             T_WORKERS.c.spent_usd
-                            + sa.case(
-                                (T_WORKERS.c.finished_at.is_(None), T_WORKERS.c.reserved_usd),
+                            + sa.case(  # a stopped or lapsed worker's calls are over
+                                (
+                                    sa.and_(
+                                        T_WORKERS.c.finished_at.is_(None),
+                                        T_WORKERS.c.expires_at > self._clock(),
+                                    ),
+                                    T_WORKERS.c.reserved_usd,
+                                ),
                                 else_=0.0,
                             )
                         ),

@@ -91,6 +91,15 @@ def test_a_crew_shares_one_budget(store):
         a.settle(0.4, 0.4)
         assert store.crew_spend(a.crew) == pytest.approx(0.9)
         assert not b.reserve(0.2)
+    # a worker whose lease lapsed (killed): its reservation stops counting, its spend not
+    store.join_crew("elsewhere:1:eeee", "n", "label", ttl=0.3, max_cost=1.0)
+    crew = {w.holder: w.crew for w in store.workers()}["elsewhere:1:eeee"]
+    assert store.reserve_budget("elsewhere:1:eeee", crew, 0.6, 1.0)
+    store.settle_budget("elsewhere:1:eeee", 0.0, 0.2)
+    with Crew(store, "n", max_cost=1.0) as d:
+        assert d.crew == crew and not d.reserve(0.5)
+        time.sleep(0.35)
+        assert d.reserve(0.5) and not d.reserve(0.4)  # 0.2 spent + 0.5: 0.3 left
     # a crew that has ended is over: the next worker starts a new one
     with Crew(store, "m", max_cost=1.0) as c:
         assert c.crew == c.holder != a.crew and c.reserve(0.9)
