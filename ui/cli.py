@@ -568,6 +568,55 @@ def users_delete(name: NameArg, project: ProjectOpt = None) -> None:
     out.print(f"User {name} deleted; their reviews stay.")
 
 
+tokens_app = typer.Typer(help="API tokens (one user's key to the JSON API).", no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
+
+
+@tokens_app.command("create")
+def tokens_create(name: NameArg, project: ProjectOpt = None) -> None:
+    """Print a new API token for an existing account, with its role; it is shown this once
+    (the store keeps only its hash)."""
+    from labelloop.review.tokens import create_token
+
+    store = _project(project).store
+    token = create_token(store, name)
+    err.print(
+        f"API token for {name} ({store.get_user(name).role}); it is not shown again, and "
+        f"`labelloop tokens revoke {name}` ends it:"
+    )
+    print(token)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    name: NameArg,
+    token_id: Annotated[
+        int | None, typer.Option("--id", help="Only this token (see `tokens list`).")
+    ] = None,
+    project: ProjectOpt = None,
+) -> None:
+    """Revoke an account's API tokens (or one of them): they stop working at once."""
+    from labelloop.review.tokens import revoke_tokens
+
+    n = revoke_tokens(_project(project).store, name, token_id)
+    out.print(f"Revoked {n} token{'s' if n != 1 else ''} of {name}.")
+
+
+@tokens_app.command("list")
+def tokens_list(project: ProjectOpt = None) -> None:
+    """API tokens: whose, made when, last used, revoked (never the tokens themselves)."""
+    rows = _project(project).store.list_tokens()
+    if not rows:
+        out.print("No API tokens yet: `labelloop tokens create NAME` makes one.")
+    for t in rows:
+        used = f"last used {t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never used"
+        state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "live"
+        out.print(
+            f"  {t.id}  {t.user}  {t.prefix}...  made {t.created_at:%Y-%m-%d %H:%M}, {used}, "
+            f"{state}"
+        )
+
+
 AdminOpt = Annotated[str, typer.Option("--by", help="The admin account adding them.")]
 
 

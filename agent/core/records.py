@@ -217,3 +217,15 @@ class BatchJob:
     def open(self) -> bool:
         """Not yet collected nor abandoned: its items wait for its answers."""
         return self.collected_at is None and self.status != "abandoned"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """An API token as listings show it: never the token itself."""
+
+    id: int
+    user: str
+    prefix: str
+    created_at: datetime | None = None
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None

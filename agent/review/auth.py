@@ -67,10 +67,12 @@ def disable_user(store: Store, name: str, disabled: bool = True) -> None:
 
 def delete_user(store: Store, name: str) -> None:
     """Remove an account's login; its reviews stay (the history is append-only) and keep
-    its name, so a new account of that name would appear as their author: prefer disabling."""
+    its name, so a new account of that name would appear as their author: prefer disabling.
+    Its API tokens are revoked: they never serve a later account of the same name."""
     if not store.delete_user(name):
         raise _no_account(store, name)
     _sign_out(store, name)
+    store.revoke_tokens(name, datetime.now(UTC))
 
 
 def _sign_out(store: Store, name: str) -> None:

@@ -16,6 +16,7 @@ from labelloop.store.reviews import ReviewsMixin
 from labelloop.store.routes import RoutesMixin
 from labelloop.store.sessions import SessionsMixin
 from labelloop.store.suggestions import SuggestionsMixin
+from labelloop.store.tokens import TokensMixin
 from labelloop.store.users import UsersMixin
 from labelloop.store.workers import WorkersMixin
 
@@ -36,6 +37,7 @@ class Store(
     ReviewQueueMixin,
     ReviewsMixin,
     SessionsMixin,
+    TokensMixin,
     UsersMixin,
     WorkersMixin,
     StoreBase,

@@ -456,3 +456,17 @@ class BatchJobItemRow(SQLModel, table=True):
     item_id: str = Field(primary_key=True)
     cache_key: str
     fewshot: list | None = _json()
+
+
+class ApiTokenRow(SQLModel, table=True):
+    """A user's API token, kept as its SHA-256 (the token itself is shown once)."""
+
+    __tablename__ = "api_tokens"
+    id: int | None = Field(default=None, primary_key=True)
+    user: str = Field(index=True)
+    #: the token's first characters, to tell tokens apart in listings
+    prefix: str
+    hash: str = Field(unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
