@@ -358,17 +358,16 @@ def batch_status(json_: JsonOpt = False, project: ProjectOpt = None) -> None:
     if not rows:
         out.print("No batches: `labelloop label --model MODEL --batch` submits one.")
         return
-    table = Table("batch", "provider batch", "model", "items", "status", "done/failed/total")
-    table.add_column("created")
-    for b in rows:
+    out.print(f"Batches: {len(rows)} ({sum(b.collected_at is None for b in rows)} not collected).")
+    for b in rows:  # a line each: readable in an 80-column terminal, ids whole for copying
         c = b.request_counts or {}
-        counts = f"{c.get('completed', 0)}/{c.get('failed', 0)}/{c.get('total', 0)}"
+        counts = f"{c.get('completed', 0)} done, {c.get('failed', 0)} failed of {c.get('total', 0)}"
         status = f"collected ({b.status})" if b.collected_at else b.status
-        created = f"{b.created_at:%Y-%m-%d %H:%M}" if b.created_at else ""
-        table.add_row(
-            b.id, b.provider_batch_id or "-", b.model, str(b.items), status, counts, created
+        created = f", created {b.created_at:%Y-%m-%d %H:%M}" if b.created_at else ""
+        out.print(
+            f"  {b.id}  {b.model}  {status}: {b.items} items, {counts}{created}; provider "
+            f"batch {b.provider_batch_id or '(none recorded)'}"
         )
-    out.print(table)
 
 
 @batch_app.command("collect")
