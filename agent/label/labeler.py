@@ -103,14 +103,17 @@ def items_to_label(
     only: Collection[str] | None = None,
     skip: Collection[str] = (),
     batch: int = 2000,
+    newest: dict[str, tuple[int, str, str]] | None = None,
 ) -> Iterator[Item]:
     """Items with no suggestion from ``model``, or whose last one failed for a transient
     fault; with ``stale``, also outdated ones.
 
     ``only``: the items that may be labeled at all (a cascade stage's: those that reached it);
-    ``skip``: items not to label (those people decided, for a paid model).
+    ``skip``: items not to label (those people decided, for a paid model); ``newest``: the
+    model's newest suggestions (``Store.newest_suggestions``), when the caller read them.
     """
-    done = store.suggestion_versions(model)
+    newest = store.newest_suggestions(model) if newest is None else newest
+    done = {i: (p, g) for i, (_, p, g) in newest.items()}
     retry = store.failed_with_signal(model, TRANSIENT_FAULT)
     for item in store.iter_items(batch=batch):
         if (only is not None and item.id not in only) or item.id in skip:
@@ -141,10 +144,13 @@ def label_items(
     start = time.perf_counter()
     ctx = label_context(store, guideline)
     version = provider.version(ctx)
-    # before the list is made: an item whose newest suggestion changes after this was
-    # labeled by another worker
-    seen = store.latest_suggestion_ids(provider.model) if crew is not None else {}
-    missing = items_to_label(store, provider.model, version, guideline, stale, only, skip)
+    # the list is made from this read: an item whose newest suggestion changes after it
+    # was labeled by another worker
+    newest = store.newest_suggestions(provider.model)
+    seen = {i: n[0] for i, n in newest.items()} if crew is not None else {}
+    missing = items_to_label(
+        store, provider.model, version, guideline, stale, only, skip, newest=newest
+    )
     todo = list(_take(missing, limit))
     before = _values(store, provider.model, [i.id for i in todo]) if stale else {}
     reasons: Counter = Counter()

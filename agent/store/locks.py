@@ -33,7 +33,7 @@ def holder_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _dead_here(holder: str) -> bool:
+def dead_here(holder: str) -> bool:
     """Whether ``holder`` names a process on this machine that no longer runs."""
     host, _, rest = holder.partition(":")
     pid = rest.partition(":")[0]
@@ -69,7 +69,7 @@ class LocksMixin:
             row = c.execute(sa.select(T_LOCKS).where(T_LOCKS.c.name == name)).one()
             if row.holder == holder:
                 return None
-            if _dead_here(row.holder):  # killed on this machine: its claim is void now
+            if dead_here(row.holder):  # killed on this machine: its claim is void now
                 c.execute(
                     sa.update(T_LOCKS)
                     .where(T_LOCKS.c.name == name, T_LOCKS.c.holder == row.holder)

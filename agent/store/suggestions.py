@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import sqlalchemy as sa
 
@@ -85,19 +85,36 @@ class SuggestionsMixin:
         with self.engine.connect() as c:
             return c.execute(q).first() is not None
 
-    def suggestion_versions(self, model: str) -> dict[str, tuple[str, str]]:
-        """item id -> (prompt version, guideline version) of its newest suggestion by model."""
+    def newest_suggestions(self, model: str) -> dict[str, tuple[int, str, str]]:
+        """item id -> (id, prompt version, guideline version) of its newest suggestion by
+        ``model``: in one read, what a run labels and what it saw before listing it."""
         sub = (
             sa.select(sa.func.max(T_SUGG.c.id).label("id"))
             .where(T_SUGG.c.model == model)
             .group_by(T_SUGG.c.item_id)
             .subquery()
         )
-        q = sa.select(T_SUGG.c.item_id, T_SUGG.c.prompt_version, T_SUGG.c.guideline_version).join(
-            sub, sub.c.id == T_SUGG.c.id
+        t = T_SUGG.c
+        q = sa.select(t.item_id, t.id, t.prompt_version, t.guideline_version).join(
+            sub, sub.c.id == t.id
         )
         with self.engine.connect() as c:
-            return {r.item_id: (r.prompt_version, r.guideline_version) for r in c.execute(q)}
+            return {r.item_id: (r.id, r.prompt_version, r.guideline_version) for r in c.execute(q)}
+
+    def suggestion_versions(self, model: str) -> dict[str, tuple[str, str]]:
+        """item id -> (prompt version, guideline version) of its newest suggestion by model."""
+        return {i: (p, g) for i, (_, p, g) in self.newest_suggestions(model).items()}
+
+    def latest_suggestion_ids(self, model: str, item_ids: Collection[str]) -> dict[str, int]:
+        """item id -> the id of its newest suggestion by ``model``, for these items."""
+        q = sa.select(T_SUGG.c.item_id, sa.func.max(T_SUGG.c.id)).where(T_SUGG.c.model == model)
+        out: dict[str, int] = {}
+        ids = list(item_ids)
+        with self.engine.connect() as c:
+            for i in range(0, len(ids), 900):
+                part = q.where(T_SUGG.c.item_id.in_(ids[i : i + 900])).group_by(T_SUGG.c.item_id)
+                out.update(c.execute(part).all())
+        return out
 
     def failed_with_signal(self, model: str, signal: str) -> set[str]:
         """Items whose newest suggestion by ``model`` failed and carries ``signal``."""

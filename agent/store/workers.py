@@ -19,12 +19,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from labelloop.core.records import Job, Worker
 from labelloop.store.base import aware
-from labelloop.store.locks import _dead_here
+from labelloop.store.locks import dead_here
 from labelloop.store.tables import (
     JobRow,
     LabelLeaseRow,
     RateGrantRow,
-    SuggestionRow,
     WorkerRow,
 )
 
@@ -32,7 +31,6 @@ T_WORKERS = WorkerRow.__table__
 T_LEASES = LabelLeaseRow.__table__
 T_GRANTS = RateGrantRow.__table__
 T_JOBS = JobRow.__table__
-T_SUGG = SuggestionRow.__table__
 
 
 class WorkersMixin:
@@ -177,7 +175,7 @@ class WorkersMixin:
                     )
                 )
             }
-            gone = {h for h, _ in before.values() if h != holder and _dead_here(h)}
+            gone = {h for h, _ in before.values() if h != holder and dead_here(h)}
             if gone:
                 c.execute(
                     sa.update(T_LEASES)
@@ -232,20 +230,7 @@ class WorkersMixin:
                     T_LEASES.c.expires_at > self._clock(),
                     T_LEASES.c.item_id.in_(ids[i : i + 900]),
                 )
-                out.update(r.item_id for r in c.execute(q) if not _dead_here(r.holder))
-        return out
-
-    def latest_suggestion_ids(self, model: str, item_ids: Collection[str] | None = None):
-        """item id -> the id of its newest suggestion by ``model`` (all items, or these)."""
-        q = sa.select(T_SUGG.c.item_id, sa.func.max(T_SUGG.c.id)).where(T_SUGG.c.model == model)
-        out: dict[str, int] = {}
-        with self.engine.connect() as c:
-            if item_ids is None:
-                return dict(c.execute(q.group_by(T_SUGG.c.item_id)).all())
-            ids = list(item_ids)
-            for i in range(0, len(ids), 900):
-                part = q.where(T_SUGG.c.item_id.in_(ids[i : i + 900])).group_by(T_SUGG.c.item_id)
-                out.update(c.execute(part).all())
+                out.update(r.item_id for r in c.execute(q) if not dead_here(r.holder))
         return out
 
     # --- a shared rate limit ----------------------------------------------------------------

@@ -165,7 +165,7 @@ def test_a_batch_leaves_items_workers_hold_and_workers_leave_items_in_a_batch(tm
         assert store.claim_items(MODEL, other, held, ttl=30)[0] == held
         with StubServer(batch_seconds=60) as stub:
             # a worker that listed every item before the batch was submitted
-            seen = store.latest_suggestion_ids(MODEL)
+            seen = {i: n[0] for i, n in store.newest_suggestions(MODEL).items()}
             sub = loop.label_batch(project, MODEL, api_base=stub.base_url)
             assert sub.items == 7 and not set(held) & set(store.items_in_open_batches(MODEL))
             from labelloop.label.crew import Crew
