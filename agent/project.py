@@ -102,6 +102,8 @@ class ReviewConfig(BaseModel):
     proxy_auth_from: list[str] = ["127.0.0.1", "::1"]
     #: larger request bodies are refused (413); the console uploads nothing big
     max_request_kb: int = Field(1024, ge=16)
+    #: the largest request body the JSON API takes (a push of items), in KiB
+    api_max_request_kb: int = Field(65536, ge=16)
     #: files up to this size may be uploaded through Gradio's upload route (at most
     #: max_request_kb); 0, the default, refuses every upload: the console has no upload field
     max_upload_kb: int = Field(0, ge=0)

@@ -116,7 +116,7 @@ def work(
     shift = Shift()
     with _crew(project, model, options) as crew:
         while not stop.is_set():
-            if _run_a_job(project, holder, shift, on_job):
+            if run_next_job(project, holder, shift, on_job):
                 continue
             try:
                 run = loop.label(project, model, command="worker", crew=crew, **options)
@@ -138,7 +138,7 @@ def work(
     return shift
 
 
-def _run_a_job(project: Project, holder: str, shift: Shift, on_job) -> bool:
+def run_next_job(project: Project, holder: str, shift: Shift, on_job=None) -> bool:
     """Take the oldest queued job and run it; False when none is queued. A job that fails
     is recorded as failed, with why, and the worker goes on."""
     job = project.store.take_job(holder, JOB_KINDS)

@@ -10,6 +10,8 @@ One ASGI middleware in front of everything (the sign-in routes and the Gradio ap
   sign-in form, sign-out and the favicon (``PUBLIC``): every Gradio route, Gradio's and
   FastAPI's API documents and whatever route a later Gradio adds are refused with 401, and a
   page asked for without one goes to the sign-in form;
+- the JSON API (``api_prefix``) authenticates each request itself, with a bearer token and
+  no cookie: it is let through without a session, with its own body limit (``api_max_body``);
 - every response gets a Content-Security-Policy. Gradio's page carries inline bootstrap
   scripts, so HTML pages are allowed exactly their own inline scripts by hash: injected
   inline scripts and event-handler attributes (``onerror=``) do not run, and images,
@@ -83,11 +85,18 @@ class SecurityMiddleware:
     """See the module docstring."""
 
     def __init__(
-        self, app: ASGIApp, max_body: int, signed_in: Callable[[HTTPConnection], str | None]
+        self,
+        app: ASGIApp,
+        max_body: int,
+        signed_in: Callable[[HTTPConnection], str | None],
+        api_prefix: str | None = None,
+        api_max_body: int | None = None,
     ):
         self.app = app
         self.max_body = max_body
         self.signed_in = signed_in
+        self.api_prefix = api_prefix.rstrip("/") + "/" if api_prefix else None
+        self.api_max_body = api_max_body or max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and not await self._has_session(scope):
@@ -95,21 +104,25 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = Headers(scope=scope)
-        refusal = self._refusal(scope, headers)
-        if refusal is None and (scope["method"], scope["path"]) not in PUBLIC:
+        api = self.api_prefix is not None and scope["path"].startswith(self.api_prefix)
+        limit = self.api_max_body if api else self.max_body
+        refusal = self._refusal(scope, headers, limit)
+        if refusal is None and not api and (scope["method"], scope["path"]) not in PUBLIC:
             if not await self._has_session(scope):
                 refusal = _sign_in_first(scope, headers)
         if refusal is not None:
             return await refusal(scope, receive, send)
+        if api:  # JSON only: no page to hash scripts in
+            return await self._guarded(scope, receive, _with_headers(send, csp()), limit)
         if _is_page_request(scope, headers):
             # pages are read uncompressed so that their inline scripts can be hashed
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"accept-encoding"]
             return await self._page(scope, receive, send)
         await self._guarded(scope, receive, _with_headers(send, csp()))
 
-    def _refusal(self, scope: Scope, headers: Headers):
+    def _refusal(self, scope: Scope, headers: Headers, limit: int):
         length = headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+        if length is not None and (not length.isdigit() or int(length) > limit):
             return PlainTextResponse("Request too large", status_code=413)
         if scope["method"] in UNSAFE_METHODS and not _same_origin(headers):
             return PlainTextResponse("Cross-site request refused", status_code=403)
@@ -119,7 +132,7 @@ class SecurityMiddleware:
         # the session lookup reads the store: off the event loop
         return await run_in_threadpool(self.signed_in, HTTPConnection(scope)) is not None
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, receive: Receive, limit: int) -> Receive:
         seen = 0
 
         async def limited() -> Message:
@@ -127,8 +140,8 @@ class SecurityMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    raise BodyTooLarge(f"request body over {self.max_body} bytes")
+                if seen > limit:
+                    raise BodyTooLarge(f"request body over {limit} bytes")
             return message
 
         return limited
@@ -159,7 +172,9 @@ class SecurityMiddleware:
 
         await self._guarded(scope, receive, buffered)
 
-    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _guarded(
+        self, scope: Scope, receive: Receive, send: Send, limit: int | None = None
+    ) -> None:
         started = False
 
         async def sending(message: Message) -> None:
@@ -168,7 +183,7 @@ class SecurityMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, self._limited(receive), sending)
+            await self.app(scope, self._limited(receive, limit or self.max_body), sending)
         except BodyTooLarge:
             if not started:  # a streamed body that outgrew the limit
                 await PlainTextResponse("Request too large", status_code=413)(scope, receive, send)

@@ -1,4 +1,5 @@
-"""The console's web server: sign-in, sessions, security headers, and the Gradio app.
+"""The console's web server: sign-in, sessions, security headers, the Gradio app, and the
+JSON API under ``/api/v1`` (``labelloop.ui.api``).
 
 The Gradio Blocks are mounted in a FastAPI app whose ``auth_dependency`` maps the
 session cookie (or a trusted proxy's header) to an account; in front of both, the security
@@ -15,6 +16,9 @@ import math
 import os
 import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 # The console must not phone home (analytics, version checks) from a reviewer's network.
@@ -36,6 +40,9 @@ from labelloop.review.auth import (  # noqa: E402
     start_session,
 )
 from labelloop.ui import pages  # noqa: E402
+from labelloop.ui.api.app import PREFIX as API_PREFIX  # noqa: E402
+from labelloop.ui.api.app import create_api  # noqa: E402
+from labelloop.ui.api.jobs import JobRunner  # noqa: E402
 from labelloop.ui.files import ConsoleFiles, UploadGuard  # noqa: E402
 from labelloop.ui.proxy import PEER, AddressList, ForwardedMiddleware  # noqa: E402
 from labelloop.ui.security import SecurityMiddleware  # noqa: E402
@@ -88,8 +95,10 @@ def create_app(project, service=None, blocks: gr.Blocks | None = None) -> FastAP
     service = service or ReviewService(project)
     review = project.config.review
     files = ConsoleFiles(review.export_retention_minutes)
-    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=files.lifespan)
+    lifespan = partial(_lifespan, files=files, project=project)
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     _add_login_routes(app, project, accounts, service)
+    app.mount(API_PREFIX, create_api(project, service))  # before the Gradio app, which takes "/"
 
     @app.get("/session", include_in_schema=False)
     def session(request: Request) -> JSONResponse:
@@ -104,12 +113,33 @@ def create_app(project, service=None, blocks: gr.Blocks | None = None) -> FastAP
 
     limit = review.max_request_kb * 1024
     app.add_middleware(UploadGuard, allowed=review.max_upload_kb > 0)
-    app.add_middleware(SecurityMiddleware, max_body=limit, signed_in=accounts.name)
+    app.add_middleware(
+        SecurityMiddleware,
+        max_body=limit,
+        signed_in=accounts.name,
+        api_prefix=API_PREFIX,
+        api_max_body=review.api_max_request_kb * 1024,
+    )
     # outermost: every layer inside sees the client, and SSO the peer, as labelloop.ui.proxy says
     app.add_middleware(ForwardedMiddleware, trusted=review.trusted_proxies)
     with files.as_gradio_cache():  # Gradio's copies and uploads go to the private folder
         blocks = blocks or build_app(project, accounts, service, files)
         return _mount(app, blocks, accounts, min(review.max_upload_kb * 1024, limit))
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI, files: ConsoleFiles, project) -> AsyncIterator[None]:
+    """While the console serves: its private files swept, and on a SQLite store the jobs the
+    API queues run in this process (on PostgreSQL, ``labelloop worker`` runs them)."""
+    runner = JobRunner(project) if project.store.dialect == "sqlite" else None
+    async with files.lifespan(app):
+        if runner is not None:
+            await run_in_threadpool(runner.start)
+        try:
+            yield
+        finally:
+            if runner is not None:
+                await run_in_threadpool(runner.stop)
 
 
 def _mount(app: FastAPI, blocks: gr.Blocks, accounts: Accounts, max_file_size: int) -> FastAPI:

@@ -30,8 +30,9 @@ a NaN a store kept from before imports refused it is written as null.
 from __future__ import annotations
 
 import csv
+import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
     from labelloop.store import Store
 
 FORMATS = ("jsonl", "csv", "labelstudio", "hf", "conll")
+#: the formats ``stream`` writes as text, a row at a time
+TEXT_FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = [
     "id", "text", "label", "labels", "label_source", "route", "suggested",
     "confidence", "model", "rationale", "reviewers", "reviewed_at",
@@ -278,18 +281,9 @@ def export(
         conll.check_conll(guideline)
     elif fmt == "hf" and guideline is not None:
         huggingface.check_hf(guideline)
-    blind = queue in BLIND_QUEUES
-    if blind and fmt == "csv" and guideline is None:
-        raise LabelloopError("the csv export of a blind queue needs the project's guideline")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    records = store.iter_records(
-        model=model, queue=queue, stages=stages, consensus=rule_of(guideline)
-    )
-    if blind:  # the items alone: whatever else a record holds could give the answer away
-        records = (ItemRecord(item=without_models(r.item)) for r in records)
-    else:
-        records = (values.with_questions(r, guideline) for r in records)
+    records, blind = export_records(store, fmt, queue, model, stages, guideline)
     if fmt == "hf":
         row = (
             partial(blind_hf_row, columns=huggingface.hf_schema(guideline).names)
@@ -305,39 +299,103 @@ def export(
             n = labelstudio.write_labelstudio(fh, records, guideline)
         elif fmt == "conll":
             n = conll.write_conll(fh, records)
-        elif blind:
-            write = _write_blind_jsonl if fmt == "jsonl" else _write_blind_csv
-            n = write(fh, records, guideline)
         else:
-            write = _write_jsonl if fmt == "jsonl" else _write_csv
-            n = write(fh, records, guideline)
+            counted = _Counted(records)
+            fh.writelines(text_rows(counted, fmt, guideline, blind=blind))
+            n = counted.n
     if fmt == "labelstudio":
         labelstudio_config_path(out).write_text(labelstudio.labelstudio_config(guideline), "utf-8")
     tmp.replace(out)  # a reader never sees half a file
     return n
 
 
+def export_records(
+    store: Store,
+    fmt: str,
+    queue: str | None,
+    model: str | None,
+    stages: Sequence[str],
+    guideline: Guideline | None,
+) -> tuple[Iterator[ItemRecord], bool]:
+    """The records an export writes, read a page at a time, and whether they are a blind
+    queue's (the items alone: whatever else a record holds could give the answer away)."""
+    blind = queue in BLIND_QUEUES
+    if blind and fmt == "csv" and guideline is None:
+        raise LabelloopError("the csv export of a blind queue needs the project's guideline")
+    records = store.iter_records(
+        model=model, queue=queue, stages=stages, consensus=rule_of(guideline)
+    )
+    if blind:
+        return (ItemRecord(item=without_models(r.item)) for r in records), True
+    return (values.with_questions(r, guideline) for r in records), False
+
+
+def stream(
+    store: Store,
+    fmt: str = "jsonl",
+    queue: str | None = None,
+    model: str | None = None,
+    stages: Sequence[str] = (),
+    guideline: Guideline | None = None,
+) -> Iterator[str]:
+    """A JSONL or CSV export as text, a row at a time (CSV: its header first), for a
+    response that streams it; the same rows ``export`` writes to a file."""
+    if fmt not in TEXT_FORMATS:
+        raise LabelloopError(
+            f"Format {fmt!r} cannot be streamed: use one of {', '.join(TEXT_FORMATS)} "
+            "(the others are written to files: `labelloop export`)"
+        )
+    if queue is not None and queue not in QUEUES:
+        raise LabelloopError(f"Unknown queue {queue!r}: valid queues are {', '.join(QUEUES)}")
+    records, blind = export_records(store, fmt, queue, model, stages, guideline)
+    return text_rows(records, fmt, guideline, blind=blind)
+
+
+def text_rows(
+    records: Iterable[ItemRecord], fmt: str, guideline: Guideline | None, *, blind: bool = False
+) -> Iterator[str]:
+    """Each record as a JSONL line or a CSV row (the CSV header first)."""
+    if fmt == "jsonl":
+        make = blind_row if blind else record_json
+        for rec in records:
+            yield values.json_text(make(rec, guideline)) + "\n"
+        return
+    columns = blind_csv_columns(guideline) if blind else csv_columns(guideline)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns)
+    writer.writeheader()
+    yield _taken(buf)
+    for rec in records:
+        if blind:
+            row = blind_row(rec, guideline)
+            writer.writerow({k: _csv_cell(row.get(k)) for k in columns})
+        else:
+            writer.writerow({k: csv_cell(v) for k, v in csv_row(rec, guideline).items()})
+        yield _taken(buf)
+
+
+def _taken(buf: io.StringIO) -> str:
+    text = buf.getvalue()
+    buf.seek(0)
+    buf.truncate()
+    return text
+
+
+class _Counted:
+    """An iterable that counts what was taken from it."""
+
+    def __init__(self, items: Iterable):
+        self.items, self.n = items, 0
+
+    def __iter__(self):
+        for x in self.items:
+            self.n += 1
+            yield x
+
+
 def labelstudio_config_path(out: str | Path) -> Path:
     """Where the labelstudio export writes its labeling config: ``OUT`` as ``.config.xml``."""
     return Path(out).with_suffix(".config.xml")
-
-
-def _write_jsonl(fh, records, guideline: Guideline | None = None) -> int:
-    n = 0
-    for rec in records:
-        fh.write(values.json_text(record_json(rec, guideline)) + "\n")
-        n += 1
-    return n
-
-
-def _write_csv(fh, records, guideline: Guideline | None = None) -> int:
-    writer = csv.DictWriter(fh, fieldnames=csv_columns(guideline))
-    writer.writeheader()
-    n = 0
-    for rec in records:
-        writer.writerow({k: csv_cell(v) for k, v in csv_row(rec, guideline).items()})
-        n += 1
-    return n
 
 
 # -- blind queues: the items alone -----------------------------------------------------------
@@ -379,26 +437,6 @@ def blind_hf_row(record: ItemRecord, columns: Sequence[str]) -> dict[str, Any]:
     if item.meta:
         row["meta"] = values.json_text(item.meta)
     return row
-
-
-def _write_blind_jsonl(fh, records, guideline: Guideline | None) -> int:
-    n = 0
-    for rec in records:
-        fh.write(values.json_text(blind_row(rec, guideline)) + "\n")
-        n += 1
-    return n
-
-
-def _write_blind_csv(fh, records, guideline: Guideline) -> int:
-    columns = blind_csv_columns(guideline)
-    writer = csv.DictWriter(fh, fieldnames=columns)
-    writer.writeheader()
-    n = 0
-    for rec in records:
-        row = blind_row(rec, guideline)
-        writer.writerow({k: _csv_cell(row.get(k)) for k in columns})
-        n += 1
-    return n
 
 
 def _csv_cell(value: Any) -> str:

@@ -229,6 +229,16 @@ def _matches(dialect: str, f, kind: str):
     return sa.select(T_ITEMS.c.id).select_from(base).where(*_conditions(dialect, f, kind))
 
 
+def matching_ids(dialect: str, f, kind: str, after: str | None, limit: int) -> sa.Select:
+    """The ids of the first ``limit`` matching items after the id ``after``, in id order
+    (from the routes index when a filter reads the route)."""
+    key = T_ROUTES.c.item_id if _on_route(f) else T_ITEMS.c.id
+    q = _matches(dialect, f, kind)
+    if after is not None:
+        q = q.where(key > after)
+    return q.order_by(key).limit(limit)
+
+
 def _on_route(f) -> bool:
     """Whether a filter reads the item's route row."""
     on_route = f.label or (f.route and f.route != "unlabeled")

@@ -15,6 +15,7 @@ from labelloop.store.base import (
     suggestion_from_row,
     value_text,
 )
+from labelloop.store.browse import matching_ids
 from labelloop.store.routes import live_reviews
 from labelloop.store.tables import ItemRow, ReviewRow, RouteRow, SuggestionRow
 
@@ -64,6 +65,23 @@ class ExportsMixin:
             pages = (self._in_order(q, ids[i : i + page]) for i in range(0, len(ids), page))
         for rows in pages:
             yield from self._records(rows, consensus)
+
+    def record_page(
+        self,
+        filters,
+        kind: str,
+        after: str | None,
+        limit: int,
+        model: str | None,
+        stages: Sequence[str] = (),
+        consensus: Consensus | None = None,
+    ) -> list[ItemRecord]:
+        """Up to ``limit`` records of items matching ``filters`` (the item browser's) whose
+        id comes after ``after``, in id order: a page read by its last id, so the millionth
+        item costs what the first does."""
+        with self.engine.connect() as c:
+            ids = list(c.execute(matching_ids(self.dialect, filters, kind, after, limit)).scalars())
+        return list(self._records(self._in_order(records_query(model, stages), ids), consensus))
 
     def _in_order(self, q: sa.Select, ids: list[str]) -> list[sa.Row]:
         with self.engine.connect() as c:

@@ -353,6 +353,12 @@ class ReviewQueueMixin:
         with self.engine.connect() as c:
             return {i: value_from_json(v) for i, v in c.execute(q.order_by(T_REVIEWS.c.id))}
 
+    def gold_item_ids(self, item_ids: list[str]) -> set[str]:
+        """Which of ``item_ids`` are gold items."""
+        q = sa.select(GoldRow.item_id).where(GoldRow.item_id.in_(item_ids))
+        with self.engine.connect() as c:
+            return set(c.execute(q).scalars())
+
     def gold_answers(self) -> Iterator[tuple[Review, LabelValue]]:
         """(review, gold answer) for every standing review made on a gold item in the console."""
         q = (

@@ -406,6 +406,11 @@ class WorkersMixin:
                 )
             )
 
+    def job(self, job_id: int) -> Job | None:
+        with self.engine.connect() as c:
+            row = c.execute(sa.select(T_JOBS).where(T_JOBS.c.id == job_id)).first()
+        return _job(row) if row is not None else None
+
     def jobs(self, limit: int = 50) -> list[Job]:
         with self.engine.connect() as c:
             rows = c.execute(sa.select(T_JOBS).order_by(T_JOBS.c.id.desc()).limit(limit)).all()

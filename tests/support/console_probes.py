@@ -6,7 +6,8 @@ Each probe is one request that must be refused, and says whether it was:
 
 - **route**: every route of the app (walked from the app itself, so a new one is probed
   without being listed) with no session, a forged cookie, a logged-out, an expired and an
-  idle session; only the sign-in routes (``labelloop.ui.security.PUBLIC``) may answer;
+  idle session; only the sign-in routes (``labelloop.ui.security.PUBLIC``) and the JSON
+  API's OpenAPI document (``labelloop.ui.api.app.PUBLIC``) may answer;
 - **endpoint**: every Gradio event, joined through the queue, with the same cookies;
 - **role**: every admin-only event, called by a signed-in reviewer;
 - **cross-site**: every state-changing route, by a signed-in admin, from another origin;
@@ -36,6 +37,7 @@ from starlette.routing import Mount
 
 from labelloop.review.auth import SESSION_COOKIE, SessionPolicy, start_session
 from labelloop.store.db import sqlite_path
+from labelloop.ui.api.app import PUBLIC as API_PUBLIC
 from labelloop.ui.security import PUBLIC
 from tests.support.console import PASSWORD
 
@@ -246,7 +248,7 @@ def route_probes(url: str, routes, creds: dict[str, str | None]) -> list[Probe]:
     probes = []
     with httpx.Client(base_url=url, timeout=TIMEOUT) as client:
         for method, path in routes:
-            if (method, path) in PUBLIC:
+            if (method, path) in PUBLIC or (method, path) in API_PUBLIC:
                 continue
             for who, cookie in creds.items():
                 status, where = _send(client, method, path, cookie)

@@ -1,0 +1,159 @@
+"""What the JSON API takes and returns: the OpenAPI document is generated from these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: an import row, as a line of a JSONL import file holds it (``labelloop import``)
+ImportRow = dict[str, Any]
+#: an export row, as ``labelloop export --format jsonl`` writes it
+ExportRow = dict[str, Any]
+
+
+class Problem(BaseModel):
+    """Why a request was refused."""
+
+    detail: str
+
+
+class Account(BaseModel):
+    """The account a token belongs to."""
+
+    user: str
+    role: Literal["reviewer", "admin"]
+
+
+class ImportSummary(BaseModel):
+    """What a push of items stored (the counts ``labelloop import`` prints)."""
+
+    rows: int
+    items_added: int
+    items_existing: int
+    reviews_added: int
+    reviews_existing: int
+    seconds: float
+    import_id: int
+
+
+class ItemsPage(BaseModel):
+    """A page of items in id order; pass ``next_cursor`` as ``cursor`` for the next one
+    (null after the last page)."""
+
+    items: list[ExportRow]
+    next_cursor: str | None
+
+
+class Suggested(BaseModel):
+    """The model's answer shown with a review item (absent on blind items)."""
+
+    value: dict[str, Any] | None
+    confidence: float | None
+    rationale: str | None
+    model: str
+
+
+class ReviewItem(BaseModel):
+    """An item leased to the caller for review, as the console shows it."""
+
+    item: ImportRow
+    queue: str
+    blind: bool
+    kind: str
+    labels: list[str]
+    leased_until: datetime
+    #: a guideline with questions: the question to answer now, and all of them in order
+    question: str | None = None
+    questions: list[str] = []
+    suggestion: Suggested | None = None
+    #: a judging item's reply ids in the order shown to this reviewer
+    reply_order: list[str] = []
+
+
+class NextItem(BaseModel):
+    """The caller's item to decide now; null when no item waits."""
+
+    next: ReviewItem | None
+
+
+class ReviewIn(BaseModel):
+    """A decision on an item leased to the caller (``GET /reviews/next``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    item_id: str = Field(min_length=1)
+    action: Literal["accept", "fix", "reject", "skip"]
+    #: the label for ``fix`` (and optionally ``accept``): a label name, a list of names,
+    #: spans, or what the task's import rows hold under their answer key
+    value: Any = None
+    #: ``reject``: one of the guideline's reject reasons
+    reason: str | None = None
+    comment: str | None = None
+    duration_ms: int | None = Field(None, ge=0, le=86_400_000)
+
+
+class ReviewOut(BaseModel):
+    """The stored review (null when the answer was to one question of several) and the
+    caller's next item."""
+
+    review: dict[str, Any] | None
+    next: ReviewItem | None
+
+
+class LabelArgs(BaseModel):
+    """A label job's options, as ``labelloop label`` takes them (its ``--api-base`` is
+    for the command line only: a token must not send the provider key elsewhere)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(None, min_length=1)
+    limit: int | None = Field(None, ge=1)
+    stale: bool = False
+    reviewed: bool = False
+    max_cost: float | None = Field(None, gt=0)
+    concurrency: int | None = Field(None, ge=1, le=1024)
+
+
+class CalibrateArgs(BaseModel):
+    """A calibrate job's options, as ``labelloop calibrate`` takes them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(None, min_length=1)
+    target_accuracy: float = Field(0.95, gt=0, lt=1)
+    delta: float = Field(0.05, gt=0, lt=1)
+
+
+class LabelJob(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["label"]
+    args: LabelArgs = LabelArgs()
+
+
+class CalibrateJob(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["calibrate"]
+    args: CalibrateArgs = CalibrateArgs()
+
+
+#: a job to queue: run by ``labelloop worker`` processes on PostgreSQL, by the console's
+#: process on SQLite
+JobIn = Annotated[LabelJob | CalibrateJob, Field(discriminator="kind")]
+
+
+class JobOut(BaseModel):
+    id: int
+    kind: str
+    args: dict[str, Any]
+    status: Literal["queued", "running", "done", "failed"]
+    requested_by: str | None = None
+    holder: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
