@@ -1089,9 +1089,14 @@ def _print_eval(f: dict) -> None:
 
 
 def _serve(project, host: str, port: int) -> None:
-    from labelloop.ui.server import serve
+    from labelloop.ui.server import check_servable, serve
 
+    check_servable(project, host, port)  # said before anything is printed as running
     out.print(f"Review console on http://{host}:{port} (Ctrl+C to stop)")
+    out.print(
+        f"JSON API on http://{host}:{port}/api/v1 (OpenAPI document: /api/v1/openapi.json; "
+        "tokens: labelloop tokens create NAME)"
+    )
     serve(project, host, port)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -231,6 +232,23 @@ class Server:
         self.thread.join(timeout=10)
 
 
+def check_servable(project, host: str, port: int) -> None:
+    """Refuse, with the fix, a console that could not serve: no account to sign in with,
+    or the address taken by another process."""
+    if not project.store.list_users():
+        raise LabelloopError(
+            "No console accounts yet: add one with `labelloop users add NAME --role reviewer`"
+        )
+    try:
+        with socket.create_server((host, port), reuse_port=False):
+            pass
+    except OSError as exc:
+        raise LabelloopError(
+            f"Cannot serve on {host}:{port} ({exc.strerror or exc}): another process uses it; "
+            "stop it or pick another with --port"
+        ) from None
+
+
 def serve(
     project,
     host: str = "127.0.0.1",
@@ -240,10 +258,7 @@ def serve(
     block: bool = True,
 ) -> Server | None:
     """Serve the console on ``host:port``; with ``block=False`` return once it is up."""
-    if not project.store.list_users():
-        raise LabelloopError(
-            "No console accounts yet: add one with `labelloop users add NAME --role reviewer`"
-        )
+    check_servable(project, host, port)
     app = create_app(project)
     # proxy headers are read by labelloop.ui.proxy, from [review] trusted_proxies only
     config = uvicorn.Config(

@@ -14,7 +14,7 @@ import pytest
 from labelloop.api import export_items, import_rows
 from labelloop.client import ApiError, Client
 from labelloop.core.types import LabelValue, Review, Route, RouteDecision
-from labelloop.review.auth import SESSION_COOKIE, delete_user, disable_user
+from labelloop.review.auth import SESSION_COOKIE, add_user, delete_user, disable_user
 from labelloop.review.tokens import create_token, revoke_tokens
 from labelloop.route.status import project_status
 from tests.support.console import guideline_text as guideline
@@ -362,3 +362,27 @@ def test_on_postgresql_workers_run_the_jobs_the_api_queues(tmp_path):
             ids = [r["id"] for r in api.iter_items(limit=9)]
             assert ids == sorted(r["id"] for r in rows)
         project.store.close()
+
+
+def test_review_says_why_it_cannot_serve_before_claiming_to(tmp_path):
+    import socket
+
+    from typer.testing import CliRunner
+
+    from labelloop.ui.cli import app
+
+    project = make_project(tmp_path / "a", guideline(("refund", "other")), [])
+    runner = CliRunner()
+    args = ["review", "--project", str(project.root), "--port"]
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = str(busy.getsockname()[1])
+        got = runner.invoke(app, [*args, port])
+        said = got.output + str(got.exception)  # the error reaches the user as one line
+        assert got.exit_code != 0 and "Review console on" not in got.output
+        assert "No console accounts yet" in said
+        add_user(project.store, "ada", "admin", "correct-horse-battery")
+        got = runner.invoke(app, [*args, port])
+        said = got.output + str(got.exception)
+        assert got.exit_code != 0 and "Review console on" not in got.output
+        assert f"Cannot serve on 127.0.0.1:{port}" in said and "--port" in said
+    project.store.close()
