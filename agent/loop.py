@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from labelloop.label.crew import Crew
     from labelloop.store import Store
 
+#: what a label run reports of the re-test after a retrain (``LabelRun.retested``)
+RETEST_KEYS = ("threshold", "coverage", "calibration_pairs", "look", "guarantee")
+
 
 def import_file(
     project: Project,
@@ -104,7 +107,10 @@ def label(
         route(project)  # first: the re-test sizes its growth on the stream as routed now
         retest = retest_after_retrain(project, provider.model)
         if retest is not None:
-            route(project)
+            from labelloop.route.calibrate import record_done
+
+            record_done(project, [retest], route(project))
+            retest = {k: retest.get(k) for k in RETEST_KEYS}
     update = {"routed": routes, "routing_model": routing_model(project), "retested": retest}
     return run.model_copy(update={**update, "batches": tuple(batches.summary())})
 
@@ -122,7 +128,8 @@ def retest_after_retrain(project: Project, model: str) -> dict | None:
 
     Between the new suggestions and the re-test nothing of the new version is auto-accepted:
     the threshold applies only to the version it was tested on. The re-test is a look of
-    the calibration loop like any other (``labelloop calibrate``), with the targets in force.
+    the calibration loop like any other (``labelloop calibrate``), with the targets in force;
+    its report, or None when nothing needed a re-test.
     """
     from labelloop.route.calibrate import calibrate_model, current_versions
 
@@ -137,9 +144,7 @@ def retest_after_retrain(project: Project, model: str) -> dict | None:
         cal.guideline_version,
     ):
         return None
-    report = calibrate_model(project, model, cal.epsilon, cal.delta)
-    keys = ("threshold", "coverage", "calibration_pairs", "look", "guarantee")
-    return {k: report.get(k) for k in keys}
+    return calibrate_model(project, model, cal.epsilon, cal.delta)
 
 
 def not_needed(project: Project, model: str, reviewed: bool) -> set[str]:

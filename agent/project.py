@@ -121,17 +121,22 @@ class ReviewConfig(BaseModel):
     @field_validator("trusted_proxies", "proxy_auth_from")
     @classmethod
     def _addresses(cls, v: list[str]) -> list[str]:
-        from ipaddress import ip_network
+        return _networks(v)
 
-        for entry in v:
-            try:
-                ip_network(entry, strict=False)
-            except ValueError:
-                raise ValueError(
-                    f"{entry!r} is not an IP address or network: write e.g. "
-                    '"127.0.0.1", "::1" or "10.0.0.0/8"'
-                ) from None
-        return v
+
+def _networks(v: list[str]) -> list[str]:
+    """Refuse an entry that is not an IP address or network (CIDR), naming it."""
+    from ipaddress import ip_network
+
+    for entry in v:
+        try:
+            ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"{entry!r} is not an IP address or network: write e.g. "
+                '"127.0.0.1", "::1" or "10.0.0.0/8"'
+            ) from None
+    return v
 
 
 class LLMConfig(BaseModel):
@@ -163,6 +168,30 @@ class LLMConfig(BaseModel):
     log_retention_days: int | None = Field(90, ge=1)
 
 
+class WebhooksConfig(BaseModel):
+    """Delivering events to webhooks (``labelloop webhooks``, ``labelloop.hooks``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: networks a webhook may point into although they are private, loopback, link-local
+    #: or otherwise not public (e.g. ["10.1.2.0/24"]): refused by default, at registration
+    #: and again before each delivery
+    allow_private: list[str] = []
+    #: one delivery attempt's limit (connect, send, answer)
+    timeout_seconds: float = Field(10.0, gt=0, le=300)
+    #: attempts per delivery before it is given up as failed
+    max_attempts: int = Field(8, ge=1, le=100)
+    #: the wait after the first failed attempt; it doubles after each next one (with
+    #: jitter): 30 s and 8 attempts spread them over about an hour
+    backoff_seconds: float = Field(30.0, ge=0)
+    #: how often the console's and workers' delivery threads look for what is due
+    poll_seconds: float = Field(2.0, gt=0)
+
+    @field_validator("allow_private")
+    @classmethod
+    def _allowed(cls, v: list[str]) -> list[str]:
+        return _networks(v)
+
+
 class ProjectConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     guideline: str = GUIDELINE_NAME
@@ -177,6 +206,7 @@ class ProjectConfig(BaseModel):
     routing: RoutingConfig = RoutingConfig()
     review: ReviewConfig = ReviewConfig()
     llm: LLMConfig = LLMConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
 
 
 class Project:

@@ -94,13 +94,15 @@ def work(
     stop: threading.Event | None = None,
     on_run: Callable[[LabelRun], Any] | None = None,
     on_job: Callable[[Job, dict | None, str | None], Any] | None = None,
+    webhooks: bool = True,
     **options: Any,
 ) -> Shift:
     """Run jobs and label until ``stop`` is set (or, with ``once``, until nothing is left).
 
     Each cycle takes the oldest queued job (no two workers take the same one); with none
     queued, it labels what ``model`` (default: the project's) still has to label, as one
-    worker of the crew; then waits ``poll`` seconds when there was nothing to do.
+    worker of the crew; then waits ``poll`` seconds when there was nothing to do. With
+    ``webhooks``, a thread delivers webhook events meanwhile (``labelloop.hooks.delivery``).
     """
     from labelloop import loop
 
@@ -114,7 +116,7 @@ def work(
     stop = stop or threading.Event()
     holder = holder_name()
     shift = Shift()
-    with _crew(project, model, options) as crew:
+    with _crew(project, model, options) as crew, _delivering(project, webhooks):
         while not stop.is_set():
             if run_next_job(project, holder, shift, on_job):
                 continue
@@ -155,6 +157,19 @@ def run_next_job(project: Project, holder: str, shift: Shift, on_job=None) -> bo
     if on_job:
         on_job(job, result, error)
     return True
+
+
+@contextmanager
+def _delivering(project: Project, on: bool) -> Iterator[None]:
+    """Webhook deliveries in a thread of this worker, for as long as it runs (several
+    workers share them: each delivery is claimed by one)."""
+    if not on:
+        yield
+        return
+    from labelloop.hooks.delivery import Dispatcher
+
+    with Dispatcher(project):
+        yield
 
 
 @contextmanager

@@ -16,6 +16,7 @@ import gradio as gr
 import sqlalchemy as sa
 
 from labelloop.core.errors import AccessDenied, LabelloopError
+from labelloop.core.events import EVENT_TYPES
 from labelloop.review.judging import pick_choices
 from labelloop.review.service import REJECT_REASONS
 from labelloop.ui import render
@@ -158,8 +159,10 @@ def build_app(project, accounts, service=None, files=None) -> gr.Blocks:
                 _adjudicate_tab(console, editor)
             with gr.Tab("Dashboard", id="dashboard", visible=False) as dash_tab:
                 _dashboard_tab(console)
+            with gr.Tab("Webhooks", id="webhooks", visible=False) as hooks_tab:
+                _webhooks_tab(console)
 
-        admin_only = [adj_tab, dash_tab, *bulk]
+        admin_only = [adj_tab, dash_tab, hooks_tab, *bulk]
 
         def review_load(request: gr.Request):
             screen = _screen(console.open, request)
@@ -465,3 +468,38 @@ def _dashboard_tab(console: Console) -> None:
     refresh.click(_checked(dashboard), None, [board], api_visibility="private")
     export.click(_checked(export_file), [fmt], [file], api_visibility="private")
     save.click(_checked(set_blind), [who, blind], [note], api_visibility="private")
+
+
+def _webhooks_tab(console: Console) -> None:
+    """Admins register and remove webhooks and read the delivery log."""
+    with gr.Row():
+        url = gr.Textbox(label="Receiver URL (http or https)", elem_id="ll-hook-url", scale=3)
+        secret = gr.Textbox(
+            label="Secret's environment variable",
+            placeholder="LABELLOOP_WEBHOOK_SECRET",
+            elem_id="ll-hook-secret",
+            scale=2,
+        )
+    events = gr.CheckboxGroup(
+        list(EVENT_TYPES), value=list(EVENT_TYPES), label="Events", elem_id="ll-hook-events"
+    )
+    with gr.Row():
+        add = gr.Button("Add webhook", variant="primary", elem_id="ll-hook-add", scale=0)
+        which = gr.Textbox(label="Webhook id", elem_id="ll-hook-id", scale=0)
+        remove = gr.Button("Remove webhook", variant="stop", elem_id="ll-hook-remove", scale=0)
+        refresh = gr.Button("Refresh", elem_id="ll-hook-refresh", scale=0)
+    note = markup(elem_id="ll-hook-note")
+    table = markup(elem_id="ll-hooks")
+
+    def hooks_list(request: gr.Request):
+        return console.webhooks(request)
+
+    def hook_add(address, ticked, variable, request: gr.Request):
+        return console.webhook_add(address, ticked, variable, request), console.webhooks(request)
+
+    def hook_remove(number, request: gr.Request):
+        return console.webhook_remove(number, request), console.webhooks(request)
+
+    refresh.click(_checked(hooks_list), None, [table], api_visibility="private")
+    add.click(_checked(hook_add), [url, events, secret], [note, table], api_visibility="private")
+    remove.click(_checked(hook_remove), [which], [note, table], api_visibility="private")

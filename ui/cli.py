@@ -267,6 +267,7 @@ def label(
     with _progress(f"Labeling with {proj.model(model)}") as progress:
         run = loop.label(proj, model, progress=progress, **flags, **options)
     _print_label_run(proj, run, stale, max_cost)
+    _deliver_now(proj)
 
 
 def _print_label_run(proj, run, stale: bool = False, max_cost: float | None = None) -> None:
@@ -478,7 +479,9 @@ def calibrate(
             f"Queued calibrate job {job}: a `labelloop worker` takes it (`labelloop workers`)."
         )
         return
-    report = run_calibrate(_project(project), target_accuracy, delta, model=model)
+    proj = _project(project)
+    report = run_calibrate(proj, target_accuracy, delta, model=model)
+    _deliver_now(proj)
     if json_:
         print(json.dumps(report, indent=2, default=str))
         return
@@ -614,6 +617,170 @@ def tokens_list(project: ProjectOpt = None) -> None:
             f"  {t.id}  {t.user}  {t.prefix}...  made {t.created_at:%Y-%m-%d %H:%M}, {used}, "
             f"{state}"
         )
+
+
+webhooks_app = typer.Typer(
+    help="Webhooks: events (item.decided, calibration.done, audit.alarm) POSTed, signed, to "
+    "receivers you register.",
+    no_args_is_help=True,
+)
+app.add_typer(webhooks_app, name="webhooks")
+#: how long a command that made an event tries to deliver it before it exits
+FIRST_DELIVERY_S = 5.0
+
+
+@webhooks_app.command("add")
+def webhooks_add(
+    url: Annotated[str, typer.Argument(help="The receiver: an http(s) URL on a public address.")],
+    event: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--event",
+            help="item.decided, calibration.done or audit.alarm; repeat for several "
+            "(default: all three).",
+        ),
+    ] = None,
+    secret_env: Annotated[
+        str | None,
+        typer.Option(
+            "--secret-env",
+            help="The environment variable that holds the signing secret in every process "
+            "that delivers (default: LABELLOOP_WEBHOOK_SECRET); only its name is stored.",
+        ),
+    ] = None,
+    project: ProjectOpt = None,
+) -> None:
+    """Register a webhook: events from now on are POSTed to URL as JSON, signed with
+    HMAC-SHA256 (X-Labelloop-Signature)."""
+    from labelloop.hooks.registry import add_webhook
+
+    added = add_webhook(_project(project), url, event, secret_env)
+    hook = added.webhook
+    out.print(
+        f"Webhook {hook.id}: {hook.url} gets {', '.join(hook.events)}, signed with the "
+        f"secret in {hook.secret_env}.",
+        highlight=False,
+    )
+    if added.warning:
+        err.print(f"[yellow]Note:[/] {added.warning}", highlight=False)
+
+
+@webhooks_app.command("list")
+def webhooks_list(json_: JsonOpt = False, project: ProjectOpt = None) -> None:
+    """Webhooks: URL, events, the secret's variable (and whether this process has that
+    secret), live or disabled."""
+    from labelloop.hooks.registry import SECRET_SAID, secret_state
+
+    hooks = _project(project).store.list_webhooks()
+    if json_:
+        from dataclasses import asdict
+
+        rows = [asdict(h) | {"secret_here": secret_state(h)} for h in hooks]
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    if not hooks:
+        out.print("No webhooks yet: `labelloop webhooks add URL` registers one.")
+    for h in hooks:
+        state = "live"
+        if not h.live:
+            state = f"disabled {h.disabled_at:%Y-%m-%d %H:%M}: {h.disabled_reason}"
+        mark = f", fingerprint {h.secret_fingerprint}" if h.secret_fingerprint else ""
+        by = f" by {h.created_by}" if h.created_by else ""
+        out.print(
+            f"  {h.id}  {h.url}  {', '.join(h.events)}  secret {h.secret_env}{mark} "
+            f"({SECRET_SAID[secret_state(h)]})  {state}; added {h.created_at:%Y-%m-%d %H:%M}{by}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@webhooks_app.command("remove")
+def webhooks_remove(
+    webhook_id: Annotated[int, typer.Argument(metavar="ID", help="The webhook (see `list`).")],
+    project: ProjectOpt = None,
+) -> None:
+    """Stop sending to a webhook: what it still had to get is cancelled; its log stays."""
+    from labelloop.hooks.registry import remove_webhook
+
+    hook = remove_webhook(_project(project), webhook_id)
+    out.print(f"Webhook {hook.id} ({hook.url}) removed.", highlight=False)
+
+
+@webhooks_app.command("deliveries")
+def webhooks_deliveries(
+    webhook: Annotated[int | None, typer.Option("--webhook", help="Only this webhook's.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="The newest N deliveries.")] = 20,
+    json_: JsonOpt = False,
+    project: ProjectOpt = None,
+) -> None:
+    """The delivery log: each delivery (newest first) with every attempt's time, status
+    code or error, and duration."""
+    from labelloop.hooks.registry import check_webhook_id
+
+    proj = _project(project)
+    if webhook is not None:
+        check_webhook_id(proj, webhook)
+    rows = proj.store.webhook_deliveries(webhook, limit)
+    if json_:
+        from dataclasses import asdict
+
+        print(json.dumps([asdict(d) for d in rows], indent=2, default=str))
+        return
+    if not rows:
+        out.print("No deliveries yet: events are sent to webhooks registered before them.")
+    for d in rows:
+        when = (
+            f", next try {d.next_attempt_at:%Y-%m-%d %H:%M:%S}"
+            if d.status == "pending" and d.next_attempt_at
+            else ""
+        )
+        out.print(
+            f"  {d.uid}  webhook {d.webhook_id}  {d.kind}  {d.status} after {d.attempts} "
+            f"attempt{'s' if d.attempts != 1 else ''}{when}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        for a in d.log:
+            said = f"  {a.error}" if a.error else ""
+            code = a.status_code if a.status_code is not None else "-"
+            out.print(
+                f"      #{a.attempt}  {a.at:%Y-%m-%d %H:%M:%S}  {code}  {a.duration_ms} ms{said}",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+
+@webhooks_app.command("deliver")
+def webhooks_deliver(project: ProjectOpt = None) -> None:
+    """Send every delivery that is due now, then exit (for cron; the console and workers
+    deliver on their own)."""
+    from labelloop.hooks.delivery import deliver_due
+
+    proj = _project(project)
+    done = deliver_due(proj)
+    out.print(
+        f"{done.recorded} new events; {done.attempts} attempts: {done.delivered} delivered, "
+        f"{done.retrying} to try again later, {done.failed} failed."
+    )
+    due = proj.store.next_delivery_at()
+    if due is not None:
+        out.print(f"Next delivery due {due:%Y-%m-%d %H:%M:%S} UTC.")
+
+
+def _deliver_now(proj) -> None:
+    """Try to deliver the events a command just made, for a few seconds at most: what is
+    not delivered by then waits in the store for the console, a worker or `labelloop
+    webhooks deliver`."""
+    if not any(h.live for h in proj.store.list_webhooks()):
+        return
+    import time
+
+    from labelloop.hooks.delivery import deliver_due
+
+    try:
+        deliver_due(proj, timeout=FIRST_DELIVERY_S, deadline=time.monotonic() + FIRST_DELIVERY_S)
+    except Exception as exc:  # the events stay in the store: a later pass sends them
+        err.print(f"[yellow]Webhooks not delivered yet[/] ({exc}); they are kept and sent later.")
 
 
 AdminOpt = Annotated[str, typer.Option("--by", help="The admin account adding them.")]
@@ -1093,10 +1260,7 @@ def _serve(project, host: str, port: int) -> None:
 
     check_servable(project, host, port)  # said before anything is printed as running
     out.print(f"Review console on http://{host}:{port} (Ctrl+C to stop)")
-    out.print(
-        f"JSON API on http://{host}:{port}/api/v1 (OpenAPI document: /api/v1/openapi.json; "
-        "tokens: labelloop tokens create NAME)"
-    )
+    out.print(f"JSON API on http://{host}:{port}/api/v1 (labelloop tokens create NAME)")
     serve(project, host, port)
 
 

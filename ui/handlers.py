@@ -35,6 +35,8 @@ STALE_PREVIEW = (
 #: a decision command is a few hundred bytes; anything much bigger is not from the console
 MAX_COMMAND = 64 * 1024
 MAX_COMMENT = 2000
+#: deliveries shown in the webhooks tab
+WEBHOOK_LOG = 30
 ROUTES = ("", *(r.value for r in Route))
 
 
@@ -352,6 +354,50 @@ class Console:
         if not path.exists():  # CoNLL of several span questions: a file each, in one zip
             path = _zipped(path, sorted(path.parent.glob(f"{path.stem}.*{path.suffix}")))
         return str(self.files.seal(path))
+
+    # --- webhooks (admins) --------------------------------------------------------------
+
+    def webhooks(self, request) -> str:
+        """The webhooks, and the newest deliveries with their attempts."""
+        from labelloop.hooks.registry import SECRET_SAID, secret_state
+
+        self.user(request, admin=True)
+        store = self.project.store
+        hooks = [(h, SECRET_SAID[secret_state(h)]) for h in store.list_webhooks()]
+        return render.webhooks_html(hooks) + render.deliveries_html(
+            store.webhook_deliveries(limit=WEBHOOK_LOG)
+        )
+
+    def webhook_add(self, url: str, events, secret_env: str, request) -> str:
+        """Register a webhook for the events ticked (all when none is), signed with the
+        secret in ``secret_env`` (default ``LABELLOOP_WEBHOOK_SECRET``) of this process."""
+        from labelloop.hooks.registry import add_webhook
+
+        admin = self.user(request, admin=True)
+        added = add_webhook(
+            self.project, url, list(events or ()), (secret_env or "").strip() or None, admin.name
+        )
+        hook = added.webhook
+        text = (
+            f"Webhook {hook.id} added: {hook.url} gets {', '.join(hook.events)}, signed with "
+            f"the secret in {hook.secret_env}."
+        )
+        if added.warning:
+            return render.message_html(f"{text} {added.warning}", "warn")
+        return render.message_html(text)
+
+    def webhook_remove(self, webhook_id, request) -> str:
+        from labelloop.hooks.registry import remove_webhook
+
+        self.user(request, admin=True)
+        try:
+            number = int(webhook_id)
+        except (TypeError, ValueError):
+            raise LabelloopError("Give the id of a webhook from the list") from None
+        hook = remove_webhook(self.project, number)
+        return render.message_html(
+            f"Webhook {hook.id} ({hook.url}) removed: what it still had to get is cancelled."
+        )
 
 
 # --- parsing what the browser sent -------------------------------------------------------

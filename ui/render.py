@@ -634,6 +634,46 @@ def plots_html(plots: Mapping[str, bytes]) -> str:
     return f'<div class="ll-plots">{figures}</div>' if figures else ""
 
 
+def webhooks_html(hooks: Sequence[tuple]) -> str:
+    """The webhooks, each with a word on its secret in this process, as a table, escaped."""
+    if not hooks:
+        return '<div class="ll-none">No webhooks yet.</div>'
+    rows = [
+        {
+            "id": h.id,
+            "url": h.url,
+            "events": ", ".join(h.events),
+            "secret": f"{h.secret_env} ({said})",
+            "state": "live" if h.live else f"disabled: {h.disabled_reason}",
+            "added": f"{h.created_at:%Y-%m-%d %H:%M} {h.created_by or ''}".strip(),
+        }
+        for h, said in hooks
+    ]
+    return f'<div class="ll-dashboard"><h3>Webhooks</h3>{_records_html(rows)}</div>'
+
+
+def deliveries_html(deliveries: Sequence) -> str:
+    """The delivery log: each delivery, newest first, with its last attempt, escaped."""
+    if not deliveries:
+        return '<div class="ll-none">No deliveries yet.</div>'
+    rows = []
+    for d in deliveries:
+        last = d.log[-1] if d.log else None
+        rows.append(
+            {
+                "delivery": d.uid,
+                "webhook": d.webhook_id,
+                "event": d.kind,
+                "status": d.status,
+                "attempts": d.attempts,
+                "last answer": "" if last is None else (last.status_code or "none"),
+                "last error": d.last_error or "",
+                "at": "" if last is None else f"{last.at:%Y-%m-%d %H:%M:%S}",
+            }
+        )
+    return f'<div class="ll-dashboard"><h3>Deliveries</h3>{_records_html(rows)}</div>'
+
+
 def _title(key: object) -> str:
     return str(key).replace("_", " ").capitalize()
 

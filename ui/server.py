@@ -11,6 +11,7 @@ peer connected, is ``labelloop.ui.proxy``'s to say.
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import os
@@ -32,6 +33,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from starlette.concurrency import run_in_threadpool  # noqa: E402
 
 from labelloop.core.errors import LabelloopError  # noqa: E402
+from labelloop.hooks.delivery import Dispatcher  # noqa: E402
 from labelloop.review.auth import (  # noqa: E402
     SESSION_COOKIE,
     SessionPolicy,
@@ -130,10 +132,13 @@ def create_app(project, service=None, blocks: gr.Blocks | None = None) -> FastAP
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI, files: ConsoleFiles, project) -> AsyncIterator[None]:
-    """While the console serves: its private files swept, and on a SQLite store the jobs the
-    API queues run in this process (on PostgreSQL, ``labelloop worker`` runs them)."""
+    """While the console serves: its private files swept, webhook events delivered
+    (``labelloop.hooks``), and on a SQLite store the jobs the API queues run in this process
+    (on PostgreSQL, ``labelloop worker`` runs them)."""
     runner = JobRunner(project) if project.store.dialect == "sqlite" else None
+    dispatcher = Dispatcher(project)
     async with files.lifespan(app):
+        await run_in_threadpool(dispatcher.start)
         if runner is not None:
             await run_in_threadpool(runner.start)
         try:
@@ -141,6 +146,7 @@ async def _lifespan(app: FastAPI, files: ConsoleFiles, project) -> AsyncIterator
         finally:
             if runner is not None:
                 await run_in_threadpool(runner.stop)
+            await run_in_threadpool(dispatcher.stop)
 
 
 def _mount(app: FastAPI, blocks: gr.Blocks, accounts: Accounts, max_file_size: int) -> FastAPI:
@@ -277,6 +283,11 @@ def serve(
 
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     if block:
+        # what the process built to serve (Gradio's app and schemas, the routes) lives as
+        # long as it does: frozen, the collector's full passes no longer walk it (~120 ms,
+        # every dozen pushes of 1,000 items; benchmarks/bench_api.py)
+        gc.collect()
+        gc.freeze()
         server.run()
         return None
     thread = threading.Thread(target=server.run, daemon=True, name="labelloop-console")

@@ -229,3 +229,82 @@ class ApiToken:
     created_at: datetime | None = None
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """A receiver of events, as ``labelloop webhooks list`` shows it: never its secret."""
+
+    id: int
+    url: str
+    events: tuple[str, ...]
+    secret_env: str
+    secret_fingerprint: str | None = None
+    created_by: str | None = None
+    created_at: datetime | None = None
+    disabled_at: datetime | None = None
+    disabled_reason: str | None = None
+    removed_at: datetime | None = None
+
+    @property
+    def live(self) -> bool:
+        """Neither removed nor disabled: events are sent to it."""
+        return self.removed_at is None and self.disabled_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEvent:
+    """A fact webhooks are told about (``key`` names it once: ``review:42``)."""
+
+    id: int
+    uid: str
+    kind: str
+    key: str
+    data: dict[str, Any]
+    occurred_at: datetime
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookAttempt:
+    """One try at a delivery: the receiver's status code, or why there was none."""
+
+    delivery_id: int
+    attempt: int
+    at: datetime
+    duration_ms: int | None = None
+    status_code: int | None = None
+    error: str | None = None
+    holder: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """One event to one webhook, with its attempts (oldest first), for the delivery log."""
+
+    id: int
+    uid: str
+    webhook_id: int
+    event_uid: str
+    kind: str
+    #: pending | delivered | failed | cancelled
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+    log: tuple[WebhookAttempt, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery this process holds until ``until`` and sends now: its ``attempt``-th try."""
+
+    id: int
+    uid: str
+    attempt: int
+    until: datetime
+    webhook: Webhook
+    event: WebhookEvent

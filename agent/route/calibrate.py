@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ import numpy as np
 
 from labelloop.core.consensus import rule_of
 from labelloop.core.errors import LabelloopError
+from labelloop.core.events import CALIBRATION_DONE
 from labelloop.core.questions import Merge, answer_to
 from labelloop.core.records import CalibrationRun
 from labelloop.core.types import Route, Suggestion
@@ -68,6 +70,7 @@ def calibrate(
         model = model or route_state.routing_model(project)
         report = calibrate_model(project, model, epsilon, delta, seed)
         routes = router.route(project)
+        record_done(project, [report], routes)
         return report | {"routes": routes, "outlook": outlook(project, model)}
     if model is not None and model not in stages:
         raise LabelloopError(
@@ -80,6 +83,7 @@ def calibrate(
         for m in ([model] if model else stages)
     ]
     routes = router.route(project)
+    record_done(project, reports, routes, None if model else cascade_guarantee(reports))
     if model is not None:
         stale = _stale_after(project, model)
         return reports[0] | {
@@ -417,6 +421,49 @@ def cascade_guarantee(reports: list[dict]) -> str:
         "items that reached it (a union bound over the stages), provided the calibration "
         "items are a uniform random sample of the stream, labeled blind."
     )
+
+
+def record_done(
+    project: Project, reports: list[dict], routes: dict[str, int], guarantee: str | None = None
+) -> None:
+    """Record the ``calibration.done`` event of a calibration whose routing is done."""
+    data = calibration_done(reports, routes, guarantee)
+    key = f"{CALIBRATION_DONE}:{uuid.uuid4().hex}"  # each calibration is a fact of its own
+    now = datetime.now(UTC)
+    project.store.record_events([(CALIBRATION_DONE, key, data, now)], now)
+
+
+def calibration_done(
+    reports: list[dict], routes: dict[str, int], guarantee: str | None = None
+) -> dict[str, Any]:
+    """The ``calibration.done`` event's data: each model's look (threshold, coverage,
+    target, guarantee, pairs; per question where the guideline asks several) and the items
+    per route after it. One model: its look's keys at the top; a cascade: ``stages`` (one
+    look each) and the cascade's ``guarantee``."""
+    looks = [_look_data(r) for r in reports if "skipped" not in r]
+    if guarantee is None and len(looks) == 1:
+        return {**looks[0], "routes": dict(routes)}
+    return {"stages": looks, "guarantee": guarantee, "routes": dict(routes)}
+
+
+def _look_data(report: dict) -> dict[str, Any]:
+    epsilon = report.get("epsilon")
+    out = {
+        "model": report.get("model"),
+        "threshold": report.get("threshold"),
+        "coverage": report.get("coverage"),
+        "target_accuracy": None if epsilon is None else round(1 - epsilon, 10),
+        "delta": report.get("delta"),
+        "calibration_pairs": report.get("calibration_pairs"),
+        "more_reviews_needed": report.get("more_reviews_needed"),
+        "run_id": report.get("run_id"),
+        "guarantee": report.get("guarantee"),
+    }
+    if report.get("stage") is not None:
+        out["stage"] = report["stage"]
+    if report.get("questions"):
+        out["questions"] = {q: _look_data(r) for q, r in report["questions"].items()}
+    return out
 
 
 def _fresh_since(store: Store) -> datetime | None:

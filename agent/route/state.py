@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
+from labelloop.core.events import AUDIT_ALARM
 from labelloop.core.types import Queue, Route
 from labelloop.project import Project
 from labelloop.route import rules as routing
 
 if TYPE_CHECKING:
     from labelloop.store import Store
+    from labelloop.store.webhooks import Fact
 
 ROUTING_STATE = "routing"
 
@@ -202,7 +204,38 @@ def audit_alarm_state(store: Store) -> AuditAlarm:
 
 
 def save_audit_alarm(store: Store, alarm: AuditAlarm) -> None:
-    store.set_state(ALARM_STATE, alarm.stored())
+    """Keep the alarm's state; when it goes up or down, the ``audit.alarm`` event is
+    recorded in the same transaction (webhooks are told of it)."""
+    change = alarm_change(audit_alarm_state(store), alarm)
+    if change is None:
+        store.set_state(ALARM_STATE, alarm.stored())
+    else:
+        store.record_events([change], datetime.now(UTC), state=(ALARM_STATE, alarm.stored()))
+
+
+def alarm_change(old: AuditAlarm, new: AuditAlarm) -> Fact | None:
+    """The ``audit.alarm`` fact (type, key, data, time) when the alarm is raised or cleared;
+    None when it stays as it was. A clearing carries the figures of the raising it ends. Its
+    key names the transition before it (else its own time), so two processes making the same
+    change (two calibrations clearing one alarm) record it once."""
+    if new.active == old.active:
+        return None
+    raised = new if new.active else old
+    state = "raised" if new.active else "cleared"
+    at = (new.raised_at if new.active else new.cleared_at) or datetime.now(UTC).isoformat()
+    after = (old.cleared_at if new.active else old.raised_at) or at
+    data = {
+        "state": state,
+        "model": raised.model,
+        "audited": raised.audited,
+        "wrong": raised.wrong,
+        "reason": raised.reason,
+        "raised_at": raised.raised_at,
+        "cleared_at": None if new.active else at,
+    }
+    when = datetime.fromisoformat(at)
+    when = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    return (AUDIT_ALARM, f"{AUDIT_ALARM}:{state}:after:{after}", data, when)
 
 
 def calibration_key(model: str) -> str:

@@ -18,6 +18,7 @@ from labelloop.store.sessions import SessionsMixin
 from labelloop.store.suggestions import SuggestionsMixin
 from labelloop.store.tokens import TokensMixin
 from labelloop.store.users import UsersMixin
+from labelloop.store.webhooks import WebhooksMixin
 from labelloop.store.workers import WorkersMixin
 
 
@@ -39,6 +40,7 @@ class Store(
     SessionsMixin,
     TokensMixin,
     UsersMixin,
+    WebhooksMixin,
     WorkersMixin,
     StoreBase,
 ):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, text
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from labelloop.core.types import utcnow
@@ -470,3 +470,80 @@ class ApiTokenRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+class WebhookRow(SQLModel, table=True):
+    """A receiver of events (``labelloop webhooks add``): its URL, the events it takes, and
+    the name of the environment variable that holds its signing secret, never the secret."""
+
+    __tablename__ = "webhooks"
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    #: the event types it takes (``labelloop.hooks.events.EVENT_TYPES``)
+    events: list = Field(sa_column=Column(JSON, nullable=False))
+    secret_env: str
+    #: a short hash of the secret as it was at registration, to show that it changed since
+    secret_fingerprint: str | None = None
+    created_by: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    #: set when the receiver answered 410 Gone: nothing more is sent to it
+    disabled_at: datetime | None = None
+    disabled_reason: str | None = Field(default=None, sa_column=Column(Text))
+    #: set by ``labelloop webhooks remove``; the row stays for its delivery log
+    removed_at: datetime | None = None
+
+
+class WebhookEventRow(SQLModel, table=True):
+    """A fact webhooks are told about, recorded once: ``key`` names the fact (``review:42``)."""
+
+    __tablename__ = "webhook_events"
+    id: int | None = Field(default=None, primary_key=True)
+    #: the event's id in payloads
+    uid: str = Field(unique=True)
+    kind: str
+    key: str = Field(unique=True)
+    data: dict = Field(sa_column=Column(JSON, nullable=False))
+    #: when the fact happened: webhooks registered after it are not told
+    occurred_at: datetime
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class WebhookDeliveryRow(SQLModel, table=True):
+    """One event to one webhook: its state, and when it is next tried."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event_id"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    #: sent as X-Labelloop-Delivery, the same on every attempt
+    uid: str = Field(unique=True)
+    webhook_id: int = Field(foreign_key="webhooks.id", index=True)
+    event_id: int = Field(foreign_key="webhook_events.id")
+    #: pending | delivered | failed | cancelled
+    status: str = "pending"
+    attempts: int = 0
+    next_attempt_at: datetime
+    #: the process sending it now, until ``claimed_until``
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
+class WebhookAttemptRow(SQLModel, table=True):
+    """One try at a delivery, as the delivery log shows it."""
+
+    __tablename__ = "webhook_attempts"
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="webhook_deliveries.id", index=True)
+    attempt: int
+    at: datetime
+    duration_ms: int | None = None
+    #: the receiver's answer; None when there was none (refused target, timeout, no secret)
+    status_code: int | None = None
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    holder: str | None = None

@@ -55,11 +55,14 @@ class UsersMixin:
 
     def set_state(self, key: str, value: dict) -> None:
         """Write ``key`` in one statement: two processes setting it at once never collide."""
-        table = StateRow.__table__
-        ins = (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
-        ins = ins.values(key=key, value=value, updated_at=datetime.now(UTC))
-        ins = ins.on_conflict_do_update(
-            index_elements=["key"], set_={c: ins.excluded[c] for c in ("value", "updated_at")}
-        )
         with self.engine.begin() as c:
-            c.execute(ins)
+            c.execute(state_upsert(self.dialect, key, value, datetime.now(UTC)))
+
+
+def state_upsert(dialect: str, key: str, value: dict, now: datetime) -> sa.Insert:
+    """The statement that sets the state ``key`` to ``value``, whether it exists or not."""
+    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(StateRow.__table__)
+    ins = ins.values(key=key, value=value, updated_at=now)
+    return ins.on_conflict_do_update(
+        index_elements=["key"], set_={c: ins.excluded[c] for c in ("value", "updated_at")}
+    )

@@ -53,6 +53,7 @@ ADMIN_ONLY = {
     "dashboard",
 }
 ADMIN_ONLY |= {"export_file", "set_blind", "adj_edit"}
+ADMIN_ONLY |= {"hooks_list", "hook_add", "hook_remove"}
 SIGNED_IN = {"review_command", "review_load", "browse_page", "browse_page_1", "browse_page_2"}
 SIGNED_IN |= {"item_open", "item_change", "item_edit"}
 #: plausible arguments, so that a refusal is the role check and not a malformed call
@@ -65,6 +66,8 @@ ARGS = {
     "adj_decide": [None, None, "refund", "ok"],
     "export_file": ["jsonl"],
     "set_blind": ["rita", True],
+    "hook_add": ["https://hooks.example.com/x", ["item.decided"], ""],
+    "hook_remove": ["1"],
 }
 #: the accounts a probed project needs (all with ``PASSWORD``): ``tess`` is the one the
 #: throttle probe locks out
