@@ -120,6 +120,13 @@ def to_value(guideline: Guideline, value: ValueInput) -> LabelValue:
         out = value
     elif isinstance(value, str):
         out = LabelValue(labels=(value,)) if guideline.kind == "multi" else LabelValue(label=value)
+    elif not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
+        # the JSON API passes on whatever a client sent: a number, a list of lists
+        valid = ", ".join(guideline.label_names)
+        raise LabelloopError(
+            f"A label is a name or a list of names, not {type(value).__name__} {value!r:.80}"
+            + (f": valid labels are {valid}" if valid else "")
+        )
     else:
         names = tuple(dict.fromkeys(value))
         if guideline.kind != "multi" and len(names) != 1:

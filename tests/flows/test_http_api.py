@@ -386,3 +386,29 @@ def test_review_says_why_it_cannot_serve_before_claiming_to(tmp_path):
         assert got.exit_code != 0 and "Review console on" not in got.output
         assert f"Cannot serve on 127.0.0.1:{port}" in said and "--port" in said
     project.store.close()
+
+
+def test_spans_are_fixed_as_import_rows_write_them(tmp_path):
+    from labelloop.core.types import Item, Span
+
+    text = "Table for four at 7pm"
+    project = make_project(tmp_path, guideline(("people", "time"), kind="spans"),
+                           [("rita", "reviewer")])  # fmt: skip
+    spans = LabelValue(spans=(Span(start=10, end=14, label="people"),))
+    seed(project, [(Item(id=f"s{n}", text=text), spans, 0.6, Route.ACTIVE) for n in range(3)])
+    token = create_token(project.store, "rita")
+    good = [{"start": 10, "end": 14, "label": "people"}, {"start": 18, "end": 21, "label": "time"}]
+    with served(project) as url, Client(url, token) as api:
+        view = api.next_review()
+        assert view.suggestion.value == {"spans": [{"start": 10, "end": 14, "label": "people"}]}
+        with pytest.raises(ApiError) as refused:
+            api.review(view.item["id"], "fix", [{"start": 10, "end": "x", "label": "people"}])
+        assert refused.value.status == 400 and "value.spans.0.end" in refused.value.detail
+        with pytest.raises(ApiError) as refused:
+            api.review(view.item["id"], "fix", [{"start": 10, "end": 14, "label": "nope"}])
+        assert refused.value.status == 400 and "nope" in refused.value.detail
+        first = api.review(view.item["id"], "fix", good)
+        assert first.review["value"]["spans"] == good
+        second = api.review(first.next.item["id"], "fix", {"spans": good[:1]})
+        assert second.review["action"] == "accept"  # the model's spans, picked again
+    project.store.close()

@@ -13,24 +13,28 @@ not see left out (``labelloop.review.listing``), a job is what ``labelloop worke
 
 Errors are ``{"detail": "..."}``: 400 a request the project refuses, 401 no valid token,
 403 the role, 404 no such job, 409 a decision on an item not leased to the caller, 422 a
-body or parameter that does not fit (a bad import row names its row).
+body or parameter that does not fit: FastAPI's list of the parts that do not fit the schema
+(``[{"loc": [...], "msg": "...", "type": "..."}]``), or why the project refuses a value that
+does (a bad import row names its row).
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request, Security
+from fastapi import Body, Depends, FastAPI, HTTPException, Path, Query, Request, Security
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from labelloop.core.errors import AccessDenied, InputError, LabelloopError, ReviewConflict
 from labelloop.core.records import Account as AccountRow
 from labelloop.core.records import Job
-from labelloop.core.types import Route
+from labelloop.core.types import LabelValue, Route
 from labelloop.export import values
 from labelloop.review.tokens import token_user
 from labelloop.review.views import BrowseFilters, ItemView
@@ -51,6 +55,9 @@ _ERRORS = {
     401: {"model": schemas.Problem, "description": "No valid token"},
     403: {"model": schemas.Problem, "description": "The token's role may not do this"},
 }
+#: a route that reads a body or parameters: FastAPI's list of what does not fit, or why the
+#: project refuses what does
+_INVALID = {422: {"model": schemas.Invalid, "description": "A body or parameter that does not fit"}}
 
 
 def caller(
@@ -107,6 +114,12 @@ def create_api(project, service) -> FastAPI:
             status = 409
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
+    @api.exception_handler(RequestValidationError)
+    async def unfit(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # each error holds what was sent, which may be a NaN or an Infinity (Python's JSON
+        # reads them): null in strict JSON
+        return JSONResponse({"detail": _plain(jsonable_encoder(exc.errors()))}, status_code=422)
+
     @api.get("/me", response_model=schemas.Account, tags=["account"])
     def me(user: Caller) -> schemas.Account:
         """The account the token belongs to, and its role."""
@@ -116,7 +129,7 @@ def create_api(project, service) -> FastAPI:
         "/items",
         response_model=schemas.ImportSummary,
         tags=["items"],
-        responses={422: {"model": schemas.Problem, "description": "A row is refused"}},
+        responses={422: {"model": schemas.Invalid, "description": "A row or the body is refused"}},
     )
     def push_items(
         user: Admin,
@@ -126,6 +139,7 @@ def create_api(project, service) -> FastAPI:
             Query(
                 min_length=1,
                 max_length=200,
+                pattern=schemas.NO_NUL,
                 description="Who labeled rows that hold labels (default: the token's account)",
             ),
         ] = None,
@@ -144,15 +158,17 @@ def create_api(project, service) -> FastAPI:
         got = import_rows(project, rows, reviewer=reviewer or user.name, sample=sample)
         return schemas.ImportSummary(**got.model_dump())
 
-    @api.get("/items", response_model=schemas.ItemsPage, tags=["items"])
+    @api.get("/items", response_model=schemas.ItemsPage, tags=["items"], responses=_INVALID)
     def list_items(
         user: Caller,
         route: Annotated[str | None, Query(description=f"One of {', '.join(ROUTES)}")] = None,
-        label: Annotated[str | None, Query(min_length=1)] = None,
-        text: Annotated[str | None, Query(description="Words, as a phrase")] = None,
-        reviewer: Annotated[str | None, Query(min_length=1)] = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        label: Annotated[str | None, Query(min_length=1, pattern=schemas.NO_NUL)] = None,
+        text: Annotated[
+            str | None, Query(pattern=schemas.NO_NUL, description="Words, as a phrase")
+        ] = None,
+        reviewer: Annotated[str | None, Query(min_length=1, pattern=schemas.NO_NUL)] = None,
+        since: schemas.Moment | None = None,
+        until: schemas.Moment | None = None,
         min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
         max_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
@@ -188,7 +204,8 @@ def create_api(project, service) -> FastAPI:
         response_model=schemas.ReviewOut,
         tags=["reviews"],
         responses={
-            409: {"model": schemas.Problem, "description": "The item is not leased to the caller"}
+            **_INVALID,
+            409: {"model": schemas.Problem, "description": "The item is not leased to the caller"},
         },
     )
     def post_review(user: Caller, decision: schemas.ReviewIn) -> schemas.ReviewOut:
@@ -198,7 +215,7 @@ def create_api(project, service) -> FastAPI:
             user.name,
             decision.item_id,
             decision.action,
-            decision.value,
+            _decision_value(decision.value),
             decision.reason,
             decision.comment,
             decision.duration_ms,
@@ -211,7 +228,9 @@ def create_api(project, service) -> FastAPI:
                       **review_json(out.review)}  # fmt: skip
         return schemas.ReviewOut(review=review, next=_review_item(out.next))
 
-    @api.post("/jobs", response_model=schemas.JobOut, status_code=201, tags=["jobs"])
+    @api.post(
+        "/jobs", response_model=schemas.JobOut, status_code=201, tags=["jobs"], responses=_INVALID
+    )
     def queue_job(user: Admin, job: Annotated[schemas.JobIn, Body()]) -> schemas.JobOut:
         """Queue a label or calibrate job: ``labelloop worker`` processes run it on
         PostgreSQL, the console's process on SQLite."""
@@ -219,7 +238,7 @@ def create_api(project, service) -> FastAPI:
         job_id = store.add_job(job.kind, args, user.name)
         return _job_out(_find_job(store, job_id))
 
-    @api.get("/jobs", response_model=list[schemas.JobOut], tags=["jobs"])
+    @api.get("/jobs", response_model=list[schemas.JobOut], tags=["jobs"], responses=_INVALID)
     def list_jobs(
         _user: Admin, limit: Annotated[int, Query(ge=1, le=1000)] = 50
     ) -> list[schemas.JobOut]:
@@ -230,9 +249,11 @@ def create_api(project, service) -> FastAPI:
         "/jobs/{job_id}",
         response_model=schemas.JobOut,
         tags=["jobs"],
-        responses={404: {"model": schemas.Problem, "description": "No such job"}},
+        responses={**_INVALID, 404: {"model": schemas.Problem, "description": "No such job"}},
     )
-    def get_job(_user: Admin, job_id: int) -> schemas.JobOut:
+    def get_job(
+        _user: Admin, job_id: Annotated[int, Path(ge=1, le=schemas.MAX_ID)]
+    ) -> schemas.JobOut:
         return _job_out(_find_job(store, job_id))
 
     @api.get("/status", response_model=dict[str, Any], tags=["project"])
@@ -247,10 +268,11 @@ def create_api(project, service) -> FastAPI:
         tags=["project"],
         response_class=StreamingResponse,
         responses={
+            **_INVALID,
             200: {
                 "content": {"application/x-ndjson": {}, "text/csv": {}},
                 "description": "The export, streamed a row at a time",
-            }
+            },
         },
     )
     async def export(
@@ -302,6 +324,22 @@ async def _in_threads(rows):
         if not chunk:
             return
         yield "".join(chunk).encode("utf-8")
+
+
+def _decision_value(value: Any) -> Any:
+    """A decision's ``value`` as the review service takes it: a label name or a list of
+    names as sent; spans (a list of ``{"start", "end", "label"}``) or an import row's answer
+    (``{"spans": [...]}``, ``{"turns": {...}}``, ``{"ratings": {...}}``, ...) as a label value."""
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        value = {"spans": value}
+    if not isinstance(value, dict):
+        return value
+    try:
+        return LabelValue.model_validate(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise LabelloopError(f"value.{where}: {first['msg']}") from None
 
 
 def _review_item(view: ItemView | None) -> schemas.ReviewItem | None:

@@ -48,7 +48,8 @@ def decode_cursor(cursor: str) -> str:
         item_id = base64.b64decode(padded, altchars=b"-_", validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         item_id = None
-    if not item_id or encode_cursor(item_id) != cursor:
+    # no item id holds a NUL, and PostgreSQL compares with none
+    if not item_id or "\x00" in item_id or encode_cursor(item_id) != cursor:
         raise LabelloopError(
             f"Invalid cursor {cursor!r}: pass the next_cursor of the page before, or none"
         )

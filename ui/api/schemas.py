@@ -2,21 +2,56 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 #: an import row, as a line of a JSONL import file holds it (``labelloop import``)
 ImportRow = dict[str, Any]
 #: an export row, as ``labelloop export --format jsonl`` writes it
 ExportRow = dict[str, Any]
+#: text without a NUL character: no text in the project holds one, and PostgreSQL refuses
+#: to store or compare one
+NO_NUL = r"^[^\x00]*$"
+#: the largest id an ``INTEGER`` column holds (on PostgreSQL, where it has 32 bits)
+MAX_ID = 2**31 - 1
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC when it names its offset; refused when that takes it past the
+    years 1 to 9999."""
+    if moment.tzinfo is None:
+        return moment
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{moment.isoformat()} is before year 1 or after 9999 in UTC") from None
+
+
+#: a time a filter compares with, in UTC (the store compares in UTC)
+Moment = Annotated[datetime, AfterValidator(_in_utc)]
 
 
 class Problem(BaseModel):
     """Why a request was refused."""
 
     detail: str
+
+
+class FieldError(BaseModel):
+    """A part of a request that does not fit the schema, where (``loc``) and why."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Invalid(BaseModel):
+    """A body or parameter that does not fit: the parts that do not fit the schema, or why
+    the project refuses what does (a refused import row names its row)."""
+
+    detail: str | list[FieldError]
 
 
 class Account(BaseModel):
@@ -83,14 +118,14 @@ class ReviewIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    item_id: str = Field(min_length=1)
+    item_id: str = Field(min_length=1, pattern=NO_NUL)
     action: Literal["accept", "fix", "reject", "skip"]
     #: the label for ``fix`` (and optionally ``accept``): a label name, a list of names,
     #: spans, or what the task's import rows hold under their answer key
     value: Any = None
     #: ``reject``: one of the guideline's reject reasons
-    reason: str | None = None
-    comment: str | None = None
+    reason: str | None = Field(None, pattern=NO_NUL)
+    comment: str | None = Field(None, pattern=NO_NUL)
     duration_ms: int | None = Field(None, ge=0, le=86_400_000)
 
 
