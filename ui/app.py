@@ -50,6 +50,10 @@ CSS = """
 .ll-q-done { list-style: none; padding: 0; margin: .2rem 0 0; font-size: .85rem;
   color: var(--body-text-color-subdued); }
 .ll-q-name { font-weight: 600; margin-right: .3rem; }
+.ll-context { margin: 0 0 .5rem; font-size: .9rem; display: grid; gap: .1rem; }
+.ll-context-field { display: flex; gap: .5rem; }
+.ll-context dt { font-weight: 600; color: var(--body-text-color-subdued); }
+.ll-context dd { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
 .ll-speaker { font-weight: 400; text-transform: none; margin-left: .3rem; }
 .ll-tool-turn { border-left-style: dashed; }
 .ll-tool summary { cursor: pointer; font-size: .85rem; color: var(--body-text-color-subdued); }

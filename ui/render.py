@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from markdown_it import MarkdownIt
 
+from labelloop.core.context import context_text
 from labelloop.core.errors import LabelloopError
 from labelloop.core.positions import to_shown
 from labelloop.core.turns import labeled_turns
@@ -155,6 +156,7 @@ def item_html(view, stamp: str = "") -> str:
             f"{'its latest answer' if view.queue == ADJUDICATION_QUEUE else 'its final label'}"
             ": Enter saves, Space leaves without saving.</div>"
         )
+    head += context_html(view.context)
     spans = suggested.spans if suggested is not None and view.kind == "spans" else None
     body = body_html(item, spans, view.turn_role if view.unit == "turn" else None)
     if judging:
@@ -233,6 +235,19 @@ def replies_html(
 def _rate_key(key: int, value: str) -> str:
     """The key of a scale value, on its button when it is not the value itself."""
     return f"<kbd>{key}</kbd> " if key <= 9 and str(key) != str(value) else ""
+
+
+def context_html(context: Sequence[tuple[str, object]]) -> str:
+    """The item's context fields (a guideline's ``context:``), each labelled with its name:
+    a text value as it is, any other as compact JSON; empty when the item has none."""
+    if not context:
+        return ""
+    rows = "".join(
+        f'<div class="ll-context-field" data-field="{esc(name)}"><dt>{esc(name)}</dt>'
+        f"<dd>{esc(context_text(value))}</dd></div>"
+        for name, value in context
+    )
+    return f'<dl class="ll-context" aria-label="context">{rows}</dl>'
 
 
 def body_html(item: Item, spans: Sequence[Span] | None = None, turn_role: str | None = None) -> str:
@@ -609,7 +624,7 @@ def detail_html(detail, order: Sequence[str] | None = None, by_id: bool = False)
     return (
         f'<div class="ll-detail" data-item="{esc(detail.item.id)}">'
         f'<div class="ll-item-id">Item <code>{esc(detail.item.id)}</code></div>'
-        f"<table>{rows}</table>"
+        f"{context_html(detail.context)}<table>{rows}</table>"
         f"{answers_html(detail.item, latest, detail.answers, order, by_id)}</div>"
     )
 

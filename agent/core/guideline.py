@@ -45,6 +45,7 @@ FRONT_KEYS = (
     "allow_tie",
     "turn_role",
     "questions",
+    "context",
 )
 #: what a question of ``questions:`` may say about itself
 QUESTION_KEYS = ("kind", "labels", "scale", "allow_abstain", "allow_tie", "unit", "turn_role")
@@ -88,6 +89,7 @@ class _Front:
     end: int  # 0-based index of the closing '---'
     key_lines: dict[str, int] = field(default_factory=dict)
     label_lines: list[int] = field(default_factory=list)
+    context_lines: list[int] = field(default_factory=list)
     #: the YAML node of ``questions`` and the file line of the block's first line
     questions_node: Any = None
     offset: int = 0
@@ -181,6 +183,7 @@ def parse_guideline(text: str, source: str = "<guideline>") -> Guideline:
         scale=data.get("scale", "ordinal" if kind == "rating" else "nominal"),
         allow_abstain=data.get("allow_abstain", False),
         allow_tie=data.get("allow_tie", False),
+        context=tuple(data.get("context", ())),
         title=body.title,
         instructions="\n".join(body.instructions).strip("\n"),
         text=norm,
@@ -264,6 +267,8 @@ def _load_yaml(block: str, front: _Front, src: str) -> None:
         front.key_lines[key] = line
         if key == "labels" and isinstance(value_node, yaml.SequenceNode):
             front.label_lines = [offset + n.start_mark.line for n in value_node.value]
+        if key == "context" and isinstance(value_node, yaml.SequenceNode):
+            front.context_lines = [offset + n.start_mark.line for n in value_node.value]
         if key == "questions":
             front.questions_node, front.offset = value_node, offset
 
@@ -344,6 +349,8 @@ def _check_front(front: _Front, src: str) -> None:
             )
     if "labels" in data:
         data["labels"] = _front_labels(front, src)
+    if "context" in data:
+        data["context"] = _front_context(front, src)
 
 
 def _question_fronts(front: _Front, src: str) -> dict[str, _Front]:
@@ -509,6 +516,48 @@ def _front_labels(front: _Front, src: str) -> list[str]:
             )
         names.append(item)
     return names
+
+
+def _front_context(front: _Front, src: str) -> list[str]:
+    """The ``meta`` fields of ``context:``: names, or dotted paths into nested objects."""
+    value, line = front.data["context"], front.line("context")
+    example = "e.g. `context: [requested_slot]`"
+    if isinstance(value, str) and value.strip():
+        example = f"here `context: [{value.strip()}]`"
+    if not isinstance(value, list) or not value:
+        what = "is empty" if value is None or value == [] else f"is {value!r}"
+        _fail(
+            src,
+            line,
+            f"`context` {what}: it must be a list of the `meta` fields shown with each item, "
+            f"{example} (or remove the key)",
+        )
+    fields: list[str] = []
+    for name, name_line in zip(value, front.context_lines, strict=True):
+        if not isinstance(name, str) or not name.strip():
+            _fail(
+                src,
+                name_line,
+                f"context field {name!r} is not a field name: `context` must be a list of "
+                f"non-empty `meta` field names, {example} (quote names YAML reads as "
+                'numbers or true/false/null, e.g. "2")',
+            )
+        if name != name.strip() or "" in name.split("."):
+            _fail(
+                src,
+                name_line,
+                f"invalid context field '{name}': a `meta` key, or a dotted path into nested "
+                "objects such as `slot.requested`, with no empty part or surrounding spaces",
+            )
+        if name in fields:
+            first = front.context_lines[fields.index(name)]
+            _fail(
+                src,
+                name_line,
+                f"context field '{name}' is listed twice (first at line {first}): remove one",
+            )
+        fields.append(name)
+    return fields
 
 
 def _check_name(name: str, line: int, src: str) -> None:

@@ -426,6 +426,8 @@ class Guideline(Frozen):
     version: str = ""
     path: str | None = None
     questions: tuple[Question, ...] = ()
+    #: ``meta`` fields shown with each item, to people and models (``labelloop.core.context``)
+    context: tuple[str, ...] = ()
 
     @property
     def asks_questions(self) -> bool:

@@ -147,7 +147,8 @@ def csv_columns(guideline: Guideline | None) -> list[str]:
     """The CSV export's header: a judging task's holds its items whole (body, replies, meta)
     and its answer under the key that imports it; a conversation task's holds its messages
     as JSON (tool calls and names kept), and per-turn or span answers as JSON, so the file
-    imports back whole; a text task's is ``CSV_COLUMNS``."""
+    imports back whole; a text task's is ``CSV_COLUMNS``. A guideline with ``context:``
+    adds ``meta`` (as JSON), where the context its labels were made in is kept."""
     if guideline is None:
         return CSV_COLUMNS
     if guideline.asks_questions:
@@ -162,7 +163,8 @@ def csv_columns(guideline: Guideline | None) -> list[str]:
     if guideline.judges:
         return ["id", *_body_columns(guideline), "replies", value_key(guideline), *JUDGE_CSV_TAIL]
     answer = [key for key in ("turns", "spans") if key == value_key(guideline)]
-    return ["id", *_body_columns(guideline), "label", "labels", *answer, *CSV_COLUMNS[4:]]
+    meta = ["meta"] if guideline.context else []  # the context the labels were made in
+    return ["id", *_body_columns(guideline), "label", "labels", *answer, *CSV_COLUMNS[4:], *meta]
 
 
 def _body_columns(guideline: Guideline) -> list[str]:
@@ -186,6 +188,8 @@ def csv_row(record: ItemRecord, guideline: Guideline | None = None) -> dict[str,
     for key in ("turns", "spans"):
         if guideline is not None and value_key(guideline) == key:
             body[key] = _json_cell(answer.get(key))
+    if guideline is not None and guideline.context:
+        body["meta"] = _json_cell(record.item.meta or None)
     return {
         "id": record.item.id,
         **body,

@@ -1,5 +1,6 @@
 """Sentence embeddings for the offline model: wordllama, loaded once from the installed package,
-and what of an item is embedded (its text, its target turn, or each user turn).
+and what of an item is embedded (its text, its target turn, or each user turn, with the
+values of the guideline's ``context:`` fields).
 
 The weights ship inside the ``wordllama`` wheel, so nothing is ever downloaded.
 """
@@ -10,10 +11,11 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from labelloop.core.context import context_lines
 from labelloop.core.turns import USER_ROLES, is_labeled
 from labelloop.core.types import Item
 
@@ -152,12 +154,29 @@ class Unit:
     row: int
     turn: int | None
     text: str
+    #: the preceding turn, where there is one
     context: str | None = None
+    #: the item's context fields as ``field: value`` lines, embedded with the text
+    facts: str = ""
+
+    @property
+    def embedded(self) -> str:
+        """What is embedded: the text, then the context fields' lines."""
+        return f"{self.text}\n{self.facts}" if self.facts else self.text
 
 
-def units_of(item: Item, row: int, turn_role: str | None = None) -> list[Unit]:
+def units_of(
+    item: Item, row: int, turn_role: str | None = None, fields: Sequence[str] = ()
+) -> list[Unit]:
     """What of an item is embedded: its text, its target turn, or (``turn_role`` given, for
-    ``unit: turn``) each turn that role labels."""
+    ``unit: turn``) each turn that role labels; each with the values of the item's context
+    ``fields`` (a guideline's ``context:``) that it has."""
+    units = _units_of(item, row, turn_role)
+    facts = "\n".join(context_lines(item, fields)) if fields else ""
+    return [replace(u, facts=facts) for u in units] if facts else units
+
+
+def _units_of(item: Item, row: int, turn_role: str | None = None) -> list[Unit]:
     msgs = item.messages
     if msgs is None:
         return [Unit(row, None, item.text or "")]
@@ -179,7 +198,7 @@ def embed_units(units: Sequence[Unit]) -> np.ndarray:
     import numpy as np
 
     ctx_rows = [i for i, u in enumerate(units) if u.context]
-    vecs = embed([u.text for u in units] + [units[i].context for i in ctx_rows])
+    vecs = embed([u.embedded for u in units] + [units[i].context for i in ctx_rows])
     out = vecs[: len(units)].copy()
     if ctx_rows:
         out[ctx_rows] += CONTEXT_WEIGHT * vecs[len(units) :]

@@ -46,6 +46,7 @@ import urllib.parse
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
+from labelloop.core.context import context_of, context_text
 from labelloop.core.types import Frozen, Item
 
 #: the longest excerpt kept in a flag
@@ -803,11 +804,20 @@ def item_fields(item: Item) -> list[str]:
     return fields
 
 
-def detect_item_injection(item: Item, labels: Sequence[str] = ()) -> InjectionFlag | None:
+def detect_item_injection(
+    item: Item, labels: Sequence[str] = (), context: Sequence[str] = ()
+) -> InjectionFlag | None:
     """:func:`detect_injection` over every field of the item the model is shown (see
     :func:`item_fields`); transcripts are read turn by turn, never with ``role:`` prefixes
-    (an ``assistant:`` line is what the role-marker rule looks for)."""
-    return _scan(item_fields(item), tuple(labels))
+    (an ``assistant:`` line is what the role-marker rule looks for). ``context``: the
+    guideline's context fields, whose values the model is shown too; they are read by the
+    phrase rules only, since a context value may rightly name a label (a requested slot)."""
+    flag = _scan(item_fields(item), tuple(labels))
+    values = [context_text(v) for _, v in context_of(item, context)]
+    other = _scan(values, ()) if values else None
+    if other is not None and (flag is None or other.score > flag.score):
+        return other
+    return flag
 
 
 def names_label(item: Item, labels: Sequence[str]) -> str | None:

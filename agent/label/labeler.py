@@ -235,7 +235,7 @@ def _batches(
         batch = todo[i : i + batch_size]
         made = provider.label(batch, ctx)
         suggestions = [
-            screened(_keyed(s, item, provider.model), item, labels)
+            screened(_keyed(s, item, provider.model), item, labels, guideline.context)
             for s, item in zip(made, batch, strict=True)
         ]
         store.add_suggestions(suggestions)
@@ -282,7 +282,9 @@ async def _stream(
     flusher = asyncio.create_task(flush_while_waiting()) if crew is not None else None
     try:
         async for s in provider.stream(todo, ctx, store):
-            buffer.append(screened(s, items[s.item_id], guideline.all_label_names))
+            buffer.append(
+                screened(s, items[s.item_id], guideline.all_label_names, guideline.context)
+            )
             labeled += 1
             failed += s.status == "failed"
             if s.status == "failed":
@@ -301,13 +303,16 @@ async def _stream(
     return labeled, failed
 
 
-def screened(s: Suggestion, item: Item, labels: Sequence[str]) -> Suggestion:
+def screened(
+    s: Suggestion, item: Item, labels: Sequence[str], context: Sequence[str] = ()
+) -> Suggestion:
     """The suggestion with the item's prompt-injection flag (``signals["injection"]``, its
-    score) when the item looks like it instructs the labeler, whatever model made it:
-    routing never auto-accepts a flagged item (``routing.route_item``)."""
+    score) when the item (or a value of its ``context`` fields) looks like it instructs the
+    labeler, whatever model made it: routing never auto-accepts a flagged item
+    (``routing.route_item``)."""
     if s.signals.get("injection") is not None:
         return s
-    flag = detect_item_injection(item, labels)
+    flag = detect_item_injection(item, labels, context)
     if flag is None:
         return s
     note = f" [flagged: possible prompt injection ({flag.rule})]"

@@ -6,10 +6,14 @@ The messages are ordered for provider prompt caching:
    labels, the output rules; identical for every item of a guideline version;
 2. few-shot examples as user/assistant pairs (the answer is the JSON the schema expects);
 3. the item as the last ``user`` message, between ``<item id="...">`` and ``</item>``
-   markers (the stub LLM finds items by that tag), its text made unable to close them.
+   markers (the stub LLM finds items by that tag), its text made unable to close them;
+   with the guideline's ``context:`` fields that the item has, in a ``<context>`` block
+   inside the markers.
 
-The text itself lives in ``prompts/<shape>.v1.jinja``; its version is the template name
-plus a hash of the file, so editing a template changes the version of every prompt.
+The text itself lives in ``prompts/<shape>.v1.jinja``, or ``<shape>.v2.jinja`` for a
+guideline with ``context:`` (v1 plus the context): a guideline without context keeps its
+v1 prompts, and its labels stay current. The version is the template name plus a hash of
+the file, so editing a template changes the version of every prompt made with it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pydantic import ValidationError
 
+from labelloop.core.context import context_lines
 from labelloop.core.resources import prompts_dir
 from labelloop.core.turns import role_names, turn_noun
 from labelloop.core.types import Frozen, Guideline, Item, LabelValue, opaque_id
@@ -34,6 +39,7 @@ from labelloop.label.schemas import (
     answer_json,
     item_text,
     neutralise,
+    neutralise_all,
     output_model,
     question_guidelines,
     shape,
@@ -51,6 +57,17 @@ TEMPLATES = {
     "rating": "rating.v1.jinja",
     "ranking": "ranking.v1.jinja",
     "questions": "questions.v1.jinja",
+}
+#: the templates of a guideline with ``context:``: v1, and the item's context in its markers
+CONTEXT_TEMPLATES = {
+    "single": "classify.v2.jinja",
+    "multi": "classify.v2.jinja",
+    "spans": "spans.v2.jinja",
+    "turns": "turns.v2.jinja",
+    "pairwise": "pairwise.v2.jinja",
+    "rating": "rating.v2.jinja",
+    "ranking": "ranking.v2.jinja",
+    "questions": "questions.v2.jinja",
 }
 #: the verbalized confidence shown in few-shot answers (reviewed labels)
 EXAMPLE_CONFIDENCE = 90
@@ -71,8 +88,8 @@ class RenderedPrompt(Frozen):
 
 
 def template_name(guideline: Guideline) -> str:
-    """The template for the guideline's task shape."""
-    return TEMPLATES[shape(guideline)]
+    """The template for the guideline's task shape (a v2 one when it has ``context:``)."""
+    return (CONTEXT_TEMPLATES if guideline.context else TEMPLATES)[shape(guideline)]
 
 
 def prompt_version(guideline: Guideline, template: Path | None = None) -> str:
@@ -203,6 +220,26 @@ def instruction_headings(markdown: str) -> list[str]:
 
 
 def _item_view(
+    guideline: Guideline, item: Item, order: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """What the item macro shows (:func:`_content_view`) and ``context``: the item's
+    ``field: value`` lines of the guideline's ``context:`` fields (empty when it has none).
+    Under a guideline with ``context:``, ``<context>`` and ``<text>`` markers are made inert
+    too, so that no item, with context or without, can forge a context block."""
+    view = _content_view(guideline, item, order)
+    if not guideline.context:
+        return view | {"context": []}
+    view["context"] = [neutralise_all(line) for line in context_lines(item, guideline.context)]
+    if view["text"] is not None:
+        view["text"] = neutralise_all(view["text"])
+    for part in (*(view["turns"] or ()), *view["replies"]):
+        part["content"] = neutralise_all(part["content"])
+        if "role" in part:
+            part["role"] = neutralise_all(part["role"])
+    return view
+
+
+def _content_view(
     guideline: Guideline, item: Item, order: Sequence[str] | None = None
 ) -> dict[str, Any]:
     """What the item macro shows: the text, or the turns, with markers made inert; for a

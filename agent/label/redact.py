@@ -15,9 +15,10 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from labelloop.core.context import context_of, context_text
 from labelloop.core.types import Item, Message
 
 PLACEHOLDERS = {"email": "[EMAIL]", "iban": "[IBAN]", "card": "[CARD]", "phone": "[PHONE]"}
@@ -171,8 +172,11 @@ def redact(text: str) -> tuple[str, dict[str, int]]:
     return text, {kind: n for kind, n in counts.items() if n}
 
 
-def redact_item(item: Item) -> Item:
-    """The item with its text, or every message's content, redacted (id and meta kept)."""
+def redact_item(item: Item, context: Sequence[str] = ()) -> Item:
+    """The item with its text, or every message's content, redacted (id and meta kept), and
+    the values of its ``context`` fields (``labelloop.core.context``), which a prompt shows."""
+    if context:
+        item = _redact_context(item, context)
     if item.text is not None:
         text, counts = redact(item.text)
         return item.model_copy(update={"text": text}) if counts else item
@@ -180,6 +184,18 @@ def redact_item(item: Item) -> Item:
         return item
     messages = tuple(_redact_message(m) for m in item.messages)
     return item.model_copy(update={"messages": messages})
+
+
+def _redact_context(item: Item, fields: Sequence[str]) -> Item:
+    """The item with each context value that holds personal data replaced by its redacted
+    text, under the field's own name (which :func:`labelloop.core.context.lookup` reads
+    first, so a dotted path needs no nested copy)."""
+    changed = {}
+    for name, value in context_of(item, fields):
+        text, counts = redact(context_text(value))
+        if counts:
+            changed[name] = text
+    return item.model_copy(update={"meta": {**item.meta, **changed}}) if changed else item
 
 
 def _redact_message(m: Message) -> Message:

@@ -69,6 +69,8 @@ Shape = Literal["single", "multi", "spans", "turns", "pairwise", "rating", "rank
 POSITIONS = ("1", "2")
 
 _MARKER = re.compile(r"<(?=\s*/?\s*item\b)", re.IGNORECASE)
+#: the markers of an item shown with its context (``<context>``, ``<text>``) as well
+_ALL_MARKERS = re.compile(r"<(?=\s*/?\s*(?:item|context|text)\b)", re.IGNORECASE)
 _bound: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
     "labelloop_validation_context", default=None
 )
@@ -110,6 +112,12 @@ def neutralise(text: str) -> str:
     Only the ``<`` changes (to U+2039, a look-alike), so offsets into the text stay valid.
     """
     return _MARKER.sub("\u2039", text)
+
+
+def neutralise_all(text: str) -> str:
+    """:func:`neutralise` for an item shown with its context: ``<context``, ``<text`` and
+    their closing markers made inert too, so the item cannot forge its own context."""
+    return _ALL_MARKERS.sub("\u2039", text)
 
 
 def turns_to_label(item: Item, guideline: Guideline | None = None) -> list[int]:
@@ -298,8 +306,10 @@ def _locate(text: str, start: int, end: int, item: Item) -> tuple[int, int, str]
     if 0 <= start <= end <= len(full) and full[start:end] == text and text:
         return start, end, text
     seen = neutralise(full)  # the item as the model saw it: same length
+    wider = neutralise_all(full)  # ... when it was shown with its context
     for candidate in dict.fromkeys((text, text.strip())):
         hits = _occurrences(full, candidate) | _occurrences(seen, candidate)
+        hits |= _occurrences(wider, candidate) if wider != seen else set()
         if candidate and hits:
             best = min(hits, key=lambda i: (abs(i - start), i))
             return best, best + len(candidate), full[best : best + len(candidate)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from labelloop.core.consensus import rule_of
+from labelloop.core.context import context_of
 from labelloop.core.errors import LabelloopError
 from labelloop.core.standing import final_label, standing_review
 from labelloop.core.types import Review, Route, utcnow
@@ -87,10 +88,11 @@ class Editing:
 
     def item_detail(self, user: str, item_id: str) -> ItemDetail:
         """The item with every suggestion and review (for reviewers, what they may see)."""
-        viewer = self.viewer(user)
-        detail = review_browse.item_detail(self.store, item_id, rule_of(self.guideline()))
+        viewer, guideline = self.viewer(user), self.guideline()
+        detail = review_browse.item_detail(self.store, item_id, rule_of(guideline))
         if detail is None:
             raise LabelloopError(f"No item {item_id!r} in the store")
+        detail = replace(detail, context=context_of(detail.item, guideline.context))
         if viewer.admin:
             return detail
         state = ItemState(

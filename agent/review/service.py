@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from labelloop.core.context import context_of
 from labelloop.core.errors import AccessDenied, LabelloopError, ReviewConflict
 from labelloop.core.questions import answer_to
 from labelloop.core.types import (
@@ -418,6 +419,7 @@ class ReviewService(Editing, AdminActions):
             turn_role=guideline.turn_role,
             leased_until=utcnow(),
             order=order,
+            context=context_of(ctx.item, guideline.context),
         )
         if guideline.asks_questions:
             editing = queue in (BROWSER_QUEUE, ADJUDICATION_QUEUE)  # every answer may change

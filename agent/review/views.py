@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from labelloop.core.types import Item, LabelValue, Queue, Review, Suggestion
 
@@ -93,6 +93,8 @@ class ItemView:
     whole: Suggestion | None = None
     #: editing a decided item with questions: the whole answer the editor starts from
     whole_start: LabelValue | None = None
+    #: the item's values of the guideline's ``context:`` fields, (field, value) in its order
+    context: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -229,3 +231,5 @@ class ItemDetail:
     final: LabelValue | None
     final_source: str | None
     gold: LabelValue | None
+    #: the item's values of the guideline's ``context:`` fields, (field, value) in its order
+    context: tuple[tuple[str, Any], ...] = ()

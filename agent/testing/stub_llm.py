@@ -9,7 +9,8 @@ Tests run it in-process with ``StubServer``; benchmarks run it as a process::
     # prints: READY http://127.0.0.1:PORT/v1
 
 Each request is about one item: the ``<item id="...">text</item>`` in the last user message
-that has one (a re-ask comes after it), or the whole last user message when none has a tag.
+that has one (a re-ask comes after it), or the whole last user message when none has a tag;
+an item's ``<context>`` block is not part of its text (``item_body``).
 A script maps an item id, its exact text or its ``text_key`` to an entry (see
 ``ENTRY_KEYS``); the ``"*"`` entry applies to every item. With no entry, the stub picks
 a label from the request's JSON schema deterministically.
@@ -65,6 +66,8 @@ from labelloop.core.types import opaque_id
 
 DEFAULT_ITEM_PATTERN = r'<item\s+id="(?P<id>[^"]*)"[^>]*>(?P<text>.*?)</item>'
 DEFAULT_ENTRY = "*"
+_CONTEXT_BLOCK = re.compile(r"\n(<context>\n.*?\n</context>\n)", re.S)
+_TEXT_BLOCK = re.compile(r"\n<text>(.*)</text>\n", re.S)
 ANSWER_KEYS = frozenset(
     {"label", "labels", "spans", "answer", "confidence", "logprob_confidence", "label_probs"}
     | {"rationale", "abstain", "as_tool", "verdict", "replies", "ratings", "ranking"}
@@ -265,11 +268,23 @@ def find_item(
         match = re.search(pattern, content, re.S)
         if match:
             groups = match.groupdict()
-            text = html.unescape(groups.get("text") or match.group(0))
+            text = item_body(html.unescape(groups.get("text") or match.group(0)))
             item_id = groups.get("id")
             return ItemRef(item_id if item_id is not None else text_key(text), item_id, text)
     content = contents[0] if contents else ""
     return ItemRef(text_key(content), None, content)
+
+
+def item_body(text: str) -> str:
+    """The item's text without the ``<context>`` block a guideline's ``context:`` adds (and
+    a plain text out of its ``<text>`` markers): what the v1 prompt shows between the item
+    markers, so scripts and span offsets mean the same with context."""
+    block = _CONTEXT_BLOCK.match(text)
+    if block is None:
+        return text
+    rest = text[: block.start(1)] + text[block.end() :]
+    plain = _TEXT_BLOCK.fullmatch(rest)
+    return plain[1] if plain else rest
 
 
 def _text_of(content: Any) -> str:

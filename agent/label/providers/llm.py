@@ -35,6 +35,7 @@ from typing import Any, Protocol
 import openai
 from pydantic import BaseModel, ValidationError
 
+from labelloop.core.context import context_lines
 from labelloop.core.positions import from_shown
 from labelloop.core.types import Guideline, Item, LabelValue, Suggestion
 from labelloop.label import judging, prompting, schemas, signals
@@ -414,13 +415,15 @@ class Planner:
         for n, item in enumerate(items):
             examples = tuple(shots[n]) if shots is not None else ()
             examples = p.pinned.get(item.id, examples)
-            shown = redact_item(item) if p.redact else item
+            shown = redact_item(item, ctx.guideline.context) if p.redact else item
             prompt = prompting.render(
                 ctx.guideline, shown, examples, memo=self.memo, template=p.template
             )
             params = {**p.params(), "fewshot": [e.item.id for e in examples]}
+            if ctx.guideline.context:  # the prompt shows it: the same text in another context
+                params["context"] = context_lines(item, ctx.guideline.context)
             key = cache_key(p.model, prompt.version, ctx.guideline.version, item, params)
-            flag = detect_item_injection(item, self.labels)
+            flag = detect_item_injection(item, self.labels, ctx.guideline.context)
             swapped = None
             if ctx.guideline.judges_any:
                 swapped = prompting.render(

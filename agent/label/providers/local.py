@@ -97,9 +97,12 @@ def _digest(*parts: object) -> str:
 
 
 def _guideline_key(g: Guideline) -> str:
-    """The guideline's version, plus its parsed labels (a hand-built Guideline may reuse one)."""
+    """The guideline's version, plus its parsed labels (a hand-built Guideline may reuse one)
+    and the context fields it embeds (only when it has some: other versions stay as they were)."""
     labels = [lab.model_dump(mode="json", exclude={"line"}) for lab in g.labels]
     unit = g.unit if g.turn_role == "user" else f"{g.unit}:{g.turn_role}"
+    if g.context:
+        return f"{g.version}:{_digest(unit, g.kind, labels, list(g.context))}"
     return f"{g.version}:{_digest(unit, g.kind, labels)}"
 
 
@@ -235,9 +238,9 @@ def _example_rows(
         turns = dict(v.turns or {})
         if not turns and v.label is not None and ex.item.target_turn is not None:
             turns = {ex.item.target_turn: v.label}
-        units = {u.turn: u for u in embeddings.units_of(ex.item, 0, g.turn_role)}
+        units = {u.turn: u for u in embeddings.units_of(ex.item, 0, g.turn_role, g.context)}
         return [(units[t], index[lab]) for t, lab in turns.items() if t in units and lab in index]
-    unit = embeddings.units_of(ex.item, 0)[0]
+    unit = embeddings.units_of(ex.item, 0, fields=g.context)[0]
     if _is_multi(g):
         names = v.labels if v.labels is not None else ((v.label,) if v.label else None)
         if names is None or any(n not in index for n in names):
@@ -494,7 +497,10 @@ class LocalProvider:
             return judge(items, ctx, version)
         state = _state(ctx, version)
         role = ctx.guideline.turn_role if ctx.guideline.unit == "turn" else None
-        units = [u for row, item in enumerate(items) for u in embeddings.units_of(item, row, role)]
+        fields = ctx.guideline.context
+        units = [
+            u for row, it in enumerate(items) for u in embeddings.units_of(it, row, role, fields)
+        ]
         pred = _predict(state, items, units, ctx)
         return _suggestions(items, units, pred, state, ctx, version)
 

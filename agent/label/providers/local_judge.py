@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from labelloop.core.context import context_lines
 from labelloop.core.types import TIE, Item, LabelValue, Suggestion
 from labelloop.label import embeddings
 from labelloop.label.providers.base import LabelContext
@@ -31,9 +32,10 @@ FOLDS = 5
 C_REG = 1.0
 
 
-def _features(items: Sequence[Item]) -> tuple[np.ndarray, np.ndarray]:
-    """Per item: the features of its first and of its second reply (rows aligned)."""
-    prompts = [i.render_plain() for i in items]
+def _features(items: Sequence[Item], fields: Sequence[str] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """Per item: the features of its first and of its second reply (rows aligned); the
+    conversation they are compared with is embedded with its context ``fields``' lines."""
+    prompts = ["\n".join([i.render_plain(), *context_lines(i, fields)]) for i in items]
     first = [i.replies[0].render_plain() if i.replies else "" for i in items]
     second = [i.replies[1].render_plain() if i.replies else "" for i in items]
     ep, e1, e2 = (embeddings.embed(t) for t in (prompts, first, second))
@@ -77,9 +79,9 @@ def judge(items: Sequence[Item], ctx: LabelContext, version: str) -> list[Sugges
         return [
             Suggestion(item_id=i.id, value=None, status="failed", error=note, **base) for i in items
         ]
-    a, b = _features(items)
+    a, b = _features(items, ctx.guideline.context)
     d = a - b
-    ta, tb = _features([e.item for e in examples])
+    ta, tb = _features([e.item for e in examples], ctx.guideline.context)
     td = ta - tb
     folds = np.array([_fold(e.item.id) for e in examples])
     train_fold = {e.item.id: int(f) for e, f in zip(examples, folds, strict=True)}
