@@ -303,7 +303,22 @@ def calibration_figures(preds: Mapping[Any, Prediction], gold: Mapping[Any, Valu
 
 def human_figures(data: EvalInput, labels: list) -> dict:
     """Agreement per reviewer pair (Cohen's kappa) and overall (Fleiss, Krippendorff, AC1)."""
-    overlap = {i: dict(v) for i, v in data.annotations.items() if len(v) >= 2}
+    overlap = _overlap(data)
+    return {
+        "items": len(overlap),
+        "pairs": human_pairs(data, overlap, labels),
+        "overall": _overall(data, overlap, labels),
+        "weekly": human_weekly(overlap, data.weeks or {}, data.n_boot),
+    }
+
+
+def _overlap(data: EvalInput) -> dict[Any, dict[str, Value]]:
+    """The items two reviewers or more answered, with their answers."""
+    return {i: dict(v) for i, v in data.annotations.items() if len(v) >= 2}
+
+
+def human_pairs(data: EvalInput, overlap: Mapping[Any, Mapping[str, Value]], labels: list):
+    """Per pair of reviewers with items in common: agreement and Cohen's kappa."""
     reviewers = sorted({r for votes in overlap.values() for r in votes})
     n = data.n_boot
     pairs = []
@@ -317,7 +332,49 @@ def human_figures(data: EvalInput, labels: list) -> dict:
             kappa_labels = labels if data.kind == "single" else None
             row["cohen_kappa"] = with_ci(ag.on_pairs(ag.cohen_kappa, labels=kappa_labels), both, n)
         pairs.append(row)
-    return {"items": len(overlap), "pairs": pairs, "overall": _overall(data, overlap, labels)}
+    return pairs
+
+
+def agreement_summary(data: EvalInput) -> dict:
+    """The agreement a lead reads first, with ``data.n_boot`` bootstrap resamples: the
+    routing model against the consensus (``compare``, and per week) and people against each
+    other (share of agreeing pairs overall and per week, and per pair). The same figures as
+    ``build_report``'s ``models[routing_model]`` ``vs_consensus`` and ``weekly``, and its
+    ``humans`` ``overall.percent_agreement``, ``weekly`` and ``pairs``, without the costlier
+    rest (Fleiss, Krippendorff and AC1 intervals, each reviewer against the model)."""
+    gold, _ = consensus(data)
+    labels = _labels(data)
+    preds = (data.models or {}).get(data.routing_model) if data.routing_model else None
+    model = None
+    if preds is not None:
+        vs = compare(_pairs(preds, gold), data.kind, labels, data.n_boot)
+        model = {"vs_consensus": vs, "weekly": weekly(preds, gold, data.weeks or {}, data.n_boot)}
+    overlap = _overlap(data)
+    units = [list(v.values()) for v in overlap.values()]
+    people = with_ci(_unit_agreement, units, data.n_boot) if units else None
+    return {
+        "routing_model": data.routing_model,
+        "model": model,
+        "humans": {
+            "items": len(overlap),
+            "percent_agreement": people,
+            "pairs": human_pairs(data, overlap, labels),
+            "weekly": human_weekly(overlap, data.weeks or {}, data.n_boot),
+        },
+    }
+
+
+def human_weekly(overlap: Mapping[Any, Mapping[str, Value]], weeks: Mapping[Any, str], n: int):
+    """Agreement between people (share of agreeing pairs, averaged over items) per ISO week
+    of the items' last decision, oldest first."""
+    by_week: dict[str, list[list]] = {}
+    for item, votes in overlap.items():
+        if item in weeks:
+            by_week.setdefault(weeks[item], []).append(list(votes.values()))
+    return [
+        {"week": week, "n": len(units), "percent_agreement": with_ci(_unit_agreement, units, n)}
+        for week, units in sorted(by_week.items())
+    ]
 
 
 def _overall(data: EvalInput, overlap: dict, labels: list) -> dict:
@@ -603,7 +660,7 @@ def dashboard_figures(data: EvalInput, task: str | None = None) -> dict:
     kind's figures) and ``rankings``: ``{source: {model: score}}`` (Bradley-Terry, best
     first) for ``people``, ``judge`` and ``final``.
     """
-    data = data if data.n_boot == 0 else _no_bootstrap(data)
+    data = data if data.n_boot == 0 else no_bootstrap(data)
     return headline(build_report(data), task)
 
 
@@ -621,7 +678,8 @@ def headline(fig: dict, task: str | None = None) -> dict:
     }
 
 
-def _no_bootstrap(data: EvalInput) -> EvalInput:
+def no_bootstrap(data: EvalInput) -> EvalInput:
+    """``data`` to report without bootstrap intervals."""
     from dataclasses import replace
 
     judging = data.judging and replace(data.judging, n_boot=0)

@@ -29,6 +29,10 @@ CONCURRENCY = 32
 #: what a reviewer reads when the store fails; its SQL and parameters go to the log only
 STORE_FAILED = "The store did not answer (busy or unreachable), so nothing changed: try again."
 EXPORT_FORMATS = ["jsonl", "csv", "labelstudio", "hf", "conll"]
+NOTHING_TO_ADJUDICATE = render.message_html(
+    "Nothing is waiting for adjudication: items come here when the reviewers of an overlap "
+    "item disagree."
+)
 
 CSS = """
 .ll-item { font-size: 1.05rem; line-height: 1.55; padding: .8rem 1rem; border-radius: .5rem;
@@ -73,9 +77,14 @@ mark.ll-span.ll-sel { outline: 2px solid #2563eb; }
 .ll-section-head { font-weight: 600; color: var(--body-text-color-subdued); }
 .ll-picked { margin-bottom: .3rem; }
 #ll-search { width: 100%; padding: .35rem .5rem; margin-bottom: .3rem; }
-.ll-labels { list-style: none; padding: 0; margin: 0; max-height: 16rem; overflow-y: auto;
-  columns: 2; font-size: .9rem; }
-.ll-opt { padding: .05rem .3rem; border-radius: .25rem; cursor: pointer; break-inside: avoid; }
+.ll-labels { list-style: none; padding: 0 .1rem; margin: 0; font-size: .85rem;
+  display: grid; grid-template-columns: repeat(auto-fill, minmax(11.5rem, 1fr)); gap: .1rem .4rem;
+  max-height: max(8rem, calc(100vh - 25rem)); overflow-y: auto; overflow-x: hidden; }
+.ll-picker:has(#ll-reject:not([hidden])) .ll-labels { max-height: max(6rem, calc(100vh - 36rem)); }
+.ll-opt { display: flex; gap: .3rem; align-items: baseline; min-width: 0; padding: .05rem .3rem;
+  border-radius: .25rem; cursor: pointer; }
+.ll-opt > span { min-width: 0; overflow-wrap: anywhere; }
+.ll-opt[hidden] { display: none; }
 .ll-opt.ll-on { background: #dbeafe; font-weight: 700; }
 .ll-opt.ll-hi { outline: 1px dashed #2563eb; }
 .ll-opt kbd:empty { display: none; }
@@ -93,10 +102,30 @@ kbd { border: 1px solid var(--border-color-primary); border-radius: .25rem;
 .ll-buttons > button, .ll-scale > button { margin: 0; }
 .ll-buttons button.ll-primary { background: var(--button-primary-background-fill);
   color: var(--button-primary-text-color); }
-#ll-guideline { position: fixed; inset: 5vh 10vw; z-index: 1000; overflow: auto;
+#ll-guideline { position: fixed !important; top: 4vh; bottom: 4vh; left: 6vw; right: 6vw;
+  width: auto !important; max-width: none !important; min-width: 0 !important; margin: 0;
+  box-sizing: border-box; z-index: 1000; overflow: auto; overflow-wrap: anywhere;
   background: var(--background-fill-primary); border: 1px solid var(--border-color-primary);
   border-radius: .6rem; padding: 1rem 1.5rem; box-shadow: 0 6px 30px rgba(0,0,0,.3); }
 #ll-guideline.ll-closed { display: none; }
+#ll-guideline code { white-space: normal; overflow-wrap: anywhere; }
+/* the decision stays beside the item while a long item scrolls */
+#ll-decide { position: sticky; top: .5rem; align-self: flex-start; }
+#ll-review-row, #ll-browse-row, #ll-adj-row { align-items: flex-start; }
+.ll-form-row { gap: .5rem; }
+/* a note box with nothing to say takes no room */
+#ll-browse-note:has(.md:empty), #ll-change-note:has(.md:empty), #ll-adj-note:has(.md:empty) {
+  display: none; }
+/* long lists scroll inside their panel, the page stays put */
+#ll-browse-left, #ll-browse-right { height: max(24rem, calc(100vh - 8.5rem)); flex-wrap: nowrap; }
+#ll-browse.ll-scroll, #ll-detail.ll-scroll { flex: 1 1 0; min-height: 6rem; overflow: auto; }
+.ll-browse th, .ll-browse td:first-child, .ll-browse td:nth-child(3),
+.ll-browse td:nth-child(5) { white-space: nowrap; }
+.ll-browse td { overflow-wrap: anywhere; vertical-align: top; }
+.ll-browse td:nth-child(2) { min-width: 12rem; }
+.ll-clip { display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical;
+  overflow: hidden; }
+#ll-adj-view.ll-scroll { max-height: calc(100vh - 9rem); overflow: auto; }
 .ll-msg { padding: .3rem .6rem; border-radius: .35rem; margin: .3rem 0; }
 .ll-msg.ll-error { background: #fee2e2; } .ll-msg.ll-warn { background: #fef3c7; }
 .ll-msg.ll-info { background: #e0f2fe; }
@@ -139,6 +168,19 @@ kbd { border: 1px solid var(--border-color-primary); border-radius: .25rem;
 .ll-dashboard table { border-collapse: collapse; font-size: .85rem; }
 .ll-dashboard th, .ll-dashboard td { border-bottom: 1px solid var(--border-color-primary);
   padding: .15rem .5rem; text-align: left; vertical-align: top; }
+.ll-tiles { display: grid; grid-template-columns: repeat(5, minmax(0, 1fr)); gap: .5rem; }
+.ll-tile { border: 1px solid var(--border-color-primary); border-radius: .5rem;
+  padding: .4rem .6rem; min-width: 0; }
+.ll-tile-title { font-size: .75rem; color: var(--body-text-color-subdued); }
+.ll-tile-big { font-size: 1.5rem; font-weight: 700; line-height: 1.2; }
+.ll-tile-small { font-size: .75rem; overflow-wrap: anywhere; }
+.ll-tile.ll-alarm { border-color: #dc2626; background: #fef2f2; color: #991b1b; }
+.ll-dash-guarantee { font-size: .85rem; margin: .4rem 0; }
+.ll-dash-plots { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: .5rem; }
+.ll-dash-plots img, .ll-plots img { max-width: 100%; height: auto; }
+.ll-dash-plots figure, .ll-plots figure { margin: 0; }
+.ll-dash-plots figcaption, .ll-dash-note { font-size: .75rem;
+  color: var(--body-text-color-subdued); }
 """
 
 
@@ -157,12 +199,12 @@ def build_app(project, accounts, service=None, files=None) -> gr.Blocks:
                 review_out = _review_tab(console)
             # editing a decided item happens in the review tab's editor
             editor = [*review_out, tabs]
-            with gr.Tab("Browse", id="browse"):
-                bulk = _browse_tab(console, editor)
+            with gr.Tab("Browse", id="browse") as browse_tab:
+                bulk = _browse_tab(console, editor, browse_tab)
             with gr.Tab("Adjudicate", id="adjudicate", visible=False) as adj_tab:
-                _adjudicate_tab(console, editor)
+                _adjudicate_tab(console, editor, adj_tab)
             with gr.Tab("Dashboard", id="dashboard", visible=False) as dash_tab:
-                _dashboard_tab(console)
+                _dashboard_tab(console, dash_tab)
             with gr.Tab("Webhooks", id="webhooks", visible=False) as hooks_tab:
                 _webhooks_tab(console)
 
@@ -181,12 +223,13 @@ def _review_tab(console: Console) -> list:
     g = console.guideline
     # judging tasks put replies side by side: the item takes more of the width
     wide = 7 if g.judges else 3
-    with gr.Row():
-        with gr.Column(scale=wide):
+    # the item and what the model said on the left, the decision on the right
+    with gr.Row(equal_height=False, elem_id="ll-review-row"):
+        with gr.Column(scale=wide, elem_id="ll-review-main"):
             item = markup(elem_id="ll-item")
-            status = markup(elem_id="ll-status-box")
-        with gr.Column(scale=3 if g.judges else 2):
             side = markup(elem_id="ll-side")
+        with gr.Column(scale=3 if g.judges else 2, elem_id="ll-decide"):
+            status = markup(elem_id="ll-status-box")
             first = g.for_question(g.question_names[0]) if g.asks_questions else g
             picker = markup(render.picker_html(first, REJECT_REASONS), elem_id="ll-picker-box")
     markup(render.guideline_html(g), elem_id="ll-guideline", elem_classes="ll-closed")
@@ -253,68 +296,91 @@ def _edit_in_review(console: Console, adjudicate: bool) -> Callable:
     return _checked(open_editor)
 
 
-def _browse_tab(console: Console, editor: list):
+def _browse_tab(console: Console, editor: list, tab) -> list:
     g = console.guideline
-    with gr.Row():
-        text = gr.Textbox(label="Text contains", elem_id="ll-f-text", scale=2)
-        # a judging task's answers name replies, whose order differs from reviewer to reviewer
-        label = gr.Dropdown(
-            ["", *g.label_names], value="", label="Label", filterable=True, visible=not g.judges
-        )
-        route = gr.Dropdown(list(ROUTES), value="", label="Route", elem_id="ll-f-route")
-        reviewer = gr.Textbox(label="Reviewer", elem_id="ll-f-reviewer")
-    with gr.Row():
-        lo = gr.Number(0, label="Confidence ≥ (%)", minimum=0, maximum=100, precision=0)
-        hi = gr.Number(100, label="Confidence ≤ (%)", minimum=0, maximum=100, precision=0)
-        since = gr.Textbox(label="Since (YYYY-MM-DD)")
-        until = gr.Textbox(label="Until (YYYY-MM-DD)")
     page = gr.State(0)
-    with gr.Row():
-        search = gr.Button("Search", variant="primary", elem_id="ll-f-search")
-        prev = gr.Button("◀ Previous", size="sm")
-        nxt = gr.Button("Next ▶", size="sm")
-        bulk = gr.Button(
-            "Accept all matching… (admin)",
-            visible=False,
-            variant="stop",
-            size="sm",
-            elem_id="ll-bulk",
-        )
-        bulk_undo = gr.Button(
-            "Undo my last bulk accept", visible=False, size="sm", elem_id="ll-bulk-undo"
-        )
-    results = markup(elem_id="ll-browse")
-    note = markup(elem_id="ll-browse-note")
     plan = gr.State("")
     planned = gr.State(None)  # the filters the shown preview was made for
-    with gr.Row(visible=False) as confirm_row:
-        bulk_go = gr.Button("Confirm bulk accept", variant="stop", elem_id="ll-bulk-confirm")
-        bulk_cancel = gr.Button("Cancel", elem_id="ll-bulk-cancel")
-    with gr.Row():
-        open_id = gr.Textbox(label="Item id", elem_id="ll-open-id", scale=2)
-        open_btn = gr.Button("Open", elem_id="ll-open", scale=0)
-        edit_btn = gr.Button("Edit in the review tab", elem_id="ll-edit", scale=0)
-    detail = markup(elem_id="ll-detail")
-    opened = gr.State("")  # the item the change form below was filled for
-    with gr.Row():
-        action = gr.Radio(
-            ["accept", "fix", "reject"], value=None, label="Change to", elem_id="ll-change-action"
-        )
-        new_label = gr.Dropdown(
-            _label_choices(g),
-            value=[] if g.kind == "multi" else None,
-            label="Better reply" if g.kind == "pairwise" else "Label",
-            filterable=True,
-            multiselect=g.kind == "multi",
-            elem_id="ll-change-label",
-            # ratings and rankings are changed with the keys (Edit in the review tab)
-            visible=g.kind not in ("rating", "ranking"),
-        )
-        reason = gr.Dropdown(["", *REJECT_REASONS], value="", label="Reject reason")
-        comment = gr.Textbox(label="Comment")
-        change = gr.Button("Save change", elem_id="ll-change")
-    # what became of the last Save change, beside the form (the item above can be long)
-    change_note = markup(elem_id="ll-change-note")
+    opened = gr.State("")  # the item the change form was filled for
+    # the filters and the matching items on the left, the item opened and its change on the
+    # right; the list and the item scroll inside their panels
+    with gr.Row(equal_height=False, elem_id="ll-browse-row"):
+        with gr.Column(scale=3, elem_id="ll-browse-left"):
+            with gr.Row(elem_classes="ll-form-row"):
+                text = gr.Textbox(label="Text contains", elem_id="ll-f-text", scale=2)
+                # a judging task's answers name replies, whose order differs by reviewer
+                label = gr.Dropdown(
+                    ["", *g.label_names],
+                    value="",
+                    label="Label",
+                    filterable=True,
+                    visible=not g.judges,
+                )
+                route = gr.Dropdown(list(ROUTES), value="", label="Route", elem_id="ll-f-route")
+            with gr.Row(elem_classes="ll-form-row"):
+                narrow = {"min_width": 100}
+                reviewer = gr.Textbox(label="Reviewer", elem_id="ll-f-reviewer", **narrow)
+                lo = gr.Number(
+                    0, label="Confidence ≥ (%)", minimum=0, maximum=100, precision=0, **narrow
+                )
+                hi = gr.Number(
+                    100, label="Confidence ≤ (%)", minimum=0, maximum=100, precision=0, **narrow
+                )
+                since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", **narrow)
+                until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", **narrow)
+            with gr.Row(elem_classes="ll-form-row"):
+                small = {"size": "sm", "min_width": 60}
+                search = gr.Button("Search", variant="primary", elem_id="ll-f-search", **small)
+                prev = gr.Button("◀ Previous", **small)
+                nxt = gr.Button("Next ▶", **small)
+                bulk = gr.Button(
+                    "Accept all matching… (admin)",
+                    visible=False,
+                    variant="stop",
+                    elem_id="ll-bulk",
+                    **small,
+                )
+                bulk_undo = gr.Button(
+                    "Undo my last bulk accept", visible=False, elem_id="ll-bulk-undo", **small
+                )
+            note = markup(elem_id="ll-browse-note")
+            with gr.Row(visible=False, elem_classes="ll-form-row") as confirm_row:
+                bulk_go = gr.Button(
+                    "Confirm bulk accept", variant="stop", size="sm", elem_id="ll-bulk-confirm"
+                )
+                bulk_cancel = gr.Button("Cancel", size="sm", elem_id="ll-bulk-cancel")
+            results = markup(elem_id="ll-browse", elem_classes="ll-scroll")
+        with gr.Column(scale=2, elem_id="ll-browse-right"):
+            with gr.Row(elem_classes="ll-form-row"):
+                open_id = gr.Textbox(label="Item id", elem_id="ll-open-id", scale=2)
+                open_btn = gr.Button("Open", size="sm", elem_id="ll-open", scale=0)
+                edit_btn = gr.Button(
+                    "Edit in the review tab", size="sm", elem_id="ll-edit", scale=0
+                )
+            with gr.Row(elem_classes="ll-form-row"):
+                action = gr.Radio(
+                    ["accept", "fix", "reject"],
+                    value=None,
+                    label="Change to",
+                    elem_id="ll-change-action",
+                )
+                new_label = gr.Dropdown(
+                    _label_choices(g),
+                    value=[] if g.kind == "multi" else None,
+                    label="Better reply" if g.kind == "pairwise" else "Label",
+                    filterable=True,
+                    multiselect=g.kind == "multi",
+                    elem_id="ll-change-label",
+                    # ratings and rankings are changed with the keys (Edit in the review tab)
+                    visible=g.kind not in ("rating", "ranking"),
+                )
+            with gr.Row(elem_classes="ll-form-row"):
+                reason = gr.Dropdown(["", *REJECT_REASONS], value="", label="Reject reason")
+                comment = gr.Textbox(label="Comment")
+                change = gr.Button("Save change", size="sm", elem_id="ll-change", scale=0)
+            # what became of the last Save change, beside the form
+            change_note = markup(elem_id="ll-change-note")
+            detail = markup(elem_id="ll-detail", elem_classes="ll-scroll")
     form = [text, label, route, lo, hi, reviewer, since, until]
 
     def show(step: int):
@@ -373,6 +439,8 @@ def _browse_tab(console: Console, editor: list):
 
     for button, step in ((search, 0), (prev, -1), (nxt, 1)):
         button.click(show(step), [*form, page], [results, page], api_visibility="private")
+    # the first page on opening the tab: the items are there before any search
+    tab.select(show(0), [*form, page], [results, page], api_visibility="private")
     opening = [detail, opened, action, new_label, change_note]
     open_btn.click(_checked(item_open), [open_id], opening, api_visibility="private")
     edit_btn.click(_edit_in_review(console, False), [open_id], editor, api_visibility="private")
@@ -396,58 +464,79 @@ def _label_choices(g) -> list[str]:
     return pick_choices(g) if g.kind == "pairwise" else g.label_names
 
 
-def _adjudicate_tab(console: Console, editor: list) -> None:
+def _adjudicate_tab(console: Console, editor: list, tab) -> None:
     g = console.guideline
-    with gr.Row():
-        refresh = gr.Button("Refresh list", scale=0, elem_id="ll-adj-refresh")
-        ids = gr.Dropdown([], label="Waiting for adjudication", elem_id="ll-adj-ids", scale=2)
-    view = markup(elem_id="ll-adj-view")
-    with gr.Row():
-        choice = gr.Radio([], label="Take this answer", elem_id="ll-adj-choice")
-        label = gr.Dropdown(
-            ["", *_label_choices(g)] if g.kind != "multi" else g.label_names,
-            value=[] if g.kind == "multi" else "",
-            label="…or decide another reply"
-            if g.kind == "pairwise"
-            else "…or decide another label",
-            filterable=True,
-            multiselect=g.kind == "multi",
-            visible=g.kind not in ("rating", "ranking"),
-        )
-        comment = gr.Textbox(label="Comment")
-    with gr.Row():
-        decide = gr.Button("Decide", variant="primary", elem_id="ll-adj-decide")
-        edit = gr.Button("Edit in the review tab", elem_id="ll-adj-edit")
-    note = markup(elem_id="ll-adj-note")
+    # the answers side by side on the left (scrolling in their panel), the decision right
+    with gr.Row(equal_height=False, elem_id="ll-adj-row"):
+        with gr.Column(scale=3):
+            view = markup(elem_id="ll-adj-view", elem_classes="ll-scroll")
+        with gr.Column(scale=2, elem_id="ll-adj-decide-box"):
+            with gr.Row(elem_classes="ll-form-row"):
+                ids = gr.Dropdown(
+                    [], label="Waiting for adjudication", elem_id="ll-adj-ids", scale=2
+                )
+                refresh = gr.Button("Refresh list", size="sm", scale=0, elem_id="ll-adj-refresh")
+            choice = gr.Radio([], label="Take this answer", elem_id="ll-adj-choice")
+            label = gr.Dropdown(
+                ["", *_label_choices(g)] if g.kind != "multi" else g.label_names,
+                value=[] if g.kind == "multi" else "",
+                label="…or decide another reply"
+                if g.kind == "pairwise"
+                else "…or decide another label",
+                filterable=True,
+                multiselect=g.kind == "multi",
+                visible=g.kind not in ("rating", "ranking"),
+            )
+            comment = gr.Textbox(label="Comment")
+            with gr.Row(elem_classes="ll-form-row"):
+                decide = gr.Button("Decide", variant="primary", size="sm", elem_id="ll-adj-decide")
+                edit = gr.Button("Edit in the review tab", size="sm", elem_id="ll-adj-edit")
+            note = markup(elem_id="ll-adj-note")
 
     def adj_list(request: gr.Request):
         waiting = console.adjudication_ids(request)
-        return gr.update(choices=waiting, value=waiting[0] if waiting else None)
+        if not waiting:  # said where the answers would be, and nothing left to choose
+            return gr.update(choices=[], value=None), NOTHING_TO_ADJUDICATE, gr.update(choices=[])
+        return gr.update(choices=waiting, value=waiting[0]), gr.skip(), gr.skip()
 
     def adj_open(item_id: str | None, request: gr.Request):
         console.user(request, admin=True)  # the role first, whatever was sent
         if not item_id:
-            return "", gr.update(choices=[], value=None)
+            return NOTHING_TO_ADJUDICATE, gr.update(choices=[], value=None)
         html, offered = console.adjudication(item_id, request)
         return html, gr.update(choices=offered, value=None)
 
     def adj_decide(item_id, picked, override, text, request: gr.Request):
         console.user(request, admin=True)  # the role first, whatever was sent
-        if not item_id:
-            raise LabelloopError("Choose an item from the list first")
-        return render.message_html(console.adjudicate(item_id, picked, override, text, request))
+        try:
+            if not item_id:
+                raise LabelloopError("Nothing is chosen: pick an item from the list first")
+            done = console.adjudicate(item_id, picked, override, text, request)
+        except (AuthError, AccessDenied):
+            raise
+        except LabelloopError as exc:  # a mistake on the form: said beside it, one line
+            log.info("adjudication refused: %s", exc)
+            return render.message_html(f"Nothing decided: {exc}", "warn")
+        return render.message_html(done)
 
-    refresh.click(_checked(adj_list), None, [ids], api_visibility="private")
+    listed = [ids, view, choice]
+    refresh.click(_checked(adj_list), None, listed, api_visibility="private")
+    tab.select(_checked(adj_list), None, listed, api_visibility="private")
     edit.click(_edit_in_review(console, True), [ids], editor, api_visibility="private")
     ids.change(_checked(adj_open), [ids], [view, choice], api_visibility="private")
     decide.click(
         _checked(adj_decide), [ids, choice, label, comment], [note], api_visibility="private"
-    ).then(_checked(adj_list), None, [ids], api_visibility="private")
+    ).then(_checked(adj_list), None, listed, api_visibility="private")
 
 
-def _dashboard_tab(console: Console) -> None:
-    refresh = gr.Button("Refresh", scale=0, elem_id="ll-dash-refresh")
-    board = markup(elem_id="ll-dashboard")
+def _dashboard_tab(console: Console, tab) -> None:
+    """The lead's dashboard: loads when the tab opens; the details fold below."""
+    with gr.Row():
+        markup('<div class="ll-dash-head">Where the project stands</div>')
+        refresh = gr.Button("Refresh", scale=0, size="sm", elem_id="ll-dash-refresh")
+    top = markup(elem_id="ll-dash-top")
+    with gr.Accordion("Details: every count, figures per label, the eval plots", open=False):
+        details = markup(elem_id="ll-dashboard")
     with gr.Row():
         fmt = gr.Dropdown(EXPORT_FORMATS, value="jsonl", label="Export format")
         export = gr.Button("Export", elem_id="ll-export")
@@ -469,7 +558,8 @@ def _dashboard_tab(console: Console) -> None:
     def export_file(fmt: str, request: gr.Request):
         return console.export(fmt, request)
 
-    refresh.click(_checked(dashboard), None, [board], api_visibility="private")
+    tab.select(_checked(dashboard), None, [top, details], api_visibility="private")
+    refresh.click(_checked(dashboard), None, [top, details], api_visibility="private")
     export.click(_checked(export_file), [fmt], [file], api_visibility="private")
     save.click(_checked(set_blind), [who, blind], [note], api_visibility="private")
 

@@ -21,7 +21,7 @@ from labelloop.core.positions import from_shown, to_shown
 from labelloop.core.types import Guideline, LabelValue, Route
 from labelloop.review import judging
 from labelloop.review.service import ACTIONS, REJECT_REASONS, BrowseFilters, ReviewService
-from labelloop.ui import render
+from labelloop.ui import dashboard_view, render
 
 SIGNED_OUT = "Your session has ended: sign in again."
 EMPTY = (
@@ -128,11 +128,22 @@ class Console:
         review = outcome.review
         if review is None:  # one question of several answered: the next one is asked
             return self.screen(user, outcome.next)
-        done = (
-            f"Saved {review.item_id}: {review.action} "
-            f"{self.say(review.value, review.item_id, user.name)}"
-        )
-        return self.screen(user, outcome.next, done if outcome.review.action != "skip" else "")
+        done = self.saved(review, user.name) if review.action != "skip" else ""
+        return self.screen(user, outcome.next, done)
+
+    def saved(self, review, name: str) -> str:
+        """What was saved, in words: the label, and a reject's reason and comment; a label
+        given on a blind item (there was nothing to fix) is said as labeled."""
+        said = self.say(review.value, review.item_id, name)
+        if review.action == "reject":
+            why = render.REASON_TEXT.get(review.reason or "", review.reason or "no reason")
+            text = f"Saved {review.item_id}: reject, {why}"
+            if review.comment:
+                text += f": “{review.comment}”"
+            return text + (f" (label {said})" if review.value is not None else "")
+        if review.action == "fix" and review.blind:
+            return f"Saved {review.item_id}: labeled {said} (blind)"
+        return f"Saved {review.item_id}: {review.action} {said}"
 
     def order(self, item_id: str, name: str, guideline: Guideline | None = None) -> tuple[str, ...]:
         """A judging item's reply ids in the order ``name`` sees them (none for other tasks,
@@ -149,7 +160,10 @@ class Console:
         return render.answer_text(value, self.order(item_id, name))
 
     def screen(self, user, view, message: str = "", kind: str = "info") -> Screen:
-        note = render.message_html(message, kind) if message else ""
+        # a warning or error is about the item shown with it: the page drops it when that
+        # item leaves the screen, or when the reviewer acts on it (ui/static/console.js)
+        about = view.item.id if view is not None and kind != "info" else None
+        note = render.message_html(message, kind, about) if message else ""
         who = f"signed in as <b>{render.esc(user.name)}</b> ({render.esc(user.role)})"
         stamp = str(time.monotonic_ns())
         if view is None:
@@ -329,11 +343,12 @@ class Console:
 
     # --- the lead's dashboard -----------------------------------------------------------
 
-    def dashboard(self, request) -> str:
+    def dashboard(self, request) -> tuple[str, str]:
+        """Admin: the dashboard's top (numbers and small plots) and its details."""
         admin = self.user(request, admin=True)
-        data = dict(self.service.dashboard(admin.name))
-        plots = data.pop("plots", {})
-        return render.dashboard_html(data) + render.plots_html(plots)
+        data = self.service.dashboard(admin.name)
+        top = dashboard_view.top_html(data["top"])
+        return top, dashboard_view.details_html(data["details"], data.get("plots", {}))
 
     def set_blind(self, reviewer: str, blind: bool, request) -> str:
         admin = self.user(request, admin=True)

@@ -17,9 +17,13 @@ pass), and the console's messages name item ids, labels and user names from the 
 
 from __future__ import annotations
 
+import logging
+
 import gradio as gr
 
 from labelloop.ui.render import esc
+
+log = logging.getLogger(__name__)
 
 
 def markup(value: str = "", **options) -> gr.Markdown:
@@ -38,5 +42,9 @@ def markup(value: str = "", **options) -> gr.Markdown:
 
 
 def error(message: object, title: str) -> gr.Error:
-    """An error toast showing ``message`` as text (escaped); ``title`` is shown as text."""
-    return gr.Error(esc(message), title=title)
+    """An error toast showing ``message`` as text (escaped); ``title`` is shown as text.
+
+    A refusal is what a person expects to be told, not a fault: the log gets one line and
+    no traceback (faults are logged where they are caught, with theirs)."""
+    log.info("%s: %s", title, message)
+    return gr.Error(esc(message), title=title, print_exception=False)

@@ -9,10 +9,9 @@ tabs as references: the HTML is one line, as ``labelloop.ui.markup`` needs.
 
 from __future__ import annotations
 
-import base64
 import html
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from markdown_it import MarkdownIt
 
@@ -151,17 +150,23 @@ def item_html(view, stamp: str = "") -> str:
     if view.question is not None:
         head += question_html(view)
     if view.queue in (BROWSER_QUEUE, ADJUDICATION_QUEUE):
-        head += (
-            '<div class="ll-msg ll-info ll-editing">Editing a decided item, starting from '
-            f"{'its latest answer' if view.queue == ADJUDICATION_QUEUE else 'its final label'}"
-            ": Enter saves, Space leaves without saving.</div>"
-        )
+        head += f'<div class="ll-msg ll-info ll-editing">{_editing(view)}</div>'
     head += context_html(view.context)
     spans = suggested.spans if suggested is not None and view.kind == "spans" else None
     body = body_html(item, spans, view.turn_role if view.unit == "turn" else None)
     if judging:
         body += replies_html(item, view.order, view.kind, view.labels)
     return f'<div class="ll-item" {attrs}>{head}{body}</div>'
+
+
+def _editing(view) -> str:
+    """The banner of an item opened in the editor: what the pick starts from."""
+    keys = "Enter saves, Space leaves without saving."
+    if view.queue == ADJUDICATION_QUEUE:
+        return f"Adjudicating: the reviewers disagree; starting from the latest answer. {keys}"
+    if view.start is None:
+        return f"This item has no decision yet: your label is its first. {keys}"
+    return f"Editing a decided item, starting from its final label: {keys}"
 
 
 def question_html(view) -> str:
@@ -409,7 +414,9 @@ def picker_html(guideline: Guideline, reasons: Sequence[str]) -> str:
     if guideline.judges:
         return judge_picker_html(guideline, reasons)
     labels = "".join(
-        f'<li class="ll-opt" data-label="{esc(name)}"><kbd></kbd><span>{esc(name)}</span></li>'
+        # a long snake_case name breaks after an underscore rather than mid-word
+        f'<li class="ll-opt" data-label="{esc(name)}"><kbd></kbd>'
+        f"<span>{esc(name).replace('_', '_<wbr>')}</span></li>"
         for name in guideline.label_names
     )
     keys = KEYS + (SPAN_KEYS if guideline.kind == "spans" else ())
@@ -419,10 +426,11 @@ def picker_html(guideline: Guideline, reasons: Sequence[str]) -> str:
         f'<div class="ll-picker" data-kind="{esc(guideline.kind)}" '
         f'data-unit="{esc(guideline.unit)}">'
         '<div class="ll-picked">Your pick: <b id="ll-pick">—</b></div>'
+        # the buttons first: however long the label list, they stay in view
+        f"{_BUTTONS}{_reject_html(reasons)}"
         '<input id="ll-search" type="search" autocomplete="off" spellcheck="false" '
         'placeholder="/ search labels, Enter picks the first" aria-label="search labels">'
         f'<ol class="ll-labels" id="ll-labels">{labels}</ol>'
-        f"{_reject_html(reasons)}{_BUTTONS}"
         f'<ul class="ll-keys" id="ll-keys">{legend}</ul></div>'
     )
 
@@ -509,13 +517,15 @@ def guideline_html(guideline: Guideline) -> str:
     )
 
 
-def message_html(text: str, kind: str = "info") -> str:
-    return message_html_raw(esc(text), kind)
+def message_html(text: str, kind: str = "info", item: str | None = None) -> str:
+    """A message; ``item``: the item it is about, so the page can drop it with that item."""
+    return message_html_raw(esc(text), kind, item)
 
 
-def message_html_raw(html: str, kind: str = "info") -> str:
+def message_html_raw(html: str, kind: str = "info", item: str | None = None) -> str:
     """A message whose HTML the caller built (every value in it escaped already)."""
-    return f'<div class="ll-msg ll-{esc(kind)}">{html}</div>'
+    about = f' data-item="{esc(item)}"' if item is not None else ""
+    return f'<div class="ll-msg ll-{esc(kind)}"{about}>{html}</div>'
 
 
 # --- admin views ------------------------------------------------------------------------
@@ -589,7 +599,8 @@ def browse_html(page) -> str:
     )
     rows = "".join(
         f'<tr class="ll-row" data-item="{esc(r.item_id)}">'
-        f"<td><code>{esc(r.item_id)}</code></td><td>{esc(r.preview)}</td>"
+        f"<td><code>{esc(r.item_id)}</code></td>"
+        f'<td><div class="ll-clip">{esc(r.preview)}</div></td>'
         f"<td>{esc(r.route)}</td><td>{esc(r.suggested or '')}</td>"
         f"<td>{esc(percent(r.confidence)) if r.confidence is not None else ''}</td>"
         f"<td>{esc(r.label or '')}</td><td>{esc(', '.join(r.reviewers))}</td>"
@@ -629,26 +640,6 @@ def detail_html(detail, order: Sequence[str] | None = None, by_id: bool = False)
     )
 
 
-def dashboard_html(data: Mapping) -> str:
-    """The lead's dashboard: each top-level entry as a titled table, values escaped."""
-    parts = [
-        f'<section class="ll-dash-part"><h3>{esc(_title(key))}</h3>{_value_html(value)}</section>'
-        for key, value in data.items()
-    ]
-    return f'<div class="ll-dashboard">{"".join(parts)}</div>'
-
-
-def plots_html(plots: Mapping[str, bytes]) -> str:
-    """The eval report's PNG plots, inline (the page loads nothing from elsewhere)."""
-    figures = "".join(
-        f'<figure class="ll-plot"><img alt="{esc(name)}" '
-        f'src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
-        f"<figcaption>{esc(name)}</figcaption></figure>"
-        for name, png in plots.items()
-    )
-    return f'<div class="ll-plots">{figures}</div>' if figures else ""
-
-
 def webhooks_html(hooks: Sequence[tuple]) -> str:
     """The webhooks, each with a word on its secret in this process, as a table, escaped."""
     if not hooks:
@@ -664,7 +655,7 @@ def webhooks_html(hooks: Sequence[tuple]) -> str:
         }
         for h, said in hooks
     ]
-    return f'<div class="ll-dashboard"><h3>Webhooks</h3>{_records_html(rows)}</div>'
+    return f'<div class="ll-dashboard"><h3>Webhooks</h3>{records_html(rows)}</div>'
 
 
 def deliveries_html(deliveries: Sequence) -> str:
@@ -686,34 +677,37 @@ def deliveries_html(deliveries: Sequence) -> str:
                 "at": "" if last is None else f"{last.at:%Y-%m-%d %H:%M:%S}",
             }
         )
-    return f'<div class="ll-dashboard"><h3>Deliveries</h3>{_records_html(rows)}</div>'
+    return f'<div class="ll-dashboard"><h3>Deliveries</h3>{records_html(rows)}</div>'
 
 
 def _title(key: object) -> str:
     return str(key).replace("_", " ").capitalize()
 
 
-def _value_html(value: object, depth: int = 0) -> str:
+def value_html(value: object, title: Callable[[object], str] = _title) -> str:
+    """A value as HTML: a mapping as a key/value table, a list of mappings as a table, a
+    scalar as text; keys shown through ``title`` (``str``: as they are); escaped."""
     if isinstance(value, Mapping):
         if not value:
             return "<i>none</i>"
         rows = "".join(
-            f"<tr><th>{esc(_title(k))}</th><td>{_value_html(v, depth + 1)}</td></tr>"
+            f"<tr><th>{esc(title(k))}</th><td>{value_html(v, title)}</td></tr>"
             for k, v in value.items()
         )
         return f'<table class="ll-kv">{rows}</table>'
     if isinstance(value, list | tuple):
         if value and all(isinstance(v, Mapping) for v in value):
-            return _records_html(value)
+            return records_html(value, title)
         return esc(", ".join(_scalar(v) for v in value)) or "<i>none</i>"
     return esc(_scalar(value))
 
 
-def _records_html(records: Sequence[Mapping]) -> str:
+def records_html(records: Sequence[Mapping], title: Callable[[object], str] = _title) -> str:
+    """Mappings as the rows of one table, a column per key (shown through ``title``)."""
     keys = list(dict.fromkeys(k for r in records for k in r))
-    head = "".join(f"<th>{esc(_title(k))}</th>" for k in keys)
+    head = "".join(f"<th>{esc(title(k))}</th>" for k in keys)
     body = "".join(
-        "<tr>" + "".join(f"<td>{_value_html(r.get(k, ''), 1)}</td>" for k in keys) + "</tr>"
+        "<tr>" + "".join(f"<td>{value_html(r.get(k, ''), title)}</td>" for k in keys) + "</tr>"
         for r in records
     )
     return f'<table class="ll-records"><tr>{head}</tr>{body}</table>'

@@ -17,9 +17,11 @@ from labelloop.evals.report import (
     EvalInput,
     JudgingInput,
     Prediction,
+    agreement_summary,
     build_report,
     dashboard_figures,
     headline,
+    no_bootstrap,
 )
 from labelloop.evals.report_render import to_html, to_markdown, write_plots
 from labelloop.label.judging import ORDER_AGREEMENT
@@ -283,14 +285,38 @@ def headline_figures(project: Project) -> dict:
     return dashboard_figures(gather(project, n_boot=0, question=first), g.task)
 
 
-def dashboard_report(project: Project, reviews=None) -> tuple[dict, dict[str, bytes]]:
-    """The report's headline figures (``labelloop.evals.report.dashboard_figures``) and its plots as
-    PNG bytes (name -> image), for the console dashboard: one pass over the store (none
-    over the reviews when the caller gives them)."""
+def _gather_first(project: Project, reviews=None, n_boot: int = 0) -> EvalInput:
+    """``gather`` for the whole task, or the first question of a guideline with several."""
     g = project.guideline()
     first = g.question_names[0] if g.asks_questions else None
-    figures = build_report(gather(project, n_boot=0, reviews=reviews, question=first))
+    return gather(project, n_boot=n_boot, reviews=reviews, question=first)
+
+
+def report_figures(project: Project, reviews=None, n_boot: int = 0) -> dict:
+    """The figures ``evaluate`` reports (with ``n_boot`` bootstrap resamples for the
+    intervals; 0: none); with questions, the first question's. ``reviews``: every review,
+    oldest first, when the caller has read them already."""
+    return build_report(_gather_first(project, reviews, n_boot))
+
+
+def dashboard_figures_of(project: Project, reviews=None, n_boot: int = 200) -> tuple[dict, dict]:
+    """For the console dashboard, from one pass over the store: the report's figures
+    without intervals, and ``agreement_summary`` with ``n_boot`` resamples (the same
+    figures ``evaluate`` gives with as many)."""
+    data = _gather_first(project, reviews, n_boot)
+    return build_report(no_bootstrap(data)), agreement_summary(data)
+
+
+def report_plots(figures: dict) -> dict[str, bytes]:
+    """The report's plots of ``figures`` as PNG bytes (name -> image)."""
     with tempfile.TemporaryDirectory(prefix="labelloop-plots-") as d:
         files = write_plots(figures, Path(d))
-        plots = {name: (Path(d) / f).read_bytes() for name, f in files.items()}
-    return headline(figures, project.guideline().task), plots
+        return {name: (Path(d) / f).read_bytes() for name, f in files.items()}
+
+
+def dashboard_report(project: Project, reviews=None) -> tuple[dict, dict[str, bytes]]:
+    """The report's headline figures (``labelloop.evals.report.dashboard_figures``) and its
+    plots as PNG bytes (name -> image): one pass over the store (none over the reviews when
+    the caller gives them)."""
+    figures = report_figures(project, reviews)
+    return headline(figures, project.guideline().task), report_plots(figures)

@@ -1,46 +1,161 @@
-"""The lead's dashboard: progress, reviewer throughput, agreement, calibration, cost."""
+"""The lead's dashboard: progress and burndown, reviewers' pace, agreement, the certified
+coverage and its guarantee, the audit alarm and cost on top; the details below."""
 
 from __future__ import annotations
 
 import statistics
-from datetime import UTC, datetime, timedelta
-from itertools import combinations
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from labelloop.core.types import Queue
-from labelloop.evals.agreement import cohen_kappa, percent_agreement
-from labelloop.learn.evaluate import comparable, dashboard_report
+from labelloop.core.types import QUEUE_ROUTES
+from labelloop.evals.report import headline
+from labelloop.label.providers import LOCAL
+from labelloop.learn.evaluate import dashboard_figures_of, report_plots
 from labelloop.route.status import project_status
 
 if TYPE_CHECKING:
+    from labelloop.core.types import Review
     from labelloop.store import Store
 
 #: throughput is measured over the reviews of this window
 WINDOW = timedelta(hours=24)
+#: days of the reviewers' pace
+PACE_DAYS = 14
+#: bootstrap resamples behind the agreement intervals (seeded: the same figures as
+#: ``labelloop eval`` computes with as many)
+BOOT = 200
+#: what counts as a reviewer's decision in the pace
+PACE_ACTIONS = ("accept", "fix", "reject")
 
 
 def dashboard(project, gold: dict[str, tuple[int, int]]) -> dict:
-    """Everything the dashboard shows, as plain data."""
+    """Everything the dashboard shows, as plain data: ``top`` (the ten-second read),
+    ``details`` (folded below) and ``plots`` (the eval report's, name -> PNG bytes)."""
     status = project_status(project)
-    kind = project.guideline().kind
+    guideline = project.guideline()
     reviews = list(project.store.iter_reviews())  # read once for every figure below
-    evaluation, plots = dashboard_report(project, reviews)
-    return {
+    figures, summary = dashboard_figures_of(project, reviews, n_boot=BOOT)
+    now = datetime.now(UTC)
+    top = {
+        "progress": progress(project.store, status, now),
+        "pace": pace(reviews, now),
+        "agreement": agreement(summary),
+        "certified": certified(status),
+        "audit_alarm": status["audit_alarm"],
+        "cost": cost(status["llm"]),
+    }
+    details = {
         "routes": status["routes"],
         "queues": status["queues"],
-        "items": status["items"],
-        "reviews": status["reviews"],
-        "throughput": throughput(reviews, datetime.now(UTC) - WINDOW),
-        "agreement": agreement(project.store, reviews, kind, status["model"]),
+        "throughput": throughput(reviews, now - WINDOW),
         "gold_accuracy": {k: {"correct": c, "total": n} for k, (c, n) in gold.items()},
         "calibration": status["calibration"],
         "calibration_outlook": status["calibration_outlook"],
-        "audit_alarm": status["audit_alarm"],
         "cost": {"llm": status["llm"], "suggestions": status["suggestions"]},
-        # the figures of ``labelloop eval`` (without bootstrap intervals), same definitions,
-        # and its plots (name -> PNG bytes)
-        "evaluation": evaluation,
-        "plots": plots,
+        # the figures of ``labelloop eval``, same definitions, as points
+        "evaluation": headline(figures, guideline.task),
+    }
+    return {
+        "task": guideline.task,
+        "labels": list(guideline.label_names),  # as the guideline writes them
+        "top": top,
+        "details": details,
+        "plots": report_plots(figures),
+    }
+
+
+def model_name(model: str | None) -> str:
+    """The routing model as people call it: "local model", or the LLM's own name."""
+    if not model:
+        return "no model yet"
+    return "local model" if model == LOCAL else model
+
+
+def queues_of(routes: dict[str, int]) -> dict[str, int]:
+    """Items waiting in each review queue, from items per route."""
+    return {q.value: sum(routes.get(r.value, 0) for r in rs) for q, rs in QUEUE_ROUTES.items()}
+
+
+def progress(store: Store, status: dict, now: datetime) -> dict:
+    """Items per route and queue now, and the burndown: the route history's records and
+    the counts now, oldest first; ``since``: where the history starts (None: no record)."""
+    history = store.route_history()
+    points = [*history, (now, status["routes"])]
+    return {
+        "items": status["items"],
+        "reviews": status["reviews"],
+        "routes": status["routes"],
+        "queues": status["queues"],
+        "since": history[0][0] if history else None,
+        "burndown": [
+            {"at": at, "routes": dict(counts), "queues": queues_of(counts)} for at, counts in points
+        ],
+    }
+
+
+def pace(reviews: list[Review], now: datetime, days: int = PACE_DAYS) -> dict:
+    """Decisions per reviewer per day (UTC) over the last ``days`` days, oldest first:
+    accepts, fixes and rejects in the console (bulk accepts and imports aside)."""
+    first = now.astimezone(UTC).date() - timedelta(days=days - 1)
+    dates = [first + timedelta(days=k) for k in range(days)]
+    per: dict[str, Counter[date]] = {}
+    for r in reviews:
+        if r.source != "console" or r.bulk or r.action not in PACE_ACTIONS:
+            continue
+        day = _utc(r.created_at).date()
+        if day >= first:
+            per.setdefault(r.reviewer, Counter())[day] += 1
+    return {
+        "days": [d.isoformat() for d in dates],
+        "reviewers": {who: [c[d] for d in dates] for who, c in sorted(per.items())},
+    }
+
+
+def agreement(summary: dict) -> dict:
+    """The routing model against the people's consensus, and people against each other,
+    overall and per week, with 95% intervals: ``labelloop eval``'s figures as they are
+    (``labelloop.evals.report.agreement_summary``)."""
+    model, humans = summary["model"], summary["humans"]
+    vs = model["vs_consensus"] if model else None
+    return {
+        "model": summary["routing_model"],
+        "model_name": model_name(summary["routing_model"]),
+        "model_vs_people": None
+        if vs is None
+        else {"n": vs["n"], "accuracy": vs.get("accuracy"), "cohen_kappa": vs.get("cohen_kappa")},
+        "model_weekly": model["weekly"] if model else [],
+        "people": {
+            "items": humans["items"],
+            "percent_agreement": humans["percent_agreement"],
+            "pairs": humans["pairs"],
+        },
+        "people_weekly": humans["weekly"],
+    }
+
+
+def certified(status: dict) -> dict:
+    """The calibration in force: coverage it certifies, its threshold and guarantee."""
+    cal, look = status["calibration"], status["calibration_outlook"]
+    return {
+        "calibrated": bool(cal.get("calibrated")),
+        "coverage": look.get("coverage") or 0.0,
+        "threshold": look.get("threshold"),
+        "epsilon": cal.get("epsilon"),
+        "delta": cal.get("delta"),
+        "pairs": cal.get("calibration_pairs") or 0,
+        "guarantee": cal.get("guarantee") or look.get("summary"),
+        "auto_accepted": status["routes"].get("auto_accepted", 0),
+    }
+
+
+def cost(llm: dict[str, dict]) -> dict:
+    """Spend, calls and tokens, in all and per model."""
+    return {
+        "usd": sum(m["cost_usd"] for m in llm.values()),
+        "calls": sum(m["calls"] for m in llm.values()),
+        "tokens": sum(m["prompt_tokens"] + m["completion_tokens"] for m in llm.values()),
+        "by_model": {name: m["cost_usd"] for name, m in sorted(llm.items())},
     }
 
 
@@ -50,7 +165,7 @@ def throughput(reviews, since: datetime) -> dict[str, dict]:
     durations: dict[str, list[int]] = {}
     counts: dict[str, int] = {}
     for r in reviews:
-        if r.source != "console" or r.bulk or r.created_at < since:
+        if r.source != "console" or r.bulk or _utc(r.created_at) < since:
             continue
         counts[r.reviewer] = counts.get(r.reviewer, 0) + 1
         if r.duration_ms is not None:
@@ -67,34 +182,5 @@ def throughput(reviews, since: datetime) -> dict[str, dict]:
     return out
 
 
-def agreement(store: Store, reviews, kind: str, model: str | None) -> dict:
-    """LLM-vs-human (routing model against each item's latest human label) and
-    human-vs-human (every pair of reviewers on items two or more of them answered)."""
-    latest: dict[str, dict[str, object]] = {}
-    for r in reviews:
-        if r.action in ("accept", "fix") and r.queue != Queue.ADJUDICATION and r.value is not None:
-            latest.setdefault(r.item_id, {})[r.reviewer] = comparable(r.value, kind)
-    pairs_a, pairs_b = [], []
-    for answers in latest.values():
-        for a, b in combinations(sorted(answers), 2):
-            pairs_a.append(answers[a])
-            pairs_b.append(answers[b])
-    suggestions = store.latest_suggestions(model=model, item_ids=list(latest)) if latest else {}
-    llm, human = [], []
-    for item, answers in latest.items():
-        s = suggestions.get(item)
-        if s is not None and s.status == "ok":
-            llm.append(comparable(s.value, kind))
-            human.append(list(answers.values())[-1])
-    return {
-        "llm_vs_human": _pair_figures(llm, human),
-        "human_vs_human": _pair_figures(pairs_a, pairs_b),
-    }
-
-
-def _pair_figures(a: list, b: list) -> dict:
-    return {
-        "n": len(a),
-        "percent": percent_agreement(a, b),
-        "cohen_kappa": cohen_kappa(a, b),
-    }
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at

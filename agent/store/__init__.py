@@ -7,6 +7,7 @@ from labelloop.store.calibration import CalibrationMixin, Pair
 from labelloop.store.calls import CallsMixin
 from labelloop.store.evalsets import EvalRun, EvalSet, EvalSetsMixin, RunAnswer
 from labelloop.store.exports import ExportsMixin
+from labelloop.store.history import HistoryMixin
 from labelloop.store.imports import ImportsMixin
 from labelloop.store.items import ItemsMixin
 from labelloop.store.locks import LocksMixin
@@ -29,6 +30,7 @@ class Store(
     CallsMixin,
     EvalSetsMixin,
     ExportsMixin,
+    HistoryMixin,
     ImportsMixin,
     ItemsMixin,
     LocksMixin,

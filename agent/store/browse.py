@@ -18,7 +18,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from labelloop.core.types import QUEUE_ROUTES
-from labelloop.store.routes import live_reviews, lock_routes
+from labelloop.store.routes import live_reviews, lock_routes, writes_routes
 from labelloop.store.tables import (
     BulkActionRow,
     GoldRow,
@@ -110,6 +110,7 @@ class BrowseMixin:
                 for r in c.execute(q.order_by(T_ITEMS.c.id))
             ]
 
+    @writes_routes
     def bulk_accept(
         self, admin: str, planned: Sequence[tuple[str, int]], filters: dict, now: datetime
     ) -> tuple[int, list[str]]:
@@ -146,6 +147,7 @@ class BrowseMixin:
         with self.engine.connect() as c:
             return c.execute(q).scalar()
 
+    @writes_routes
     def undo_bulk(
         self, bulk_id: int, admin: str, now: datetime
     ) -> tuple[list[str], list[tuple[str, str]]]:
@@ -235,7 +237,9 @@ def matching_ids(dialect: str, f, kind: str, after: str | None, limit: int) -> s
     key = T_ROUTES.c.item_id if _on_route(f) else T_ITEMS.c.id
     q = _matches(dialect, f, kind)
     if after is not None:
-        q = q.where(key > after)
+        # both ids: PostgreSQL does not carry a bound on one side of the join to the other,
+        # and a merge join would read the items' index from its first entry (80 ms at 1M)
+        q = q.where(key > after, T_ITEMS.c.id > after)
     return q.order_by(key).limit(limit)
 
 

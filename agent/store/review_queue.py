@@ -21,7 +21,7 @@ from labelloop.store.base import (
     value_from_json,
 )
 from labelloop.store.review_sql import GOLD, T_GOLD, T_ITEMS, T_LEASES, T_REVIEWS, T_ROUTES
-from labelloop.store.routes import browse_label, live_reviews, lock_routes
+from labelloop.store.routes import browse_label, live_reviews, lock_routes, writes_routes
 from labelloop.store.tables import GoldRow, ReviewRow
 
 #: attempts when another reviewer takes the same item at the same moment
@@ -179,6 +179,7 @@ class ReviewQueueMixin:
             c = c.execution_options(isolation_level="AUTOCOMMIT")
             return [review_from_row(r) for r in c.execute(q)]
 
+    @writes_routes
     def record_decision(
         self,
         review: Review,
@@ -281,6 +282,7 @@ class ReviewQueueMixin:
             row = s.exec(q).scalars().first()
             return review_from_row(row) if row else None
 
+    @writes_routes
     def record_undo(
         self,
         undo: Review,

@@ -11,7 +11,7 @@ from labelloop.core.consensus import Consensus
 from labelloop.core.standing import standing_review
 from labelloop.core.types import DECISIVE, REOPEN, Review, Route
 from labelloop.store.base import review_from_row, review_to_values
-from labelloop.store.routes import live_reviews
+from labelloop.store.routes import live_reviews, writes_routes
 from labelloop.store.tables import LeaseRow, ReviewRow, RouteRow
 
 T_REVIEWS = ReviewRow.__table__
@@ -20,6 +20,7 @@ T_ROUTES = RouteRow.__table__
 
 
 class ReviewsMixin:
+    @writes_routes
     def add_review(self, review: Review) -> int:
         """Record a decision: the review row, the lease released, the item's route updated."""
         with self.engine.begin() as c:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -15,6 +17,7 @@ from labelloop.core.types import DECISIVE, QUEUE_ROUTES, REOPEN, LabelValue, Rou
 from labelloop.store.base import to_record, value_from_json
 from labelloop.store.tables import ItemRow, LeaseRow, ReviewRow, RouteRow, SuggestionRow
 
+log = logging.getLogger(__name__)
 T_ROUTES = RouteRow.__table__
 T_ITEMS = ItemRow.__table__
 T_SUGG = SuggestionRow.__table__
@@ -52,7 +55,24 @@ class RouteWrite:
     kept: int
 
 
+def writes_routes(method: Callable) -> Callable:
+    """Marks a store method that changes routes: the route history
+    (``labelloop.store.history``) is kept after it succeeds."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        out = method(self, *args, **kwargs)
+        try:
+            self.note_routes()
+        except sa.exc.SQLAlchemyError:  # the write stands; the next one records the counts
+            log.warning("route history not recorded this time", exc_info=True)
+        return out
+
+    return wrapper
+
+
 class RoutesMixin:
+    @writes_routes
     def set_routes(
         self, decisions: Sequence[RouteDecision], priorities: dict[str, float] | None = None
     ) -> None:
@@ -88,6 +108,7 @@ class RoutesMixin:
             rows = c.execute(sa.select(T_ROUTES.c.item_id, *cols, T_ROUTES.c.updated_at))
             return RouteSnapshot({r[0]: tuple(r[1:]) for r in rows}, last)
 
+    @writes_routes
     def apply_routes(
         self,
         decisions: Sequence[RouteDecision],
@@ -117,6 +138,16 @@ class RoutesMixin:
                 written += c.execute(_guarded_update(), moved).rowcount
         return RouteWrite(written=written, kept=len(changed) - written)
 
+    @writes_routes
+    def add_routes(self, decisions: Sequence[RouteDecision], priorities: dict[str, float]) -> int:
+        """Route rows for items that have none (one transaction); a row another writer made
+        first for the same item stays. The rows written."""
+        now = datetime.now(UTC)
+        rows = [_route_row(d, priorities.get(d.item_id, 0.0), now) for d in decisions]
+        with self.engine.begin() as c:
+            _add_browse_columns(c, rows)
+            return _insert_new(c, self.dialect, rows)
+
     def get_route(self, item_id: str) -> ItemRoute | None:
         with self.session() as s:
             row = s.get(RouteRow, item_id)
@@ -143,14 +174,8 @@ class RoutesMixin:
 
     def route_counts(self) -> dict[str, int]:
         """Items per route, with items never routed counted as unlabeled."""
-        counts = {r.value: 0 for r in Route}
         with self.engine.connect() as c:
-            q = sa.select(T_ROUTES.c.route, sa.func.count()).group_by(T_ROUTES.c.route)
-            for route, n in c.execute(q):
-                counts[route] = n
-            total = c.execute(sa.select(sa.func.count()).select_from(T_ITEMS)).scalar_one()
-        counts["unlabeled"] += total - sum(counts.values())
-        return counts
+            return count_routes(c)
 
     def active_frontier(self, since: datetime) -> tuple[float | None, float | None]:
         """Where the active queue stands: (head, reached). ``head`` is the lowest priority
@@ -211,6 +236,17 @@ class RoutesMixin:
         )
         with self.engine.connect() as c:
             return [(r, n) for r, n in c.execute(q)]
+
+
+def count_routes(c) -> dict[str, int]:
+    """Items per route on connection ``c``, with items never routed counted as unlabeled."""
+    counts = {r.value: 0 for r in Route}
+    q = sa.select(T_ROUTES.c.route, sa.func.count()).group_by(T_ROUTES.c.route)
+    for route, n in c.execute(q):
+        counts[route] = n
+    total = c.execute(sa.select(sa.func.count()).select_from(T_ITEMS)).scalar_one()
+    counts["unlabeled"] += total - sum(counts.values())
+    return counts
 
 
 def _route_row(d: RouteDecision, priority: float, now: datetime) -> dict:
@@ -306,7 +342,9 @@ def _insert_new(c, dialect: str, rows: list[dict]) -> int:
     if not rows:
         return 0
     ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(T_ROUTES)
-    return c.execute(ins.on_conflict_do_nothing(index_elements=["item_id"]), rows).rowcount
+    ins = ins.on_conflict_do_nothing(index_elements=["item_id"])
+    # the rows written: without it, psycopg's many-row execute counts -1
+    return c.execute(ins, rows, execution_options={"preserve_rowcount": True}).rowcount
 
 
 def _item_route(row: RouteRow) -> ItemRoute:

@@ -547,3 +547,13 @@ class WebhookAttemptRow(SQLModel, table=True):
     status_code: int | None = None
     error: str | None = Field(default=None, sa_column=Column(Text))
     holder: str | None = None
+
+
+class RouteHistoryRow(SQLModel, table=True):
+    """Items per route at one moment: the points of the dashboard's burndown. Recorded
+    after route writes, at most once per ``labelloop.store.history.EVERY``."""
+
+    __tablename__ = "route_history"
+    at: datetime = Field(primary_key=True)
+    route: str = Field(primary_key=True)
+    items: int

@@ -106,9 +106,10 @@ def test_every_view_renders_under_the_csp_with_no_violation(chromium, views):
                 page.get_by_role("tab", name="Adjudicate").click()
                 page.locator("#ll-adj-refresh").click()
                 expect(page.locator("#ll-adj-view .ll-adjudicate")).to_have_count(1)
-                page.get_by_role("tab", name="Dashboard").click()
+                page.get_by_role("tab", name="Dashboard").click()  # loads as it opens
+                expect(page.locator("#ll-dash-top .ll-dash-top")).to_have_count(1)
                 page.locator("#ll-dash-refresh").click()
-                expect(page.locator("#ll-dashboard .ll-dashboard")).to_have_count(1)
+                expect(page.locator("#ll-dash-top .ll-tile")).to_have_count(5)
                 page.locator("#ll-export").click()
                 link = page.locator("a[download]")
                 expect(link).to_have_attribute("download", "support-intent.jsonl")

@@ -14,7 +14,7 @@ import pytest
 from labelloop.core.errors import AccessDenied, LabelloopError
 from labelloop.core.types import Item, LabelValue, Message, Span, Suggestion
 from labelloop.review.service import REJECT_REASONS, ItemView
-from labelloop.ui import render
+from labelloop.ui import dashboard_view, render
 from labelloop.ui.handlers import AuthError, Console, filters, parse_command, parse_value
 from labelloop.ui.security import csp, inline_script_hashes
 from tests.conftest import add_items
@@ -109,15 +109,19 @@ def test_guideline_markdown_has_no_raw_html_images_or_script_links():
 
 
 def test_plots_are_inline_images_with_escaped_names():
-    out = render.plots_html({XSS_IMG: b"\x89PNG fake"})
+    out = dashboard_view.details_html({}, {XSS_IMG: b"\x89PNG fake"})
     assert out.count("<img") == 1 and 'src="data:image/png;base64,iVBORyBmYWtl"' in out
     assert "<img src=x" not in out and "&lt;img src=x" in out
-    assert render.plots_html({}) == ""
+    assert "<img" not in dashboard_view.details_html({}, {})
 
 
-def test_dashboard_values_are_escaped():
-    out = render.dashboard_html({"reviewers": [{"name": XSS_IMG, "done": 3}], "cost": 1.5})
+def test_dashboard_values_are_escaped_and_names_shown_as_written():
+    out = dashboard_view.details_html(
+        {"reviewers": [{"name": XSS_IMG, "done": 3}], "cost": 1.5, "f1": {"card_arrival": 0.5}},
+        {},
+    )
     assert "<img" not in out and "&lt;img" in out and "1.5" in out
+    assert "card_arrival" in out and "Card arrival" not in out
 
 
 def test_commands_are_checked_before_they_reach_the_service():
@@ -170,7 +174,42 @@ class FakeUser:
 
 class FakeService:
     def dashboard(self, admin):
-        return {"progress": {"reviewed": 1}}
+        return {"top": TOP, "details": {"routes": {"reviewed": 1}}, "plots": {}}
+
+
+#: the dashboard's top as ``labelloop.review.dashboard`` gives it, for a project just begun
+TOP = {
+    "progress": {
+        "items": 2,
+        "reviews": 1,
+        "routes": {"reviewed": 1, "active": 1},
+        "queues": {"active": 1},
+        "since": datetime(2026, 1, 1, tzinfo=UTC),
+        "burndown": [
+            {"at": datetime(2026, 1, 1, tzinfo=UTC), "queues": {"active": 2}},
+            {"at": datetime(2026, 1, 2, tzinfo=UTC), "queues": {"active": 1}},
+        ],
+    },
+    "pace": {"days": ["2026-01-01", "2026-01-02"], "reviewers": {"rita": [0, 1]}},
+    "agreement": {
+        "model": "local",
+        "model_name": "local model",
+        "model_vs_people": {"n": 1, "accuracy": {"value": 1.0, "lo": None, "hi": None}},
+        "model_weekly": [],
+        "people": {"items": 0, "percent_agreement": None, "pairs": []},
+        "people_weekly": [],
+    },
+    "certified": {
+        "calibrated": False,
+        "coverage": 0.0,
+        "threshold": None,
+        "pairs": 1,
+        "guarantee": "Nothing is auto-accepted: 99 more calibration reviews needed.",
+        "auto_accepted": 0,
+    },
+    "audit_alarm": {"active": False},
+    "cost": {"usd": 0.0, "calls": 0, "tokens": 0, "by_model": {}},
+}
 
 
 def test_every_handler_checks_the_account_and_admin_ones_the_role(project):
@@ -182,7 +221,9 @@ def test_every_handler_checks_the_account_and_admin_ones_the_role(project):
         console.dashboard("r")
     with pytest.raises(AccessDenied):
         console.bulk_accept(filters("", "", "", 0, 100, "", "", ""), "r")
-    assert "Reviewed" in console.dashboard("a")
+    top, details = console.dashboard("a")
+    assert "local model vs people: 100%" in top and "route history since 2026-01-01" in top
+    assert "reviewed" in details
 
 
 def test_a_bulk_accept_is_confirmed_only_for_the_filters_it_was_previewed_with(project):
@@ -267,7 +308,10 @@ def test_the_html_shown_is_one_line_whatever_the_data_holds():
         render.side_html(view(item, sugg)),
         render.answers_html(item, sugg, []),
         render.message_html(text),
-        render.dashboard_html({"note": text, "rows": [{"who": text}]}),
+        dashboard_view.details_html({"note": text, "rows": [{"who": text}]}, {}),
+        dashboard_view.top_html(
+            {**TOP, "certified": {**TOP["certified"], "guarantee": text}, "audit_alarm": {}}
+        ),
         render.guideline_html(
             guideline().model_copy(update={"text": f"# Guide\n\n{text}\n\n```\na\n\n\tb\n```"})
         ),

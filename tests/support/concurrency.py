@@ -261,7 +261,8 @@ class HttpSeat:
         item, _, status, *_ = self._call("review_command", [json.dumps(cmd)])
         self._refused(item, status)
         saved = re.search(r"Saved [^:]*: (\w+)", status)  # a skip is saved without a word
-        return saved.group(1) if saved else action, None, self._shown(item)
+        said = {"labeled": "fix"}.get(saved.group(1), saved.group(1)) if saved else action
+        return said, None, self._shown(item)  # a label on a blind item is said as labeled
 
     def undo(self) -> Shown | None:
         item, _, status, *_ = self._call("review_command", [json.dumps({"action": "undo"})])

@@ -50,11 +50,14 @@ ADMIN_ONLY = {
     "adj_open",
     "adj_decide",
     "adj_list_1",
+    "adj_list_2",
     "dashboard",
+    "dashboard_1",
 }
 ADMIN_ONLY |= {"export_file", "set_blind", "adj_edit"}
 ADMIN_ONLY |= {"hooks_list", "hook_add", "hook_remove"}
 SIGNED_IN = {"review_command", "review_load", "browse_page", "browse_page_1", "browse_page_2"}
+SIGNED_IN |= {"browse_page_3"}
 SIGNED_IN |= {"item_open", "item_change", "item_edit"}
 #: plausible arguments, so that a refusal is the role check and not a malformed call
 ARGS = {

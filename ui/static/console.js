@@ -109,7 +109,9 @@
     }
     S.keyAt = null;
     S.busy = false;
+    const fresh = id !== S.item;
     S.item = id;
+    dropNotes((m) => m.dataset.item !== id);
     S.shownAt = performance.now();
     S.rejecting = false;
     S.reason = null;
@@ -138,6 +140,33 @@
     renderSpans();
     renderTurns();
     renderPick();
+    renderButtons();
+    if (fresh) showItem();
+  }
+
+  // a warning or error from the server names the item it is about: it goes when that item
+  // leaves the screen, or once the reviewer acts on it
+  function dropNotes(stale) {
+    $$("#ll-status-box .ll-msg[data-item]").forEach((m) => { if (stale(m)) m.hidden = true; });
+  }
+
+  // nothing to accept (a blind item, or no suggestion): Save pick is the button to press
+  function renderButtons() {
+    const none = S.item !== null && S.suggested === null;
+    const acceptBtn = $('.ll-buttons [data-ll-action="accept"]');
+    const save = $('.ll-buttons [data-ll-action="submit"]');
+    if (acceptBtn) acceptBtn.hidden = none;
+    if (save) save.classList.toggle("ll-primary", none);
+  }
+
+  // a new item starts at its top, wherever the page was scrolled before
+  function showItem() {
+    const box = $("#ll-item");
+    if (!box || !reviewTabShown()) return;
+    const focused = document.activeElement;
+    if (focused && focused !== document.body && focused.offsetParent === null) focused.blur();
+    const top = box.getBoundingClientRect().top;
+    if (top < 0 || top > window.innerHeight / 2) window.scrollTo(0, 0);
   }
 
   // the turns a per-turn guideline labels, as the server marked them
@@ -164,6 +193,7 @@
     } else {
       S.pick = name;
     }
+    dropNotes((m) => !m.classList.contains("ll-info"));
     renderPick();
   }
 
@@ -571,7 +601,9 @@
       moveTurn(key === "j" ? 1 : -1);
       return;
     }
-    if (e.target.closest?.("button, a")) return;  // Enter/Space on a focused control
+    // Enter/Space on a focused control presses it; not on one left focused in a hidden tab
+    // (the browser's "Edit in the review tab" button keeps the focus when its tab goes)
+    if (e.target.closest?.("button, a") && e.target.offsetParent !== null) return;
     const actions = {
       a: accept, Enter: submit, " ": () => send({ action: "skip" }),
       Backspace: () => send({ action: "undo" }), x: openReject,
@@ -667,5 +699,7 @@
     }).observe(item, { childList: true, subtree: true, characterData: true });
     onItem();
   };
+  // the browser would open the page where it was scrolled last time: the item first
+  if ("scrollRestoration" in history) history.scrollRestoration = "manual";
   watch();
 })();

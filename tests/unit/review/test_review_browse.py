@@ -255,3 +255,22 @@ def test_label_filter_reads_label_names_literally(proj):  # noqa: F811
     now = datetime.now(UTC)
     bulk = proj.store.bulk_matches(BrowseFilters(label="a_b"), "multi", now)
     assert [m.item_id for m in bulk] == ["m2", "m3"]
+
+
+@pytest.mark.parametrize(
+    "filters, matching",
+    [
+        (BrowseFilters(), ["b01", "b02", "b03", "b04", "b05", "b06"]),
+        (BrowseFilters(route="active"), ["b02", "b03", "b06"]),
+        (BrowseFilters(label="refund"), ["b03", "b04"]),
+        (BrowseFilters(label="card_arrival", visible="open"), ["b01", "b06"]),
+    ],
+)
+def test_record_pages_start_after_their_cursor(items, filters, matching):
+    """A page of records (the API's ``GET /items``) holds the next matches in id order after
+    its cursor, whether the filter reads the items or their routes."""
+    kind = items.guideline().kind
+    for after in [None, "b00", "b01", "b025", "b03", "b06"]:
+        page = items.store.record_page(filters, kind, after, 2, "local")
+        expected = [i for i in matching if after is None or i > after][:2]
+        assert [r.item.id for r in page] == expected, after

@@ -359,15 +359,16 @@ def test_dashboard_counts_throughput_and_agreement(proj):
         while view is not None:
             view = svc.decide(who, view.item.id, "accept", duration_ms=2000).next
     d = svc.dashboard("ada")
-    assert d["routes"]["reviewed"] == 2
-    assert d["throughput"]["ann"]["decisions"] == 2
-    assert d["throughput"]["ann"]["per_hour"] == 1800.0
-    assert d["agreement"]["human_vs_human"]["n"] == 2
-    assert d["agreement"]["human_vs_human"]["percent"] == 1.0
-    assert d["agreement"]["llm_vs_human"]["percent"] == 1.0
-    assert "audit_alarm" in d and "cost" in d and ids
+    top, details = d["top"], d["details"]
+    assert top["progress"]["routes"]["reviewed"] == 2
+    assert details["throughput"]["ann"]["decisions"] == 2
+    assert details["throughput"]["ann"]["per_hour"] == 1800.0
+    assert top["agreement"]["people"]["pairs"][0]["n"] == 2
+    assert top["agreement"]["people"]["percent_agreement"]["value"] == 1.0
+    assert top["agreement"]["model_vs_people"]["accuracy"]["value"] == 1.0
+    assert "audit_alarm" in top and "cost" in top and ids
     # the eval report's figures, as `labelloop eval` defines them
-    evaluation = d["evaluation"]
+    evaluation = details["evaluation"]
     assert evaluation["humans"]["items"] == 2 and evaluation["humans"]["percent_agreement"] == 1.0
 
 

@@ -116,7 +116,11 @@ def test_calibrate_status_and_dashboard_say_the_same(walked):
         assert o["summary"] in " ".join(r["status"]["text"].split())
         assert "None" not in r["status"]["text"]
     board = dashboard(project, {})
-    assert board["calibration_outlook"] == rounds[-1]["status"]["json"]["calibration_outlook"]
+    outlook = rounds[-1]["status"]["json"]["calibration_outlook"]
+    assert board["details"]["calibration_outlook"] == outlook
+    calibration = rounds[-1]["status"]["json"]["calibration"]
+    assert board["top"]["certified"]["guarantee"] == calibration["guarantee"]
+    assert board["top"]["certified"]["coverage"] == outlook["coverage"]
 
 
 def test_pairs_without_a_single_error_certify(walked, monkeypatch):

@@ -211,6 +211,8 @@ def test_project_from_older_version_opens(backend, tmp_path):
         assert current_revision(s.engine) == head_revision() != "m001"
         assert s.get_item("t1") == ITEMS[0]
         s.set_state("k", {"v": 1})  # a table that m001 did not have
+        ((at, counts),) = s.route_history()  # the upgrade records where the history starts
+        assert counts == {"unlabeled": 1} and s.history_start() == at
         s.close()
 
     if backend == "sqlite":
