@@ -12,7 +12,7 @@ from labelloop.label.providers.local import MODEL as LOCAL
 from labelloop.project import Project
 from labelloop.route import cascade
 from labelloop.route import rules as routing
-from labelloop.route.router import route
+from labelloop.route.router import route, route_unlabeled
 from labelloop.route.state import (
     calibration_rate,
     calibration_state,
@@ -40,6 +40,8 @@ def import_file(
 
     ``sample`` marks the file as a uniform random sample of the stream labeled without
     seeing any suggestion: its labels may then calibrate, like calibration-queue reviews.
+    An import that adds no labels changes no route: only its new items are routed, each
+    ``unlabeled`` (``route_unlabeled``).
     """
     from labelloop.ingest.importer import import_file as ingest
 
@@ -52,7 +54,10 @@ def import_file(
         sample=sample,
         max_item_chars=project.config.max_item_chars,
     )
-    route(project)
+    if result.reviews_added:
+        route(project)
+    else:
+        route_unlabeled(project, project.store.import_item_ids(result.import_id))
     return result
 
 

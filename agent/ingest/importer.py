@@ -334,7 +334,7 @@ def _batches(rows: Iterator[ParsedRow], size: int) -> Iterator[list[ParsedRow]]:
 def _stage_batch(writer, batch: list[ParsedRow], counts: _Counts, path: str, fmt: str) -> None:
     """Apply the import rules to a batch and stage it."""
     ids = [p.item.id for p in batch]
-    earlier = writer.staged_lines(ids)
+    earlier = writer.staged_lines(ids) if counts.rows else {}  # the first batch: none staged
     stored = writer.stored_hashes(ids)
     lines: dict[str, int] = {}
     items = []

@@ -140,6 +140,29 @@ def route(project: Project) -> dict[str, int]:
     return store.route_counts()
 
 
+def route_unlabeled(project: Project, item_ids: list[str]) -> int:
+    """Route new items that nobody has labeled or decided (an import's, without labels);
+    the rows written.
+
+    Such an item is ``unlabeled`` whatever the policy says (no stage has a suggestion for
+    it), and no other item's route reads it: routing plans each item from its own
+    suggestions and reviews, and the active queue's order and the calibration draw take
+    only labeled items. So ``route`` would leave every other row as it is and write these
+    same rows; this writes them without planning the whole store. A row another process
+    wrote first for one of them stays.
+    """
+    stages = [routing.RoutingPolicy(model=m) for m in project.config.routing.cascade or ()]
+    decisions, priorities = [], {}
+    for item_id in item_ids:
+        if stages:
+            d = routing.route_cascade(item_id, [(None, p) for p in stages], False)
+        else:
+            d = routing.route_item(item_id, None, False, routing.RoutingPolicy())
+        decisions.append(d)
+        priorities[item_id] = routing.priority(d, None)
+    return project.store.add_routes(decisions, priorities)
+
+
 def _keep_accepted(d: RouteDecision, stored: tuple | None) -> RouteDecision:
     """A reviewed item keeps the answers auto-accepted on it before people answered the
     rest: the questions and the suggestion its stored route row names."""

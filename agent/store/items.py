@@ -40,6 +40,12 @@ class ItemsMixin:
         with self.engine.connect() as c:
             return c.execute(sa.select(sa.func.count()).select_from(T_ITEMS)).scalar_one()
 
+    def import_item_ids(self, import_id: int) -> list[str]:
+        """The items an import added (from the ``ix_items_import_order`` index)."""
+        q = sa.select(T_ITEMS.c.id).where(ORDER[0] == import_id)
+        with self.engine.connect() as c:
+            return list(c.execute(q).scalars())
+
     def get_item(self, item_id: str) -> Item | None:
         with self.session() as s:
             row = s.get(ItemRow, item_id)
