@@ -44,7 +44,6 @@ import itertools
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -344,12 +343,6 @@ def open_run(server: str, template: str, work: Path) -> tuple[str, Path, dict[st
     return name, project.root, tokens
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_console(root: Path, port: int, log: Path) -> subprocess.Popen:
     """``labelloop review`` in its own process, once its API answers."""
     import httpx
@@ -557,6 +550,8 @@ def one_store(n: int, args, work: Path) -> dict:
         print(json.dumps(built), flush=True)
     if args.build_only:
         return {"items": n, "built": built, "pages": [], "pushes": []}
+    from tests.support.console import free_port
+
     run, root, tokens = open_run(args.postgres, template, work)
     port = free_port()
     proc = start_console(root, port, work / f"console-{n}.log")
