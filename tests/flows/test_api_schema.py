@@ -202,7 +202,7 @@ def test_a_decision_whose_value_is_no_label_is_refused(client, service):
     # was a 500: the value reached the label check as it came, and was iterated
     seed(service.project, texts("spare", 2))
     view = service.next_item("rita")
-    for value in (False, 3, 1.5, [["refund"]], [{"label": "refund"}], {}):
+    for value in (False, 3, 1.5, [["refund"]]):
         got = client.post(
             "/reviews",
             json={"item_id": view.item.id, "action": "fix", "value": value},
@@ -211,6 +211,15 @@ def test_a_decision_whose_value_is_no_label_is_refused(client, service):
         assert got.status_code == 400, value
         assert got.json()["detail"].startswith("A label is a name or a list of names, not ")
         assert got.json()["detail"].endswith("valid labels are refund, other")
+    # objects are read as an import row's answer (spans, turns, ...): refused for what they lack
+    for value, says in (([{"label": "refund"}], "value.spans.0.start"), ({}, "")):
+        got = client.post(
+            "/reviews",
+            json={"item_id": view.item.id, "action": "fix", "value": value},
+            headers=as_user(service.store, "rita"),
+        )
+        assert got.status_code == 400, value
+        assert got.json()["detail"].startswith(says), got.json()
 
 
 def test_a_nan_in_a_body_that_does_not_fit_comes_back_as_null(client, service):
