@@ -64,9 +64,7 @@ class Editing:
         """A page of items matching the filters, in id order, with a capped total; for
         reviewers, without the model's answer where it is shown blind."""
         viewer = self.viewer(user)
-        if not viewer.admin:
-            strict = viewer.blind or self.config.blind_share > 0
-            filters = replace(filters, visible="reviewed" if strict else "open")
+        filters = self.filters_for(viewer, filters)
         guideline = self.guideline()
         got = review_browse.browse(self.store, filters, guideline.kind, page, page_size)
         if not viewer.admin:
@@ -80,6 +78,14 @@ class Editing:
                 self.store, got, None if viewer.admin else user, rule_of(self.guideline())
             )
         return got
+
+    def filters_for(self, viewer: Viewer, filters: BrowseFilters) -> BrowseFilters:
+        """``filters`` as ``viewer`` may apply them: for reviewers, the label and confidence
+        filters read the model's answer only on items they may see it on."""
+        if viewer.admin:
+            return filters
+        strict = viewer.blind or self.config.blind_share > 0
+        return replace(filters, visible="reviewed" if strict else "open")
 
     def _row_state(self, row) -> ItemState:
         return ItemState(

@@ -292,11 +292,10 @@ def create_api(project, service) -> FastAPI:
 
         stages = project.config.routing.cascade or ()
         model = await run_in_threadpool(routing_model, project)
-        rows = await run_in_threadpool(
-            stream, store, format, queue, model, stages, project.guideline()
-        )
+        guideline = await run_in_threadpool(service.guideline)  # read again only when edited
+        rows = await run_in_threadpool(stream, store, format, queue, model, stages, guideline)
         kind = "application/x-ndjson" if format == "jsonl" else "text/csv"
-        name = f"{project.guideline().task}.{format}"
+        name = f"{guideline.task}.{format}"
         return StreamingResponse(
             _in_threads(rows),
             media_type=f"{kind}; charset=utf-8",

@@ -79,9 +79,7 @@ def item_page(
         raise LabelloopError(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
     viewer = service.viewer(user)
     config, project = service.config, service.project
-    if not viewer.admin:  # label and confidence filters read only what the user may see
-        strict = viewer.blind or config.blind_share > 0
-        filters = replace(filters, visible="reviewed" if strict else "open")
+    filters = service.filters_for(viewer, filters)
     guideline = service.guideline()
     records = service.store.record_page(
         filters,
