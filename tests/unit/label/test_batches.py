@@ -18,10 +18,7 @@ from labelloop.testing.stub_llm import StubServer
 from tests.support.judging import PAIRWISE
 from tests.support.llm import MODEL, label, make_project, suggestions, write_jsonl
 
-
-@pytest.fixture(autouse=True)
-def no_key(monkeypatch):
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+pytestmark = pytest.mark.usefixtures("no_key")
 
 
 def test_batch_price_uses_litellms_batch_rates_else_half_the_live_price():

@@ -18,6 +18,8 @@ from labelloop.testing.stub_llm import StubServer
 from tests.support.llm import SHAPE_ITEMS, SHAPE_SCRIPT, SHAPE_VALUES, label, make_project
 from tests.support.paths import CASSETTES
 
+pytestmark = pytest.mark.usefixtures("no_key")
+
 #: the stub's fixed address while recording; replays send requests to the same URL
 PORT = 48611
 API_BASE = f"http://127.0.0.1:{PORT}/v1"
@@ -60,11 +62,6 @@ def vcr_cassette_dir():
 @pytest.fixture
 def default_cassette_name(request):
     return f"{request.node.callspec.params['shape']}.yaml"
-
-
-@pytest.fixture(autouse=True)
-def no_key(monkeypatch):
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
 
 
 @pytest.mark.vcr

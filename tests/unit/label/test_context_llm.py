@@ -10,30 +10,13 @@ import pytest
 
 from labelloop import loop
 from labelloop.project import init_project
-from labelloop.testing.stub_llm import StubServer
 from tests.support.llm import SHAPE_SCRIPT, SHAPE_VALUES, SPANS, label, suggestions, write_jsonl
 from tests.support.paths import FIXTURES, ROOT
 
+pytestmark = pytest.mark.usefixtures("no_key")
+
 BOOKING = ROOT / "guidelines" / "restaurant-booking.md"
 CONTEXT_LINE = re.compile(r"^context: .*\n", re.M)
-
-
-@pytest.fixture(autouse=True)
-def no_key(monkeypatch):
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-
-
-@pytest.fixture(scope="module")
-def server():
-    with StubServer(retry_after=0.01) as stub:
-        yield stub
-
-
-@pytest.fixture
-def stub(server):
-    server.reset()
-    yield server
-    server.reset()
 
 
 def booking_project(tmp_path, guideline_text: str):

@@ -28,25 +28,7 @@ from tests.support.llm import (
     suggestions,
 )
 
-
-@pytest.fixture(autouse=True)
-def no_key(monkeypatch):
-    """No provider key: the stub needs none (the client sends a placeholder)."""
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-
-
-@pytest.fixture(scope="module")
-def server():
-    with StubServer(retry_after=0.01) as stub:
-        yield stub
-
-
-@pytest.fixture
-def stub(server):
-    server.reset()
-    server.state.latency = 0.0
-    yield server
-    server.reset()
+pytestmark = pytest.mark.usefixtures("no_key")
 
 
 # --- happy path: every task shape -----------------------------------------------------------

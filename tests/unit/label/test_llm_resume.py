@@ -11,15 +11,12 @@ from labelloop.testing.stub_llm import StubServer
 from labelloop.ui import cli
 from tests.support.llm import MODEL, label, make_project, suggestions
 
+pytestmark = pytest.mark.usefixtures("no_key")
+
 ITEMS = 64
 CONCURRENCY = 16
 LATENCY = 0.5
 IN_FLIGHT = 8
-
-
-@pytest.fixture(autouse=True)
-def no_key(monkeypatch):
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
 
 
 def test_rerun_makes_no_calls_and_stale_relabels_after_a_guideline_edit(tmp_path):

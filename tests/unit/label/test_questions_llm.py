@@ -30,7 +30,6 @@ from labelloop.label.schemas import (
 )
 from labelloop.project import init_project
 from labelloop.testing.stub_llm import (
-    StubServer,
     fill_schema,
     find_item,
     make_draft,
@@ -39,6 +38,8 @@ from labelloop.testing.stub_llm import (
     tokenize,
 )
 from tests.support.llm import MODEL, suggestions, write_jsonl
+
+pytestmark = pytest.mark.usefixtures("no_key")
 
 RUBRIC = """\
 ---
@@ -481,24 +482,6 @@ def test_the_stub_answers_every_question_deterministically_and_validly(rubric):
 
 
 # --- labeling through the stub --------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def no_key(monkeypatch):
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-
-
-@pytest.fixture(scope="module")
-def server():
-    with StubServer(retry_after=0.01) as stub:
-        yield stub
-
-
-@pytest.fixture
-def stub(server):
-    server.reset()
-    yield server
-    server.reset()
 
 
 def rubric_project(root: Path, rows: list[dict], reviewer: str | None = None):

@@ -47,16 +47,9 @@ TOOL = {
 
 @pytest.fixture(scope="module")
 def server():
+    """Overrides the conftest's: slower retry waits and a short timeout."""
     with StubServer(retry_after=0.05, timeout_seconds=5) as stub:
         yield stub
-
-
-@pytest.fixture
-def stub(server):
-    server.reset()
-    server.state.latency = 0.0
-    yield server
-    server.reset()
 
 
 @pytest.fixture
