@@ -255,6 +255,45 @@ def test_reviews_follow_the_console_rules(tmp_path):
     project.store.close()
 
 
+def test_a_review_item_carries_the_guidelines_context_fields(tmp_path):
+    from labelloop.core.types import Item
+
+    # the booking guideline names `context: [requested_slot]`; b8 has no requested_slot
+    booking = (ROOT / "guidelines" / "restaurant-booking.md").read_text(encoding="utf-8")
+    lines = (ROOT / "tests" / "fixtures" / "booking.jsonl").read_text(encoding="utf-8")
+    rows = {r["id"]: r for r in map(json.loads, lines.splitlines())}
+    users = [("rita", "reviewer")]
+    project = make_project(tmp_path / "booking", booking, users)
+    items = [Item(id=i, text=rows[i]["text"], meta=rows[i]["meta"]) for i in ("b1", "b2", "b8")]
+    seed(project, [(it, rows[it.id]["label"], 0.6, Route.ACTIVE) for it in items])
+    token = create_token(project.store, "rita")
+    seen = {}
+    with served(project) as url:
+        doc = httpx.get(url + "/api/v1/openapi.json", timeout=30).json()
+        field = doc["components"]["schemas"]["ReviewItem"]["properties"]["context"]
+        assert field["type"] == "object" and "`context:`" in field["description"]
+        got = call(url, token, "GET", "/reviews/next").json()["next"]
+        assert call(url, token, "GET", "/reviews/next").json()["next"]["context"] == got["context"]
+        while got is not None:  # each leased item, from reviews/next and then POST's reply
+            seen[got["item"]["id"]] = got["context"]
+            body = {"item_id": got["item"]["id"], "action": "accept"}
+            got = call(url, token, "POST", "/reviews", json=body).json()["next"]
+    assert seen == {
+        "b1": {"requested_slot": "time"},
+        "b2": {"requested_slot": "party_size"},
+        "b8": {},  # a field the item does not have is left out, as in the console
+    }
+    project.store.close()
+
+    plain = make_project(tmp_path / "plain", guideline(("refund", "other")), users)
+    seed(plain, texts("act", 1))
+    token = create_token(plain.store, "rita")
+    with served(plain) as url:
+        got = call(url, token, "GET", "/reviews/next").json()["next"]
+        assert got["item"]["id"] == "act00" and got["context"] == {}
+    plain.store.close()
+
+
 # --- jobs, status, export ---------------------------------------------------------------------
 
 

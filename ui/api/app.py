@@ -364,6 +364,7 @@ def _review_item(view: ItemView | None) -> schemas.ReviewItem | None:
         questions=list(view.questions),
         suggestion=suggestion,
         reply_order=list(view.order),
+        context=dict(view.context),  # picked by context_of, as the console shows them
     )
 
 

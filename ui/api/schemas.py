@@ -105,6 +105,14 @@ class ReviewItem(BaseModel):
     suggestion: Suggested | None = None
     #: a judging item's reply ids in the order shown to this reviewer
     reply_order: list[str] = []
+    #: the guideline's ``context:`` fields as the console shows them above the item
+    context: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The item's values of the guideline's `context:` fields (`meta` keys or "
+        "dotted paths into `meta`), field name to value in the guideline's order, as the "
+        "console shows them above the item; a field the item does not have is left out, "
+        "and a guideline without `context:` gives an empty object.",
+    )
 
 
 class NextItem(BaseModel):
