@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
+from labelloop.review.dashboard import PLOT_SEP
 from labelloop.ui.render import esc, value_html
 
 #: the queues a burndown follows: the items waiting for people
@@ -31,7 +32,7 @@ def top_html(top: Mapping) -> str:
     plots = [
         ("burndown: items waiting per queue", burndown_png(top["progress"]["burndown"])),
         ("reviews per day (UTC) per reviewer", pace_png(top["pace"])),
-        ("agreement per week (95% intervals)", agreement_png(top["agreement"])),
+        (_agreement_caption(top["agreement"]), agreement_png(top["agreement"])),
     ]
     figures = "".join(_figure(name, png) for name, png in plots if png)
     since = top["progress"]["since"]
@@ -45,23 +46,69 @@ def top_html(top: Mapping) -> str:
 
 def details_html(details: Mapping, plots: Mapping[str, bytes]) -> str:
     """Each part of the details as a table whose keys are shown as they are stored (label
-    and reviewer names as written), then the eval report's plots."""
+    and reviewer names as written), then the eval report's plots. A guideline's questions
+    (``evaluation`` as ``{"questions": {name: figures}}``) fold one by one, each titled
+    with the question's name and holding its own plots."""
+    questions = list(_questions(details.get("evaluation")))
+    owned = {name: plot_question(name, questions) for name in plots}
     parts = "".join(
-        f"<section><h4>{esc(name)}</h4>{value_html(value, str)}</section>"
+        _question_sections(name, value["questions"], plots, owned)
+        if name == "evaluation" and questions
+        else f"<section><h4>{esc(name)}</h4>{value_html(value, str)}</section>"
         for name, value in details.items()
     )
-    figures = "".join(_figure(name, png) for name, png in plots.items())
+    figures = "".join(_figure(name, png) for name, png in plots.items() if owned[name] is None)
     return f'<div class="ll-dashboard">{parts}<div class="ll-plots">{figures}</div></div>'
+
+
+def plot_question(name: str, questions: Sequence[str]) -> str | None:
+    """The question a plot is named after ("category: confusion matrix"), None if none;
+    the longest name that fits, so "a" never claims "a: b"'s plots."""
+    fits = [q for q in questions if name.startswith(f"{q}{PLOT_SEP}")]
+    return max(fits, key=len) if fits else None
+
+
+def _questions(evaluation: object) -> Mapping:
+    if isinstance(evaluation, Mapping) and isinstance(evaluation.get("questions"), Mapping):
+        return evaluation["questions"]
+    return {}
+
+
+def _question_sections(
+    name: str,
+    per: Mapping[str, object],
+    plots: Mapping[str, bytes],
+    owned: Mapping[str, str | None],
+) -> str:
+    """One folded part per question, titled with its name: its figures, then its plots
+    (named without the question, which the title says)."""
+    folds = []
+    for q, figures in per.items():
+        mine = "".join(
+            _figure(p.removeprefix(f"{q}{PLOT_SEP}"), png)
+            for p, png in plots.items()
+            if owned[p] == q
+        )
+        folds.append(
+            f'<details class="ll-question"><summary>{esc(q)}</summary>'
+            f'{value_html(figures, str)}<div class="ll-plots">{mine}</div></details>'
+        )
+    return f"<section><h4>{esc(name)} per question</h4>{''.join(folds)}</section>"
 
 
 # --- tiles -------------------------------------------------------------------------------
 
 
-def _tile(title: str, big: str, small: str = "", cls: str = "") -> str:
+def _tile(title: str, big: str, small: str | Sequence[str] = "", cls: str = "") -> str:
+    """A tile; ``small``: a line, or several (one a row)."""
+    if isinstance(small, str):
+        small_html = esc(small)
+    else:
+        small_html = "".join(f"<div>{esc(line)}</div>" for line in small)
     return (
         f'<div class="ll-tile {cls}"><div class="ll-tile-title">{esc(title)}</div>'
         f'<div class="ll-tile-big">{esc(big)}</div>'
-        f'<div class="ll-tile-small">{esc(small)}</div></div>'
+        f'<div class="ll-tile-small">{small_html}</div></div>'
     )
 
 
@@ -76,12 +123,47 @@ def _progress_tile(p: Mapping) -> str:
 
 
 def _agreement_tile(a: Mapping) -> str:
+    if "questions" in a:
+        return _questions_tile(a)
     vs = a.get("model_vs_people") or {}
     people = a["people"]
     model = f"{a['model_name']} vs people: {_ci(vs.get('accuracy'))} (n={vs.get('n', 0)})"
     pair = f"people vs people: {_ci(people.get('percent_agreement'))} (n={people['items']})"
     big = _pct((vs.get("accuracy") or {}).get("value"))
     return _tile(f"agreement ({a['model_name']})", big, f"{model}; {pair}")
+
+
+def _questions_tile(a: Mapping) -> str:
+    """A guideline's questions: the range of the model's accuracy over them, then a line
+    per question (its name as written)."""
+    per = a["questions"]
+    values = [v for q in per.values() if (v := _accuracy(q)) is not None]
+    low, high = (min(values), max(values)) if values else (None, None)
+    big = _pct(low) if low == high else f"{_pct(low)}–{_pct(high)}"
+    lines = [question_line(q, x) for q, x in per.items()]
+    return _tile(f"agreement per question ({a['model_name']})", big, lines)
+
+
+def question_line(question: str, a: Mapping) -> str:
+    """One question's agreement on a line: the model's accuracy and kappa against the
+    people's consensus, then people against each other, with 95% intervals and counts."""
+    vs = a.get("model_vs_people") or {}
+    people = a["people"]
+    kappa = f", κ {_ci(vs['cohen_kappa'], _num)}" if vs.get("cohen_kappa") else ""
+    model = f"model {_short_ci(vs.get('accuracy'))}{kappa} n={vs.get('n', 0)}"
+    pair = f"people {_pct((people.get('percent_agreement') or {}).get('value'))}"
+    return f"{question}: {model} · {pair} n={people['items']}"
+
+
+def _short_ci(x: Mapping | None) -> str:
+    """A share with its interval, the percent sign once: "75% [25–100%]"."""
+    if not x or x.get("value") is None or x.get("lo") is None:
+        return _ci(x)
+    return f"{_pct(x['value'])} [{x['lo'] * 100:.0f}–{_pct(x['hi'])}]"
+
+
+def _accuracy(a: Mapping) -> float | None:
+    return ((a.get("model_vs_people") or {}).get("accuracy") or {}).get("value")
 
 
 def _certified_tile(c: Mapping) -> str:
@@ -107,16 +189,20 @@ def _cost_tile(cost: Mapping) -> str:
     return _tile("cost", f"${cost['usd']:.2f}", small)
 
 
-def _ci(x: Mapping | None) -> str:
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.0%}"
+
+
+def _num(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.2f}"
+
+
+def _ci(x: Mapping | None, fmt: Callable[[float | None], str] = _pct) -> str:
     if not x or x.get("value") is None:
         return "n/a"
     if x.get("lo") is None:
-        return _pct(x["value"])
-    return f"{_pct(x['value'])} [{_pct(x['lo'])}–{_pct(x['hi'])}]"
-
-
-def _pct(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.0%}"
+        return fmt(x["value"])
+    return f"{fmt(x['value'])} [{fmt(x['lo'])}–{fmt(x['hi'])}]"
 
 
 def _when(at: datetime) -> str:
@@ -160,27 +246,68 @@ def pace_png(pace: Mapping) -> bytes | None:
 
 
 def agreement_png(a: Mapping) -> bytes | None:
-    """The model vs people (accuracy) and people vs people per week, with intervals."""
-    series = [
-        (f"{a['model_name']} vs people", a["model_weekly"], "accuracy"),
-        ("people vs people", a["people_weekly"], "percent_agreement"),
-    ]
-    if not any(weeks for _, weeks, _ in series):
+    """The model vs people (accuracy) and people vs people per week, with intervals; for
+    a guideline's questions a colour per question (the model solid, people dashed)."""
+    series = agreement_series(a)
+    if not any(s["weeks"] for s in series):
         return None
     fig, ax = _small()
-    for name, weeks, key in series:
+    order = sorted({w["week"] for s in series for w in s["weeks"]})
+    at = {week: k for k, week in enumerate(order)}  # every series on one week axis
+    for s in series:
+        weeks, key = s["weeks"], s["key"]
         if not weeks:
             continue
-        x = [w["week"] for w in weeks]
+        x = [at[w["week"]] for w in weeks]
         y = [w[key]["value"] for w in weeks]
-        lo = [_or(w[key]["lo"], v) for w, v in zip(weeks, y, strict=True)]
-        hi = [_or(w[key]["hi"], v) for w, v in zip(weeks, y, strict=True)]
-        ax.plot(x, y, marker="o", label=name)
-        ax.fill_between(x, lo, hi, alpha=0.2)
+        style = {"color": s["color"], "linestyle": s["style"], "marker": s["marker"]}
+        hollow = {"markerfacecolor": "none"} if s["marker"] != "o" else {}
+        ax.plot(x, y, label=s["name"], **style, **hollow)
+        if s["band"]:
+            lo = [_or(w[key]["lo"], v) for w, v in zip(weeks, y, strict=True)]
+            hi = [_or(w[key]["hi"], v) for w, v in zip(weeks, y, strict=True)]
+            ax.fill_between(x, lo, hi, alpha=0.2, color=s["color"])
+    ax.set_xticks(range(len(order)), order)
     ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7 if len(series) <= 2 else 6, loc="lower left")
     ax.tick_params(axis="x", labelsize=7)
     return _png(fig)
+
+
+def agreement_series(a: Mapping) -> list[dict]:
+    """The agreement plot's lines: name, weekly points, the figure they hold, colour, line
+    style, marker and whether its interval is drawn. A single task: the model and people,
+    each with its band; questions: per question (named as written) the model with its band
+    and people dashed with hollow squares, in the question's colour."""
+    if "questions" not in a:
+        return [
+            _line(f"{a['model_name']} vs people", a["model_weekly"], "accuracy", "C0"),
+            _line("people vs people", a["people_weekly"], "percent_agreement", "C1"),
+        ]
+    lines = []
+    for k, (q, x) in enumerate(a["questions"].items()):
+        lines.append(_line(f"{q}: model", x["model_weekly"], "accuracy", f"C{k % 10}"))
+        people = _line(f"{q}: people", x["people_weekly"], "percent_agreement", f"C{k % 10}")
+        lines.append({**people, "style": "--", "marker": "s", "band": False})
+    return lines
+
+
+def _line(name: str, weeks: Sequence[Mapping], key: str, color: str) -> dict:
+    return {
+        "name": name,
+        "weeks": weeks,
+        "key": key,
+        "color": color,
+        "style": "-",
+        "marker": "o",
+        "band": True,
+    }
+
+
+def _agreement_caption(a: Mapping) -> str:
+    if "questions" in a:
+        return "agreement per week per question (95% intervals)"
+    return "agreement per week (95% intervals)"
 
 
 def _or(x, default):

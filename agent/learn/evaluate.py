@@ -299,12 +299,30 @@ def report_figures(project: Project, reviews=None, n_boot: int = 0) -> dict:
     return build_report(_gather_first(project, reviews, n_boot))
 
 
-def dashboard_figures_of(project: Project, reviews=None, n_boot: int = 200) -> tuple[dict, dict]:
+def dashboard_figures_of(
+    project: Project, reviews=None, n_boot: int = 200, question: str | None = None
+) -> tuple[dict, dict]:
     """For the console dashboard, from one pass over the store: the report's figures
     without intervals, and ``agreement_summary`` with ``n_boot`` resamples (the same
-    figures ``evaluate`` gives with as many)."""
-    data = _gather_first(project, reviews, n_boot)
+    figures ``evaluate`` gives with as many). ``question``: one question of a guideline
+    that asks several (default: the whole task, or its first question)."""
+    data = (
+        _gather_first(project, reviews, n_boot)
+        if question is None
+        else gather(project, n_boot=n_boot, reviews=reviews, question=question)
+    )
     return build_report(no_bootstrap(data)), agreement_summary(data)
+
+
+def dashboard_questions_of(
+    project: Project, reviews=None, n_boot: int = 200
+) -> dict[str, tuple[dict, dict]]:
+    """``dashboard_figures_of`` for each question of a guideline that asks several, as
+    ``evaluate`` measures them (each a task of its own), question name -> (figures,
+    agreement); the reviews are read once for all (none when the caller gives them)."""
+    names = project.guideline().question_names
+    reviews = list(project.store.iter_reviews() if reviews is None else reviews)
+    return {q: dashboard_figures_of(project, reviews, n_boot, question=q) for q in names}
 
 
 def report_plots(figures: dict) -> dict[str, bytes]:

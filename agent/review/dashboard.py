@@ -1,17 +1,20 @@
 """The lead's dashboard: progress and burndown, reviewers' pace, agreement, the certified
-coverage and its guarantee, the audit alarm and cost on top; the details below."""
+coverage and its guarantee, the audit alarm and cost on top; the details below. A guideline
+that asks several questions has its agreement, eval figures and plots per question, each
+measured on its own as ``labelloop eval`` does."""
 
 from __future__ import annotations
 
 import statistics
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from labelloop.core.types import QUEUE_ROUTES
 from labelloop.evals.report import headline
 from labelloop.label.providers import LOCAL
-from labelloop.learn.evaluate import dashboard_figures_of, report_plots
+from labelloop.learn.evaluate import dashboard_figures_of, dashboard_questions_of, report_plots
 from labelloop.route.status import project_status
 
 if TYPE_CHECKING:
@@ -27,6 +30,8 @@ PACE_DAYS = 14
 BOOT = 200
 #: what counts as a reviewer's decision in the pace
 PACE_ACTIONS = ("accept", "fix", "reject")
+#: joins a question's name and a plot's: "category: confusion matrix"
+PLOT_SEP = ": "
 
 
 def dashboard(project, gold: dict[str, tuple[int, int]]) -> dict:
@@ -35,12 +40,18 @@ def dashboard(project, gold: dict[str, tuple[int, int]]) -> dict:
     status = project_status(project)
     guideline = project.guideline()
     reviews = list(project.store.iter_reviews())  # read once for every figure below
-    figures, summary = dashboard_figures_of(project, reviews, n_boot=BOOT)
+    if guideline.asks_questions:  # each question measured on its own, as eval does
+        per = dashboard_questions_of(project, reviews, n_boot=BOOT)
+        agreed, evaluation, plots = by_question(per, guideline.task)
+    else:
+        figures, summary = dashboard_figures_of(project, reviews, n_boot=BOOT)
+        agreed, evaluation = agreement(summary), headline(figures, guideline.task)
+        plots = report_plots(figures)
     now = datetime.now(UTC)
     top = {
         "progress": progress(project.store, status, now),
         "pace": pace(reviews, now),
-        "agreement": agreement(summary),
+        "agreement": agreed,
         "certified": certified(status),
         "audit_alarm": status["audit_alarm"],
         "cost": cost(status["llm"]),
@@ -53,16 +64,50 @@ def dashboard(project, gold: dict[str, tuple[int, int]]) -> dict:
         "calibration": status["calibration"],
         "calibration_outlook": status["calibration_outlook"],
         "cost": {"llm": status["llm"], "suggestions": status["suggestions"]},
-        # the figures of ``labelloop eval``, same definitions, as points
-        "evaluation": headline(figures, guideline.task),
+        # the figures of ``labelloop eval``, same definitions, as points (per question:
+        # ``{"questions": {name: figures}}``)
+        "evaluation": evaluation,
     }
     return {
         "task": guideline.task,
         "labels": list(guideline.label_names),  # as the guideline writes them
         "top": top,
         "details": details,
-        "plots": report_plots(figures),
+        "plots": plots,
     }
+
+
+def by_question(
+    per: Mapping[str, tuple[dict, dict]], task: str
+) -> tuple[dict, dict, dict[str, bytes]]:
+    """A guideline's questions, each measured on its own (question name -> the report's
+    figures and ``agreement_summary``, see ``dashboard_questions_of``): the agreement
+    (``questions_agreement``), the eval figures per question (``{"questions": {name:
+    headline}}``) and the plots, each named after its question (``plot_name``)."""
+    agreed = questions_agreement({q: summary for q, (_, summary) in per.items()})
+    evaluation = {"questions": {q: headline(f, f"{task}/{q}") for q, (f, _) in per.items()}}
+    plots = {
+        plot_name(q, name): png
+        for q, (figures, _) in per.items()
+        for name, png in report_plots(figures).items()
+    }
+    return agreed, evaluation, plots
+
+
+def questions_agreement(summaries: Mapping[str, dict]) -> dict:
+    """Per question of a guideline that asks several, its own ``agreement`` (question name
+    as written -> the figures a single task gives), under the routing model they share."""
+    router = next((s["routing_model"] for s in summaries.values()), None)
+    return {
+        "model": router,
+        "model_name": model_name(router),
+        "questions": {q: agreement(s) for q, s in summaries.items()},
+    }
+
+
+def plot_name(question: str, name: str) -> str:
+    """A plot's name with the question it belongs to: "category: confusion matrix"."""
+    return f"{question}{PLOT_SEP}{name}"
 
 
 def model_name(model: str | None) -> str:

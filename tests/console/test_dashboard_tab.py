@@ -48,3 +48,24 @@ def test_the_top_reads_in_ten_seconds_and_the_details_keep_label_names(project):
     assert "route history since" in top and top.count("<img") == 3  # burndown, pace, agreement
     assert "lost_or_stolen_card" in details and "Lost or stolen card" not in details
     assert len(top) < len(details)  # the top is the short read
+
+
+def test_each_question_reads_on_a_line_and_folds_its_own_details(tmp_path):
+    from tests.unit.review.test_dashboard import questions_project
+
+    project, svc = questions_project(tmp_path)
+    console = Console(project, FakeAccounts({"a": FakeUser("ada", "admin")}), svc)
+    top, details = console.dashboard("a")
+    assert "agreement per question (local model)" in top and "75%–100%" in top
+    category, targets = (top.index(f"<div>{q}: model ") for q in ("category", "targets"))
+    assert category < targets  # one line each, in the guideline's order
+    assert "category: model 75% [25–100%]" in top and "n=4 · people 100% n=4" in top
+    assert "targets: model 100% [100–100%] n=3 · people 75% n=4" in top
+    assert "κ " in top[category:targets]  # a kappa where the kind has one
+    assert "per question" in top and top.count("<img") == 3
+    for q in ("category", "targets"):
+        assert f'<details class="ll-question"><summary>{q}</summary>' in details
+    fold = details.index("<summary>category</summary>")
+    assert details.index('alt="confusion matrix"') > fold  # the plot is in its question's fold
+    assert details.index('alt="confusion matrix"') < details.index("<summary>targets</summary>")
+    assert "\n" not in top and "\n" not in details

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from labelloop.core.types import Review
+from labelloop.core.types import Item, Review, Route
 from labelloop.learn.evaluate import evaluate
 from labelloop.review import dashboard as board
 from labelloop.review.service import ReviewService
@@ -114,3 +114,80 @@ def test_a_route_write_stands_when_its_history_record_fails(project, monkeypatch
     monkeypatch.setattr(type(project.store), "note_routes", locked)
     seed(project, 2)
     assert project.store.route_counts()["active"] == 2
+
+
+# --- a guideline that asks several questions ---------------------------------------------
+
+
+def questions_project(root):
+    """A project whose guideline asks two questions (``category``, single, and
+    ``targets``, multi), four items reviewed by ann and bob: both change the model's
+    category of q0 (the model errs there), bob alone its targets of q1 (a tie)."""
+    from tests.support.console import make_project
+    from tests.support.console import seed as seed_routed
+    from tests.unit.review.test_questions_review import MODEL, RUBRIC
+
+    users = [("ann", "reviewer"), ("bob", "reviewer"), ("ada", "admin")]
+    project = make_project(root, RUBRIC, users, overlap=1.0, similar_k=0)
+    items = [(Item(id=f"q{k}", text=f"text {k}"), MODEL, 0.4, Route.ACTIVE) for k in range(4)]
+    seed_routed(project, items)
+    svc = ReviewService(project)
+    answer_all(svc, "ann", {("q0", "category"): "neither"})
+    answer_all(svc, "bob", {("q0", "category"): "neither", ("q1", "targets"): ["group"]})
+    return project, svc
+
+
+def answer_all(svc: ReviewService, who: str, fixes: dict[tuple[str, str], object]) -> None:
+    """Every question of every item the reviewer is given: the model's answer, or the fix
+    given for (item, question)."""
+    view = svc.next_item(who)
+    while view is not None:
+        fix = fixes.get((view.item.id, view.question))
+        action = "accept" if fix is None else "fix"
+        view = svc.decide(who, view.item.id, action, value=fix, duration_ms=2000).next
+
+
+def test_agreement_is_evals_own_figures_for_each_question(tmp_path):
+    project, svc = questions_project(tmp_path)
+    d = svc.dashboard("ada")
+    got = d["top"]["agreement"]
+    ev = evaluate(project, n_boot=board.BOOT)["questions"]
+    assert got["model_name"] == "local model"
+    assert list(got["questions"]) == ["category", "targets"]  # as the guideline writes them
+    for q, mine in got["questions"].items():
+        model, humans = ev[q]["models"]["local"], ev[q]["humans"]
+        vs = model["vs_consensus"]
+        assert mine["model_vs_people"]["accuracy"] == vs["accuracy"], q
+        assert mine["model_vs_people"]["n"] == vs["n"], q
+        assert mine["model_vs_people"]["cohen_kappa"] == vs.get("cohen_kappa"), q
+        assert mine["model_weekly"] == model["weekly"], q
+        assert mine["people"]["percent_agreement"] == humans["overall"]["percent_agreement"]
+        assert mine["people"]["pairs"] == humans["pairs"], q
+        assert mine["people_weekly"] == humans["weekly"], q
+        shown = d["details"]["evaluation"]["questions"][q]
+        assert shown["models"]["local"]["accuracy"] == vs["accuracy"]["value"], q
+        assert shown["models"]["local"]["n"] == vs["n"], q
+        assert shown["humans"]["items"] == humans["items"], q
+        assert any(name.startswith(f"{q}: ") for name in d["plots"]), q
+    category, targets = got["questions"]["category"], got["questions"]["targets"]
+    assert (category["model_vs_people"]["n"], targets["model_vs_people"]["n"]) == (4, 3)
+    assert category["model_vs_people"]["accuracy"]["value"] == 0.75
+    assert targets["model_vs_people"]["accuracy"]["value"] == 1.0
+    assert category["people"]["percent_agreement"]["value"] == 1.0
+    assert targets["people"]["percent_agreement"]["value"] == 0.75
+    assert "category: confusion matrix" in d["plots"]
+
+
+def test_the_questions_are_gathered_from_the_reviews_read_once(tmp_path, monkeypatch):
+    project, svc = questions_project(tmp_path)
+    store = type(project.store)
+    reads = []
+    real = store.iter_reviews
+
+    def counted(self, *args, **kwargs):
+        reads.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(store, "iter_reviews", counted)
+    svc.dashboard("ada")
+    assert len(reads) == 1
