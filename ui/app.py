@@ -80,11 +80,13 @@ mark.ll-span.ll-sel { outline: 2px solid #2563eb; }
 .ll-labels { list-style: none; padding: 0 .1rem; margin: 0; font-size: .85rem;
   display: grid; grid-template-columns: repeat(auto-fill, minmax(11.5rem, 1fr)); gap: .1rem .4rem;
   max-height: max(8rem, calc(100vh - 25rem)); overflow-y: auto; overflow-x: hidden; }
-.ll-picker:has(#ll-reject:not([hidden])) .ll-labels { max-height: max(6rem, calc(100vh - 36rem)); }
+/* while a reject reason is picked (by its digit) the labels make way for the reasons */
+.ll-picker:has(#ll-reject:not([hidden])) :is(.ll-labels, #ll-search, .ll-keys) {
+  display: none; }
 .ll-opt { display: flex; gap: .3rem; align-items: baseline; min-width: 0; padding: .05rem .3rem;
   border-radius: .25rem; cursor: pointer; }
 .ll-opt > span { min-width: 0; overflow-wrap: anywhere; }
-.ll-opt[hidden] { display: none; }
+.ll-opt[hidden], .ll-keys li[hidden], .ll-picker.ll-idle { display: none; }
 .ll-opt.ll-on { background: #dbeafe; font-weight: 700; }
 .ll-opt.ll-hi { outline: 1px dashed #2563eb; }
 .ll-opt kbd:empty { display: none; }
@@ -113,19 +115,29 @@ kbd { border: 1px solid var(--border-color-primary); border-radius: .25rem;
 #ll-decide { position: sticky; top: .5rem; align-self: flex-start; }
 #ll-review-row, #ll-browse-row, #ll-adj-row { align-items: flex-start; }
 .ll-form-row { gap: .5rem; }
+#ll-f-row2 { align-items: flex-end; } #ll-f-row2 > button { margin-bottom: .6rem; }
 /* a note box with nothing to say takes no room */
 #ll-browse-note:has(.md:empty), #ll-change-note:has(.md:empty), #ll-adj-note:has(.md:empty) {
   display: none; }
 /* long lists scroll inside their panel, the page stays put */
 #ll-browse-left, #ll-browse-right { height: max(24rem, calc(100vh - 8.5rem)); flex-wrap: nowrap; }
 #ll-browse.ll-scroll, #ll-detail.ll-scroll { flex: 1 1 0; min-height: 6rem; overflow: auto; }
+/* fixed columns: labels break between their words (after an underscore), ids and times
+   stay on one line, the text takes the rest */
+.ll-browse { table-layout: fixed; }
+.ll-c-item { width: 5.5rem; } .ll-c-route { width: 7.4rem; } .ll-c-suggested,
+.ll-c-label { width: 8.6rem; } .ll-c-updated { width: 6.5rem; }
+.ll-browse td, .ll-card .ll-label { overflow-wrap: break-word; word-break: normal; }
+.ll-browse td { vertical-align: top; }
 .ll-browse th, .ll-browse td:first-child, .ll-browse td:nth-child(3),
-.ll-browse td:nth-child(5) { white-space: nowrap; }
-.ll-browse td { overflow-wrap: anywhere; vertical-align: top; }
-.ll-browse td:nth-child(2) { min-width: 12rem; }
+.ll-browse td:last-child { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.ll-sub { font-size: .75rem; color: var(--body-text-color-subdued); }
 .ll-clip { display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical;
   overflow: hidden; }
 #ll-adj-view.ll-scroll { max-height: calc(100vh - 9rem); overflow: auto; }
+#ll-dash-bar { align-items: center; }
+#ll-dash-body.ll-scroll { max-height: calc(100vh - 11.5rem); overflow: auto; flex-wrap: nowrap; }
+#ll-dash-body > * { flex-shrink: 0; }
 .ll-msg { padding: .3rem .6rem; border-radius: .35rem; margin: .3rem 0; }
 .ll-msg.ll-error { background: #fee2e2; } .ll-msg.ll-warn { background: #fef3c7; }
 .ll-msg.ll-info { background: #e0f2fe; }
@@ -305,7 +317,7 @@ def _browse_tab(console: Console, editor: list, tab) -> list:
     # the filters and the matching items on the left, the item opened and its change on the
     # right; the list and the item scroll inside their panels
     with gr.Row(equal_height=False, elem_id="ll-browse-row"):
-        with gr.Column(scale=3, elem_id="ll-browse-left"):
+        with gr.Column(scale=2, elem_id="ll-browse-left"):
             with gr.Row(elem_classes="ll-form-row"):
                 text = gr.Textbox(label="Text contains", elem_id="ll-f-text", scale=2)
                 # a judging task's answers name replies, whose order differs by reviewer
@@ -317,31 +329,39 @@ def _browse_tab(console: Console, editor: list, tab) -> list:
                     visible=not g.judges,
                 )
                 route = gr.Dropdown(list(ROUTES), value="", label="Route", elem_id="ll-f-route")
-            with gr.Row(elem_classes="ll-form-row"):
-                narrow = {"min_width": 100}
-                reviewer = gr.Textbox(label="Reviewer", elem_id="ll-f-reviewer", **narrow)
+                reviewer = gr.Textbox(label="Reviewer", elem_id="ll-f-reviewer", min_width=100)
+            # the other filters share a row with the buttons: more of the list stays in view
+            with gr.Row(elem_classes="ll-form-row", elem_id="ll-f-row2"):
+                narrow = {"min_width": 90}
                 lo = gr.Number(
-                    0, label="Confidence ≥ (%)", minimum=0, maximum=100, precision=0, **narrow
+                    0, label="Min conf. %", minimum=0, maximum=100, precision=0, **narrow
                 )
                 hi = gr.Number(
-                    100, label="Confidence ≤ (%)", minimum=0, maximum=100, precision=0, **narrow
+                    100, label="Max conf. %", minimum=0, maximum=100, precision=0, **narrow
                 )
-                since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", **narrow)
-                until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", **narrow)
+                since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", min_width=115)
+                until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", min_width=115)
+                small = {"size": "sm", "scale": 0}
+                search = gr.Button(
+                    "Search", variant="primary", elem_id="ll-f-search", min_width=75, **small
+                )
+                prev = gr.Button("◀ Previous", min_width=105, **small)
+                nxt = gr.Button("Next ▶", min_width=75, **small)
             with gr.Row(elem_classes="ll-form-row"):
-                small = {"size": "sm", "min_width": 60}
-                search = gr.Button("Search", variant="primary", elem_id="ll-f-search", **small)
-                prev = gr.Button("◀ Previous", **small)
-                nxt = gr.Button("Next ▶", **small)
                 bulk = gr.Button(
                     "Accept all matching… (admin)",
                     visible=False,
                     variant="stop",
                     elem_id="ll-bulk",
+                    min_width=220,
                     **small,
                 )
                 bulk_undo = gr.Button(
-                    "Undo my last bulk accept", visible=False, elem_id="ll-bulk-undo", **small
+                    "Undo my last bulk accept",
+                    visible=False,
+                    elem_id="ll-bulk-undo",
+                    min_width=200,
+                    **small,
                 )
             note = markup(elem_id="ll-browse-note")
             with gr.Row(visible=False, elem_classes="ll-form-row") as confirm_row:
@@ -350,7 +370,7 @@ def _browse_tab(console: Console, editor: list, tab) -> list:
                 )
                 bulk_cancel = gr.Button("Cancel", size="sm", elem_id="ll-bulk-cancel")
             results = markup(elem_id="ll-browse", elem_classes="ll-scroll")
-        with gr.Column(scale=2, elem_id="ll-browse-right"):
+        with gr.Column(scale=1, elem_id="ll-browse-right"):
             with gr.Row(elem_classes="ll-form-row"):
                 open_id = gr.Textbox(label="Item id", elem_id="ll-open-id", scale=2)
                 open_btn = gr.Button("Open", size="sm", elem_id="ll-open", scale=0)
@@ -439,10 +459,14 @@ def _browse_tab(console: Console, editor: list, tab) -> list:
 
     for button, step in ((search, 0), (prev, -1), (nxt, 1)):
         button.click(show(step), [*form, page], [results, page], api_visibility="private")
+    # Enter in a filter's box searches, as the Search button does
+    for box in (text, reviewer, lo, hi, since, until):
+        box.submit(show(0), [*form, page], [results, page], api_visibility="private")
     # the first page on opening the tab: the items are there before any search
     tab.select(show(0), [*form, page], [results, page], api_visibility="private")
     opening = [detail, opened, action, new_label, change_note]
-    open_btn.click(_checked(item_open), [open_id], opening, api_visibility="private")
+    for opener in (open_btn.click, open_id.submit):  # the button, or Enter in the id box
+        opener(_checked(item_open), [open_id], opening, api_visibility="private")
     edit_btn.click(_edit_in_review(console, False), [open_id], editor, api_visibility="private")
     change.click(
         _checked(item_change),
@@ -531,23 +555,32 @@ def _adjudicate_tab(console: Console, editor: list, tab) -> None:
 
 def _dashboard_tab(console: Console, tab) -> None:
     """The lead's dashboard: loads when the tab opens; the details fold below."""
-    with gr.Row():
+    # the buttons on one line at the top; what they show scrolls in the panel below
+    with gr.Row(elem_id="ll-dash-bar", equal_height=True):
         markup('<div class="ll-dash-head">Where the project stands</div>')
-        refresh = gr.Button("Refresh", scale=0, size="sm", elem_id="ll-dash-refresh")
-    top = markup(elem_id="ll-dash-top")
-    with gr.Accordion("Details: every count, figures per label, the eval plots", open=False):
-        details = markup(elem_id="ll-dashboard")
-    with gr.Row():
-        fmt = gr.Dropdown(EXPORT_FORMATS, value="jsonl", label="Export format")
-        export = gr.Button("Export", elem_id="ll-export")
-        file = gr.File(label="Exported file", interactive=False)
-    with gr.Row():
-        who = gr.Textbox(label="Reviewer to set", elem_id="ll-blind-who")
-        blind = gr.Checkbox(label="Show this reviewer every item blind", elem_id="ll-blind-on")
-        save = gr.Button("Save blind setting")
-    note = markup()
-    with gr.Accordion("Guideline", open=False):
-        markup(render.guideline_html(console.guideline))
+        fmt = gr.Dropdown(
+            EXPORT_FORMATS,
+            value="jsonl",
+            label="Export format",
+            show_label=False,
+            container=False,
+            scale=0,
+            min_width=130,
+        )
+        export = gr.Button("Export", elem_id="ll-export", scale=0, size="sm", min_width=80)
+        refresh = gr.Button("Refresh", scale=0, size="sm", elem_id="ll-dash-refresh", min_width=80)
+    with gr.Column(elem_id="ll-dash-body", elem_classes="ll-scroll"):
+        file = gr.File(label="Exported file", interactive=False, visible=False)
+        top = markup(elem_id="ll-dash-top")
+        with gr.Accordion("Details: every count, figures per label, the eval plots", open=False):
+            details = markup(elem_id="ll-dashboard")
+        with gr.Row():
+            who = gr.Textbox(label="Reviewer to set", elem_id="ll-blind-who")
+            blind = gr.Checkbox(label="Show this reviewer every item blind", elem_id="ll-blind-on")
+            save = gr.Button("Save blind setting", size="sm", scale=0, min_width=160)
+        note = markup()
+        with gr.Accordion("Guideline", open=False):
+            markup(render.guideline_html(console.guideline))
 
     def set_blind(name, on, request: gr.Request):
         return render.message_html(console.set_blind(name.strip(), bool(on), request))
@@ -556,7 +589,7 @@ def _dashboard_tab(console: Console, tab) -> None:
         return console.dashboard(request)
 
     def export_file(fmt: str, request: gr.Request):
-        return console.export(fmt, request)
+        return gr.update(value=console.export(fmt, request), visible=True)
 
     tab.select(_checked(dashboard), None, [top, details], api_visibility="private")
     refresh.click(_checked(dashboard), None, [top, details], api_visibility="private")

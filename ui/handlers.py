@@ -194,6 +194,7 @@ class Console:
         view = self.service.adjudication_view(admin.name, item_id)
         order = view.order or None
         html = render.answers_html(view.item, view.suggestion, view.answers, order)
+        html += "".join(render.section_html(s, whole=False) for s in view.sections)
         offered: dict[str, str] = {}
         values = [(a.reviewer, a.value) for a in view.answers if a.value is not None]
         if view.suggestion is not None and view.suggestion.value is not None:

@@ -92,6 +92,12 @@ def esc(text: object) -> str:
     return one_line(html.escape(str(text), quote=True))
 
 
+def breakable(text: object) -> str:
+    """:func:`esc`, with a break allowed after each underscore: a long snake_case label
+    wraps between its words, never inside one."""
+    return esc(text).replace("_", "_<wbr>")
+
+
 def one_line(markup: str) -> str:
     """HTML with its line breaks and tabs as references, which the browser reads back as
     the same characters (in text and attribute values; never put one inside a tag)."""
@@ -370,12 +376,14 @@ def suggestion_html(view) -> str:
     )
 
 
-def section_html(section) -> str:
+def section_html(section, whole: bool = True) -> str:
+    """A guideline section; ``whole``: with the hint of the key that opens the guideline."""
     if section is None:
         return ""
+    hint = " <small>(g: whole guideline)</small>" if whole else ""
     return (
         f'<div class="ll-section"><div class="ll-section-head">Guideline · '
-        f"{esc(section.heading)} <small>(g: whole guideline)</small></div>"
+        f"{esc(section.heading)}{hint}</div>"
         f'<div class="ll-md">{markdown(section.text)}</div></div>'
     )
 
@@ -414,14 +422,13 @@ def picker_html(guideline: Guideline, reasons: Sequence[str]) -> str:
     if guideline.judges:
         return judge_picker_html(guideline, reasons)
     labels = "".join(
-        # a long snake_case name breaks after an underscore rather than mid-word
         f'<li class="ll-opt" data-label="{esc(name)}"><kbd></kbd>'
-        f"<span>{esc(name).replace('_', '_<wbr>')}</span></li>"
+        f"<span>{breakable(name)}</span></li>"
         for name in guideline.label_names
     )
     keys = KEYS + (SPAN_KEYS if guideline.kind == "spans" else ())
     keys += TURN_KEYS if guideline.unit == "turn" else ()
-    legend = "".join(f"<li><kbd>{esc(k)}</kbd> {esc(what)}</li>" for k, what in keys)
+    legend = legend_html(keys)
     return (
         f'<div class="ll-picker" data-kind="{esc(guideline.kind)}" '
         f'data-unit="{esc(guideline.unit)}">'
@@ -435,6 +442,19 @@ def picker_html(guideline: Guideline, reasons: Sequence[str]) -> str:
     )
 
 
+def legend_html(keys: Sequence[tuple[str, str]]) -> str:
+    """The keys on screen; the accept key is marked, so the page can hide it on an item
+    with nothing to accept."""
+    return "".join(
+        f"<li{_ACCEPT_KEY if what.startswith('accept') else ''}><kbd>{esc(k)}</kbd> "
+        f"{esc(what)}</li>"
+        for k, what in keys
+    )
+
+
+_ACCEPT_KEY = ' data-ll-key="accept"'
+
+
 def judge_picker_html(guideline: Guideline, reasons: Sequence[str]) -> str:
     """A judging task's panel: the answer so far (by position), the reject reasons, the
     buttons and the keys of its kind."""
@@ -446,7 +466,7 @@ def judge_picker_html(guideline: Guideline, reasons: Sequence[str]) -> str:
         keys, what, buttons = RATING_KEYS, "Your ratings", ""
     else:
         keys, what, buttons = RANKING_KEYS, "Your order (best first)", _RESET_BUTTON
-    legend = "".join(f"<li><kbd>{esc(k)}</kbd> {esc(text)}</li>" for k, text in keys + COMMON_KEYS)
+    legend = legend_html(keys + COMMON_KEYS)
     tie = ' data-tie="1"' if guideline.allow_tie else ""
     return (
         f'<div class="ll-picker ll-judge" data-kind="{esc(kind)}" '
@@ -463,7 +483,8 @@ def _reject_html(reasons: Sequence[str]) -> str:
         for n, r in enumerate(reasons, 1)
     )
     return (
-        '<div class="ll-reject" id="ll-reject" hidden><b>Reject: why?</b>'
+        '<div class="ll-reject" id="ll-reject" hidden><b>Reject: why?</b> '
+        f'<small class="ll-sub">(1-{len(reasons)} picks a reason, Esc cancels)</small>'
         f'<ol class="ll-reasons">{reason_items}</ol>'
         '<textarea id="ll-comment" rows="2" maxlength="2000" '
         'placeholder="comment (Enter saves, Esc cancels)" aria-label="comment"></textarea>'
@@ -552,7 +573,7 @@ def answers_html(
         cards.append(
             _card(
                 f"model · {esc(suggestion.model)}",
-                esc(say(suggestion.value)),
+                breakable(say(suggestion.value)),
                 esc(
                     rationale_shown(suggestion.rationale or "", item, order)
                     if order
@@ -572,7 +593,7 @@ def answers_html(
         )
         blind = " · blind" if a.blind else ""
         head = f"{esc(a.reviewer)} · {esc(a.action)}{blind} · #{a.review_id}"
-        cards.append(_card(head, esc(say(a.value)), note, "ll-card-answer"))
+        cards.append(_card(head, breakable(say(a.value)), note, "ll-card-answer"))
     body = body_html(item)
     if order:
         body += replies_html(item, order, "", (), ids=by_id)
@@ -590,21 +611,21 @@ def _card(head: str, value: str, note: str, cls: str) -> str:
 
 
 def browse_html(page) -> str:
-    """A page of the item browser as a table; rows carry their item id for opening."""
+    """A page of the item browser as a table; rows carry their item id for opening. The
+    confidence is written under the suggestion and the reviewers under the label, so a row
+    stays two lines high beside the opened item."""
     if not page.rows:
         return message_html("No items match these filters.")
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in ("item", "text", "route", "suggested", "conf.", "label", "reviewers", "updated")
-    )
+    cols = "".join(f'<col class="ll-c-{c}">' for c in _BROWSE_COLUMNS)
+    head = "".join(f"<th>{h}</th>" for h in _BROWSE_COLUMNS)
     rows = "".join(
         f'<tr class="ll-row" data-item="{esc(r.item_id)}">'
-        f"<td><code>{esc(r.item_id)}</code></td>"
+        f'<td title="{esc(r.item_id)}"><code>{esc(r.item_id)}</code></td>'
         f'<td><div class="ll-clip">{esc(r.preview)}</div></td>'
-        f"<td>{esc(r.route)}</td><td>{esc(r.suggested or '')}</td>"
-        f"<td>{esc(percent(r.confidence)) if r.confidence is not None else ''}</td>"
-        f"<td>{esc(r.label or '')}</td><td>{esc(', '.join(r.reviewers))}</td>"
-        f"<td>{esc(r.updated_at.strftime('%Y-%m-%d %H:%M') if r.updated_at else '')}</td></tr>"
+        f"<td>{esc(r.route)}</td>"
+        f"<td>{_under(r.suggested, None if r.confidence is None else percent(r.confidence))}</td>"
+        f"<td>{_under(r.label, ', '.join(r.reviewers))}</td>"
+        f"{_when_cell(r.updated_at)}</tr>"
         for r in page.rows
     )
     more = "+" if page.total_capped else ""
@@ -613,7 +634,26 @@ def browse_html(page) -> str:
         f'<div class="ll-browse-summary">{page.total}{more} items · showing '
         f"{first}-{first + len(page.rows) - 1} · click a row to open it</div>"
     )
-    return f'{summary}<table class="ll-browse"><tr>{head}</tr>{rows}</table>'
+    return (
+        f'{summary}<table class="ll-browse"><colgroup>{cols}</colgroup>'
+        f"<tr>{head}</tr>{rows}</table>"
+    )
+
+
+_BROWSE_COLUMNS = ("item", "text", "route", "suggested", "label", "updated")
+
+
+def _under(label: str | None, note: str | None) -> str:
+    """A cell: a label, with a small note under it when there is one."""
+    sub = f'<div class="ll-sub">{esc(note)}</div>' if note else ""
+    return f"{breakable(label or '')}{sub}"
+
+
+def _when_cell(at) -> str:
+    """When a row changed, short (month, day, time) with the full UTC time on hover."""
+    if at is None:
+        return "<td></td>"
+    return f'<td title="{at:%Y-%m-%d %H:%M} UTC">{at:%m-%d %H:%M}</td>'
 
 
 def detail_html(detail, order: Sequence[str] | None = None, by_id: bool = False) -> str:

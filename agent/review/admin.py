@@ -16,6 +16,7 @@ from labelloop.review import bulk as review_bulk
 from labelloop.review import dashboard as review_dashboard
 from labelloop.review.judging import shown_order
 from labelloop.review.rules import (
+    answered_sections,
     check_complete,
     route_after,
     to_value,
@@ -84,14 +85,20 @@ class AdminActions:
         self.require_admin(admin)
         ctx = self._context(item_id)
         guideline = self.guideline()
-        answers = review_browse.answers(self.store, item_id, standing=True)
+        answers = tuple(
+            a
+            for a in review_browse.answers(self.store, item_id, standing=True)
+            if a.action in ("accept", "fix", "reject", "import")
+        )
+        suggested = ctx.suggestion.value if ctx.suggestion is not None else None
         return AdjudicationView(
             item=ctx.item,
             suggestion=ctx.suggestion,
-            answers=tuple(a for a in answers if a.action in ("accept", "fix", "reject", "import")),
+            answers=answers,
             labels=tuple(guideline.label_names),
             kind=guideline.kind,
             order=shown_order(item_id, admin, ctx.item.reply_ids) if guideline.judges else (),
+            sections=answered_sections(guideline, [suggested, *(a.value for a in answers)]),
         )
 
     def adjudicate(

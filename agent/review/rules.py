@@ -80,14 +80,29 @@ def cited_section(guideline: Guideline, suggestion: Suggestion | None) -> Guidel
         names += suggestion.value.names()[:1]
     for name in names:
         if name in guideline.label_names:
-            lab = guideline.label(name)
-            lines = [lab.definition, *(f"- Example: {e}" for e in lab.examples)]
-            lines += [_counter(text, other) for text, other in lab.counter_examples]
-            return GuidelineSection(heading=name, text="\n".join(x for x in lines if x))
+            return label_section(guideline, name)
         text = _general_section(guideline.instructions, name)
         if text is not None:
             return GuidelineSection(heading=name, text=text)
     return None
+
+
+def label_section(guideline: Guideline, name: str) -> GuidelineSection:
+    """What the guideline says of label ``name``: its definition, examples and
+    counter-examples."""
+    lab = guideline.label(name)
+    lines = [lab.definition, *(f"- Example: {e}" for e in lab.examples)]
+    lines += [_counter(text, other) for text, other in lab.counter_examples]
+    return GuidelineSection(heading=name, text="\n".join(x for x in lines if x))
+
+
+def answered_sections(guideline: Guideline, values) -> tuple[GuidelineSection, ...]:
+    """The guideline's sections of the labels in ``values`` (answers side by side), each
+    once, in the order first named; none for a judging task (its answers name replies)."""
+    if guideline.judges:
+        return ()
+    names = dict.fromkeys(n for v in values if v is not None for n in v.names())
+    return tuple(label_section(guideline, n) for n in names if n in guideline.label_names)
 
 
 def _counter(text: str, other: str | None) -> str:

@@ -137,6 +137,8 @@ class AdjudicationView:
     kind: str
     #: a judging item's reply ids in the order the adjudicator sees them
     order: tuple[str, ...] = ()
+    #: what the guideline says of each label the answers name
+    sections: tuple[GuidelineSection, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,9 @@ def export_path(client: httpx.Client) -> Path:
     deps = {d["api_name"]: d for d in client.get("/config").json()["dependencies"]}
     done = call(client, deps["export_file"])
     assert done["success"] is True, done
-    return Path(done["output"]["data"][0]["path"])
+    shown = done["output"]["data"][0]  # the file box is shown with the file in it
+    assert shown.get("visible") is True, shown
+    return Path(shown["value"]["path"])
 
 
 def test_exports_are_private_and_deleted_after_the_retention_and_at_shutdown(tmp_path):

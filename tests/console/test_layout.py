@@ -1,18 +1,25 @@
-"""The console's geometry in Chromium at 1440x900 and 1280x720: in the review, browse and
-adjudicate views no two visible controls or label chips overlap, no chip's text is cut, and
-every control of the view is inside the window without scrolling the page (long lists
-scroll inside their panel). The label grid is the demo guideline's 77 labels; the
-multi-question and spans guidelines of the other browser tests are checked as well."""
+"""The console's geometry in Chromium at 1440x900 and 1280x720: in the review, browse,
+adjudicate and dashboard views no two visible controls or label chips overlap, no chip's
+text is cut, and every control of the view is inside the window without scrolling the page
+(long lists scroll inside their panel). The label grid is the demo guideline's 77 labels;
+multi-question, spans, pairwise, rating and ranking guidelines are checked as well."""
 
 from __future__ import annotations
 
 import pytest
 
-from labelloop.core.types import Item, LabelValue, Route, Span
+from labelloop.core.types import Item, Route
 from tests.support.console import Browser, make_project, seed, served, shown_item
 from tests.support.console import guideline_text as guideline
-from tests.support.screens import VIEWPORTS, demo_project, layout_problems, open_view
-from tests.unit.review.test_questions_review import MODEL, RUBRIC
+from tests.support.screens import (
+    SHAPES,
+    VIEWPORTS,
+    VIEWS,
+    demo_project,
+    layout_problems,
+    open_view,
+    shape_project,
+)
 
 pytestmark = pytest.mark.browser
 SIZES = [pytest.param(v, id=f"{v[0]}x{v[1]}") for v in VIEWPORTS]
@@ -42,10 +49,10 @@ def assert_tidy(page, where: str) -> None:
 @pytest.mark.parametrize("size", SIZES)
 def test_every_view_fits_the_window_without_overlaps(browser, size):
     page = browser.page("ada", viewport=size)
-    for view in ("review", "guideline", "browse", "adjudicate"):
+    for view in VIEWS:
         open_view(page, view)
         assert_tidy(page, f"{view} at {size}")
-        if view == "guideline":
+        if view in ("guideline", "reject"):
             page.keyboard.press("Escape")
 
 
@@ -55,7 +62,19 @@ def test_browse_and_adjudicate_open_with_content(browser, size):
 
     page = browser.page("ada", viewport=size)
     page.get_by_role("tab", name="Browse").click()  # the first page, without a search
-    expect(page.locator("#ll-browse .ll-row")).to_have_count(6)
+    rows = page.locator("#ll-browse .ll-row")
+    expect(rows).to_have_count(6)
+    # Enter in a filter searches; Enter in the id box opens the item
+    page.locator("#ll-f-text textarea, #ll-f-text input").first.fill("exchange rate")
+    page.keyboard.press("Enter")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-item", "msg-01")
+    page.locator("#ll-open-id textarea, #ll-open-id input").first.fill("msg-02")
+    page.keyboard.press("Enter")
+    expect(page.locator("#ll-detail .ll-detail")).to_have_attribute("data-item", "msg-02")
+    page.locator("#ll-f-text textarea, #ll-f-text input").first.fill("")
+    page.keyboard.press("Enter")
+    expect(rows).to_have_count(6)
     page.get_by_role("tab", name="Adjudicate").click()
     expect(page.locator("#ll-adj-view .ll-card")).to_have_count(3)
     page.get_by_role("tab", name="Browse").click()
@@ -89,6 +108,26 @@ def test_feedback_belongs_to_the_item_and_says_what_was_saved(browser):
     assert 0 <= page.evaluate(top) < 720 / 2
 
 
+def test_back_on_the_review_tab_the_keys_act_on_the_item(browser):
+    """A clicked tab keeps the focus; the keys still go to the item, Enter and Space too."""
+    from playwright.sync_api import expect
+
+    page = browser.page("sam", viewport=(1280, 720))
+    for key in ("x", "Space"):
+        page.get_by_role("tab", name="Browse").click()
+        expect(page.locator("#ll-browse .ll-row").first).to_be_visible()
+        page.get_by_role("tab", name="Review").click()
+        shown = shown_item(page)
+        page.keyboard.press(key)
+        if key == "x":
+            expect(page.locator("#ll-reject")).to_be_visible()
+            page.keyboard.press("Escape")
+            expect(page.locator("#ll-reject")).to_be_hidden()
+        else:  # skipped: the next item
+            expect(page.locator("#ll-item .ll-item")).not_to_have_attribute("data-item", shown)
+    expect(page.get_by_role("tab", name="Browse")).to_have_attribute("aria-selected", "false")
+
+
 def test_a_blind_item_offers_no_accept_and_says_labeled(chromium, tmp_path):
     from playwright.sync_api import expect
 
@@ -100,6 +139,10 @@ def test_a_blind_item_offers_no_accept_and_says_labeled(chromium, tmp_path):
         page = b.page("rita", viewport=(1280, 720))
         expect(page.locator("#ll-side")).to_contain_text("Shown blind")
         expect(page.get_by_role("button", name="Accept (a)")).to_be_hidden()
+        accept_key = page.locator('#ll-keys [data-ll-key="accept"]')
+        expect(accept_key).to_have_count(1)
+        expect(accept_key).to_be_hidden()  # nor its key
+        expect(page.locator("#ll-keys")).to_contain_text("save pick")
         expect(page.locator('[data-ll-action="submit"]')).to_have_class("ll-primary")
         page.keyboard.press("Enter")  # nothing picked: said at once, on this item only
         expect(page.locator("#ll-flash")).to_contain_text("Pick a label first")
@@ -135,6 +178,8 @@ def test_adjudication_with_nothing_waiting_says_so(chromium, tmp_path, capfd):
         b = Browser(chromium, url)
         page = b.page(viewport=(1280, 720))
         _login(b, page, "ada")
+        # nothing to decide: no labels, buttons or keys beside the empty queue's message
+        expect(page.locator(".ll-picker")).to_be_hidden()
         page.get_by_role("tab", name="Adjudicate").click()
         expect(page.locator("#ll-adj-view")).to_contain_text("Nothing is waiting")
         page.get_by_role("button", name="Decide").click()  # one line beside the form
@@ -163,21 +208,17 @@ def _login(browser, page, user: str) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_questions_and_spans_fit(chromium, tmp_path, size):
-    spans = LabelValue(spans=(Span(start=0, end=3, label="PER"),))
-    shapes = (
-        (RUBRIC, (Item(id="q1", text="you are an idiot"), MODEL, 0.4, Route.ACTIVE)),
-        (guideline(("PER", "ORG"), kind="spans"), (Item(id="s1", text="Ada wrote"), spans, 0.5)),
-    )
-    for n, (text, entry) in enumerate(shapes):
-        project = make_project(tmp_path / str(n), text, [("rita", "reviewer")])
-        seed(project, [(*entry[:3], Route.ACTIVE)])
+def test_questions_spans_and_judging_fit(chromium, tmp_path, size):
+    for shape in SHAPES:
+        project = shape_project(tmp_path / shape, shape)
         with served(project) as url:
             b = Browser(chromium, url)
             page = b.page("rita", viewport=size)
-            for view in ("review", "guideline"):
+            for view in ("review", "guideline", "reject"):
                 open_view(page, view)
-                assert_tidy(page, f"{project.guideline().kind} {view} at {size}")
+                assert_tidy(page, f"{shape} {view} at {size}")
+                if view != "review":
+                    page.keyboard.press("Escape")
             b.close()
         project.store.close()
 

@@ -3,14 +3,15 @@
 :func:`demo_project` builds a project on ``guidelines/support-intent.md`` (77 labels) with
 items in the review queue and one overlap item waiting for adjudication; :func:`open_view`
 shows a view; :func:`layout_problems` lists what a person would see as broken: controls or
-label chips that overlap, text clipped in a chip, controls outside the window.
+label chips that overlap, text clipped in a chip, a label name broken inside a word,
+controls outside the window.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from labelloop.core.types import Item, LabelValue, Route
+from labelloop.core.types import Item, LabelValue, Route, Span
 from labelloop.review.service import ReviewService
 from tests.support.console import make_project, seed
 from tests.support.paths import ROOT
@@ -18,7 +19,7 @@ from tests.support.paths import ROOT
 DEMO_GUIDELINE = ROOT / "guidelines" / "support-intent.md"
 USERS = (("rita", "reviewer"), ("sam", "reviewer"), ("ada", "admin"))
 VIEWPORTS = ((1440, 900), (1280, 720))
-VIEWS = ("review", "guideline", "browse", "adjudicate")
+VIEWS = ("review", "guideline", "reject", "browse", "adjudicate", "dashboard")
 TEXTS = (
     "Hi, I topped up my account by bank transfer three days ago and the money still has not "
     "arrived. The transfer left my other bank on Monday. Is there something wrong with my "
@@ -61,23 +62,73 @@ def demo_project(root: Path, guideline: str | None = None):
     return project
 
 
+#: task shapes besides the demo's single label, each with one item waiting for rita
+SHAPES = ("questions", "spans", "pairwise", "rating", "ranking")
+_PROMPT = "What is the capital of France? Answer in one sentence."
+_REPLIES = {
+    "a": "Paris is the capital of France. " * 12,
+    "b": "The capital of France is Paris, on the Seine, with about two million people.",
+    "c": "Lyon.",
+}
+
+
+def shape_project(root: Path, shape: str):
+    """A project of task shape ``shape`` (one of :data:`SHAPES`) with one suggested item
+    waiting in the active queue, and the reviewer rita."""
+    from tests.support.console import guideline_text
+    from tests.support.judging import PAIRWISE, RANKING, RATING, judged
+    from tests.unit.review.test_questions_review import MODEL, RUBRIC
+
+    two = {k: _REPLIES[k] for k in ("a", "b")}
+    spans = LabelValue(spans=(Span(start=0, end=3, label="PER"),))
+    text, item, value = {
+        "questions": (RUBRIC, Item(id="q1", text="you are an idiot"), MODEL),
+        "spans": (
+            guideline_text(("PER", "ORG"), kind="spans"),
+            Item(id="s1", text="Ada wrote"),
+            spans,
+        ),
+        "pairwise": (PAIRWISE, judged("p1", _PROMPT, two), LabelValue(label="b")),
+        "rating": (
+            RATING,
+            judged("r1", _PROMPT, _REPLIES),
+            LabelValue(ratings={"a": 4, "b": 5, "c": 1}),
+        ),
+        "ranking": (
+            RANKING,
+            judged("k1", _PROMPT, _REPLIES),
+            LabelValue(ranking=("b", "a", "c")),
+        ),
+    }[shape]
+    project = make_project(root, text, [("rita", "reviewer")])
+    seed(project, [(item, value, 0.6, Route.ACTIVE)])
+    return project
+
+
 def open_view(page, view: str) -> None:
     """Show ``view`` of the console on ``page`` (signed in) at the top of the page."""
     from playwright.sync_api import expect
 
     page.evaluate("window.scrollTo(0, 0)")
-    if view in ("review", "guideline"):
+    if view in ("review", "guideline", "reject"):
         page.get_by_role("tab", name="Review").click()
         expect(page.locator("#ll-item .ll-item")).to_have_count(1)
         if view == "guideline":
             page.keyboard.press("g")
             expect(page.locator("#ll-guideline")).to_be_visible()
+        elif view == "reject":  # the reasons open, Esc closes them
+            page.keyboard.press("x")
+            expect(page.locator("#ll-reject")).to_be_visible()
     elif view == "browse":
         page.get_by_role("tab", name="Browse").click()
         expect(page.locator("#ll-browse .ll-browse, #ll-browse .ll-msg")).to_have_count(1)
     elif view == "adjudicate":
         page.get_by_role("tab", name="Adjudicate").click()
-        expect(page.locator("#ll-adj-view .ll-adjudicate, #ll-adj-view .ll-none")).to_have_count(1)
+        shown = "#ll-adj-view .ll-adjudicate, #ll-adj-view .ll-none, #ll-adj-view .ll-msg"
+        expect(page.locator(shown)).to_have_count(1)
+    elif view == "dashboard":
+        page.get_by_role("tab", name="Dashboard").click()
+        expect(page.locator("#ll-dash-top .ll-tiles")).to_have_count(1)
     settle(page)
     page.evaluate("window.scrollTo(0, 0)")
 
@@ -95,7 +146,7 @@ def settle(page) -> None:
 #: in the page: the visible controls of the shown view (and label chips), then every pair
 #: that overlaps by more than 1 px, every chip whose text is cut, and every control outside
 #: the window; a control in a panel that scrolls counts where the panel shows it
-_CHECK = """() => {
+_CHECK = r"""() => {
   const SEL = 'button, input:not([type=hidden]), textarea, select, [role=tab], .ll-opt, '
     + '.ll-rate, .ll-row, #ll-guideline';
   const shown = (el) => {
@@ -154,6 +205,27 @@ _CHECK = """() => {
     if (t.right > c.right + 1 || t.left < c.left - 1 || t.right > list.right + 1
         || li.scrollWidth > li.clientWidth + 1) {
       out.push(`label cut: ${name(li)}`);
+    }
+  }
+  // a label name wraps between its words (after an underscore or a space), never inside one
+  const LABELS = '.ll-opt > span, .ll-card .ll-label, .ll-browse td:nth-child(4), '
+    + '.ll-browse td:nth-child(5)';
+  for (const el of document.querySelectorAll(LABELS)) {
+    if (!shown(el)) continue;
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const range = document.createRange();
+      let top = null;
+      for (let i = 0; i < node.length; i++) {
+        range.setStart(node, i); range.setEnd(node, i + 1);
+        const r = range.getBoundingClientRect();
+        if (r.width === 0) continue;
+        if (top !== null && r.top > top + 2 && !/[_\s-]/.test(node.data[i - 1] || ' ')) {
+          out.push(`label broken mid-word: ${name(el)} before "${node.data.slice(i, i + 8)}"`);
+          break;
+        }
+        top = r.top;
+      }
     }
   }
   return out;

@@ -117,6 +117,8 @@
     S.reason = null;
     closeReject();
     clearFlash();
+    // with no item on screen there is nothing to decide: the panel of labels and keys goes
+    $(".ll-picker")?.classList.toggle("ll-idle", !id);
     if (!el || !id) return renderPick();
     S.kind = el.dataset.kind || "single";
     S.unit = el.dataset.unit || "text";
@@ -156,6 +158,7 @@
     const acceptBtn = $('.ll-buttons [data-ll-action="accept"]');
     const save = $('.ll-buttons [data-ll-action="submit"]');
     if (acceptBtn) acceptBtn.hidden = none;
+    $$('#ll-keys [data-ll-key="accept"]').forEach((li) => { li.hidden = none; });
     if (save) save.classList.toggle("ll-primary", none);
   }
 
@@ -602,8 +605,10 @@
       return;
     }
     // Enter/Space on a focused control presses it; not on one left focused in a hidden tab
-    // (the browser's "Edit in the review tab" button keeps the focus when its tab goes)
-    if (e.target.closest?.("button, a") && e.target.offsetParent !== null) return;
+    // (the browser's "Edit in the review tab" button keeps the focus when its tab goes).
+    // The other keys act on the item wherever the focus is.
+    const pressing = key === "Enter" || key === " ";
+    if (pressing && e.target.closest?.("button, a") && e.target.offsetParent !== null) return;
     const actions = {
       a: accept, Enter: submit, " ": () => send({ action: "skip" }),
       Backspace: () => send({ action: "undo" }), x: openReject,
@@ -619,6 +624,10 @@
   document.addEventListener("click", (e) => {
     const t = e.target;
     clearFlash();
+    // a clicked tab keeps the focus, where Enter and Space would press it again: back on
+    // the review tab, they go to the item
+    const tab = t.closest?.('[role="tab"]');
+    if (tab) return void setTimeout(() => { if (reviewTabShown()) tab.blur(); }, 0);
     const opt = t.closest?.("#ll-labels .ll-opt");
     if (opt) return chooseLabel(opt.dataset.label);
     const reason = t.closest?.("#ll-reject li");
