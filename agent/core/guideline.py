@@ -32,6 +32,7 @@ from typing import Any, NoReturn
 import yaml
 
 from labelloop.core.errors import GuidelineError
+from labelloop.core.marks import marked_labels
 from labelloop.core.turns import TURN_ROLES
 from labelloop.core.types import JUDGE_KINDS, Guideline, LabelDef, Question
 
@@ -765,13 +766,22 @@ def _unquote(text: str) -> str:
 
 
 def _label_def(
-    name: str, line: int, section: _Section | None, names: list[str], src: str
+    name: str,
+    line: int,
+    section: _Section | None,
+    names: list[str],
+    src: str,
+    marks: bool = False,
 ) -> LabelDef:
+    """A label's section; ``marks``: its examples may mark spans (``[text](label)``), whose
+    labels must be the guideline's."""
     if section is None:
         return LabelDef(name=name, line=line)
     parsed = _parse_section(section, src)
     examples, counters = [], []
     for kind, text, no in parsed.examples:
+        if marks:
+            _check_marks(text, no, names, src)
         if kind == "example":
             examples.append(_unquote(text))
             continue
@@ -804,6 +814,17 @@ def _label_def(
         counter_examples=tuple(counters),
         line=section.line,
     )
+
+
+def _check_marks(text: str, no: int, names: list[str], src: str) -> None:
+    for label in marked_labels(text):
+        if label not in names:
+            _fail(
+                src,
+                no,
+                f"the example marks a span as '{label}', which is not a label"
+                f"{_hint(label, names)}: write [words](label) with one of {_listing(names)}",
+            )
 
 
 def _build_labels(
@@ -856,4 +877,5 @@ def _build_labels(
         )
     names = [name for name, _ in order]
     sections = {s.name: s for s in body.sections}
-    return tuple(_label_def(n, line, sections.get(n), names, src) for n, line in order)
+    marks = kind == "spans"
+    return tuple(_label_def(n, line, sections.get(n), names, src, marks) for n, line in order)

@@ -1,4 +1,5 @@
 """The embedded offline labeler (``model="local"``): wordllama embeddings + the guideline.
+Span guidelines go to the CRF of ``labelloop.label.providers.local_spans``.
 
 With no reviews it is zero-shot: an item is scored against each label's humanised name,
 definition and examples. With reviews it trains a logistic regression on their embeddings
@@ -29,6 +30,8 @@ if TYPE_CHECKING:  # numpy loads when the model works, not when the module is im
 
 MODEL = "local"
 VERSION_PREFIX = "local-v1"
+#: the span labeler's versions (``labelloop.label.providers.local_spans``)
+SPANS_PREFIX = "local-spans-v1"
 
 #: softmax temperature on cosine scores (tuned on banking77 train, see benchmarks/)
 TEMPERATURE = 0.05
@@ -64,11 +67,6 @@ def _check_kind(guideline: Guideline) -> None:
         raise ConfigError(
             f"The local model judges pairwise tasks only, not kind: {guideline.kind} (task "
             f"{guideline.task!r}): review these items in the console (labelloop review)"
-        )
-    if guideline.kind == "spans":
-        raise ConfigError(
-            f"The local model cannot label spans (task {guideline.task!r}): "
-            "set an LLM model with --model (or `model` in labelloop.toml) for span guidelines"
         )
 
 
@@ -476,7 +474,8 @@ class LocalProvider:
     def _version(self, ctx: LabelContext) -> str:
         _check_kind(ctx.guideline)
         train = sorted((e.item.id, e.value.key()) for e in ctx.examples)
-        return f"{VERSION_PREFIX}:{_digest(_guideline_key(ctx.guideline), train, ctx.seed)}"
+        prefix = SPANS_PREFIX if ctx.guideline.kind == "spans" else VERSION_PREFIX
+        return f"{prefix}:{_digest(_guideline_key(ctx.guideline), train, ctx.seed)}"
 
     def label(self, items: Sequence[Item], ctx: LabelContext) -> list[Suggestion]:
         """One suggestion per item, in order; training items are predicted out of sample.
@@ -495,6 +494,10 @@ class LocalProvider:
             from labelloop.label.providers.local_judge import judge
 
             return judge(items, ctx, version)
+        if ctx.guideline.kind == "spans":
+            from labelloop.label.providers.local_spans import label_spans
+
+            return label_spans(items, ctx, version, _guideline_key(ctx.guideline))
         state = _state(ctx, version)
         role = ctx.guideline.turn_role if ctx.guideline.unit == "turn" else None
         fields = ctx.guideline.context

@@ -218,10 +218,16 @@ def test_conversation_target_turn_is_what_gets_labeled(provider):
     assert s.value.label == "weather"
 
 
-def test_spans_need_an_llm(provider):
+def test_spans_are_labeled_offline_and_ratings_need_an_llm(provider):
+    """Span guidelines go to the span labeler (``test_local_spans``); ratings and rankings
+    have no local model."""
     ctx = LabelContext(guideline=guideline(kind="spans"))
-    with pytest.raises(ConfigError, match="--model"):
-        provider.label([Item(id="s", text="x")], ctx)
+    (s,) = provider.label([Item(id="s", text="my bill is wrong")], ctx)
+    assert s.value.spans is not None and 0.0 <= s.confidence <= 1.0
+    assert s.prompt_version.startswith("local-spans-v1:")
+    rating = LabelContext(guideline=guideline(kind="rating"))
+    with pytest.raises(ConfigError, match="kind: rating"):
+        provider.label([Item(id="r", text="x")], rating)
 
 
 def test_deterministic_and_order_independent(provider):

@@ -1,0 +1,225 @@
+"""The embedded span labeler: words and tags, learning from the guideline and from reviews,
+the item's context, cross-fitting, and what its confidence means."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from labelloop.core.guideline import parse_guideline
+from labelloop.core.types import Item, LabelValue, Message, Span
+from labelloop.label.providers.base import Example, LabelContext
+from labelloop.label.providers.local import LocalProvider
+from labelloop.label.providers.local_spans import spans_of, tags_of, words_of
+
+GUIDELINE = """---
+task: booking-spans
+kind: spans
+labels: [people, time, name]
+context: [requested_slot]
+---
+# Booking details
+
+Mark the party size, the time and the name a booking is under.
+
+## Labels
+
+### people
+How many people the table is for.
+- Example: Table for [four](people) at [7pm](time)
+- Example: we are [six](people)
+
+### time
+The time of day.
+- Example: [8:30](time) works
+- Example: can we come at [9pm](time) instead
+
+### name
+The name the booking is under.
+- Example: it's under [Garcia](name)
+- Example: book it for [Ana Lopez](name) at [noon](time)
+"""
+NAMES = ["Garcia", "Okafor", "Lindqvist", "Tanaka", "Moreau", "Novak", "Ahmed", "Rossi"]
+NUMBERS = ["two", "three", "four", "five", "six", "eight", "ten", "twelve"]
+TIMES = ["7pm", "8pm", "6:30", "7:45", "noon", "9pm", "8:15", "6pm"]
+
+
+def sentence(rng: random.Random, n: int) -> tuple[str, tuple[Span, ...]]:
+    """A booking message with its spans, in one of a few shapes."""
+    who, many, when = rng.choice(NAMES), rng.choice(NUMBERS), rng.choice(TIMES)
+    shape = n % 4
+    parts: list[tuple[str, str | None]] = {
+        0: [("a table for ", None), (many, "people"), (" at ", None), (when, "time")],
+        1: [("name is ", None), (who, "name"), (", we are ", None), (many, "people")],
+        2: [("could we move it to ", None), (when, "time"), ("?", None)],
+        3: [("thanks, see you then", None)],
+    }[shape]
+    text, spans = "", []
+    for words, label in parts:
+        if label:
+            spans.append(Span(start=len(text), end=len(text) + len(words), label=label))
+        text += words
+    return text, tuple(spans)
+
+
+def examples(n: int, seed: int = 1, prefix: str = "r") -> tuple[Example, ...]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        text, spans = sentence(rng, i)
+        item = Item(id=f"{prefix}{i:03d}", text=text)
+        out.append(Example(item=item, value=LabelValue(spans=spans)))
+    return tuple(out)
+
+
+def f1(pairs) -> float:
+    tp = fp = fn = 0
+    for gold, pred in pairs:
+        g = {(s.start, s.end, s.label) for s in gold}
+        p = {(s.start, s.end, s.label) for s in pred}
+        tp, fp, fn = tp + len(g & p), fp + len(p - g), fn + len(g - p)
+    return 2 * tp / max(2 * tp + fp + fn, 1)
+
+
+@pytest.fixture(scope="module")
+def guideline():
+    return parse_guideline(GUIDELINE)
+
+
+# --- words and tags -------------------------------------------------------------------------
+
+token = st.sampled_from(["Ana", "Lopez", "19", "7:30pm", "@sam", "#tbt", "x", "New", "York"])
+
+
+@given(st.lists(st.tuples(token, st.sampled_from([None, "a", "b-c"])), min_size=1, max_size=8))
+def test_tags_and_spans_say_the_same_thing(parts):
+    """Spans over whole words come back from their tags exactly, offsets and text."""
+    text, spans = "", []
+    for n, (word, label) in enumerate(parts):
+        start = len(text)
+        text += word + " "
+        # a labeled word right after one of the same label continues its span
+        if label and spans and spans[-1][2] == label and spans[-1][3] == n - 1:
+            spans[-1] = (spans[-1][0], start + len(word), label, n)
+        elif label:
+            spans.append((start, start + len(word), label, n))
+    want = [Span(start=a, end=b, label=lab, text=text[a:b]) for a, b, lab, _ in spans]
+    words = words_of(text)
+    assert [s for s, _, _ in spans_of(words, tags_of(words, want), text)] == want
+
+
+def test_a_transcript_knows_each_words_speaker_and_the_prefixes():
+    item = Item(
+        id="c1",
+        messages=(
+            Message(role="assistant", content="How many people?"),
+            Message(role="user", content="19 of us"),
+        ),
+    )
+    from labelloop.label.schemas import item_text
+
+    text = item_text(item)
+    words = words_of(text, roles=True)
+    assert [(w.text, w.role) for w in words if w.role == "user"] == [
+        ("19", "user"),
+        ("of", "user"),
+        ("us", "user"),
+    ]
+    assert all(text[w.start : w.end] == w.text for w in words)
+    assert {w.role for w in words} == {"prefix", "assistant", "user"}
+
+
+# --- learning -------------------------------------------------------------------------------
+
+
+def test_zero_shot_from_the_guidelines_marked_examples(guideline):
+    """With no review, the guideline's own examples are learned: an example's text comes
+    back with its marked spans."""
+    item = Item(id="z1", text="Table for four at 7pm")
+    (s,) = LocalProvider().label([item], LabelContext(guideline=guideline))
+    assert {(x.text, x.label) for x in s.value.spans} == {("four", "people"), ("7pm", "time")}
+    assert s.signals["n_reviews"] == 0.0 and "0 reviewed items" in s.rationale
+
+
+def test_reviews_teach_it_and_unseen_items_are_labeled_well(guideline):
+    train = examples(80)
+    test = examples(60, seed=7, prefix="t")
+    ctx = LabelContext(guideline=guideline, examples=train)
+    out = LocalProvider().label([e.item for e in test], ctx)
+    score = f1([(e.value.spans, s.value.spans) for e, s in zip(test, out, strict=True)])
+    zero = LocalProvider().label([e.item for e in test], LabelContext(guideline=guideline))
+    before = f1([(e.value.spans, s.value.spans) for e, s in zip(test, zero, strict=True)])
+    assert score >= 0.9 > before
+    for item, s in zip([e.item for e in test], out, strict=True):
+        assert all(item.text[x.start : x.end] == x.text for x in s.value.spans)
+        assert s.model == "local" and s.prompt_version.startswith("local-spans-v1:")
+
+
+def test_reviewed_items_are_predicted_out_of_sample(guideline):
+    train = examples(40)
+    odd = Example(  # a span no other item teaches: only a model that saw it can find it
+        item=Item(id="r999", text="zebra zebra zebra"),
+        value=LabelValue(spans=(Span(start=6, end=11, label="name"),)),
+    )
+    ctx = LabelContext(guideline=guideline, examples=(*train, odd))
+    out = LocalProvider().label([e.item for e in (*train, odd)], ctx)
+    assert all(s.signals["held_out"] == 1.0 for s in out)
+    assert all("this item held out" in s.rationale for s in out)
+    assert all(s.signals["n_reviews"] < len(train) + 1 for s in out)
+    assert out[-1].value.spans == ()  # its own fold's model never saw it
+    # a new item with the same text is labeled by the model trained on everything
+    (fresh,) = LocalProvider().label([Item(id="new", text="zebra zebra zebra")], ctx)
+    assert fresh.signals["held_out"] == 0.0
+
+
+def test_the_items_context_decides_what_a_number_is(guideline):
+    rng = random.Random(3)
+    rows = []
+    for i in range(40):
+        slot = ("people", "time")[i % 2]
+        n = str(rng.randint(2, 23))
+        meta = {"requested_slot": "party_size" if slot == "people" else "time"}
+        item = Item(id=f"c{i:03d}", text=n, meta=meta)
+        rows.append(
+            Example(item=item, value=LabelValue(spans=(Span(start=0, end=len(n), label=slot),)))
+        )
+    ctx = LabelContext(guideline=guideline, examples=tuple(rows))
+    asked = [
+        Item(id="q1", text="19", meta={"requested_slot": "time"}),
+        Item(id="q2", text="19", meta={"requested_slot": "party_size"}),
+    ]
+    time_, people = LocalProvider().label(asked, ctx)
+    assert [x.label for x in time_.value.spans] == ["time"]
+    assert [x.label for x in people.value.spans] == ["people"]
+
+
+# --- confidence -----------------------------------------------------------------------------
+
+
+def test_confidence_is_the_probability_of_the_whole_answer(guideline):
+    ctx = LabelContext(guideline=guideline, examples=examples(60))
+    items = [e.item for e in examples(40, seed=11, prefix="t")]
+    out = LocalProvider().label(items, ctx)
+    for s in out:
+        assert 0.0 <= s.confidence <= 1.0
+        if s.value.spans:  # the answer is no likelier than its least certain span
+            assert s.confidence <= s.signals["min_span_prob"] + 1e-9
+            assert s.signals["n_spans"] == len(s.value.spans)
+        else:  # "no spans" is an answer whose probability is measured like any other
+            assert s.confidence == pytest.approx(s.signals["empty_prob"])
+    assert any(not s.value.spans for s in out) and any(s.value.spans for s in out)
+
+
+def test_the_same_inputs_give_the_same_suggestions(guideline):
+    ctx = LabelContext(guideline=guideline, examples=examples(30))
+    items = [e.item for e in examples(10, seed=5, prefix="t")]
+    a = LocalProvider().label(items, ctx)
+    b = LocalProvider().label(items, LabelContext(guideline=guideline, examples=examples(30)))
+    assert [s.model_dump(exclude={"created_at"}) for s in a] == [
+        s.model_dump(exclude={"created_at"}) for s in b
+    ]
+    more = LabelContext(guideline=guideline, examples=examples(31))
+    assert LocalProvider().version(more) != LocalProvider().version(ctx)
