@@ -182,10 +182,16 @@ class _Lexicon:
         }
         for k, centroids in _clusters().items():
             out[f"c{k}"] = str(int((centroids @ v).argmax()))
+        # rare words (names, brands) are cut into more pieces by the model's tokenizer
+        out["pieces"] = str(min(_pieces(low), 3))
         if self.prototypes.size:
             sims = self.prototypes @ v
             out.update({f"sim:{n}": float(s) for n, s in zip(self.names, sims, strict=True)})
         return out
+
+
+def _pieces(word: str) -> int:
+    return len(embeddings.model().tokenizer.encode(word, add_special_tokens=False).ids)
 
 
 _CLUSTERS: dict[int, np.ndarray] = {}
@@ -242,6 +248,8 @@ def features(
     out = []
     for i, w in enumerate(words):
         f: dict[str, float | str] = {"bias": 1.0, **own[i], **lex[i]}
+        if i and own[i]["title"]:  # a capital inside the text, not the sentence's first
+            f["title_mid"] = 1.0
         for d in (-2, -1, 1, 2):
             j = i + d
             if 0 <= j < len(words):

@@ -169,10 +169,14 @@ def test_reviewed_items_are_predicted_out_of_sample(guideline):
     assert all(s.signals["held_out"] == 1.0 for s in out)
     assert all("this item held out" in s.rationale for s in out)
     assert all(s.signals["n_reviews"] < len(train) + 1 for s in out)
-    assert out[-1].value.spans == ()  # its own fold's model never saw it
-    # a new item with the same text is labeled by the model trained on everything
+    # a new item with the same text is labeled by the model trained on everything, which
+    # learned the answer; the reviewed item's own prediction never saw it
     (fresh,) = LocalProvider().label([Item(id="new", text="zebra zebra zebra")], ctx)
     assert fresh.signals["held_out"] == 0.0
+    assert fresh.value.spans == tuple(
+        s.model_copy(update={"text": "zebra"}) for s in odd.value.spans
+    )
+    assert out[-1].value.spans != fresh.value.spans
 
 
 def test_the_items_context_decides_what_a_number_is(guideline):
