@@ -59,6 +59,8 @@ ADMIN_ONLY |= {"hooks_list", "hook_add", "hook_remove"}
 SIGNED_IN = {"review_command", "review_load", "browse_page", "browse_page_1", "browse_page_2"}
 SIGNED_IN |= {"browse_page_3"}
 SIGNED_IN |= {"item_open", "item_change", "item_edit"}
+# Enter in a browser filter's box (text, reviewer, confidences, dates) and in the id box
+SIGNED_IN |= {f"browse_page_{k}" for k in range(4, 10)} | {"item_open_1"}
 #: plausible arguments, so that a refusal is the role check and not a malformed call
 ARGS = {
     "bulk_preview": ["", "", "", 0, 100, "", "", ""],
