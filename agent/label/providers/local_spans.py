@@ -437,9 +437,10 @@ def label_spans(
         tagger = crf.tagger
         xseq = features(ws, state.lexicon, _context(item, g.context))
         with state.lock:  # a tagger holds one sequence at a time
-            tags = tagger.tag(xseq)
             known = set(tagger.labels())
-            p_all = tagger.probability(tags)
+            # crfsuite answers "" for a word it cannot tag (a model without that label)
+            tags = [t if t in known else OUTSIDE for t in tagger.tag(xseq)]
+            p_all = tagger.probability(tags) if known.issuperset(tags) else 0.0
             p_none = tagger.probability([OUTSIDE] * len(ws)) if OUTSIDE in known else 0.0
             found = spans_of(ws, tags, text)
             span_p = [_span_prob(tagger, known, tags, a, b) for _, a, b in found]
