@@ -62,15 +62,18 @@ def _is_multi(g: Guideline) -> bool:
     return g.kind == "multi" and g.unit != "turn"
 
 
-def _check_kind(guideline: Guideline) -> None:
+def check_kind(guideline: Guideline) -> None:
+    """Refuse a task the local model cannot label (ratings and rankings of replies)."""
     if guideline.kind in ("rating", "ranking"):
         raise ConfigError(
             f"The local model judges pairwise tasks only, not kind: {guideline.kind} (task "
-            f"{guideline.task!r}): review these items in the console (labelloop review)"
+            f"{guideline.task!r}): set an LLM model with --model, or review these items in "
+            "the console (labelloop review)"
         )
 
 
-def _quote(text: str) -> str:
+def quote(text: str) -> str:
+    """A text on one line, cut to _QUOTE characters, for a rationale."""
     text = " ".join(text.split())
     return text if len(text) <= _QUOTE else text[: _QUOTE - 1].rstrip() + "…"
 
@@ -251,7 +254,8 @@ def _example_rows(
     return []
 
 
-def _fold_of(item_id: str, seed: int, k: int) -> int:
+def fold_of(item_id: str, seed: int, k: int) -> int:
+    """The cross-fitting fold (0 to k-1) of a reviewed item, fixed by its id and the seed."""
     h = hashlib.blake2b(f"{seed}:{item_id}".encode(), digest_size=8).digest()
     return int.from_bytes(h, "big") % k
 
@@ -279,7 +283,7 @@ def _training(ctx: LabelContext, index: dict[str, int]) -> _Training | None:
         y=y,
         ids=ids,
         texts=[r[1].text for r in rows],
-        folds=np.array([_fold_of(i, ctx.seed, k) for i in ids], dtype=np.int64),
+        folds=np.array([fold_of(i, ctx.seed, k) for i in ids], dtype=np.int64),
         n_folds=k,
     )
 
@@ -410,7 +414,8 @@ _SPACES: OrderedDict[str, _LabelSpace] = OrderedDict()
 _STATE_LOCK = threading.Lock()
 
 
-def _remember(cache: OrderedDict, key: str, value: object) -> None:
+def remember(cache: OrderedDict, key: str, value: object) -> None:
+    """Keep ``value`` under ``key``, dropping the least recently used beyond _CACHE_SIZE."""
     cache[key] = value
     cache.move_to_end(key)
     while len(cache) > _CACHE_SIZE:
@@ -424,9 +429,9 @@ def _state(ctx: LabelContext, version: str) -> _State:
             return _STATES[version]
         gkey = _guideline_key(ctx.guideline)
         space = _SPACES.get(gkey) or _label_space(ctx.guideline)
-        _remember(_SPACES, gkey, space)
+        remember(_SPACES, gkey, space)
         state = _State(space, _training(ctx, space.index), ctx.seed)
-        _remember(_STATES, version, state)
+        remember(_STATES, version, state)
         return state
 
 
@@ -472,7 +477,7 @@ class LocalProvider:
         return self._last[0] if self._last is not None else None
 
     def _version(self, ctx: LabelContext) -> str:
-        _check_kind(ctx.guideline)
+        check_kind(ctx.guideline)
         train = sorted((e.item.id, e.value.key()) for e in ctx.examples)
         prefix = SPANS_PREFIX if ctx.guideline.kind == "spans" else VERSION_PREFIX
         return f"{prefix}:{_digest(_guideline_key(ctx.guideline), train, ctx.seed)}"
@@ -486,7 +491,7 @@ class LocalProvider:
         return self._label_one(items, ctx)
 
     def _label_one(self, items: Sequence[Item], ctx: LabelContext) -> list[Suggestion]:
-        _check_kind(ctx.guideline)
+        check_kind(ctx.guideline)
         if not items:
             return []
         version = self.version(ctx) if ctx is self._ctx() else self._version(ctx)
@@ -615,10 +620,10 @@ class _Explainer:
         parts = [f"Classifier trained on {self.n_reviews(u)} reviews{held}"]
         (same, other), (s_same, s_other) = self.nn_idx[u], self.nn_sim[u]
         if np.isfinite(s_same):
-            parts.append(f"nearest {name} example '{_quote(train.texts[same])}' ({s_same:.2f})")
+            parts.append(f"nearest {name} example '{quote(train.texts[same])}' ({s_same:.2f})")
         if np.isfinite(s_other):
             parts.append(
-                f"nearest other: '{_quote(train.texts[other])}' "
+                f"nearest other: '{quote(train.texts[other])}' "
                 f"({self._train_label(other)}, {s_other:.2f})"
             )
         return "; ".join(parts) + "."
@@ -626,7 +631,7 @@ class _Explainer:
     def zero_shot(self, u: int, best: int, runner: int) -> str:
         space, zs, name = self.state.space, self.pred.zs, self.state.space.names[best]
         if zs.example[u, best] > zs.desc[u, best]:
-            ex = _quote(space.ex_texts[int(zs.example_arg[u, best])])
+            ex = quote(space.ex_texts[int(zs.example_arg[u, best])])
             why = f"Closest to the guideline example '{ex}' of {name}"
         else:
             why = f"Closest to the definition of {name}"

@@ -19,7 +19,6 @@ words' tags, and of the word after it not continuing it) is in the rationale and
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import tempfile
@@ -33,6 +32,7 @@ from labelloop.core.context import context_of, context_text, one_line
 from labelloop.core.marks import span_examples
 from labelloop.core.types import Guideline, Item, LabelValue, Span, Suggestion
 from labelloop.label import embeddings
+from labelloop.label.providers.local import FOLDS, fold_of, humanise, quote, remember
 from labelloop.label.schemas import item_text
 
 if TYPE_CHECKING:
@@ -54,9 +54,6 @@ ITERATIONS = 150
 #: embedding dimensions used as word features, and their scale
 DIMS = 24
 DIM_SCALE = 2.0
-FOLDS = 5
-_CACHE_SIZE = 4
-_QUOTE = 40
 
 
 @dataclass(frozen=True)
@@ -295,7 +292,7 @@ def _guideline_rows(g: Guideline) -> list[_Row]:
         if ws:
             rows.append(_Row("", tuple(ws), tuple(tags_of(ws, spans)), (), text))
     for name in g.label_names:
-        text = _words(name)
+        text = humanise(name)
         ws = words_of(text)
         span = Span(start=0, end=len(text), label=name)
         rows.append(_Row("", tuple(ws), tuple(tags_of(ws, [span])), (), text))
@@ -317,11 +314,6 @@ def _review_rows(ctx: LabelContext) -> list[_Row]:
         ctx_ = tuple(_context(ex.item, g.context))
         rows.append(_Row(ex.item.id, tuple(ws), tuple(tags_of(ws, v.spans)), ctx_, text))
     return rows
-
-
-def _fold_of(item_id: str, seed: int, k: int) -> int:
-    h = hashlib.blake2b(f"{seed}:{item_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(h, "big") % k
 
 
 @dataclass(frozen=True)
@@ -372,7 +364,7 @@ class _State:
     def __post_init__(self) -> None:
         owners = sorted({r.owner for r in self.reviewed})
         self.n_folds = min(FOLDS, len(owners))
-        self.folds = {o: _fold_of(o, self.seed, self.n_folds) for o in owners}
+        self.folds = {o: fold_of(o, self.seed, self.n_folds) for o in owners}
         self.lexicon.add(w.text for r in (*self.guide, *self.reviewed) for w in r.words)
 
     def crf(self, fold: int) -> _Crf:
@@ -394,13 +386,6 @@ _LEXICONS: OrderedDict[str, _Lexicon] = OrderedDict()
 _STATE_LOCK = threading.Lock()
 
 
-def _remember(cache: OrderedDict, key: str, value: object) -> None:
-    cache[key] = value
-    cache.move_to_end(key)
-    while len(cache) > _CACHE_SIZE:
-        cache.popitem(last=False)
-
-
 def _state(ctx: LabelContext, version: str, guideline_key: str) -> _State:
     with _STATE_LOCK:
         if version in _STATES:
@@ -408,9 +393,9 @@ def _state(ctx: LabelContext, version: str, guideline_key: str) -> _State:
             return _STATES[version]
         g = ctx.guideline
         lexicon = _LEXICONS.get(guideline_key) or _lexicon(g)
-        _remember(_LEXICONS, guideline_key, lexicon)
+        remember(_LEXICONS, guideline_key, lexicon)
         state = _State(lexicon, _guideline_rows(g), _review_rows(ctx), ctx.seed)
-        _remember(_STATES, version, state)
+        remember(_STATES, version, state)
         return state
 
 
@@ -478,7 +463,7 @@ def _suggestion(item, found, span_p, p_all, p_none, fold, state: _State, base) -
     head = f"CRF trained on {n} reviewed items and {len(state.guide)} guideline examples{held}"
     if spans:
         said = "; ".join(
-            f"'{_quote(s.text or '')}' {s.label} ({p:.2f})"
+            f"'{quote(s.text or '')}' {s.label} ({p:.2f})"
             for s, p in zip(spans, span_p, strict=True)
         )
         why = f"{head}. Spans: {said}; the whole answer {p_all:.2f}."
@@ -499,13 +484,3 @@ def _suggestion(item, found, span_p, p_all, p_none, fold, state: _State, base) -
         },
         **base,
     )
-
-
-def _words(name: str) -> str:
-    """A label name as words: ``creative-work`` -> ``creative work``."""
-    return name.replace("_", " ").replace("-", " ").strip()
-
-
-def _quote(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _QUOTE else text[: _QUOTE - 1].rstrip() + "…"
