@@ -33,6 +33,7 @@ from labelloop.route import calibrator as calibration
 from labelloop.route import cascade, router
 from labelloop.route import sample as calibration_sample
 from labelloop.route import state as route_state
+from labelloop.route.advice import label_first
 from labelloop.route.outlook import outlook
 from labelloop.route.questions import question_suggestion
 from labelloop.route.state import AuditAlarm, CalibrationState, Certification
@@ -109,7 +110,7 @@ def calibrate_model(
     latest = store.latest_suggestions(model=model)  # read once: every step below uses it
     prompt_version = current_versions(latest, guideline.version)
     if prompt_version is None:
-        hint = f"run `labelloop label --model {model}` first"
+        hint = label_first(project, model)
         if skip_unlabeled:
             return {"model": model, "stage": _stage(project, model), "skipped": hint}
         raise LabelloopError(f"No suggestions from {model} yet: {hint}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from labelloop.core.types import Queue
 from labelloop.project import Project
+from labelloop.route.advice import cannot_label
 from labelloop.route.state import (
     MAX_AUTO_RATE,
     CalibrationState,
@@ -48,7 +49,9 @@ def outlook(project: Project, model: str | None = None) -> dict:
             "expected_coverage": None,
             "questions": each,
         }
-    return data | {"summary": summary(data)}
+    # a model that cannot label the task: the usual "run calibrate" would lead nowhere
+    refused = None if data["calibrated"] else cannot_label(project, model)
+    return data | {"summary": f"Not calibrated yet: {refused}." if refused else summary(data)}
 
 
 ORDER = (

@@ -15,6 +15,7 @@ from labelloop.project import Project
 from labelloop.route import active, cascade
 from labelloop.route import rules as routing
 from labelloop.route import sample as calibration_sample
+from labelloop.route.advice import label_first
 from labelloop.route.state import (
     ACTIVE_PASS_STATE,
     ROUTING_STATE,
@@ -256,9 +257,7 @@ def switch_routing_model(project: Project, model: str, apply: bool = True) -> Co
             "The cascade in labelloop.toml routes this project: change [routing] cascade there"
         )
     if not project.store.has_suggestions(model):
-        raise ConfigError(
-            f"No suggestions from {model} yet: run `labelloop label --model {model}` first"
-        )
+        raise ConfigError(f"No suggestions from {model} yet: {label_first(project, model)}")
     changes = route_changes(project, model)
     if apply:
         set_routing_model(project, model)
