@@ -100,12 +100,20 @@ def demo(
     ),
     host: Annotated[str, typer.Option(help="Console host.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Console port.")] = 7860,
+    task: Annotated[
+        str,
+        typer.Option(
+            help="intent: BANKING77 support messages, one label each; entities: WNUT-17 "
+            "posts, named entities marked as spans."
+        ),
+    ] = "intent",
 ) -> None:
     """Build a demo project from the bundled sample, label it offline, route, open the console."""
-    from labelloop.demo import build_demo
+    from labelloop.demo import build_demo, demo_task
 
+    demo_task(task)  # an unknown task is refused before the folder is touched
     with _progress("Labeling with the local model") as progress:
-        project, summary = build_demo(dir, progress=progress)
+        project, summary = build_demo(dir, progress=progress, task=task)
     _print_demo(summary)
     if not no_ui:
         _serve(project, host, port)
@@ -1315,6 +1323,9 @@ def _print_routes(routes: dict[str, int]) -> None:
 def _print_demo(s) -> None:
     _print_routes(s.routes)
     pct = lambda x: "n/a" if x is None else f"{x:.1%}"  # noqa: E731
+    if s.span_f1_unreviewed is not None or s.auto_accepted_with_spans is not None:
+        _print_span_demo(s, pct)
+        return
     out.print(
         f"Demo project: {s.project}\n"
         f"{s.items} items; {s.imported_reviews} gold labels imported as reviews; "
@@ -1325,6 +1336,27 @@ def _print_demo(s) -> None:
         f". {s.guarantee}\n"
         f"Auto-accepted: {s.auto_accepted} items; their accuracy against the held-back gold: "
         f"{pct(s.accuracy_auto_accepted)}.\n"
+        f"Console login: {s.user} / {s.password}"
+    )
+
+
+def _print_span_demo(s, pct) -> None:
+    """A span task's summary: exact match of an item's spans, span-F1, and the
+    auto-accepted items split by whether the model found spans in them."""
+    num = lambda x: "n/a" if x is None else f"{x:.3f}"  # noqa: E731
+    out.print(
+        f"Demo project: {s.project} (task: {s.task})\n"
+        f"{s.items} items; {s.imported_reviews} gold answers (spans, or none) imported as "
+        f"reviews; {s.labeled} items labeled by the local model in {s.label_seconds:.1f}s.\n"
+        f"Local model on items it labeled (not reviewed): exact-match accuracy (every span "
+        f"right, no span missing or extra) {pct(s.accuracy_unreviewed)}; span F1 (micro, "
+        f"exact boundaries and label) {num(s.span_f1_unreviewed)}.\n"
+        f"Calibrated threshold: {'none passed' if s.threshold is None else f'{s.threshold:.3f}'}"
+        f". {s.guarantee}\n"
+        f"Auto-accepted: {s.auto_accepted} items; their exact-match accuracy against the "
+        f"held-back gold: {pct(s.accuracy_auto_accepted)}. With spans: "
+        f"{s.auto_accepted_with_spans} items, {pct(s.accuracy_auto_with_spans)}; with no "
+        f"spans: {s.auto_accepted_without_spans} items, {pct(s.accuracy_auto_without_spans)}.\n"
         f"Console login: {s.user} / {s.password}"
     )
 
