@@ -14,64 +14,18 @@ from labelloop.core.types import Item, LabelValue, Message, Span
 from labelloop.label.providers.base import Example, LabelContext
 from labelloop.label.providers.local import LocalProvider
 from labelloop.label.providers.local_spans import spans_of, tags_of, words_of
-
-GUIDELINE = """---
-task: booking-spans
-kind: spans
-labels: [people, time, name]
-context: [requested_slot]
----
-# Booking details
-
-Mark the party size, the time and the name a booking is under.
-
-## Labels
-
-### people
-How many people the table is for.
-- Example: Table for [four](people) at [7pm](time)
-- Example: we are [six](people)
-
-### time
-The time of day.
-- Example: [8:30](time) works
-- Example: can we come at [9pm](time) instead
-
-### name
-The name the booking is under.
-- Example: it's under [Garcia](name)
-- Example: book it for [Ana Lopez](name) at [noon](time)
-"""
-NAMES = ["Garcia", "Okafor", "Lindqvist", "Tanaka", "Moreau", "Novak", "Ahmed", "Rossi"]
-NUMBERS = ["two", "three", "four", "five", "six", "eight", "ten", "twelve"]
-TIMES = ["7pm", "8pm", "6:30", "7:45", "noon", "9pm", "8:15", "6pm"]
-
-
-def sentence(rng: random.Random, n: int) -> tuple[str, tuple[Span, ...]]:
-    """A booking message with its spans, in one of a few shapes."""
-    who, many, when = rng.choice(NAMES), rng.choice(NUMBERS), rng.choice(TIMES)
-    shape = n % 4
-    parts: list[tuple[str, str | None]] = {
-        0: [("a table for ", None), (many, "people"), (" at ", None), (when, "time")],
-        1: [("name is ", None), (who, "name"), (", we are ", None), (many, "people")],
-        2: [("could we move it to ", None), (when, "time"), ("?", None)],
-        3: [("thanks, see you then", None)],
-    }[shape]
-    text, spans = "", []
-    for words, label in parts:
-        if label:
-            spans.append(Span(start=len(text), end=len(text) + len(words), label=label))
-        text += words
-    return text, tuple(spans)
+from tests.support.spans import GUIDELINE, familiar
 
 
 def examples(n: int, seed: int = 1, prefix: str = "r") -> tuple[Example, ...]:
     rng = random.Random(seed)
     out = []
     for i in range(n):
-        text, spans = sentence(rng, i)
+        text, spans = familiar(rng, i)
         item = Item(id=f"{prefix}{i:03d}", text=text)
-        out.append(Example(item=item, value=LabelValue(spans=spans)))
+        out.append(
+            Example(item=item, value=LabelValue(spans=tuple(map(Span.model_validate, spans))))
+        )
     return tuple(out)
 
 

@@ -23,37 +23,9 @@ from labelloop.route.rules import reaches
 from labelloop.route.state import stage_policies
 from labelloop.testing.stub_llm import StubServer
 from labelloop.ui.cli import app
+from tests.support.spans import GUIDELINE, familiar, marked
 
 MODEL = "openai/stub-model"
-GUIDELINE = """---
-task: booking-spans
-kind: spans
-labels: [people, time, name]
----
-# Booking details
-
-Mark the party size, the time and the name a booking is under.
-
-## Labels
-
-### people
-How many people the table is for.
-- Example: Table for [four](people) at [7pm](time)
-- Example: we are [six](people)
-
-### time
-The time of day.
-- Example: [8:30](time) works
-- Example: can we come at [9pm](time) instead
-
-### name
-The name the booking is under.
-- Example: it's under [Garcia](name)
-- Example: book it for [Ana Lopez](name) at [noon](time)
-"""
-NAMES = ["Garcia", "Okafor", "Lindqvist", "Tanaka", "Moreau", "Novak", "Ahmed", "Rossi"]
-NUMBERS = ["two", "three", "four", "five", "six", "eight", "ten", "twelve"]
-TIMES = ["7pm", "8pm", "6:30", "7:45", "noon", "9pm", "8:15", "6pm"]
 #: words of the messages in no familiar shape, and the labels their marked word may have
 FILLER = ["ok", "so", "maybe", "the", "uh", "said", "call", "about", "later", "if", "then"]
 ODD_WORDS = ["Pim", "Zora", "eleven", "5pm", "Quill", "forty", "dusk", "Brno", "thirty"]
@@ -69,24 +41,13 @@ def cli(*args: str) -> str:
 
 
 def build(parts) -> dict:
-    text, spans = "", []
-    for words, label in parts:
-        if label:
-            spans.append({"start": len(text), "end": len(text) + len(words), "label": label})
-        text += words
+    text, spans = marked(parts)
     return {"text": text, "spans": spans}
 
 
-def familiar(rng: random.Random, n: int) -> dict:
-    who, many, when = rng.choice(NAMES), rng.choice(NUMBERS), rng.choice(TIMES)
-    return build(
-        {
-            0: [("a table for ", None), (many, "people"), (" at ", None), (when, "time")],
-            1: [("name is ", None), (who, "name"), (", we are ", None), (many, "people")],
-            2: [("could we move it to ", None), (when, "time"), ("?", None)],
-            3: [("thanks, see you then", None)],
-        }[n % 4]
-    )
+def build_familiar(rng: random.Random, n: int) -> dict:
+    text, spans = familiar(rng, n)
+    return {"text": text, "spans": spans}
 
 
 def unfamiliar(rng: random.Random) -> dict:
@@ -116,7 +77,7 @@ def loop(tmp_path_factory):
     rng = random.Random(3)
     # one stream: three messages in four in a familiar shape, the others unfamiliar
     rows = [
-        {"id": f"m{i:03d}", **(unfamiliar(rng) if i % 4 == 3 else familiar(rng, i))}
+        {"id": f"m{i:03d}", **(unfamiliar(rng) if i % 4 == 3 else build_familiar(rng, i))}
         for i in range(220)
     ]
     odd = {f"m{i:03d}" for i in range(3, 220, 4)}
