@@ -52,6 +52,8 @@ OUTSIDE = "O"
 C1 = 0.1
 C2 = 0.001
 ITERATIONS = 100
+#: words whose vectors and features are kept per guideline (about 5 KB each)
+MAX_WORDS = 100_000
 #: embedding dimensions used as word features, and their scale
 DIMS = 24
 DIM_SCALE = 2.0
@@ -159,9 +161,14 @@ class _Lexicon:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, words: Iterable[str]) -> None:
-        """Embed the words not seen yet (lower case), in one batch."""
+        """Embed the words not seen yet (lower case), in one batch. Past MAX_WORDS words
+        the cache starts again, so a long-lived process stays bounded."""
+        wanted = {w.lower() for w in words}
         with self.lock:
-            new = sorted({w.lower() for w in words} - self.vectors.keys())
+            if len(self.vectors) + len(wanted) > MAX_WORDS:
+                self.vectors.clear()
+                self.made.clear()
+            new = sorted(wanted - self.vectors.keys())
             if new:
                 for w, v in zip(new, embeddings.embed(new), strict=True):
                     self.vectors[w] = v
@@ -170,11 +177,13 @@ class _Lexicon:
         low = word.lower()
         got = self.made.get(low)
         if got is None:
-            got = self.made[low] = self._features(low)
+            v = self.vectors.get(low)
+            if v is None:  # the cache started again since the word was added
+                v = embeddings.embed([low])[0]
+            got = self.made[low] = self._features(low, v)
         return got
 
-    def _features(self, low: str) -> dict[str, float | str]:
-        v = self.vectors[low]
+    def _features(self, low: str, v: np.ndarray) -> dict[str, float | str]:
         out: dict[str, float | str] = {
             f"e{j}": float(v[j]) * DIM_SCALE for j in range(min(DIMS, len(v)))
         }
@@ -222,9 +231,7 @@ def _lexicon(g: Guideline) -> _Lexicon:
     """Each label's prototype: the mean vector of its example spans' words and its name."""
     import numpy as np
 
-    texts: dict[str, list[str]] = {
-        n: [n.replace("_", " ").replace("-", " ")] for n in g.label_names
-    }
+    texts: dict[str, list[str]] = {n: [humanise(n)] for n in g.label_names}
     for _, spans in span_examples(g):
         for s in spans:
             if s.label in texts and s.text:

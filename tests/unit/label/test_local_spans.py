@@ -181,3 +181,20 @@ def test_the_same_inputs_give_the_same_suggestions(guideline):
     ]
     more = LabelContext(guideline=guideline, examples=examples(31))
     assert LocalProvider().version(more) != LocalProvider().version(ctx)
+
+
+def test_a_small_word_cache_gives_the_same_suggestions(guideline, monkeypatch):
+    """The word cache starts again past MAX_WORDS (a long-lived process stays bounded);
+    what it answers does not change."""
+    from labelloop.label.providers import local_spans
+
+    items = [e.item for e in examples(12, seed=9, prefix="t")]
+    ctx = LabelContext(guideline=guideline, examples=examples(20, seed=4))
+    want = LocalProvider().label(items, ctx)
+    local_spans._STATES.clear()
+    local_spans._LEXICONS.clear()
+    monkeypatch.setattr(local_spans, "MAX_WORDS", 5)
+    got = LocalProvider().label(items, ctx)
+    assert [s.value for s in got] == [s.value for s in want]
+    assert [s.confidence for s in got] == pytest.approx([s.confidence for s in want])
+    assert all(len(lex.vectors) <= 40 for lex in local_spans._LEXICONS.values())
