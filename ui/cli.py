@@ -846,14 +846,17 @@ def export(
     from labelloop.api import export_items
 
     n = export_items(_project(project), out_path, format, queue=queue)
+    conll = (format or "") == "conll" and queue is None
+    left = " (items without a final answer are left out: --format jsonl has them all)"
     if out_path.exists():
-        out.print(f"Wrote {n} rows to {out_path}")
+        out.print(f"Wrote {n} rows to {out_path}{left if conll else ''}")
         return
     from labelloop.export.conll import question_path  # one file per span question
 
     g = _project(project).guideline()
     files = [question_path(out_path, q.name) for q in g.questions if q.kind == "spans"]
-    out.print(f"Wrote {n} rows to {', '.join(str(f) for f in files if f.exists())}")
+    written = ", ".join(str(f) for f in files if f.exists())
+    out.print(f"Wrote {n} rows to {written}{left if conll else ''}")
 
 
 @app.command()

@@ -3,10 +3,12 @@
 A guideline that asks several questions is written one file per span question (kind:
 spans), since one BIO column holds one question's spans: ``OUT`` with the question's name
 before its suffix (``out.conll`` gives ``out.places.conll``, ``out`` gives
-``out.places``); ``OUT`` itself is not written. Each file holds every item, with that
-question's final spans and their source (``# label_source = ...``; ``none`` and all ``O``
-where the question has no final answer). Questions of other kinds are not written (JSONL,
-CSV or hf hold them); a guideline without a span question is refused.
+``out.places``); ``OUT`` itself is not written. Each file holds the items with a final
+answer (people's or auto-accepted), with their spans and source (``# label_source = ...``).
+An item without one is left out: all ``O`` would read as "no spans" to any CoNLL reader.
+An export of one review queue (``--queue``) writes its waiting items all ``O`` with
+``# label_source = none``, to be annotated elsewhere. Questions of other kinds are not
+written (JSONL, CSV or hf hold them); a guideline without a span question is refused.
 """
 
 from __future__ import annotations
@@ -66,13 +68,15 @@ def _overlapping(ordered: list[Span], start: int, end: int) -> Span | None:
     return next((s for s in ordered if start < s.end and end > s.start), None)
 
 
-def write_conll(fh, records: Iterable[ItemRecord]) -> int:
+def write_conll(fh, records: Iterable[ItemRecord], decided_only: bool = True) -> int:
     """``# id = ...`` and ``# text = ...`` comments, one ``token<TAB>TAG`` line a token, a
-    blank line between items. Items without a final label are written all ``O`` with
-    ``# label_source = none``."""
+    blank line between items; returns the items written. An item without a final label is
+    left out, or with ``decided_only`` False written all ``O`` with ``# label_source = none``."""
     n = 0
     for rec in records:
         value, source = final_label(rec)
+        if value is None and decided_only:
+            continue
         fh.write(_item_block(rec, value.spans or () if value else (), source))
         n += 1
     return n
@@ -102,10 +106,11 @@ def question_path(out: str | Path, question: str) -> Path:
 
 
 def write_conll_questions(
-    out: str | Path, records: Iterable[ItemRecord], guideline: Guideline
+    out: str | Path, records: Iterable[ItemRecord], guideline: Guideline, decided_only: bool = True
 ) -> int:
     """One file per span question (``question_path``), written in one pass over the
-    records; each file appears whole or not at all. Returns the number of items."""
+    records; each file appears whole or not at all. Returns the number of items written to
+    at least one file (``decided_only``: as in :func:`write_conll`, per question)."""
     names = span_questions(guideline)
     paths = {q: question_path(out, q) for q in names}
     parts = {q: p.with_name(p.name + ".part") for q, p in paths.items()}
@@ -114,11 +119,15 @@ def write_conll_questions(
     try:
         for rec in records:
             answers, sources = final_answers(rec, guideline)
+            wrote = False
             for q in names:
                 value = answers.get(q)
+                if value is None and decided_only:
+                    continue
                 spans = value.spans or () if value is not None else ()
                 handles[q].write(_item_block(rec, spans, sources.get(q)))
-            n += 1
+                wrote = True
+            n += wrote
     except BaseException:
         for q, fh in handles.items():
             fh.close()

@@ -296,13 +296,13 @@ def export(
         )
         return huggingface.write_hf(out, records, guideline, row=row)
     if fmt == "conll" and guideline is not None and guideline.asks_questions:
-        return conll.write_conll_questions(out, records, guideline)
+        return conll.write_conll_questions(out, records, guideline, decided_only=queue is None)
     tmp = out.with_name(out.name + ".part")
     with tmp.open("w", encoding="utf-8", newline="") as fh:
         if fmt == "labelstudio":
             n = labelstudio.write_labelstudio(fh, records, guideline)
         elif fmt == "conll":
-            n = conll.write_conll(fh, records)
+            n = conll.write_conll(fh, records, decided_only=queue is None)
         else:
             counted = _Counted(records)
             fh.writelines(text_rows(counted, fmt, guideline, blind=blind))

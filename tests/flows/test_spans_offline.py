@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from labelloop.core.types import Item, LabelValue, Message, Span
+from labelloop.export.conll import read_conll
 from labelloop.label.schemas import item_text
 from labelloop.project import load_project
 from labelloop.review.auth import add_user
@@ -129,7 +130,10 @@ def loop(tmp_path_factory):
     out = tmp / "export.jsonl"
     cli("export", str(out), "--format", "jsonl", "-p", p)
     exported = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    conll = tmp / "export.conll"
+    said = cli("export", str(conll), "--format", "conll", "-p", p)
     return {
+        "conll": (said, {r["id"]: r for r in read_conll(conll)}),
         "gold": {r["id"]: r for r in gold_rows},
         "todo": {r["id"]: r for r in todo_rows},
         "calibrated": calibrated,
@@ -195,3 +199,22 @@ def test_calibration_reports_on_the_span_suggestions(loop):
     # a handful of blind pairs: too few to certify a threshold, so nothing is auto-accepted
     assert report["threshold"] is None
     assert all(r["route"] != "auto_accepted" for r in loop["exported"].values())
+
+
+def test_conll_holds_only_decided_items(loop):
+    """An item still waiting is left out of CoNLL, where all O would read as "no spans"."""
+    said, conll = loop["conll"]
+    decided = {i for i, r in loop["exported"].items() if r["label_source"] is not None}
+    assert set(conll) == decided and len(decided) < len(loop["exported"])
+    assert "left out" in said and f"Wrote {len(decided)} rows" in " ".join(said.split())
+    for item_id, gold in loop["gold"].items():
+        text = conll[item_id]["text"]
+        # BIO tags whole whitespace tokens: a span ending inside one ("Denver!") widens to it
+        whole = all(
+            (s["start"] == 0 or text[s["start"] - 1].isspace())
+            and (s["end"] == len(text) or text[s["end"]].isspace())
+            for s in gold["spans"]
+        )
+        if whole:
+            assert triples(conll[item_id]["spans"]) == triples(gold["spans"]), item_id
+        assert conll[item_id]["label_source"] == "human"

@@ -322,14 +322,20 @@ def test_conll_round_trip(tmp_store, tmp_path: Path) -> None:
     rows = [{"id": "n1", "text": text, "spans": spans}, {"id": "n2", "text": "nothing here"}]
     import_file(store, SPANS, jsonl(tmp_path / "n.jsonl", rows), reviewer="ann")
     out = tmp_path / "out.conll"
-    assert export(store, out, "conll", guideline=SPANS) == 2
+    # n2 has no answer yet: left out, since all O would read as "no spans"
+    assert export(store, out, "conll", guideline=SPANS) == 1
     lines = out.read_text().splitlines()
     assert lines[:4] == ["# id = n1", "# text = Lost my Visa card in Paris  today", *lines[2:4]]
     assert "Visa\tB-CARD" in lines and "card\tI-CARD" in lines and "Paris\tB-CITY" in lines
     back = list(read_conll(out))
-    assert [b["id"] for b in back] == ["n1", "n2"]
-    assert back[0]["spans"] == spans and back[1]["spans"] == []
-    assert (back[0]["label_source"], back[1]["label_source"]) == ("human", "none")
+    assert [b["id"] for b in back] == ["n1"]
+    assert back[0]["spans"] == spans and back[0]["label_source"] == "human"
+    # a queue's export is for annotating elsewhere: its waiting items, all O, source none
+    store.set_routes([RouteDecision(item_id="n2", route="active", reason="t")])
+    waiting = tmp_path / "waiting.conll"
+    assert export(store, waiting, "conll", queue="active", guideline=SPANS) == 1
+    [item] = read_conll(waiting)
+    assert (item["id"], item["spans"], item["label_source"]) == ("n2", [], "none")
     got = [Span(**s) for s in back[0]["spans"]]
     [review] = store.iter_reviews()
     assert [(s.start, s.end, s.label) for s in review.value.spans] == [

@@ -350,11 +350,13 @@ def test_labelstudio_refuses_what_its_tags_cannot_hold(sources, tmp_path) -> Non
 
 
 def test_conll_writes_a_file_per_span_question(sources, tmp_path) -> None:
-    assert export_items(sources["text"], tmp_path / "out.conll", "conll") == len(TEXT_ROWS)
+    written = export_items(sources["text"], tmp_path / "out.conll", "conll")
     assert not (tmp_path / "out.conll").exists()
     got = {r["id"]: r for r in read_conll(tmp_path / "out.places.conll")}
     assert got["t1"]["spans"] == [{"start": 22, "end": 27, "label": "CITY"}]
-    assert (got["t1"]["label_source"], got["t2"]["label_source"]) == ("human", "none")
+    assert got["t1"]["label_source"] == "human"
+    assert "t2" not in got  # no final places answer: left out, not written as "no spans"
+    assert written == len(got) < len(TEXT_ROWS)
     assert got["t4"]["label_source"] == "model"
     assert got["t4"]["spans"] == [{"start": 12, "end": 16, "label": "CITY"}]
     with pytest.raises(LabelloopError, match="conll export needs a span question"):
