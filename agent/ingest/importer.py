@@ -936,8 +936,19 @@ def _span(s: Any, i: int, text: str, ctx: RowContext) -> Span:
             f"span {i} [{start}:{end}] does not lie within the text (length {len(text)}); "
             "offsets count characters from 0, with start < end <= length"
         )
+    if "label" not in s:
+        raise RowError(f"span {i} [{start}:{end}] has no 'label'; write it as {SPAN_EXAMPLE}")
     covered = s.get("text") if isinstance(s.get("text"), str) else None
-    return Span(start=start, end=end, label=_label(s.get("label"), ctx), text=covered)
+    if covered is not None and covered != text[start:end]:
+        raise RowError(
+            f"span {i} [{start}:{end}] says its text is {shown(covered)}, but the text there is "
+            f"{shown(text[start:end])}; fix the offsets, or leave 'text' out (it is optional)"
+        )
+    try:
+        label = _label(s.get("label"), ctx)
+    except RowError as exc:
+        raise RowError(f"span {i} [{start}:{end}]: {exc}") from None
+    return Span(start=start, end=end, label=label, text=covered)
 
 
 def _turns(value: Any, item: Item, ctx: RowContext) -> dict[int, str]:
