@@ -32,7 +32,7 @@ from typing import Any, NoReturn
 import yaml
 
 from labelloop.core.errors import GuidelineError
-from labelloop.core.marks import marked_labels
+from labelloop.core.marks import broken_mark, marked_labels
 from labelloop.core.turns import TURN_ROLES
 from labelloop.core.types import JUDGE_KINDS, Guideline, LabelDef, Question
 
@@ -817,6 +817,14 @@ def _label_def(
 
 
 def _check_marks(text: str, no: int, names: list[str], src: str) -> None:
+    broken = broken_mark(text)
+    if broken is not None:
+        _fail(
+            src,
+            no,
+            f"the example has a bracket that marks no span ('{broken}'): write each span as "
+            "[words](label), with no brackets in the words",
+        )
     for label in marked_labels(text):
         if label not in names:
             _fail(

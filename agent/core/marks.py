@@ -43,6 +43,17 @@ def marked_labels(text: str) -> list[str]:
     return [m["label"] for m in MARK.finditer(text)]
 
 
+def broken_mark(text: str) -> str | None:
+    """What is left of a mark that is not ``[text](label)`` once the marks are read (a
+    bracket without its pair, ``](`` without a label), or None."""
+    rest = MARK.sub("", text)
+    for piece in ("](", "[", "]"):
+        at = rest.find(piece)
+        if at >= 0:
+            return rest[max(0, at - 12) : at + 14].strip()
+    return None
+
+
 def span_examples(guideline: Guideline) -> list[tuple[str, tuple[Span, ...]]]:
     """A span guideline's examples as answered texts (plain text, spans), each text once.
 

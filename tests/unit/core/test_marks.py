@@ -82,3 +82,14 @@ def test_marks_are_read_only_in_span_tasks():
     single = GUIDELINE.replace("kind: spans", "kind: single").replace("](tme)", "](x)")
     parsed = parse_guideline(single.replace("[7pm](time)", "[7pm](x)"))
     assert "Table for [four](people) at [7pm](x)" in parsed.label("people").examples
+
+
+@pytest.mark.parametrize(
+    "example", ["[around noon(time) please", "at noon](time)", "at [noon] (time)", "x ](time)"]
+)
+def test_a_broken_mark_is_refused_on_its_line(example):
+    text = GUIDELINE.replace("[around 8](time) please", example)
+    with pytest.raises(GuidelineError) as err:
+        parse_guideline(text, "g.md")
+    line = 1 + text.splitlines().index(f"- Example: {example}")
+    assert f"g.md:{line}" in str(err.value) and "[words](label)" in str(err.value)
