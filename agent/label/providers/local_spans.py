@@ -290,6 +290,8 @@ class _Row:
     tags: tuple[str, ...]
     context: tuple[tuple[str, str], ...] = ()
     text: str = ""
+    #: a label's name as a span of that label (not one of the guideline's examples)
+    name: bool = False
 
 
 def _guideline_rows(g: Guideline) -> list[_Row]:
@@ -302,8 +304,9 @@ def _guideline_rows(g: Guideline) -> list[_Row]:
     for name in g.label_names:
         text = humanise(name)
         ws = words_of(text)
-        span = Span(start=0, end=len(text), label=name)
-        rows.append(_Row("", tuple(ws), tuple(tags_of(ws, [span])), (), text))
+        if ws:
+            span = Span(start=0, end=len(text), label=name)
+            rows.append(_Row("", tuple(ws), tuple(tags_of(ws, [span])), (), text, name=True))
     return rows
 
 
@@ -482,7 +485,8 @@ def _suggestion(item, found, span_p, p_all, p_none, fold, state: _State, base) -
     spans = tuple(s for s, _, _ in found)
     n = state.trained_on(fold)
     held = ", this item held out" if fold >= 0 else ""
-    head = f"CRF trained on {n} reviewed items and {len(state.guide)} guideline examples{held}"
+    examples = sum(1 for r in state.guide if not r.name)
+    head = f"CRF trained on {n} reviewed items and {examples} guideline examples{held}"
     if spans:
         said = "; ".join(
             f"'{quote(s.text or '')}' {s.label} ({p:.2f})"
