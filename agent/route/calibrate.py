@@ -630,9 +630,14 @@ def _not_enough(
         looks=old.looks,
         look_key=old.look_key,
     )
+    left = sum(n for r, n in project.store.route_counts().items() if r != Route.REVIEWED)
     few = (
         f"{len(pairs)} calibration pairs are too few to fit (at least {MIN_PAIRS}); review "
         f"the calibration queue (about {2 * need} pairs are needed for a threshold)."
+        if more <= left
+        else f"{len(pairs)} calibration pairs are too few to fit, and the {left} items not "
+        f"reviewed yet cannot make up the {more} more a threshold needs: this project is too "
+        "small to certify one; review its items in the console (`labelloop review`)."
     )
     if question is None:
         rate = route_state.grown_rate(project, old, more if grow is None else grow)

@@ -144,11 +144,14 @@ def summary(o: dict) -> str:
                 "beyond them are expected to pay off."
             )
         return head + "no more blind reviews are expected to pay off."
-    text = head + (
-        f"about {o['more_needed']} more blind reviews are expected to be needed, for an "
-        f"expected coverage of {_pct(o['expected_coverage'])} once they are in; run "
-        "`labelloop calibrate` then."
-    )
+    more = f"about {o['more_needed']} more blind reviews are expected to be needed"
+    if o["expected_coverage"] is None:
+        text = head + f"{more}; run `labelloop calibrate` once they are in."
+    else:
+        text = head + (
+            f"{more}, for an expected coverage of {_pct(o['expected_coverage'])} once they "
+            "are in; run `labelloop calibrate` then."
+        )
     if o["rate_fixed"] and o["waiting"] < o["more_needed"]:
         text += (
             f" calibration_rate = {o['calibration_rate']:g} in labelloop.toml keeps the queue "
