@@ -20,7 +20,6 @@ from labelloop.evals.report import (
     agreement_summary,
     build_report,
     dashboard_figures,
-    headline,
     no_bootstrap,
 )
 from labelloop.evals.report_render import to_html, to_markdown, write_plots
@@ -280,9 +279,7 @@ def write_report(figures: dict, out: Path) -> dict[str, Path]:
 def headline_figures(project: Project) -> dict:
     """The report's headline figures for a project, without bootstrap intervals (see
     ``labelloop.evals.report.dashboard_figures``); with questions, the first question's."""
-    g = project.guideline()
-    first = g.question_names[0] if g.asks_questions else None
-    return dashboard_figures(gather(project, n_boot=0, question=first), g.task)
+    return dashboard_figures(_gather_first(project), project.guideline().task)
 
 
 def _gather_first(project: Project, reviews=None, n_boot: int = 0) -> EvalInput:
@@ -290,13 +287,6 @@ def _gather_first(project: Project, reviews=None, n_boot: int = 0) -> EvalInput:
     g = project.guideline()
     first = g.question_names[0] if g.asks_questions else None
     return gather(project, n_boot=n_boot, reviews=reviews, question=first)
-
-
-def report_figures(project: Project, reviews=None, n_boot: int = 0) -> dict:
-    """The figures ``evaluate`` reports (with ``n_boot`` bootstrap resamples for the
-    intervals; 0: none); with questions, the first question's. ``reviews``: every review,
-    oldest first, when the caller has read them already."""
-    return build_report(_gather_first(project, reviews, n_boot))
 
 
 def dashboard_figures_of(
@@ -330,11 +320,3 @@ def report_plots(figures: dict) -> dict[str, bytes]:
     with tempfile.TemporaryDirectory(prefix="labelloop-plots-") as d:
         files = write_plots(figures, Path(d))
         return {name: (Path(d) / f).read_bytes() for name, f in files.items()}
-
-
-def dashboard_report(project: Project, reviews=None) -> tuple[dict, dict[str, bytes]]:
-    """The report's headline figures (``labelloop.evals.report.dashboard_figures``) and its
-    plots as PNG bytes (name -> image): one pass over the store (none over the reviews when
-    the caller gives them)."""
-    figures = report_figures(project, reviews)
-    return headline(figures, project.guideline().task), report_plots(figures)

@@ -13,7 +13,8 @@ from labelloop.core.types import LabelValue, Route, RouteDecision, Suggestion
 from labelloop.evals import judging
 from labelloop.evals.report import EvalInput, JudgingInput, Prediction, build_report
 from labelloop.evals.report_render import to_markdown, write_plots
-from labelloop.learn.evaluate import dashboard_report, evaluate
+from labelloop.learn.evaluate import evaluate
+from labelloop.review.dashboard import dashboard
 from labelloop.ui.cli import app
 
 PAIRWISE = (
@@ -158,7 +159,8 @@ def test_model_rankings_from_people_the_judge_and_the_final_labels(figures):
 
 
 def test_dashboard_has_the_point_values_and_ranking_plots(project, figures):
-    dash, plots = dashboard_report(project)
+    shown = dashboard(project, {})  # what the console's dashboard shows
+    dash, plots = shown["details"]["evaluation"], shown["plots"]
     assert dash["models"][JUDGE]["position_bias"] == pytest.approx(2 / 7)
     assert dash["humans"]["judging"]["accuracy"] == pytest.approx(9 / 13)
     assert list(dash["rankings"]["people"]) == ["m1", "m2", "m3"]
