@@ -16,7 +16,12 @@ from pathlib import Path
 
 from labelloop import loop
 from labelloop.core.errors import ConfigError
-from labelloop.core.resources import demo_guideline, demo_sample, guidelines_dir
+from labelloop.core.resources import (
+    demo_guideline,
+    demo_sample,
+    entities_guideline,
+    entities_sample,
+)
 from labelloop.core.types import Frozen, LabelValue, Route, Span
 from labelloop.evals.agreement import span_exact_prf
 from labelloop.evals.metrics import accuracy
@@ -50,14 +55,6 @@ class DemoTask:
     def answer(self, value: LabelValue):
         """A suggestion's answer, comparable with :meth:`gold`."""
         return value.key() if self.spans else value.label
-
-
-def entities_sample() -> Path:
-    return demo_sample().parent / "entities.jsonl"
-
-
-def entities_guideline() -> Path:
-    return guidelines_dir() / "wnut17-entities.md"
 
 
 TASKS = {

@@ -34,6 +34,15 @@ def demo_guideline() -> Path:
     return guidelines_dir() / "support-intent.md"
 
 
+def entities_sample() -> Path:
+    """The span demo's sample: WNUT-17 dev sentences with their gold spans."""
+    return PACKAGE / "data" / "demo" / "entities.jsonl"
+
+
+def entities_guideline() -> Path:
+    return guidelines_dir() / "wnut17-entities.md"
+
+
 def prompt_template(name: str, project_dir: Path | None = None) -> Path:
     """A prompt template by version name (``classify.v2``) or file name or path: the
     project's own ``prompts/`` folder first, then the shipped templates."""

@@ -8,7 +8,6 @@ set an LLM model instead.
 
 from __future__ import annotations
 
-from labelloop.core.errors import ConfigError
 from labelloop.core.types import Guideline
 from labelloop.project import Project
 
@@ -19,20 +18,11 @@ EXAMPLE_LLM = "gpt-4o-mini"
 
 def local_refuses(guideline: Guideline) -> str | None:
     """The kind (the guideline's, or one of its questions') the local model cannot label;
-    None when it labels them all. Asks the local model's own check, so the two never differ."""
-    from labelloop.label.providers.local import check_kind
+    None when it labels them all. The local model's own list, so the two never differ."""
+    from labelloop.label.providers.local import REFUSED_KINDS
 
-    parts = (
-        [guideline.for_question(q) for q in guideline.question_names]
-        if guideline.asks_questions
-        else [guideline]
-    )
-    for part in parts:
-        try:
-            check_kind(part)
-        except ConfigError:
-            return part.kind
-    return None
+    kinds = [q.kind for q in guideline.questions] if guideline.asks_questions else [guideline.kind]
+    return next((k for k in kinds if k in REFUSED_KINDS), None)
 
 
 def cannot_label(project: Project, model: str) -> str | None:

@@ -9,7 +9,7 @@ import re
 
 from typer.testing import CliRunner
 
-from labelloop.demo import entities_sample
+from labelloop.core.resources import entities_sample
 from labelloop.evals.agreement import span_exact_prf
 from labelloop.ui.cli import app
 

@@ -62,9 +62,13 @@ def _is_multi(g: Guideline) -> bool:
     return g.kind == "multi" and g.unit != "turn"
 
 
+#: the kinds the local model cannot label (ratings and rankings of replies)
+REFUSED_KINDS = frozenset({"rating", "ranking"})
+
+
 def check_kind(guideline: Guideline) -> None:
-    """Refuse a task the local model cannot label (ratings and rankings of replies)."""
-    if guideline.kind in ("rating", "ranking"):
+    """Refuse a task the local model cannot label (``REFUSED_KINDS``)."""
+    if guideline.kind in REFUSED_KINDS:
         raise ConfigError(
             f"The local model judges pairwise tasks only, not kind: {guideline.kind} (task "
             f"{guideline.task!r}): set an LLM model with --model, or review these items in "
