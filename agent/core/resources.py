@@ -1,4 +1,4 @@
-"""Files shipped with labelloop: prompts, guidelines and the demo sample.
+"""Files shipped with labelloop: prompts, guidelines, the demo samples and word lists.
 
 In a wheel, ``prompts/`` and ``guidelines/`` are bundled under ``labelloop/_bundled``; in a
 source checkout (and an editable install) they sit at the repository root.
@@ -41,6 +41,11 @@ def entities_sample() -> Path:
 
 def entities_guideline() -> Path:
     return guidelines_dir() / "wnut17-entities.md"
+
+
+def lexicon_file(name: str) -> Path:
+    """One of the word lists the span labeler reads (``labelloop.label.lexicons``)."""
+    return PACKAGE / "data" / "lexicons" / name
 
 
 def prompt_template(name: str, project_dir: Path | None = None) -> Path:

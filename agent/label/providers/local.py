@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # numpy loads when the model works, not when the module is im
 MODEL = "local"
 VERSION_PREFIX = "local-v1"
 #: the span labeler's versions (``labelloop.label.providers.local_spans``)
-SPANS_PREFIX = "local-spans-v1"
+SPANS_PREFIX = "local-spans-v2"
 
 #: softmax temperature on cosine scores (tuned on banking77 train, see benchmarks/)
 TEMPERATURE = 0.05

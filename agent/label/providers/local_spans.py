@@ -3,9 +3,10 @@ CRF (python-crfsuite) over the words of an item.
 
 Each word is described by its spelling (lower case, shape, affixes, capitals, digits), its
 neighbours', the embedded model's vector of the word (a few of its dimensions, and its
-similarity to each label's examples), the item's ``context:`` fields (alone, and joined with
-the word's shape: "19" after "What time?" is not "19" after "How many people?") and, in a
-transcript, the speaker of its turn.
+similarity to each label's examples), what shipped word lists say of it (how common it is in
+English, a known first or last name, part of a place name: ``labelloop.label.lexicons``),
+the item's ``context:`` fields (alone, and joined with the word's shape: "19" after "What
+time?" is not "19" after "How many people?") and, in a transcript, the speaker of its turn.
 
 Before anyone reviews an item the CRF learns from the guideline: its span-marked examples
 (``labelloop.core.marks``) and each label's name. Reviewed items are added as they arrive;
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING
 from labelloop.core.context import context_of, context_text, one_line
 from labelloop.core.marks import span_examples
 from labelloop.core.types import Guideline, Item, LabelValue, Span, Suggestion
-from labelloop.label import embeddings
+from labelloop.label import embeddings, lexicons
 from labelloop.label.providers.local import FOLDS, fold_of, humanise, quote, remember
 from labelloop.label.schemas import item_text
 
@@ -54,6 +55,8 @@ C2 = 0.001
 ITERATIONS = 100
 #: words whose vectors and features are kept per guideline (about 5 KB each)
 MAX_WORDS = 100_000
+#: word-list features (``labelloop.label.lexicons``) the next and previous word lend
+NEIGHBOUR_LISTS = ("zipf", "first", "last")
 #: embedding dimensions used as word features, and their scale
 DIMS = 24
 DIM_SCALE = 2.0
@@ -191,6 +194,7 @@ class _Lexicon:
             out[f"c{k}"] = str(int((centroids @ v).argmax()))
         # rare words (names, brands) are cut into more pieces by the model's tokenizer
         out["pieces"] = str(min(_pieces(low), 3))
+        out.update(lexicons.word_features(low))  # how common; a known first or last name
         if self.prototypes.size:
             sims = self.prototypes @ v
             out.update({f"sim:{n}": float(s) for n, s in zip(self.names, sims, strict=True)})
@@ -250,11 +254,14 @@ def features(
     """The CRF's features of each word (``lexicon`` must know the words)."""
     own = [_own(w.text) for w in words]
     lex = [lexicon.features(w.text) for w in words]
+    places = lexicons.place_tags([o["w"] for o in own])
     out = []
     for i, w in enumerate(words):
         f: dict[str, float | str] = {"bias": 1.0, **own[i], **lex[i]}
         if i and own[i]["title"]:  # a capital inside the text, not the sentence's first
             f["title_mid"] = 1.0
+        if places[i]:
+            f["place"] = places[i]
         for d in (-2, -1, 1, 2):
             j = i + d
             if 0 <= j < len(words):
@@ -262,6 +269,10 @@ def features(
                 f[f"{d}:c64"] = lex[j].get("c64", "")
                 f[f"{d}:shape"] = own[j]["shape"]
                 f[f"{d}:title"] = own[j]["title"]
+                if abs(d) == 1:
+                    f.update({f"{d}:{k}": lex[j][k] for k in NEIGHBOUR_LISTS if k in lex[j]})
+                    if places[j]:
+                        f[f"{d}:place"] = places[j]
             else:
                 f[f"{d}:edge"] = 1.0
         if w.role:

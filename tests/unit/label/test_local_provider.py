@@ -224,7 +224,7 @@ def test_spans_are_labeled_offline_and_ratings_need_an_llm(provider):
     ctx = LabelContext(guideline=guideline(kind="spans"))
     (s,) = provider.label([Item(id="s", text="my bill is wrong")], ctx)
     assert s.value.spans is not None and 0.0 <= s.confidence <= 1.0
-    assert s.prompt_version.startswith("local-spans-v1:")
+    assert s.prompt_version.startswith("local-spans-v2:")
     rating = LabelContext(guideline=guideline(kind="rating"))
     with pytest.raises(ConfigError, match="kind: rating"):
         provider.label([Item(id="r", text="x")], rating)

@@ -110,7 +110,7 @@ def test_reviews_teach_it_and_unseen_items_are_labeled_well(guideline):
     assert score >= 0.9 > before
     for item, s in zip([e.item for e in test], out, strict=True):
         assert all(item.text[x.start : x.end] == x.text for x in s.value.spans)
-        assert s.model == "local" and s.prompt_version.startswith("local-spans-v1:")
+        assert s.model == "local" and s.prompt_version.startswith("local-spans-v2:")
 
 
 def test_reviewed_items_are_predicted_out_of_sample(guideline):
@@ -199,3 +199,70 @@ def test_a_small_word_cache_gives_the_same_suggestions(guideline, monkeypatch):
     assert [s.value for s in got] == [s.value for s in want]
     assert [s.confidence for s in got] == pytest.approx([s.confidence for s in want])
     assert all(len(lex.vectors) <= 40 for lex in local_spans._LEXICONS.values())
+
+
+# --- word lists -----------------------------------------------------------------------------
+
+TRIPS = """---
+task: trips
+kind: spans
+labels: [city, dish]
+---
+# Trips
+
+### city
+A city the writer went to or means to go to.
+- Example: two nights in [Madrid](city)
+
+### dish
+Food they ate.
+- Example: the [paella](dish) was great
+"""
+SEEN = ["paris", "london", "berlin", "madrid", "rome", "vienna", "dublin", "oslo"]
+UNSEEN = ["nairobi", "lima", "osaka", "seoul", "accra", "quito", "hanoi", "tbilisi", "dakar"]
+SHAPES = [
+    "two nights in {c} and the {d} was great",
+    "we flew to {c} yesterday",
+    "{c} was cold but the {d} was not",
+    "no trip this year, just {d} at home",
+]
+
+
+def _trip(rng: random.Random, i: int) -> Example:
+    shape, city, dish = SHAPES[i % 4], rng.choice(SEEN), rng.choice(["ramen", "tacos", "pho"])
+    text = shape.format(c=city, d=dish)
+    spans = [
+        Span(start=text.index(w), end=text.index(w) + len(w), label=label)
+        for w, label, key in ((city, "city", "{c}"), (dish, "dish", "{d}"))
+        if key in shape
+    ]
+    return Example(item=Item(id=f"r{i:03d}", text=text), value=LabelValue(spans=tuple(spans)))
+
+
+def test_a_place_the_reviews_never_showed_is_found_by_the_place_list(monkeypatch):
+    """Reviews mark eight cities; nine others, in lower case and in sentences unlike the
+    reviews', are found because the shipped place list knows them (fewer without it)."""
+    from labelloop.label import lexicons
+    from labelloop.label.providers import local_spans
+
+    rng = random.Random(2)
+    reviews = [_trip(rng, i) for i in range(40)]
+    ctx = LabelContext(guideline=parse_guideline(TRIPS), examples=reviews)
+    asked = [
+        Item(id=f"t{i}{j}", text=text.format(c=city))
+        for i, city in enumerate(UNSEEN)
+        for j, text in enumerate(["{c} is where we ended up", "last summer i lived in {c}"])
+    ]
+
+    def found() -> int:
+        local_spans._STATES.clear()
+        out = LocalProvider().label(asked, ctx)
+        return sum(
+            (x.text, x.label) == (c, "city")
+            for c, s in zip([c for c in UNSEEN for _ in (0, 1)], out, strict=True)
+            for x in s.value.spans
+        )
+
+    with_list = found()
+    monkeypatch.setattr(lexicons, "place_tags", lambda words: [""] * len(words))
+    assert with_list >= 0.9 * len(asked) > found()
