@@ -83,7 +83,11 @@ LABELS = ("person", "location", "group", "creative-work", "corporation", "produc
 TARGET, DELTA = 0.95, 0.05
 ACCEPTED = (Route.AUTO_ACCEPTED.value, Route.AUDIT.value)
 #: the labeler's code, hashed into the results (it is being worked on)
-LABELER_FILES = ("agent/label/providers/local_spans.py", "agent/label/providers/local.py")
+LABELER_FILES = (
+    "agent/label/providers/local_spans.py",
+    "agent/label/providers/local.py",
+    "agent/label/lexicons.py",
+)
 
 
 # --- data ---------------------------------------------------------------------------------------
