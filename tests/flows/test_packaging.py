@@ -69,6 +69,7 @@ def test_the_package_list_names_every_package():
         "labelloop._bundled.prompts",
         "labelloop._bundled.guidelines",
         "labelloop.data.demo",
+        "labelloop.data.lexicons",
         "labelloop.ui.static",
     }
     assert listed - data == _packages_on_disk()
@@ -102,6 +103,10 @@ def test_the_wheel_installs_one_top_level_name(wheel):
         "labelloop/ui/static/console.js",
         "labelloop/evals/report.py",
         "labelloop/data/demo/support-intent.jsonl",
+        "labelloop/data/demo/entities.jsonl",
+        "labelloop/data/lexicons/places.txt",
+        "labelloop/data/lexicons/first_names.txt",
+        "labelloop/data/lexicons/last_names.txt",
         "labelloop/store/migrations/script.py.mako",
         "labelloop/_bundled/prompts/classify.v1.jinja",
         "labelloop/_bundled/guidelines/support-intent.md",
@@ -121,11 +126,13 @@ def test_the_installed_wheel_runs_from_its_own_files(wheel, tmp_path):
         "from labelloop.core import resources\n"
         "import labelloop.ui.cli\n"
         "print(json.dumps([labelloop.__file__, str(resources.prompts_dir()),"
-        " str(resources.demo_sample()), resources.demo_sample().is_file()]))",
+        " str(resources.demo_sample()), resources.demo_sample().is_file(),"
+        " str(resources.lexicon_file('places.txt'))]))",
         cwd=tmp_path,
         path=target,
     )
-    init, prompts, demo, demo_there = json.loads(out)
+    init, prompts, demo, demo_there, places = json.loads(out)
     assert init == str(target / "labelloop" / "__init__.py")
     assert prompts == str(target / "labelloop" / "_bundled" / "prompts") and demo_there
     assert demo.startswith(str(target))
+    assert places == str(target / "labelloop" / "data" / "lexicons" / "places.txt")
