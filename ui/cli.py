@@ -186,10 +186,13 @@ def import_(
     from labelloop import loop
 
     r = loop.import_file(_project(project), file, fmt=format, reviewer=reviewer, sample=sample)
+    changed = f"{r.reviews_changed} changing a reviewer's earlier answer, " * bool(
+        r.reviews_changed
+    )
     out.print(
         f"Imported {file}: {r.rows} rows, {r.items_added} new items "
         f"({r.items_existing} already there), {r.reviews_added} reviews added "
-        f"({r.reviews_existing} already there) in {r.seconds:.1f}s"
+        f"({changed}{r.reviews_existing} already there) in {r.seconds:.1f}s"
     )
 
 

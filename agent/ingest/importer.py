@@ -160,13 +160,16 @@ class ParsedRow:
 
 
 class ImportResult(Frozen):
-    """What an import did: rows read, items and reviews added or already there."""
+    """What an import did: rows read, items and reviews added or already there (the same
+    reviewer's same answer)."""
 
     rows: int
     items_added: int
     items_existing: int
     reviews_added: int
     reviews_existing: int
+    #: of the reviews added, those that change their reviewer's earlier answer
+    reviews_changed: int = 0
     seconds: float
     import_id: int
 
@@ -302,6 +305,7 @@ class _Counts:
     rows: int = 0
     reviews_staged: int = 0
     reviews_existing: int = 0
+    reviews_changed: int = 0
 
     def result(self, seconds: float, stored) -> ImportResult:
         return ImportResult(
@@ -310,6 +314,7 @@ class _Counts:
             items_existing=self.rows - stored.items_added,
             reviews_added=stored.reviews_added,
             reviews_existing=self.reviews_existing,
+            reviews_changed=self.reviews_changed,
             seconds=round(seconds, 3),
             import_id=stored.import_id,
         )
@@ -366,17 +371,30 @@ def _changed_item(item: Item) -> str:
 
 
 def _new_reviews(writer, batch: list[ParsedRow], stored: dict, counts: _Counts) -> list[dict]:
-    """Reviews to add: all of a new item's; of a stored item, those by a new reviewer."""
+    """Reviews to add: all of a new item's; of a stored item, those by a new reviewer and
+    those that change their reviewer's latest answer (a changed mind is a new review). The
+    same answer again is already there."""
     has_reviews = [p.item.id for p in batch if p.reviews and p.item.id in stored]
-    reviewed = writer.reviewed_by(has_reviews) if has_reviews else set()
+    latest = writer.latest_answers(has_reviews) if has_reviews else {}
     out = []
     for p in batch:
         for r in p.reviews:
-            if (r.item_id, r.reviewer) in reviewed:
+            before = latest.get((r.item_id, r.reviewer))
+            changes = before is not None and _answer(*before) != _answer(r.action, r.value)
+            if before is not None and not changes:
                 counts.reviews_existing += 1
-            else:
-                out.append({**review_to_values(r), "item_new": r.item_id not in stored})
+                continue
+            counts.reviews_changed += changes
+            values = review_to_values(r)
+            out.append({**values, "item_new": r.item_id not in stored, "changes": changes})
     return out
+
+
+def _answer(action: str, value: LabelValue | dict | None) -> str:
+    """What a review answers, for comparing two: its value, or its action without one."""
+    if value is None:
+        return action
+    return (value if isinstance(value, LabelValue) else LabelValue.model_validate(value)).key()
 
 
 # -- one row -------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -41,7 +42,8 @@ BUSY = (
 
 def _staging_tables() -> tuple[sa.Table, sa.Table]:
     """The temporary tables an import stages into: the item and review columns as the
-    store keeps them (so the final copy is plain SQL), and whether the item is new."""
+    store keeps them (so the final copy is plain SQL), whether the item is new and whether
+    a review changes its reviewer's stored answer."""
     md = sa.MetaData()
     temp = {"prefixes": ["TEMPORARY"], "postgresql_on_commit": "PRESERVE ROWS"}
     items = sa.Table(
@@ -57,6 +59,8 @@ def _staging_tables() -> tuple[sa.Table, sa.Table]:
         sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
         *(sa.Column(c.name, c.type) for c in T_REVIEWS.c if c.name != "id"),
         sa.Column("item_new", sa.Boolean, nullable=False),
+        # the reviewer answered the stored item before, differently: a changed mind
+        sa.Column("changes", sa.Boolean, nullable=False, default=False),
         **temp,
     )
     return items, reviews
@@ -92,11 +96,12 @@ class ImportWriter:
         c = T_ITEMS.c
         return dict(self._select_in(sa.select(c.id, c.content_hash), c.id, ids))
 
-    def reviewed_by(self, ids: Sequence[str]) -> set[tuple[str, str]]:
-        """``(item_id, reviewer)`` for every reviewer with a review of one of ``ids``."""
+    def latest_answers(self, ids: Sequence[str]) -> dict[tuple[str, str], tuple[str, Any]]:
+        """``(item_id, reviewer)`` -> ``(action, value)`` of that reviewer's latest review,
+        for every reviewer with a review of one of ``ids``."""
         c = T_REVIEWS.c
-        q = sa.select(c.item_id, c.reviewer).distinct()
-        return {(i, r) for i, r in self._select_in(q, c.item_id, ids)}
+        q = sa.select(c.item_id, c.reviewer, c.action, c.value).order_by(c.id)
+        return {(i, r): (a, v) for i, r, a, v in self._select_in(q, c.item_id, ids)}
 
     def stage(self, items: list[dict], reviews: list[dict]) -> None:
         """Stage a batch: every item of it (``is_new``: not in the store yet) and the
@@ -137,12 +142,13 @@ class ImportWriter:
         picked = [number if n == "import_id" else S_REVIEWS.c[n] for n in cols]
         known = T_REVIEWS.alias("known")
         # a review of an item already stored: unless its reviewer's review came meanwhile
+        # (a changed answer is added whatever came meanwhile: it is the latest word)
         fresh = ~sa.exists().where(
             known.c.item_id == S_REVIEWS.c.item_id, known.c.reviewer == S_REVIEWS.c.reviewer
         )
         new_reviews = (
             sa.select(*picked)
-            .where(sa.or_(S_REVIEWS.c.item_new, fresh))
+            .where(sa.or_(S_REVIEWS.c.item_new, S_REVIEWS.c.changes, fresh))
             .order_by(S_REVIEWS.c.seq)  # review ids in file order
         )
         reviews = _insert(conn, sa.insert(T_REVIEWS).from_select(cols, new_reviews))

@@ -69,6 +69,8 @@ class ImportSummary(BaseModel):
     items_existing: int
     reviews_added: int
     reviews_existing: int
+    #: of the reviews added, those that change their reviewer's earlier answer
+    reviews_changed: int = 0
     seconds: float
     import_id: int
 

@@ -188,6 +188,32 @@ def test_reimport_adds_nothing(store: Store) -> None:
     assert counts(store)[:2] == (items, revs)
 
 
+def test_a_reviewers_changed_answer_is_a_new_review_that_stands(store: Store, tmp_path) -> None:
+    """Importing a corrected file again adds each changed answer as its reviewer's new
+    review (a changed mind), counts it, and it is the label that stands; answers that did
+    not change are already there, and importing the corrected file once more adds nothing."""
+    changed_answer_is_a_new_review(store, tmp_path)
+
+
+def changed_answer_is_a_new_review(store: Store, tmp_path: Path) -> None:
+    from labelloop.core.standing import standing_review
+
+    row = {"id": "a1", "text": "Where is my new card?", "label": "refund"}
+    other = {"id": "a2", "text": "Someone stole my wallet.", "label": "lost_or_stolen_card"}
+    import_file(store, SINGLE, jsonl(tmp_path, "ann.jsonl", row, other))
+    fixed = jsonl(tmp_path, "ann.jsonl", {**row, "label": "card_arrival"}, other)
+    result = import_file(store, SINGLE, fixed)
+    assert (result.reviews_added, result.reviews_changed, result.reviews_existing) == (1, 1, 1)
+    mine = [r for r in reviews(store) if r.item_id == "a1"]
+    assert [(r.reviewer, r.value.label) for r in mine] == [
+        ("ann", "refund"),
+        ("ann", "card_arrival"),
+    ]
+    assert standing_review(mine, route=None).value.label == "card_arrival"
+    again = import_file(store, SINGLE, fixed)
+    assert (again.reviews_added, again.reviews_changed, again.reviews_existing) == (0, 0, 2)
+
+
 def test_second_annotators_file_adds_only_their_reviews(store: Store, tmp_path: Path) -> None:
     import_file(store, SINGLE, FIXTURES / "intents.jsonl", reviewer="ann1")
     rows = [
@@ -681,5 +707,6 @@ def test_postgres_import_rules(tmp_path: Path) -> None:
                 {"id": "e3", "text": "I want my money back for this order.", "label": "refund"},
             )
             assert import_file(pg, SINGLE, second).reviews_added == 1
+            changed_answer_is_a_new_review(pg, tmp_path)
         finally:
             pg.close()
