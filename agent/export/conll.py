@@ -47,25 +47,33 @@ def check_conll(guideline: Guideline) -> None:
 
 
 def bio_tags(text: str, spans: Iterable[Span]) -> list[tuple[str, int, int, str]]:
-    """Whitespace tokens of ``text`` as ``(token, start, end, tag)``; a token in a span is
-    tagged ``B-``/``I-`` its label (the earliest span wins where spans overlap)."""
+    """Tokens of ``text`` as ``(token, start, end, tag)``: its whitespace tokens, each cut
+    where a span starts or ends inside it, so that every span is whole tokens ("Lagos->Accra"
+    with two spans gives ``Lagos``, ``->``, ``Accra``; "Paris," with the span "Paris" gives
+    ``Paris``, ``,``); a token in a span is tagged ``B-``/``I-`` its label. Spans that
+    overlap raise LabelloopError: a BIO tag gives a token one label."""
     ordered = sorted(spans, key=lambda s: (s.start, s.end))
+    _check_apart(ordered)
+    cuts = sorted({s.start for s in ordered} | {s.end for s in ordered})
     out: list[tuple[str, int, int, str]] = []
     prev: Span | None = None
     for m in TOKEN.finditer(text):
-        start, end = m.span()
-        hit = _overlapping(ordered, start, end) if ordered else None
-        if hit is None:
-            tag = "O"
-        else:
-            tag = f"{'I' if hit is prev else 'B'}-{hit.label}"
-        prev = hit
-        out.append((m.group(), start, end, tag))
+        a, b = m.span()
+        bounds = [a, *(c for c in cuts if a < c < b), b]
+        for start, end in zip(bounds, bounds[1:], strict=False):
+            hit = next((s for s in ordered if start < s.end and end > s.start), None)
+            tag = "O" if hit is None else f"{'I' if hit is prev else 'B'}-{hit.label}"
+            prev = hit
+            out.append((text[start:end], start, end, tag))
     return out
 
 
-def _overlapping(ordered: list[Span], start: int, end: int) -> Span | None:
-    return next((s for s in ordered if start < s.end and end > s.start), None)
+def _check_apart(ordered: list[Span]) -> None:
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        if b.start < a.end:
+            raise LabelloopError(
+                f"spans {a.label} [{a.start}:{a.end}] and {b.label} [{b.start}:{b.end}] overlap"
+            )
 
 
 def write_conll(fh, records: Iterable[ItemRecord], decided_only: bool = True) -> int:
@@ -84,11 +92,19 @@ def write_conll(fh, records: Iterable[ItemRecord], decided_only: bool = True) ->
 
 def _item_block(rec: ItemRecord, spans: Iterable[Span], source: str | None) -> str:
     text = rec.item.render_plain()
+    try:
+        tags = bio_tags(text, spans)
+    except LabelloopError as exc:
+        raise LabelloopError(
+            f"item {rec.item.id!r}: {exc}, and a CoNLL (BIO) file gives each token one label; "
+            "nothing was written: export as JSONL (it keeps overlapping spans), or fix the "
+            "item's spans so that none overlap"
+        ) from None
     lines = [
         f"# id = {rec.item.id}\n",
         f"# text = {_one_line(text)}\n",
         f"# label_source = {source or 'none'}\n",
-        *(f"{token}\t{tag}\n" for token, _, _, tag in bio_tags(text, spans)),
+        *(f"{token}\t{tag}\n" for token, _, _, tag in tags),
         "\n",
     ]
     return "".join(lines)  # one write an item, not one a token
@@ -147,7 +163,7 @@ def _one_line(text: str) -> str:
 
 def read_conll(path: str | Path) -> Iterator[dict[str, Any]]:
     """Parse a CoNLL export back: ``{"id", "text", "label_source", "spans"}`` per item, the
-    spans' offsets taken from the ``# text`` line's whitespace tokens."""
+    spans' offsets found by reading the token lines along the ``# text`` line."""
     with open(path, encoding="utf-8") as fh:
         block: list[str] = []
         for line in fh:
@@ -163,23 +179,27 @@ def read_conll(path: str | Path) -> Iterator[dict[str, Any]]:
 
 def _conll_item(lines: list[str]) -> dict[str, Any]:
     meta = {}
-    tags = []
+    rows = []
     for line in lines:
         if line.startswith("# ") and " = " in line:
             key, _, val = line[2:].partition(" = ")
             meta[key] = val
         else:
-            tags.append(line.rsplit("\t", 1)[1])
-    tokens = list(TOKEN.finditer(meta.get("text", "")))
+            rows.append(line.rsplit("\t", 1))
+    text = meta.get("text", "")
     spans: list[dict[str, Any]] = []
-    for m, tag in zip(tokens, tags, strict=True):
-        if tag == "O":
-            continue
+    at, prev_end = 0, -1
+    for token, tag in rows:
+        start = text.find(token, at)
+        if start < 0 or text[at:start].strip():
+            raise ValueError(f"token {token!r} is not next in the text of {meta.get('id')!r}")
+        end = at = start + len(token)
         kind, _, label = tag.partition("-")
-        if kind == "I" and spans and spans[-1]["label"] == label:
-            spans[-1]["end"] = m.end()
-        else:
-            spans.append({"start": m.start(), "end": m.end(), "label": label})
+        if kind == "I" and spans and spans[-1]["label"] == label and spans[-1]["end"] == prev_end:
+            spans[-1]["end"] = end
+        elif kind in ("B", "I"):
+            spans.append({"start": start, "end": end, "label": label})
+        prev_end = end
     return {
         "id": meta.get("id"),
         "text": meta.get("text"),

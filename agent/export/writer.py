@@ -298,15 +298,19 @@ def export(
     if fmt == "conll" and guideline is not None and guideline.asks_questions:
         return conll.write_conll_questions(out, records, guideline, decided_only=queue is None)
     tmp = out.with_name(out.name + ".part")
-    with tmp.open("w", encoding="utf-8", newline="") as fh:
-        if fmt == "labelstudio":
-            n = labelstudio.write_labelstudio(fh, records, guideline)
-        elif fmt == "conll":
-            n = conll.write_conll(fh, records, decided_only=queue is None)
-        else:
-            counted = _Counted(records)
-            fh.writelines(text_rows(counted, fmt, guideline, blind=blind))
-            n = counted.n
+    try:
+        with tmp.open("w", encoding="utf-8", newline="") as fh:
+            if fmt == "labelstudio":
+                n = labelstudio.write_labelstudio(fh, records, guideline)
+            elif fmt == "conll":
+                n = conll.write_conll(fh, records, decided_only=queue is None)
+            else:
+                counted = _Counted(records)
+                fh.writelines(text_rows(counted, fmt, guideline, blind=blind))
+                n = counted.n
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # nothing half written stays behind
+        raise
     if fmt == "labelstudio":
         labelstudio_config_path(out).write_text(labelstudio.labelstudio_config(guideline), "utf-8")
     tmp.replace(out)  # a reader never sees half a file

@@ -48,7 +48,7 @@ VALUES = [
         spans=(
             Span(start=0, end=4, label="CARD", text="Lost"),
             Span(start=8, end=17, label="CITY"),
-            Span(start=13, end=17, label="CARD"),  # overlaps: the earlier span wins
+            Span(start=22, end=27, label="CITY"),  # "Paris" in "Paris 3,": the token is cut
         )
     ),
     LabelValue(abstain=True),

@@ -307,6 +307,44 @@ def test_hf_parquet_folder(single: Store, tmp_path: Path) -> None:
     assert json.loads(rows["a1"]["meta"]) == {"source": "email"}
 
 
+def test_conll_cuts_tokens_where_spans_start_and_end(tmp_store, tmp_path: Path) -> None:
+    """Spans inside a whitespace token ("Lagos->Accra", "Paris,") come back exactly: the
+    token is cut at their edges, so no span swallows punctuation or a neighbour."""
+    store = tmp_store("ner")
+    text = "Lagos->Accra on the 2nd, then Paris, ok?"
+    marks = [("Lagos", "CITY"), ("Accra", "CITY"), ("Paris", "CITY"), ("2nd", "CARD")]
+    spans = sorted(
+        ({"start": text.index(w), "end": text.index(w) + len(w), "label": lab} for w, lab in marks),
+        key=lambda s: s["start"],
+    )
+    import_file(
+        store, SPANS, jsonl(tmp_path / "n.jsonl", [{"id": "n1", "text": text, "spans": spans}])
+    )
+    out = tmp_path / "out.conll"
+    assert export(store, out, "conll", guideline=SPANS) == 1
+    tokens = [
+        ln.split("\t") for ln in out.read_text().splitlines() if not ln.startswith("#") and ln
+    ]
+    assert tokens[:3] == [["Lagos", "B-CITY"], ["->", "O"], ["Accra", "B-CITY"]]
+    assert ["Paris", "B-CITY"] in tokens and [",", "O"] in tokens and ["2nd", "B-CARD"] in tokens
+    [back] = read_conll(out)
+    assert back["spans"] == spans
+
+
+def test_conll_refuses_overlapping_spans_and_writes_nothing(tmp_store, tmp_path: Path) -> None:
+    store = tmp_store("ner")
+    spans = [{"start": 0, "end": 9, "label": "CITY"}, {"start": 5, "end": 9, "label": "CARD"}]
+    row = {"id": "o1", "text": "Visa card lost", "spans": spans}
+    import_file(store, SPANS, jsonl(tmp_path / "o.jsonl", [row]))
+    out = tmp_path / "out.conll"
+    with pytest.raises(
+        LabelloopError, match=r"item 'o1': spans CITY \[0:9\] and CARD \[5:9\] overlap.*JSONL"
+    ):
+        export(store, out, "conll", guideline=SPANS)
+    assert list(tmp_path.glob("out.conll*")) == []
+    assert export(store, tmp_path / "out.jsonl", "jsonl", guideline=SPANS) == 1
+
+
 def test_hf_loads_with_datasets(single: Store, tmp_path: Path) -> None:
     datasets = pytest.importorskip("datasets")
     out = tmp_path / "hf"
