@@ -4,7 +4,9 @@ whether it is whole, which guideline section a suggestion cites. No I/O here."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+
+import pydantic
 
 from labelloop.core.errors import LabelloopError
 from labelloop.core.positions import scale_value
@@ -125,14 +127,25 @@ def _general_section(markdown: str, heading: str) -> str | None:
     return None
 
 
+#: how each kind's answer is written, for messages about one written otherwise
+SPAN_ANSWER = (
+    'a list of spans, [{"start": 0, "end": 4, "label": "..."}] (character offsets into the '
+    'text; [] is the answer "no spans")'
+)
+
+
 def to_value(guideline: Guideline, value: ValueInput) -> LabelValue:
-    """A console answer as a ``LabelValue``; refuses labels the guideline does not have."""
+    """An answer (``ValueInput``) as a ``LabelValue``; refuses labels the guideline does not
+    have."""
     if value is None:
         raise LabelloopError("Pick a label first")
+    value = _structured(guideline, value)
     if guideline.asks_questions:
         return _answers(guideline, value)
     if isinstance(value, LabelValue):
         out = value
+    elif guideline.kind == "spans":
+        raise LabelloopError(f"A span task's answer is {SPAN_ANSWER}, not {value!r:.80}")
     elif isinstance(value, str):
         out = LabelValue(labels=(value,)) if guideline.kind == "multi" else LabelValue(label=value)
     elif not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
@@ -160,6 +173,25 @@ def to_value(guideline: Guideline, value: ValueInput) -> LabelValue:
                 f"{guideline.version}): valid labels are {', '.join(valid)}"
             )
     return out
+
+
+def _structured(guideline: Guideline, value: ValueInput) -> ValueInput:
+    """A list of spans or a mapping (an import row's answer) as a ``LabelValue``; ``[]`` in
+    a span task is "no spans"; anything else as given."""
+    if isinstance(value, LabelValue | str):
+        return value
+    if isinstance(value, Sequence) and value and all(isinstance(v, Mapping) for v in value):
+        value = {"spans": list(value)}
+    elif isinstance(value, Sequence) and not value and guideline.kind == "spans":
+        value = {"spans": []}
+    if not isinstance(value, Mapping):
+        return value
+    try:
+        return LabelValue.model_validate(value)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise LabelloopError(f"value.{where}: {first['msg']}") from None
 
 
 def _answers(guideline: Guideline, value: ValueInput) -> LabelValue:
@@ -208,7 +240,13 @@ def check_complete(guideline: Guideline, item: Item, value: LabelValue) -> None:
             if not 0 <= s.start < s.end <= len(text):
                 raise LabelloopError(
                     f"Span {s.label}[{s.start}:{s.end}] is outside the item's text "
-                    f"(0 to {len(text)}): select it again"
+                    f"(0 to {len(text)}, start before end): select it again"
+                )
+            if s.text is not None and s.text != text[s.start : s.end]:
+                raise LabelloopError(
+                    f"Span {s.label}[{s.start}:{s.end}] says its text is {s.text!r:.60}, but "
+                    f"the text there is {text[s.start : s.end]!r:.60}: fix the offsets, or "
+                    "leave 'text' out (it is optional)"
                 )
         if value.spans is None:
             raise LabelloopError("A span answer lists its spans (none is an answer too)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -26,7 +26,12 @@ GOLD_QUEUE = Queue.GOLD
 BROWSER_QUEUE = Queue.BROWSER
 ADJUDICATION_QUEUE = Queue.ADJUDICATION
 
-ValueInput = LabelValue | str | Sequence[str] | None
+#: an answer as a console, the Python API or the JSON API gives it: a label value, a label
+#: name or a list of names, a list of spans ``{"start", "end", "label"}``, or an import row's
+#: answer (``{"spans": [...]}``, ``{"turns": {...}}``, ...)
+ValueInput = (
+    LabelValue | str | Sequence[str] | Sequence[Mapping[str, Any]] | Mapping[str, Any] | None
+)
 
 
 @dataclass(frozen=True)

@@ -92,3 +92,36 @@ def test_mistakes_get_errors_that_name_the_row_and_the_fix(tmp_path):
     assert labelloop.export_items(str(tmp_path / "p"), tmp_path / "out.csv") == 1
     header = (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header.startswith("id,text,label")
+
+
+def test_a_review_session_takes_spans_as_import_rows_write_them(tmp_path):
+    """``fix`` takes a span answer as the JSON API and import rows write it: a list of spans,
+    ``{"spans": [...]}``, or ``[]`` for "no spans"; a label name is refused with the form."""
+    from tests.support.spans import GUIDELINE
+
+    (tmp_path / "g.md").write_text(GUIDELINE, encoding="utf-8")
+    project = labelloop.create_project(tmp_path / "p", guideline=tmp_path / "g.md")
+    texts = ["a table for four at 7pm", "name is Tanaka", "thanks, see you then"]
+    labelloop.import_rows(project, [{"id": f"m{i}", "text": t} for i, t in enumerate(texts)])
+    labelloop.label_items(project)
+    labelloop.add_user(project, "rita", "reviewer", "a-long-password")
+    given = {}
+    with labelloop.review_session(project, "rita") as session:
+        view = session.next()
+        with pytest.raises(labelloop.LabelloopError, match=r'\[\{"start": 0'):
+            session.fix(view.item.id, "people")
+        for answer in ({"spans": [{"start": 0, "end": 1, "label": "name"}]}, [], "list"):
+            view = session.next()
+            if view is None:
+                break
+            whole = [{"start": 0, "end": len(view.item.text), "label": "name"}]
+            value = whole if answer == "list" else answer
+            session.fix(view.item.id, value)
+            given[view.item.id] = value
+    stored = {r.item_id: r.value.as_dict() for r in project.store.iter_reviews()}
+    assert len(given) == 3 and set(stored) == set(given)
+    for item_id, value in given.items():
+        want = value if isinstance(value, dict) else {"spans": value}
+        assert [(s["start"], s["end"], s["label"]) for s in stored[item_id]["spans"]] == [
+            (s["start"], s["end"], s["label"]) for s in want["spans"]
+        ]

@@ -446,8 +446,21 @@ def test_spans_are_fixed_as_import_rows_write_them(tmp_path):
         with pytest.raises(ApiError) as refused:
             api.review(view.item["id"], "fix", [{"start": 10, "end": 14, "label": "nope"}])
         assert refused.value.status == 400 and "nope" in refused.value.detail
+        # a span whose text is not the text at its offsets is refused, not stored
+        bad = [{"start": 0, "end": 3, "label": "time", "text": "zzz"}]
+        with pytest.raises(ApiError) as refused:
+            api.review(view.item["id"], "fix", bad)
+        assert refused.value.status == 400
+        assert "says its text is 'zzz', but the text there is 'Tab'" in refused.value.detail
+        # a label name is not a span answer: the message shows how one is written
+        with pytest.raises(ApiError) as refused:
+            api.review(view.item["id"], "fix", "people")
+        assert refused.value.status == 400 and '[{"start": 0' in refused.value.detail
         first = api.review(view.item["id"], "fix", good)
         assert first.review["value"]["spans"] == good
         second = api.review(first.next.item["id"], "fix", {"spans": good[:1]})
         assert second.review["action"] == "accept"  # the model's spans, picked again
+        third = api.review(second.next.item["id"], "fix", [])  # [] is "no spans"
+        assert third.review["value"] == {"spans": []}
+    assert len([r for r in project.store.iter_reviews() if r.reviewer == "rita"]) == 3
     project.store.close()

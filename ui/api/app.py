@@ -28,13 +28,12 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from labelloop.core.errors import AccessDenied, InputError, LabelloopError, ReviewConflict
 from labelloop.core.records import Account as AccountRow
 from labelloop.core.records import Job
-from labelloop.core.types import LabelValue, Route
+from labelloop.core.types import Route
 from labelloop.export import values
 from labelloop.review.tokens import token_user
 from labelloop.review.views import BrowseFilters, ItemView
@@ -215,7 +214,7 @@ def create_api(project, service) -> FastAPI:
             user.name,
             decision.item_id,
             decision.action,
-            _decision_value(decision.value),
+            decision.value,
             decision.reason,
             decision.comment,
             decision.duration_ms,
@@ -323,22 +322,6 @@ async def _in_threads(rows):
         if not chunk:
             return
         yield "".join(chunk).encode("utf-8")
-
-
-def _decision_value(value: Any) -> Any:
-    """A decision's ``value`` as the review service takes it: a label name or a list of
-    names as sent; spans (a list of ``{"start", "end", "label"}``) or an import row's answer
-    (``{"spans": [...]}``, ``{"turns": {...}}``, ``{"ratings": {...}}``, ...) as a label value."""
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        value = {"spans": value}
-    if not isinstance(value, dict):
-        return value
-    try:
-        return LabelValue.model_validate(value)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise LabelloopError(f"value.{where}: {first['msg']}") from None
 
 
 def _review_item(view: ItemView | None) -> schemas.ReviewItem | None:
