@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from labelloop.core.errors import LabelloopError
@@ -673,7 +674,7 @@ def webhooks_add(
         highlight=False,
     )
     if added.warning:
-        err.print(f"[yellow]Note:[/] {added.warning}", highlight=False)
+        err.print(f"[yellow]Note:[/] {escape(added.warning)}", highlight=False)
 
 
 @webhooks_app.command("list")
@@ -791,7 +792,10 @@ def _deliver_now(proj) -> None:
     try:
         deliver_due(proj, timeout=FIRST_DELIVERY_S, deadline=time.monotonic() + FIRST_DELIVERY_S)
     except Exception as exc:  # the events stay in the store: a later pass sends them
-        err.print(f"[yellow]Webhooks not delivered yet[/] ({exc}); they are kept and sent later.")
+        err.print(
+            f"[yellow]Webhooks not delivered yet[/] ({escape(str(exc))}); they are kept and "
+            "sent later."
+        )
 
 
 AdminOpt = Annotated[str, typer.Option("--by", help="The admin account adding them.")]
@@ -1555,7 +1559,9 @@ def main() -> None:
         if os.environ.get("LABELLOOP_DEBUG"):
             _print_traceback(exc)
         else:
-            err.print(f"[red]Error:[/] {_redacted(str(exc))}", highlight=False, soft_wrap=True)
+            # escaped: a message may quote "[words](label)", which is not markup
+            message = escape(_redacted(str(exc)))
+            err.print(f"[red]Error:[/] {message}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -949,6 +949,11 @@ def _span(s: Any, i: int, text: str, ctx: RowContext) -> Span:
             f"span {i} has start {shown(start)} and end {shown(end)}; give both as integers "
             "(character offsets into the text, counting from 0)"
         )
+    if start >= end:
+        raise RowError(
+            f"span {i} [{start}:{end}] ends where or before it starts; give 'start' as the "
+            "offset of its first character and 'end' as one past its last (start < end)"
+        )
     if not 0 <= start < end <= len(text):
         raise RowError(
             f"span {i} [{start}:{end}] does not lie within the text (length {len(text)}); "

@@ -212,6 +212,20 @@ def test_errors_are_one_line_with_the_fix(tmp_path):
     assert len(lines) == 1 and "labelloop init" in lines[0] and "Traceback" not in result.stderr
 
 
+def test_an_error_quoting_brackets_prints_them(tmp_path):
+    """A message may quote the span-mark syntax "[words](label)": it is printed as written,
+    not read as terminal markup."""
+    g = tmp_path / "g.md"
+    g.write_text(
+        "---\ntask: t\nkind: spans\nlabels: [city]\n---\n# T\n\n## Labels\n\n### city\n"
+        "- Example: fly to [Lima(city)\n",
+        encoding="utf-8",
+    )
+    result = run_cli("init", str(tmp_path / "p"), "--guideline", str(g), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "[words](label)" in result.stderr and "g.md:11" in result.stderr
+
+
 def test_import_error_names_file_and_line(project_dir, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "a", "text": "ok"}\n{"id": "b", "text": "x", "label": "nope"}\n')
