@@ -362,6 +362,7 @@ STATE_KEYS = (
     "calibration_pairs",
     "more_reviews_needed",
     "expected_coverage",
+    "waiting_blind",
     "score_signal",
     "look",
 )

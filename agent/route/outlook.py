@@ -37,6 +37,8 @@ def outlook(project: Project, model: str | None = None) -> dict:
         **{k: data[k] for k in ORDER[6:]},
         "calibration_rate": calibration_rate(project, cal),
         "rate_fixed": project.config.routing.calibration_rate is not None,
+        # of the waiting items, those the last look counts (None: it did not say)
+        "counted_waiting": cal.waiting_blind,
     }
     asked = question_states(project, model)
     if asked:
@@ -138,6 +140,14 @@ def summary(o: dict) -> str:
         )
     head = f"Calibration on {o['calibration_pairs']} pairs: {now}. {waiting}; "
     if o["more_needed"] == 0:
+        counted = o.get("counted_waiting")
+        if o["waiting"] and counted is not None and counted < o["waiting"]:
+            return head + (
+                f"the last look counts {counted} of them (the others no longer calibrate: "
+                "the active queue has passed them, or they hold an older model's labels; "
+                "answering them still labels them); no more blind reviews are expected to "
+                "pay off."
+            )
         if o["waiting"]:
             return head + (
                 "they still count: answer them and run `labelloop calibrate`; no more "

@@ -82,6 +82,9 @@ class CalibrationState(_Stored):
     calibration_pairs: int | None = None
     more_reviews_needed: int | None = None
     expected_coverage: float | None = None
+    #: drawn items the last look was still waiting for (the calibration queue may hold
+    #: more: drawn items the active queue has passed, whose answers no longer calibrate)
+    waiting_blind: int | None = None
     score_signal: str | None = None
     look: int | None = None
     sample_rate: float | None = None
