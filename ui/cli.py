@@ -1251,14 +1251,19 @@ def _print_eval(f: dict) -> None:
         f"[bold]{f['task']}[/]: consensus on {c['items']} items ({c['ties']} {left}), "
         f"reviewers: {', '.join(f['reviewers']) or 'none'}"
     )
-    table = Table("model", "vs", "items", "accuracy [95% CI]", "ECE", "coverage@95%")
+    # spans: exact-match accuracy of the whole answer, and span F1 (exact boundaries, label)
+    spans = any("span_exact_f1" in m["vs_consensus"] for m in f["models"].values())
+    f1 = ("span F1 [95% CI]",) if spans else ()
+    table = Table("model", "vs", "items", "accuracy [95% CI]", *f1, "ECE", "coverage@95%")
     for model, m in f["models"].items():
         cal = m["calibration"]
         extra = (fmt(cal["ece"]), fmt(cal["coverage_at_target"]))
-        table.add_row(model, "consensus", str(m["vs_consensus"]["n"]),
-                      fmt(m["vs_consensus"]["accuracy"]), *extra)  # fmt: skip
+        c = m["vs_consensus"]
+        span_f1 = (fmt(c.get("span_exact_f1")),) if spans else ()
+        table.add_row(model, "consensus", str(c["n"]), fmt(c["accuracy"]), *span_f1, *extra)
         for who, r in m["vs_reviewers"].items():
-            table.add_row("", who, str(r["n"]), fmt(r["accuracy"]), "", "")
+            span_f1 = (fmt(r.get("span_exact_f1")),) if spans else ()
+            table.add_row("", who, str(r["n"]), fmt(r["accuracy"]), *span_f1, "", "")
     out.print(table)
     table = Table("reviewers", "items", "agreement", "Cohen's kappa")
     for p in f["humans"]["pairs"]:
