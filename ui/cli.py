@@ -1477,6 +1477,12 @@ def _print_status(d: dict) -> None:
     for q, n in d["queues"].items():
         table.add_row(q, str(n))
     out.print(table)
+    if d.get("answered_waiting"):
+        out.print(
+            f"{d['answered_waiting']} of the waiting items already have one answer: they wait "
+            f"for a second reviewer's (review.overlap = {d['overlap']:g} of items get two "
+            "answers), and are decided once the two agree"
+        )
     for f in d["failures"]:
         out.print(f"failed: {f['items']} items: {f['reason']}")
     if d["llm"]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labelloop.core.types import QUEUE_ROUTES
+from labelloop.core.types import QUEUE_ROUTES, Queue
 from labelloop.label.judging import calls_per_item
 from labelloop.project import Project
 from labelloop.route import cascade
@@ -15,6 +15,12 @@ from labelloop.route.state import (
     question_states,
     routing_state,
     stage_policies,
+)
+
+#: routes where an item answered once still waits for another reviewer's answer (overlap);
+#: adjudication holds items whose answers disagree, which wait for an adjudicator instead
+_SECOND_ANSWER_ROUTES = tuple(
+    r for q in (Queue.CALIBRATION, Queue.AUDIT, Queue.ACTIVE) for r in QUEUE_ROUTES[q]
 )
 
 
@@ -35,6 +41,9 @@ def project_status(project: Project) -> dict:
         "reviews": store.count_reviews(),
         "routes": routes,
         "queues": {q.value: sum(routes.get(r, 0) for r in rs) for q, rs in QUEUE_ROUTES.items()},
+        # answered once and still queued: waiting for a second reviewer (review.overlap)
+        "answered_waiting": store.answered_waiting(_SECOND_ANSWER_ROUTES),
+        "overlap": project.config.review.overlap,
         "failures": [{"reason": r, "items": n} for r, n in store.route_reasons("failed")],
         "suggestions": store.suggestion_totals(),
         "llm": llm,

@@ -177,6 +177,28 @@ class RoutesMixin:
         with self.engine.connect() as c:
             return count_routes(c)
 
+    def answered_waiting(self, routes: Sequence[str]) -> int:
+        """Items on ``routes`` that a person has already answered (a decisive review
+        outside gold checks, since the item was last reopened): those a queue still holds
+        for another answer."""
+        r = T_REVIEWS.c
+        later = T_REVIEWS.alias("later")
+        reopened_since = sa.exists().where(
+            later.c.item_id == r.item_id, later.c.action == REOPEN, later.c.id > r.id
+        )
+        q = (
+            sa.select(sa.func.count(sa.distinct(r.item_id)))
+            .select_from(T_REVIEWS.join(T_ROUTES, T_ROUTES.c.item_id == r.item_id))
+            .where(
+                T_ROUTES.c.route.in_(list(routes)),
+                r.action.in_(list(DECISIVE)),
+                sa.or_(r.queue.is_(None), r.queue != "gold"),
+                ~reopened_since,
+            )
+        )
+        with self.engine.connect() as c:
+            return int(c.execute(q).scalar_one())
+
     def active_frontier(self, since: datetime) -> tuple[float | None, float | None]:
         """Where the active queue stands: (head, reached). ``head`` is the lowest priority
         still waiting in it (failures, at negative priorities, aside; None: nothing waits);
