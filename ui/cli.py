@@ -1398,6 +1398,7 @@ def _print_calibration(r: dict) -> None:
             f"{r.get('drawn', 0)}: {r.get('answered_blind', 0)} / "
             f"{r.get('counted_wrong', 0)} / {r.get('waiting_blind', 0)}",
         ),
+        ("sample imports outside the draw (pairs too)", str(r.get("imported_outside", 0))),
         (
             "drawn, out of the population: reviewed elsewhere / passed by the active queue",
             f"{r.get('reviewed_elsewhere', 0)} / {r.get('passed_active', 0)}",

@@ -347,6 +347,8 @@ def _draw_report(sample) -> dict[str, int]:
         "reviewed_elsewhere": sample.reviewed_elsewhere,
         "passed_active": sample.passed_active,
         "outdated_suggestions": sample.outdated,
+        # pairs = answered blind + counted wrong + these (blind answers imported as a sample)
+        "imported_outside": sample.imported_outside,
     }
 
 

@@ -201,6 +201,10 @@ def test_calibration_reports_on_the_span_suggestions(loop):
     # a handful of blind pairs: too few to certify a threshold, so nothing is auto-accepted
     assert report["threshold"] is None
     assert all(r["route"] != "auto_accepted" for r in loop["exported"].values())
+    # the pairs the look tests are the drawn items answered blind (or counted wrong) and
+    # the blind answers imported as a sample outside the draw: the printed counts add up
+    parts = report["answered_blind"] + report["counted_wrong"] + report["imported_outside"]
+    assert report["calibration_pairs"] == parts and report["imported_outside"] > 0
 
 
 def test_conll_holds_only_decided_items(loop):
