@@ -12,7 +12,7 @@ neither a ``person`` nor a span by itself.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from labelloop.core.resources import lexicon_file
@@ -29,14 +29,13 @@ def _ranks(name: str) -> dict[str, int]:
     return {w: i for i, w in enumerate((ln.strip() for ln in lines), 1) if w}
 
 
-@lru_cache(maxsize=1)
-def _places() -> dict[str, tuple[tuple[str, ...], ...]]:
-    """Place names as word tuples, by their first word, longest first."""
-    from labelloop.label.providers.local_spans import WORD
-
+@lru_cache(maxsize=2)
+def _places(split: Callable[[str], list[str]]) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Place names as word tuples (as ``split`` cuts a text into words), by their first
+    word, longest first."""
     by_first: dict[str, set[tuple[str, ...]]] = {}
     for line in lexicon_file("places.txt").read_text(encoding="utf-8").split("\n"):
-        words = tuple(WORD.findall(line.strip()))
+        words = tuple(split(line.strip()))
         if words:
             by_first.setdefault(words[0], set()).add(words)
     return {w: tuple(sorted(p, key=lambda t: (-len(t), t))) for w, p in by_first.items()}
@@ -60,10 +59,10 @@ def word_features(low: str) -> dict[str, str]:
     return out
 
 
-def place_tags(lows: Sequence[str]) -> list[str]:
-    """For the lower-case words of a text: "B" where a place name starts, "I" inside one,
-    "" elsewhere (the longest name wins, left to right)."""
-    places = _places()
+def place_tags(lows: Sequence[str], split: Callable[[str], list[str]]) -> list[str]:
+    """For the lower-case words of a text, cut by ``split``: "B" where a place name starts,
+    "I" inside one, "" elsewhere (the longest name wins, left to right)."""
+    places = _places(split)
     out = [""] * len(lows)
     i = 0
     while i < len(lows):

@@ -254,7 +254,7 @@ def features(
     """The CRF's features of each word (``lexicon`` must know the words)."""
     own = [_own(w.text) for w in words]
     lex = [lexicon.features(w.text) for w in words]
-    places = lexicons.place_tags([o["w"] for o in own])
+    places = lexicons.place_tags([o["w"] for o in own], WORD.findall)
     out = []
     for i, w in enumerate(words):
         f: dict[str, float | str] = {"bias": 1.0, **own[i], **lex[i]}

@@ -37,15 +37,15 @@ def test_a_word_is_scored_by_how_common_it_is_and_as_a_known_name():
 
 def test_the_longest_place_name_wins_left_to_right():
     words = "i love new york city and san francisco , not york".split()
-    assert lexicons.place_tags(words) == [
+    assert lexicons.place_tags(words, WORD.findall) == [
         *["", ""],
         *["B", "I", "I"],  # "new york city", not "new york" then "york"
         "",
         *["B", "I"],
         *["", "", "B"],
     ]
-    assert lexicons.place_tags([]) == []
+    assert lexicons.place_tags([], WORD.findall) == []
     # a name is matched in the words the labeler makes of it ("st. louis": st . louis)
     words = [w.lower() for w in WORD.findall("Off to St. Louis!")]
     assert words == ["off", "to", "st", ".", "louis", "!"]
-    assert lexicons.place_tags(words) == ["", "", "B", "I", "I", ""]
+    assert lexicons.place_tags(words, WORD.findall) == ["", "", "B", "I", "I", ""]
