@@ -41,7 +41,8 @@ def import_file(
     ``sample`` marks the file as a uniform random sample of the stream labeled without
     seeing any suggestion: its labels may then calibrate, like calibration-queue reviews.
     An import that adds no labels changes no route: only its new items are routed, each
-    ``unlabeled`` (``route_unlabeled``).
+    ``unlabeled`` (``route_unlabeled``). Items it answered that stay queued (a reviewer
+    holds them, or they wait for console answers) are named in ``still_queued``.
     """
     from labelloop.ingest.importer import import_file as ingest
 
@@ -54,11 +55,12 @@ def import_file(
         sample=sample,
         max_item_chars=project.config.max_item_chars,
     )
-    if result.reviews_added:
-        route(project)
-    else:
+    if not result.reviews_added:
         route_unlabeled(project, project.store.import_item_ids(result.import_id))
-    return result
+        return result
+    route(project)
+    queued = project.store.import_answers_queued(result.import_id)
+    return result.model_copy(update={"still_queued": tuple(queued)})
 
 
 def label(

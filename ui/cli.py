@@ -195,6 +195,15 @@ def import_(
         f"({r.items_existing} already there), {r.reviews_added} reviews added "
         f"({changed}{r.reviews_existing} already there) in {r.seconds:.1f}s"
     )
+    if r.still_queued:
+        shown = ", ".join(r.still_queued[:5]) + (", ..." if len(r.still_queued) > 5 else "")
+        err.print(
+            f"[yellow]Note:[/] {len(r.still_queued)} answered items stay queued ({escape(shown)}): "
+            "a reviewer has them open, or they wait for answers given in the console "
+            "(overlap, adjudication). They are decided there, or by the next `labelloop route` "
+            "once nobody holds them.",
+            highlight=False,
+        )
 
 
 @app.command()

@@ -172,6 +172,9 @@ class ImportResult(Frozen):
     reviews_changed: int = 0
     seconds: float
     import_id: int
+    #: items the import answered that its routing left queued: a reviewer holds them, or
+    #: they wait for answers given in the console (overlap, adjudication)
+    still_queued: tuple[str, ...] = ()
 
     @property
     def rows_per_second(self) -> float:

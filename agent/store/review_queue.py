@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import sqlalchemy as sa
 
 from labelloop.core.errors import ReviewConflict
-from labelloop.core.types import Item, LabelValue, Review, Suggestion
+from labelloop.core.types import DECISIVE, Item, LabelValue, Review, Suggestion
 from labelloop.store import review_sql as sql
 from labelloop.store.base import (
     aware,
@@ -264,6 +264,28 @@ class ReviewQueueMixin:
         )
         with self.engine.connect() as c:
             return set(c.execute(waiting).scalars())
+
+    def import_answers_queued(self, import_id: int) -> list[str]:
+        """Items an import answered (a decisive review of it) that still wait in a queue:
+        a reviewer holds them, or they wait for answers given in the console (overlap,
+        adjudication). In id order."""
+        q = (
+            sa.select(T_ROUTES.c.item_id)
+            .where(
+                T_ROUTES.c.route.in_(("calibration", "audit", "active", "failed", "adjudication")),
+                sa.exists(
+                    sa.select(T_REVIEWS.c.id).where(
+                        T_REVIEWS.c.item_id == T_ROUTES.c.item_id,
+                        T_REVIEWS.c.import_id == import_id,
+                        T_REVIEWS.c.action.in_((*DECISIVE, "reject")),
+                        live_reviews(),
+                    )
+                ),
+            )
+            .order_by(T_ROUTES.c.item_id)
+        )
+        with self.engine.connect() as c:
+            return list(c.execute(q).scalars())
 
     def last_decision(self, reviewer: str, queues: Sequence[str]) -> Review | None:
         """The reviewer's latest review in these queues that still stands."""

@@ -73,6 +73,9 @@ class ImportSummary(BaseModel):
     reviews_changed: int = 0
     seconds: float
     import_id: int
+    #: items the push answered that stay queued: a reviewer has them open, or they wait for
+    #: answers given in the console (overlap, adjudication)
+    still_queued: list[str] = []
 
 
 class ItemsPage(BaseModel):

@@ -3,6 +3,8 @@ reviewer answered waits for a second reviewer's answer, and nothing else said wh
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from labelloop.core.types import Review, RouteDecision
@@ -53,3 +55,29 @@ def test_answered_items_still_queued_are_counted_on_postgresql(tmp_path):
         project = make_project(tmp_path, GUIDELINE, USERS, database_url=url, overlap=1.0)
         check(project)
         project.store.close()
+
+
+def test_an_import_names_the_answered_items_it_left_queued(tmp_path):
+    """An item a reviewer has open keeps its route when an import answers it (nobody's
+    item is taken from under them): the import says so, and the next routing run, once
+    nobody holds it, decides it by the imported answer."""
+    from labelloop import loop
+
+    project = make_project(tmp_path, GUIDELINE, USERS)
+    seed(project, texts("w", 3))
+    service = ReviewService(project)
+    held = service.next_item("rita").item.id
+    rows = [{"id": i, "text": f"w item number {i[-1]}", "label": "card_arrival"}
+            for i in (held, "w02" if held != "w02" else "w01")]  # fmt: skip
+    path = tmp_path / "ann.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = loop.import_file(project, path, reviewer="ann")
+    assert result.reviews_added == 2 and result.still_queued == (held,)
+    assert project.store.route_counts()["reviewed"] == 1
+    service.release("rita")  # rita leaves: her leases end
+    service.close()
+    loop.route(project)
+    assert project.store.get_route(held).route == "reviewed"
+    again = loop.import_file(project, path, reviewer="ann")
+    assert again.reviews_added == 0 and again.still_queued == ()
+    project.store.close()
