@@ -7,7 +7,7 @@ non-negative integer; a coverage with no estimate is None in data and "unknown" 
 
 from __future__ import annotations
 
-from labelloop.core.types import Queue
+from labelloop.core.types import QUEUE_ROUTES, Queue
 from labelloop.project import Project
 from labelloop.route.advice import cannot_label
 from labelloop.route.state import (
@@ -33,7 +33,10 @@ def outlook(project: Project, model: str | None = None) -> dict:
     data = {"model": model, **_standing(project, cal)}
     data = {  # the order status --json has always shown
         **{k: data[k] for k in ORDER[:6]},
-        "waiting": len(project.store.queue_item_ids(Queue.CALIBRATION)),
+        # items of the calibration queue nobody has answered yet (one answered and waiting
+        # for a second reviewer's, with overlap, has given its blind answer)
+        "waiting": len(project.store.queue_item_ids(Queue.CALIBRATION))
+        - project.store.answered_waiting(QUEUE_ROUTES[Queue.CALIBRATION]),
         **{k: data[k] for k in ORDER[6:]},
         "calibration_rate": calibration_rate(project, cal),
         "rate_fixed": project.config.routing.calibration_rate is not None,
@@ -91,6 +94,10 @@ def _standing(project: Project, cal: CalibrationState) -> dict:
     }
 
 
+def _reviews(n: int) -> str:
+    return f"{n} blind review{'' if n == 1 else 's'}"
+
+
 def _pct(x: float | None) -> str:
     return "unknown" if x is None else f"{x:.0%}"
 
@@ -112,7 +119,7 @@ def _question_line(name: str, o: dict) -> str:
 
 def summary(o: dict) -> str:
     """The outlook in two or three sentences, the same wherever it is shown."""
-    waiting = f"{o['waiting']} blind reviews waiting in the calibration queue"
+    waiting = f"{_reviews(o['waiting'])} waiting in the calibration queue"
     if o.get("questions"):
         lines = "; ".join(_question_line(q, x) for q, x in o["questions"].items())
         head = f"Calibration per question: {lines}. {waiting}; "
@@ -142,11 +149,12 @@ def summary(o: dict) -> str:
     if o["more_needed"] == 0:
         counted = o.get("counted_waiting")
         if o["waiting"] and counted is not None and counted < o["waiting"]:
+            which = "none of them" if counted == 0 else f"{counted} of them"
+            rest = "they" if counted == 0 else "the others"
             return head + (
-                f"the last look counts {counted} of them (the others no longer calibrate: "
-                "the active queue has passed them, or they hold an older model's labels; "
-                "answering them still labels them); no more blind reviews are expected to "
-                "pay off."
+                f"the last look counts {which} ({rest} no longer calibrate: the active queue "
+                "has passed them, or they hold an older model's labels; answering them "
+                "still labels them); no more blind reviews are expected to pay off."
             )
         if o["waiting"]:
             return head + (

@@ -27,7 +27,7 @@ LOOKED = {
         (3, 3, "they still count: answer them", "the last look counts"),
         (3, None, "they still count: answer them", "the last look counts"),
         (3, 1, "the last look counts 1 of them", "they still count"),
-        (1, 0, "the last look counts 0 of them", "they still count"),
+        (1, 0, "the last look counts none of them (they no longer", "they still count"),
         (0, 0, "no more blind reviews are expected to pay off", "they still count"),
     ],
 )
@@ -36,4 +36,5 @@ def test_waiting_items_are_said_to_count_only_when_the_look_counts_them(
 ):
     text = summary({**LOOKED, "waiting": waiting, "counted_waiting": counted})
     assert says in text and never not in text
-    assert f"{waiting} blind reviews waiting in the calibration queue" in text
+    noun = "review" if waiting == 1 else "reviews"
+    assert f"{waiting} blind {noun} waiting in the calibration queue" in text

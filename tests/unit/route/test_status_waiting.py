@@ -81,3 +81,21 @@ def test_an_import_names_the_answered_items_it_left_queued(tmp_path):
     again = loop.import_file(project, path, reviewer="ann")
     assert again.reviews_added == 0 and again.still_queued == ()
     project.store.close()
+
+
+def test_a_blind_answer_waiting_for_its_second_reviewer_is_not_a_blind_review_to_give(tmp_path):
+    from labelloop.core.types import Route
+    from labelloop.route.outlook import outlook
+
+    project = make_project(tmp_path, GUIDELINE, USERS, overlap=1.0, queues=["calibration"])
+    seed(project, texts("c", 2, route=Route.CALIBRATION))
+    assert outlook(project)["waiting"] == 2
+    service = ReviewService(project)
+    view = service.next_item("rita")
+    service.decide("rita", view.item.id, "fix", "refund")
+    service.close()
+    assert project.store.route_counts()["calibration"] == 2  # one waits for ann's answer
+    o = outlook(project)
+    assert o["waiting"] == 1 and "1 blind review waiting" in o["summary"]
+    assert project_status(project)["answered_waiting"] == 1
+    project.store.close()
