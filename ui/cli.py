@@ -1508,7 +1508,7 @@ def _print_status(d: dict) -> None:
             )
         out.print(table)
     else:
-        out.print("No LLM calls yet: nothing spent.")
+        out.print("No LLM calls yet: nothing spent (the local model makes none).")
     cal = d["calibration"]
     if d.get("cascade"):
         _print_cascade(d["cascade"])

@@ -817,6 +817,14 @@ def _label_def(
 
 
 def _check_marks(text: str, no: int, names: list[str], src: str) -> None:
+    empty = re.search(r"\[\s*\]\([^)]*\)", text)
+    if empty is not None:
+        _fail(
+            src,
+            no,
+            f"the example has an empty mark ('{empty.group()}'): put the span's words between "
+            "the brackets, [words](label)",
+        )
     broken = broken_mark(text)
     if broken is not None:
         _fail(

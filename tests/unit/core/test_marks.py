@@ -85,7 +85,8 @@ def test_marks_are_read_only_in_span_tasks():
 
 
 @pytest.mark.parametrize(
-    "example", ["[around noon(time) please", "at noon](time)", "at [noon] (time)", "x ](time)"]
+    "example",
+    ["[around noon(time) please", "at noon](time)", "at [noon] (time)", "x ](time)", "at [](time)"],
 )
 def test_a_broken_mark_is_refused_on_its_line(example):
     text = GUIDELINE.replace("[around 8](time) please", example)
@@ -93,3 +94,9 @@ def test_a_broken_mark_is_refused_on_its_line(example):
         parse_guideline(text, "g.md")
     line = 1 + text.splitlines().index(f"- Example: {example}")
     assert f"g.md:{line}" in str(err.value) and "[words](label)" in str(err.value)
+
+
+def test_an_empty_mark_is_named_as_empty():
+    text = GUIDELINE.replace("[around 8](time) please", "at [ ](time) please")
+    with pytest.raises(GuidelineError, match=r"empty mark \('\[ \]\(time\)'\): put the"):
+        parse_guideline(text, "g.md")
