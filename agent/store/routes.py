@@ -178,9 +178,9 @@ class RoutesMixin:
             return count_routes(c)
 
     def answered_waiting(self, routes: Sequence[str]) -> int:
-        """Items on ``routes`` that a person has already answered (a decisive review
-        outside gold checks, since the item was last reopened): those a queue still holds
-        for another answer."""
+        """Items on ``routes`` that a person has already answered (an answer or a reject,
+        not undone, outside gold checks, since the item was last reopened): those a queue
+        still holds for another answer."""
         r = T_REVIEWS.c
         later = T_REVIEWS.alias("later")
         reopened_since = sa.exists().where(
@@ -191,8 +191,9 @@ class RoutesMixin:
             .select_from(T_REVIEWS.join(T_ROUTES, T_ROUTES.c.item_id == r.item_id))
             .where(
                 T_ROUTES.c.route.in_(list(routes)),
-                r.action.in_(list(DECISIVE)),
+                r.action.in_((*DECISIVE, "reject")),
                 sa.or_(r.queue.is_(None), r.queue != "gold"),
+                live_reviews(),
                 ~reopened_since,
             )
         )

@@ -33,8 +33,8 @@ def check(project) -> None:
     service.decide("ann", other.item.id, "fix", "card_arrival")  # they agree: decided
     assert project_status(project)["answered_waiting"] == 0
     third = service.next_item("rita")
-    service.decide("rita", third.item.id, "fix", "refund")
-    assert project_status(project)["answered_waiting"] == 1
+    service.decide("rita", third.item.id, "reject", reason="other", comment="unclear")
+    assert project_status(project)["answered_waiting"] == 1  # a reject answers too
     service.close()
     # reopened (its label split): the answer before no longer holds
     store = project.store
