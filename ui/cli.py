@@ -187,8 +187,8 @@ def import_(
     from labelloop import loop
 
     r = loop.import_file(_project(project), file, fmt=format, reviewer=reviewer, sample=sample)
-    changed = f"{r.reviews_changed} changing a reviewer's earlier answer, " * bool(
-        r.reviews_changed
+    changed = (
+        f"{r.reviews_changed} changing a reviewer's earlier answer, " if r.reviews_changed else ""
     )
     out.print(
         f"Imported {file}: {r.rows} rows, {r.items_added} new items "

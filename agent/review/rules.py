@@ -127,7 +127,7 @@ def _general_section(markdown: str, heading: str) -> str | None:
     return None
 
 
-#: how each kind's answer is written, for messages about one written otherwise
+#: how a span task's answer is written, for messages about one written otherwise
 SPAN_ANSWER = (
     'a list of spans, [{"start": 0, "end": 4, "label": "..."}] (character offsets into the '
     'text; [] is the answer "no spans")'
