@@ -10,21 +10,13 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from labelloop.core.resources import demo_guideline, demo_sample
 from labelloop.project import load_project
 from labelloop.review.auth import add_user
 from labelloop.review.service import ReviewService
-from labelloop.ui.cli import app
-
-runner = CliRunner()
-
-
-def cli(*args: str) -> str:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
+from tests.support.cli import cli
+from tests.support.llm import write_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +31,8 @@ def loop(tmp_path_factory):
     text = cfg.read_text()
     assert "[routing]\n" in text
     cfg.write_text(text.replace("[routing]\n", "[routing]\ncalibration_rate = 0.3\n"))
-    _write(tmp / "train.jsonl", train)
-    _write(tmp / "stream.jsonl", [{"id": r["id"], "text": r["text"]} for r in stream])
+    write_jsonl(tmp / "train.jsonl", train)
+    write_jsonl(tmp / "stream.jsonl", [{"id": r["id"], "text": r["text"]} for r in stream])
     p = str(root)
     cli("import", str(tmp / "train.jsonl"), "--reviewer", "gold", "-p", p)
     cli("import", str(tmp / "stream.jsonl"), "-p", p)
@@ -50,10 +42,6 @@ def loop(tmp_path_factory):
     reviewed = _review(project, gold)
     report = json.loads(cli("calibrate", "--json", "-p", p))
     return project, reviewed, report, gold
-
-
-def _write(path: Path, rows) -> None:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
 
 def _review(project, gold: dict, active_budget: int = 60) -> dict[str, list[str]]:

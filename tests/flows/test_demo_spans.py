@@ -7,19 +7,11 @@ from __future__ import annotations
 import json
 import re
 
-from typer.testing import CliRunner
-
 from labelloop.core.resources import entities_sample
 from labelloop.evals.agreement import span_exact_prf
 from labelloop.ui.cli import app
-
-runner = CliRunner()
-
-
-def cli(*args: str) -> str:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return " ".join(result.output.split())
+from tests.support.cli import cli_words as cli
+from tests.support.cli import runner
 
 
 def triples(spans) -> tuple:

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from labelloop.core.types import Item, LabelValue, Message, Span
 from labelloop.export.conll import read_conll
@@ -23,21 +21,11 @@ from labelloop.project import load_project
 from labelloop.review.auth import add_user
 from labelloop.review.service import ReviewService
 from labelloop.ui.cli import app
+from tests.support.cli import cli, runner
+from tests.support.llm import write_jsonl
 from tests.support.paths import FIXTURES, ROOT
 
 SAMPLE = FIXTURES / "wnut17_sample.jsonl"
-runner = CliRunner()
-
-
-def cli(*args: str) -> str:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def write_jsonl(path: Path, rows) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 def transcript(item_id: str, turns: list[tuple[str, str]]) -> dict:

@@ -11,7 +11,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from typer.testing import CliRunner
 
 from labelloop.core.resources import demo_guideline, demo_sample
 from labelloop.project import load_project
@@ -22,23 +21,13 @@ from labelloop.route.calibrate import calibrate
 from labelloop.route.router import route
 from labelloop.route.sample import Sample
 from labelloop.route.state import ACTIVE_PASS_STATE, calibration_key, calibration_state
-from labelloop.ui.cli import app
+from tests.support.cli import cli
+from tests.support.llm import write_jsonl
 
-runner = CliRunner()
 #: every LABEL_STEP-th intent of the demo sample, TRAIN_PER_LABEL seed reviews each
 LABEL_STEP = 1
 TRAIN_PER_LABEL = 10
 MAX_ROUNDS = 8
-
-
-def cli(*args: str) -> str:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def _write(path: Path, rows) -> None:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
 
 def _project(tmp: Path):
@@ -58,8 +47,8 @@ def _project(tmp: Path):
     ]
     (tmp / "guideline.md").write_text("\n### ".join([head, *kept]), encoding="utf-8")
     cli("init", p, "--guideline", str(tmp / "guideline.md"))
-    _write(tmp / "train.jsonl", train)
-    _write(tmp / "stream.jsonl", [{"id": r["id"], "text": r["text"]} for r in stream])
+    write_jsonl(tmp / "train.jsonl", train)
+    write_jsonl(tmp / "stream.jsonl", [{"id": r["id"], "text": r["text"]} for r in stream])
     cli("import", str(tmp / "train.jsonl"), "--reviewer", "gold", "-p", p)
     cli("import", str(tmp / "stream.jsonl"), "-p", p)
     cli("label", "-p", p)
@@ -79,7 +68,7 @@ def walked(tmp_path_factory):
         queue = project.store.queue_item_ids("calibration")
         if queue:  # the blind reviewer answers the whole calibration queue from gold
             answers = tmp / f"blind-{k}.jsonl"
-            _write(answers, [gold[i] for i in queue])
+            write_jsonl(answers, [gold[i] for i in queue])
             cli("import", str(answers), "--sample", "--reviewer", "blind", "-p", p)
             blind += len(queue)
         cli("label", "-p", p)
@@ -158,7 +147,7 @@ def test_blind_labels_survive_retraining_and_auto_acceptance_is_retested(walked,
     old_version = calibration_state(project, "local").prompt_version
     active = store.queue_item_ids("active")[:40]
     gold = {r["id"]: r for r in _gold_rows()}
-    _write(tmp_path / "active.jsonl", [gold[i] for i in active])
+    write_jsonl(tmp_path / "active.jsonl", [gold[i] for i in active])
     cli("import", str(tmp_path / "active.jsonl"), "--reviewer", "lead", "-p", p)
     out = " ".join(cli("label", "-p", p).split())
     assert "The model was retrained: auto-acceptance was re-tested" in out

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 from labelloop.core.resources import demo_guideline, demo_sample
 from labelloop.core.types import LabelValue, Route, Suggestion
@@ -33,6 +31,8 @@ from labelloop.route.rules import (
 from labelloop.route.state import stage_policies
 from labelloop.testing.stub_llm import StubServer
 from labelloop.ui.cli import app
+from tests.support.cli import cli, runner
+from tests.support.llm import write_jsonl
 
 # --- the stage walk (pure) ------------------------------------------------------------------
 
@@ -172,17 +172,6 @@ def test_savings_price_each_avoided_call_at_the_models_average():
 # --- the loop through the CLI -----------------------------------------------------------------
 
 MODEL = "openai/stub-model"
-runner = CliRunner()
-
-
-def cli(*args: str) -> str:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def _write(path: Path, rows) -> None:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
 
 def decent_llm(gold: dict[str, str], labels: list[str], seed: int = 0) -> dict[str, dict]:
@@ -236,8 +225,8 @@ def loop(tmp_path_factory):
     cfg = root / "labelloop.toml"
     text = cfg.read_text().replace("[routing]\n", "[routing]\ncalibration_rate = 0.4\n")
     cfg.write_text(text.replace("[routing]\n", f'[routing]\ncascade = ["local", "{MODEL}"]\n'))
-    _write(tmp / "train.jsonl", train)
-    _write(tmp / "stream.jsonl", [{"id": r["id"], "text": r["text"]} for r in stream])
+    write_jsonl(tmp / "train.jsonl", train)
+    write_jsonl(tmp / "stream.jsonl", [{"id": r["id"], "text": r["text"]} for r in stream])
     p = str(root)
     cli("import", str(tmp / "train.jsonl"), "--reviewer", "gold", "--sample", "-p", p)
     cli("import", str(tmp / "stream.jsonl"), "-p", p)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from typer.testing import CliRunner
 
 from labelloop.core.consensus import rule_of
 from labelloop.core.questions import final_answers
@@ -25,11 +24,10 @@ from labelloop.route.questions import question_suggestion
 from labelloop.route.rules import QuestionsDecision, RoutingPolicy, route_item
 from labelloop.store import Store
 from labelloop.store.db import current_revision, head_revision, migrate
-from labelloop.ui.cli import app
 from tests.conftest import add_items
+from tests.support.cli import cli
 from tests.support.services import postgres_database
 
-runner = CliRunner()
 ITEMS = 400
 GUIDELINE = """\
 ---
@@ -55,12 +53,6 @@ The text is polite.
 ### q
 The text is not.
 """
-
-
-def cli(*args: str) -> str:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def _answers(a: str, b: str) -> LabelValue:

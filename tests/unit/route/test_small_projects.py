@@ -5,22 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from labelloop.ui.cli import app
+from tests.support.cli import cli_words as cli
 from tests.support.console import guideline_text
 
-runner = CliRunner()
 TEXTS = {
     "refund": ["I want my money back", "please refund the order", "refund me now"],
     "card_arrival": ["where is my card", "my card has not arrived", "card still not here"],
 }
-
-
-def cli(*args: str) -> str:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return " ".join(result.output.split())
 
 
 def test_a_small_project_is_told_it_cannot_be_certified(tmp_path: Path):
