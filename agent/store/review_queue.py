@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import sqlalchemy as sa
 
 from labelloop.core.errors import ReviewConflict
-from labelloop.core.types import DECISIVE, Item, LabelValue, Review, Suggestion
+from labelloop.core.types import Item, LabelValue, Review, Suggestion
 from labelloop.store import review_sql as sql
 from labelloop.store.base import (
     aware,
@@ -21,7 +21,14 @@ from labelloop.store.base import (
     value_from_json,
 )
 from labelloop.store.review_sql import GOLD, T_GOLD, T_ITEMS, T_LEASES, T_REVIEWS, T_ROUTES
-from labelloop.store.routes import browse_label, live_reviews, lock_routes, writes_routes
+from labelloop.store.routes import (
+    QUEUED_ROUTES,
+    browse_label,
+    live_answers,
+    live_reviews,
+    lock_routes,
+    writes_routes,
+)
 from labelloop.store.tables import GoldRow, ReviewRow
 
 #: attempts when another reviewer takes the same item at the same moment
@@ -251,39 +258,13 @@ class ReviewQueueMixin:
     def waiting_on_answers(self) -> set[str]:
         """Items a decision kept in a queue: overlap items awaiting more reviewers, and
         items awaiting adjudication. Re-routing leaves them where they are."""
-        waiting = sa.select(T_ROUTES.c.item_id).where(
-            T_ROUTES.c.route.in_(("calibration", "audit", "active", "failed", "adjudication")),
-            sa.exists(
-                sa.select(T_REVIEWS.c.id).where(
-                    T_REVIEWS.c.item_id == T_ROUTES.c.item_id,
-                    T_REVIEWS.c.action.in_(("accept", "fix", "reject")),
-                    T_REVIEWS.c.source == "console",
-                    live_reviews(),
-                )
-            ),
-        )
         with self.engine.connect() as c:
-            return set(c.execute(waiting).scalars())
+            return set(c.execute(_queued_answered(T_REVIEWS.c.source == "console")).scalars())
 
     def import_answers_queued(self, import_id: int) -> list[str]:
-        """Items an import answered (a decisive review of it) that still wait in a queue:
-        a reviewer holds them, or they wait for answers given in the console (overlap,
-        adjudication). In id order."""
-        q = (
-            sa.select(T_ROUTES.c.item_id)
-            .where(
-                T_ROUTES.c.route.in_(("calibration", "audit", "active", "failed", "adjudication")),
-                sa.exists(
-                    sa.select(T_REVIEWS.c.id).where(
-                        T_REVIEWS.c.item_id == T_ROUTES.c.item_id,
-                        T_REVIEWS.c.import_id == import_id,
-                        T_REVIEWS.c.action.in_((*DECISIVE, "reject")),
-                        live_reviews(),
-                    )
-                ),
-            )
-            .order_by(T_ROUTES.c.item_id)
-        )
+        """Items an import answered that still wait in a queue: a reviewer holds them, or
+        they wait for answers given in the console (overlap, adjudication). In id order."""
+        q = _queued_answered(T_REVIEWS.c.import_id == import_id).order_by(T_ROUTES.c.item_id)
         with self.engine.connect() as c:
             return list(c.execute(q).scalars())
 
@@ -536,3 +517,16 @@ def _decision_params(review: Review, change: RouteChange, extend) -> tuple[tuple
 
 
 __all__ = ["Lease", "LeaseContext", "ReviewQueueMixin", "RouteChange", "browse_label"]
+
+
+def _queued_answered(which) -> sa.Select:
+    """Items waiting in a review queue that a standing answer (``live_answers``) of the
+    kind ``which`` selects has answered."""
+    return sa.select(T_ROUTES.c.item_id).where(
+        T_ROUTES.c.route.in_(QUEUED_ROUTES),
+        sa.exists(
+            sa.select(T_REVIEWS.c.id).where(
+                T_REVIEWS.c.item_id == T_ROUTES.c.item_id, live_answers(), which
+            )
+        ),
+    )

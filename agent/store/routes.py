@@ -191,9 +191,8 @@ class RoutesMixin:
             .select_from(T_REVIEWS.join(T_ROUTES, T_ROUTES.c.item_id == r.item_id))
             .where(
                 T_ROUTES.c.route.in_(list(routes)),
-                r.action.in_((*DECISIVE, "reject")),
+                live_answers(),
                 sa.or_(r.queue.is_(None), r.queue != "gold"),
-                live_reviews(),
                 ~reopened_since,
             )
         )
@@ -391,6 +390,15 @@ def live_reviews(t=T_REVIEWS):
         t.c.action != "undo",
         ~sa.exists(sa.select(undo.c.id).where(undo.c.supersedes == t.c.id)),
     )
+
+
+#: the routes of items waiting in a review queue
+QUEUED_ROUTES = tuple(r.value for routes in QUEUE_ROUTES.values() for r in routes)
+
+
+def live_answers(t=T_REVIEWS):
+    """Reviews that answer their item (accept, fix, import or reject) and stand."""
+    return sa.and_(t.c.action.in_((*DECISIVE, "reject")), live_reviews(t))
 
 
 def _add_browse_columns(c, rows: list[dict]) -> None:
