@@ -45,10 +45,10 @@ def _bucket(rank: int) -> str:
     return "common" if rank <= COMMON else "known" if rank <= KNOWN else "rare"
 
 
-@lru_cache(maxsize=100_000)
 def word_features(low: str) -> dict[str, str]:
     """What the lists say of one lower-case word: ``zipf`` always, ``first`` / ``last``
-    (``common``, ``known`` or ``rare``) for a known name."""
+    (``common``, ``known`` or ``rare``) for a known name. Not cached here: the span
+    labeler keeps each word's features (``local_spans._Lexicon``)."""
     from wordfreq import zipf_frequency
 
     out = {"zipf": str(int(zipf_frequency(low, "en")))}

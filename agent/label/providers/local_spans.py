@@ -397,19 +397,20 @@ class _State:
         import pycrfsuite
 
         with self.lock:
+            if fold in self.models:  # every item after the first, for each fold
+                return self.models[fold]
             rows = [*self.guide, *self.reviewed]
             if not self.seqs:
                 self.seqs = [
                     pycrfsuite.ItemSequence(features(r.words, self.lexicon, r.context))
                     for r in rows
                 ]
-            if fold not in self.models:
-                keep = [
-                    (x, r.tags)
-                    for x, r in zip(self.seqs, rows, strict=True)
-                    if not r.owner or self.folds[r.owner] != fold
-                ]
-                self.models[fold] = _train(keep)
+            keep = [
+                (x, r.tags)
+                for x, r in zip(self.seqs, rows, strict=True)
+                if not r.owner or self.folds[r.owner] != fold
+            ]
+            self.models[fold] = _train(keep)
             return self.models[fold]
 
     def trained_on(self, fold: int) -> int:
