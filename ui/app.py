@@ -510,8 +510,9 @@ def _adjudicate_tab(console: Console, editor: list, tab) -> None:
                 filterable=True,
                 multiselect=g.kind == "multi",
                 visible=g.kind not in ("rating", "ranking"),
+                elem_id="ll-adj-other",
             )
-            comment = gr.Textbox(label="Comment")
+            comment = gr.Textbox(label="Comment", elem_id="ll-adj-comment")
             with gr.Row(elem_classes="ll-form-row"):
                 decide = gr.Button("Decide", variant="primary", size="sm", elem_id="ll-adj-decide")
                 edit = gr.Button("Edit in the review tab", size="sm", elem_id="ll-adj-edit")
@@ -523,12 +524,16 @@ def _adjudicate_tab(console: Console, editor: list, tab) -> None:
             return gr.update(choices=[], value=None), NOTHING_TO_ADJUDICATE, gr.update(choices=[])
         return gr.update(choices=waiting, value=waiting[0]), gr.skip(), gr.skip()
 
+    # an item opened starts with an empty form: a label or comment typed for the item
+    # decided before must not decide this one
+    empty = ([] if g.kind == "multi" else "", "")
+
     def adj_open(item_id: str | None, request: gr.Request):
         console.user(request, admin=True)  # the role first, whatever was sent
         if not item_id:
-            return NOTHING_TO_ADJUDICATE, gr.update(choices=[], value=None)
+            return NOTHING_TO_ADJUDICATE, gr.update(choices=[], value=None), *empty
         html, offered = console.adjudication(item_id, request)
-        return html, gr.update(choices=offered, value=None)
+        return html, gr.update(choices=offered, value=None), *empty
 
     def adj_decide(item_id, picked, override, text, request: gr.Request):
         console.user(request, admin=True)  # the role first, whatever was sent
@@ -547,7 +552,8 @@ def _adjudicate_tab(console: Console, editor: list, tab) -> None:
     refresh.click(_checked(adj_list), None, listed, api_visibility="private")
     tab.select(_checked(adj_list), None, listed, api_visibility="private")
     edit.click(_edit_in_review(console, True), [ids], editor, api_visibility="private")
-    ids.change(_checked(adj_open), [ids], [view, choice], api_visibility="private")
+    opened = [view, choice, label, comment]
+    ids.change(_checked(adj_open), [ids], opened, api_visibility="private")
     decide.click(
         _checked(adj_decide), [ids, choice, label, comment], [note], api_visibility="private"
     ).then(_checked(adj_list), None, listed, api_visibility="private")

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from labelloop.core.types import Item, LabelValue, Message, Route, Span
+from labelloop.core.types import Item, LabelValue, Message, Route, RouteDecision, Span
 from tests.support import console as console_support
 from tests.support.console import Browser, make_project, seed, select_in_item, served, shown_item
 from tests.support.console import guideline_text as guideline
@@ -177,6 +177,49 @@ def test_disagreeing_overlap_reviews_are_adjudicated_side_by_side(browser, tmp_p
     final = project.store.reviews_for("o1")[-1]
     assert (final.reviewer, final.value) == ("ada", LabelValue(label="lost_or_stolen_card"))
     assert project.store.get_route("o1").route == "reviewed"
+
+
+def test_the_adjudication_form_starts_empty_on_each_item(browser, tmp_path):
+    """A label typed and a comment written for one item do not decide the next one: the
+    answer picked on the next item is the one saved."""
+    from playwright.sync_api import expect
+
+    from labelloop.core.types import Review
+
+    labels = ("card_arrival", "lost_or_stolen_card", "refund")
+    project = make_project(tmp_path, guideline(labels), [("ada", "admin")], overlap=1.0)
+    items = [Item(id=f"a{i}", text=f"card {i} gone, money gone") for i in (1, 2)]
+    seed(project, [(it, "refund", 0.6, Route.ADJUDICATION) for it in items])
+    for it in items:
+        for who, label in (("rita", "refund"), ("sam", "lost_or_stolen_card")):
+            answer = LabelValue(label=label)
+            review = Review(item_id=it.id, reviewer=who, action="fix", value=answer, queue="active")
+            project.store.add_review(review)
+    project.store.set_routes(
+        [RouteDecision(item_id=it.id, route="adjudication", reason="t") for it in items]
+    )
+    with served(project) as url:
+        admin = browser(url).page("ada")
+        admin.get_by_role("tab", name="Adjudicate").click()
+        admin.get_by_role("button", name="Refresh list").click()
+        expect(admin.locator("#ll-adj-view")).to_contain_text("sam · fix")
+        other = admin.locator("#ll-adj-other input")
+        other.click()
+        other.fill("card_arr")
+        admin.get_by_role("option", name="card_arrival", exact=True).click()
+        comment = admin.locator("#ll-adj-comment textarea")
+        comment.fill("typed for a1 only")
+        admin.get_by_role("button", name="Decide").click()
+        expect(admin.locator("#ll-adj-note")).to_contain_text("Decided a1: card_arrival")
+        expect(admin.locator("#ll-adj-view")).to_contain_text("card 2 gone")
+        expect(comment).to_have_value("")
+        expect(other).to_have_value("")
+        admin.get_by_label("lost_or_stolen_card (sam)").check()
+        admin.get_by_role("button", name="Decide").click()
+        expect(admin.locator("#ll-adj-note")).to_contain_text("Decided a2: lost_or_stolen_card")
+    first, second = (project.store.reviews_for(it.id)[-1] for it in items)
+    assert (first.value, first.comment) == (LabelValue(label="card_arrival"), "typed for a1 only")
+    assert (second.value, second.comment) == (LabelValue(label="lost_or_stolen_card"), None)
 
 
 def test_a_decided_span_item_is_edited_from_the_browser_and_turns_adjudicated(browser, tmp_path):
