@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -236,6 +236,13 @@ class Span(Frozen):
     end: int
     label: str
     text: str | None = None
+
+
+def overlapping(spans: Iterable[Span]) -> tuple[Span, Span] | None:
+    """The first two spans (in text order) that share a character, or None."""
+    ordered = sorted(spans, key=lambda s: (s.start, s.end))
+    pairs = zip(ordered, ordered[1:], strict=False)
+    return next(((a, b) for a, b in pairs if b.start < a.end), None)
 
 
 class LabelValue(Frozen):

@@ -25,6 +25,7 @@ from labelloop.core.types import (
     Guideline,
     ItemRecord,
     Span,
+    overlapping,
 )
 
 TOKEN = re.compile(r"\S+")
@@ -53,7 +54,12 @@ def bio_tags(text: str, spans: Iterable[Span]) -> list[tuple[str, int, int, str]
     ``Paris``, ``,``); a token in a span is tagged ``B-``/``I-`` its label. Spans that
     overlap raise LabelloopError: a BIO tag gives a token one label."""
     ordered = sorted(spans, key=lambda s: (s.start, s.end))
-    _check_apart(ordered)
+    pair = overlapping(ordered)
+    if pair is not None:
+        a, b = pair
+        raise LabelloopError(
+            f"spans {a.label} [{a.start}:{a.end}] and {b.label} [{b.start}:{b.end}] overlap"
+        )
     cuts = sorted({s.start for s in ordered} | {s.end for s in ordered})
     out: list[tuple[str, int, int, str]] = []
     prev: Span | None = None
@@ -66,14 +72,6 @@ def bio_tags(text: str, spans: Iterable[Span]) -> list[tuple[str, int, int, str]
             prev = hit
             out.append((text[start:end], start, end, tag))
     return out
-
-
-def _check_apart(ordered: list[Span]) -> None:
-    for a, b in zip(ordered, ordered[1:], strict=False):
-        if b.start < a.end:
-            raise LabelloopError(
-                f"spans {a.label} [{a.start}:{a.end}] and {b.label} [{b.start}:{b.end}] overlap"
-            )
 
 
 def write_conll(fh, records: Iterable[ItemRecord], decided_only: bool = True) -> int:

@@ -19,6 +19,7 @@ from labelloop.core.types import (
     Review,
     Route,
     Suggestion,
+    overlapping,
 )
 from labelloop.label.schemas import item_text, turn_problems
 from labelloop.review.judging import check_answer
@@ -250,6 +251,14 @@ def check_complete(guideline: Guideline, item: Item, value: LabelValue) -> None:
                 )
         if value.spans is None:
             raise LabelloopError("A span answer lists its spans (none is an answer too)")
+        pair = overlapping(value.spans)
+        if pair is not None:  # the console draws one mark a character, CoNLL one tag a word
+            a, b = (f"{s.label}[{s.start}:{s.end}] {item_text(item)[s.start : s.end]!r:.40}"
+                    for s in pair)  # fmt: skip
+            raise LabelloopError(
+                f"Spans {a} and {b} overlap: spans may not share characters; remove one "
+                "(choose it with [ or ] and press Delete) or make them meet end to end"
+            )
     elif guideline.kind == "multi" and not value.labels:
         raise LabelloopError("Pick at least one label")
     elif guideline.kind == "single" and not value.label:

@@ -452,6 +452,15 @@ def test_spans_are_fixed_as_import_rows_write_them(tmp_path):
             api.review(view.item["id"], "fix", bad)
         assert refused.value.status == 400
         assert "says its text is 'zzz', but the text there is 'Tab'" in refused.value.detail
+        # spans sharing characters are refused: the console draws one mark a character
+        nested = [
+            {"start": 10, "end": 14, "label": "people"},
+            {"start": 12, "end": 14, "label": "time"},
+        ]
+        with pytest.raises(ApiError) as refused:
+            api.review(view.item["id"], "fix", nested)
+        assert refused.value.status == 400
+        assert "people[10:14] 'four' and time[12:14] 'ur' overlap" in refused.value.detail
         # a label name is not a span answer: the message shows how one is written
         with pytest.raises(ApiError) as refused:
             api.review(view.item["id"], "fix", "people")

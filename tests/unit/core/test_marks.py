@@ -100,3 +100,16 @@ def test_an_empty_mark_is_named_as_empty():
     text = GUIDELINE.replace("[around 8](time) please", "at [ ](time) please")
     with pytest.raises(GuidelineError, match=r"empty mark \('\[ \]\(time\)'\): put the"):
         parse_guideline(text, "g.md")
+
+
+def test_overlapping_finds_spans_sharing_a_character_in_any_order():
+    from labelloop.core.types import Span, overlapping
+
+    a, b, c = (
+        Span(start=0, end=9, label="x"),
+        Span(start=9, end=12, label="y"),
+        Span(start=4, end=5, label="z"),
+    )
+    assert overlapping([b, a]) is None  # end to end: apart
+    assert overlapping([b, c, a]) == (a, c)
+    assert overlapping([]) is None
