@@ -256,8 +256,9 @@ def check_complete(guideline: Guideline, item: Item, value: LabelValue) -> None:
             a, b = (f"{s.label}[{s.start}:{s.end}] {item_text(item)[s.start : s.end]!r:.40}"
                     for s in pair)  # fmt: skip
             raise LabelloopError(
-                f"Spans {a} and {b} overlap: spans may not share characters; remove one "
-                "(choose it with [ or ] and press Delete) or make them meet end to end"
+                f"Spans {a} and {b} overlap, and spans may not share characters: nothing "
+                "was saved; mark the spans again so that none overlap (they may meet end to "
+                "end)"
             )
     elif guideline.kind == "multi" and not value.labels:
         raise LabelloopError("Pick at least one label")

@@ -179,6 +179,37 @@ def test_disagreeing_overlap_reviews_are_adjudicated_side_by_side(browser, tmp_p
     assert project.store.get_route("o1").route == "reviewed"
 
 
+def test_overlapping_spans_are_refused_on_save_and_nothing_is_stored(browser, tmp_path):
+    """A span moved into another one: saving says the two overlap and stores nothing, the
+    item is shown again as suggested, and saving that stores it."""
+    from playwright.sync_api import expect
+
+    project = make_project(
+        tmp_path, guideline(("PER", "ORG"), kind="spans"), [("rita", "reviewer")]
+    )
+    text = "Ada Lovelace wrote to Babbage"
+    suggested = LabelValue(spans=(Span(start=0, end=12, label="PER"),))
+    seed(project, [(Item(id="s1", text=text), suggested, 0.5, Route.ACTIVE)])
+    with served(project) as url:
+        page = browser(url).page("rita")
+        marks = page.locator("#ll-item mark.ll-span")
+        expect(marks).to_have_count(1)
+        select_in_item(page, "wrote")
+        page.keyboard.press("n")
+        page.keyboard.press("2")
+        expect(marks).to_have_count(2)
+        for _ in range(7):
+            page.keyboard.press("<")  # its start into "Lovelace"
+        page.keyboard.press("Enter")
+        expect(page.locator("#ll-status-box")).to_contain_text("overlap")
+        assert project.store.reviews_for("s1") == []
+        expect(marks).to_have_count(1)  # shown again as suggested
+        page.keyboard.press("Enter")
+        expect(page.locator("#ll-item .ll-item")).to_contain_text("No items are waiting")
+    (review,) = project.store.reviews_for("s1")
+    assert [(s.start, s.end, s.label) for s in review.value.spans] == [(0, 12, "PER")]
+
+
 def test_the_adjudication_form_starts_empty_on_each_item(browser, tmp_path):
     """A label typed and a comment written for one item do not decide the next one: the
     answer picked on the next item is the one saved."""
